@@ -1,0 +1,350 @@
+package download
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"mime"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"path"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"gomodfetch/retry"
+)
+
+// HTTPError is a response from a proxy that was not 200 OK, or a file://
+// proxy's missing file. Like the go command's, it matches fs.ErrNotExist
+// for 404 and 410, so "not found" falls through a GOPROXY list.
+type HTTPError struct {
+	URL        string // redacted
+	Status     string // "404 Not Found"
+	StatusCode int
+	Detail     string // first lines of a text/plain body, if any
+	Retry      time.Duration
+}
+
+func (e *HTTPError) Error() string {
+	if e.Detail != "" {
+		sep := " "
+		if strings.Contains(e.Detail, "\n") {
+			sep = "\n\t"
+		}
+		return fmt.Sprintf("reading %s: %s\n\tserver response:%s%s", e.URL, e.Status, sep, e.Detail)
+	}
+	return fmt.Sprintf("reading %s: %s", e.URL, e.Status)
+}
+
+// Is makes 404 and 410 match fs.ErrNotExist.
+func (e *HTTPError) Is(target error) bool {
+	return target == fs.ErrNotExist && (e.StatusCode == 404 || e.StatusCode == 410)
+}
+
+// HTTPStatus implements retry.StatusError.
+func (e *HTTPError) HTTPStatus() int { return e.StatusCode }
+
+// RetryAfter implements retry.Hinted.
+func (e *HTTPError) RetryAfter() time.Duration { return e.Retry }
+
+// ReadError is a failure while reading a response body (reset, stall,
+// truncation). It is always worth another attempt.
+type ReadError struct {
+	URL string
+	Err error
+}
+
+func (e *ReadError) Error() string               { return fmt.Sprintf("reading %s: %v", e.URL, e.Err) }
+func (e *ReadError) Unwrap() error               { return e.Err }
+func (e *ReadError) RetryClass() retry.Class     { return retry.Transient }
+func (e *TooLargeError) RetryClass() retry.Class { return retry.Permanent }
+
+// TooLargeError reports a response over its size limit.
+type TooLargeError struct {
+	URL   string
+	Limit int64
+}
+
+func (e *TooLargeError) Error() string {
+	return fmt.Sprintf("reading %s: response larger than %d bytes", e.URL, e.Limit)
+}
+
+// errStalled is the cause given when the stall watchdog cuts a body.
+var errStalled = errors.New("no data received within the stall timeout")
+
+// Client issues single GET requests to module proxies. It knows timeouts,
+// tracing and error types; retrying is the caller's (through retry.Do).
+// It is safe for concurrent use.
+type Client struct {
+	HTTP *http.Client
+	// Trace, if not nil, receives go-style "-x" lines.
+	Trace io.Writer
+	// StallTimeout cuts a response body that delivers no byte for this long
+	// (zero: 30s).
+	StallTimeout time.Duration
+
+	traceMu  sync.Mutex
+	requests atomic.Int64
+	bytes    atomic.Int64
+}
+
+// NewHTTPClient returns an http.Client with connect, TLS and
+// response-header timeouts but no whole-request timeout (zips are large),
+// which honours HTTPS_PROXY/NO_PROXY and refuses https→http redirects.
+func NewHTTPClient(connect, header time.Duration, conns int) *http.Client {
+	if connect <= 0 {
+		connect = 15 * time.Second
+	}
+	if header <= 0 {
+		header = 30 * time.Second
+	}
+	if conns <= 0 {
+		conns = 16
+	}
+	dialer := &net.Dialer{Timeout: connect, KeepAlive: 30 * time.Second}
+	tr := &http.Transport{
+		Proxy:                 http.ProxyFromEnvironment,
+		DialContext:           dialer.DialContext,
+		ForceAttemptHTTP2:     true,
+		MaxIdleConns:          4 * conns,
+		MaxIdleConnsPerHost:   conns,
+		IdleConnTimeout:       90 * time.Second,
+		TLSHandshakeTimeout:   connect,
+		ResponseHeaderTimeout: header,
+		ExpectContinueTimeout: time.Second,
+	}
+	return &http.Client{
+		Transport: tr,
+		CheckRedirect: func(req *http.Request, via []*http.Request) error {
+			if len(via) >= 10 {
+				return errors.New("stopped after 10 redirects")
+			}
+			if len(via) > 0 && via[0].URL.Scheme == "https" && req.URL.Scheme != "https" {
+				return fmt.Errorf("refusing redirect from %s to insecure %s", via[0].URL.Redacted(), req.URL.Redacted())
+			}
+			return nil
+		},
+	}
+}
+
+func (c *Client) tracef(format string, args ...any) {
+	if c.Trace == nil {
+		return
+	}
+	c.traceMu.Lock()
+	defer c.traceMu.Unlock()
+	fmt.Fprintf(c.Trace, format, args...)
+}
+
+// Requests returns how many requests the client has sent.
+func (c *Client) Requests() int64 { return c.requests.Load() }
+
+// Bytes returns how many body bytes the client has received.
+func (c *Client) Bytes() int64 { return c.bytes.Load() }
+
+// join returns base with rel (already escaped for the module protocol)
+// appended to its path.
+func join(base *url.URL, rel string) *url.URL {
+	u := *base
+	u.Path = path.Join(base.Path, rel)
+	u.RawPath = ""
+	return &u
+}
+
+// Open starts a GET for u and returns its body, which the caller must close.
+// A body that stalls is cut with a *ReadError.
+func (c *Client) Open(ctx context.Context, u *url.URL) (io.ReadCloser, error) {
+	if u.Scheme == "file" {
+		return c.openFile(u)
+	}
+	redacted := u.Redacted()
+	stall := c.StallTimeout
+	if stall <= 0 {
+		stall = 30 * time.Second
+	}
+	rctx, cancel := context.WithCancelCause(ctx)
+	req, err := http.NewRequestWithContext(rctx, http.MethodGet, u.String(), nil)
+	if err != nil {
+		cancel(nil)
+		return nil, err
+	}
+	c.tracef("# get %s\n", redacted)
+	c.requests.Add(1)
+	start := time.Now()
+	resp, err := c.HTTP.Do(req)
+	if err != nil {
+		cancel(nil)
+		c.tracef("# get %s: %v\n", redacted, stripURL(err))
+		return nil, &url.Error{Op: "Get", URL: redacted, Err: stripURL(err)}
+	}
+	c.tracef("# get %s: %s (%.3fs)\n", redacted, resp.Status, time.Since(start).Seconds())
+	if resp.StatusCode != http.StatusOK {
+		defer cancel(nil)
+		defer resp.Body.Close()
+		return nil, responseError(resp, redacted)
+	}
+	timer := time.AfterFunc(stall, func() { cancel(errStalled) })
+	return &watchedBody{
+		ctx: rctx, body: resp.Body, timer: timer, stall: stall,
+		cancel: cancel, url: redacted, client: c,
+	}, nil
+}
+
+// stripURL removes the *url.Error layer net/http adds, so the URL (which
+// may carry credentials) is printed only once and redacted.
+func stripURL(err error) error {
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		return ue.Err
+	}
+	return err
+}
+
+func responseError(resp *http.Response, redacted string) error {
+	e := &HTTPError{URL: redacted, Status: resp.Status, StatusCode: resp.StatusCode}
+	if ra := resp.Header.Get("Retry-After"); ra != "" {
+		if secs, err := strconv.Atoi(ra); err == nil && secs >= 0 {
+			e.Retry = time.Duration(secs) * time.Second
+		} else if t, err := http.ParseTime(ra); err == nil {
+			e.Retry = max(time.Until(t), 0)
+		}
+	}
+	if mt, _, err := mime.ParseMediaType(resp.Header.Get("Content-Type")); err == nil && mt == "text/plain" {
+		body, _ := io.ReadAll(io.LimitReader(resp.Body, 1024))
+		lines := strings.Split(strings.TrimSpace(string(body)), "\n")
+		if len(lines) > 8 {
+			lines = lines[:8]
+		}
+		e.Detail = strings.Join(lines, "\n")
+	}
+	return e
+}
+
+func (c *Client) openFile(u *url.URL) (io.ReadCloser, error) {
+	f, err := os.Open(u.Path)
+	if err != nil {
+		status := 0
+		switch {
+		case errors.Is(err, fs.ErrNotExist):
+			status = http.StatusNotFound
+		case errors.Is(err, fs.ErrPermission):
+			status = http.StatusForbidden
+		default:
+			return nil, err
+		}
+		return nil, &HTTPError{URL: u.Redacted(), Status: fmt.Sprintf("%d %s", status, http.StatusText(status)), StatusCode: status}
+	}
+	c.requests.Add(1)
+	return &countingBody{ReadCloser: f, client: c}, nil
+}
+
+type countingBody struct {
+	io.ReadCloser
+	client *Client
+}
+
+func (b *countingBody) Read(p []byte) (int, error) {
+	n, err := b.ReadCloser.Read(p)
+	b.client.bytes.Add(int64(n))
+	return n, err
+}
+
+// watchedBody resets the stall timer on every byte and reports a cut body
+// as a *ReadError.
+type watchedBody struct {
+	ctx    context.Context
+	body   io.ReadCloser
+	timer  *time.Timer
+	stall  time.Duration
+	cancel context.CancelCauseFunc
+	url    string
+	client *Client
+}
+
+func (b *watchedBody) Read(p []byte) (int, error) {
+	n, err := b.body.Read(p)
+	if n > 0 {
+		b.timer.Reset(b.stall)
+		b.client.bytes.Add(int64(n))
+	}
+	if err != nil && err != io.EOF {
+		if cause := context.Cause(b.ctx); cause != nil && errors.Is(cause, errStalled) {
+			err = fmt.Errorf("%w (%v)", errStalled, b.stall)
+		}
+		return n, &ReadError{URL: b.url, Err: stripURL(err)}
+	}
+	return n, err
+}
+
+func (b *watchedBody) Close() error {
+	b.timer.Stop()
+	err := b.body.Close()
+	b.cancel(nil)
+	return err
+}
+
+// getBytes reads the whole response for u, refusing more than limit bytes.
+func (c *Client) getBytes(ctx context.Context, u *url.URL, limit int64) ([]byte, error) {
+	body, err := c.Open(ctx, u)
+	if err != nil {
+		return nil, err
+	}
+	defer body.Close()
+	var buf bytes.Buffer
+	n, err := io.Copy(&buf, io.LimitReader(body, limit+1))
+	if err != nil {
+		return nil, err
+	}
+	if n > limit {
+		return nil, &TooLargeError{URL: u.Redacted(), Limit: limit}
+	}
+	return buf.Bytes(), nil
+}
+
+// getFile streams the response for u into f (from offset 0, truncating
+// whatever an earlier attempt left), refusing more than limit bytes.
+func (c *Client) getFile(ctx context.Context, u *url.URL, f *os.File, limit int64) (int64, error) {
+	if _, err := f.Seek(0, io.SeekStart); err != nil {
+		return 0, err
+	}
+	if err := f.Truncate(0); err != nil {
+		return 0, err
+	}
+	body, err := c.Open(ctx, u)
+	if err != nil {
+		return 0, err
+	}
+	defer body.Close()
+	n, err := io.Copy(f, io.LimitReader(body, limit+1))
+	if err != nil {
+		var re *ReadError
+		if !errors.As(err, &re) {
+			// A write error: the disk, not the network.
+			return n, &WriteError{Path: f.Name(), Err: err}
+		}
+		return n, err
+	}
+	if n > limit {
+		return n, &TooLargeError{URL: u.Redacted(), Limit: limit}
+	}
+	return n, nil
+}
+
+// WriteError is a failure to write to the module cache. It is permanent:
+// a full or read-only disk does not heal between attempts.
+type WriteError struct {
+	Path string
+	Err  error
+}
+
+func (e *WriteError) Error() string           { return fmt.Sprintf("writing %s: %v", e.Path, e.Err) }
+func (e *WriteError) Unwrap() error           { return e.Err }
+func (e *WriteError) RetryClass() retry.Class { return retry.Permanent }

@@ -1,0 +1,467 @@
+// Package download fills the module cache from an ordered GOPROXY list.
+//
+// A Fetcher turns module versions into cache entries: it asks the proxies in
+// the go command's order and fall-through rules (proxylist.go), retries
+// transient failures under a retry.Policy, verifies every go.mod and zip
+// against go.sum or the checksum database before it lands (verify.go), and
+// writes through the one Cache writer that owns layout, locks and write
+// order (cache.go). Work on one module version is done once per run however
+// many callers ask for it; Fetcher is safe for concurrent use.
+package download
+
+import (
+	"archive/zip"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/url"
+	"os"
+	"strings"
+	"sync"
+	"sync/atomic"
+
+	"golang.org/x/mod/module"
+	"golang.org/x/mod/sumdb/dirhash"
+	modzip "golang.org/x/mod/zip"
+	"golang.org/x/sync/singleflight"
+
+	"gomodfetch/retry"
+)
+
+// Size limits, as the go command enforces them.
+const (
+	maxInfo   = 1 << 20
+	maxGoMod  = modzip.MaxGoMod
+	maxZip    = modzip.MaxZipFile
+	maxErrMsg = 1 << 10
+)
+
+// Config is what a Fetcher needs. Cache, Proxies, Client and Verifier are
+// required; the rest have usable zero values.
+type Config struct {
+	Cache    *Cache
+	Proxies  []Proxy
+	Client   *Client
+	Verifier *Verifier
+	// NoProxy reports whether path must never be sent to a proxy
+	// (GONOPROXY, defaulting to GOPRIVATE). Nil means no such path.
+	NoProxy func(path string) bool
+	// Policy governs retries of each request (zero: retry.DefaultPolicy).
+	Policy retry.Policy
+}
+
+// Module is the result of downloading one module version, with the fields
+// and meaning of `go mod download -json`.
+type Module struct {
+	Path     string  `json:",omitempty"`
+	Version  string  `json:",omitempty"`
+	Query    string  `json:",omitempty"`
+	Error    string  `json:",omitempty"`
+	Info     string  `json:",omitempty"`
+	GoMod    string  `json:",omitempty"`
+	Zip      string  `json:",omitempty"`
+	Dir      string  `json:",omitempty"`
+	Sum      string  `json:",omitempty"`
+	GoModSum string  `json:",omitempty"`
+	Origin   *Origin `json:",omitempty"`
+	Reuse    bool    `json:",omitempty"`
+}
+
+// Fetcher downloads module versions into the cache.
+type Fetcher struct {
+	cfg Config
+	sf  singleflight.Group
+
+	retries atomic.Int64
+	mu      sync.Mutex
+	served  map[string]int // proxy → zips it served
+	fetched int            // zips downloaded (not found in cache)
+}
+
+// New returns a Fetcher for cfg.
+func New(cfg Config) *Fetcher {
+	return &Fetcher{cfg: cfg, served: map[string]int{}}
+}
+
+// Stats summarises a run.
+type Stats struct {
+	Requests int64
+	Bytes    int64
+	Retries  int64
+	Zips     int            // zips downloaded rather than found in the cache
+	Served   map[string]int // proxy (redacted) → zips it served
+}
+
+// Stats returns the counters so far.
+func (f *Fetcher) Stats() Stats {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	served := make(map[string]int, len(f.served))
+	for k, v := range f.served {
+		served[k] = v
+	}
+	return Stats{
+		Requests: f.cfg.Client.Requests(),
+		Bytes:    f.cfg.Client.Bytes(),
+		Retries:  f.retries.Load(),
+		Zips:     f.fetched,
+		Served:   served,
+	}
+}
+
+// DirectError is returned for a module that only a direct version-control
+// fetch could supply.
+type DirectError struct{ Path string }
+
+func (e *DirectError) Error() string {
+	return fmt.Sprintf("direct fetch from version control is not supported by gomodfetch (GOPROXY lists \"direct\" and no proxy served %s); run 'go mod download %s' for it", e.Path, e.Path)
+}
+
+// proxiesFor returns the GOPROXY entries that may be asked about path.
+func (f *Fetcher) proxiesFor(path string) []Proxy {
+	if f.cfg.NoProxy != nil && f.cfg.NoProxy(path) {
+		return []Proxy{{Kind: KindDirect}}
+	}
+	return f.cfg.Proxies
+}
+
+// ask runs one request against the proxy list for path, each proxy under
+// the retry policy, following the list's fall-through rules. It returns the
+// proxy that answered.
+func (f *Fetcher) ask(ctx context.Context, path string, attempt func(ctx context.Context, base *url.URL) error) (Proxy, error) {
+	var served Proxy
+	err := tryProxies(f.proxiesFor(path), func(p Proxy) error {
+		switch p.Kind {
+		case KindOff:
+			return errLookupDisabled
+		case KindDirect:
+			return &DirectError{Path: path}
+		}
+		err := retry.Do(ctx, f.cfg.Policy, func(ctx context.Context) error {
+			return attempt(ctx, p.URL)
+		}, func(a retry.Attempt) {
+			f.retries.Add(1)
+			f.cfg.Client.tracef("# retry %s in %.3fs (attempt %d failed: %s)\n", p, a.Wait.Seconds(), a.N, oneLine(a.Err))
+		})
+		if err == nil {
+			served = p
+		}
+		return err
+	})
+	return served, err
+}
+
+func oneLine(err error) string {
+	s := err.Error()
+	if i := strings.IndexByte(s, '\n'); i >= 0 {
+		s = s[:i]
+	}
+	return s
+}
+
+// relPath is "<escaped path>/@v/<escaped version>.<suffix>".
+func relPath(mod module.Version, suffix string) (string, error) {
+	p, err := module.EscapePath(mod.Path)
+	if err != nil {
+		return "", err
+	}
+	v, err := module.EscapeVersion(mod.Version)
+	if err != nil {
+		return "", err
+	}
+	return p + "/@v/" + v + "." + suffix, nil
+}
+
+// Info returns mod's .info content, from the cache or a proxy, and whether
+// it came from the cache. It does not write the cache.
+func (f *Fetcher) Info(ctx context.Context, mod module.Version) (*Info, bool, error) {
+	if info, _, err := f.cfg.Cache.ReadInfo(mod); err == nil {
+		return info, true, nil
+	}
+	rel, err := relPath(mod, "info")
+	if err != nil {
+		return nil, false, module.VersionError(mod, err)
+	}
+	v, err, _ := f.sf.Do("info "+mod.String(), func() (any, error) {
+		var info *Info
+		_, err := f.ask(ctx, mod.Path, func(ctx context.Context, base *url.URL) error {
+			data, err := f.cfg.Client.getBytes(ctx, join(base, rel), maxInfo)
+			if err != nil {
+				return err
+			}
+			i := new(Info)
+			if err := json.Unmarshal(data, i); err != nil {
+				return &badResponse{fmt.Errorf("invalid response from proxy %q: %v", base.Redacted(), err)}
+			}
+			if i.Version != mod.Version {
+				return &badResponse{fmt.Errorf("proxy %s returned info for version %s instead of requested version", base.Redacted(), i.Version)}
+			}
+			info = i
+			return nil
+		})
+		return info, err
+	})
+	if err != nil {
+		return nil, false, module.VersionError(mod, err)
+	}
+	return v.(*Info), false, nil
+}
+
+// badResponse is a well-formed HTTP answer with nonsense in it. Another
+// attempt may reach a healthier replica, so it is transient.
+type badResponse struct{ err error }
+
+func (e *badResponse) Error() string           { return e.err.Error() }
+func (e *badResponse) Unwrap() error           { return e.err }
+func (e *badResponse) RetryClass() retry.Class { return retry.Transient }
+
+// GoMod returns mod's verified go.mod content, from the cache or a proxy,
+// writing it (and the version list) to the cache if it was fetched.
+func (f *Fetcher) GoMod(ctx context.Context, mod module.Version) ([]byte, error) {
+	data, _, err := f.goMod(ctx, mod)
+	return data, err
+}
+
+func (f *Fetcher) goMod(ctx context.Context, mod module.Version) ([]byte, string, error) {
+	type result struct {
+		data []byte
+		file string
+	}
+	v, err, _ := f.sf.Do("mod "+mod.String(), func() (any, error) {
+		sumKey := module.Version{Path: mod.Path, Version: mod.Version + "/go.mod"}
+		if data, file, err := f.cfg.Cache.ReadGoMod(mod); err == nil {
+			h, err := HashGoMod(data)
+			if err != nil {
+				return nil, err
+			}
+			if err := f.cfg.Verifier.Check(ctx, sumKey, h); err != nil {
+				return nil, err
+			}
+			return result{data, file}, nil
+		}
+		rel, err := relPath(mod, "mod")
+		if err != nil {
+			return nil, module.VersionError(mod, err)
+		}
+		var data []byte
+		_, err = f.ask(ctx, mod.Path, func(ctx context.Context, base *url.URL) error {
+			d, err := f.cfg.Client.getBytes(ctx, join(base, rel), maxGoMod)
+			if err != nil {
+				return err
+			}
+			data = d
+			return nil
+		})
+		if err != nil {
+			return nil, module.VersionError(mod, err)
+		}
+		h, err := HashGoMod(data)
+		if err != nil {
+			return nil, err
+		}
+		if err := f.cfg.Verifier.Check(ctx, sumKey, h); err != nil {
+			return nil, err
+		}
+		file, err := f.cfg.Cache.WriteGoMod(mod, data)
+		if err != nil {
+			return nil, module.VersionError(mod, err)
+		}
+		return result{data, file}, nil
+	})
+	if err != nil {
+		return nil, "", err
+	}
+	r := v.(result)
+	return r.data, r.file, nil
+}
+
+// Download fetches everything `go mod download` leaves for mod: .info,
+// .mod, the verified .zip and .ziphash, and the extracted source tree. The
+// returned Module has its Error set on failure; nothing unverified is left
+// in the cache either way.
+func (f *Fetcher) Download(ctx context.Context, mod module.Version) *Module {
+	v, _, _ := f.sf.Do("download "+mod.String(), func() (any, error) {
+		m := &Module{Path: mod.Path, Version: mod.Version}
+		if err := f.download(ctx, mod, m); err != nil {
+			m.Error = err.Error()
+		}
+		return m, nil
+	})
+	m := *v.(*Module)
+	return &m
+}
+
+func (f *Fetcher) download(ctx context.Context, mod module.Version, m *Module) error {
+	if err := module.Check(mod.Path, mod.Version); err != nil {
+		return err
+	}
+	info, infoCached, err := f.Info(ctx, mod)
+	if err != nil {
+		return err
+	}
+	m.Origin = info.Origin
+	infoFile, err := f.cfg.Cache.File(mod, "info")
+	if err != nil {
+		return module.VersionError(mod, err)
+	}
+	data, modFile, err := f.goMod(ctx, mod)
+	if err != nil {
+		return err
+	}
+	h, err := HashGoMod(data)
+	if err != nil {
+		return module.VersionError(mod, err)
+	}
+
+	// Fast path: everything is in place (a warm cache only stats files).
+	if zipfile, hash, ok := f.cfg.Cache.ZipHash(mod); ok && infoCached {
+		if dir, ok := f.cfg.Cache.Extracted(mod); ok {
+			if err := f.cfg.Verifier.Check(ctx, mod, hash); err != nil {
+				return err
+			}
+			m.Info, m.GoMod, m.GoModSum, m.Zip, m.Sum, m.Dir = infoFile, modFile, h, zipfile, hash, dir
+			return nil
+		}
+	}
+
+	unlock, err := f.cfg.Cache.Lock(mod)
+	if err != nil {
+		return module.VersionError(mod, err)
+	}
+	defer unlock()
+
+	zipfile, hash, err := f.zip(ctx, mod, func() error {
+		// The .info is written once the zip is known good, so a module
+		// whose zip fails verification leaves nothing behind.
+		if infoCached {
+			return nil
+		}
+		_, err := f.cfg.Cache.WriteInfo(mod, info)
+		infoCached = err == nil
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	if !infoCached {
+		if _, err := f.cfg.Cache.WriteInfo(mod, info); err != nil {
+			return module.VersionError(mod, err)
+		}
+	}
+	m.Info, m.GoMod, m.GoModSum = infoFile, modFile, h
+	m.Zip, m.Sum = zipfile, hash
+	dir, err := f.cfg.Cache.Extract(mod, zipfile)
+	if err != nil {
+		return module.VersionError(mod, err)
+	}
+	m.Dir = dir
+	return nil
+}
+
+// zip makes sure mod's verified zip and .ziphash are in the cache and
+// returns the zip's path and hash. beforeCommit runs after verification and
+// before the zip takes its final name. The caller holds mod's lock.
+func (f *Fetcher) zip(ctx context.Context, mod module.Version, beforeCommit func() error) (string, string, error) {
+	if zipfile, hash, ok := f.cfg.Cache.ZipHash(mod); ok {
+		if err := f.cfg.Verifier.Check(ctx, mod, hash); err != nil {
+			return "", "", err
+		}
+		return zipfile, hash, nil
+	}
+	zipfile, err := f.cfg.Cache.File(mod, "zip")
+	if err != nil {
+		return "", "", module.VersionError(mod, err)
+	}
+	if _, err := os.Stat(zipfile); err == nil {
+		// A zip without its .ziphash (lost in a crash): rehash it rather
+		// than trust it. If it is damaged, download it again.
+		if hash, err := dirhash.HashZip(zipfile, dirhash.DefaultHash); err == nil {
+			if err := f.cfg.Verifier.Check(ctx, mod, hash); err == nil {
+				if err := beforeCommit(); err != nil {
+					return "", "", module.VersionError(mod, err)
+				}
+				if err := f.cfg.Cache.WriteZipHash(zipfile, hash); err != nil {
+					return "", "", module.VersionError(mod, err)
+				}
+				return zipfile, hash, nil
+			}
+		}
+		if err := os.Remove(zipfile); err != nil {
+			return "", "", module.VersionError(mod, &WriteError{Path: zipfile, Err: unwrapPathError(err)})
+		}
+	}
+
+	tmp, zipfile, err := f.cfg.Cache.NewZipTemp(mod)
+	if err != nil {
+		return "", "", module.VersionError(mod, err)
+	}
+	committed := false
+	defer func() {
+		if !committed {
+			tmp.Close()
+			os.Remove(tmp.Name())
+		}
+	}()
+	rel, err := relPath(mod, "zip")
+	if err != nil {
+		return "", "", module.VersionError(mod, err)
+	}
+	var hash string
+	proxy, err := f.ask(ctx, mod.Path, func(ctx context.Context, base *url.URL) error {
+		if _, err := f.cfg.Client.getFile(ctx, join(base, rel), tmp, maxZip); err != nil {
+			return err
+		}
+		h, err := checkZip(mod, tmp)
+		if err != nil {
+			return err
+		}
+		hash = h
+		return nil
+	})
+	if err != nil {
+		return "", "", module.VersionError(mod, err)
+	}
+	if err := tmp.Close(); err != nil {
+		return "", "", module.VersionError(mod, &WriteError{Path: tmp.Name(), Err: err})
+	}
+	if err := f.cfg.Verifier.Check(ctx, mod, hash); err != nil {
+		return "", "", err
+	}
+	if err := beforeCommit(); err != nil {
+		return "", "", module.VersionError(mod, err)
+	}
+	if err := f.cfg.Cache.CommitZip(tmp.Name(), zipfile, hash); err != nil {
+		return "", "", module.VersionError(mod, err)
+	}
+	committed = true
+	f.mu.Lock()
+	f.served[proxy.String()]++
+	f.fetched++
+	f.mu.Unlock()
+	return zipfile, hash, nil
+}
+
+// checkZip checks that every entry of the downloaded zip lies under
+// path@version/ and returns its hash. A zip that does not parse is treated
+// as a damaged transfer (transient).
+func checkZip(mod module.Version, f *os.File) (string, error) {
+	fi, err := f.Stat()
+	if err != nil {
+		return "", err
+	}
+	z, err := zip.NewReader(f, fi.Size())
+	if err != nil {
+		return "", &badResponse{fmt.Errorf("downloaded zip is not valid: %v", err)}
+	}
+	prefix := mod.Path + "@" + mod.Version + "/"
+	for _, zf := range z.File {
+		if !strings.HasPrefix(zf.Name, prefix) {
+			return "", fmt.Errorf("zip for %s has unexpected file %s", prefix[:len(prefix)-1], zf.Name)
+		}
+	}
+	h, err := dirhash.HashZip(f.Name(), dirhash.DefaultHash)
+	if err != nil {
+		return "", &badResponse{fmt.Errorf("hashing downloaded zip: %v", err)}
+	}
+	return h, nil
+}

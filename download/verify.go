@@ -1,0 +1,272 @@
+package download
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"sort"
+	"strings"
+	"sync"
+
+	"github.com/rogpeppe/go-internal/lockedfile"
+	"golang.org/x/mod/module"
+	"golang.org/x/mod/semver"
+	"golang.org/x/mod/sumdb/dirhash"
+
+	"gomodfetch/retry"
+)
+
+// emptyGoModHash is the hash of an empty go.mod; go.sum lines carrying it
+// are ignored, as the go command ignores them.
+const emptyGoModHash = "h1:G7mAYYxgmS0lVkHyy2hEOLQCFB0DlQFTMLWggykrydY="
+
+// Sums is the content of a go.sum file: the hashes a project has recorded.
+// It is safe for concurrent use.
+type Sums struct {
+	// File is the go.sum path, used in messages and by Write.
+	File string
+
+	mu    sync.Mutex
+	known map[module.Version][]string
+	added map[module.Version]string
+}
+
+// ReadSums reads a go.sum file. A missing file is an empty one.
+func ReadSums(file string) (*Sums, error) {
+	data, err := os.ReadFile(file)
+	if err != nil && !os.IsNotExist(err) {
+		return nil, err
+	}
+	return ParseSums(file, data)
+}
+
+// ParseSums parses go.sum content; file names it in errors.
+func ParseSums(file string, data []byte) (*Sums, error) {
+	s := &Sums{File: file, known: map[module.Version][]string{}, added: map[module.Version]string{}}
+	for lineno, line := range strings.Split(string(data), "\n") {
+		f := strings.Fields(line)
+		if len(f) == 0 {
+			continue
+		}
+		if len(f) != 3 {
+			return nil, fmt.Errorf("malformed go.sum: %s:%d: wrong number of fields %d (want: path version hash); fix or delete the line", file, lineno+1, len(f))
+		}
+		if f[2] == emptyGoModHash {
+			continue
+		}
+		mod := module.Version{Path: f[0], Version: f[1]}
+		s.known[mod] = append(s.known[mod], f[2])
+	}
+	return s, nil
+}
+
+// lookup returns the h1 hashes recorded for mod.
+func (s *Sums) lookup(mod module.Version) []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var hs []string
+	for _, h := range s.known[mod] {
+		if strings.HasPrefix(h, "h1:") {
+			hs = append(hs, h)
+		}
+	}
+	if h, ok := s.added[mod]; ok {
+		hs = append(hs, h)
+	}
+	return hs
+}
+
+func (s *Sums) add(mod module.Version, h string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.added[mod] = h
+}
+
+// Added returns the go.sum lines learned during the run that the file did
+// not have, sorted as the go command sorts go.sum. If goModOnly, only
+// "/go.mod" lines are returned.
+func (s *Sums) Added(goModOnly bool) []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var lines []string
+	for mod, h := range s.added {
+		if goModOnly && !strings.HasSuffix(mod.Version, "/go.mod") {
+			continue
+		}
+		lines = append(lines, mod.Path+" "+mod.Version+" "+h)
+	}
+	sort.Strings(lines)
+	return lines
+}
+
+// WriteAdded adds the lines learned during the run to the go.sum file (only
+// "/go.mod" lines if goModOnly), under the file's lock. Existing lines are
+// kept as they are; if the file was sorted, as the go command writes it, the
+// result is sorted the same way, else the new lines are appended.
+func (s *Sums) WriteAdded(goModOnly bool) error {
+	added := s.Added(goModOnly)
+	if len(added) == 0 {
+		return nil
+	}
+	return lockedfile.Transform(s.File, func(old []byte) ([]byte, error) {
+		var lines []string
+		for _, l := range strings.Split(string(old), "\n") {
+			if strings.TrimSpace(l) != "" {
+				lines = append(lines, l)
+			}
+		}
+		have := map[string]bool{}
+		for _, l := range lines {
+			have[strings.Join(strings.Fields(l), " ")] = true
+		}
+		sorted := sort.SliceIsSorted(lines, func(i, j int) bool { return sumLineLess(lines[i], lines[j]) })
+		for _, l := range added {
+			if !have[l] {
+				lines = append(lines, l)
+			}
+		}
+		if sorted {
+			sort.SliceStable(lines, func(i, j int) bool { return sumLineLess(lines[i], lines[j]) })
+		}
+		return []byte(strings.Join(lines, "\n") + "\n"), nil
+	})
+}
+
+// sumLineLess orders go.sum lines as the go command writes them: by module
+// path, then version (a version before its "/go.mod"), then hash.
+func sumLineLess(a, b string) bool {
+	fa, fb := strings.Fields(a), strings.Fields(b)
+	if len(fa) != 3 || len(fb) != 3 {
+		return a < b
+	}
+	if fa[0] != fb[0] {
+		return fa[0] < fb[0]
+	}
+	va, sa, _ := strings.Cut(fa[1], "/")
+	vb, sb, _ := strings.Cut(fb[1], "/")
+	if c := semver.Compare(va, vb); c != 0 {
+		return c < 0
+	}
+	if va != vb {
+		return va < vb
+	}
+	if sa != sb {
+		return sa < sb
+	}
+	return fa[2] < fb[2]
+}
+
+// ChecksumMismatchError is a SECURITY ERROR: downloaded bytes differ from
+// what go.sum (or the checksum database) recorded.
+type ChecksumMismatchError struct {
+	Mod        module.Version // Version ends in "/go.mod" for a go.mod hash
+	Downloaded string
+	Recorded   string
+	Source     string // "go.sum" or the checksum database name
+}
+
+func (e *ChecksumMismatchError) Error() string {
+	return fmt.Sprintf("verifying %s@%s: checksum mismatch\n\tdownloaded: %s\n\t%s:     %s\n\n"+
+		"SECURITY ERROR\n"+
+		"This download does NOT match an earlier download recorded in %s.\n"+
+		"The bits may have been replaced on the origin server, or an attacker may\n"+
+		"have intercepted the download attempt.\n\n"+
+		"For more information, see 'go help module-auth'.",
+		e.Mod.Path, e.Mod.Version, e.Downloaded, e.Source, e.Recorded, e.Source)
+}
+
+// RetryClass: a mismatch against go.sum is final.
+func (e *ChecksumMismatchError) RetryClass() retry.Class { return retry.Permanent }
+
+// MissingSumError reports a module version that go.sum does not list and
+// that may not be accepted without a checksum database lookup.
+type MissingSumError struct {
+	Mod    module.Version
+	GoSum  string
+	Reason string
+}
+
+func (e *MissingSumError) Error() string {
+	return fmt.Sprintf("verifying %s@%s: missing %s entry and %s; add it with 'go mod download %s' or 'go mod tidy', or set GONOSUMDB for private modules",
+		e.Mod.Path, e.Mod.Version, e.GoSum, e.Reason, strings.TrimSuffix(e.Mod.Path+"@"+e.Mod.Version, "/go.mod"))
+}
+
+// SumDB looks up module hashes in a checksum database.
+type SumDB interface {
+	// Lookup returns the database's go.sum lines for path@version
+	// (both the module and its go.mod).
+	Lookup(ctx context.Context, path, version string) ([]string, error)
+	// Name is the database's name, for messages.
+	Name() string
+}
+
+// Verifier decides whether downloaded bytes may enter the cache.
+type Verifier struct {
+	// Sums is the project's go.sum; nil outside a module.
+	Sums *Sums
+	// SkipSumDB reports whether path must not be (or need not be) checked
+	// in the checksum database: GOSUMDB=off, GONOSUMDB/GOPRIVATE, -insecure.
+	SkipSumDB func(path string) bool
+	// DB is the checksum database; nil when none is configured.
+	DB SumDB
+}
+
+// Check accepts hash h for mod (whose Version ends in "/go.mod" for a go.mod
+// file) if go.sum records it, or, when go.sum has no line for it, if the
+// checksum database agrees or may be skipped for this path. The hash is
+// then remembered for go.sum.
+func (v *Verifier) Check(ctx context.Context, mod module.Version, h string) error {
+	source := "go.sum"
+	if v.Sums != nil {
+		recorded := v.Sums.lookup(mod)
+		for _, r := range recorded {
+			if r == h {
+				return nil
+			}
+		}
+		if len(recorded) > 0 {
+			return &ChecksumMismatchError{Mod: mod, Downloaded: h, Recorded: recorded[0], Source: source}
+		}
+	}
+	if v.SkipSumDB == nil || !v.SkipSumDB(mod.Path) {
+		if v.DB == nil {
+			return &MissingSumError{Mod: mod, GoSum: "go.sum", Reason: "no checksum database is configured"}
+		}
+		if err := v.checkDB(ctx, mod, h); err != nil {
+			return err
+		}
+	}
+	if v.Sums != nil {
+		v.Sums.add(mod, h)
+	}
+	return nil
+}
+
+func (v *Verifier) checkDB(ctx context.Context, mod module.Version, h string) error {
+	ver := strings.TrimSuffix(mod.Version, "/go.mod")
+	lines, err := v.DB.Lookup(ctx, mod.Path, ver)
+	if err != nil {
+		return fmt.Errorf("verifying %s@%s: checksum database %s: %w", mod.Path, mod.Version, v.DB.Name(), err)
+	}
+	want := mod.Path + " " + mod.Version + " "
+	for _, line := range lines {
+		if rest, ok := strings.CutPrefix(line, want); ok {
+			if rest == h {
+				return nil
+			}
+			if strings.HasPrefix(rest, "h1:") {
+				return &ChecksumMismatchError{Mod: mod, Downloaded: h, Recorded: rest, Source: v.DB.Name()}
+			}
+		}
+	}
+	return fmt.Errorf("verifying %s@%s: checksum database %s has no entry for it", mod.Path, mod.Version, v.DB.Name())
+}
+
+// HashGoMod returns the go.sum hash of a go.mod file's content.
+func HashGoMod(data []byte) (string, error) {
+	return dirhash.Hash1([]string{"go.mod"}, func(string) (io.ReadCloser, error) {
+		return io.NopCloser(bytes.NewReader(data)), nil
+	})
+}

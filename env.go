@@ -1,0 +1,161 @@
+package main
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+)
+
+// goEnv reads Go configuration the way the go command does: the process
+// environment first, then the file written by `go env -w` ($GOENV, by
+// default <user config dir>/go/env), then $GOROOT/go.env.
+type goEnv struct {
+	getenv   func(string) string
+	userFile map[string]string
+	rootFile map[string]string
+}
+
+func newGoEnv(getenv func(string) string) *goEnv {
+	e := &goEnv{getenv: getenv}
+	if file := e.goenvFile(); file != "" {
+		e.userFile = readEnvFile(file)
+	}
+	if root := e.goroot(); root != "" {
+		e.rootFile = readEnvFile(filepath.Join(root, "go.env"))
+	}
+	return e
+}
+
+// Get returns the value of a Go setting, and "" if it is unset everywhere.
+func (e *goEnv) Get(key string) string {
+	if v, ok := e.lookupProcess(key); ok {
+		return v
+	}
+	if v, ok := e.userFile[key]; ok {
+		return v
+	}
+	return e.rootFile[key]
+}
+
+func (e *goEnv) lookupProcess(key string) (string, bool) {
+	v := e.getenv(key)
+	return v, v != ""
+}
+
+// goenvFile is $GOENV, or the default location of `go env -w` settings.
+func (e *goEnv) goenvFile() string {
+	if v := e.getenv("GOENV"); v != "" {
+		if v == "off" {
+			return ""
+		}
+		return v
+	}
+	dir := e.getenv("XDG_CONFIG_HOME")
+	if dir == "" {
+		home := e.getenv("HOME")
+		if home == "" {
+			return ""
+		}
+		dir = filepath.Join(home, ".config")
+	}
+	return filepath.Join(dir, "go", "env")
+}
+
+// goroot is $GOROOT, else the root of the go binary found on $PATH.
+func (e *goEnv) goroot() string {
+	if v := e.getenv("GOROOT"); v != "" {
+		return v
+	}
+	if v, ok := e.userFile["GOROOT"]; ok && v != "" {
+		return v
+	}
+	goBin, err := exec.LookPath("go")
+	if err != nil {
+		return ""
+	}
+	if real, err := filepath.EvalSymlinks(goBin); err == nil {
+		goBin = real
+	}
+	return filepath.Dir(filepath.Dir(goBin))
+}
+
+// readEnvFile parses a go env file: KEY=VALUE lines, # comments.
+func readEnvFile(file string) map[string]string {
+	data, err := os.ReadFile(file)
+	if err != nil {
+		return nil
+	}
+	m := map[string]string{}
+	for _, line := range bytes.Split(data, []byte("\n")) {
+		line = bytes.TrimSpace(line)
+		if len(line) == 0 || line[0] == '#' {
+			continue
+		}
+		k, v, ok := bytes.Cut(line, []byte("="))
+		if !ok {
+			continue
+		}
+		m[string(bytes.TrimSpace(k))] = string(v)
+	}
+	return m
+}
+
+// gopath returns GOPATH's first entry (default $HOME/go).
+func (e *goEnv) gopath() (string, error) {
+	gp := e.Get("GOPATH")
+	if gp == "" {
+		home := e.getenv("HOME")
+		if home == "" {
+			return "", fmt.Errorf("neither GOPATH nor HOME is set: cannot find the module cache; set GOMODCACHE")
+		}
+		return filepath.Join(home, "go"), nil
+	}
+	first := filepath.SplitList(gp)[0]
+	if !filepath.IsAbs(first) {
+		return "", fmt.Errorf("GOPATH entry is relative; must be absolute path: %q", first)
+	}
+	return first, nil
+}
+
+// modCache returns GOMODCACHE (default $GOPATH/pkg/mod).
+func (e *goEnv) modCache() (string, error) {
+	if v := e.Get("GOMODCACHE"); v != "" {
+		if !filepath.IsAbs(v) {
+			return "", fmt.Errorf("GOMODCACHE entry is relative; must be absolute path: %q", v)
+		}
+		return v, nil
+	}
+	gp, err := e.gopath()
+	if err != nil {
+		return "", err
+	}
+	return filepath.Join(gp, "pkg", "mod"), nil
+}
+
+// goFlags is the parsed GOFLAGS value: flag name → value ("" for booleans
+// given without one).
+type goFlags map[string]string
+
+func parseGoFlags(s string) (goFlags, error) {
+	f := goFlags{}
+	for _, field := range strings.Fields(s) {
+		if !strings.HasPrefix(field, "-") {
+			return nil, fmt.Errorf("GOFLAGS: parsing %q: non-flag %q", s, field)
+		}
+		name, val, _ := strings.Cut(strings.TrimLeft(field, "-"), "=")
+		f[name] = val
+	}
+	return f, nil
+}
+
+// bool reports whether a boolean flag is on.
+func (f goFlags) bool(name string) bool {
+	v, ok := f[name]
+	if !ok {
+		return false
+	}
+	return v == "" || v == "true" || v == "1"
+}

@@ -1,0 +1,436 @@
+// Command gomodfetch is a resilient, faster, drop-in replacement for
+// `go mod download`: it reads go.mod, resolves the module graph as the go
+// command does, fetches from the GOPROXY list with retries over a bounded
+// worker pool, verifies every byte against go.sum, and writes the standard
+// module cache layout.
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/urfave/cli/v2"
+	"golang.org/x/mod/module"
+	"golang.org/x/sync/errgroup"
+
+	"gomodfetch/download"
+	"gomodfetch/resolver"
+	"gomodfetch/retry"
+)
+
+func main() { os.Exit(run(os.Args, os.Stdout, os.Stderr)) }
+
+// exitUsage is the exit status for bad flags, as the go command uses.
+const exitUsage = 2
+
+// options are the command-line settings after GOFLAGS is applied.
+type options struct {
+	json, trace, modCacheRW, quiet bool
+	chdir, modFile, reuse          string
+	jobs, retries                  int
+	timeout, stallTimeout          time.Duration
+	connectTimeout, headerTimeout  time.Duration
+	args                           []string
+}
+
+func run(args []string, stdout, stderr io.Writer) int {
+	var (
+		opts   options
+		parsed bool
+	)
+	app := &cli.App{
+		Name:      "gomodfetch",
+		Usage:     "a resilient, faster, drop-in replacement for `go mod download`",
+		UsageText: "gomodfetch [-x] [-json] [-C dir] [-modcacherw] [-j N] [modules]",
+		Description: "With no arguments, downloads what `go mod download` would: the modules required by\n" +
+			"the main module (go 1.17 or later) or the whole build list (older go.mod files).\n" +
+			"Arguments are module queries (path@version), module paths, or \"all\".\n\n" +
+			"Examples:\n" +
+			"   gomodfetch                              # instead of: go mod download\n" +
+			"   gomodfetch -json                        # one JSON object per module on stdout\n" +
+			"   gomodfetch -x                           # trace every request on stderr\n" +
+			"   gomodfetch golang.org/x/mod@v0.20.0     # an explicit module version\n" +
+			"   gomodfetch -C ./svc -modcacherw         # another directory, writable cache",
+		HideHelpCommand: true,
+		Writer:          stderr,
+		ErrWriter:       stderr,
+		Flags: []cli.Flag{
+			&cli.BoolFlag{Name: "json", Usage: "print a JSON object per module on stdout, like `go mod download -json`"},
+			&cli.BoolFlag{Name: "x", Usage: "print each request (`# get URL`) and its outcome on stderr"},
+			&cli.StringFlag{Name: "C", Usage: "change to `dir` before doing anything"},
+			&cli.BoolFlag{Name: "modcacherw", Usage: "leave extracted module directories writable"},
+			&cli.StringFlag{Name: "modfile", Usage: "read `file` instead of go.mod (and the .sum beside it)"},
+			&cli.StringFlag{Name: "reuse", Usage: "accepted for compatibility with go mod download -reuse (`file`)"},
+			&cli.StringFlag{Name: "mod", Usage: "accepted for compatibility (-mod=readonly|mod|vendor); go.mod is never modified"},
+			&cli.IntFlag{Name: "j", Value: defaultJobs, Usage: "download up to `N` modules at a time"},
+			&cli.BoolFlag{Name: "q", Usage: "do not print the summary line"},
+			&cli.DurationFlag{Name: "timeout", Usage: "give up on the whole run after `d` (0: no limit)"},
+			&cli.DurationFlag{Name: "stall-timeout", Value: 30 * time.Second, Usage: "cut a response that sends no byte for `d`"},
+			&cli.DurationFlag{Name: "connect-timeout", Value: 15 * time.Second, Usage: "bound each connection and TLS handshake to `d`"},
+			&cli.DurationFlag{Name: "header-timeout", Value: 30 * time.Second, Usage: "bound the wait for response headers to `d`"},
+			&cli.IntFlag{Name: "retries", Value: 4, Usage: "retry a transient failure up to `N` times per proxy"},
+		},
+		Action: func(c *cli.Context) error {
+			parsed = true
+			opts = options{
+				json:           c.Bool("json"),
+				trace:          c.Bool("x"),
+				chdir:          c.String("C"),
+				modCacheRW:     c.Bool("modcacherw"),
+				modFile:        c.String("modfile"),
+				reuse:          c.String("reuse"),
+				jobs:           c.Int("j"),
+				quiet:          c.Bool("q"),
+				timeout:        c.Duration("timeout"),
+				stallTimeout:   c.Duration("stall-timeout"),
+				connectTimeout: c.Duration("connect-timeout"),
+				headerTimeout:  c.Duration("header-timeout"),
+				retries:        c.Int("retries"),
+				args:           c.Args().Slice(),
+			}
+			// GOFLAGS supplies what the command line did not set.
+			flags, err := parseGoFlags(newGoEnv(os.Getenv).Get("GOFLAGS"))
+			if err != nil {
+				return err
+			}
+			if !c.IsSet("modcacherw") && flags.bool("modcacherw") {
+				opts.modCacheRW = true
+			}
+			if !c.IsSet("x") && flags.bool("x") {
+				opts.trace = true
+			}
+			if !c.IsSet("modfile") && flags["modfile"] != "" {
+				opts.modFile = flags["modfile"]
+			}
+			return nil
+		},
+		ExitErrHandler: func(*cli.Context, error) {},
+	}
+	if err := app.Run(args); err != nil {
+		fmt.Fprintf(stderr, "gomodfetch: %v\n", err)
+		return exitUsage
+	}
+	if !parsed {
+		return 0 // -h / --help
+	}
+	if opts.jobs < 1 {
+		fmt.Fprintf(stderr, "gomodfetch: -j must be at least 1\n")
+		return exitUsage
+	}
+	return download_(opts, stdout, stderr)
+}
+
+// defaultJobs is sized for the network, not the CPU: module downloads are
+// latency-bound.
+const defaultJobs = 16
+
+func download_(opts options, stdout, stderr io.Writer) int {
+	start := time.Now()
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if opts.timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, opts.timeout)
+		defer cancel()
+	}
+	fail := func(format string, args ...any) int {
+		fmt.Fprintf(stderr, "gomodfetch: "+format+"\n", args...)
+		return 1
+	}
+
+	if opts.chdir != "" {
+		if err := os.Chdir(opts.chdir); err != nil {
+			return fail("-C: %v", err)
+		}
+	}
+	env := newGoEnv(os.Getenv)
+	cfg, err := loadConfig(env)
+	if err != nil {
+		return fail("%v", err)
+	}
+
+	main, err := loadMain(opts, env)
+	if err != nil {
+		return fail("%v", err)
+	}
+	if opts.reuse != "" && main != nil {
+		return fail("-reuse cannot be used inside a module")
+	}
+	var sums *download.Sums
+	if main != nil {
+		sums, err = download.ReadSums(main.SumFile())
+		if err != nil {
+			return fail("%v", err)
+		}
+	}
+
+	plan, err := resolver.NewPlan(main, opts.args)
+	if err != nil {
+		return fail("%v", err)
+	}
+	for _, n := range plan.Notes {
+		fmt.Fprintf(stderr, "gomodfetch: %s\n", n)
+	}
+	if main != nil && len(opts.args) == 0 && len(main.File.Require) == 0 {
+		fmt.Fprintf(stderr, "gomodfetch: no module dependencies to download\n")
+		return 0
+	}
+
+	var trace io.Writer
+	if opts.trace {
+		trace = stderr
+	}
+	client := &download.Client{
+		HTTP:         download.NewHTTPClient(opts.connectTimeout, opts.headerTimeout, opts.jobs),
+		Trace:        trace,
+		StallTimeout: opts.stallTimeout,
+	}
+	policy := retry.DefaultPolicy()
+	policy.MaxAttempts = opts.retries + 1
+	if opts.retries < 0 {
+		policy.MaxAttempts = -1
+	}
+	fetcher := download.New(download.Config{
+		Cache:    &download.Cache{Root: cfg.modCache, ReadWrite: opts.modCacheRW},
+		Proxies:  cfg.proxies,
+		Client:   client,
+		Verifier: &download.Verifier{Sums: sums, SkipSumDB: cfg.skipSumDB},
+		NoProxy:  cfg.noProxy,
+		Policy:   policy,
+	})
+
+	// The graph is read while the zips that are already known download.
+	type graphResult struct {
+		g   *resolver.Graph
+		err error
+	}
+	graphDone := make(chan graphResult, 1)
+	if plan.NeedsGraph {
+		go func() {
+			g, err := resolver.LoadGraph(ctx, main, fetcher, opts.jobs)
+			graphDone <- graphResult{g, err}
+		}()
+	} else {
+		close(graphDone)
+	}
+	var (
+		graph    graphResult
+		gotGraph bool
+	)
+	waitGraph := func() graphResult {
+		if !gotGraph {
+			graph, gotGraph = <-graphDone, true
+		}
+		return graph
+	}
+
+	var results []*download.Module
+	fetchAll := func(targets []resolver.Target) {
+		out := make([]*download.Module, len(targets))
+		var eg errgroup.Group
+		eg.SetLimit(opts.jobs)
+		for i, t := range targets {
+			if t.Version == "" && t.Err == nil {
+				continue // replaced by a directory: nothing to download
+			}
+			eg.Go(func() error {
+				out[i] = fetchTarget(ctx, fetcher, t)
+				return nil
+			})
+		}
+		eg.Wait()
+		for _, m := range out {
+			if m != nil {
+				results = append(results, m)
+			}
+		}
+	}
+
+	var failed bool
+	if plan.Wait {
+		g := waitGraph()
+		if g.err != nil {
+			fmt.Fprintf(stderr, "gomodfetch: loading module graph: %v\n", g.err)
+			failed = true
+		} else {
+			plan.Finish(ctx, g.g)
+		}
+	}
+	fetchAll(plan.Targets)
+	if g := waitGraph(); plan.NeedsGraph && !plan.Wait {
+		if g.err != nil {
+			fmt.Fprintf(stderr, "gomodfetch: loading module graph: %v\n", g.err)
+			failed = true
+		} else if bad := g.g.Inconsistent(); len(bad) > 0 && len(opts.args) == 0 {
+			fmt.Fprintf(stderr, "gomodfetch: %s: updates to go.mod needed (%s); to update it:\n\tgo mod tidy\n", main.GoMod, strings.Join(bad, "; "))
+			failed = true
+		}
+	}
+
+	if opts.json {
+		for _, m := range results {
+			b, err := json.MarshalIndent(m, "", "\t")
+			if err != nil {
+				return fail("%v", err)
+			}
+			stdout.Write(append(b, '\n'))
+		}
+	}
+	nerr := 0
+	for _, m := range results {
+		if m.Error != "" {
+			nerr++
+			failed = true
+			if !opts.json {
+				fmt.Fprintf(stderr, "gomodfetch: %s\n", m.Error)
+			}
+		}
+	}
+	if main != nil && !failed {
+		if err := sums.WriteAdded(len(opts.args) == 0); err != nil {
+			fmt.Fprintf(stderr, "gomodfetch: updating %s: %v\n", main.SumFile(), err)
+			failed = true
+		}
+	}
+	if !opts.quiet {
+		st := fetcher.Stats()
+		fmt.Fprintf(stderr, "gomodfetch: %d modules (%d downloaded, %d failed), %d requests, %s, %d retries, %.2fs\n",
+			len(results), st.Zips, nerr, st.Requests, humanBytes(st.Bytes), st.Retries, time.Since(start).Seconds())
+	}
+	if ctx.Err() != nil && errors.Is(ctx.Err(), context.Canceled) {
+		return 130
+	}
+	if failed {
+		return 1
+	}
+	return 0
+}
+
+func fetchTarget(ctx context.Context, f *download.Fetcher, t resolver.Target) *download.Module {
+	if t.Err != nil {
+		m := &download.Module{Path: t.Path, Version: t.Version, Error: t.Err.Error()}
+		if t.Query != "" {
+			m.Version, m.Query = "", t.Query
+		}
+		return m
+	}
+	m := f.Download(ctx, module.Version{Path: t.Path, Version: t.Version})
+	m.Query = t.Query
+	if !t.Explicit {
+		m.Origin = nil // the go command reports Origin only for path@version arguments
+	}
+	return m
+}
+
+// loadMain finds and parses the main module's go.mod, or returns nil
+// outside a module.
+func loadMain(opts options, env *goEnv) (*resolver.Main, error) {
+	if gw := env.Get("GOWORK"); gw != "off" {
+		if gw != "" || findUp("go.work") != "" {
+			return nil, errors.New("go.work workspaces are not supported yet; run with GOWORK=off or use go mod download")
+		}
+	}
+	if env.Get("GO111MODULE") == "off" {
+		return nil, errors.New("modules disabled by GO111MODULE=off; see 'go help modules'")
+	}
+	if opts.modFile != "" {
+		if !strings.HasSuffix(opts.modFile, ".mod") {
+			return nil, fmt.Errorf("-modfile=%s: file does not have .mod extension", opts.modFile)
+		}
+		wd, err := os.Getwd()
+		if err != nil {
+			return nil, err
+		}
+		root := wd
+		if gm, err := resolver.FindGoMod(wd); err == nil {
+			root = filepath.Dir(gm)
+		}
+		file, _ := filepath.Abs(opts.modFile)
+		return resolver.LoadMain(root, file)
+	}
+	gm, err := resolver.FindGoMod(".")
+	if errors.Is(err, resolver.ErrNoGoMod) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	return resolver.LoadMain(filepath.Dir(gm), gm)
+}
+
+func findUp(name string) string {
+	dir, err := os.Getwd()
+	if err != nil {
+		return ""
+	}
+	for {
+		if fi, err := os.Stat(filepath.Join(dir, name)); err == nil && !fi.IsDir() {
+			return filepath.Join(dir, name)
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return ""
+		}
+		dir = parent
+	}
+}
+
+// config is the part of the Go environment that governs downloads.
+type config struct {
+	modCache  string
+	proxies   []download.Proxy
+	noProxy   func(string) bool
+	skipSumDB func(string) bool
+}
+
+func loadConfig(env *goEnv) (*config, error) {
+	c := &config{}
+	var err error
+	if c.modCache, err = env.modCache(); err != nil {
+		return nil, err
+	}
+	goproxy := env.Get("GOPROXY")
+	if goproxy == "" {
+		goproxy = "https://proxy.golang.org,direct"
+	}
+	if c.proxies, err = download.ParseProxyList(goproxy); err != nil {
+		return nil, err
+	}
+	private := env.Get("GOPRIVATE")
+	noProxy := env.Get("GONOPROXY")
+	if noProxy == "" {
+		noProxy = private
+	}
+	noSumDB := env.Get("GONOSUMDB")
+	if noSumDB == "" {
+		noSumDB = private
+	}
+	c.noProxy = func(path string) bool { return module.MatchPrefixPatterns(noProxy, path) }
+	flags, _ := parseGoFlags(env.Get("GOFLAGS"))
+	sumdbOff := env.Get("GOSUMDB") == "off" || flags.bool("insecure")
+	c.skipSumDB = func(path string) bool {
+		return sumdbOff || module.MatchPrefixPatterns(noSumDB, path)
+	}
+	return c, nil
+}
+
+func humanBytes(n int64) string {
+	switch {
+	case n >= 1<<30:
+		return fmt.Sprintf("%.1f GiB", float64(n)/(1<<30))
+	case n >= 1<<20:
+		return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
+	case n >= 1<<10:
+		return fmt.Sprintf("%.1f KiB", float64(n)/(1<<10))
+	}
+	return fmt.Sprintf("%d B", n)
+}

@@ -1,0 +1,218 @@
+package main
+
+import (
+	"bytes"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/rogpeppe/go-internal/goproxytest"
+	"github.com/rogpeppe/go-internal/gotooltest"
+	"github.com/rogpeppe/go-internal/testscript"
+)
+
+func TestMain(m *testing.M) {
+	testscript.Main(m, map[string]func(){
+		"gomodfetch": func() { os.Exit(run(os.Args, os.Stdout, os.Stderr)) },
+	})
+}
+
+// TestScripts runs testscript/*.txtar. A script with a .gomodproxy
+// directory gets a goproxytest server behind a counting front on
+// 127.0.0.1:0 as GOPROXY; every script gets GOMODCACHE=$WORK/modcache and
+// GOFLAGS=-modcacherw (so the work tree can be removed), and the real go
+// command as the oracle.
+func TestScripts(t *testing.T) {
+	p := testscript.Params{
+		Dir:   "testscript",
+		Setup: setupScript,
+		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
+			"cmpcache":  cmdCmpCache,
+			"proxyreqs": cmdProxyReqs,
+			"proxylog":  cmdProxyLog,
+		},
+		RequireExplicitExec: true,
+	}
+	if err := gotooltest.Setup(&p); err != nil {
+		t.Fatal(err)
+	}
+	testscript.Run(t, p)
+}
+
+type frontKey struct{}
+
+func setupScript(env *testscript.Env) error {
+	env.Setenv("GOMODCACHE", filepath.Join(env.WorkDir, "modcache"))
+	env.Setenv("GOFLAGS", "-modcacherw")
+	env.Setenv("GOTOOLCHAIN", "local")
+	env.Setenv("GOSUMDB", "sum.golang.org")
+	env.Setenv("GONOSUMDB", "*")
+	env.Setenv("GOPRIVATE", "")
+	env.Setenv("GONOPROXY", "")
+	env.Setenv("GOWORK", "off")
+	proxyDir := filepath.Join(env.WorkDir, goproxytest.GoModProxyDir)
+	if fi, err := os.Stat(proxyDir); err != nil || !fi.IsDir() {
+		env.Setenv("GOPROXY", "off")
+		return nil
+	}
+	srv, err := goproxytest.NewServer(proxyDir, "127.0.0.1:0")
+	if err != nil {
+		return fmt.Errorf("cannot start Go proxy: %v", err)
+	}
+	env.Defer(srv.Close)
+	f, err := startFront(srv.URL)
+	if err != nil {
+		return err
+	}
+	env.Defer(f.Close)
+	env.Values[frontKey{}] = f
+	env.Setenv("GOPROXY", f.URL)
+	env.Setenv("PROXYURL", f.URL)
+	return nil
+}
+
+func frontOf(ts *testscript.TestScript) *front {
+	f, _ := ts.Value(frontKey{}).(*front)
+	if f == nil {
+		ts.Fatalf("no proxy in this script (add a .gomodproxy directory)")
+	}
+	return f
+}
+
+// proxyreqs reset | proxyreqs N | proxyreqs > N
+// checks the number of requests the proxy has seen since the last reset.
+func cmdProxyReqs(ts *testscript.TestScript, neg bool, args []string) {
+	f := frontOf(ts)
+	if len(args) == 1 && args[0] == "reset" {
+		f.Reset()
+		return
+	}
+	cmp := "=="
+	if len(args) == 2 {
+		cmp, args = args[0], args[1:]
+	}
+	if len(args) != 1 {
+		ts.Fatalf("usage: proxyreqs reset | proxyreqs [>|<] N")
+	}
+	want, err := strconv.Atoi(args[0])
+	if err != nil {
+		ts.Fatalf("proxyreqs: %v", err)
+	}
+	got := f.Count()
+	var ok bool
+	switch cmp {
+	case "==":
+		ok = got == want
+	case ">":
+		ok = got > want
+	case "<":
+		ok = got < want
+	default:
+		ts.Fatalf("proxyreqs: unknown comparison %q", cmp)
+	}
+	if ok == neg {
+		ts.Fatalf("proxy saw %d requests; want %s %d\n%s", got, cmp, want, strings.Join(f.Log(), "\n"))
+	}
+}
+
+// proxylog prints the requests the proxy has seen (to stdout, for
+// matching with stdout/! stdout).
+func cmdProxyLog(ts *testscript.TestScript, neg bool, args []string) {
+	if neg {
+		ts.Fatalf("unsupported: ! proxylog")
+	}
+	for _, l := range frontOf(ts).Log() {
+		fmt.Fprintln(ts.Stdout(), l)
+	}
+}
+
+// cmpcache dirA dirB compares two module caches: the same files (ignoring
+// .lock files and temporary files), the same bytes and the same
+// permission bits.
+func cmdCmpCache(ts *testscript.TestScript, neg bool, args []string) {
+	if len(args) != 2 {
+		ts.Fatalf("usage: cmpcache dirA dirB")
+	}
+	a, b := ts.MkAbs(args[0]), ts.MkAbs(args[1])
+	diffs := compareCaches(a, b)
+	if len(diffs) > 0 && !neg {
+		ts.Fatalf("caches differ:\n%s", strings.Join(diffs, "\n"))
+	}
+	if len(diffs) == 0 && neg {
+		ts.Fatalf("caches are identical")
+	}
+}
+
+type cacheEntry struct {
+	mode fs.FileMode
+	data []byte
+}
+
+func readCache(root string) (map[string]cacheEntry, error) {
+	m := map[string]cacheEntry{}
+	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(root, p)
+		name := d.Name()
+		if strings.HasSuffix(name, ".lock") || strings.HasSuffix(name, ".tmp") || strings.Contains(name, ".tmp-") {
+			return nil
+		}
+		fi, err := d.Info()
+		if err != nil {
+			return err
+		}
+		e := cacheEntry{mode: fi.Mode()}
+		if fi.Mode().IsRegular() {
+			if e.data, err = os.ReadFile(p); err != nil {
+				return err
+			}
+		}
+		m[rel] = e
+		return nil
+	})
+	return m, err
+}
+
+func compareCaches(a, b string) []string {
+	ma, err := readCache(a)
+	if err != nil {
+		return []string{err.Error()}
+	}
+	mb, err := readCache(b)
+	if err != nil {
+		return []string{err.Error()}
+	}
+	var diffs []string
+	for p, ea := range ma {
+		eb, ok := mb[p]
+		switch {
+		case !ok:
+			diffs = append(diffs, "only in "+a+": "+p)
+		case ea.mode != eb.mode:
+			diffs = append(diffs, fmt.Sprintf("%s: mode %v vs %v", p, ea.mode, eb.mode))
+		case !bytes.Equal(ea.data, eb.data):
+			diffs = append(diffs, fmt.Sprintf("%s: content differs:\n\t%q\n\t%q", p, trunc(ea.data), trunc(eb.data)))
+		}
+	}
+	for p := range mb {
+		if _, ok := ma[p]; !ok {
+			diffs = append(diffs, "only in "+b+": "+p)
+		}
+	}
+	sort.Strings(diffs)
+	return diffs
+}
+
+func trunc(b []byte) []byte {
+	if len(b) > 200 {
+		return b[:200]
+	}
+	return b
+}

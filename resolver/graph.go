@@ -1,0 +1,267 @@
+// Package resolver works out what `go mod download` would fetch for a main
+// module: which module versions get their zip and which only their go.mod.
+//
+// It reads the module graph as the go command's modload package does. A main
+// module at go 1.17 or later has a pruned graph: the go.mod of every
+// requirement is read, but a pruned dependency's own requirements are
+// recorded without reading their go.mod files; below a dependency whose
+// go.mod is older than 1.17 (unpruned), the whole transitive closure is
+// read. A main module older than 1.17 reads the whole graph. The selected
+// version of each path is the highest reachable one (minimal version
+// selection). Replacements and exclusions of the main module apply to every
+// go.mod read.
+//
+// The resolver knows nothing about proxies, HTTP or the cache: go.mod
+// content comes from a ModSource.
+package resolver
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"sync"
+
+	"golang.org/x/mod/modfile"
+	"golang.org/x/mod/module"
+	"golang.org/x/mod/semver"
+	"golang.org/x/sync/errgroup"
+)
+
+// ModSource supplies the verified go.mod content of a module version.
+// It must be safe for concurrent use.
+type ModSource interface {
+	GoMod(ctx context.Context, mod module.Version) ([]byte, error)
+}
+
+// Graph is a loaded module requirement graph.
+type Graph struct {
+	main     *Main
+	mu       sync.Mutex
+	reqs     map[module.Version][]module.Version
+	selected map[string]string
+	errs     []error
+}
+
+// summary is what the graph needs from one go.mod.
+type summary struct {
+	require []module.Version
+	pruned  bool
+}
+
+// LoadGraph reads the module graph of main, fetching go.mod files from src
+// with at most jobs at a time. All go.mod files that fail to load are
+// reported together.
+func LoadGraph(ctx context.Context, main *Main, src ModSource, jobs int) (*Graph, error) {
+	g := &Graph{
+		main:     main,
+		reqs:     map[module.Version][]module.Version{},
+		selected: map[string]string{},
+	}
+	roots := main.Requirements()
+	mainV := module.Version{Path: main.Path}
+	g.reqs[mainV] = roots
+	for _, r := range roots {
+		g.note(r)
+	}
+
+	type key struct {
+		m        module.Version
+		unpruned bool
+	}
+	var (
+		eg      errgroup.Group
+		seenMu  sync.Mutex
+		seen    = map[key]bool{}
+		sumMu   sync.Mutex
+		sums    = map[module.Version]*sumCall{}
+		enqueue func(m module.Version, unpruned bool)
+	)
+	if jobs <= 0 {
+		jobs = 16
+	}
+	eg.SetLimit(-1)
+	sem := make(chan struct{}, jobs)
+
+	load := func(m module.Version) (*summary, error) {
+		sumMu.Lock()
+		c, ok := sums[m]
+		if !ok {
+			c = &sumCall{done: make(chan struct{})}
+			sums[m] = c
+		}
+		sumMu.Unlock()
+		if ok {
+			<-c.done
+			return c.s, c.err
+		}
+		sem <- struct{}{}
+		c.s, c.err = g.summary(ctx, src, m)
+		<-sem
+		close(c.done)
+		if c.err == nil {
+			g.mu.Lock()
+			g.reqs[m] = c.s.require
+			for _, r := range c.s.require {
+				g.noteLocked(r)
+			}
+			g.mu.Unlock()
+		}
+		return c.s, c.err
+	}
+
+	enqueue = func(m module.Version, unpruned bool) {
+		if m.Version == "none" {
+			return
+		}
+		k := key{m, unpruned}
+		seenMu.Lock()
+		dup := seen[k]
+		seen[k] = true
+		seenMu.Unlock()
+		if dup {
+			return
+		}
+		eg.Go(func() error {
+			s, err := load(m)
+			if err != nil {
+				g.mu.Lock()
+				g.errs = append(g.errs, err)
+				g.mu.Unlock()
+				return nil
+			}
+			if unpruned || !s.pruned {
+				for _, r := range s.require {
+					enqueue(r, true)
+				}
+			}
+			return nil
+		})
+	}
+	unprunedMain := !main.Pruned()
+	for _, r := range roots {
+		enqueue(r, unprunedMain)
+	}
+	eg.Wait()
+	if len(g.errs) > 0 {
+		sort.Slice(g.errs, func(i, j int) bool { return g.errs[i].Error() < g.errs[j].Error() })
+		return g, errors.Join(g.errs...)
+	}
+	return g, ctx.Err()
+}
+
+type sumCall struct {
+	done chan struct{}
+	s    *summary
+	err  error
+}
+
+func (g *Graph) note(m module.Version) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.noteLocked(m)
+}
+
+func (g *Graph) noteLocked(m module.Version) {
+	if cur, ok := g.selected[m.Path]; !ok || semver.Compare(m.Version, cur) > 0 {
+		g.selected[m.Path] = m.Version
+	}
+}
+
+// summary reads the go.mod of m (or of its replacement).
+func (g *Graph) summary(ctx context.Context, src ModSource, m module.Version) (*summary, error) {
+	actual := m
+	if r, ok := g.main.Replacement(m); ok {
+		actual = r
+	}
+	var (
+		data []byte
+		err  error
+		name string
+	)
+	if actual.Version == "" {
+		// A directory replacement: its go.mod is read from disk.
+		name = filepath.Join(actual.Path, "go.mod")
+		data, err = os.ReadFile(name)
+		if err != nil {
+			if os.IsNotExist(err) {
+				return nil, fmt.Errorf("%s: replacement directory %s does not exist or has no go.mod", m, actual.Path)
+			}
+			return nil, fmt.Errorf("%s: reading replacement go.mod: %v", m, err)
+		}
+	} else {
+		data, err = src.GoMod(ctx, actual)
+		if err != nil {
+			return nil, err
+		}
+		name = "go.mod"
+	}
+	f, err := modfile.ParseLax(name, data, nil)
+	if err != nil {
+		return nil, module.VersionError(actual, fmt.Errorf("parsing go.mod: %v", err))
+	}
+	if actual.Version != "" {
+		if f.Module == nil {
+			return nil, module.VersionError(actual, fmt.Errorf("parsing go.mod: missing module line"))
+		}
+		if p := f.Module.Mod.Path; p != m.Path && p != actual.Path {
+			return nil, module.VersionError(actual, fmt.Errorf("parsing go.mod:\n\tmodule declares its path as: %s\n\t        but was required as: %s", p, m.Path))
+		}
+	}
+	s := &summary{}
+	if f.Go != nil {
+		s.pruned = isPrunedGoVersion(f.Go.Version)
+	}
+	for _, r := range f.Require {
+		if g.main.Excluded(r.Mod) {
+			continue
+		}
+		s.require = append(s.require, r.Mod)
+	}
+	return s, nil
+}
+
+// Selected returns the version of path that minimal version selection
+// picks, or "none" if path is not in the graph.
+func (g *Graph) Selected(path string) string {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if path == g.main.Path {
+		return ""
+	}
+	if v, ok := g.selected[path]; ok {
+		return v
+	}
+	return "none"
+}
+
+// BuildList returns the selected version of every module path in the graph,
+// sorted by path (the main module, which has no version, is left out).
+func (g *Graph) BuildList() []module.Version {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	list := make([]module.Version, 0, len(g.selected))
+	for p, v := range g.selected {
+		if p == g.main.Path {
+			continue
+		}
+		list = append(list, module.Version{Path: p, Version: v})
+	}
+	sort.Slice(list, func(i, j int) bool { return list[i].Path < list[j].Path })
+	return list
+}
+
+// Inconsistent returns the main module's requirements whose selected version
+// is higher than go.mod says: go.mod is not tidy and the go command would
+// refuse to proceed without updating it.
+func (g *Graph) Inconsistent() []string {
+	var out []string
+	for _, r := range g.main.Requirements() {
+		if sel := g.Selected(r.Path); sel != r.Version {
+			out = append(out, fmt.Sprintf("%s: go.mod requires %s but the module graph selects %s", r.Path, r.Version, sel))
+		}
+	}
+	return out
+}

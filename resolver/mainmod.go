@@ -1,0 +1,160 @@
+package resolver
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"golang.org/x/mod/modfile"
+	"golang.org/x/mod/module"
+	"golang.org/x/mod/semver"
+)
+
+// ErrNoGoMod is returned by FindGoMod when no go.mod is found.
+var ErrNoGoMod = errors.New("go.mod file not found in current directory or any parent directory; see 'go help modules'")
+
+// FindGoMod returns the go.mod governing dir: dir's own or the nearest
+// parent's, as the go command finds it.
+func FindGoMod(dir string) (string, error) {
+	dir, err := filepath.Abs(dir)
+	if err != nil {
+		return "", err
+	}
+	for {
+		p := filepath.Join(dir, "go.mod")
+		if fi, err := os.Stat(p); err == nil && !fi.IsDir() {
+			return p, nil
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return "", ErrNoGoMod
+		}
+		dir = parent
+	}
+}
+
+// Main is the main module: its go.mod, parsed strictly as the go command
+// parses the main module's file.
+type Main struct {
+	// Dir is the module root (the directory of go.mod, even with -modfile).
+	Dir string
+	// GoMod is the path of the go.mod file read.
+	GoMod string
+	// File is the parsed file.
+	File *modfile.File
+	// Path is the module path.
+	Path string
+
+	replace map[module.Version]module.Version // exact and wildcard (Version "") keys
+	exclude map[module.Version]bool
+}
+
+// LoadMain reads and checks the go.mod at gomod. dir is the module root.
+// Errors name the file and line, like the go command's.
+func LoadMain(dir, gomod string) (*Main, error) {
+	data, err := os.ReadFile(gomod)
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil, fmt.Errorf("reading %s: %w", gomod, fs.ErrNotExist)
+		}
+		return nil, err
+	}
+	return ParseMain(dir, gomod, data)
+}
+
+// ParseMain parses go.mod content for the main module.
+func ParseMain(dir, gomod string, data []byte) (*Main, error) {
+	f, err := modfile.Parse(gomod, data, nil)
+	if err != nil {
+		return nil, fmt.Errorf("errors parsing %s:\n%w", gomod, err)
+	}
+	if f.Module == nil {
+		return nil, fmt.Errorf("%s: no module declaration in go.mod; to specify the module path: go mod edit -module=example.com/mymodule", gomod)
+	}
+	m := &Main{
+		Dir:     dir,
+		GoMod:   gomod,
+		File:    f,
+		Path:    f.Module.Mod.Path,
+		replace: map[module.Version]module.Version{},
+		exclude: map[module.Version]bool{},
+	}
+	seen := map[string]int{}
+	for _, r := range f.Require {
+		if line, dup := seen[r.Mod.Path]; dup {
+			return nil, fmt.Errorf("%s:%d: %s: duplicate requirement (also on line %d); remove one, or run 'go mod tidy'", gomod, r.Syntax.Start.Line, r.Mod.Path, line)
+		}
+		seen[r.Mod.Path] = r.Syntax.Start.Line
+	}
+	for _, r := range f.Replace {
+		if r.New.Version == "" {
+			target := r.New.Path
+			if !filepath.IsAbs(target) {
+				target = filepath.Join(dir, target)
+			}
+			r.New.Path = target
+		}
+		if prev, dup := m.replace[r.Old]; dup && prev != r.New {
+			return nil, fmt.Errorf("%s:%d: conflicting replacements for %v", gomod, r.Syntax.Start.Line, r.Old)
+		}
+		m.replace[r.Old] = r.New
+	}
+	for _, x := range f.Exclude {
+		m.exclude[x.Mod] = true
+	}
+	return m, nil
+}
+
+// Pruned reports whether the main module's graph is pruned: `go 1.17` or
+// later. Without a go line it is not.
+func (m *Main) Pruned() bool {
+	return m.File.Go != nil && isPrunedGoVersion(m.File.Go.Version)
+}
+
+func isPrunedGoVersion(v string) bool {
+	return v != "" && semver.Compare("v"+goSemver(v), "v1.17") >= 0
+}
+
+// goSemver turns a Go version ("1.21", "1.21.3", "1.22rc1") into the
+// comparable part of a semver ("1.21", "1.21.3", "1.22").
+func goSemver(v string) string {
+	for i, r := range v {
+		if (r < '0' || r > '9') && r != '.' {
+			return v[:i]
+		}
+	}
+	return v
+}
+
+// Requirements returns the main module's require lines, in file order.
+func (m *Main) Requirements() []module.Version {
+	var reqs []module.Version
+	for _, r := range m.File.Require {
+		reqs = append(reqs, r.Mod)
+	}
+	return reqs
+}
+
+// Replacement returns what mod is replaced by: another module version, or
+// a directory (Version ""), and whether it is replaced at all.
+func (m *Main) Replacement(mod module.Version) (module.Version, bool) {
+	if r, ok := m.replace[mod]; ok {
+		return r, true
+	}
+	if r, ok := m.replace[module.Version{Path: mod.Path}]; ok {
+		return r, true
+	}
+	return module.Version{}, false
+}
+
+// Excluded reports whether the main module excludes mod.
+func (m *Main) Excluded(mod module.Version) bool { return m.exclude[mod] }
+
+// SumFile is the go.sum beside the go.mod that was read (for -modfile=x.mod,
+// x.sum).
+func (m *Main) SumFile() string {
+	return strings.TrimSuffix(m.GoMod, ".mod") + ".sum"
+}

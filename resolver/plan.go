@@ -1,0 +1,207 @@
+package resolver
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+
+	"golang.org/x/mod/module"
+)
+
+// Target is one module version to download completely (info, go.mod, zip,
+// extracted tree), after replacements.
+type Target struct {
+	Path    string
+	Version string
+	// Query is the version query the user wrote, when it differs from
+	// Version (as in `go mod download -json`).
+	Query string
+	// Explicit marks a path@version argument (its -json object carries the
+	// Origin, as the go command's does).
+	Explicit bool
+	// Err is a resolution failure; the target is reported, not fetched.
+	Err error
+}
+
+// Plan is the result of resolving the command line.
+type Plan struct {
+	// Targets to download, in the order their -json objects are printed.
+	Targets []Target
+	// Notes are messages the go command prints on stderr for these
+	// arguments ("skipping download of ...").
+	Notes []string
+	// NeedsGraph is true when the module graph must be loaded for the
+	// result to match the go command (no arguments, or arguments that
+	// name paths, patterns or "all").
+	NeedsGraph bool
+	// Wait is true when the targets are only known after the graph is
+	// loaded (Targets is then empty until Finish is called).
+	Wait bool
+
+	args []string
+	main *Main
+}
+
+// NewPlan resolves args (the command line after flags) for main, which is
+// nil outside a module. Targets that need the module graph are left for
+// Finish.
+func NewPlan(main *Main, args []string) (*Plan, error) {
+	p := &Plan{args: args, main: main}
+	if len(args) == 0 {
+		if main == nil {
+			return nil, errors.New("no modules specified (see 'gomodfetch -h')")
+		}
+		p.NeedsGraph = true
+		if !main.Pruned() {
+			// Before go 1.17 the default is "all": the whole build list.
+			p.Wait = len(main.File.Require) > 0
+			return p, nil
+		}
+		// From go 1.17 every require line, at its version, after the
+		// graph has been loaded (which the caller runs in parallel).
+		for _, r := range main.Requirements() {
+			p.Targets = append(p.Targets, main.target(r))
+		}
+		return p, nil
+	}
+	for _, arg := range args {
+		if strings.Contains(arg, `\`) {
+			return nil, fmt.Errorf("%s: module paths use forward slashes", arg)
+		}
+		path, query, hasQuery := strings.Cut(arg, "@")
+		if main != nil && path == main.Path && (!hasQuery || query == "upgrade" || query == "patch") {
+			p.Notes = append(p.Notes, "skipping download of "+arg+" that resolves to the main module")
+			continue
+		}
+		switch {
+		case arg == "all" || strings.Contains(arg, "..."):
+			if main == nil {
+				return nil, fmt.Errorf("%s: pattern requires a main module (no go.mod found)", arg)
+			}
+			p.NeedsGraph, p.Wait = true, true
+		case hasQuery:
+			p.Targets = append(p.Targets, explicitTarget(path, query))
+		default:
+			if main == nil {
+				return nil, fmt.Errorf("%s: not a known dependency (no go.mod found); give a version: %s@latest", arg, arg)
+			}
+			if v, ok := main.rootVersion(path); ok && main.Pruned() {
+				p.Targets = append(p.Targets, main.target(module.Version{Path: path, Version: v}))
+				continue
+			}
+			p.NeedsGraph, p.Wait = true, true
+		}
+	}
+	return p, nil
+}
+
+func explicitTarget(path, query string) Target {
+	t := Target{Path: path, Version: query, Explicit: true}
+	if err := module.CheckPath(path); err != nil {
+		t.Err = fmt.Errorf("%s@%s: malformed module path %q: %v", path, query, path, err)
+		return t
+	}
+	if module.CanonicalVersion(query) == query && query != "" {
+		if err := module.Check(path, query); err != nil {
+			t.Err = err
+		}
+		return t
+	}
+	// Queries (latest, upgrade, branches, v1.2 prefixes, non-canonical
+	// forms) need the proxy's version list.
+	t.Err = fmt.Errorf("%s@%s: version queries other than exact semantic versions are not supported yet; give the version, e.g. %s@v1.2.3", path, query, path)
+	t.Query = query
+	return t
+}
+
+// rootVersion returns the version main's go.mod requires for path.
+func (m *Main) rootVersion(path string) (string, bool) {
+	for _, r := range m.File.Require {
+		if r.Mod.Path == path {
+			return r.Mod.Version, true
+		}
+	}
+	return "", false
+}
+
+// target applies main's replacements to a selected module version.
+// A directory replacement yields a Target with an empty Version (nothing to
+// download).
+func (m *Main) target(mod module.Version) Target {
+	if r, ok := m.Replacement(mod); ok {
+		if r.Version == "" {
+			return Target{Path: mod.Path}
+		}
+		return Target{Path: r.Path, Version: r.Version}
+	}
+	return Target{Path: mod.Path, Version: mod.Version}
+}
+
+// Finish fills in the targets that needed the module graph, in argument
+// order, the way `go mod download` orders its -json output.
+func (p *Plan) Finish(ctx context.Context, g *Graph) {
+	if !p.Wait {
+		return
+	}
+	if len(p.args) == 0 {
+		for _, m := range g.BuildList() {
+			p.Targets = append(p.Targets, p.main.target(m))
+		}
+		return
+	}
+	var out []Target
+	matched := map[string]bool{}
+	for _, arg := range p.args {
+		path, query, hasQuery := strings.Cut(arg, "@")
+		if path == p.main.Path && (!hasQuery || query == "upgrade" || query == "patch") {
+			continue
+		}
+		switch {
+		case arg == "all" || strings.Contains(arg, "..."):
+			match := func(string) bool { return true }
+			if arg != "all" {
+				match = matchPattern(arg)
+			}
+			for _, m := range g.BuildList() {
+				if match(m.Path) && !matched[m.Path] {
+					matched[m.Path] = true
+					out = append(out, p.main.target(m))
+				}
+			}
+		case hasQuery:
+			out = append(out, explicitTarget(path, query))
+		default:
+			v := g.Selected(path)
+			if v == "none" {
+				out = append(out, Target{Path: path, Err: fmt.Errorf("module %s: not a known dependency", path)})
+				continue
+			}
+			out = append(out, p.main.target(module.Version{Path: path, Version: v}))
+		}
+	}
+	p.Targets = out
+}
+
+// matchPattern implements the go command's "..." wildcard for module paths.
+func matchPattern(pattern string) func(string) bool {
+	parts := strings.Split(pattern, "...")
+	return func(name string) bool {
+		if !strings.HasPrefix(name, parts[0]) {
+			return false
+		}
+		rest := name[len(parts[0]):]
+		for i, part := range parts[1:] {
+			last := i == len(parts)-2
+			if last {
+				return strings.HasSuffix(rest, part)
+			}
+			j := strings.Index(rest, part)
+			if j < 0 {
+				return false
+			}
+			rest = rest[j+len(part):]
+		}
+		return true
+	}
+}
