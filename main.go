@@ -296,7 +296,11 @@ func download_(opts options, stdout, stderr io.Writer) int {
 		}
 	}
 	if main != nil && !failed {
-		if err := sums.WriteAdded(len(opts.args) == 0); err != nil {
+		var g *resolver.Graph
+		if gotGraph {
+			g = graph.g
+		}
+		if err := sums.WriteAdded(plan.SumsToKeep(g)); err != nil {
 			fmt.Fprintf(stderr, "gomodfetch: updating %s: %v\n", main.SumFile(), err)
 			failed = true
 		}

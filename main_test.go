@@ -35,6 +35,7 @@ func TestScripts(t *testing.T) {
 			"cmpcache":  cmdCmpCache,
 			"proxyreqs": cmdProxyReqs,
 			"proxylog":  cmdProxyLog,
+			"cmpjson":   cmdCmpJSON,
 		},
 		RequireExplicitExec: true,
 	}
@@ -215,4 +216,18 @@ func trunc(b []byte) []byte {
 		return b[:200]
 	}
 	return b
+}
+
+// cmpjson goFile ourFile goCache ourCache compares two `-json` outputs after
+// replacing goCache with ourCache in the first: same objects, same fields,
+// same order.
+func cmdCmpJSON(ts *testscript.TestScript, neg bool, args []string) {
+	if len(args) != 4 {
+		ts.Fatalf("usage: cmpjson goFile ourFile goCache ourCache")
+	}
+	want := strings.ReplaceAll(ts.ReadFile(args[0]), ts.MkAbs(args[2]), ts.MkAbs(args[3]))
+	got := ts.ReadFile(args[1])
+	if (want == got) == neg {
+		ts.Fatalf("-json output differs from go's (neg=%v):\n--- go\n%s\n--- gomodfetch\n%s", neg, want, got)
+	}
 }

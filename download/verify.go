@@ -84,29 +84,28 @@ func (s *Sums) add(mod module.Version, h string) {
 	s.added[mod] = h
 }
 
-// Added returns the go.sum lines learned during the run that the file did
-// not have, sorted as the go command sorts go.sum. If goModOnly, only
-// "/go.mod" lines are returned.
-func (s *Sums) Added(goModOnly bool) []string {
+// added returns the go.sum lines learned during the run that the file did
+// not have and that keep accepts, sorted.
+func (s *Sums) addedLines(keep func(module.Version) bool) []string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	var lines []string
 	for mod, h := range s.added {
-		if goModOnly && !strings.HasSuffix(mod.Version, "/go.mod") {
-			continue
+		if keep(mod) {
+			lines = append(lines, mod.Path+" "+mod.Version+" "+h)
 		}
-		lines = append(lines, mod.Path+" "+mod.Version+" "+h)
 	}
 	sort.Strings(lines)
 	return lines
 }
 
-// WriteAdded adds the lines learned during the run to the go.sum file (only
-// "/go.mod" lines if goModOnly), under the file's lock. Existing lines are
+// WriteAdded adds the lines learned during the run that keep accepts (keep
+// is given module versions, with "/go.mod" appended for go.mod hashes) to the
+// go.sum file, under the file's lock. Existing lines are
 // kept as they are; if the file was sorted, as the go command writes it, the
 // result is sorted the same way, else the new lines are appended.
-func (s *Sums) WriteAdded(goModOnly bool) error {
-	added := s.Added(goModOnly)
+func (s *Sums) WriteAdded(keep func(module.Version) bool) error {
+	added := s.addedLines(keep)
 	if len(added) == 0 {
 		return nil
 	}

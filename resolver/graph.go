@@ -223,6 +223,14 @@ func (g *Graph) summary(ctx context.Context, src ModSource, m module.Version) (*
 	return s, nil
 }
 
+// Loaded reports whether m's go.mod was read while loading the graph.
+func (g *Graph) Loaded(m module.Version) bool {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	_, ok := g.reqs[m]
+	return ok
+}
+
 // Selected returns the version of path that minimal version selection
 // picks, or "none" if path is not in the graph.
 func (g *Graph) Selected(path string) string {

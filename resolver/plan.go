@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"golang.org/x/mod/module"
+	"golang.org/x/mod/semver"
 )
 
 // Target is one module version to download completely (info, go.mod, zip,
@@ -204,4 +205,59 @@ func matchPattern(pattern string) func(string) bool {
 		}
 		return true
 	}
+}
+
+// SumsToKeep returns which newly verified hashes the go command would
+// record in go.sum after this run (keys are module versions, with
+// "/go.mod" appended for go.mod hashes). g is nil if the graph was not
+// loaded.
+//
+// With no arguments, only go.mod hashes checked while loading the graph
+// are recorded. With arguments, the main module's requirements (after
+// replacement) get both hashes if the graph was not loaded; otherwise every
+// go.mod read for the graph and every zip of the build list (with its
+// go.mod from go 1.21 on).
+func (p *Plan) SumsToKeep(g *Graph) func(module.Version) bool {
+	if len(p.args) == 0 {
+		return func(m module.Version) bool { return strings.HasSuffix(m.Version, "/go.mod") }
+	}
+	keep := map[module.Version]bool{}
+	modkey := func(m module.Version) module.Version {
+		return module.Version{Path: m.Path, Version: m.Version + "/go.mod"}
+	}
+	resolve := func(m module.Version) module.Version {
+		if r, ok := p.main.Replacement(m); ok {
+			return r
+		}
+		return m
+	}
+	if g == nil {
+		for _, r := range p.main.Requirements() {
+			r = resolve(r)
+			keep[r], keep[modkey(r)] = true, true
+		}
+	} else {
+		g.mu.Lock()
+		for m := range g.reqs {
+			if m.Version != "" {
+				keep[modkey(resolve(m))] = true
+			}
+		}
+		g.mu.Unlock()
+		goModsToo := p.main.File.Go != nil && semverGo(p.main.File.Go.Version) >= 0
+		for _, m := range g.BuildList() {
+			r := resolve(m)
+			keep[r] = true
+			if goModsToo {
+				keep[modkey(r)] = true
+			}
+		}
+	}
+	return func(m module.Version) bool { return keep[m] }
+}
+
+// semverGo compares a go line's version with 1.21 (where go.sum started to
+// keep go.mod hashes for every zip hash).
+func semverGo(v string) int {
+	return semver.Compare("v"+goSemver(v), "v1.21")
 }
