@@ -1,0 +1,245 @@
+package resolver
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"strings"
+	"sync"
+	"testing"
+
+	"golang.org/x/mod/module"
+)
+
+// The graph notation: one module version per line,
+//
+//	name@version go=X: dep@version dep@version
+//
+// where "name" becomes example.com/name and go=X is optional (no go line).
+// The first line is the main module (no version).
+type fakeSource struct {
+	mu    sync.Mutex
+	mods  map[module.Version]string
+	asked map[module.Version]int
+}
+
+func (s *fakeSource) GoMod(_ context.Context, m module.Version) ([]byte, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.asked[m]++
+	text, ok := s.mods[m]
+	if !ok {
+		return nil, fmt.Errorf("%s: not found", m)
+	}
+	return []byte(text), nil
+}
+
+func parseGraph(t *testing.T, spec string) (*Main, *fakeSource) {
+	t.Helper()
+	src := &fakeSource{mods: map[module.Version]string{}, asked: map[module.Version]int{}}
+	var main *Main
+	for _, line := range strings.Split(strings.TrimSpace(spec), "\n") {
+		head, deps, _ := strings.Cut(strings.TrimSpace(line), ":")
+		fields := strings.Fields(head)
+		name, vers, _ := strings.Cut(fields[0], "@")
+		var b strings.Builder
+		fmt.Fprintf(&b, "module example.com/%s\n", name)
+		for _, f := range fields[1:] {
+			if g, ok := strings.CutPrefix(f, "go="); ok {
+				fmt.Fprintf(&b, "go %s\n", g)
+			}
+		}
+		for _, d := range strings.Fields(deps) {
+			if r, ok := strings.CutPrefix(d, "replace="); ok {
+				old, new, _ := strings.Cut(r, "=>")
+				op, ov, _ := strings.Cut(old, "@")
+				np, nv, _ := strings.Cut(new, "@")
+				fmt.Fprintf(&b, "replace example.com/%s %s => example.com/%s %s\n", op, ov, np, nv)
+				continue
+			}
+			if x, ok := strings.CutPrefix(d, "exclude="); ok {
+				p, v, _ := strings.Cut(x, "@")
+				fmt.Fprintf(&b, "exclude example.com/%s %s\n", p, v)
+				continue
+			}
+			p, v, _ := strings.Cut(d, "@")
+			fmt.Fprintf(&b, "require example.com/%s %s\n", p, v)
+		}
+		if main == nil {
+			m, err := ParseMain("/main", "/main/go.mod", []byte(b.String()))
+			if err != nil {
+				t.Fatalf("main go.mod: %v\n%s", err, b.String())
+			}
+			main = m
+			continue
+		}
+		src.mods[module.Version{Path: "example.com/" + name, Version: vers}] = b.String()
+	}
+	return main, src
+}
+
+func short(ms []module.Version) string {
+	var out []string
+	for _, m := range ms {
+		out = append(out, strings.TrimPrefix(m.Path, "example.com/")+"@"+m.Version)
+	}
+	sort.Strings(out)
+	return strings.Join(out, " ")
+}
+
+func TestLoadGraph(t *testing.T) {
+	tests := []struct {
+		name      string
+		graph     string
+		wantRead  string // go.mod files read
+		wantBuild string // build list
+		wantZips  string // targets with no arguments
+	}{
+		{
+			name: "pruned main reads only its requirements",
+			graph: `
+main go=1.21: a@v1.0.0 b@v1.0.0
+a@v1.0.0 go=1.21: c@v1.0.0
+b@v1.0.0 go=1.21: c@v1.1.0
+c@v1.0.0 go=1.21:
+c@v1.1.0 go=1.21:`,
+			wantRead:  "a@v1.0.0 b@v1.0.0",
+			wantBuild: "a@v1.0.0 b@v1.0.0 c@v1.1.0",
+			wantZips:  "a@v1.0.0 b@v1.0.0",
+		},
+		{
+			name: "unpruned dependency under a pruned main reads its closure",
+			graph: `
+main go=1.21: a@v1.0.0 old@v1.0.0
+a@v1.0.0 go=1.21: x@v1.0.0
+old@v1.0.0: c@v1.0.0
+c@v1.0.0 go=1.20: d@v1.0.0
+d@v1.0.0 go=1.21: e@v1.0.0
+e@v1.0.0 go=1.21:`,
+			wantRead:  "a@v1.0.0 c@v1.0.0 d@v1.0.0 e@v1.0.0 old@v1.0.0",
+			wantBuild: "a@v1.0.0 c@v1.0.0 d@v1.0.0 e@v1.0.0 old@v1.0.0 x@v1.0.0",
+			wantZips:  "a@v1.0.0 old@v1.0.0",
+		},
+		{
+			name: "unpruned main: diamond with an upgrade, every version read",
+			graph: `
+main go=1.16: a@v1.0.0 b@v1.0.0
+a@v1.0.0 go=1.16: c@v1.1.0
+b@v1.0.0 go=1.16: c@v1.2.0
+c@v1.1.0 go=1.16: d@v1.0.0
+c@v1.2.0 go=1.16:
+d@v1.0.0 go=1.16:`,
+			wantRead:  "a@v1.0.0 b@v1.0.0 c@v1.1.0 c@v1.2.0 d@v1.0.0",
+			wantBuild: "a@v1.0.0 b@v1.0.0 c@v1.2.0 d@v1.0.0",
+			wantZips:  "a@v1.0.0 b@v1.0.0 c@v1.2.0 d@v1.0.0",
+		},
+		{
+			name: "no go line means unpruned",
+			graph: `
+main: a@v1.0.0
+a@v1.0.0 go=1.21: b@v1.0.0
+b@v1.0.0 go=1.21:`,
+			wantRead:  "a@v1.0.0 b@v1.0.0",
+			wantBuild: "a@v1.0.0 b@v1.0.0",
+			wantZips:  "a@v1.0.0 b@v1.0.0",
+		},
+		{
+			name: "replacement's go.mod gives the requirements and is what gets fetched",
+			graph: `
+main go=1.21: a@v1.0.0 replace=a@v1.0.0=>fork@v1.5.0
+fork@v1.5.0 go=1.16: b@v1.0.0
+b@v1.0.0 go=1.21:`,
+			wantRead:  "b@v1.0.0 fork@v1.5.0",
+			wantBuild: "a@v1.0.0 b@v1.0.0",
+			wantZips:  "fork@v1.5.0",
+		},
+		{
+			name: "excluded requirements of dependencies are dropped",
+			graph: `
+main go=1.16: a@v1.0.0 exclude=c@v1.1.0
+a@v1.0.0 go=1.16: c@v1.1.0 b@v1.0.0
+b@v1.0.0 go=1.16: c@v1.0.0
+c@v1.0.0 go=1.16:`,
+			wantRead:  "a@v1.0.0 b@v1.0.0 c@v1.0.0",
+			wantBuild: "a@v1.0.0 b@v1.0.0 c@v1.0.0",
+			wantZips:  "a@v1.0.0 b@v1.0.0 c@v1.0.0",
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			main, src := parseGraph(t, tt.graph)
+			g, err := LoadGraph(context.Background(), main, src, 4)
+			if err != nil {
+				t.Fatalf("LoadGraph: %v", err)
+			}
+			var read []module.Version
+			for m, n := range src.asked {
+				read = append(read, m)
+				if n != 1 {
+					t.Errorf("%v read %d times", m, n)
+				}
+			}
+			if got := short(read); got != tt.wantRead {
+				t.Errorf("read %q, want %q", got, tt.wantRead)
+			}
+			if got := short(g.BuildList()); got != tt.wantBuild {
+				t.Errorf("build list %q, want %q", got, tt.wantBuild)
+			}
+			plan, err := NewPlan(main, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			plan.Finish(context.Background(), g)
+			var zips []module.Version
+			for _, tg := range plan.Targets {
+				zips = append(zips, module.Version{Path: tg.Path, Version: tg.Version})
+			}
+			if got := short(zips); got != tt.wantZips {
+				t.Errorf("targets %q, want %q", got, tt.wantZips)
+			}
+		})
+	}
+}
+
+func TestLoadGraphReportsEveryFailure(t *testing.T) {
+	main, src := parseGraph(t, `
+main go=1.21: a@v1.0.0 b@v1.0.0 c@v1.0.0
+c@v1.0.0 go=1.21:`)
+	_, err := LoadGraph(context.Background(), main, src, 2)
+	if err == nil || !strings.Contains(err.Error(), "example.com/a@v1.0.0") || !strings.Contains(err.Error(), "example.com/b@v1.0.0") {
+		t.Fatalf("error = %v; want both missing modules named", err)
+	}
+}
+
+func TestModulePathMismatch(t *testing.T) {
+	main, src := parseGraph(t, `
+main go=1.21: a@v1.0.0
+a@v1.0.0 go=1.21:`)
+	src.mods[module.Version{Path: "example.com/a", Version: "v1.0.0"}] = "module example.com/other\n"
+	_, err := LoadGraph(context.Background(), main, src, 2)
+	if err == nil || !strings.Contains(err.Error(), "module declares its path as: example.com/other") {
+		t.Fatalf("error = %v", err)
+	}
+}
+
+func TestParseMainErrors(t *testing.T) {
+	for _, tt := range []struct{ in, want string }{
+		{"module m\n\nrequre x v1.0.0\n", "go.mod:3: unknown directive: requre"},
+		{"go 1.21\n", "no module declaration"},
+		{"module m\nrequire x v1.0.0\nrequire x v1.1.0\n", "duplicate requirement"},
+	} {
+		_, err := ParseMain("/m", "/m/go.mod", []byte(tt.in))
+		if err == nil || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("ParseMain(%q) error = %v, want %q", tt.in, err, tt.want)
+		}
+	}
+}
+
+func TestMatchPattern(t *testing.T) {
+	m := matchPattern("golang.org/x/...")
+	for p, want := range map[string]bool{"golang.org/x/mod": true, "golang.org/x/sync": true, "golang.org/y/mod": false} {
+		if m(p) != want {
+			t.Errorf("match(%q) = %v", p, !want)
+		}
+	}
+}
