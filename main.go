@@ -199,8 +199,9 @@ func download_(opts options, stdout, stderr io.Writer) int {
 	if opts.retries < 0 {
 		policy.MaxAttempts = -1
 	}
+	cache := &download.Cache{Root: cfg.modCache, ReadWrite: opts.modCacheRW}
 	fetcher := download.New(download.Config{
-		Cache:    &download.Cache{Root: cfg.modCache, ReadWrite: opts.modCacheRW},
+		Cache:    cache,
 		Proxies:  cfg.proxies,
 		Client:   client,
 		Verifier: &download.Verifier{Sums: sums, SkipSumDB: cfg.skipSumDB},
@@ -300,7 +301,7 @@ func download_(opts options, stdout, stderr io.Writer) int {
 		if gotGraph {
 			g = graph.g
 		}
-		if err := sums.WriteAdded(plan.SumsToKeep(g)); err != nil {
+		if err := sums.WriteAdded(cache, plan.SumsToKeep(g)); err != nil {
 			fmt.Fprintf(stderr, "gomodfetch: updating %s: %v\n", main.SumFile(), err)
 			failed = true
 		}

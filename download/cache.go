@@ -284,6 +284,21 @@ func (c *Cache) Lock(mod module.Version) (func(), error) {
 	return unlock, nil
 }
 
+// SideLock takes $GOMODCACHE/cache/lock, which the go command holds while
+// it edits go.sum (older versions guarded go.mod edits with it too), and
+// returns the function that releases it.
+func (c *Cache) SideLock() (func(), error) {
+	dir := filepath.Join(c.Root, "cache")
+	if err := os.MkdirAll(dir, 0o777); err != nil {
+		return nil, &WriteError{Path: dir, Err: unwrapPathError(err)}
+	}
+	unlock, err := lockedfile.MutexAt(filepath.Join(dir, "lock")).Lock()
+	if err != nil {
+		return nil, &WriteError{Path: filepath.Join(dir, "lock"), Err: unwrapPathError(err)}
+	}
+	return unlock, nil
+}
+
 // ZipHash returns the recorded hash of mod's zip if both the .zip and a
 // valid .ziphash are present.
 func (c *Cache) ZipHash(mod module.Version) (zipfile, hash string, ok bool) {

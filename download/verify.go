@@ -101,14 +101,20 @@ func (s *Sums) addedLines(keep func(module.Version) bool) []string {
 
 // WriteAdded adds the lines learned during the run that keep accepts (keep
 // is given module versions, with "/go.mod" appended for go.mod hashes) to the
-// go.sum file, under the file's lock. Existing lines are
+// go.sum file, under the file's lock and the cache's side lock, as the go
+// command does. Existing lines are
 // kept as they are; if the file was sorted, as the go command writes it, the
 // result is sorted the same way, else the new lines are appended.
-func (s *Sums) WriteAdded(keep func(module.Version) bool) error {
+func (s *Sums) WriteAdded(cache *Cache, keep func(module.Version) bool) error {
 	added := s.addedLines(keep)
 	if len(added) == 0 {
 		return nil
 	}
+	unlock, err := cache.SideLock()
+	if err != nil {
+		return err
+	}
+	defer unlock()
 	return lockedfile.Transform(s.File, func(old []byte) ([]byte, error) {
 		var lines []string
 		for _, l := range strings.Split(string(old), "\n") {
