@@ -324,27 +324,36 @@ func validSum(h string) bool {
 	return strings.HasPrefix(h, "h1:") && len(h) > 3 && !strings.ContainsAny(h, "\x00 \n")
 }
 
-// NewZipTemp removes temp files an earlier, interrupted download left
-// beside mod's zip and creates a fresh one. The caller holds mod's lock.
-func (c *Cache) NewZipTemp(mod module.Version) (*os.File, string, error) {
+// CleanZipTemps removes temp files an earlier, interrupted download left
+// beside mod's zip. The caller holds mod's lock, so their writers are gone.
+func (c *Cache) CleanZipTemps(mod module.Version) error {
 	zipfile, err := c.File(mod, "zip")
 	if err != nil {
-		return nil, "", err
+		return err
 	}
 	dir := filepath.Dir(zipfile)
 	if err := os.MkdirAll(dir, 0o777); err != nil {
-		return nil, "", &WriteError{Path: dir, Err: unwrapPathError(err)}
+		return &WriteError{Path: dir, Err: unwrapPathError(err)}
 	}
 	if old, err := filepath.Glob(filepath.Join(globQuote(dir), globQuote(filepath.Base(zipfile))+"*.tmp")); err == nil {
 		for _, p := range old {
 			os.Remove(p)
 		}
 	}
-	f, err := createTemp(dir, filepath.Base(zipfile))
+	return nil
+}
+
+// CreateZipTemp creates a fresh temp file beside mod's zip.
+func (c *Cache) CreateZipTemp(mod module.Version) (*os.File, error) {
+	zipfile, err := c.File(mod, "zip")
 	if err != nil {
-		return nil, "", &WriteError{Path: dir, Err: unwrapPathError(err)}
+		return nil, err
 	}
-	return f, zipfile, nil
+	f, err := createTemp(filepath.Dir(zipfile), filepath.Base(zipfile))
+	if err != nil {
+		return nil, &WriteError{Path: filepath.Dir(zipfile), Err: unwrapPathError(err)}
+	}
+	return f, nil
 }
 
 // CommitZip records hash in mod's .ziphash and renames the verified temp

@@ -186,6 +186,9 @@ func (c *Client) Open(ctx context.Context, u *url.URL) (io.ReadCloser, error) {
 		return nil, &url.Error{Op: "Get", URL: redacted, Err: stripURL(err)}
 	}
 	c.tracef("# get %s: %s (%.3fs)\n", redacted, resp.Status, time.Since(start).Seconds())
+	if resp.StatusCode == http.StatusOK {
+		answeredHook(ctx)
+	}
 	if resp.StatusCode != http.StatusOK {
 		defer cancel(nil)
 		defer resp.Body.Close()

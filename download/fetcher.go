@@ -13,12 +13,14 @@ import (
 	"archive/zip"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/url"
 	"os"
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"golang.org/x/mod/module"
 	"golang.org/x/mod/sumdb/dirhash"
@@ -48,6 +50,16 @@ type Config struct {
 	NoProxy func(path string) bool
 	// Policy governs retries of each request (zero: retry.DefaultPolicy).
 	Policy retry.Policy
+	// HedgeDelay: inside a run of '|'-joined proxies, the next proxy is
+	// asked too when the current one has not answered in this long
+	// (zero: 1s; negative: only after a failed attempt).
+	HedgeDelay time.Duration
+	// HedgeAcrossComma treats ',' like '|' (opt-in: later proxies then see
+	// requests for modules an earlier one would have served).
+	HedgeAcrossComma bool
+	// DemoteAfter is how many failed requests in a row demote a proxy to
+	// the end of its run for the rest of the run (zero: 3).
+	DemoteAfter int
 }
 
 // Module is the result of downloading one module version, with the fields
@@ -69,8 +81,9 @@ type Module struct {
 
 // Fetcher downloads module versions into the cache.
 type Fetcher struct {
-	cfg Config
-	sf  singleflight.Group
+	cfg    Config
+	sf     singleflight.Group
+	health health
 
 	retries atomic.Int64
 	mu      sync.Mutex
@@ -80,7 +93,12 @@ type Fetcher struct {
 
 // New returns a Fetcher for cfg.
 func New(cfg Config) *Fetcher {
-	return &Fetcher{cfg: cfg, served: map[string]int{}}
+	f := &Fetcher{cfg: cfg, served: map[string]int{}}
+	f.health.limit = cfg.DemoteAfter
+	if f.health.limit == 0 {
+		f.health.limit = 3
+	}
+	return f
 }
 
 // Stats summarises a run.
@@ -125,32 +143,6 @@ func (f *Fetcher) proxiesFor(path string) []Proxy {
 	return f.cfg.Proxies
 }
 
-// ask runs one request against the proxy list for path, each proxy under
-// the retry policy, following the list's fall-through rules. It returns the
-// proxy that answered.
-func (f *Fetcher) ask(ctx context.Context, path string, attempt func(ctx context.Context, base *url.URL) error) (Proxy, error) {
-	var served Proxy
-	err := tryProxies(f.proxiesFor(path), func(p Proxy) error {
-		switch p.Kind {
-		case KindOff:
-			return errLookupDisabled
-		case KindDirect:
-			return &DirectError{Path: path}
-		}
-		err := retry.Do(ctx, f.cfg.Policy, func(ctx context.Context) error {
-			return attempt(ctx, p.URL)
-		}, func(a retry.Attempt) {
-			f.retries.Add(1)
-			f.cfg.Client.tracef("# retry %s in %.3fs (attempt %d failed: %s)\n", p, a.Wait.Seconds(), a.N, oneLine(a.Err))
-		})
-		if err == nil {
-			served = p
-		}
-		return err
-	})
-	return served, err
-}
-
 func oneLine(err error) string {
 	s := err.Error()
 	if i := strings.IndexByte(s, '\n'); i >= 0 {
@@ -183,23 +175,21 @@ func (f *Fetcher) Info(ctx context.Context, mod module.Version) (*Info, bool, er
 		return nil, false, module.VersionError(mod, err)
 	}
 	v, err, _ := f.sf.Do("info "+mod.String(), func() (any, error) {
-		var info *Info
-		_, err := f.ask(ctx, mod.Path, func(ctx context.Context, base *url.URL) error {
+		v, _, err := f.ask(ctx, mod.Path, func(ctx context.Context, base *url.URL) (any, error) {
 			data, err := f.cfg.Client.getBytes(ctx, join(base, rel), maxInfo)
 			if err != nil {
-				return err
+				return nil, err
 			}
-			i := new(Info)
-			if err := json.Unmarshal(data, i); err != nil {
-				return &badResponse{fmt.Errorf("invalid response from proxy %q: %v", base.Redacted(), err)}
+			info := new(Info)
+			if err := json.Unmarshal(data, info); err != nil {
+				return nil, &badResponse{fmt.Errorf("invalid response from proxy %q: %v", base.Redacted(), err)}
 			}
-			if i.Version != mod.Version {
-				return &badResponse{fmt.Errorf("proxy %s returned info for version %s instead of requested version", base.Redacted(), i.Version)}
+			if info.Version != mod.Version {
+				return nil, &badResponse{fmt.Errorf("proxy %s returned info for version %s instead of requested version", base.Redacted(), info.Version)}
 			}
-			info = i
-			return nil
-		})
-		return info, err
+			return info, nil
+		}, nil)
+		return v, err
 	})
 	if err != nil {
 		return nil, false, module.VersionError(mod, err)
@@ -243,25 +233,24 @@ func (f *Fetcher) goMod(ctx context.Context, mod module.Version) ([]byte, string
 		if err != nil {
 			return nil, module.VersionError(mod, err)
 		}
-		var data []byte
-		_, err = f.ask(ctx, mod.Path, func(ctx context.Context, base *url.URL) error {
-			d, err := f.cfg.Client.getBytes(ctx, join(base, rel), maxGoMod)
+		v, _, err := f.ask(ctx, mod.Path, func(ctx context.Context, base *url.URL) (any, error) {
+			data, err := f.cfg.Client.getBytes(ctx, join(base, rel), maxGoMod)
 			if err != nil {
-				return err
+				return nil, err
 			}
-			data = d
-			return nil
-		})
+			h, err := HashGoMod(data)
+			if err != nil {
+				return nil, err
+			}
+			if err := f.cfg.Verifier.Check(ctx, sumKey, h); err != nil {
+				return nil, corruptIfMismatch(err)
+			}
+			return data, nil
+		}, nil)
 		if err != nil {
-			return nil, module.VersionError(mod, err)
+			return nil, fetchError(mod, err)
 		}
-		h, err := HashGoMod(data)
-		if err != nil {
-			return nil, err
-		}
-		if err := f.cfg.Verifier.Check(ctx, sumKey, h); err != nil {
-			return nil, err
-		}
+		data := v.([]byte)
 		file, err := f.cfg.Cache.WriteGoMod(mod, data)
 		if err != nil {
 			return nil, module.VersionError(mod, err)
@@ -391,54 +380,96 @@ func (f *Fetcher) zip(ctx context.Context, mod module.Version, beforeCommit func
 		}
 	}
 
-	tmp, zipfile, err := f.cfg.Cache.NewZipTemp(mod)
-	if err != nil {
+	if err := f.cfg.Cache.CleanZipTemps(mod); err != nil {
 		return "", "", module.VersionError(mod, err)
 	}
-	committed := false
-	defer func() {
-		if !committed {
-			tmp.Close()
-			os.Remove(tmp.Name())
-		}
-	}()
 	rel, err := relPath(mod, "zip")
 	if err != nil {
 		return "", "", module.VersionError(mod, err)
 	}
-	var hash string
-	proxy, err := f.ask(ctx, mod.Path, func(ctx context.Context, base *url.URL) error {
-		if _, err := f.cfg.Client.getFile(ctx, join(base, rel), tmp, maxZip); err != nil {
-			return err
-		}
-		h, err := checkZip(mod, tmp)
+	// Each attempt (hedged attempts run at once) streams into a temp file
+	// of its own, which it removes unless it returns it verified.
+	v, proxy, err := f.ask(ctx, mod.Path, func(ctx context.Context, base *url.URL) (any, error) {
+		tmp, err := f.cfg.Cache.CreateZipTemp(mod)
 		if err != nil {
-			return err
+			return nil, err
 		}
-		hash = h
-		return nil
-	})
+		keep := false
+		defer func() {
+			if !keep {
+				tmp.Close()
+				os.Remove(tmp.Name())
+			}
+		}()
+		if _, err := f.cfg.Client.getFile(ctx, join(base, rel), tmp, maxZip); err != nil {
+			return nil, err
+		}
+		hash, err := checkZip(mod, tmp)
+		if err != nil {
+			return nil, err
+		}
+		if err := tmp.Close(); err != nil {
+			return nil, &WriteError{Path: tmp.Name(), Err: err}
+		}
+		if err := f.cfg.Verifier.Check(ctx, mod, hash); err != nil {
+			return nil, corruptIfMismatch(err)
+		}
+		keep = true
+		return zipTemp{name: tmp.Name(), hash: hash}, nil
+	}, func(v any) { os.Remove(v.(zipTemp).name) })
 	if err != nil {
-		return "", "", module.VersionError(mod, err)
+		return "", "", fetchError(mod, err)
 	}
-	if err := tmp.Close(); err != nil {
-		return "", "", module.VersionError(mod, &WriteError{Path: tmp.Name(), Err: err})
-	}
-	if err := f.cfg.Verifier.Check(ctx, mod, hash); err != nil {
-		return "", "", err
-	}
+	zt := v.(zipTemp)
 	if err := beforeCommit(); err != nil {
+		os.Remove(zt.name)
 		return "", "", module.VersionError(mod, err)
 	}
-	if err := f.cfg.Cache.CommitZip(tmp.Name(), zipfile, hash); err != nil {
+	if err := f.cfg.Cache.CommitZip(zt.name, zipfile, zt.hash); err != nil {
+		os.Remove(zt.name)
 		return "", "", module.VersionError(mod, err)
 	}
-	committed = true
 	f.mu.Lock()
 	f.served[proxy.String()]++
 	f.fetched++
 	f.mu.Unlock()
-	return zipfile, hash, nil
+	return zipfile, zt.hash, nil
+}
+
+// zipTemp is a downloaded, verified zip waiting for its final name.
+type zipTemp struct{ name, hash string }
+
+// corruptError is a download whose hash does not match go.sum. The bytes
+// may have been damaged on the way, so another attempt (or another proxy)
+// is worth it; only a mismatch that every attempt confirms is reported.
+type corruptError struct{ err *ChecksumMismatchError }
+
+func (e *corruptError) Error() string           { return e.err.Error() }
+func (e *corruptError) Unwrap() error           { return e.err }
+func (e *corruptError) RetryClass() retry.Class { return retry.Transient }
+
+func corruptIfMismatch(err error) error {
+	var m *ChecksumMismatchError
+	if errors.As(err, &m) {
+		return &corruptError{m}
+	}
+	return err
+}
+
+// fetchError adds module context to a failed request, except to
+// verification errors, which name the module themselves.
+func fetchError(mod module.Version, err error) error {
+	var (
+		mismatch *ChecksumMismatchError
+		missing  *MissingSumError
+	)
+	switch {
+	case errors.As(err, &mismatch):
+		return mismatch
+	case errors.As(err, &missing):
+		return missing
+	}
+	return module.VersionError(mod, err)
 }
 
 // checkZip checks that every entry of the downloaded zip lies under

@@ -3,7 +3,6 @@ package download
 import (
 	"errors"
 	"fmt"
-	"io/fs"
 	"net/url"
 	"path/filepath"
 	"strings"
@@ -123,38 +122,3 @@ func redactRaw(s string) string {
 
 // errLookupDisabled is what an "off" entry answers.
 var errLookupDisabled = errors.New("module lookup disabled by GOPROXY=off")
-
-// tryProxies calls f for each entry in turn, following the go command's
-// fall-through rules, and returns nil at the first success. On failure it
-// returns the most informative error: one from a direct fetch, else the
-// first error that was not "not found", else the last "not found".
-func tryProxies(list []Proxy, f func(Proxy) error) error {
-	const (
-		rankNotExist = iota
-		rankProxy
-		rankDirect
-	)
-	var (
-		best     error
-		bestRank int
-	)
-	for _, p := range list {
-		err := f(p)
-		if err == nil {
-			return nil
-		}
-		notExist := errors.Is(err, fs.ErrNotExist)
-		switch {
-		case p.Kind == KindDirect:
-			best, bestRank = err, rankDirect
-		case bestRank <= rankProxy && !notExist:
-			best, bestRank = err, rankProxy
-		case bestRank == rankNotExist:
-			best = err
-		}
-		if !p.FallbackOnError && !notExist {
-			break
-		}
-	}
-	return best
-}

@@ -1,0 +1,292 @@
+package download
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"net/url"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"gomodfetch/retry"
+)
+
+// attemptFunc makes one attempt at a request against the proxy at base and
+// returns its (verified) result.
+type attemptFunc func(ctx context.Context, base *url.URL) (any, error)
+
+// ask runs one request for path against the GOPROXY list and returns the
+// first verified answer and the proxy that gave it.
+//
+// The list is walked in runs: entries joined by '|' form one run, and the
+// run's last entry decides whether its failure falls through (after ',' only
+// "not found" does, as in the go command). Inside a run the proxies are
+// asked in order, but not one after the other: the next one is asked too as
+// soon as the current one fails an attempt or has not answered within the
+// hedge delay, and the first verified answer wins; the others are cancelled
+// and whatever they produced is passed to discard. Each proxy's attempts are
+// retried under the retry policy. Requests never cross a ',' early unless
+// Config.HedgeAcrossComma says so.
+func (f *Fetcher) ask(ctx context.Context, path string, attempt attemptFunc, discard func(any)) (any, Proxy, error) {
+	const (
+		rankNotExist = iota
+		rankProxy
+		rankDirect
+	)
+	var (
+		best     error
+		bestRank int
+	)
+	for _, run := range splitRuns(f.proxiesFor(path), f.cfg.HedgeAcrossComma) {
+		v, p, errs := f.askRun(ctx, path, run, attempt, discard)
+		if errs == nil {
+			return v, p, nil
+		}
+		// Rank the run's errors in list order, as go ranks its list.
+		for i, err := range errs {
+			if err == nil {
+				continue
+			}
+			notExist := errors.Is(err, fs.ErrNotExist)
+			switch {
+			case run[i].Kind == KindDirect:
+				best, bestRank = err, rankDirect
+			case bestRank <= rankProxy && !notExist:
+				best, bestRank = err, rankProxy
+			case bestRank == rankNotExist:
+				best = err
+			}
+		}
+		last := run[len(run)-1]
+		lastErr := errs[len(errs)-1]
+		if !last.FallbackOnError && !f.cfg.HedgeAcrossComma && !errors.Is(lastErr, fs.ErrNotExist) {
+			break
+		}
+		if ctx.Err() != nil {
+			break
+		}
+	}
+	return nil, Proxy{}, best
+}
+
+// splitRuns groups a proxy list into runs of URL entries joined by '|'
+// (or by anything, if acrossComma); direct and off stand alone.
+func splitRuns(list []Proxy, acrossComma bool) [][]Proxy {
+	var runs [][]Proxy
+	var cur []Proxy
+	for _, p := range list {
+		if p.Kind != KindURL {
+			if cur != nil {
+				runs = append(runs, cur)
+				cur = nil
+			}
+			runs = append(runs, []Proxy{p})
+			continue
+		}
+		cur = append(cur, p)
+		if !p.FallbackOnError && !acrossComma {
+			runs = append(runs, cur)
+			cur = nil
+		}
+	}
+	if cur != nil {
+		runs = append(runs, cur)
+	}
+	return runs
+}
+
+type laneResult struct {
+	i   int
+	v   any
+	err error
+}
+
+// askRun asks the proxies of one run, hedging between them. On success it
+// returns the value and the proxy; otherwise errs holds each entry's error in
+// run order (nil for entries never asked).
+func (f *Fetcher) askRun(ctx context.Context, path string, run []Proxy, attempt attemptFunc, discard func(any)) (any, Proxy, []error) {
+	if len(run) == 1 && run[0].Kind != KindURL {
+		if run[0].Kind == KindOff {
+			return nil, Proxy{}, []error{errLookupDisabled}
+		}
+		return nil, Proxy{}, []error{&DirectError{Path: path}}
+	}
+
+	order := f.health.order(run) // indexes into run, demoted proxies last
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	results := make(chan laneResult, len(order))
+	kick := make(chan struct{}, 4*len(order))
+	answered := make([]atomic.Bool, len(order))
+
+	start := func(k int) {
+		i := order[k]
+		p := run[i]
+		lctx := withAnswerHook(ctx, func() { answered[k].Store(true) })
+		go func() {
+			var v any
+			err := retry.Do(lctx, f.cfg.Policy, func(actx context.Context) error {
+				var err error
+				v, err = attempt(actx, p.URL)
+				return err
+			}, func(a retry.Attempt) {
+				f.retries.Add(1)
+				f.cfg.Client.tracef("# retry %s in %.3fs (attempt %d failed: %s)\n", p, a.Wait.Seconds(), a.N, oneLine(a.Err))
+				select {
+				case kick <- struct{}{}:
+				default:
+				}
+			})
+			results <- laneResult{i: i, v: v, err: err}
+		}()
+	}
+
+	hedge := f.cfg.HedgeDelay
+	if hedge == 0 {
+		hedge = time.Second
+	}
+	var timer <-chan time.Time
+	var t *time.Timer
+	resetTimer := func() {
+		if hedge < 0 || len(order) == 1 {
+			return
+		}
+		if t != nil {
+			t.Stop()
+		}
+		t = time.NewTimer(hedge)
+		timer = t.C
+	}
+	defer func() {
+		if t != nil {
+			t.Stop()
+		}
+	}()
+
+	started, pending := 1, 1
+	start(0)
+	resetTimer()
+	next := func(why string) {
+		if started >= len(order) {
+			return
+		}
+		f.cfg.Client.tracef("# hedge: asking %s too (%s)\n", run[order[started]], why)
+		start(started)
+		started++
+		pending++
+		resetTimer()
+	}
+
+	errs := make([]error, len(run))
+	var (
+		winner *laneResult
+	)
+	for pending > 0 {
+		select {
+		case r := <-results:
+			pending--
+			p := run[r.i]
+			if r.err == nil {
+				f.health.ok(p)
+				if winner == nil {
+					rr := r
+					winner = &rr
+					cancel() // the others lose
+				} else if discard != nil {
+					discard(r.v)
+				}
+				continue
+			}
+			errs[r.i] = r.err
+			if winner == nil {
+				if retry.Classify(r.err) == retry.Transient && ctx.Err() == nil {
+					if f.health.failed(p) {
+						f.cfg.Client.tracef("# demoting %s for the rest of the run: it keeps failing\n", p)
+					}
+				}
+				next(fmt.Sprintf("%s failed", p))
+			}
+		case <-kick:
+			if winner == nil {
+				next("an attempt failed")
+			}
+		case <-timer:
+			timer = nil
+			if winner == nil && !answered[started-1].Load() {
+				next(fmt.Sprintf("no answer within %v", hedge))
+			}
+		}
+	}
+	if winner != nil {
+		return winner.v, run[winner.i], nil
+	}
+	// Entries never asked count as "not asked": report the last asked
+	// error in their place so the fall-through rule sees a real error.
+	var last error
+	for _, e := range errs {
+		if e != nil {
+			last = e
+		}
+	}
+	for i := range errs {
+		if errs[i] == nil {
+			errs[i] = last
+		}
+	}
+	return nil, Proxy{}, errs
+}
+
+// health remembers which proxies keep failing, to ask them last.
+type health struct {
+	mu    sync.Mutex
+	fails map[string]int
+	limit int
+}
+
+func (h *health) order(run []Proxy) []int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	var good, bad []int
+	for i, p := range run {
+		if h.limit > 0 && h.fails[p.String()] >= h.limit {
+			bad = append(bad, i)
+		} else {
+			good = append(good, i)
+		}
+	}
+	return append(good, bad...)
+}
+
+// failed records a failed operation and reports whether p just became
+// demoted.
+func (h *health) failed(p Proxy) bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.fails == nil {
+		h.fails = map[string]int{}
+	}
+	h.fails[p.String()]++
+	return h.limit > 0 && h.fails[p.String()] == h.limit
+}
+
+func (h *health) ok(p Proxy) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	delete(h.fails, p.String())
+}
+
+type answerHookKey struct{}
+
+// withAnswerHook returns a context whose requests call fn once the proxy
+// has answered (response headers with 200 OK).
+func withAnswerHook(ctx context.Context, fn func()) context.Context {
+	return context.WithValue(ctx, answerHookKey{}, fn)
+}
+
+func answeredHook(ctx context.Context) {
+	if fn, ok := ctx.Value(answerHookKey{}).(func()); ok {
+		fn()
+	}
+}
