@@ -186,10 +186,7 @@ func (g *Graph) summary(ctx context.Context, src ModSource, m module.Version) (*
 		name = filepath.Join(actual.Path, "go.mod")
 		data, err = os.ReadFile(name)
 		if err != nil {
-			if os.IsNotExist(err) {
-				return nil, fmt.Errorf("%s: replacement directory %s does not exist or has no go.mod", m, actual.Path)
-			}
-			return nil, fmt.Errorf("%s: reading replacement go.mod: %v", m, err)
+			return nil, fmt.Errorf("%s (replaced by %s): reading %s: %w", m, g.main.replacedBy(m), shortPath(name), err)
 		}
 	} else {
 		data, err = src.GoMod(ctx, actual)
@@ -221,6 +218,17 @@ func (g *Graph) summary(ctx context.Context, src ModSource, m module.Version) (*
 		s.require = append(s.require, r.Mod)
 	}
 	return s, nil
+}
+
+// shortPath returns path relative to the working directory when that is
+// shorter, as the go command prints file names.
+func shortPath(path string) string {
+	if wd, err := os.Getwd(); err == nil {
+		if rel, err := filepath.Rel(wd, path); err == nil && len(rel) < len(path) {
+			return rel
+		}
+	}
+	return path
 }
 
 // Loaded reports whether m's go.mod was read while loading the graph.

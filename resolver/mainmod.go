@@ -49,6 +49,7 @@ type Main struct {
 	Path string
 
 	replace map[module.Version]module.Version // exact and wildcard (Version "") keys
+	written map[module.Version]string         // directory replacements as written in go.mod
 	exclude map[module.Version]bool
 }
 
@@ -80,6 +81,7 @@ func ParseMain(dir, gomod string, data []byte) (*Main, error) {
 		File:    f,
 		Path:    f.Module.Mod.Path,
 		replace: map[module.Version]module.Version{},
+		written: map[module.Version]string{},
 		exclude: map[module.Version]bool{},
 	}
 	seen := map[string]int{}
@@ -91,6 +93,7 @@ func ParseMain(dir, gomod string, data []byte) (*Main, error) {
 	}
 	for _, r := range f.Replace {
 		if r.New.Version == "" {
+			m.written[r.Old] = r.New.Path
 			target := r.New.Path
 			if !filepath.IsAbs(target) {
 				target = filepath.Join(dir, target)
@@ -148,6 +151,18 @@ func (m *Main) Replacement(mod module.Version) (module.Version, bool) {
 		return r, true
 	}
 	return module.Version{}, false
+}
+
+// replacedBy returns how go.mod wrote the replacement of mod, for messages.
+func (m *Main) replacedBy(mod module.Version) string {
+	if w, ok := m.written[mod]; ok {
+		return w
+	}
+	if w, ok := m.written[module.Version{Path: mod.Path}]; ok {
+		return w
+	}
+	r, _ := m.Replacement(mod)
+	return r.Path
 }
 
 // Excluded reports whether the main module excludes mod.
