@@ -256,21 +256,26 @@ func download_(opts options, stdout, stderr io.Writer) int {
 		}
 	}
 
-	var failed bool
+	var failed, graphFailed bool
 	if plan.Wait {
 		g := waitGraph()
 		if g.err != nil {
 			fmt.Fprintf(stderr, "gomodfetch: loading module graph: %v\n", g.err)
-			failed = true
+			failed, graphFailed = true, true
 		} else {
 			plan.Finish(ctx, g.g)
 		}
 	}
+	var resolved *resolver.Graph
+	if plan.Wait && graph.err == nil {
+		resolved = graph.g
+	}
+	plan.ResolveQueries(ctx, fetcher, resolved)
 	fetchAll(plan.Targets)
 	if g := waitGraph(); plan.NeedsGraph && !plan.Wait {
 		if g.err != nil {
 			fmt.Fprintf(stderr, "gomodfetch: loading module graph: %v\n", g.err)
-			failed = true
+			failed, graphFailed = true, true
 		} else if bad := g.g.Inconsistent(); len(bad) > 0 && len(opts.args) == 0 {
 			fmt.Fprintf(stderr, "gomodfetch: %s: updates to go.mod needed (%s); to update it:\n\tgo mod tidy\n", main.GoMod, strings.Join(bad, "; "))
 			failed = true
@@ -296,7 +301,9 @@ func download_(opts options, stdout, stderr io.Writer) int {
 			}
 		}
 	}
-	if main != nil && !failed {
+	// Like go, -json still records the sums of what did download when
+	// some modules failed.
+	if main != nil && !failed || main != nil && opts.json && !graphFailed {
 		var g *resolver.Graph
 		if gotGraph {
 			g = graph.g
@@ -322,11 +329,7 @@ func download_(opts options, stdout, stderr io.Writer) int {
 
 func fetchTarget(ctx context.Context, f *download.Fetcher, t resolver.Target) *download.Module {
 	if t.Err != nil {
-		m := &download.Module{Path: t.Path, Version: t.Version, Error: t.Err.Error()}
-		if t.Query != "" {
-			m.Version, m.Query = "", t.Query
-		}
-		return m
+		return &download.Module{Path: t.Path, Version: t.Version, Error: t.Err.Error()}
 	}
 	m := f.Download(ctx, module.Version{Path: t.Path, Version: t.Version})
 	m.Query = t.Query

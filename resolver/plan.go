@@ -8,6 +8,7 @@ import (
 
 	"golang.org/x/mod/module"
 	"golang.org/x/mod/semver"
+	"golang.org/x/sync/errgroup"
 )
 
 // Target is one module version to download completely (info, go.mod, zip,
@@ -18,11 +19,17 @@ type Target struct {
 	// Query is the version query the user wrote, when it differs from
 	// Version (as in `go mod download -json`).
 	Query string
-	// Explicit marks a path@version argument (its -json object carries the
-	// Origin, as the go command's does).
+	// Explicit marks a path@version argument resolved by one lookup of that
+	// version or revision (its -json object carries the Origin, as the go
+	// command's does; a query answered from the version list does not).
 	Explicit bool
 	// Err is a resolution failure; the target is reported, not fetched.
+	// Version is then the query as written.
 	Err error
+
+	// resolve marks a version query (Query) that ResolveQueries must turn
+	// into a version.
+	resolve bool
 }
 
 // Plan is the result of resolving the command line.
@@ -82,6 +89,15 @@ func NewPlan(main *Main, args []string) (*Plan, error) {
 			}
 			p.NeedsGraph, p.Wait = true, true
 		case hasQuery:
+			if query == "upgrade" || query == "patch" {
+				if main == nil {
+					return nil, fmt.Errorf("cannot match %q: %w", arg, ErrNoGoMod)
+				}
+				if _, ok := main.rootVersion(path); !ok || !main.Pruned() {
+					// The version to upgrade from is in the full graph.
+					p.NeedsGraph, p.Wait = true, true
+				}
+			}
 			p.Targets = append(p.Targets, explicitTarget(path, query))
 		default:
 			if main == nil {
@@ -110,10 +126,68 @@ func explicitTarget(path, query string) Target {
 		return t
 	}
 	// Queries (latest, upgrade, branches, v1.2 prefixes, non-canonical
-	// forms) need the proxy's version list.
-	t.Err = fmt.Errorf("%s@%s: version queries other than exact semantic versions are not supported yet; give the version, e.g. %s@v1.2.3", path, query, path)
-	t.Query = query
+	// forms) are answered by ResolveQueries.
+	t.Version, t.Query, t.resolve = "", query, true
 	return t
+}
+
+// ResolveQueries turns the version queries among the targets (path@latest,
+// @upgrade, @patch, @v1.2, @<branch or commit>, ...) into versions, asking
+// src, as the go command does. g is the loaded module graph, or nil if it
+// was not needed; @upgrade and @patch start from the version it selects
+// (or, with a pruned graph, the one go.mod requires). A query that fails
+// leaves its target with Err set.
+func (p *Plan) ResolveQueries(ctx context.Context, src VersionSource, g *Graph) {
+	q := newQuerier(src, p.main)
+	var eg errgroup.Group
+	eg.SetLimit(16)
+	for i := range p.Targets {
+		t := &p.Targets[i]
+		if !t.resolve {
+			continue
+		}
+		eg.Go(func() error {
+			t.resolve = false
+			v, viaStat, err := q.query(ctx, t.Path, t.Query, p.current(t.Path, g), !isRevisionQuery(t.Query))
+			if err != nil {
+				t.Version, t.Query, t.Err = t.Query, "", queryError(t.Path, t.Query, err)
+				return nil
+			}
+			t.Version, t.Explicit = v, viaStat
+			if v == t.Query {
+				t.Query = ""
+			}
+			return nil
+		})
+	}
+	eg.Wait()
+}
+
+// current is the version of path that @upgrade and @patch start from.
+func (p *Plan) current(path string, g *Graph) string {
+	switch {
+	case p.main == nil:
+		return ""
+	case g != nil:
+		return g.Selected(path)
+	}
+	if v, ok := p.main.rootVersion(path); ok {
+		return v
+	}
+	return "none"
+}
+
+// queryError names the module and query in err, as the go command does.
+func queryError(path, query string, err error) error {
+	var nm *NoMatchingVersionError
+	var me *module.ModuleError
+	switch {
+	case errors.As(err, &nm):
+		return &module.ModuleError{Path: path, Err: err}
+	case errors.As(err, &me):
+		return err
+	}
+	return &module.ModuleError{Path: path, Version: query, Err: err}
 }
 
 // rootVersion returns the version main's go.mod requires for path.
