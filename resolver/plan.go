@@ -150,7 +150,8 @@ func (p *Plan) ResolveQueries(ctx context.Context, src VersionSource, g *Graph) 
 			t.resolve = false
 			v, viaStat, err := q.query(ctx, t.Path, t.Query, p.current(t.Path, g), !isRevisionQuery(t.Query))
 			if err != nil {
-				t.Version, t.Query, t.Err = t.Query, "", queryError(t.Path, t.Query, err)
+				t.Version, t.Query, t.Explicit = t.Query, "", false
+				t.Err = queryError(t.Path, t.Version, err)
 				return nil
 			}
 			t.Version, t.Explicit = v, viaStat
