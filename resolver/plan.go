@@ -61,6 +61,11 @@ func NewPlan(main *Main, args []string) (*Plan, error) {
 			return nil, errors.New("no modules specified (see 'gomodfetch -h')")
 		}
 		p.NeedsGraph = true
+		if main.Workspace {
+			// In a workspace the default is "all" over every module.
+			p.Wait = true
+			return p, nil
+		}
 		if !main.Pruned() {
 			// Before go 1.17 the default is "all": the whole build list.
 			p.Wait = len(main.File.Require) > 0
@@ -78,7 +83,7 @@ func NewPlan(main *Main, args []string) (*Plan, error) {
 			return nil, fmt.Errorf("%s: module paths use forward slashes", arg)
 		}
 		path, query, hasQuery := strings.Cut(arg, "@")
-		if main != nil && path == main.Path && (!hasQuery || query == "upgrade" || query == "patch") {
+		if main != nil && main.IsMain(path) && (!hasQuery || query == "upgrade" || query == "patch") {
 			p.Notes = append(p.Notes, "skipping download of "+arg+" that resolves to the main module")
 			continue
 		}
@@ -93,7 +98,7 @@ func NewPlan(main *Main, args []string) (*Plan, error) {
 				if main == nil {
 					return nil, fmt.Errorf("cannot match %q: %w", arg, ErrNoGoMod)
 				}
-				if _, ok := main.rootVersion(path); !ok || !main.Pruned() {
+				if _, ok := main.rootVersion(path); !ok || !main.Pruned() || main.Workspace {
 					// The version to upgrade from is in the full graph.
 					p.NeedsGraph, p.Wait = true, true
 				}
@@ -103,7 +108,10 @@ func NewPlan(main *Main, args []string) (*Plan, error) {
 			if main == nil {
 				return nil, fmt.Errorf("%s: not a known dependency (no go.mod found); give a version: %s@latest", arg, arg)
 			}
-			if v, ok := main.rootVersion(path); ok && main.Pruned() {
+			// A root of a single pruned module is selected at the version
+			// go.mod gives; otherwise (unpruned, or a workspace, whose roots
+			// come from several modules) the graph decides.
+			if v, ok := main.rootVersion(path); ok && main.Pruned() && !main.Workspace {
 				p.Targets = append(p.Targets, main.target(module.Version{Path: path, Version: v}))
 				continue
 			}
@@ -191,14 +199,16 @@ func queryError(path, query string, err error) error {
 	return &module.ModuleError{Path: path, Version: query, Err: err}
 }
 
-// rootVersion returns the version main's go.mod requires for path.
+// rootVersion returns the version main's go.mod requires for path (in a
+// workspace, the highest any module requires).
 func (m *Main) rootVersion(path string) (string, bool) {
+	v, ok := "", false
 	for _, r := range m.File.Require {
-		if r.Mod.Path == path {
-			return r.Mod.Version, true
+		if r.Mod.Path == path && (!ok || semver.Compare(r.Mod.Version, v) > 0) {
+			v, ok = r.Mod.Version, true
 		}
 	}
-	return "", false
+	return v, ok
 }
 
 // target applies main's replacements to a selected module version.
@@ -230,7 +240,7 @@ func (p *Plan) Finish(ctx context.Context, g *Graph) {
 	matched := map[string]bool{}
 	for _, arg := range p.args {
 		path, query, hasQuery := strings.Cut(arg, "@")
-		if path == p.main.Path && (!hasQuery || query == "upgrade" || query == "patch") {
+		if p.main.IsMain(path) && (!hasQuery || query == "upgrade" || query == "patch") {
 			continue
 		}
 		switch {
@@ -293,7 +303,7 @@ func matchPattern(pattern string) func(string) bool {
 // go.mod read for the graph and every zip of the build list (with its
 // go.mod from go 1.21 on).
 func (p *Plan) SumsToKeep(g *Graph) func(module.Version) bool {
-	if len(p.args) == 0 {
+	if len(p.args) == 0 && !p.main.Workspace {
 		return func(m module.Version) bool { return strings.HasSuffix(m.Version, "/go.mod") }
 	}
 	keep := map[module.Version]bool{}
