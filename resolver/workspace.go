@@ -47,7 +47,7 @@ func LoadWorkspace(work string) (*Main, error) {
 		}
 		return nil, err
 	}
-	wf, err := modfile.ParseWork(work, data, nil)
+	wf, err := modfile.ParseWork(shortPath(work), data, nil)
 	if err != nil {
 		return nil, fmt.Errorf("errors parsing %s:\n%w", shortPath(work), err)
 	}
@@ -78,11 +78,16 @@ func LoadWorkspace(work string) (*Main, error) {
 		}
 		seen[dir] = true
 		gomod := filepath.Join(dir, "go.mod")
-		m, err := LoadMain(dir, gomod)
+		data, err := os.ReadFile(gomod)
 		if err != nil {
-			if pe := (*fs.PathError)(nil); errors.As(err, &pe) || errors.Is(err, fs.ErrNotExist) {
-				return nil, fmt.Errorf("cannot load module %s listed in go.work file: open %s: %w", shortPath(dir), shortPath(gomod), fs.ErrNotExist)
+			var pe *fs.PathError
+			if errors.As(err, &pe) {
+				pe.Path = shortPath(pe.Path)
 			}
+			return nil, fmt.Errorf("cannot load module %s listed in go.work file: %w", shortPath(dir), err)
+		}
+		m, err := ParseMain(dir, gomod, data)
+		if err != nil {
 			return nil, err
 		}
 		if m.File.Go != nil && semver.Compare("v"+goSemver(m.File.Go.Version), "v"+goSemver(goVersion)) > 0 {
