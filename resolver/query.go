@@ -59,6 +59,13 @@ type querier struct {
 
 	mu     sync.Mutex
 	latest map[string]*latestCall // path → latest version ignoring retractions
+	lists  map[string]*listCall   // path → its version list, asked once per run
+}
+
+type listCall struct {
+	done chan struct{}
+	list []string
+	err  error
 }
 
 type latestCall struct {
@@ -68,7 +75,7 @@ type latestCall struct {
 }
 
 func newQuerier(src VersionSource, main *Main) *querier {
-	return &querier{src: src, main: main, latest: map[string]*latestCall{}}
+	return &querier{src: src, main: main, latest: map[string]*latestCall{}, lists: map[string]*listCall{}}
 }
 
 // isRevisionQuery reports whether query names one revision (a complete
@@ -215,11 +222,10 @@ func (q *querier) query(ctx context.Context, path, query, current string, checkA
 			return q.allowed(ctx, module.Version{Path: path, Version: v})
 		}
 	}
-	list, err := q.src.Versions(ctx, path)
+	list, err := q.versions(ctx, path)
 	if err != nil {
 		return "", false, err
 	}
-	semver.Sort(list)
 	releases, prereleases, err := q.filter(ctx, m, list)
 	if err != nil {
 		return "", false, err
@@ -265,6 +271,26 @@ func (q *querier) query(ctx context.Context, path, query, current string, checkA
 		return lookup(current)
 	}
 	return "", false, &NoMatchingVersionError{Query: query, Current: current}
+}
+
+// versions returns path's version list in semver order, asking the source
+// once however many queries need it.
+func (q *querier) versions(ctx context.Context, path string) ([]string, error) {
+	q.mu.Lock()
+	c, ok := q.lists[path]
+	if !ok {
+		c = &listCall{done: make(chan struct{})}
+		q.lists[path] = c
+	}
+	q.mu.Unlock()
+	if !ok {
+		list, err := q.src.Versions(ctx, path)
+		c.list, c.err = append([]string(nil), list...), err // sorted here: the source's slice may be shared
+		semver.Sort(c.list)
+		close(c.done)
+	}
+	<-c.done
+	return c.list, c.err
 }
 
 // filter splits the versions m accepts into releases and pre-releases. Once

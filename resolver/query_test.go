@@ -167,3 +167,35 @@ func TestResolveQueriesReportsQuery(t *testing.T) {
 		t.Errorf("targets:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
 }
+
+func TestQueryAsksForTheListOnce(t *testing.T) {
+	src := &countingVersions{fakeVersions: fakeVersions{
+		fakeSource: fakeSource{mods: map[module.Version]string{
+			{Path: "example.com/q", Version: "v1.0.0"}: "module example.com/q\n\ngo 1.21\n",
+			{Path: "example.com/q", Version: "v1.1.0"}: "module example.com/q\n\ngo 1.21\n\nretract v1.1.0\n",
+		}, asked: map[module.Version]int{}},
+		list: map[string][]string{"example.com/q": {"v1.1.0", "v1.0.0"}},
+	}}
+	q := newQuerier(src, nil)
+	for _, query := range []string{"latest", "v1", "upgrade"} {
+		v, _, err := q.query(context.Background(), "example.com/q", query, "", true)
+		if err != nil || v != "v1.0.0" {
+			t.Fatalf("%s: %q, %v; want v1.0.0 (v1.1.0 is retracted)", query, v, err)
+		}
+	}
+	if src.lists != 1 {
+		t.Errorf("version list asked %d times, want 1", src.lists)
+	}
+}
+
+type countingVersions struct {
+	fakeVersions
+	lists int
+}
+
+func (s *countingVersions) Versions(ctx context.Context, path string) ([]string, error) {
+	s.mu.Lock()
+	s.lists++
+	s.mu.Unlock()
+	return s.fakeVersions.Versions(ctx, path)
+}
