@@ -171,6 +171,11 @@ func download_(opts options, stdout, stderr io.Writer) int {
 		if err != nil {
 			return fail("%v", err)
 		}
+		for _, file := range main.SumFiles() {
+			if err := sums.Include(file); err != nil {
+				return fail("%v", err)
+			}
+		}
 	}
 
 	plan, err := resolver.NewPlan(main, opts.args)
@@ -180,7 +185,7 @@ func download_(opts options, stdout, stderr io.Writer) int {
 	for _, n := range plan.Notes {
 		fmt.Fprintf(stderr, "gomodfetch: %s\n", n)
 	}
-	if main != nil && len(opts.args) == 0 && len(main.File.Require) == 0 {
+	if main != nil && len(opts.args) == 0 && len(main.File.Require) == 0 && !main.Workspace {
 		fmt.Fprintf(stderr, "gomodfetch: no module dependencies to download\n")
 		return 0
 	}
@@ -256,21 +261,26 @@ func download_(opts options, stdout, stderr io.Writer) int {
 		}
 	}
 
-	var failed bool
+	var failed, graphFailed bool
 	if plan.Wait {
 		g := waitGraph()
 		if g.err != nil {
 			fmt.Fprintf(stderr, "gomodfetch: loading module graph: %v\n", g.err)
-			failed = true
+			failed, graphFailed = true, true
 		} else {
 			plan.Finish(ctx, g.g)
 		}
 	}
+	var resolved *resolver.Graph
+	if plan.Wait && graph.err == nil {
+		resolved = graph.g
+	}
+	plan.ResolveQueries(ctx, fetcher, resolved)
 	fetchAll(plan.Targets)
 	if g := waitGraph(); plan.NeedsGraph && !plan.Wait {
 		if g.err != nil {
 			fmt.Fprintf(stderr, "gomodfetch: loading module graph: %v\n", g.err)
-			failed = true
+			failed, graphFailed = true, true
 		} else if bad := g.g.Inconsistent(); len(bad) > 0 && len(opts.args) == 0 {
 			fmt.Fprintf(stderr, "gomodfetch: %s: updates to go.mod needed (%s); to update it:\n\tgo mod tidy\n", main.GoMod, strings.Join(bad, "; "))
 			failed = true
@@ -296,7 +306,9 @@ func download_(opts options, stdout, stderr io.Writer) int {
 			}
 		}
 	}
-	if main != nil && !failed {
+	// Like go, -json still records the sums of what did download when
+	// some modules failed.
+	if main != nil && !failed || main != nil && opts.json && !graphFailed {
 		var g *resolver.Graph
 		if gotGraph {
 			g = graph.g
@@ -322,11 +334,7 @@ func download_(opts options, stdout, stderr io.Writer) int {
 
 func fetchTarget(ctx context.Context, f *download.Fetcher, t resolver.Target) *download.Module {
 	if t.Err != nil {
-		m := &download.Module{Path: t.Path, Version: t.Version, Error: t.Err.Error()}
-		if t.Query != "" {
-			m.Version, m.Query = "", t.Query
-		}
-		return m
+		return &download.Module{Path: t.Path, Version: t.Version, Error: t.Err.Error()}
 	}
 	m := f.Download(ctx, module.Version{Path: t.Path, Version: t.Version})
 	m.Query = t.Query
@@ -339,13 +347,14 @@ func fetchTarget(ctx context.Context, f *download.Fetcher, t resolver.Target) *d
 // loadMain finds and parses the main module's go.mod, or returns nil
 // outside a module.
 func loadMain(opts options, env *goEnv) (*resolver.Main, error) {
-	if gw := env.Get("GOWORK"); gw != "off" {
-		if gw != "" || findUp("go.work") != "" {
-			return nil, errors.New("go.work workspaces are not supported yet; run with GOWORK=off or use go mod download")
-		}
-	}
 	if env.Get("GO111MODULE") == "off" {
 		return nil, errors.New("modules disabled by GO111MODULE=off; see 'go help modules'")
+	}
+	if work, err := findWork(env.Get("GOWORK")); err != nil || work != "" {
+		if err != nil {
+			return nil, err
+		}
+		return resolver.LoadWorkspace(work)
 	}
 	if opts.modFile != "" {
 		if !strings.HasSuffix(opts.modFile, ".mod") {
@@ -372,21 +381,19 @@ func loadMain(opts options, env *goEnv) (*resolver.Main, error) {
 	return resolver.LoadMain(filepath.Dir(gm), gm)
 }
 
-func findUp(name string) string {
-	dir, err := os.Getwd()
-	if err != nil {
-		return ""
+// findWork returns the go.work file in use, as GOWORK and the working
+// directory say, or "" outside a workspace.
+func findWork(gowork string) (string, error) {
+	switch gowork {
+	case "off":
+		return "", nil
+	case "", "auto":
+		return resolver.FindWork("."), nil
 	}
-	for {
-		if fi, err := os.Stat(filepath.Join(dir, name)); err == nil && !fi.IsDir() {
-			return filepath.Join(dir, name)
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return ""
-		}
-		dir = parent
+	if !filepath.IsAbs(gowork) {
+		return "", errors.New("invalid GOWORK: not an absolute path")
 	}
+	return gowork, nil
 }
 
 // config is the part of the Go environment that governs downloads.

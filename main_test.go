@@ -134,7 +134,7 @@ func cmdProxyLog(ts *testscript.TestScript, neg bool, args []string) {
 
 // cmpcache dirA dirB compares two module caches: the same files (ignoring
 // .lock files and temporary files), the same bytes and the same
-// permission bits.
+// permission bits. A cache that does not exist is empty.
 func cmdCmpCache(ts *testscript.TestScript, neg bool, args []string) {
 	if len(args) != 2 {
 		ts.Fatalf("usage: cmpcache dirA dirB")
@@ -156,6 +156,9 @@ type cacheEntry struct {
 
 func readCache(root string) (map[string]cacheEntry, error) {
 	m := map[string]cacheEntry{}
+	if _, err := os.Stat(root); os.IsNotExist(err) {
+		return m, nil // nothing was written: an empty cache
+	}
 	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err

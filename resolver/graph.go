@@ -60,16 +60,21 @@ func LoadGraph(ctx context.Context, main *Main, src ModSource, jobs int) (*Graph
 		reqs:     map[module.Version][]module.Version{},
 		selected: map[string]string{},
 	}
+	// A requirement on a main module (in a workspace, one module requiring
+	// another) has its go.mod read like any other, but the main module is
+	// what gets selected.
 	roots := main.Requirements()
-	mainV := module.Version{Path: main.Path}
-	g.reqs[mainV] = roots
+	g.reqs[module.Version{Path: main.Path}] = roots
+	for _, mod := range main.Modules {
+		g.reqs[module.Version{Path: mod.Path}] = mod.Requirements()
+	}
 	for _, r := range roots {
 		g.note(r)
 	}
 
 	type key struct {
-		m        module.Version
-		unpruned bool
+		m    module.Version
+		mode pruning
 	}
 	var (
 		eg      errgroup.Group
@@ -77,7 +82,7 @@ func LoadGraph(ctx context.Context, main *Main, src ModSource, jobs int) (*Graph
 		seen    = map[key]bool{}
 		sumMu   sync.Mutex
 		sums    = map[module.Version]*sumCall{}
-		enqueue func(m module.Version, unpruned bool)
+		enqueue func(m module.Version, mode pruning)
 	)
 	if jobs <= 0 {
 		jobs = 16
@@ -112,11 +117,11 @@ func LoadGraph(ctx context.Context, main *Main, src ModSource, jobs int) (*Graph
 		return c.s, c.err
 	}
 
-	enqueue = func(m module.Version, unpruned bool) {
+	enqueue = func(m module.Version, mode pruning) {
 		if m.Version == "none" {
 			return
 		}
-		k := key{m, unpruned}
+		k := key{m, mode}
 		seenMu.Lock()
 		dup := seen[k]
 		seen[k] = true
@@ -132,24 +137,108 @@ func LoadGraph(ctx context.Context, main *Main, src ModSource, jobs int) (*Graph
 				g.mu.Unlock()
 				return nil
 			}
-			if unpruned || !s.pruned {
+			// Below an unpruned module everything is read; a pruned
+			// module's requirements are read only when it is a workspace
+			// root (one level), an unpruned one's always.
+			next := pruned
+			if mode == unpruned || !s.pruned {
+				next = unpruned
+			}
+			if mode != pruned || !s.pruned {
 				for _, r := range s.require {
-					enqueue(r, true)
+					enqueue(r, next)
 				}
 			}
 			return nil
 		})
 	}
-	unprunedMain := !main.Pruned()
-	for _, r := range roots {
-		enqueue(r, unprunedMain)
+	if main.Workspace {
+		// Each workspace module's requirements are read as its own go
+		// line says; then expandWorkspace reads further.
+		for _, mod := range main.Modules {
+			mode := pruned
+			if !mod.Pruned() {
+				mode = unpruned
+			}
+			for _, r := range mod.Requirements() {
+				enqueue(r, mode)
+			}
+		}
+		eg.Wait()
+		if len(g.errs) == 0 {
+			g.expandWorkspace(func(m module.Version) { enqueue(m, workspace) }, eg.Wait)
+		}
+	} else {
+		mode := pruned
+		if !main.Pruned() {
+			mode = unpruned
+		}
+		for _, r := range roots {
+			enqueue(r, mode)
+		}
+		eg.Wait()
 	}
-	eg.Wait()
 	if len(g.errs) > 0 {
 		sort.Slice(g.errs, func(i, j int) bool { return g.errs[i].Error() < g.errs[j].Error() })
 		return g, errors.Join(g.errs...)
 	}
 	return g, ctx.Err()
+}
+
+// pruning is how much of the graph below a module version is read.
+type pruning int
+
+const (
+	pruned    pruning = iota // the module's go.mod only
+	unpruned                 // everything below it
+	workspace                // its go.mod and its requirements' go.mod files
+)
+
+// expandWorkspace reads more of a workspace's graph, as the go command
+// does: when a workspace module, or a module version read this way,
+// requires a path at a version lower than the one selected, the selected
+// version is read with its requirements' go.mod files, until nothing
+// changes. The loop ends because each path's selected version only grows.
+func (g *Graph) expandWorkspace(enqueue func(module.Version), wait func() error) {
+	seen := map[module.Version]bool{}
+	paths := map[string]bool{}
+	for _, mod := range g.main.Modules {
+		paths[mod.Path] = true
+		seen[module.Version{Path: mod.Path}] = true
+	}
+	for {
+		var next []module.Version
+		g.mu.Lock()
+		for p := range paths {
+			m := module.Version{Path: p, Version: g.selected[p]}
+			if g.main.IsMain(p) {
+				m.Version = ""
+			}
+			if !seen[m] {
+				next = append(next, m)
+				continue
+			}
+			for _, r := range g.reqs[m] {
+				if g.main.IsMain(r.Path) {
+					continue
+				}
+				s := module.Version{Path: r.Path, Version: g.selected[r.Path]}
+				if semver.Compare(s.Version, r.Version) > 0 && !seen[s] {
+					next = append(next, s)
+				}
+			}
+		}
+		g.mu.Unlock()
+		if len(next) == 0 {
+			return
+		}
+		for _, m := range next {
+			seen[m] = true
+			paths[m.Path] = true
+			enqueue(m)
+		}
+		wait()
+	}
 }
 
 type sumCall struct {
@@ -165,6 +254,9 @@ func (g *Graph) note(m module.Version) {
 }
 
 func (g *Graph) noteLocked(m module.Version) {
+	if g.main.IsMain(m.Path) {
+		return // main modules have no version: they are selected as they are
+	}
 	if cur, ok := g.selected[m.Path]; !ok || semver.Compare(m.Version, cur) > 0 {
 		g.selected[m.Path] = m.Version
 	}
@@ -186,10 +278,7 @@ func (g *Graph) summary(ctx context.Context, src ModSource, m module.Version) (*
 		name = filepath.Join(actual.Path, "go.mod")
 		data, err = os.ReadFile(name)
 		if err != nil {
-			if os.IsNotExist(err) {
-				return nil, fmt.Errorf("%s: replacement directory %s does not exist or has no go.mod", m, actual.Path)
-			}
-			return nil, fmt.Errorf("%s: reading replacement go.mod: %v", m, err)
+			return nil, fmt.Errorf("%s (replaced by %s): reading %s: %w", m, g.main.replacedBy(m), shortPath(name), err)
 		}
 	} else {
 		data, err = src.GoMod(ctx, actual)
@@ -223,6 +312,17 @@ func (g *Graph) summary(ctx context.Context, src ModSource, m module.Version) (*
 	return s, nil
 }
 
+// shortPath returns path relative to the working directory when that is
+// shorter, as the go command prints file names.
+func shortPath(path string) string {
+	if wd, err := os.Getwd(); err == nil {
+		if rel, err := filepath.Rel(wd, path); err == nil && len(rel) < len(path) {
+			return rel
+		}
+	}
+	return path
+}
+
 // Loaded reports whether m's go.mod was read while loading the graph.
 func (g *Graph) Loaded(m module.Version) bool {
 	g.mu.Lock()
@@ -236,7 +336,7 @@ func (g *Graph) Loaded(m module.Version) bool {
 func (g *Graph) Selected(path string) string {
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	if path == g.main.Path {
+	if g.main.IsMain(path) {
 		return ""
 	}
 	if v, ok := g.selected[path]; ok {
@@ -252,7 +352,7 @@ func (g *Graph) BuildList() []module.Version {
 	defer g.mu.Unlock()
 	list := make([]module.Version, 0, len(g.selected))
 	for p, v := range g.selected {
-		if p == g.main.Path {
+		if g.main.IsMain(p) {
 			continue
 		}
 		list = append(list, module.Version{Path: p, Version: v})

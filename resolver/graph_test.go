@@ -2,7 +2,11 @@ package resolver
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
 	"sort"
 	"strings"
 	"sync"
@@ -241,5 +245,88 @@ func TestMatchPattern(t *testing.T) {
 		if m(p) != want {
 			t.Errorf("match(%q) = %v", p, !want)
 		}
+	}
+}
+
+func TestLoadGraphWorkspace(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, text string) {
+		t.Helper()
+		p := filepath.Join(dir, filepath.FromSlash(name))
+		if err := os.MkdirAll(filepath.Dir(p), 0o777); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(text), 0o666); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("go.work", "go 1.22\n\nuse (\n\t./a\n\t./b\n\t./old\n)\n\nreplace example.com/y v1.0.0 => ./ylocal\n")
+	write("a/go.mod", "module example.com/a\n\ngo 1.21\n\nrequire example.com/x v1.0.0\n")
+	write("b/go.mod", "module example.com/b\n\ngo 1.21\n\nrequire (\n\texample.com/a v1.0.0\n\texample.com/x v1.1.0\n\texample.com/y v1.0.0\n)\n")
+	write("old/go.mod", "module example.com/old\n\ngo 1.16\n\nrequire example.com/u v1.0.0\n")
+	write("ylocal/go.mod", "module example.com/y\n\ngo 1.21\n\nrequire example.com/v v1.0.0\n")
+	_, src := parseGraph(t, `
+main go=1.21:
+a@v1.0.0 go=1.21: w@v1.0.0
+x@v1.0.0 go=1.21: z@v1.0.0
+x@v1.1.0 go=1.21: z@v1.1.0
+z@v1.1.0 go=1.21: deep@v1.0.0
+u@v1.0.0 go=1.21: t@v1.0.0
+t@v1.0.0 go=1.21:
+v@v1.0.0 go=1.21:`)
+	ws, err := LoadWorkspace(filepath.Join(dir, "go.work"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	g, err := LoadGraph(context.Background(), ws, src, 4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var read []module.Version
+	for m := range src.asked {
+		read = append(read, m)
+	}
+	// The modules' requirements are read (old's whole closure: go 1.16);
+	// x is required below its selected version by a, so x@v1.1.0 is read
+	// as a root would be, with z@v1.1.0's go.mod; the directory
+	// replacement's go.mod comes from disk; a workspace module required
+	// at a version (a@v1.0.0) is read but never selected.
+	if got, want := short(read), "a@v1.0.0 t@v1.0.0 u@v1.0.0 x@v1.0.0 x@v1.1.0 z@v1.1.0"; got != want {
+		t.Errorf("read %q, want %q", got, want)
+	}
+	if got, want := short(g.BuildList()), "deep@v1.0.0 t@v1.0.0 u@v1.0.0 v@v1.0.0 w@v1.0.0 x@v1.1.0 y@v1.0.0 z@v1.1.0"; got != want {
+		t.Errorf("build list %q, want %q", got, want)
+	}
+	if v := g.Selected("example.com/a"); v != "" {
+		t.Errorf("Selected(a) = %q, want the main module", v)
+	}
+}
+
+func TestDirectoryReplacement(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "go.mod"), []byte("module example.com/a\n\nrequire example.com/b v1.0.0\n"), 0o666); err != nil {
+		t.Fatal(err)
+	}
+	main, src := parseGraph(t, `
+main go=1.21: a@v1.0.0
+b@v1.0.0 go=1.21:`)
+	main.replace[module.Version{Path: "example.com/a", Version: "v1.0.0"}] = module.Version{Path: dir}
+	g, err := LoadGraph(context.Background(), main, src, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := short(g.BuildList()), "a@v1.0.0 b@v1.0.0"; got != want {
+		t.Errorf("build list %q, want %q", got, want)
+	}
+	plan, _ := NewPlan(main, nil)
+	if tg := plan.Targets[0]; tg.Version != "" || tg.Path != "example.com/a" {
+		t.Errorf("target %+v, want nothing to download for example.com/a", tg)
+	}
+
+	main.replace[module.Version{Path: "example.com/a", Version: "v1.0.0"}] = module.Version{Path: filepath.Join(dir, "nope")}
+	main.written[module.Version{Path: "example.com/a", Version: "v1.0.0"}] = "./nope"
+	_, err = LoadGraph(context.Background(), main, src, 2)
+	if err == nil || !strings.Contains(err.Error(), "example.com/a@v1.0.0 (replaced by ./nope): reading ") || !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("missing directory: error %v", err)
 	}
 }

@@ -45,10 +45,19 @@ type Main struct {
 	GoMod string
 	// File is the parsed file.
 	File *modfile.File
-	// Path is the module path.
+	// Path is the module path (in a workspace, the first module's).
 	Path string
+	// Workspace is true for a go.work workspace: GoMod is the go.work
+	// file, Modules its modules, and File a synthesis (go.work's go line,
+	// every module's requirements).
+	Workspace bool
+	// Modules are a workspace's modules, in go.work order.
+	Modules []*Main
+
+	mains map[string]bool // main module paths
 
 	replace map[module.Version]module.Version // exact and wildcard (Version "") keys
+	written map[module.Version]string         // directory replacements as written in go.mod
 	exclude map[module.Version]bool
 }
 
@@ -79,7 +88,9 @@ func ParseMain(dir, gomod string, data []byte) (*Main, error) {
 		GoMod:   gomod,
 		File:    f,
 		Path:    f.Module.Mod.Path,
+		mains:   map[string]bool{f.Module.Mod.Path: true},
 		replace: map[module.Version]module.Version{},
+		written: map[module.Version]string{},
 		exclude: map[module.Version]bool{},
 	}
 	seen := map[string]int{}
@@ -91,6 +102,7 @@ func ParseMain(dir, gomod string, data []byte) (*Main, error) {
 	}
 	for _, r := range f.Replace {
 		if r.New.Version == "" {
+			m.written[r.Old] = r.New.Path
 			target := r.New.Path
 			if !filepath.IsAbs(target) {
 				target = filepath.Join(dir, target)
@@ -129,6 +141,20 @@ func goSemver(v string) string {
 	return v
 }
 
+// IsMain reports whether path is a main module (the module, or one of a
+// workspace's modules).
+func (m *Main) IsMain(path string) bool { return m.mains[path] }
+
+// SumFiles returns the go.sum files whose lines are trusted besides
+// SumFile: in a workspace, every module's go.sum.
+func (m *Main) SumFiles() []string {
+	var files []string
+	for _, mod := range m.Modules {
+		files = append(files, mod.SumFile())
+	}
+	return files
+}
+
 // Requirements returns the main module's require lines, in file order.
 func (m *Main) Requirements() []module.Version {
 	var reqs []module.Version
@@ -150,11 +176,26 @@ func (m *Main) Replacement(mod module.Version) (module.Version, bool) {
 	return module.Version{}, false
 }
 
+// replacedBy returns how go.mod wrote the replacement of mod, for messages.
+func (m *Main) replacedBy(mod module.Version) string {
+	if w, ok := m.written[mod]; ok {
+		return w
+	}
+	if w, ok := m.written[module.Version{Path: mod.Path}]; ok {
+		return w
+	}
+	r, _ := m.Replacement(mod)
+	return r.Path
+}
+
 // Excluded reports whether the main module excludes mod.
 func (m *Main) Excluded(mod module.Version) bool { return m.exclude[mod] }
 
 // SumFile is the go.sum beside the go.mod that was read (for -modfile=x.mod,
-// x.sum).
+// x.sum); in a workspace, go.work.sum.
 func (m *Main) SumFile() string {
+	if m.Workspace {
+		return m.GoMod + ".sum"
+	}
 	return strings.TrimSuffix(m.GoMod, ".mod") + ".sum"
 }

@@ -8,6 +8,7 @@ import (
 
 	"golang.org/x/mod/module"
 	"golang.org/x/mod/semver"
+	"golang.org/x/sync/errgroup"
 )
 
 // Target is one module version to download completely (info, go.mod, zip,
@@ -18,11 +19,17 @@ type Target struct {
 	// Query is the version query the user wrote, when it differs from
 	// Version (as in `go mod download -json`).
 	Query string
-	// Explicit marks a path@version argument (its -json object carries the
-	// Origin, as the go command's does).
+	// Explicit marks a path@version argument resolved by one lookup of that
+	// version or revision (its -json object carries the Origin, as the go
+	// command's does; a query answered from the version list does not).
 	Explicit bool
 	// Err is a resolution failure; the target is reported, not fetched.
+	// Version is then the query as written.
 	Err error
+
+	// resolve marks a version query (Query) that ResolveQueries must turn
+	// into a version.
+	resolve bool
 }
 
 // Plan is the result of resolving the command line.
@@ -54,6 +61,11 @@ func NewPlan(main *Main, args []string) (*Plan, error) {
 			return nil, errors.New("no modules specified (see 'gomodfetch -h')")
 		}
 		p.NeedsGraph = true
+		if main.Workspace {
+			// In a workspace the default is "all" over every module.
+			p.Wait = true
+			return p, nil
+		}
 		if !main.Pruned() {
 			// Before go 1.17 the default is "all": the whole build list.
 			p.Wait = len(main.File.Require) > 0
@@ -71,7 +83,7 @@ func NewPlan(main *Main, args []string) (*Plan, error) {
 			return nil, fmt.Errorf("%s: module paths use forward slashes", arg)
 		}
 		path, query, hasQuery := strings.Cut(arg, "@")
-		if main != nil && path == main.Path && (!hasQuery || query == "upgrade" || query == "patch") {
+		if main != nil && main.IsMain(path) && (!hasQuery || query == "upgrade" || query == "patch") {
 			p.Notes = append(p.Notes, "skipping download of "+arg+" that resolves to the main module")
 			continue
 		}
@@ -82,12 +94,24 @@ func NewPlan(main *Main, args []string) (*Plan, error) {
 			}
 			p.NeedsGraph, p.Wait = true, true
 		case hasQuery:
+			if query == "upgrade" || query == "patch" {
+				if main == nil {
+					return nil, fmt.Errorf("cannot match %q: %w", arg, ErrNoGoMod)
+				}
+				if _, ok := main.rootVersion(path); !ok || !main.Pruned() || main.Workspace {
+					// The version to upgrade from is in the full graph.
+					p.NeedsGraph, p.Wait = true, true
+				}
+			}
 			p.Targets = append(p.Targets, explicitTarget(path, query))
 		default:
 			if main == nil {
 				return nil, fmt.Errorf("%s: not a known dependency (no go.mod found); give a version: %s@latest", arg, arg)
 			}
-			if v, ok := main.rootVersion(path); ok && main.Pruned() {
+			// A root of a single pruned module is selected at the version
+			// go.mod gives; otherwise (unpruned, or a workspace, whose roots
+			// come from several modules) the graph decides.
+			if v, ok := main.rootVersion(path); ok && main.Pruned() && !main.Workspace {
 				p.Targets = append(p.Targets, main.target(module.Version{Path: path, Version: v}))
 				continue
 			}
@@ -110,20 +134,81 @@ func explicitTarget(path, query string) Target {
 		return t
 	}
 	// Queries (latest, upgrade, branches, v1.2 prefixes, non-canonical
-	// forms) need the proxy's version list.
-	t.Err = fmt.Errorf("%s@%s: version queries other than exact semantic versions are not supported yet; give the version, e.g. %s@v1.2.3", path, query, path)
-	t.Query = query
+	// forms) are answered by ResolveQueries.
+	t.Version, t.Query, t.resolve = "", query, true
 	return t
 }
 
-// rootVersion returns the version main's go.mod requires for path.
+// ResolveQueries turns the version queries among the targets (path@latest,
+// @upgrade, @patch, @v1.2, @<branch or commit>, ...) into versions, asking
+// src, as the go command does. g is the loaded module graph, or nil if it
+// was not needed; @upgrade and @patch start from the version it selects
+// (or, with a pruned graph, the one go.mod requires). A query that fails
+// leaves its target with Err set.
+func (p *Plan) ResolveQueries(ctx context.Context, src VersionSource, g *Graph) {
+	q := newQuerier(src, p.main)
+	var eg errgroup.Group
+	eg.SetLimit(16)
+	for i := range p.Targets {
+		t := &p.Targets[i]
+		if !t.resolve {
+			continue
+		}
+		eg.Go(func() error {
+			t.resolve = false
+			v, viaStat, err := q.query(ctx, t.Path, t.Query, p.current(t.Path, g), !isRevisionQuery(t.Query))
+			if err != nil {
+				t.Version, t.Query, t.Explicit = t.Query, "", false
+				t.Err = queryError(t.Path, t.Version, err)
+				return nil
+			}
+			t.Version, t.Explicit = v, viaStat
+			if v == t.Query {
+				t.Query = ""
+			}
+			return nil
+		})
+	}
+	eg.Wait()
+}
+
+// current is the version of path that @upgrade and @patch start from.
+func (p *Plan) current(path string, g *Graph) string {
+	switch {
+	case p.main == nil:
+		return ""
+	case g != nil:
+		return g.Selected(path)
+	}
+	if v, ok := p.main.rootVersion(path); ok {
+		return v
+	}
+	return "none"
+}
+
+// queryError names the module and query in err, as the go command does.
+func queryError(path, query string, err error) error {
+	var nm *NoMatchingVersionError
+	var me *module.ModuleError
+	switch {
+	case errors.As(err, &nm):
+		return &module.ModuleError{Path: path, Err: err}
+	case errors.As(err, &me):
+		return err
+	}
+	return &module.ModuleError{Path: path, Version: query, Err: err}
+}
+
+// rootVersion returns the version main's go.mod requires for path (in a
+// workspace, the highest any module requires).
 func (m *Main) rootVersion(path string) (string, bool) {
+	v, ok := "", false
 	for _, r := range m.File.Require {
-		if r.Mod.Path == path {
-			return r.Mod.Version, true
+		if r.Mod.Path == path && (!ok || semver.Compare(r.Mod.Version, v) > 0) {
+			v, ok = r.Mod.Version, true
 		}
 	}
-	return "", false
+	return v, ok
 }
 
 // target applies main's replacements to a selected module version.
@@ -155,7 +240,7 @@ func (p *Plan) Finish(ctx context.Context, g *Graph) {
 	matched := map[string]bool{}
 	for _, arg := range p.args {
 		path, query, hasQuery := strings.Cut(arg, "@")
-		if path == p.main.Path && (!hasQuery || query == "upgrade" || query == "patch") {
+		if p.main.IsMain(path) && (!hasQuery || query == "upgrade" || query == "patch") {
 			continue
 		}
 		switch {
@@ -218,7 +303,7 @@ func matchPattern(pattern string) func(string) bool {
 // go.mod read for the graph and every zip of the build list (with its
 // go.mod from go 1.21 on).
 func (p *Plan) SumsToKeep(g *Graph) func(module.Version) bool {
-	if len(p.args) == 0 {
+	if len(p.args) == 0 && !p.main.Workspace {
 		return func(m module.Version) bool { return strings.HasSuffix(m.Version, "/go.mod") }
 	}
 	keep := map[module.Version]bool{}

@@ -1,0 +1,132 @@
+package download
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/url"
+	"strings"
+	"time"
+
+	"golang.org/x/mod/module"
+	"golang.org/x/mod/semver"
+)
+
+// maxList bounds a proxy's @v/list answer.
+const maxList = 64 << 20
+
+// Versions returns the tagged versions the proxy list serves for path (its
+// <path>/@v/list), leaving out pseudo-versions and anything that is not a
+// semantic version, in the order the proxy gave them. Answers are shared
+// within a run, as the go command's are.
+func (f *Fetcher) Versions(ctx context.Context, path string) ([]string, error) {
+	enc, err := module.EscapePath(path)
+	if err != nil {
+		return nil, &module.ModuleError{Path: path, Err: err}
+	}
+	v, err, _ := f.sf.Do("list "+path, func() (any, error) {
+		var list []string
+		_, err := f.ask(ctx, path, func(ctx context.Context, base *url.URL) error {
+			data, err := f.cfg.Client.getBytes(ctx, join(base, enc+"/@v/list"), maxList)
+			if err != nil {
+				return err
+			}
+			list = list[:0]
+			for _, line := range strings.Split(string(data), "\n") {
+				fields := strings.Fields(line)
+				if len(fields) > 0 && semver.IsValid(fields[0]) && !module.IsPseudoVersion(fields[0]) {
+					list = append(list, fields[0])
+				}
+			}
+			return nil
+		})
+		return list, err
+	})
+	if err != nil {
+		return nil, &module.ModuleError{Path: path, Err: err}
+	}
+	return v.([]string), nil
+}
+
+// Latest returns the version the proxy list serves as <path>/@latest (which
+// the go command asks only when a module has no tagged versions) and its
+// time, and caches its .info as the go command does.
+func (f *Fetcher) Latest(ctx context.Context, path string) (string, time.Time, error) {
+	enc, err := module.EscapePath(path)
+	if err != nil {
+		return "", time.Time{}, &module.ModuleError{Path: path, Err: err}
+	}
+	info, err := f.statURL(ctx, path, "latest", enc+"/@latest")
+	if err != nil {
+		return "", time.Time{}, &module.ModuleError{Path: path, Err: err}
+	}
+	return info.Version, info.Time, nil
+}
+
+// Stat resolves query (a semantic version, a branch, tag or commit) for
+// path through the proxy's <path>/@v/<query>.info, caches the .info under
+// the version it resolves to, as the go command does, and returns that
+// version and its time. A canonical version already in the cache costs no
+// request.
+func (f *Fetcher) Stat(ctx context.Context, path, query string) (string, time.Time, error) {
+	mod := module.Version{Path: path, Version: query}
+	if module.CanonicalVersion(query) == query && module.Check(path, query) == nil {
+		info, cached, err := f.Info(ctx, mod)
+		if err != nil {
+			return "", time.Time{}, err
+		}
+		if !cached {
+			if _, err := f.cfg.Cache.WriteInfo(mod, info); err != nil {
+				return "", time.Time{}, module.VersionError(mod, err)
+			}
+		}
+		return info.Version, info.Time, nil
+	}
+	rel, err := relPath(mod, "info")
+	if err != nil {
+		return "", time.Time{}, module.VersionError(mod, err)
+	}
+	info, err := f.statURL(ctx, path, query, rel)
+	if err != nil {
+		return "", time.Time{}, module.VersionError(mod, err)
+	}
+	return info.Version, info.Time, nil
+}
+
+// statURL fetches a .info answer for query at rel (relative to a proxy's
+// base URL), checks that it names a valid version of path and caches it
+// under that version unless the cache has it already.
+func (f *Fetcher) statURL(ctx context.Context, path, query, rel string) (*Info, error) {
+	v, err, _ := f.sf.Do("stat "+path+"@"+query, func() (any, error) {
+		var info *Info
+		_, err := f.ask(ctx, path, func(ctx context.Context, base *url.URL) error {
+			data, err := f.cfg.Client.getBytes(ctx, join(base, rel), maxInfo)
+			if err != nil {
+				return err
+			}
+			i := new(Info)
+			if err := json.Unmarshal(data, i); err != nil {
+				return &badResponse{fmt.Errorf("invalid response from proxy %q: %v", base.Redacted(), err)}
+			}
+			if err := module.Check(path, i.Version); err != nil || module.CanonicalVersion(i.Version) != i.Version {
+				return &badResponse{fmt.Errorf("proxy %s returned invalid version %q for %s", base.Redacted(), i.Version, query)}
+			}
+			info = i
+			return nil
+		})
+		if err != nil {
+			return nil, err
+		}
+		resolved := module.Version{Path: path, Version: info.Version}
+		if _, _, err := f.cfg.Cache.ReadInfo(resolved); err != nil {
+			if _, err := f.cfg.Cache.WriteInfo(resolved, info); err != nil {
+				return nil, err
+			}
+		}
+		return info, nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return v.(*Info), nil
+}
