@@ -25,22 +25,24 @@ func (f *Fetcher) Versions(ctx context.Context, path string) ([]string, error) {
 		return nil, &module.ModuleError{Path: path, Err: err}
 	}
 	v, err, _ := f.sf.Do("list "+path, func() (any, error) {
-		var list []string
-		_, err := f.ask(ctx, path, func(ctx context.Context, base *url.URL) error {
+		v, _, err := f.ask(ctx, path, func(ctx context.Context, base *url.URL) (any, error) {
 			data, err := f.cfg.Client.getBytes(ctx, join(base, enc+"/@v/list"), maxList)
 			if err != nil {
-				return err
+				return nil, err
 			}
-			list = list[:0]
+			var list []string
 			for _, line := range strings.Split(string(data), "\n") {
 				fields := strings.Fields(line)
 				if len(fields) > 0 && semver.IsValid(fields[0]) && !module.IsPseudoVersion(fields[0]) {
 					list = append(list, fields[0])
 				}
 			}
-			return nil
-		})
-		return list, err
+			return list, nil
+		}, nil)
+		if err != nil {
+			return nil, err
+		}
+		return v.([]string), nil
 	})
 	if err != nil {
 		return nil, &module.ModuleError{Path: path, Err: err}
@@ -98,25 +100,24 @@ func (f *Fetcher) Stat(ctx context.Context, path, query string) (string, time.Ti
 // under that version unless the cache has it already.
 func (f *Fetcher) statURL(ctx context.Context, path, query, rel string) (*Info, error) {
 	v, err, _ := f.sf.Do("stat "+path+"@"+query, func() (any, error) {
-		var info *Info
-		_, err := f.ask(ctx, path, func(ctx context.Context, base *url.URL) error {
+		v, _, err := f.ask(ctx, path, func(ctx context.Context, base *url.URL) (any, error) {
 			data, err := f.cfg.Client.getBytes(ctx, join(base, rel), maxInfo)
 			if err != nil {
-				return err
+				return nil, err
 			}
 			i := new(Info)
 			if err := json.Unmarshal(data, i); err != nil {
-				return &badResponse{fmt.Errorf("invalid response from proxy %q: %v", base.Redacted(), err)}
+				return nil, &badResponse{fmt.Errorf("invalid response from proxy %q: %v", base.Redacted(), err)}
 			}
 			if err := module.Check(path, i.Version); err != nil || module.CanonicalVersion(i.Version) != i.Version {
-				return &badResponse{fmt.Errorf("proxy %s returned invalid version %q for %s", base.Redacted(), i.Version, query)}
+				return nil, &badResponse{fmt.Errorf("proxy %s returned invalid version %q for %s", base.Redacted(), i.Version, query)}
 			}
-			info = i
-			return nil
-		})
+			return i, nil
+		}, nil)
 		if err != nil {
 			return nil, err
 		}
+		info := v.(*Info)
 		resolved := module.Version{Path: path, Version: info.Version}
 		if _, _, err := f.cfg.Cache.ReadInfo(resolved); err != nil {
 			if _, err := f.cfg.Cache.WriteInfo(resolved, info); err != nil {
