@@ -204,7 +204,7 @@ func download_(opts options, stdout, stderr io.Writer) int {
 		Cache:    cache,
 		Proxies:  cfg.proxies,
 		Client:   client,
-		Verifier: &download.Verifier{Sums: sums, SkipSumDB: cfg.skipSumDB},
+		Verifier: &download.Verifier{Sums: sums, SkipSumDB: cfg.skipSumDB, DB: cfg.sumDB(ctx, client, policy)},
 		NoProxy:  cfg.noProxy,
 		Policy:   policy,
 	})
@@ -395,6 +395,7 @@ type config struct {
 	proxies   []download.Proxy
 	noProxy   func(string) bool
 	skipSumDB func(string) bool
+	trust     // checksum database, direct fetches (trust.go)
 }
 
 func loadConfig(env *goEnv) (*config, error) {
@@ -420,8 +421,10 @@ func loadConfig(env *goEnv) (*config, error) {
 		noSumDB = private
 	}
 	c.noProxy = func(path string) bool { return module.MatchPrefixPatterns(noProxy, path) }
-	flags, _ := parseGoFlags(env.Get("GOFLAGS"))
-	sumdbOff := env.Get("GOSUMDB") == "off" || flags.bool("insecure")
+	if err := c.trust.load(env, c.modCache); err != nil {
+		return nil, err
+	}
+	sumdbOff := c.trust.sumdb == nil
 	c.skipSumDB = func(path string) bool {
 		return sumdbOff || module.MatchPrefixPatterns(noSumDB, path)
 	}
