@@ -1,6 +1,7 @@
 package main
 
 import (
+	"archive/zip"
 	"bufio"
 	"crypto/rand"
 	"fmt"
@@ -22,6 +23,7 @@ import (
 // trustCmds are the testscript commands for the trust scripts.
 var trustCmds = map[string]func(ts *testscript.TestScript, neg bool, args []string){
 	"sumdblog": cmdSumDBLog,
+	"mkzip":    cmdMkZip,
 }
 
 type sumdbKey struct{}
@@ -152,4 +154,25 @@ func withTrust(setup func(*testscript.Env) error) func(*testscript.Env) error {
 		}
 		return setupTrust(env)
 	}
+}
+
+// mkzip file name... writes a zip holding the named entries (each with
+// content "package x\n"), whatever their names: for unsafe zips.
+func cmdMkZip(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) < 2 {
+		ts.Fatalf("usage: mkzip file name...")
+	}
+	file := ts.MkAbs(args[0])
+	ts.Check(os.MkdirAll(filepath.Dir(file), 0o777))
+	f, err := os.Create(file)
+	ts.Check(err)
+	zw := zip.NewWriter(f)
+	for _, name := range args[1:] {
+		w, err := zw.Create(name)
+		ts.Check(err)
+		_, err = w.Write([]byte("package x\n"))
+		ts.Check(err)
+	}
+	ts.Check(zw.Close())
+	ts.Check(f.Close())
 }

@@ -10,7 +10,6 @@
 package download
 
 import (
-	"archive/zip"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -175,6 +174,9 @@ func relPath(mod module.Version, suffix string) (string, error) {
 // Info returns mod's .info content, from the cache or a proxy, and whether
 // it came from the cache. It does not write the cache.
 func (f *Fetcher) Info(ctx context.Context, mod module.Version) (*Info, bool, error) {
+	if err := module.Check(mod.Path, mod.Version); err != nil {
+		return nil, false, err
+	}
 	if info, _, err := f.cfg.Cache.ReadInfo(mod); err == nil {
 		return info, true, nil
 	}
@@ -226,6 +228,9 @@ func (f *Fetcher) goMod(ctx context.Context, mod module.Version) ([]byte, string
 	type result struct {
 		data []byte
 		file string
+	}
+	if err := module.Check(mod.Path, mod.Version); err != nil {
+		return nil, "", err
 	}
 	v, err, _ := f.sf.Do("mod "+mod.String(), func() (any, error) {
 		sumKey := module.Version{Path: mod.Path, Version: mod.Version + "/go.mod"}
@@ -441,23 +446,19 @@ func (f *Fetcher) zip(ctx context.Context, mod module.Version, beforeCommit func
 	return zipfile, hash, nil
 }
 
-// checkZip checks that every entry of the downloaded zip lies under
-// path@version/ and returns its hash. A zip that does not parse is treated
-// as a damaged transfer (transient).
+// checkZip runs the go command's checks on the downloaded zip before it
+// may take its final name: every entry under path@version/, no ".." or
+// absolute names, no names that differ only in case, no invalid file names,
+// and the size limits (zip and content 500 MiB, go.mod 16 MiB). It then
+// returns the zip's hash. A zip that does not parse is treated as a damaged
+// transfer (transient); one that parses but breaks the rules is refused.
 func checkZip(mod module.Version, f *os.File) (string, error) {
-	fi, err := f.Stat()
-	if err != nil {
-		return "", err
+	cf, err := modzip.CheckZip(mod, f.Name())
+	if cerr := cf.Err(); cerr != nil {
+		return "", &UnsafeZipError{Mod: mod, Err: cerr}
 	}
-	z, err := zip.NewReader(f, fi.Size())
 	if err != nil {
 		return "", &badResponse{fmt.Errorf("downloaded zip is not valid: %v", err)}
-	}
-	prefix := mod.Path + "@" + mod.Version + "/"
-	for _, zf := range z.File {
-		if !strings.HasPrefix(zf.Name, prefix) {
-			return "", fmt.Errorf("zip for %s has unexpected file %s", prefix[:len(prefix)-1], zf.Name)
-		}
 	}
 	h, err := dirhash.HashZip(f.Name(), dirhash.DefaultHash)
 	if err != nil {
@@ -465,3 +466,17 @@ func checkZip(mod module.Version, f *os.File) (string, error) {
 	}
 	return h, nil
 }
+
+// UnsafeZipError is a zip whose entries could escape or corrupt the module
+// directory; it is refused before extraction and never retried.
+type UnsafeZipError struct {
+	Mod module.Version
+	Err error
+}
+
+func (e *UnsafeZipError) Error() string {
+	return fmt.Sprintf("refusing zip for %s@%s: %v", e.Mod.Path, e.Mod.Version, e.Err)
+}
+
+func (e *UnsafeZipError) Unwrap() error           { return e.Err }
+func (e *UnsafeZipError) RetryClass() retry.Class { return retry.Permanent }
