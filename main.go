@@ -157,6 +157,9 @@ func download_(opts options, stdout, stderr io.Writer) int {
 	if err != nil {
 		return fail("%v", err)
 	}
+	if cfg.warning != "" {
+		fmt.Fprintf(stderr, "gomodfetch: warning: %s\n", cfg.warning)
+	}
 
 	main, err := loadMain(opts, env)
 	if err != nil {
@@ -207,6 +210,7 @@ func download_(opts options, stdout, stderr io.Writer) int {
 		Verifier: &download.Verifier{Sums: sums, SkipSumDB: cfg.skipSumDB, DB: cfg.sumDB(ctx, client, policy)},
 		NoProxy:  cfg.noProxy,
 		Policy:   policy,
+		Direct:   cfg.direct(env, opts, trace, policy),
 	})
 
 	// The graph is read while the zips that are already known download.

@@ -2,7 +2,13 @@ package main
 
 import (
 	"context"
+	"fmt"
+	"io"
+	"os"
 	"path/filepath"
+	"strings"
+
+	"golang.org/x/mod/module"
 
 	"gomodfetch/download"
 	"gomodfetch/retry"
@@ -15,6 +21,8 @@ type trust struct {
 	sumdb *download.SumDBSpec
 	// sumdbConfigDir is $GOPATH/pkg/sumdb ("" if GOPATH is unknown).
 	sumdbConfigDir string
+	// warning, if not empty, is printed once on stderr.
+	warning string
 }
 
 func (t *trust) load(env *goEnv, modCache string) error {
@@ -25,6 +33,9 @@ func (t *trust) load(env *goEnv, modCache string) error {
 		return err
 	}
 	t.sumdb = spec
+	if spec != nil {
+		t.warning = privacyWarning(env, spec.Name)
+	}
 	if gp, err := env.gopath(); err == nil {
 		t.sumdbConfigDir = filepath.Join(gp, "pkg", "sumdb")
 	}
@@ -45,4 +56,43 @@ func (c *config) sumDB(ctx context.Context, client *download.Client, policy retr
 		ConfigDir: c.sumdbConfigDir,
 		Context:   ctx,
 	})
+}
+
+// direct returns what hands modules that only version control can supply
+// to the go command, with the user's environment and this run's cache.
+func (c *config) direct(env *goEnv, opts options, trace io.Writer, policy retry.Policy) *download.Direct {
+	goflags := env.Get("GOFLAGS")
+	if opts.modCacheRW {
+		goflags += " -modcacherw"
+	}
+	return &download.Direct{
+		Env:     append(os.Environ(), "GOMODCACHE="+c.modCache),
+		GoFlags: strings.TrimSpace(goflags),
+		Policy:  policy,
+		Trace:   trace,
+	}
+}
+
+// privacyWarning says which GONOPROXY patterns GONOSUMDB (default
+// GOPRIVATE) does not cover: their paths never reach a proxy but are still
+// looked up, by name, in the checksum database.
+func privacyWarning(env *goEnv, dbName string) string {
+	noSumDB := env.Get("GONOSUMDB")
+	if noSumDB == "" {
+		noSumDB = env.Get("GOPRIVATE")
+	}
+	var uncovered []string
+	for _, p := range strings.Split(env.Get("GONOPROXY"), ",") {
+		p = strings.TrimSpace(p)
+		// A pattern is covered if it matches itself as a path: the same
+		// glob, or a prefix of it.
+		if p != "" && !module.MatchPrefixPatterns(noSumDB, p) {
+			uncovered = append(uncovered, p)
+		}
+	}
+	if len(uncovered) == 0 {
+		return ""
+	}
+	return fmt.Sprintf("GONOPROXY keeps %s away from proxies, but neither GONOSUMDB nor GOPRIVATE covers it, so its module paths are still sent to checksum database %s; set GOPRIVATE (or GONOSUMDB) instead",
+		strings.Join(uncovered, ","), dbName)
 }

@@ -12,6 +12,7 @@ package download
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/url"
 	"os"
@@ -47,6 +48,9 @@ type Config struct {
 	NoProxy func(path string) bool
 	// Policy governs retries of each request (zero: retry.DefaultPolicy).
 	Policy retry.Policy
+	// Direct fetches what only version control can supply; nil means such
+	// modules fail with a *DirectError.
+	Direct *Direct
 }
 
 // Module is the result of downloading one module version, with the fields
@@ -113,7 +117,60 @@ func (f *Fetcher) Stats() Stats {
 type DirectError struct{ Path string }
 
 func (e *DirectError) Error() string {
-	return fmt.Sprintf("direct fetch from version control is not supported by gomodfetch (GOPROXY lists \"direct\" and no proxy served %s); run 'go mod download %s' for it", e.Path, e.Path)
+	return fmt.Sprintf("%s must be fetched directly from version control and direct fetches are not configured; run 'go mod download %s' for it", e.Path, e.Path)
+}
+
+// direct has the go command fetch mod (once per run) and returns its
+// report. The go command checks the bytes against the go.sum lines the
+// project has for mod (and the checksum database) before they land.
+func (f *Fetcher) direct(ctx context.Context, mod module.Version) (*Module, error) {
+	v, err, _ := f.sf.Do("direct "+mod.String(), func() (any, error) {
+		var sums []string
+		if s := f.cfg.Verifier.Sums; s != nil {
+			for _, m := range []module.Version{mod, {Path: mod.Path, Version: mod.Version + "/go.mod"}} {
+				for _, h := range s.lookup(m) {
+					sums = append(sums, m.Path+" "+m.Version+" "+h)
+				}
+			}
+		}
+		m, err := f.cfg.Direct.Download(ctx, mod, sums)
+		if err != nil {
+			return nil, err
+		}
+		f.mu.Lock()
+		f.served["direct"]++
+		f.fetched++
+		f.mu.Unlock()
+		return m, nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return v.(*Module), nil
+}
+
+// isDirect reports whether err says that only a direct fetch can supply
+// the module and one is configured.
+func (f *Fetcher) isDirect(err error) bool {
+	var de *DirectError
+	return f.cfg.Direct != nil && errors.As(err, &de)
+}
+
+// downloadDirect fills m from the go command's report on mod, after
+// checking (and recording for go.sum) the hashes it reports.
+func (f *Fetcher) downloadDirect(ctx context.Context, mod module.Version, m *Module) error {
+	r, err := f.direct(ctx, mod)
+	if err != nil {
+		return err
+	}
+	if err := f.cfg.Verifier.Check(ctx, module.Version{Path: mod.Path, Version: mod.Version + "/go.mod"}, r.GoModSum); err != nil {
+		return err
+	}
+	if err := f.cfg.Verifier.Check(ctx, mod, r.Sum); err != nil {
+		return err
+	}
+	m.Info, m.GoMod, m.Zip, m.Dir, m.Sum, m.GoModSum, m.Origin = r.Info, r.GoMod, r.Zip, r.Dir, r.Sum, r.GoModSum, r.Origin
+	return nil
 }
 
 // proxiesFor returns the GOPROXY entries that may be asked about path.
@@ -257,6 +314,25 @@ func (f *Fetcher) goMod(ctx context.Context, mod module.Version) ([]byte, string
 			data = d
 			return nil
 		})
+		if f.isDirect(err) {
+			// The go command fetches the whole module; its go.mod is
+			// then read from the cache and checked like any other.
+			if _, err := f.direct(ctx, mod); err != nil {
+				return nil, err
+			}
+			data, file, err := f.cfg.Cache.ReadGoMod(mod)
+			if err != nil {
+				return nil, module.VersionError(mod, err)
+			}
+			h, err := HashGoMod(data)
+			if err != nil {
+				return nil, err
+			}
+			if err := f.cfg.Verifier.Check(ctx, sumKey, h); err != nil {
+				return nil, err
+			}
+			return result{data, file}, nil
+		}
 		if err != nil {
 			return nil, module.VersionError(mod, err)
 		}
@@ -301,6 +377,9 @@ func (f *Fetcher) download(ctx context.Context, mod module.Version, m *Module) e
 		return err
 	}
 	info, infoCached, err := f.Info(ctx, mod)
+	if f.isDirect(err) {
+		return f.downloadDirect(ctx, mod, m)
+	}
 	if err != nil {
 		return err
 	}
@@ -333,7 +412,12 @@ func (f *Fetcher) download(ctx context.Context, mod module.Version, m *Module) e
 	if err != nil {
 		return module.VersionError(mod, err)
 	}
-	defer unlock()
+	locked := true
+	defer func() {
+		if locked {
+			unlock()
+		}
+	}()
 
 	zipfile, hash, err := f.zip(ctx, mod, func() error {
 		// The .info is written once the zip is known good, so a module
@@ -345,6 +429,12 @@ func (f *Fetcher) download(ctx context.Context, mod module.Version, m *Module) e
 		infoCached = err == nil
 		return err
 	})
+	if f.isDirect(err) {
+		// The go command takes the same lock.
+		unlock()
+		locked = false
+		return f.downloadDirect(ctx, mod, m)
+	}
 	if err != nil {
 		return err
 	}
