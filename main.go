@@ -196,6 +196,7 @@ func download_(opts options, stdout, stderr io.Writer) int {
 		HTTP:         download.NewHTTPClient(opts.connectTimeout, opts.headerTimeout, opts.jobs),
 		Trace:        trace,
 		StallTimeout: opts.stallTimeout,
+		Auth:         cfg.auth,
 	}
 	policy := retry.DefaultPolicy()
 	policy.MaxAttempts = opts.retries + 1

@@ -23,11 +23,18 @@ type trust struct {
 	sumdbConfigDir string
 	// warning, if not empty, is printed once on stderr.
 	warning string
+	// auth supplies GOAUTH / .netrc credentials to https requests.
+	auth *download.Auth
 }
 
 func (t *trust) load(env *goEnv, modCache string) error {
 	// GOFLAGS=-insecure does not apply to go mod download (the go command
 	// ignores flags a command does not define), so it changes nothing here.
+	auth, err := download.ParseGOAUTH(env.Get("GOAUTH"), download.NetrcPath(env.getenv))
+	if err != nil {
+		return err
+	}
+	t.auth = auth
 	spec, err := download.ParseGOSUMDB(env.Get("GOSUMDB"))
 	if err != nil {
 		return err

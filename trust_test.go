@@ -4,10 +4,13 @@ import (
 	"archive/zip"
 	"bufio"
 	"crypto/rand"
+	"encoding/pem"
+	"errors"
 	"fmt"
 	"io/fs"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"net/http/httputil"
 	"net/url"
 	"os"
@@ -24,6 +27,7 @@ import (
 var trustCmds = map[string]func(ts *testscript.TestScript, neg bool, args []string){
 	"sumdblog": cmdSumDBLog,
 	"mkzip":    cmdMkZip,
+	"authlog":  cmdAuthLog,
 }
 
 type sumdbKey struct{}
@@ -152,7 +156,10 @@ func withTrust(setup func(*testscript.Env) error) func(*testscript.Env) error {
 		if err := setup(env); err != nil {
 			return err
 		}
-		return setupTrust(env)
+		if err := setupTrust(env); err != nil {
+			return err
+		}
+		return setupAuthProxy(env)
 	}
 }
 
@@ -175,4 +182,107 @@ func cmdMkZip(ts *testscript.TestScript, neg bool, args []string) {
 	}
 	ts.Check(zw.Close())
 	ts.Check(f.Close())
+}
+
+type authKey struct{}
+
+// Credentials the fake private proxy accepts.
+const (
+	authUser   = "gopher"
+	authPass   = "s3cret-pw"
+	authBearer = "Bearer t0ken-xyz"
+)
+
+// setupAuthProxy gives a script with a .authproxy file a private module
+// proxy: https on 127.0.0.1:0 (its certificate in $SSL_CERT_FILE), in front
+// of the script's module proxy, that answers 401 unless a request carries
+// basic auth gopher:s3cret-pw or "Bearer t0ken-xyz". $AUTHPROXY is its URL,
+// $AUTHHOST its host:port, $AUTHPATH its path; $WORK/.netrc-good and
+// $WORK/.netrc-bad hold right and wrong credentials for it.
+func setupAuthProxy(env *testscript.Env) error {
+	if _, err := os.Stat(filepath.Join(env.WorkDir, ".authproxy")); err != nil {
+		return nil
+	}
+	f, _ := env.Values[frontKey{}].(*front)
+	if f == nil {
+		return errors.New(".authproxy needs a .gomodproxy directory")
+	}
+	u, err := url.Parse(f.URL)
+	if err != nil {
+		return err
+	}
+	upstream := httputil.NewSingleHostReverseProxy(&url.URL{Scheme: u.Scheme, Host: u.Host})
+	rec := &requestLog{}
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		kind := "none"
+		if user, pass, ok := r.BasicAuth(); ok {
+			kind = "wrong"
+			if user == authUser && pass == authPass {
+				kind = "basic"
+			}
+		} else if h := r.Header.Get("Authorization"); h != "" {
+			kind = "wrong"
+			if h == authBearer {
+				kind = "bearer"
+			}
+		}
+		rec.mu.Lock()
+		rec.log = append(rec.log, r.Method+" "+r.URL.Path+" auth="+kind)
+		rec.mu.Unlock()
+		if kind != "basic" && kind != "bearer" {
+			w.Header().Set("WWW-Authenticate", `Basic realm="private"`)
+			http.Error(w, "authentication required", http.StatusUnauthorized)
+			return
+		}
+		r.Header.Del("Authorization")
+		upstream.ServeHTTP(w, r)
+	}))
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return err
+	}
+	srv.Listener = l
+	srv.StartTLS()
+	env.Defer(srv.Close)
+	cert := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.Certificate().Raw})
+	certFile := filepath.Join(env.WorkDir, ".authproxy-cert.pem")
+	if err := os.WriteFile(certFile, cert, 0o666); err != nil {
+		return err
+	}
+	host := l.Addr().String()
+	for name, content := range map[string]string{
+		".netrc-good": "machine " + host + " login " + authUser + " password " + authPass + "\n",
+		".netrc-bad":  "machine " + host + " login " + authUser + " password wrong-pw\n",
+	} {
+		if err := os.WriteFile(filepath.Join(env.WorkDir, name), []byte(content), 0o600); err != nil {
+			return err
+		}
+	}
+	env.Values[authKey{}] = rec
+	env.Setenv("SSL_CERT_FILE", certFile)
+	env.Setenv("AUTHPROXY", "https://"+host+u.Path)
+	env.Setenv("AUTHHOST", host)
+	env.Setenv("AUTHPATH", u.Path)
+	return nil
+}
+
+// authlog prints the requests the private proxy has seen, each with
+// auth=basic|bearer|wrong|none (never the credentials themselves).
+func cmdAuthLog(ts *testscript.TestScript, neg bool, args []string) {
+	if neg {
+		ts.Fatalf("unsupported: ! authlog")
+	}
+	rec, _ := ts.Value(authKey{}).(*requestLog)
+	if rec == nil {
+		ts.Fatalf("no private proxy in this script (add a .authproxy file)")
+	}
+	if len(args) == 1 && args[0] == "reset" {
+		rec.mu.Lock()
+		rec.log = nil
+		rec.mu.Unlock()
+		return
+	}
+	for _, l := range rec.lines() {
+		fmt.Fprintln(ts.Stdout(), l)
+	}
 }

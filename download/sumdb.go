@@ -99,7 +99,8 @@ type SumDBConfig struct {
 	// Context bounds every request the database makes (x/mod/sumdb's
 	// client has no per-call context); nil means context.Background().
 	Context context.Context
-	// OnRetry, if not nil, is called before each retry.
+	// OnRetry is called before each retry (nil: a "# retry" line in the
+	// client's -x trace).
 	OnRetry func(retry.Attempt)
 }
 
@@ -138,6 +139,11 @@ type SumDBClient struct {
 func NewSumDB(cfg SumDBConfig) *SumDBClient {
 	if cfg.Context == nil {
 		cfg.Context = context.Background()
+	}
+	if cfg.OnRetry == nil {
+		cfg.OnRetry = func(a retry.Attempt) {
+			cfg.Client.tracef("# retry checksum database %s in %.3fs (attempt %d failed: %s)\n", cfg.Spec.Name, a.Wait.Seconds(), a.N, oneLine(a.Err))
+		}
 	}
 	c := &SumDBClient{cfg: cfg, direct: &url.URL{Scheme: "https", Host: hostOf(cfg.Spec.Name), Path: pathOf(cfg.Spec.Name)}}
 	c.db = sumdb.NewClient(&sumdbOps{c: c})
