@@ -159,6 +159,9 @@ func withTrust(setup func(*testscript.Env) error) func(*testscript.Env) error {
 		if err := setupTrust(env); err != nil {
 			return err
 		}
+		if err := setupVanity(env); err != nil {
+			return err
+		}
 		return setupAuthProxy(env)
 	}
 }
@@ -285,4 +288,33 @@ func cmdAuthLog(ts *testscript.TestScript, neg bool, args []string) {
 	for _, l := range rec.lines() {
 		fmt.Fprintln(ts.Stdout(), l)
 	}
+}
+
+// setupVanity gives a script with a .vanity file $VANITYPROXY: a loopback
+// HTTP proxy (for HTTP_PROXY/HTTPS_PROXY) that answers every plain-http
+// "?go-get=1" request for a path under corp.example with a go-import tag
+// naming a git repository at https://corp.example/<first element> (which
+// the script's git config rewrites to a local directory), and refuses every
+// CONNECT, so no request leaves the machine.
+func setupVanity(env *testscript.Env) error {
+	if _, err := os.Stat(filepath.Join(env.WorkDir, ".vanity")); err != nil {
+		return nil
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return err
+	}
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodConnect || r.URL.Host != "corp.example" || r.URL.Query().Get("go-get") != "1" {
+			http.Error(w, "refused", http.StatusForbidden)
+			return
+		}
+		elems := strings.SplitN(strings.TrimPrefix(r.URL.Path, "/"), "/", 2)
+		root := "corp.example/" + elems[0]
+		fmt.Fprintf(w, "<html><head><meta name=\"go-import\" content=\"%s git https://%s\"></head></html>\n", root, root)
+	})}
+	go srv.Serve(l)
+	env.Defer(func() { srv.Close() })
+	env.Setenv("VANITYPROXY", "http://"+l.Addr().String())
+	return nil
 }
