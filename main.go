@@ -426,7 +426,7 @@ func loadConfig(env *goEnv) (*config, error) {
 		noSumDB = private
 	}
 	c.noProxy = func(path string) bool { return module.MatchPrefixPatterns(noProxy, path) }
-	if err := c.trust.load(env, c.modCache); err != nil {
+	if err := c.trust.load(env); err != nil {
 		return nil, err
 	}
 	sumdbOff := c.trust.sumdb == nil

@@ -27,7 +27,7 @@ type trust struct {
 	auth *download.Auth
 }
 
-func (t *trust) load(env *goEnv, modCache string) error {
+func (t *trust) load(env *goEnv) error {
 	// GOFLAGS=-insecure does not apply to go mod download (the go command
 	// ignores flags a command does not define), so it changes nothing here.
 	auth, err := download.ParseGOAUTH(env.Get("GOAUTH"), download.NetrcPath(env.getenv))
