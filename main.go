@@ -157,6 +157,9 @@ func download_(opts options, stdout, stderr io.Writer) int {
 	if err != nil {
 		return fail("%v", err)
 	}
+	if cfg.warning != "" {
+		fmt.Fprintf(stderr, "gomodfetch: warning: %s\n", cfg.warning)
+	}
 
 	main, err := loadMain(opts, env)
 	if err != nil {
@@ -198,6 +201,7 @@ func download_(opts options, stdout, stderr io.Writer) int {
 		HTTP:         download.NewHTTPClient(opts.connectTimeout, opts.headerTimeout, opts.jobs),
 		Trace:        trace,
 		StallTimeout: opts.stallTimeout,
+		Auth:         cfg.auth,
 	}
 	policy := retry.DefaultPolicy()
 	policy.MaxAttempts = opts.retries + 1
@@ -209,9 +213,10 @@ func download_(opts options, stdout, stderr io.Writer) int {
 		Cache:    cache,
 		Proxies:  cfg.proxies,
 		Client:   client,
-		Verifier: &download.Verifier{Sums: sums, SkipSumDB: cfg.skipSumDB},
+		Verifier: &download.Verifier{Sums: sums, SkipSumDB: cfg.skipSumDB, DB: cfg.sumDB(ctx, client, policy)},
 		NoProxy:  cfg.noProxy,
 		Policy:   policy,
+		Direct:   cfg.direct(env, opts, trace, policy),
 	})
 
 	// The graph is read while the zips that are already known download.
@@ -402,6 +407,7 @@ type config struct {
 	proxies   []download.Proxy
 	noProxy   func(string) bool
 	skipSumDB func(string) bool
+	trust     // checksum database, direct fetches (trust.go)
 }
 
 func loadConfig(env *goEnv) (*config, error) {
@@ -427,8 +433,10 @@ func loadConfig(env *goEnv) (*config, error) {
 		noSumDB = private
 	}
 	c.noProxy = func(path string) bool { return module.MatchPrefixPatterns(noProxy, path) }
-	flags, _ := parseGoFlags(env.Get("GOFLAGS"))
-	sumdbOff := env.Get("GOSUMDB") == "off" || flags.bool("insecure")
+	if err := c.trust.load(env); err != nil {
+		return nil, err
+	}
+	sumdbOff := c.trust.sumdb == nil
 	c.skipSumDB = func(path string) bool {
 		return sumdbOff || module.MatchPrefixPatterns(noSumDB, path)
 	}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"io/fs"
+	"maps"
 	"os"
 	"path/filepath"
 	"sort"
@@ -39,6 +40,8 @@ func TestScripts(t *testing.T) {
 		},
 		RequireExplicitExec: true,
 	}
+	p.Setup = withTrust(p.Setup)
+	maps.Copy(p.Cmds, trustCmds)
 	if err := gotooltest.Setup(&p); err != nil {
 		t.Fatal(err)
 	}

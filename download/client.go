@@ -55,6 +55,16 @@ func (e *HTTPError) HTTPStatus() int { return e.StatusCode }
 // RetryAfter implements retry.Hinted.
 func (e *HTTPError) RetryAfter() time.Duration { return e.Retry }
 
+// InsecureCredentialsError refuses to send a URL's userinfo over plain
+// http, as the go command refuses.
+type InsecureCredentialsError struct{ URL string }
+
+func (e *InsecureCredentialsError) Error() string {
+	return fmt.Sprintf("refusing to pass credentials to insecure URL: %s", e.URL)
+}
+
+func (e *InsecureCredentialsError) RetryClass() retry.Class { return retry.Permanent }
+
 // ReadError is a failure while reading a response body (reset, stall,
 // truncation). It is always worth another attempt.
 type ReadError struct {
@@ -90,6 +100,8 @@ type Client struct {
 	// StallTimeout cuts a response body that delivers no byte for this long
 	// (zero: 30s).
 	StallTimeout time.Duration
+	// Auth, if not nil, adds GOAUTH credentials to https requests.
+	Auth *Auth
 
 	traceMu  sync.Mutex
 	requests atomic.Int64
@@ -176,10 +188,27 @@ func (c *Client) Open(ctx context.Context, u *url.URL) (io.ReadCloser, error) {
 		cancel(nil)
 		return nil, err
 	}
+	if u.Scheme == "http" && u.User != nil {
+		cancel(nil)
+		c.tracef("# get %s: insecure credentials\n", redacted)
+		return nil, &InsecureCredentialsError{URL: redacted}
+	}
+	c.Auth.Initial(ctx, req)
 	c.tracef("# get %s\n", redacted)
 	c.requests.Add(1)
 	start := time.Now()
 	resp, err := c.HTTP.Do(req)
+	if err == nil && (resp.StatusCode == http.StatusUnauthorized || resp.StatusCode == http.StatusForbidden) && c.Auth != nil {
+		// Ask the GOAUTH methods again, now with the URL and the
+		// response, and try once more if they supply credentials.
+		again, rerr := http.NewRequestWithContext(rctx, http.MethodGet, u.String(), nil)
+		if rerr == nil && c.Auth.Refresh(ctx, again, resp) {
+			resp.Body.Close()
+			c.tracef("# get %s: %s (%.3fs); retrying with credentials\n", redacted, resp.Status, time.Since(start).Seconds())
+			c.requests.Add(1)
+			resp, err = c.HTTP.Do(again)
+		}
+	}
 	if err != nil {
 		cancel(nil)
 		c.tracef("# get %s: %v\n", redacted, stripURL(err))

@@ -10,7 +10,6 @@
 package download
 
 import (
-	"archive/zip"
 	"context"
 	"encoding/json"
 	"errors"
@@ -60,6 +59,9 @@ type Config struct {
 	// DemoteAfter is how many failed requests in a row demote a proxy to
 	// the end of its run for the rest of the run (zero: 3).
 	DemoteAfter int
+	// Direct fetches what only version control can supply; nil means such
+	// modules fail with a *DirectError.
+	Direct *Direct
 }
 
 // Module is the result of downloading one module version, with the fields
@@ -132,7 +134,60 @@ func (f *Fetcher) Stats() Stats {
 type DirectError struct{ Path string }
 
 func (e *DirectError) Error() string {
-	return fmt.Sprintf("direct fetch from version control is not supported by gomodfetch (GOPROXY lists \"direct\" and no proxy served %s); run 'go mod download %s' for it", e.Path, e.Path)
+	return fmt.Sprintf("%s must be fetched directly from version control and direct fetches are not configured; run 'go mod download %s' for it", e.Path, e.Path)
+}
+
+// direct has the go command fetch mod (once per run) and returns its
+// report. The go command checks the bytes against the go.sum lines the
+// project has for mod (and the checksum database) before they land.
+func (f *Fetcher) direct(ctx context.Context, mod module.Version) (*Module, error) {
+	v, err, _ := f.sf.Do("direct "+mod.String(), func() (any, error) {
+		var sums []string
+		if s := f.cfg.Verifier.Sums; s != nil {
+			for _, m := range []module.Version{mod, {Path: mod.Path, Version: mod.Version + "/go.mod"}} {
+				for _, h := range s.lookup(m) {
+					sums = append(sums, m.Path+" "+m.Version+" "+h)
+				}
+			}
+		}
+		m, err := f.cfg.Direct.Download(ctx, mod, sums)
+		if err != nil {
+			return nil, err
+		}
+		f.mu.Lock()
+		f.served["direct"]++
+		f.fetched++
+		f.mu.Unlock()
+		return m, nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return v.(*Module), nil
+}
+
+// isDirect reports whether err says that only a direct fetch can supply
+// the module and one is configured.
+func (f *Fetcher) isDirect(err error) bool {
+	var de *DirectError
+	return f.cfg.Direct != nil && errors.As(err, &de)
+}
+
+// downloadDirect fills m from the go command's report on mod, after
+// checking (and recording for go.sum) the hashes it reports.
+func (f *Fetcher) downloadDirect(ctx context.Context, mod module.Version, m *Module) error {
+	r, err := f.direct(ctx, mod)
+	if err != nil {
+		return err
+	}
+	if err := f.cfg.Verifier.Check(ctx, module.Version{Path: mod.Path, Version: mod.Version + "/go.mod"}, r.GoModSum); err != nil {
+		return err
+	}
+	if err := f.cfg.Verifier.Check(ctx, mod, r.Sum); err != nil {
+		return err
+	}
+	m.Info, m.GoMod, m.Zip, m.Dir, m.Sum, m.GoModSum, m.Origin = r.Info, r.GoMod, r.Zip, r.Dir, r.Sum, r.GoModSum, r.Origin
+	return nil
 }
 
 // proxiesFor returns the GOPROXY entries that may be asked about path.
@@ -167,6 +222,9 @@ func relPath(mod module.Version, suffix string) (string, error) {
 // Info returns mod's .info content, from the cache or a proxy, and whether
 // it came from the cache. It does not write the cache.
 func (f *Fetcher) Info(ctx context.Context, mod module.Version) (*Info, bool, error) {
+	if err := module.Check(mod.Path, mod.Version); err != nil {
+		return nil, false, err
+	}
 	if info, _, err := f.cfg.Cache.ReadInfo(mod); err == nil {
 		return info, true, nil
 	}
@@ -217,6 +275,9 @@ func (f *Fetcher) goMod(ctx context.Context, mod module.Version) ([]byte, string
 		data []byte
 		file string
 	}
+	if err := module.Check(mod.Path, mod.Version); err != nil {
+		return nil, "", err
+	}
 	v, err, _ := f.sf.Do("mod "+mod.String(), func() (any, error) {
 		sumKey := module.Version{Path: mod.Path, Version: mod.Version + "/go.mod"}
 		if data, file, err := f.cfg.Cache.ReadGoMod(mod); err == nil {
@@ -247,6 +308,25 @@ func (f *Fetcher) goMod(ctx context.Context, mod module.Version) ([]byte, string
 			}
 			return data, nil
 		}, nil)
+		if f.isDirect(err) {
+			// The go command fetches the whole module; its go.mod is
+			// then read from the cache and checked like any other.
+			if _, err := f.direct(ctx, mod); err != nil {
+				return nil, err
+			}
+			data, file, err := f.cfg.Cache.ReadGoMod(mod)
+			if err != nil {
+				return nil, module.VersionError(mod, err)
+			}
+			h, err := HashGoMod(data)
+			if err != nil {
+				return nil, err
+			}
+			if err := f.cfg.Verifier.Check(ctx, sumKey, h); err != nil {
+				return nil, err
+			}
+			return result{data, file}, nil
+		}
 		if err != nil {
 			return nil, fetchError(mod, err)
 		}
@@ -285,6 +365,9 @@ func (f *Fetcher) download(ctx context.Context, mod module.Version, m *Module) e
 		return err
 	}
 	info, infoCached, err := f.Info(ctx, mod)
+	if f.isDirect(err) {
+		return f.downloadDirect(ctx, mod, m)
+	}
 	if err != nil {
 		return err
 	}
@@ -317,7 +400,12 @@ func (f *Fetcher) download(ctx context.Context, mod module.Version, m *Module) e
 	if err != nil {
 		return module.VersionError(mod, err)
 	}
-	defer unlock()
+	locked := true
+	defer func() {
+		if locked {
+			unlock()
+		}
+	}()
 
 	zipfile, hash, err := f.zip(ctx, mod, func() error {
 		// The .info is written once the zip is known good, so a module
@@ -329,6 +417,12 @@ func (f *Fetcher) download(ctx context.Context, mod module.Version, m *Module) e
 		infoCached = err == nil
 		return err
 	})
+	if f.isDirect(err) {
+		// The go command takes the same lock.
+		unlock()
+		locked = false
+		return f.downloadDirect(ctx, mod, m)
+	}
 	if err != nil {
 		return err
 	}
@@ -472,23 +566,19 @@ func fetchError(mod module.Version, err error) error {
 	return module.VersionError(mod, err)
 }
 
-// checkZip checks that every entry of the downloaded zip lies under
-// path@version/ and returns its hash. A zip that does not parse is treated
-// as a damaged transfer (transient).
+// checkZip runs the go command's checks on the downloaded zip before it
+// may take its final name: every entry under path@version/, no ".." or
+// absolute names, no names that differ only in case, no invalid file names,
+// and the size limits (zip and content 500 MiB, go.mod 16 MiB). It then
+// returns the zip's hash. A zip that does not parse is treated as a damaged
+// transfer (transient); one that parses but breaks the rules is refused.
 func checkZip(mod module.Version, f *os.File) (string, error) {
-	fi, err := f.Stat()
-	if err != nil {
-		return "", err
+	cf, err := modzip.CheckZip(mod, f.Name())
+	if cerr := cf.Err(); cerr != nil {
+		return "", &UnsafeZipError{Mod: mod, Err: cerr}
 	}
-	z, err := zip.NewReader(f, fi.Size())
 	if err != nil {
 		return "", &badResponse{fmt.Errorf("downloaded zip is not valid: %v", err)}
-	}
-	prefix := mod.Path + "@" + mod.Version + "/"
-	for _, zf := range z.File {
-		if !strings.HasPrefix(zf.Name, prefix) {
-			return "", fmt.Errorf("zip for %s has unexpected file %s", prefix[:len(prefix)-1], zf.Name)
-		}
 	}
 	h, err := dirhash.HashZip(f.Name(), dirhash.DefaultHash)
 	if err != nil {
@@ -496,3 +586,17 @@ func checkZip(mod module.Version, f *os.File) (string, error) {
 	}
 	return h, nil
 }
+
+// UnsafeZipError is a zip whose entries could escape or corrupt the module
+// directory; it is refused before extraction and never retried.
+type UnsafeZipError struct {
+	Mod module.Version
+	Err error
+}
+
+func (e *UnsafeZipError) Error() string {
+	return fmt.Sprintf("refusing zip for %s@%s: %v", e.Mod.Path, e.Mod.Version, e.Err)
+}
+
+func (e *UnsafeZipError) Unwrap() error           { return e.Err }
+func (e *UnsafeZipError) RetryClass() retry.Class { return retry.Permanent }

@@ -124,7 +124,7 @@ func NewPlan(main *Main, args []string) (*Plan, error) {
 func explicitTarget(path, query string) Target {
 	t := Target{Path: path, Version: query, Explicit: true}
 	if err := module.CheckPath(path); err != nil {
-		t.Err = fmt.Errorf("%s@%s: malformed module path %q: %v", path, query, path, err)
+		t.Err = fmt.Errorf("%s@%s: %w", path, query, err)
 		return t
 	}
 	if module.CanonicalVersion(query) == query && query != "" {

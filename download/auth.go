@@ -1,0 +1,302 @@
+package download
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+)
+
+// Auth supplies credentials for HTTPS requests the way the go command's
+// GOAUTH does. GOAUTH is a ';'-separated list of methods: "off" (no
+// credentials; alone), "netrc" (the default: $NETRC, else ~/.netrc), and
+// any other command, run with no argument before the first request and
+// with the URL (and the response on its stdin) after a 4xx, whose output
+// is blocks of URL prefixes, a blank line, header lines and a blank line.
+// Earlier methods win. Credentials are kept by URL prefix (host[:port][/path])
+// and sent only over https. "git dir" is not supported.
+//
+// Auth never prints credentials; errors name commands, not their output.
+// It is safe for concurrent use.
+type Auth struct {
+	methods   []string
+	netrcFile string
+
+	once    sync.Once
+	mu      sync.Mutex
+	creds   map[string]http.Header // prefix → headers
+	lastErr error
+}
+
+// ParseGOAUTH checks a GOAUTH value and returns an Auth for it; netrcFile
+// is the .netrc path ("" means none). An empty value means "netrc".
+func ParseGOAUTH(goauth, netrcFile string) (*Auth, error) {
+	if strings.TrimSpace(goauth) == "" {
+		goauth = "netrc"
+	}
+	a := &Auth{netrcFile: netrcFile, creds: map[string]http.Header{}}
+	for _, m := range strings.Split(goauth, ";") {
+		m = strings.TrimSpace(m)
+		f := strings.Fields(m)
+		switch {
+		case len(f) == 0:
+			return nil, fmt.Errorf("GOAUTH=%s: empty authentication command", goauth)
+		case f[0] == "off":
+			if strings.Count(goauth, ";") > 0 {
+				return nil, fmt.Errorf("GOAUTH=%s: off cannot be combined with other authentication commands", goauth)
+			}
+			return &Auth{creds: map[string]http.Header{}}, nil
+		case f[0] == "git":
+			return nil, fmt.Errorf("GOAUTH=%s: the git method is not supported by gomodfetch; use netrc or a command", goauth)
+		}
+		a.methods = append(a.methods, m)
+	}
+	return a, nil
+}
+
+// NetrcPath returns $NETRC, else ~/.netrc, as the go command finds it.
+func NetrcPath(getenv func(string) string) string {
+	if p := getenv("NETRC"); p != "" {
+		return p
+	}
+	if home := getenv("HOME"); home != "" {
+		return filepath.Join(home, ".netrc")
+	}
+	return ""
+}
+
+// netrcLine is one complete machine entry.
+type netrcLine struct{ machine, login, password string }
+
+// parseNetrc reads .netrc content: "machine", "login", "password" tokens
+// (in any line layout), "macdef" bodies skipped up to a blank line, and
+// nothing after "default".
+func parseNetrc(data string) []netrcLine {
+	var (
+		out     []netrcLine
+		cur     netrcLine
+		inMacro bool
+	)
+	for _, line := range strings.Split(data, "\n") {
+		if inMacro {
+			inMacro = strings.TrimSpace(line) != ""
+			continue
+		}
+		f := strings.Fields(line)
+		for i := 0; i < len(f); i++ {
+			if f[i] == "default" {
+				return out
+			}
+			if i+1 >= len(f) {
+				break
+			}
+			switch f[i] {
+			case "machine":
+				cur = netrcLine{machine: f[i+1]}
+			case "login":
+				cur.login = f[i+1]
+			case "password":
+				cur.password = f[i+1]
+			case "macdef":
+				inMacro = true
+			}
+			i++
+			if cur.machine != "" && cur.login != "" && cur.password != "" {
+				out = append(out, cur)
+				cur = netrcLine{}
+			}
+		}
+	}
+	return out
+}
+
+// parseAuthOutput parses a GOAUTH command's output: one or more blocks of
+// URL lines, a blank line, "Name: value" header lines, a blank line.
+func parseAuthOutput(data string) (map[string]http.Header, error) {
+	creds := map[string]http.Header{}
+	lines := strings.Split(data, "\n")
+	i := 0
+	next := func() (string, bool) {
+		if i >= len(lines) {
+			return "", false
+		}
+		i++
+		return strings.TrimSuffix(lines[i-1], "\r"), true
+	}
+	for {
+		var prefixes []string
+		for {
+			l, ok := next()
+			if !ok {
+				if len(prefixes) == 0 {
+					return creds, nil
+				}
+				return nil, errors.New("invalid format: missing blank line after URLs")
+			}
+			if l == "" {
+				if len(prefixes) == 0 && i >= len(lines) {
+					return creds, nil
+				}
+				break
+			}
+			u, err := url.ParseRequestURI(l)
+			if err != nil {
+				return nil, fmt.Errorf("invalid URL line: %v", redactRaw(l))
+			}
+			prefixes = append(prefixes, credentialPrefix(u.String()))
+		}
+		h := http.Header{}
+		for {
+			l, ok := next()
+			if !ok {
+				return nil, errors.New("invalid format: missing blank line after headers")
+			}
+			if l == "" {
+				break
+			}
+			name, value, ok := strings.Cut(l, ": ")
+			if !ok || name == "" || strings.ContainsAny(name, " \t") {
+				return nil, errors.New("invalid format: bad header line")
+			}
+			h.Add(name, strings.TrimSpace(value))
+		}
+		for _, p := range prefixes {
+			creds[p] = h.Clone()
+		}
+	}
+}
+
+// credentialPrefix is a URL without "https://" and trailing "/".
+func credentialPrefix(u string) string {
+	return strings.TrimSuffix(strings.TrimPrefix(u, "https://"), "/")
+}
+
+// collect runs every method (in reverse, so earlier ones win) and stores
+// what they supply. url is "" on the first run.
+func (a *Auth) collect(ctx context.Context, target string, res *http.Response) {
+	var errs []error
+	for _, m := range slices.Backward(a.methods) {
+		if m == "netrc" {
+			if a.netrcFile == "" {
+				continue
+			}
+			data, err := os.ReadFile(a.netrcFile)
+			if err != nil {
+				if !errors.Is(err, os.ErrNotExist) {
+					errs = append(errs, fmt.Errorf("GOAUTH=netrc: %w", err))
+				}
+				continue
+			}
+			lines := parseNetrc(string(data))
+			a.mu.Lock()
+			for _, l := range slices.Backward(lines) {
+				r := http.Request{Header: http.Header{}}
+				r.SetBasicAuth(l.login, l.password)
+				a.creds[l.machine] = r.Header
+			}
+			a.mu.Unlock()
+			continue
+		}
+		creds, err := a.runCommand(ctx, m, target, res)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		a.mu.Lock()
+		for p, h := range creds {
+			if len(h) == 0 {
+				delete(a.creds, p)
+			} else {
+				a.creds[p] = h
+			}
+		}
+		a.mu.Unlock()
+	}
+	a.mu.Lock()
+	a.lastErr = errors.Join(errs...)
+	a.mu.Unlock()
+}
+
+func (a *Auth) runCommand(ctx context.Context, command, target string, res *http.Response) (map[string]http.Header, error) {
+	words := strings.Fields(command)
+	args := words[1:]
+	if target != "" {
+		args = append(args, target)
+	}
+	cmd := exec.CommandContext(ctx, words[0], args...)
+	if res != nil {
+		var in strings.Builder
+		fmt.Fprintf(&in, "%s %s\n", res.Proto, res.Status)
+		for k, v := range res.Header {
+			fmt.Fprintf(&in, "%s: %s\n", k, strings.Join(v, ", "))
+		}
+		in.WriteString("\n")
+		cmd.Stdin = strings.NewReader(in.String())
+	}
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		return nil, fmt.Errorf("GOAUTH command %s: %v", words[0], err)
+	}
+	creds, err := parseAuthOutput(string(out))
+	if err != nil {
+		return nil, fmt.Errorf("GOAUTH command %s: %w", words[0], err)
+	}
+	return creds, nil
+}
+
+// apply adds the stored credentials for the longest prefix of u's
+// host[:port]/path to req, and reports whether there were any.
+func (a *Auth) apply(req *http.Request) bool {
+	prefix := credentialPrefix(req.URL.Host + req.URL.EscapedPath())
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	for {
+		if h, ok := a.creds[prefix]; ok {
+			for k, vs := range h {
+				req.Header.Del(k)
+				for _, v := range vs {
+					req.Header.Add(k, v)
+				}
+			}
+			return true
+		}
+		i := strings.LastIndexByte(prefix, '/')
+		if i < 0 {
+			return false
+		}
+		prefix = prefix[:i]
+	}
+}
+
+// Initial adds credentials to an https request before it is sent, running
+// the GOAUTH methods the first time.
+func (a *Auth) Initial(ctx context.Context, req *http.Request) bool {
+	if a == nil || len(a.methods) == 0 || req.URL.Scheme != "https" {
+		return false
+	}
+	a.once.Do(func() { a.collect(ctx, "", nil) })
+	return a.apply(req)
+}
+
+// Refresh runs the GOAUTH methods again for a request that got a 4xx
+// response and adds what they supply to req (a fresh copy of it). It
+// reports whether credentials were found.
+func (a *Auth) Refresh(ctx context.Context, req *http.Request, res *http.Response) bool {
+	if a == nil || len(a.methods) == 0 || req.URL.Scheme != "https" {
+		return false
+	}
+	u := *req.URL
+	u.User = nil
+	a.collect(ctx, u.String(), res)
+	return a.apply(req)
+}

@@ -1,0 +1,199 @@
+package download
+
+import (
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func TestParseGOAUTH(t *testing.T) {
+	tests := []struct {
+		name, in string
+		methods  []string
+		error    string
+	}{
+		{name: "default", in: "", methods: []string{"netrc"}},
+		{name: "netrc", in: "netrc", methods: []string{"netrc"}},
+		{name: "off", in: "off", methods: nil},
+		{name: "command and netrc", in: "/bin/auth --flag; netrc", methods: []string{"/bin/auth --flag", "netrc"}},
+		{name: "off combined", in: "off;netrc", error: "off cannot be combined"},
+		{name: "empty command", in: "netrc;;", error: "empty authentication command"},
+		{name: "git", in: "git /src", error: "git method is not supported"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			a, err := ParseGOAUTH(tt.in, "")
+			if tt.error != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.error) {
+					t.Fatalf("ParseGOAUTH(%q) error = %v; want %q", tt.in, err, tt.error)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if strings.Join(a.methods, "|") != strings.Join(tt.methods, "|") {
+				t.Errorf("methods = %q; want %q", a.methods, tt.methods)
+			}
+		})
+	}
+}
+
+func TestParseNetrc(t *testing.T) {
+	data := `machine a.example login alice password pa
+machine b.example
+	login bob
+	password pb
+macdef init
+machine evil.example login x password y
+
+machine c.example:8443 login carol password pc
+default login anon password none
+machine after.default login d password pd
+`
+	got := parseNetrc(data)
+	want := []netrcLine{{"a.example", "alice", "pa"}, {"b.example", "bob", "pb"}, {"c.example:8443", "carol", "pc"}}
+	if len(got) != len(want) {
+		t.Fatalf("parseNetrc = %v; want %v", got, want)
+	}
+	for i := range want {
+		if got[i] != want[i] {
+			t.Errorf("line %d = %v; want %v", i, got[i], want[i])
+		}
+	}
+}
+
+func TestParseAuthOutput(t *testing.T) {
+	out := "https://a.example/mod\nhttps://b.example\n\nAuthorization: Bearer t1\nX-Extra: v\n\nhttps://c.example\n\nAuthorization: Basic xyz\n\n"
+	creds, err := parseAuthOutput(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := creds["a.example/mod"].Get("Authorization"); got != "Bearer t1" {
+		t.Errorf("a.example/mod: %q", got)
+	}
+	if got := creds["b.example"].Get("X-Extra"); got != "v" {
+		t.Errorf("b.example X-Extra: %q", got)
+	}
+	if got := creds["c.example"].Get("Authorization"); got != "Basic xyz" {
+		t.Errorf("c.example: %q", got)
+	}
+	for _, bad := range []string{"https://a.example\nAuthorization: x\n", "https://a.example\n\nnot a header\n\n", "::\n\n"} {
+		if _, err := parseAuthOutput(bad); err == nil {
+			t.Errorf("parseAuthOutput(%q) succeeded; want an error", bad)
+		}
+	}
+	if creds, err := parseAuthOutput(""); err != nil || len(creds) != 0 {
+		t.Errorf("parseAuthOutput(\"\") = %v, %v; want nothing", creds, err)
+	}
+}
+
+// TestAuthCommand runs a GOAUTH command: it is asked first with no URL
+// (and supplies nothing), then, after a 401, with the URL and the response
+// on stdin, and its credentials get the request through. The credentials
+// appear in no error or trace.
+func TestAuthCommand(t *testing.T) {
+	const token = "Bearer s3cret-token"
+	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("Authorization") != token {
+			w.Header().Set("WWW-Authenticate", "Bearer")
+			http.Error(w, "no", http.StatusUnauthorized)
+			return
+		}
+		w.Write([]byte("ok"))
+	}))
+	defer srv.Close()
+	dir := t.TempDir()
+	script := filepath.Join(dir, "auth.sh")
+	stdinCopy := filepath.Join(dir, "stdin")
+	body := "#!/bin/sh\n[ $# -eq 0 ] && exit 0\ncat > " + stdinCopy + "\nprintf '%s\\n\\nAuthorization: " + token + "\\n\\n' \"$1\"\n"
+	if err := os.WriteFile(script, []byte(body), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	auth, err := ParseGOAUTH(script, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var trace strings.Builder
+	c := &Client{HTTP: srv.Client(), Auth: auth, Trace: &trace}
+	u, _ := url.Parse(srv.URL + "/mod/x/@v/list")
+	data, err := c.getBytes(context.Background(), u, 100)
+	if err != nil {
+		t.Fatalf("getBytes: %v", err)
+	}
+	if string(data) != "ok" {
+		t.Errorf("body = %q", data)
+	}
+	in, err := os.ReadFile(stdinCopy)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(string(in), "HTTP/1.1 401 Unauthorized\n") || !strings.Contains(string(in), "Www-Authenticate: Bearer") {
+		t.Errorf("command's stdin = %q; want the 401 response", in)
+	}
+	if strings.Contains(trace.String(), "s3cret") {
+		t.Errorf("trace shows the credentials:\n%s", trace.String())
+	}
+	if !strings.Contains(trace.String(), "retrying with credentials") {
+		t.Errorf("trace does not show the retry:\n%s", trace.String())
+	}
+}
+
+// TestAuthNetrcHTTPSOnly: .netrc credentials go to https URLs whose
+// host[:port] is the machine, never over plain http; userinfo over plain
+// http is refused outright.
+func TestAuthNetrcHTTPSOnly(t *testing.T) {
+	netrc := filepath.Join(t.TempDir(), "netrc")
+	if err := os.WriteFile(netrc, []byte("machine proxy.example:8443 login u password p\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	auth, err := ParseGOAUTH("netrc", netrc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct {
+		url  string
+		want bool
+	}{
+		{"https://proxy.example:8443/mod/x/@v/list", true},
+		{"https://proxy.example/mod/x/@v/list", false},
+		{"http://proxy.example:8443/mod/x/@v/list", false},
+	} {
+		req, _ := http.NewRequest("GET", tt.url, nil)
+		if got := auth.Initial(context.Background(), req); got != tt.want {
+			t.Errorf("Initial(%s) = %v; want %v", tt.url, got, tt.want)
+		}
+	}
+	c := &Client{HTTP: http.DefaultClient}
+	u, _ := url.Parse("http://user:pw@127.0.0.1:1/mod")
+	_, err = c.getBytes(context.Background(), u, 10)
+	if err == nil || !strings.Contains(err.Error(), "refusing to pass credentials to insecure URL") || strings.Contains(err.Error(), "pw") {
+		t.Errorf("http URL with userinfo: %v; want a refusal that hides the password", err)
+	}
+}
+
+// TestRedirectToHTTPRefused: an https proxy redirecting to http is not
+// followed.
+func TestRedirectToHTTPRefused(t *testing.T) {
+	plain := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		t.Errorf("the http target was reached: %s", r.URL)
+	}))
+	defer plain.Close()
+	tls := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, plain.URL+r.URL.Path, http.StatusFound)
+	}))
+	defer tls.Close()
+	hc := NewHTTPClient(0, 0, 1)
+	hc.Transport.(*http.Transport).TLSClientConfig = tls.Client().Transport.(*http.Transport).TLSClientConfig
+	c := &Client{HTTP: hc}
+	u, _ := url.Parse(tls.URL + "/mod/x/@v/list")
+	_, err := c.getBytes(context.Background(), u, 10)
+	if err == nil || !strings.Contains(err.Error(), "refusing redirect") {
+		t.Errorf("https→http redirect: %v; want a refusal", err)
+	}
+}

@@ -1,0 +1,194 @@
+package download
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"golang.org/x/mod/module"
+
+	"gomodfetch/retry"
+)
+
+// Direct hands a module that only a version-control fetch can supply (its
+// path matches GONOPROXY, or every proxy said "not found" and "direct" is
+// next in GOPROXY) to the go command: `go mod download -json path@version`,
+// run in an empty scratch module whose go.sum holds what the project's
+// go.sum knows about that module, so the go command verifies the bytes
+// against go.sum (and the checksum database) before anything lands. It is
+// safe for concurrent use.
+type Direct struct {
+	// GoBin is the go command; "" means "go" looked up on $PATH.
+	GoBin string
+	// Env is the go command's environment (the user's, with GOMODCACHE
+	// set). GOWORK=off is added.
+	Env []string
+	// GoFlags is the effective GOFLAGS (from the environment or the go env
+	// file); it is passed on without -modfile and -mod, which name the
+	// user's module, not the scratch one.
+	GoFlags string
+	// Timeout bounds one run of the go command (zero: 10 minutes).
+	Timeout time.Duration
+	// Policy governs retries of a run that failed transiently.
+	Policy retry.Policy
+	// Trace, if not nil, receives the command line, as go's -x prints it.
+	Trace io.Writer
+}
+
+// GoNotFoundError reports that a direct fetch was needed and no go
+// command could be run.
+type GoNotFoundError struct {
+	Mod module.Version
+	Err error
+}
+
+func (e *GoNotFoundError) Error() string {
+	return fmt.Sprintf("%s@%s: fetching directly from version control needs the go command, and it was not found: %v", e.Mod.Path, e.Mod.Version, e.Err)
+}
+
+func (e *GoNotFoundError) Unwrap() error           { return e.Err }
+func (e *GoNotFoundError) RetryClass() retry.Class { return retry.Permanent }
+
+// DirectFetchError is the go command's report of a failed direct fetch. Its
+// message is the go command's own, as `go mod download -json` reports it.
+type DirectFetchError struct {
+	Mod    module.Version
+	Msg    string
+	Stderr string // what the go command printed, for -x
+	class  retry.Class
+}
+
+func (e *DirectFetchError) Error() string           { return e.Msg }
+func (e *DirectFetchError) RetryClass() retry.Class { return e.class }
+
+// transientMarkers are signs, in the go command's report, of a network
+// fault that another attempt may not meet.
+var transientMarkers = []string{
+	"connection reset", "connection refused", "i/o timeout", "timeout",
+	"temporary failure", "unexpected EOF", "TLS handshake", "502 Bad Gateway",
+	"503 Service Unavailable", "504 Gateway Timeout", "429 Too Many Requests",
+	"early EOF", "the remote end hung up",
+}
+
+func classifyGoReport(msg string) retry.Class {
+	if strings.Contains(msg, "SECURITY ERROR") || strings.Contains(msg, "checksum mismatch") {
+		return retry.Permanent
+	}
+	for _, m := range transientMarkers {
+		if strings.Contains(msg, m) {
+			return retry.Transient
+		}
+	}
+	return retry.Permanent
+}
+
+// Download runs the go command for mod, under the retry policy, and
+// returns its -json report. sums are go.sum lines the scratch module's
+// go.sum starts with.
+func (d *Direct) Download(ctx context.Context, mod module.Version, sums []string) (*Module, error) {
+	goBin := d.GoBin
+	if goBin == "" {
+		var err error
+		if goBin, err = exec.LookPath("go"); err != nil {
+			return nil, &GoNotFoundError{Mod: mod, Err: err}
+		}
+	}
+	var out *Module
+	err := retry.Do(ctx, d.Policy, func(ctx context.Context) error {
+		m, err := d.run(ctx, goBin, mod, sums)
+		out = m
+		return err
+	}, func(a retry.Attempt) {
+		if d.Trace != nil {
+			fmt.Fprintf(d.Trace, "# retry go mod download %s in %.3fs (attempt %d failed: %s)\n", mod, a.Wait.Seconds(), a.N, oneLine(a.Err))
+		}
+	})
+	return out, err
+}
+
+func (d *Direct) run(ctx context.Context, goBin string, mod module.Version, sums []string) (*Module, error) {
+	timeout := d.Timeout
+	if timeout <= 0 {
+		timeout = 10 * time.Minute
+	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+
+	dir, err := os.MkdirTemp("", "gomodfetch-direct-")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(dir)
+	if err := os.WriteFile(filepath.Join(dir, "go.mod"), []byte("module gomodfetch.invalid/direct\n"), 0o666); err != nil {
+		return nil, err
+	}
+	if len(sums) > 0 {
+		if err := os.WriteFile(filepath.Join(dir, "go.sum"), []byte(strings.Join(sums, "\n")+"\n"), 0o666); err != nil {
+			return nil, err
+		}
+	}
+
+	arg := mod.Path + "@" + mod.Version
+	cmd := exec.CommandContext(ctx, goBin, "mod", "download", "-json", arg)
+	cmd.Dir = dir
+	cmd.Env = directEnv(d.Env, d.GoFlags)
+	cmd.WaitDelay = 5 * time.Second
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if d.Trace != nil {
+		fmt.Fprintf(d.Trace, "cd %s; %s mod download -json %s\n", dir, goBin, arg)
+	}
+	runErr := cmd.Run()
+	if ctx.Err() == context.DeadlineExceeded {
+		return nil, &retry.AttemptTimeoutError{Timeout: timeout, Err: fmt.Errorf("go mod download %s", arg)}
+	}
+	m := new(Module)
+	if err := json.Unmarshal(stdout.Bytes(), m); err != nil {
+		msg := strings.TrimSpace(stderr.String())
+		if msg == "" {
+			msg = fmt.Sprint(runErr)
+		}
+		return nil, &DirectFetchError{Mod: mod, Msg: fmt.Sprintf("%s: go mod download: %s", arg, msg), Stderr: stderr.String(), class: classifyGoReport(msg)}
+	}
+	if m.Error != "" {
+		return m, &DirectFetchError{Mod: mod, Msg: m.Error, Stderr: stderr.String(), class: classifyGoReport(m.Error)}
+	}
+	if runErr != nil {
+		return m, &DirectFetchError{Mod: mod, Msg: fmt.Sprintf("%s: go mod download: %v\n%s", arg, runErr, strings.TrimSpace(stderr.String())), Stderr: stderr.String(), class: retry.Permanent}
+	}
+	if m.Path != mod.Path || m.Version != mod.Version {
+		return m, &DirectFetchError{Mod: mod, Msg: fmt.Sprintf("%s: go mod download reported %s@%s", arg, m.Path, m.Version), class: retry.Permanent}
+	}
+	return m, nil
+}
+
+// directEnv is env with GOWORK=off and GOFLAGS set to goflags without the
+// flags that name the user's module.
+func directEnv(env []string, goflags string) []string {
+	out := make([]string, 0, len(env)+2)
+	for _, kv := range env {
+		k, _, _ := strings.Cut(kv, "=")
+		if k != "GOWORK" && k != "GOFLAGS" {
+			out = append(out, kv)
+		}
+	}
+	var keep []string
+	for _, f := range strings.Fields(goflags) {
+		name, _, _ := strings.Cut(strings.TrimLeft(f, "-"), "=")
+		if name != "modfile" && name != "mod" {
+			keep = append(keep, f)
+		}
+	}
+	if len(keep) == 0 && goflags != "" {
+		// An empty GOFLAGS would let the go env file's value back in.
+		keep = []string{"-modcacherw=false"}
+	}
+	return append(out, "GOWORK=off", "GOFLAGS="+strings.Join(keep, " "))
+}

@@ -1,0 +1,62 @@
+package download
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"strings"
+	"testing"
+
+	"golang.org/x/mod/module"
+)
+
+func TestDirectNoGoCommand(t *testing.T) {
+	t.Setenv("PATH", t.TempDir())
+	d := &Direct{}
+	mod := module.Version{Path: "github.com/corp/lib", Version: "v1.0.0"}
+	_, err := d.Download(context.Background(), mod, nil)
+	var nf *GoNotFoundError
+	if !errors.As(err, &nf) {
+		t.Fatalf("Download with no go on $PATH: %v; want *GoNotFoundError", err)
+	}
+	if msg := err.Error(); !strings.Contains(msg, "github.com/corp/lib@v1.0.0") || !strings.Contains(msg, "needs the go command") {
+		t.Errorf("error %q does not name the module and the missing go command", msg)
+	}
+}
+
+func TestDirectEnv(t *testing.T) {
+	tests := []struct {
+		name, goflags, want string
+	}{
+		{name: "kept", goflags: "-modcacherw -x", want: "GOFLAGS=-modcacherw -x"},
+		{name: "module flags dropped", goflags: "-modfile=alt.mod -mod=mod -modcacherw", want: "GOFLAGS=-modcacherw"},
+		{name: "only module flags", goflags: "-mod=vendor", want: "GOFLAGS=-modcacherw=false"},
+		{name: "empty", goflags: "", want: "GOFLAGS="},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			env := directEnv([]string{"HOME=/h", "GOWORK=/w/go.work", "GOFLAGS=-x"}, tt.goflags)
+			want := []string{"HOME=/h", "GOWORK=off", tt.want}
+			if !slices.Equal(env, want) {
+				t.Errorf("directEnv = %q; want %q", env, want)
+			}
+		})
+	}
+}
+
+func TestClassifyGoReport(t *testing.T) {
+	tests := []struct {
+		msg       string
+		transient bool
+	}{
+		{"github.com/x/y@v1.0.0: invalid version: unknown revision v1.0.0", false},
+		{"git fetch: fatal: unable to access: Connection reset by peer; connection reset", true},
+		{"reading https://proxy/x/@v/v1.0.0.zip: 503 Service Unavailable", true},
+		{"verifying x@v1.0.0: checksum mismatch ... SECURITY ERROR ... timeout", false},
+	}
+	for _, tt := range tests {
+		if got := classifyGoReport(tt.msg).String() == "transient"; got != tt.transient {
+			t.Errorf("classifyGoReport(%q) transient = %v; want %v", tt.msg, got, tt.transient)
+		}
+	}
+}

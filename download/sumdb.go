@@ -1,0 +1,341 @@
+package download
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+
+	"github.com/rogpeppe/go-internal/lockedfile"
+	"golang.org/x/mod/sumdb"
+	"golang.org/x/mod/sumdb/note"
+
+	"gomodfetch/retry"
+)
+
+// knownSumDBKeys are the verifier keys the go command knows by name.
+var knownSumDBKeys = map[string]string{
+	"sum.golang.org": "sum.golang.org+033de0ae+Ac4zctda0e5eza+HJyk9SxEdh+s3Ux18htTTAD8OuAn8",
+}
+
+// maxSumDBResponse bounds a lookup or tile response.
+const maxSumDBResponse = 10 << 20
+
+// SumDBSpec is a parsed GOSUMDB value.
+type SumDBSpec struct {
+	// Name is the database's name (host[/path]), from its key.
+	Name string
+	// Key is the verifier key (note.NewVerifier syntax).
+	Key string
+	// URL is the explicit URL given after the key, or nil: the database is
+	// then reached through the proxies, else at https://<Name>.
+	URL *url.URL
+}
+
+// ParseGOSUMDB parses a GOSUMDB value as the go command does: "off", a
+// known database name ("sum.golang.org", "sum.golang.google.cn"), a
+// verifier key "name+hash+key", each optionally followed by a URL. It
+// returns nil, nil for "off". An empty value means "sum.golang.org".
+func ParseGOSUMDB(value string) (*SumDBSpec, error) {
+	value = strings.TrimSpace(value)
+	switch value {
+	case "":
+		value = "sum.golang.org"
+	case "off":
+		return nil, nil
+	case "sum.golang.google.cn":
+		// An alias for sum.golang.org, reachable inside mainland China.
+		value = "sum.golang.org https://sum.golang.google.cn"
+	}
+	f := strings.Fields(value)
+	if len(f) > 2 {
+		return nil, errors.New("invalid GOSUMDB: too many fields")
+	}
+	if k := knownSumDBKeys[f[0]]; k != "" {
+		f[0] = k
+	}
+	v, err := note.NewVerifier(f[0])
+	if err != nil {
+		return nil, fmt.Errorf("invalid GOSUMDB: %w", err)
+	}
+	spec := &SumDBSpec{Name: v.Name(), Key: f[0]}
+	direct, err := url.Parse("https://" + spec.Name)
+	if err != nil || direct.Host == "" || strings.HasSuffix(spec.Name, "/") ||
+		direct.RawPath != "" || direct.User != nil || direct.RawQuery != "" || direct.Fragment != "" ||
+		direct.String() != "https://"+spec.Name {
+		return nil, fmt.Errorf("invalid sumdb name (must be host[/path]): %s", spec.Name)
+	}
+	if len(f) == 2 {
+		u, err := url.Parse(f[1])
+		if err != nil {
+			return nil, fmt.Errorf("invalid GOSUMDB URL: %w", err)
+		}
+		spec.URL = u
+	}
+	return spec, nil
+}
+
+// SumDBConfig is what a checksum database client needs.
+type SumDBConfig struct {
+	Spec *SumDBSpec
+	// Proxies is the GOPROXY list, through which the database is reached
+	// unless Spec.URL is set.
+	Proxies []Proxy
+	// Client issues the requests (timeouts, -x trace, credentials).
+	Client *Client
+	// Policy governs retries of each request.
+	Policy retry.Policy
+	// CacheDir is $GOMODCACHE/cache/download/sumdb: lookups and tiles.
+	CacheDir string
+	// ConfigDir is $GOPATH/pkg/sumdb: the latest signed tree head.
+	ConfigDir string
+	// Context bounds every request the database makes (x/mod/sumdb's
+	// client has no per-call context); nil means context.Background().
+	Context context.Context
+	// OnRetry is called before each retry (nil: a "# retry" line in the
+	// client's -x trace).
+	OnRetry func(retry.Attempt)
+}
+
+// SumDBSecurityError is the checksum database misbehaving: a signed tree
+// that is not consistent with an earlier one, or a record that is not in
+// the tree. It is never retried and stops every later lookup.
+type SumDBSecurityError struct {
+	Name string
+	Msg  string
+}
+
+func (e *SumDBSecurityError) Error() string {
+	return fmt.Sprintf("checksum database %s: SECURITY ERROR\n%s", e.Name, strings.TrimSpace(e.Msg))
+}
+
+func (e *SumDBSecurityError) Unwrap() error           { return sumdb.ErrSecurity }
+func (e *SumDBSecurityError) RetryClass() retry.Class { return retry.Permanent }
+
+// SumDBClient is a SumDB backed by golang.org/x/mod/sumdb that shares the go
+// command's cache layout, so either program can use what the other fetched
+// and verified. It is safe for concurrent use.
+type SumDBClient struct {
+	cfg    SumDBConfig
+	db     *sumdb.Client
+	direct *url.URL
+
+	baseOnce sync.Once
+	base     *url.URL
+	baseErr  error
+
+	mu       sync.Mutex
+	security []string
+}
+
+// NewSumDB returns a client for the database cfg.Spec names.
+func NewSumDB(cfg SumDBConfig) *SumDBClient {
+	if cfg.Context == nil {
+		cfg.Context = context.Background()
+	}
+	if cfg.OnRetry == nil {
+		cfg.OnRetry = func(a retry.Attempt) {
+			cfg.Client.tracef("# retry checksum database %s in %.3fs (attempt %d failed: %s)\n", cfg.Spec.Name, a.Wait.Seconds(), a.N, oneLine(a.Err))
+		}
+	}
+	c := &SumDBClient{cfg: cfg, direct: &url.URL{Scheme: "https", Host: hostOf(cfg.Spec.Name), Path: pathOf(cfg.Spec.Name)}}
+	c.db = sumdb.NewClient(&sumdbOps{c: c})
+	return c
+}
+
+func hostOf(name string) string { h, _, _ := strings.Cut(name, "/"); return h }
+
+func pathOf(name string) string {
+	if _, p, ok := strings.Cut(name, "/"); ok {
+		return "/" + p
+	}
+	return ""
+}
+
+// Name implements SumDB.
+func (c *SumDBClient) Name() string { return c.cfg.Spec.Name }
+
+// Lookup implements SumDB. ctx ends the wait for the answer; the requests
+// themselves run under the client's context.
+func (c *SumDBClient) Lookup(ctx context.Context, path, version string) ([]string, error) {
+	if err := c.securityErr(); err != nil {
+		return nil, err
+	}
+	type result struct {
+		lines []string
+		err   error
+	}
+	done := make(chan result, 1)
+	go func() {
+		// x/mod/sumdb answers for one go.sum line kind at a time; both come
+		// from the same (cached) record.
+		lines, err := c.db.Lookup(path, version)
+		if err == nil {
+			var mod []string
+			mod, err = c.db.Lookup(path, version+"/go.mod")
+			lines = append(lines, mod...)
+		}
+		done <- result{lines, err}
+	}()
+	select {
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	case r := <-done:
+		if errors.Is(r.err, sumdb.ErrSecurity) {
+			if err := c.securityErr(); err != nil {
+				return nil, err
+			}
+			return nil, &SumDBSecurityError{Name: c.Name(), Msg: r.err.Error()}
+		}
+		return r.lines, r.err
+	}
+}
+
+func (c *SumDBClient) securityErr() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if len(c.security) == 0 {
+		return nil
+	}
+	return &SumDBSecurityError{Name: c.Name(), Msg: strings.Join(c.security, "\n")}
+}
+
+// findBase decides where the database is reached, as the go command does:
+// the URL given in GOSUMDB; else the first proxy whose
+// /sumdb/<name>/supported answers 200 (a 404 or 410, or any error from a
+// proxy followed by '|', moves on; any other error makes the database
+// unavailable); else, at "direct", "off" or the end of the list, the
+// database's own https://<name>.
+func (c *SumDBClient) findBase() (*url.URL, error) {
+	c.baseOnce.Do(func() {
+		if c.cfg.Spec.URL != nil {
+			c.base = c.cfg.Spec.URL
+			return
+		}
+		for _, p := range c.cfg.Proxies {
+			if p.Kind != KindURL {
+				break
+			}
+			u := join(p.URL, "sumdb/"+c.Name())
+			err := retry.Do(c.cfg.Context, c.cfg.Policy, func(ctx context.Context) error {
+				_, err := c.cfg.Client.getBytes(ctx, join(u, "supported"), maxSumDBResponse)
+				return err
+			}, c.cfg.OnRetry)
+			if err == nil {
+				c.base = u
+				return
+			}
+			if !errors.Is(err, fs.ErrNotExist) && !p.FallbackOnError {
+				c.baseErr = fmt.Errorf("checking whether proxy %s serves checksum database %s: %w", p, c.Name(), err)
+				return
+			}
+		}
+		c.base = c.direct
+	})
+	return c.base, c.baseErr
+}
+
+// sumdbOps implements sumdb.ClientOps for a SumDBClient.
+type sumdbOps struct{ c *SumDBClient }
+
+func (o *sumdbOps) ReadRemote(path string) ([]byte, error) {
+	c := o.c
+	base, err := c.findBase()
+	if err != nil {
+		return nil, err
+	}
+	u := *base
+	u.Path = strings.TrimSuffix(u.Path, "/") + path
+	u.RawPath = ""
+	var data []byte
+	err = retry.Do(c.cfg.Context, c.cfg.Policy, func(ctx context.Context) error {
+		d, err := c.cfg.Client.getBytes(ctx, &u, maxSumDBResponse)
+		data = d
+		return err
+	}, c.cfg.OnRetry)
+	return data, err
+}
+
+func (o *sumdbOps) ReadConfig(file string) ([]byte, error) {
+	if file == "key" {
+		return []byte(o.c.cfg.Spec.Key), nil
+	}
+	if o.c.cfg.ConfigDir == "" {
+		return nil, errors.New("cannot locate the checksum database's latest tree head: GOPATH is not known")
+	}
+	data, err := lockedfile.Read(filepath.Join(o.c.cfg.ConfigDir, filepath.FromSlash(file)))
+	if errors.Is(err, fs.ErrNotExist) {
+		return []byte{}, nil // first contact: start from an empty tree
+	}
+	return data, err
+}
+
+func (o *sumdbOps) WriteConfig(file string, old, new []byte) (err error) {
+	if file == "key" {
+		return errors.New("the checksum database key is not writable")
+	}
+	if o.c.cfg.ConfigDir == "" {
+		return errors.New("cannot locate the checksum database's latest tree head: GOPATH is not known")
+	}
+	target := filepath.Join(o.c.cfg.ConfigDir, filepath.FromSlash(file))
+	if err := os.MkdirAll(filepath.Dir(target), 0o777); err != nil {
+		return err
+	}
+	f, err := lockedfile.Edit(target)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if cerr := f.Close(); cerr != nil && err == nil {
+			err = cerr
+		}
+	}()
+	data, err := io.ReadAll(f)
+	if err != nil {
+		return err
+	}
+	if len(data) > 0 && !bytes.Equal(data, old) {
+		return sumdb.ErrWriteConflict
+	}
+	if _, err := f.Seek(0, io.SeekStart); err != nil {
+		return err
+	}
+	if err := f.Truncate(0); err != nil {
+		return err
+	}
+	_, err = f.Write(new)
+	return err
+}
+
+func (o *sumdbOps) ReadCache(file string) ([]byte, error) {
+	target := filepath.Join(o.c.cfg.CacheDir, filepath.FromSlash(file))
+	data, err := lockedfile.Read(target)
+	// A file being created is briefly empty: that is "not there yet".
+	if err == nil && len(data) == 0 {
+		return nil, &fs.PathError{Op: "read", Path: target, Err: fs.ErrNotExist}
+	}
+	return data, err
+}
+
+func (o *sumdbOps) WriteCache(file string, data []byte) {
+	target := filepath.Join(o.c.cfg.CacheDir, filepath.FromSlash(file))
+	if err := os.MkdirAll(filepath.Dir(target), 0o777); err != nil {
+		return // the cache is an optimisation; the next run fetches again
+	}
+	lockedfile.Write(target, bytes.NewReader(data), 0o666)
+}
+
+func (o *sumdbOps) Log(msg string) {}
+
+func (o *sumdbOps) SecurityError(msg string) {
+	o.c.mu.Lock()
+	defer o.c.mu.Unlock()
+	o.c.security = append(o.c.security, msg)
+}

@@ -1,0 +1,128 @@
+package download
+
+import (
+	"context"
+	"crypto/rand"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"golang.org/x/mod/sumdb/note"
+
+	"gomodfetch/retry"
+)
+
+func TestParseGOSUMDB(t *testing.T) {
+	_, vkey, err := note.GenerateKey(rand.Reader, "sum.example.com/db")
+	if err != nil {
+		t.Fatal(err)
+	}
+	golang := knownSumDBKeys["sum.golang.org"]
+	tests := []struct {
+		name, in       string
+		off            bool
+		wantName, key  string
+		wantURL, error string
+	}{
+		{name: "default", in: "", wantName: "sum.golang.org", key: golang},
+		{name: "off", in: "off", off: true},
+		{name: "known name", in: "sum.golang.org", wantName: "sum.golang.org", key: golang},
+		{name: "known name with url", in: "sum.golang.org https://mirror.example/sumdb", wantName: "sum.golang.org", key: golang, wantURL: "https://mirror.example/sumdb"},
+		{name: "china alias", in: "sum.golang.google.cn", wantName: "sum.golang.org", key: golang, wantURL: "https://sum.golang.google.cn"},
+		{name: "full key", in: vkey, wantName: "sum.example.com/db", key: vkey},
+		{name: "full key with url", in: vkey + " http://127.0.0.1:8080/x", wantName: "sum.example.com/db", key: vkey, wantURL: "http://127.0.0.1:8080/x"},
+		{name: "unknown name", in: "sum.example.com", error: "invalid GOSUMDB: "},
+		{name: "too many fields", in: "sum.golang.org https://a https://b", error: "invalid GOSUMDB: too many fields"},
+		{name: "bad url", in: "sum.golang.org ::bad", error: "invalid GOSUMDB URL: "},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			spec, err := ParseGOSUMDB(tt.in)
+			if tt.error != "" {
+				if err == nil || !strings.HasPrefix(err.Error(), tt.error) {
+					t.Fatalf("ParseGOSUMDB(%q) = %v, %v; want error %q", tt.in, spec, err, tt.error)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if tt.off {
+				if spec != nil {
+					t.Fatalf("ParseGOSUMDB(%q) = %+v; want nil (off)", tt.in, spec)
+				}
+				return
+			}
+			if spec.Name != tt.wantName || spec.Key != tt.key {
+				t.Errorf("name, key = %q, %q; want %q, %q", spec.Name, spec.Key, tt.wantName, tt.key)
+			}
+			got := ""
+			if spec.URL != nil {
+				got = spec.URL.String()
+			}
+			if got != tt.wantURL {
+				t.Errorf("URL = %q; want %q", got, tt.wantURL)
+			}
+		})
+	}
+}
+
+// TestSumDBBase checks how the database is reached: through the first
+// proxy whose /sumdb/<name>/supported answers 200, past 404s and past any
+// error after '|'; an error after ',' makes it unavailable; "direct", "off"
+// or the end of the list mean the database's own URL.
+func TestSumDBBase(t *testing.T) {
+	status := func(code int) *httptest.Server {
+		s := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.URL.Path != "/sumdb/sum.golang.org/supported" {
+				t.Errorf("unexpected request %s", r.URL.Path)
+			}
+			w.WriteHeader(code)
+		}))
+		t.Cleanup(s.Close)
+		return s
+	}
+	ok, notFound, gone, broken := status(200), status(404), status(410), status(403)
+	tests := []struct {
+		name, goproxy, want, error string
+	}{
+		{name: "supported", goproxy: ok.URL, want: ok.URL + "/sumdb/sum.golang.org"},
+		{name: "404 then supported", goproxy: notFound.URL + "," + ok.URL, want: ok.URL + "/sumdb/sum.golang.org"},
+		{name: "410 then direct", goproxy: gone.URL + ",direct", want: "https://sum.golang.org"},
+		{name: "all 404", goproxy: notFound.URL, want: "https://sum.golang.org"},
+		{name: "error then comma", goproxy: broken.URL + "," + ok.URL, error: "403 Forbidden"},
+		{name: "error then pipe", goproxy: broken.URL + "|" + ok.URL, want: ok.URL + "/sumdb/sum.golang.org"},
+		{name: "off", goproxy: "off", want: "https://sum.golang.org"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			proxies, err := ParseProxyList(tt.goproxy)
+			if err != nil {
+				t.Fatal(err)
+			}
+			spec, err := ParseGOSUMDB("sum.golang.org")
+			if err != nil {
+				t.Fatal(err)
+			}
+			c := NewSumDB(SumDBConfig{
+				Spec: spec, Proxies: proxies, Context: context.Background(),
+				Client: &Client{HTTP: http.DefaultClient},
+				Policy: retry.Policy{MaxAttempts: -1},
+			})
+			base, err := c.findBase()
+			if tt.error != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.error) {
+					t.Fatalf("findBase() = %v, %v; want error containing %q", base, err, tt.error)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if base.String() != tt.want {
+				t.Errorf("findBase() = %s; want %s", base, tt.want)
+			}
+		})
+	}
+}

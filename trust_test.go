@@ -1,0 +1,320 @@
+package main
+
+import (
+	"archive/zip"
+	"bufio"
+	"crypto/rand"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"io/fs"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+
+	"github.com/rogpeppe/go-internal/testscript"
+	"golang.org/x/mod/sumdb"
+	"golang.org/x/mod/sumdb/note"
+)
+
+// trustCmds are the testscript commands for the trust scripts.
+var trustCmds = map[string]func(ts *testscript.TestScript, neg bool, args []string){
+	"sumdblog": cmdSumDBLog,
+	"mkzip":    cmdMkZip,
+	"authlog":  cmdAuthLog,
+}
+
+type sumdbKey struct{}
+
+// sumdbName is the fake checksum database's name.
+const sumdbName = "sumdb.test"
+
+// setupTrust runs after setupScript. A script with a .sumdb file (go.sum
+// lines: what the database will sign, read at each lookup) gets a fake
+// checksum database on 127.0.0.1:0, served at $SUMDBURL and, through a
+// proxy in front of the script's module proxy that supports it, at
+// $GOPROXY/sumdb/<name>/. GOSUMDB is set to its key and GONOSUMDB cleared.
+func setupTrust(env *testscript.Env) error {
+	lines := filepath.Join(env.WorkDir, ".sumdb")
+	if _, err := os.Stat(lines); err != nil {
+		return nil
+	}
+	skey, vkey, err := note.GenerateKey(rand.Reader, sumdbName)
+	if err != nil {
+		return err
+	}
+	db := sumdb.NewServer(sumdb.NewTestServer(skey, func(path, vers string) ([]byte, error) {
+		return sumdbLines(lines, path, vers)
+	}))
+	var (
+		upstream  http.Handler = http.NotFoundHandler()
+		proxyPath string
+	)
+	if f, _ := env.Values[frontKey{}].(*front); f != nil {
+		u, err := url.Parse(f.URL)
+		if err != nil {
+			return err
+		}
+		upstream = httputil.NewSingleHostReverseProxy(&url.URL{Scheme: u.Scheme, Host: u.Host})
+		proxyPath = strings.TrimSuffix(u.Path, "/")
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return err
+	}
+	rec := &requestLog{}
+	prefix := proxyPath + "/sumdb/" + sumdbName
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch {
+		case r.URL.Path == prefix+"/supported":
+			rec.add(r)
+		case strings.HasPrefix(r.URL.Path, prefix+"/"):
+			rec.add(r)
+			http.StripPrefix(prefix, db).ServeHTTP(w, r)
+		default:
+			upstream.ServeHTTP(w, r)
+		}
+	})}
+	go srv.Serve(l)
+	env.Defer(func() { srv.Close() })
+	env.Values[sumdbKey{}] = rec
+	base := "http://" + l.Addr().String()
+	env.Setenv("GOSUMDB", vkey)
+	env.Setenv("GONOSUMDB", "")
+	env.Setenv("SUMDBKEY", vkey)
+	env.Setenv("SUMDBURL", base+prefix)
+	if env.Getenv("PROXYURL") != "" {
+		env.Setenv("GOPROXY", base+proxyPath)
+		env.Setenv("PROXYURL", base+proxyPath)
+	}
+	return nil
+}
+
+// sumdbLines returns the lines of file for path at vers (the module and its
+// go.mod), or fs.ErrNotExist (a 404) if there are none.
+func sumdbLines(file, path, vers string) ([]byte, error) {
+	f, err := os.Open(file)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	var out strings.Builder
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		fields := strings.Fields(sc.Text())
+		if len(fields) == 3 && fields[0] == path && (fields[1] == vers || fields[1] == vers+"/go.mod") {
+			fmt.Fprintf(&out, "%s %s %s\n", fields[0], fields[1], fields[2])
+		}
+	}
+	if out.Len() == 0 {
+		return nil, fmt.Errorf("%s@%s: %w", path, vers, fs.ErrNotExist)
+	}
+	return []byte(out.String()), sc.Err()
+}
+
+type requestLog struct {
+	mu  sync.Mutex
+	log []string
+}
+
+func (l *requestLog) add(r *http.Request) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.log = append(l.log, r.Method+" "+r.URL.Path)
+}
+
+func (l *requestLog) lines() []string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return append([]string(nil), l.log...)
+}
+
+// sumdblog prints the requests the fake checksum database has seen, for
+// matching with stdout / ! stdout.
+func cmdSumDBLog(ts *testscript.TestScript, neg bool, args []string) {
+	if neg {
+		ts.Fatalf("unsupported: ! sumdblog")
+	}
+	rec, _ := ts.Value(sumdbKey{}).(*requestLog)
+	if rec == nil {
+		ts.Fatalf("no checksum database in this script (add a .sumdb file)")
+	}
+	for _, l := range rec.lines() {
+		fmt.Fprintln(ts.Stdout(), l)
+	}
+}
+
+// withTrust runs setupTrust after setup.
+func withTrust(setup func(*testscript.Env) error) func(*testscript.Env) error {
+	return func(env *testscript.Env) error {
+		if err := setup(env); err != nil {
+			return err
+		}
+		if err := setupTrust(env); err != nil {
+			return err
+		}
+		if err := setupVanity(env); err != nil {
+			return err
+		}
+		return setupAuthProxy(env)
+	}
+}
+
+// mkzip file name... writes a zip holding the named entries (each with
+// content "package x\n"), whatever their names: for unsafe zips.
+func cmdMkZip(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) < 2 {
+		ts.Fatalf("usage: mkzip file name...")
+	}
+	file := ts.MkAbs(args[0])
+	ts.Check(os.MkdirAll(filepath.Dir(file), 0o777))
+	f, err := os.Create(file)
+	ts.Check(err)
+	zw := zip.NewWriter(f)
+	for _, name := range args[1:] {
+		w, err := zw.Create(name)
+		ts.Check(err)
+		_, err = w.Write([]byte("package x\n"))
+		ts.Check(err)
+	}
+	ts.Check(zw.Close())
+	ts.Check(f.Close())
+}
+
+type authKey struct{}
+
+// Credentials the fake private proxy accepts.
+const (
+	authUser   = "gopher"
+	authPass   = "s3cret-pw"
+	authBearer = "Bearer t0ken-xyz"
+)
+
+// setupAuthProxy gives a script with a .authproxy file a private module
+// proxy: https on 127.0.0.1:0 (its certificate in $SSL_CERT_FILE), in front
+// of the script's module proxy, that answers 401 unless a request carries
+// basic auth gopher:s3cret-pw or "Bearer t0ken-xyz". $AUTHPROXY is its URL,
+// $AUTHHOST its host:port, $AUTHPATH its path; $WORK/.netrc-good and
+// $WORK/.netrc-bad hold right and wrong credentials for it.
+func setupAuthProxy(env *testscript.Env) error {
+	if _, err := os.Stat(filepath.Join(env.WorkDir, ".authproxy")); err != nil {
+		return nil
+	}
+	f, _ := env.Values[frontKey{}].(*front)
+	if f == nil {
+		return errors.New(".authproxy needs a .gomodproxy directory")
+	}
+	u, err := url.Parse(f.URL)
+	if err != nil {
+		return err
+	}
+	upstream := httputil.NewSingleHostReverseProxy(&url.URL{Scheme: u.Scheme, Host: u.Host})
+	rec := &requestLog{}
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		kind := "none"
+		if user, pass, ok := r.BasicAuth(); ok {
+			kind = "wrong"
+			if user == authUser && pass == authPass {
+				kind = "basic"
+			}
+		} else if h := r.Header.Get("Authorization"); h != "" {
+			kind = "wrong"
+			if h == authBearer {
+				kind = "bearer"
+			}
+		}
+		rec.mu.Lock()
+		rec.log = append(rec.log, r.Method+" "+r.URL.Path+" auth="+kind)
+		rec.mu.Unlock()
+		if kind != "basic" && kind != "bearer" {
+			w.Header().Set("WWW-Authenticate", `Basic realm="private"`)
+			http.Error(w, "authentication required", http.StatusUnauthorized)
+			return
+		}
+		r.Header.Del("Authorization")
+		upstream.ServeHTTP(w, r)
+	}))
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return err
+	}
+	srv.Listener = l
+	srv.StartTLS()
+	env.Defer(srv.Close)
+	cert := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.Certificate().Raw})
+	certFile := filepath.Join(env.WorkDir, ".authproxy-cert.pem")
+	if err := os.WriteFile(certFile, cert, 0o666); err != nil {
+		return err
+	}
+	host := l.Addr().String()
+	for name, content := range map[string]string{
+		".netrc-good": "machine " + host + " login " + authUser + " password " + authPass + "\n",
+		".netrc-bad":  "machine " + host + " login " + authUser + " password wrong-pw\n",
+	} {
+		if err := os.WriteFile(filepath.Join(env.WorkDir, name), []byte(content), 0o600); err != nil {
+			return err
+		}
+	}
+	env.Values[authKey{}] = rec
+	env.Setenv("SSL_CERT_FILE", certFile)
+	env.Setenv("AUTHPROXY", "https://"+host+u.Path)
+	env.Setenv("AUTHHOST", host)
+	env.Setenv("AUTHPATH", u.Path)
+	return nil
+}
+
+// authlog prints the requests the private proxy has seen, each with
+// auth=basic|bearer|wrong|none (never the credentials themselves).
+func cmdAuthLog(ts *testscript.TestScript, neg bool, args []string) {
+	if neg {
+		ts.Fatalf("unsupported: ! authlog")
+	}
+	rec, _ := ts.Value(authKey{}).(*requestLog)
+	if rec == nil {
+		ts.Fatalf("no private proxy in this script (add a .authproxy file)")
+	}
+	if len(args) == 1 && args[0] == "reset" {
+		rec.mu.Lock()
+		rec.log = nil
+		rec.mu.Unlock()
+		return
+	}
+	for _, l := range rec.lines() {
+		fmt.Fprintln(ts.Stdout(), l)
+	}
+}
+
+// setupVanity gives a script with a .vanity file $VANITYPROXY: a loopback
+// HTTP proxy (for HTTP_PROXY/HTTPS_PROXY) that answers every plain-http
+// "?go-get=1" request for a path under corp.example with a go-import tag
+// naming a git repository at https://corp.example/<first element> (which
+// the script's git config rewrites to a local directory), and refuses every
+// CONNECT, so no request leaves the machine.
+func setupVanity(env *testscript.Env) error {
+	if _, err := os.Stat(filepath.Join(env.WorkDir, ".vanity")); err != nil {
+		return nil
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return err
+	}
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodConnect || r.URL.Host != "corp.example" || r.URL.Query().Get("go-get") != "1" {
+			http.Error(w, "refused", http.StatusForbidden)
+			return
+		}
+		elems := strings.SplitN(strings.TrimPrefix(r.URL.Path, "/"), "/", 2)
+		root := "corp.example/" + elems[0]
+		fmt.Fprintf(w, "<html><head><meta name=\"go-import\" content=\"%s git https://%s\"></head></html>\n", root, root)
+	})}
+	go srv.Serve(l)
+	env.Defer(func() { srv.Close() })
+	env.Setenv("VANITYPROXY", "http://"+l.Addr().String())
+	return nil
+}
