@@ -14,6 +14,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"sort"
 	"strings"
 	"syscall"
 	"time"
@@ -38,6 +39,9 @@ type options struct {
 	chdir, modFile, reuse          string
 	jobs, retries                  int
 	timeout, stallTimeout          time.Duration
+	retryInitial, retryMax         time.Duration
+	hedgeDelay                     time.Duration
+	hedgeAcrossComma               bool
 	connectTimeout, headerTimeout  time.Duration
 	args                           []string
 }
@@ -77,25 +81,33 @@ func run(args []string, stdout, stderr io.Writer) int {
 			&cli.DurationFlag{Name: "stall-timeout", Value: 30 * time.Second, Usage: "cut a response that sends no byte for `d`"},
 			&cli.DurationFlag{Name: "connect-timeout", Value: 15 * time.Second, Usage: "bound each connection and TLS handshake to `d`"},
 			&cli.DurationFlag{Name: "header-timeout", Value: 30 * time.Second, Usage: "bound the wait for response headers to `d`"},
-			&cli.IntFlag{Name: "retries", Value: 4, Usage: "retry a transient failure up to `N` times per proxy"},
+			&cli.IntFlag{Name: "retries", Value: 8, Usage: "retry a transient failure (5xx, 429, reset, timeout, truncated or corrupt body) up to `N` times per proxy"},
+			&cli.DurationFlag{Name: "retry-initial", Value: 200 * time.Millisecond, Usage: "first backoff wait `d` (doubling, with jitter; a server's Retry-After is honoured)"},
+			&cli.DurationFlag{Name: "retry-max", Value: 5 * time.Second, Usage: "longest backoff wait `d`"},
+			&cli.DurationFlag{Name: "hedge-delay", Value: time.Second, Usage: "in a GOPROXY run joined by '|', also ask the next proxy when one has not answered in `d` (0: only after a failure)"},
+			&cli.BoolFlag{Name: "hedge-across-comma", Usage: "treat ',' in GOPROXY like '|' (hedge and fall through on any error); later proxies then see requests for every module, which a ',' list keeps from them"},
 		},
 		Action: func(c *cli.Context) error {
 			parsed = true
 			opts = options{
-				json:           c.Bool("json"),
-				trace:          c.Bool("x"),
-				chdir:          c.String("C"),
-				modCacheRW:     c.Bool("modcacherw"),
-				modFile:        c.String("modfile"),
-				reuse:          c.String("reuse"),
-				jobs:           c.Int("j"),
-				quiet:          c.Bool("q"),
-				timeout:        c.Duration("timeout"),
-				stallTimeout:   c.Duration("stall-timeout"),
-				connectTimeout: c.Duration("connect-timeout"),
-				headerTimeout:  c.Duration("header-timeout"),
-				retries:        c.Int("retries"),
-				args:           c.Args().Slice(),
+				json:             c.Bool("json"),
+				trace:            c.Bool("x"),
+				chdir:            c.String("C"),
+				modCacheRW:       c.Bool("modcacherw"),
+				modFile:          c.String("modfile"),
+				reuse:            c.String("reuse"),
+				jobs:             c.Int("j"),
+				quiet:            c.Bool("q"),
+				timeout:          c.Duration("timeout"),
+				stallTimeout:     c.Duration("stall-timeout"),
+				connectTimeout:   c.Duration("connect-timeout"),
+				headerTimeout:    c.Duration("header-timeout"),
+				retries:          c.Int("retries"),
+				retryInitial:     c.Duration("retry-initial"),
+				retryMax:         c.Duration("retry-max"),
+				hedgeDelay:       c.Duration("hedge-delay"),
+				hedgeAcrossComma: c.Bool("hedge-across-comma"),
+				args:             c.Args().Slice(),
 			}
 			// GOFLAGS supplies what the command line did not set.
 			flags, err := parseGoFlags(newGoEnv(os.Getenv).Get("GOFLAGS"))
@@ -208,15 +220,22 @@ func download_(opts options, stdout, stderr io.Writer) int {
 	if opts.retries < 0 {
 		policy.MaxAttempts = -1
 	}
+	policy.Initial, policy.Max = opts.retryInitial, opts.retryMax
+	hedge := opts.hedgeDelay
+	if hedge == 0 {
+		hedge = -1 // download.Config: negative means no timed hedging
+	}
 	cache := &download.Cache{Root: cfg.modCache, ReadWrite: opts.modCacheRW}
 	fetcher := download.New(download.Config{
-		Cache:    cache,
-		Proxies:  cfg.proxies,
-		Client:   client,
-		Verifier: &download.Verifier{Sums: sums, SkipSumDB: cfg.skipSumDB, DB: cfg.sumDB(ctx, client, policy)},
-		NoProxy:  cfg.noProxy,
-		Policy:   policy,
-		Direct:   cfg.direct(env, opts, trace, policy),
+		Cache:            cache,
+		Proxies:          cfg.proxies,
+		Client:           client,
+		Verifier:         &download.Verifier{Sums: sums, SkipSumDB: cfg.skipSumDB, DB: cfg.sumDB(ctx, client, policy)},
+		NoProxy:          cfg.noProxy,
+		Policy:           policy,
+		HedgeDelay:       hedge,
+		HedgeAcrossComma: opts.hedgeAcrossComma,
+		Direct:           cfg.direct(env, opts, trace, policy),
 	})
 
 	// The graph is read while the zips that are already known download.
@@ -325,8 +344,8 @@ func download_(opts options, stdout, stderr io.Writer) int {
 	}
 	if !opts.quiet {
 		st := fetcher.Stats()
-		fmt.Fprintf(stderr, "gomodfetch: %d modules (%d downloaded, %d failed), %d requests, %s, %d retries, %.2fs\n",
-			len(results), st.Zips, nerr, st.Requests, humanBytes(st.Bytes), st.Retries, time.Since(start).Seconds())
+		fmt.Fprintf(stderr, "gomodfetch: %d modules (%d downloaded, %d failed), %d requests, %s, %d retries, %.2fs%s\n",
+			len(results), st.Zips, nerr, st.Requests, humanBytes(st.Bytes), st.Retries, time.Since(start).Seconds(), servedBy(st.Served))
 	}
 	if ctx.Err() != nil && errors.Is(ctx.Err(), context.Canceled) {
 		return 130
@@ -453,4 +472,26 @@ func humanBytes(n int64) string {
 		return fmt.Sprintf("%.1f KiB", float64(n)/(1<<10))
 	}
 	return fmt.Sprintf("%d B", n)
+}
+
+// servedBy says which proxies served the downloaded zips, when more than
+// one did.
+func servedBy(served map[string]int) string {
+	if len(served) < 2 {
+		return ""
+	}
+	names := make([]string, 0, len(served))
+	for p := range served {
+		names = append(names, p)
+	}
+	sort.Strings(names)
+	var b strings.Builder
+	b.WriteString("; served by")
+	for i, p := range names {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		fmt.Fprintf(&b, " %s: %d", p, served[p])
+	}
+	return b.String()
 }

@@ -24,10 +24,13 @@ func TestMain(m *testing.M) {
 }
 
 // TestScripts runs testscript/*.txtar. A script with a .gomodproxy
-// directory gets a goproxytest server behind a counting front on
-// 127.0.0.1:0 as GOPROXY; every script gets GOMODCACHE=$WORK/modcache and
-// GOFLAGS=-modcacherw (so the work tree can be removed), and the real go
-// command as the oracle.
+// directory gets a goproxytest server behind two fault-injecting fronts on
+// 127.0.0.1:0: $PROXYURL (also GOPROXY) and $PROXYURL2, plus $DEADPROXY, an
+// address that refuses connections. A file named faults (or faults2) in the
+// script's work directory gives the first (second) front its rules from the
+// start; the faults command changes them. Every script gets
+// GOMODCACHE=$WORK/modcache and GOFLAGS=-modcacherw (so the work tree can
+// be removed), and the real go command as the oracle.
 func TestScripts(t *testing.T) {
 	p := testscript.Params{
 		Dir:   "testscript",
@@ -37,6 +40,7 @@ func TestScripts(t *testing.T) {
 			"proxyreqs": cmdProxyReqs,
 			"proxylog":  cmdProxyLog,
 			"cmpjson":   cmdCmpJSON,
+			"faults":    cmdFaults,
 		},
 		RequireExplicitExec: true,
 	}
@@ -48,7 +52,7 @@ func TestScripts(t *testing.T) {
 	testscript.Run(t, p)
 }
 
-type frontKey struct{}
+type frontKey struct{ n int }
 
 func setupScript(env *testscript.Env) error {
 	env.Setenv("GOMODCACHE", filepath.Join(env.WorkDir, "modcache"))
@@ -69,29 +73,63 @@ func setupScript(env *testscript.Env) error {
 		return fmt.Errorf("cannot start Go proxy: %v", err)
 	}
 	env.Defer(srv.Close)
-	f, err := startFront(srv.URL)
+	for n, name := range []string{"PROXYURL", "PROXYURL2"} {
+		f, err := startFront(srv.URL)
+		if err != nil {
+			return err
+		}
+		env.Defer(f.Close)
+		rules := filepath.Join(env.WorkDir, "faults")
+		if n > 0 {
+			rules += strconv.Itoa(n + 1)
+		}
+		if _, err := os.Stat(rules); err == nil {
+			if err := f.LoadRules(rules); err != nil {
+				return err
+			}
+		}
+		env.Values[frontKey{n}] = f
+		env.Setenv(name, f.URL)
+	}
+	dead, err := deadProxyURL()
 	if err != nil {
 		return err
 	}
-	env.Defer(f.Close)
-	env.Values[frontKey{}] = f
-	env.Setenv("GOPROXY", f.URL)
-	env.Setenv("PROXYURL", f.URL)
+	env.Setenv("DEADPROXY", dead)
+	env.Setenv("GOPROXY", env.Getenv("PROXYURL"))
 	return nil
 }
 
-func frontOf(ts *testscript.TestScript) *front {
-	f, _ := ts.Value(frontKey{}).(*front)
+// frontOf returns the front a command names with a leading "@2" (the
+// second front) or, by default, the first, and the remaining arguments.
+func frontOf(ts *testscript.TestScript, args []string) (*front, []string) {
+	n := 0
+	if len(args) > 0 && args[0] == "@2" {
+		n, args = 1, args[1:]
+	}
+	f, _ := ts.Value(frontKey{n}).(*front)
 	if f == nil {
 		ts.Fatalf("no proxy in this script (add a .gomodproxy directory)")
 	}
-	return f
+	return f, args
 }
 
-// proxyreqs reset | proxyreqs N | proxyreqs > N
-// checks the number of requests the proxy has seen since the last reset.
+// faults [@2] file replaces a front's fault rules with those in file (see
+// front_test.go for the rules).
+func cmdFaults(ts *testscript.TestScript, neg bool, args []string) {
+	f, args := frontOf(ts, args)
+	if neg || len(args) != 1 {
+		ts.Fatalf("usage: faults [@2] file")
+	}
+	if err := f.LoadRules(ts.MkAbs(args[0])); err != nil {
+		ts.Fatalf("faults: %v", err)
+	}
+}
+
+// proxyreqs [@2] reset | proxyreqs [@2] [>|<] N
+// checks the number of requests a front has seen since the last reset.
 func cmdProxyReqs(ts *testscript.TestScript, neg bool, args []string) {
-	f := frontOf(ts)
+	f, args := frontOf(ts, args)
 	if len(args) == 1 && args[0] == "reset" {
 		f.Reset()
 		return
@@ -130,7 +168,8 @@ func cmdProxyLog(ts *testscript.TestScript, neg bool, args []string) {
 	if neg {
 		ts.Fatalf("unsupported: ! proxylog")
 	}
-	for _, l := range frontOf(ts).Log() {
+	f, _ := frontOf(ts, args)
+	for _, l := range f.Log() {
 		fmt.Fprintln(ts.Stdout(), l)
 	}
 }

@@ -294,6 +294,7 @@ func (f *Fetcher) goMod(ctx context.Context, mod module.Version) ([]byte, string
 		if err != nil {
 			return nil, module.VersionError(mod, err)
 		}
+		var mismatches mismatchCounter
 		v, _, err := f.ask(ctx, mod.Path, func(ctx context.Context, base *url.URL) (any, error) {
 			data, err := f.cfg.Client.getBytes(ctx, join(base, rel), maxGoMod)
 			if err != nil {
@@ -304,7 +305,7 @@ func (f *Fetcher) goMod(ctx context.Context, mod module.Version) ([]byte, string
 				return nil, err
 			}
 			if err := f.cfg.Verifier.Check(ctx, sumKey, h); err != nil {
-				return nil, corruptIfMismatch(err)
+				return nil, mismatches.classify(base, err)
 			}
 			return data, nil
 		}, nil)
@@ -483,6 +484,7 @@ func (f *Fetcher) zip(ctx context.Context, mod module.Version, beforeCommit func
 	}
 	// Each attempt (hedged attempts run at once) streams into a temp file
 	// of its own, which it removes unless it returns it verified.
+	var mismatches mismatchCounter
 	v, proxy, err := f.ask(ctx, mod.Path, func(ctx context.Context, base *url.URL) (any, error) {
 		tmp, err := f.cfg.Cache.CreateZipTemp(mod)
 		if err != nil {
@@ -506,7 +508,7 @@ func (f *Fetcher) zip(ctx context.Context, mod module.Version, beforeCommit func
 			return nil, &WriteError{Path: tmp.Name(), Err: err}
 		}
 		if err := f.cfg.Verifier.Check(ctx, mod, hash); err != nil {
-			return nil, corruptIfMismatch(err)
+			return nil, mismatches.classify(base, err)
 		}
 		keep = true
 		return zipTemp{name: tmp.Name(), hash: hash}, nil
@@ -542,12 +544,29 @@ func (e *corruptError) Error() string           { return e.err.Error() }
 func (e *corruptError) Unwrap() error           { return e.err }
 func (e *corruptError) RetryClass() retry.Class { return retry.Transient }
 
-func corruptIfMismatch(err error) error {
+// mismatchCounter decides how often a checksum mismatch is retried: one
+// more attempt per proxy (the bytes may have been damaged on the way), then
+// the mismatch stands for that proxy.
+type mismatchCounter struct {
+	mu sync.Mutex
+	n  map[string]int
+}
+
+func (c *mismatchCounter) classify(base *url.URL, err error) error {
 	var m *ChecksumMismatchError
-	if errors.As(err, &m) {
-		return &corruptError{m}
+	if !errors.As(err, &m) {
+		return err
 	}
-	return err
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.n == nil {
+		c.n = map[string]int{}
+	}
+	c.n[base.String()]++
+	if c.n[base.String()] >= 2 {
+		return m
+	}
+	return &corruptError{m}
 }
 
 // fetchError adds module context to a failed request, except to

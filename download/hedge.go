@@ -38,11 +38,17 @@ func (f *Fetcher) ask(ctx context.Context, path string, attempt attemptFunc, dis
 	var (
 		best     error
 		bestRank int
+		tried    []string // "proxy: error" for every URL proxy that failed
 	)
 	for _, run := range splitRuns(f.proxiesFor(path), f.cfg.HedgeAcrossComma) {
 		v, p, errs := f.askRun(ctx, path, run, attempt, discard)
 		if errs == nil {
 			return v, p, nil
+		}
+		for i, err := range errs {
+			if err != nil && run[i].Kind == KindURL && !errors.Is(err, fs.ErrNotExist) {
+				tried = append(tried, run[i].String()+": "+oneLine(err))
+			}
 		}
 		// Rank the run's errors in list order, as go ranks its list.
 		for i, err := range errs {
@@ -68,8 +74,28 @@ func (f *Fetcher) ask(ctx context.Context, path string, attempt attemptFunc, dis
 			break
 		}
 	}
+	if len(tried) > 1 && !errors.Is(best, fs.ErrNotExist) {
+		return nil, Proxy{}, &ListError{Err: best, Tried: tried}
+	}
 	return nil, Proxy{}, best
 }
+
+// ListError is a request that failed at more than one proxy: the most
+// informative error, and what each proxy answered.
+type ListError struct {
+	Err   error
+	Tried []string
+}
+
+func (e *ListError) Error() string {
+	s := e.Err.Error()
+	for _, t := range e.Tried {
+		s += "\n\ttried " + t
+	}
+	return s
+}
+
+func (e *ListError) Unwrap() error { return e.Err }
 
 // splitRuns groups a proxy list into runs of URL entries joined by '|'
 // (or by anything, if acrossComma); direct and off stand alone.
@@ -134,6 +160,9 @@ func (f *Fetcher) askRun(ctx context.Context, path string, run []Proxy, attempt 
 			}, func(a retry.Attempt) {
 				f.retries.Add(1)
 				f.cfg.Client.tracef("# retry %s in %.3fs (attempt %d failed: %s)\n", p, a.Wait.Seconds(), a.N, oneLine(a.Err))
+				if f.health.failed(p) {
+					f.cfg.Client.tracef("# demoting %s for the rest of the run: it keeps failing\n", p)
+				}
 				select {
 				case kick <- struct{}{}:
 				default:
@@ -201,10 +230,8 @@ func (f *Fetcher) askRun(ctx context.Context, path string, run []Proxy, attempt 
 			}
 			errs[r.i] = r.err
 			if winner == nil {
-				if retry.Classify(r.err) == retry.Transient && ctx.Err() == nil {
-					if f.health.failed(p) {
-						f.cfg.Client.tracef("# demoting %s for the rest of the run: it keeps failing\n", p)
-					}
+				if retry.Classify(r.err) == retry.Transient && ctx.Err() == nil && f.health.failed(p) {
+					f.cfg.Client.tracef("# demoting %s for the rest of the run: it keeps failing\n", p)
 				}
 				next(fmt.Sprintf("%s failed", p))
 			}
@@ -259,8 +286,8 @@ func (h *health) order(run []Proxy) []int {
 	return append(good, bad...)
 }
 
-// failed records a failed operation and reports whether p just became
-// demoted.
+// failed records a failed attempt and reports whether p just became
+// demoted (a success in between forgives it).
 func (h *health) failed(p Proxy) bool {
 	h.mu.Lock()
 	defer h.mu.Unlock()

@@ -164,12 +164,12 @@ type ExhaustedError struct {
 
 func (e *ExhaustedError) Error() string {
 	if e.Ctx != nil {
-		return fmt.Sprintf("%v (gave up after %d attempts: %v)", e.Err, e.Attempts, e.Ctx)
+		return fmt.Sprintf("%v (transient; stopped after %d attempts: %v)", e.Err, e.Attempts, e.Ctx)
 	}
 	if e.Attempts <= 1 {
 		return e.Err.Error()
 	}
-	return fmt.Sprintf("%v (gave up after %d attempts)", e.Err, e.Attempts)
+	return fmt.Sprintf("%v (transient; gave up after %d attempts)", e.Err, e.Attempts)
 }
 
 func (e *ExhaustedError) Unwrap() []error {
