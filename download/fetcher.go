@@ -280,7 +280,9 @@ func (f *Fetcher) goMod(ctx context.Context, mod module.Version) ([]byte, string
 	}
 	v, err, _ := f.sf.Do("mod "+mod.String(), func() (any, error) {
 		sumKey := module.Version{Path: mod.Path, Version: mod.Version + "/go.mod"}
-		if data, file, err := f.cfg.Cache.ReadGoMod(mod); err == nil {
+		// checkCached checks a go.mod read from the cache like a download:
+		// the cache may be shared, restored or tampered with.
+		checkCached := func(data []byte, file string) (any, error) {
 			h, err := HashGoMod(data)
 			if err != nil {
 				return nil, err
@@ -289,6 +291,9 @@ func (f *Fetcher) goMod(ctx context.Context, mod module.Version) ([]byte, string
 				return nil, err
 			}
 			return result{data, file}, nil
+		}
+		if data, file, err := f.cfg.Cache.ReadGoMod(mod); err == nil {
+			return checkCached(data, file)
 		}
 		rel, err := relPath(mod, "mod")
 		if err != nil {
@@ -319,14 +324,7 @@ func (f *Fetcher) goMod(ctx context.Context, mod module.Version) ([]byte, string
 			if err != nil {
 				return nil, module.VersionError(mod, err)
 			}
-			h, err := HashGoMod(data)
-			if err != nil {
-				return nil, err
-			}
-			if err := f.cfg.Verifier.Check(ctx, sumKey, h); err != nil {
-				return nil, err
-			}
-			return result{data, file}, nil
+			return checkCached(data, file)
 		}
 		if err != nil {
 			return nil, fetchError(mod, err)

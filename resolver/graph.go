@@ -24,6 +24,7 @@ import (
 	"sort"
 	"sync"
 
+	"github.com/rogpeppe/go-internal/par"
 	"golang.org/x/mod/modfile"
 	"golang.org/x/mod/module"
 	"golang.org/x/mod/semver"
@@ -80,8 +81,7 @@ func LoadGraph(ctx context.Context, main *Main, src ModSource, jobs int) (*Graph
 		eg      errgroup.Group
 		seenMu  sync.Mutex
 		seen    = map[key]bool{}
-		sumMu   sync.Mutex
-		sums    = map[module.Version]*sumCall{}
+		sums    par.Cache // module.Version → sumResult
 		enqueue func(m module.Version, mode pruning)
 	)
 	if jobs <= 0 {
@@ -91,30 +91,21 @@ func LoadGraph(ctx context.Context, main *Main, src ModSource, jobs int) (*Graph
 	sem := make(chan struct{}, jobs)
 
 	load := func(m module.Version) (*summary, error) {
-		sumMu.Lock()
-		c, ok := sums[m]
-		if !ok {
-			c = &sumCall{done: make(chan struct{})}
-			sums[m] = c
-		}
-		sumMu.Unlock()
-		if ok {
-			<-c.done
-			return c.s, c.err
-		}
-		sem <- struct{}{}
-		c.s, c.err = g.summary(ctx, src, m)
-		<-sem
-		close(c.done)
-		if c.err == nil {
-			g.mu.Lock()
-			g.reqs[m] = c.s.require
-			for _, r := range c.s.require {
-				g.noteLocked(r)
+		r := sums.Do(m, func() any {
+			sem <- struct{}{}
+			s, err := g.summary(ctx, src, m)
+			<-sem
+			if err == nil {
+				g.mu.Lock()
+				g.reqs[m] = s.require
+				for _, r := range s.require {
+					g.noteLocked(r)
+				}
+				g.mu.Unlock()
 			}
-			g.mu.Unlock()
-		}
-		return c.s, c.err
+			return sumResult{s, err}
+		}).(sumResult)
+		return r.s, r.err
 	}
 
 	enqueue = func(m module.Version, mode pruning) {
@@ -241,10 +232,9 @@ func (g *Graph) expandWorkspace(enqueue func(module.Version), wait func() error)
 	}
 }
 
-type sumCall struct {
-	done chan struct{}
-	s    *summary
-	err  error
+type sumResult struct {
+	s   *summary
+	err error
 }
 
 func (g *Graph) note(m module.Version) {

@@ -4,11 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/rogpeppe/go-internal/par"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"time"
 
 	"golang.org/x/mod/modfile"
@@ -57,25 +57,22 @@ type querier struct {
 	src  VersionSource
 	main *Main // nil outside a module
 
-	mu     sync.Mutex
-	latest map[string]*latestCall // path → latest version ignoring retractions
-	lists  map[string]*listCall   // path → its version list, asked once per run
+	latest par.Cache // path → latestResult: latest version ignoring retractions
+	lists  par.Cache // path → listResult: its version list, asked once per run
 }
 
-type listCall struct {
-	done chan struct{}
+type listResult struct {
 	list []string
 	err  error
 }
 
-type latestCall struct {
-	done    chan struct{}
+type latestResult struct {
 	version module.Version
 	err     error
 }
 
 func newQuerier(src VersionSource, main *Main) *querier {
-	return &querier{src: src, main: main, latest: map[string]*latestCall{}, lists: map[string]*listCall{}}
+	return &querier{src: src, main: main}
 }
 
 // isRevisionQuery reports whether query names one revision (a complete
@@ -276,21 +273,13 @@ func (q *querier) query(ctx context.Context, path, query, current string, checkA
 // versions returns path's version list in semver order, asking the source
 // once however many queries need it.
 func (q *querier) versions(ctx context.Context, path string) ([]string, error) {
-	q.mu.Lock()
-	c, ok := q.lists[path]
-	if !ok {
-		c = &listCall{done: make(chan struct{})}
-		q.lists[path] = c
-	}
-	q.mu.Unlock()
-	if !ok {
+	r := q.lists.Do(path, func() any {
 		list, err := q.src.Versions(ctx, path)
-		c.list, c.err = append([]string(nil), list...), err // sorted here: the source's slice may be shared
-		semver.Sort(c.list)
-		close(c.done)
-	}
-	<-c.done
-	return c.list, c.err
+		list = append([]string(nil), list...) // sorted here: the source's slice may be shared
+		semver.Sort(list)
+		return listResult{list, err}
+	}).(listResult)
+	return r.list, r.err
 }
 
 // filter splits the versions m accepts into releases and pre-releases. Once
@@ -367,30 +356,20 @@ func (q *querier) allowed(ctx context.Context, mod module.Version) error {
 // or exclusions (after replacement): the version whose go.mod holds the
 // module's retractions. It is resolved once per path.
 func (q *querier) latestIgnoringRetractions(ctx context.Context, path string) (module.Version, error) {
-	q.mu.Lock()
-	c, ok := q.latest[path]
-	if !ok {
-		c = &latestCall{done: make(chan struct{})}
-		q.latest[path] = c
-	}
-	q.mu.Unlock()
-	if ok {
-		<-c.done
-		return c.version, c.err
-	}
-	defer close(c.done)
-	v, _, err := q.query(ctx, path, "latest", "", false)
-	if err != nil {
-		c.err = err
-		return c.version, c.err
-	}
-	c.version = module.Version{Path: path, Version: v}
-	if q.main != nil {
-		if r, ok := q.main.Replacement(c.version); ok {
-			c.version = r
+	r := q.latest.Do(path, func() any {
+		v, _, err := q.query(ctx, path, "latest", "", false)
+		if err != nil {
+			return latestResult{err: err}
 		}
-	}
-	return c.version, nil
+		m := module.Version{Path: path, Version: v}
+		if q.main != nil {
+			if r, ok := q.main.Replacement(m); ok {
+				m = r
+			}
+		}
+		return latestResult{version: m}
+	}).(latestResult)
+	return r.version, r.err
 }
 
 func isNotFound(err error) bool { return errors.Is(err, fs.ErrNotExist) }
