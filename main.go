@@ -193,9 +193,11 @@ func download_(opts options, stdout, stderr io.Writer) int {
 		return 0
 	}
 
+	prog := newProgress(stderr, opts.quiet) // progress.go
+	defer prog.stop()
 	var trace io.Writer
 	if opts.trace {
-		trace = stderr
+		trace = prog.writer(stderr)
 	}
 	client := &download.Client{
 		HTTP:         download.NewHTTPClient(opts.connectTimeout, opts.headerTimeout, opts.jobs),
@@ -218,6 +220,7 @@ func download_(opts options, stdout, stderr io.Writer) int {
 		Policy:   policy,
 		Direct:   cfg.direct(env, opts, trace, policy),
 	})
+	prog.run(fetcher.Progress)
 
 	// The graph is read while the zips that are already known download.
 	type graphResult struct {
@@ -247,6 +250,7 @@ func download_(opts options, stdout, stderr io.Writer) int {
 	var results []*download.Module
 	fetchAll := func(targets []resolver.Target) {
 		out := make([]*download.Module, len(targets))
+		prog.setTotal(countDownloads(targets))
 		var eg errgroup.Group
 		eg.SetLimit(opts.jobs)
 		for i, t := range targets {
@@ -270,7 +274,7 @@ func download_(opts options, stdout, stderr io.Writer) int {
 	if plan.Wait {
 		g := waitGraph()
 		if g.err != nil {
-			fmt.Fprintf(stderr, "gomodfetch: loading module graph: %v\n", g.err)
+			fmt.Fprintf(prog.writer(stderr), "gomodfetch: loading module graph: %v\n", g.err)
 			failed, graphFailed = true, true
 		} else {
 			plan.Finish(ctx, g.g)
@@ -282,7 +286,9 @@ func download_(opts options, stdout, stderr io.Writer) int {
 	}
 	plan.ResolveQueries(ctx, fetcher, resolved)
 	fetchAll(plan.Targets)
-	if g := waitGraph(); plan.NeedsGraph && !plan.Wait {
+	g := waitGraph()
+	prog.stop()
+	if plan.NeedsGraph && !plan.Wait {
 		if g.err != nil {
 			fmt.Fprintf(stderr, "gomodfetch: loading module graph: %v\n", g.err)
 			failed, graphFailed = true, true
