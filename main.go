@@ -63,10 +63,18 @@ func run(args []string, stdout, stderr io.Writer) int {
 			"   gomodfetch -json                        # one JSON object per module on stdout\n" +
 			"   gomodfetch -x                           # trace every request on stderr\n" +
 			"   gomodfetch golang.org/x/mod@v0.20.0     # an explicit module version\n" +
-			"   gomodfetch -C ./svc -modcacherw         # another directory, writable cache",
-		HideHelpCommand: true,
-		Writer:          stderr,
-		ErrWriter:       stderr,
+			"   gomodfetch -C ./svc -modcacherw         # another directory, writable cache\n" +
+			"   gomodfetch all                          # the whole build list\n" +
+			"   gomodfetch -q -timeout 10m              # no progress or summary; give up after 10 minutes\n" +
+			"   gomodfetch -j 32 -retries 8             # more parallel downloads, more patience\n" +
+			"   gomodfetch version                      # version, Go version, commit\n" +
+			"   source <(gomodfetch completion bash)    # shell completion (bash or zsh)\n\n" +
+			"Progress goes to stderr: a status line on a terminal, a line every 10s otherwise.",
+		HideHelpCommand:      true,
+		Writer:               stderr,
+		ErrWriter:            stderr,
+		EnableBashCompletion: true,
+		Commands:             commands(stdout), // commands.go
 		Flags: []cli.Flag{
 			&cli.BoolFlag{Name: "json", Usage: "print a JSON object per module on stdout, like `go mod download -json`"},
 			&cli.BoolFlag{Name: "x", Usage: "print each request (`# get URL`) and its outcome on stderr"},
@@ -76,7 +84,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 			&cli.StringFlag{Name: "reuse", Usage: "accepted for compatibility with go mod download -reuse (`file`)"},
 			&cli.StringFlag{Name: "mod", Usage: "accepted for compatibility (-mod=readonly|mod|vendor); go.mod is never modified"},
 			&cli.IntFlag{Name: "j", Value: defaultJobs, Usage: "download up to `N` modules at a time"},
-			&cli.BoolFlag{Name: "q", Usage: "do not print the summary line"},
+			&cli.BoolFlag{Name: "q", Usage: "no progress display and no summary line"},
 			&cli.DurationFlag{Name: "timeout", Usage: "give up on the whole run after `d` (0: no limit)"},
 			&cli.DurationFlag{Name: "stall-timeout", Value: 30 * time.Second, Usage: "cut a response that sends no byte for `d`"},
 			&cli.DurationFlag{Name: "connect-timeout", Value: 15 * time.Second, Usage: "bound each connection and TLS handshake to `d`"},
@@ -126,6 +134,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 			return nil
 		},
 		ExitErrHandler: func(*cli.Context, error) {},
+	}
+	if isCompletion(args) {
+		app.Writer = stdout
 	}
 	if err := app.Run(args); err != nil {
 		fmt.Fprintf(stderr, "gomodfetch: %v\n", err)
@@ -205,9 +216,11 @@ func download_(opts options, stdout, stderr io.Writer) int {
 		return 0
 	}
 
+	prog := newProgress(stderr, opts.quiet) // progress.go
+	defer prog.stop()
 	var trace io.Writer
 	if opts.trace {
-		trace = stderr
+		trace = prog.writer(stderr)
 	}
 	client := &download.Client{
 		HTTP:         download.NewHTTPClient(opts.connectTimeout, opts.headerTimeout, opts.jobs),
@@ -237,6 +250,7 @@ func download_(opts options, stdout, stderr io.Writer) int {
 		HedgeAcrossComma: opts.hedgeAcrossComma,
 		Direct:           cfg.direct(env, opts, trace, policy),
 	})
+	prog.run(fetcher.Progress)
 
 	// The graph is read while the zips that are already known download.
 	type graphResult struct {
@@ -266,6 +280,7 @@ func download_(opts options, stdout, stderr io.Writer) int {
 	var results []*download.Module
 	fetchAll := func(targets []resolver.Target) {
 		out := make([]*download.Module, len(targets))
+		prog.setTotal(countDownloads(targets))
 		var eg errgroup.Group
 		eg.SetLimit(opts.jobs)
 		for i, t := range targets {
@@ -289,7 +304,7 @@ func download_(opts options, stdout, stderr io.Writer) int {
 	if plan.Wait {
 		g := waitGraph()
 		if g.err != nil {
-			fmt.Fprintf(stderr, "gomodfetch: loading module graph: %v\n", g.err)
+			fmt.Fprintf(prog.writer(stderr), "gomodfetch: loading module graph: %v\n", g.err)
 			failed, graphFailed = true, true
 		} else {
 			plan.Finish(ctx, g.g)
@@ -301,7 +316,9 @@ func download_(opts options, stdout, stderr io.Writer) int {
 	}
 	plan.ResolveQueries(ctx, fetcher, resolved)
 	fetchAll(plan.Targets)
-	if g := waitGraph(); plan.NeedsGraph && !plan.Wait {
+	g := waitGraph()
+	prog.stop()
+	if plan.NeedsGraph && !plan.Wait {
 		if g.err != nil {
 			fmt.Fprintf(stderr, "gomodfetch: loading module graph: %v\n", g.err)
 			failed, graphFailed = true, true

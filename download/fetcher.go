@@ -91,6 +91,8 @@ type Fetcher struct {
 	mu      sync.Mutex
 	served  map[string]int // proxy → zips it served
 	fetched int            // zips downloaded (not found in cache)
+
+	track tracker // modules started, finished, in flight (progress.go)
 }
 
 // New returns a Fetcher for cfg.
@@ -350,9 +352,12 @@ func (f *Fetcher) goMod(ctx context.Context, mod module.Version) ([]byte, string
 func (f *Fetcher) Download(ctx context.Context, mod module.Version) *Module {
 	v, _, _ := f.sf.Do("download "+mod.String(), func() (any, error) {
 		m := &Module{Path: mod.Path, Version: mod.Version}
-		if err := f.download(ctx, mod, m); err != nil {
+		end := f.track.begin(mod)
+		err := f.download(ctx, mod, m)
+		if err != nil {
 			m.Error = err.Error()
 		}
+		end(err != nil)
 		return m, nil
 	})
 	m := *v.(*Module)

@@ -1,0 +1,68 @@
+package download
+
+import (
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"golang.org/x/mod/module"
+
+	"gomodfetch/retry"
+)
+
+// TestProgress holds one module's download inside the proxy while another
+// fails, and checks what a progress display would see at each step.
+func TestProgress(t *testing.T) {
+	arrived := make(chan struct{})
+	release := make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasPrefix(r.URL.Path, "/example.com/slow/") {
+			close(arrived)
+			<-release
+		}
+		http.Error(w, "not found", http.StatusNotFound)
+	}))
+	defer srv.Close()
+	proxies, err := ParseProxyList(srv.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := New(Config{
+		Cache:    &Cache{Root: t.TempDir()},
+		Proxies:  proxies,
+		Client:   &Client{HTTP: srv.Client()},
+		Verifier: &Verifier{SkipSumDB: func(string) bool { return true }},
+		Policy:   retry.Policy{MaxAttempts: 1},
+	})
+	if p := f.Progress(); p.Started != 0 || p.Finished != 0 || len(p.InFlight) != 0 {
+		t.Fatalf("before any download: %+v", p)
+	}
+
+	slow := module.Version{Path: "example.com/slow", Version: "v1.0.0"}
+	done := make(chan *Module)
+	go func() { done <- f.Download(context.Background(), slow) }()
+	<-arrived
+
+	if m := f.Download(context.Background(), module.Version{Path: "example.com/gone", Version: "v1.0.0"}); m.Error == "" {
+		t.Fatalf("download of a module the proxy does not have succeeded")
+	}
+	p := f.Progress()
+	if p.Started != 2 || p.Finished != 1 || p.Failed != 1 {
+		t.Errorf("while one download is held: started %d, finished %d, failed %d; want 2, 1, 1", p.Started, p.Finished, p.Failed)
+	}
+	if len(p.InFlight) != 1 || p.InFlight[0].Mod != slow || p.InFlight[0].Start.IsZero() {
+		t.Errorf("in flight: %+v; want only %v with its start time", p.InFlight, slow)
+	}
+	if p.Requests < 2 {
+		t.Errorf("requests: %d; want at least 2", p.Requests)
+	}
+
+	close(release)
+	<-done
+	p = f.Progress()
+	if p.Started != 2 || p.Finished != 2 || len(p.InFlight) != 0 {
+		t.Errorf("after both: started %d, finished %d, in flight %v; want 2, 2, none", p.Started, p.Finished, p.InFlight)
+	}
+}
