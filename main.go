@@ -76,12 +76,12 @@ func run(args []string, stdout, stderr io.Writer) int {
 		EnableBashCompletion: true,
 		Commands:             commands(stdout), // commands.go
 		Flags: []cli.Flag{
-			&cli.BoolFlag{Name: "json", Usage: "print a JSON object per module on stdout, like `go mod download -json`"},
-			&cli.BoolFlag{Name: "x", Usage: "print each request (`# get URL`) and its outcome on stderr"},
+			&cli.BoolFlag{Name: "json", Usage: "print a JSON object per module on stdout, like go mod download -json"},
+			&cli.BoolFlag{Name: "x", Usage: "print each request (# get URL) and its outcome on stderr, like go mod download -x"},
 			&cli.StringFlag{Name: "C", Usage: "change to `dir` before doing anything"},
 			&cli.BoolFlag{Name: "modcacherw", Usage: "leave extracted module directories writable"},
 			&cli.StringFlag{Name: "modfile", Usage: "read `file` instead of go.mod (and the .sum beside it)"},
-			&cli.StringFlag{Name: "reuse", Usage: "accepted for compatibility with go mod download -reuse (`file`)"},
+			&cli.StringFlag{Name: "reuse", Usage: "read `file`, a previous -json output: accepted for compatibility with go mod download -reuse"},
 			&cli.StringFlag{Name: "mod", Usage: "accepted for compatibility (-mod=readonly|mod|vendor); go.mod is never modified"},
 			&cli.IntFlag{Name: "j", Value: defaultJobs, Usage: "download up to `N` modules at a time"},
 			&cli.BoolFlag{Name: "q", Usage: "no progress display and no summary line"},
