@@ -39,7 +39,7 @@ type options struct {
 	rtt                          time.Duration
 	connMB, linkMB               float64
 	goCmd, gmf, dir              string
-	keep, verbose                bool
+	keep, verbose, only          bool
 }
 
 func main() {
@@ -62,6 +62,7 @@ func main() {
 	flag.StringVar(&o.dir, "dir", "", "where to keep the generated module set (default: under the temp directory)")
 	flag.BoolVar(&o.keep, "keep", false, "keep the caches of the last round")
 	flag.BoolVar(&o.verbose, "v", false, "print every run")
+	flag.BoolVar(&o.only, "only", false, "run gomodfetch alone (for tuning: no go runs, no cache comparison)")
 	flag.Parse()
 	if *quick {
 		o.modules, o.scale, o.rounds = 80, 0.25, 1
@@ -153,6 +154,9 @@ func run(o options) error {
 			return c
 		}},
 	}
+	if o.only {
+		tools = tools[1:]
+	}
 	cases := []string{"cold", "warm", "changed"}
 	samples := map[string][][]sample{} // case → tool → samples
 	for _, c := range cases {
@@ -180,7 +184,9 @@ func run(o options) error {
 			}
 		}
 		order := []int{0, 1}
-		if round%2 == 1 {
+		if o.only {
+			order = []int{0}
+		} else if round%2 == 1 {
 			order = []int{1, 0}
 		}
 		for _, c := range cases {
@@ -204,6 +210,9 @@ func run(o options) error {
 					fmt.Printf("round %d %-8s %-16s %7.2fs %5d requests %5d conns %9s %6.1f MiB RSS\n",
 						round+1, c, t.name, s.wall.Seconds(), s.requests, s.conns, mib(s.bytes), float64(s.rss)/(1<<20))
 				}
+			}
+			if o.only {
+				continue
 			}
 			if diffs := compareCaches(caches[0], caches[1]); len(diffs) > 0 {
 				if len(diffs) > 5 {
@@ -234,6 +243,14 @@ func run(o options) error {
 		o.rtt, mbs(o.connMB), mbs(o.linkMB), 2, runtime.NumCPU())
 	fmt.Printf("floor (cold): %.2fs = max(bytes/link %.2fs, largest zip/connection %.2fs, (depth+1)xRTT %.2fs)\n\n",
 		floor.Seconds(), floorNet.Seconds(), floorConn.Seconds(), floorDepth.Seconds())
+	if o.only {
+		for _, c := range cases {
+			f := median(samples[c][0])
+			fmt.Printf("%-8s gomodfetch %.2fs (%.2fx the floor), %d requests, %d conns, %.0f MiB RSS\n",
+				c, f.wall.Seconds(), f.wall.Seconds()/floor.Seconds(), f.requests, f.conns, float64(f.rss)/(1<<20))
+		}
+		return nil
+	}
 	fmt.Printf("| case | go mod download | gomodfetch | gomodfetch / go | requests (go / gmf) | conns (go / gmf) | bytes (go / gmf) | peak RSS (go / gmf) | caches equal |\n")
 	fmt.Printf("|---|---|---|---|---|---|---|---|---|\n")
 	for _, c := range cases {

@@ -126,8 +126,11 @@ func NewHTTPClient(connect, header time.Duration, conns int) *http.Client {
 		Proxy:                 http.ProxyFromEnvironment,
 		DialContext:           dialer.DialContext,
 		ForceAttemptHTTP2:     true,
-		MaxIdleConns:          4 * conns,
-		MaxIdleConnsPerHost:   conns,
+		// Up to three requests per module (.info, .mod, .zip) run at
+		// once, besides the graph's go.mod reads: keep that many
+		// connections alive, or each burst pays for new handshakes.
+		MaxIdleConns:          8 * conns,
+		MaxIdleConnsPerHost:   4 * conns,
 		IdleConnTimeout:       90 * time.Second,
 		TLSHandshakeTimeout:   connect,
 		ResponseHeaderTimeout: header,
