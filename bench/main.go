@@ -80,6 +80,7 @@ type sample struct {
 	bytes    int64
 	conns    int64
 	rss      int64 // bytes
+	cpu      time.Duration
 }
 
 type tool struct {
@@ -207,8 +208,8 @@ func run(o options) error {
 				}
 				samples[c][i] = append(samples[c][i], s)
 				if o.verbose {
-					fmt.Printf("round %d %-8s %-16s %7.2fs %5d requests %5d conns %9s %6.1f MiB RSS\n",
-						round+1, c, t.name, s.wall.Seconds(), s.requests, s.conns, mib(s.bytes), float64(s.rss)/(1<<20))
+					fmt.Printf("round %d %-8s %-16s %7.2fs %5d requests %5d conns %9s %6.1f MiB RSS %6.2fs CPU\n",
+						round+1, c, t.name, s.wall.Seconds(), s.requests, s.conns, mib(s.bytes), float64(s.rss)/(1<<20), s.cpu.Seconds())
 				}
 			}
 			if o.only {
@@ -246,13 +247,13 @@ func run(o options) error {
 	if o.only {
 		for _, c := range cases {
 			f := median(samples[c][0])
-			fmt.Printf("%-8s gomodfetch %.2fs (%.2fx the floor), %d requests, %d conns, %.0f MiB RSS\n",
-				c, f.wall.Seconds(), f.wall.Seconds()/floor.Seconds(), f.requests, f.conns, float64(f.rss)/(1<<20))
+			fmt.Printf("%-8s gomodfetch %.2fs (%.2fx the floor), %d requests, %d conns, %.0f MiB RSS, %.2fs CPU\n",
+				c, f.wall.Seconds(), f.wall.Seconds()/floor.Seconds(), f.requests, f.conns, float64(f.rss)/(1<<20), f.cpu.Seconds())
 		}
 		return nil
 	}
-	fmt.Printf("| case | go mod download | gomodfetch | gomodfetch / go | requests (go / gmf) | conns (go / gmf) | bytes (go / gmf) | peak RSS (go / gmf) | caches equal |\n")
-	fmt.Printf("|---|---|---|---|---|---|---|---|---|\n")
+	fmt.Printf("| case | go mod download | gomodfetch | gomodfetch / go | requests (go / gmf) | conns (go / gmf) | bytes (go / gmf) | peak RSS (go / gmf) | CPU (go / gmf) | caches equal |\n")
+	fmt.Printf("|---|---|---|---|---|---|---|---|---|---|\n")
 	for _, c := range cases {
 		g, f := median(samples[c][0]), median(samples[c][1])
 		eq := "yes"
@@ -261,10 +262,10 @@ func run(o options) error {
 				eq = "NO"
 			}
 		}
-		fmt.Printf("| %s | %.2fs | %.2fs | %.2f | %d / %d | %d / %d | %s / %s | %.0f / %.0f MiB | %s |\n",
+		fmt.Printf("| %s | %.2fs | %.2fs | %.2f | %d / %d | %d / %d | %s / %s | %.0f / %.0f MiB | %.2fs / %.2fs | %s |\n",
 			c, g.wall.Seconds(), f.wall.Seconds(), f.wall.Seconds()/g.wall.Seconds(),
 			g.requests, f.requests, g.conns, f.conns, mib(g.bytes), mib(f.bytes),
-			float64(g.rss)/(1<<20), float64(f.rss)/(1<<20), eq)
+			float64(g.rss)/(1<<20), float64(f.rss)/(1<<20), g.cpu.Seconds(), f.cpu.Seconds(), eq)
 	}
 	cold := median(samples["cold"][1])
 	fmt.Printf("\ncold: gomodfetch at %.2fx the floor (%.2fs / %.2fs); median of %d rounds\n",
@@ -291,12 +292,14 @@ func measureChild(args []string) int {
 	err := cmd.Run()
 	wall := time.Since(start)
 	var rss int64
+	var cpu time.Duration
 	if cmd.ProcessState != nil {
 		if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
 			rss = ru.Maxrss * 1024 // kilobytes on Linux
 		}
+		cpu = cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()
 	}
-	fmt.Printf("%d %d\n", wall.Nanoseconds(), rss)
+	fmt.Printf("%d %d %d\n", wall.Nanoseconds(), rss, cpu.Nanoseconds())
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
@@ -319,11 +322,11 @@ func measure(px *proxy, cmd *exec.Cmd, env []string) (sample, error) {
 		return sample{}, fmt.Errorf("%v\n%s", err, stderr.String())
 	}
 	s := sample{requests: px.requests.Load(), bytes: px.bytes.Load(), conns: px.conns.Load()}
-	var ns int64
-	if _, err := fmt.Sscan(stdout.String(), &ns, &s.rss); err != nil {
+	var ns, cpu int64
+	if _, err := fmt.Sscan(stdout.String(), &ns, &s.rss, &cpu); err != nil {
 		return sample{}, fmt.Errorf("reading the measurement %q: %v", stdout.String(), err)
 	}
-	s.wall = time.Duration(ns)
+	s.wall, s.cpu = time.Duration(ns), time.Duration(cpu)
 	return s, nil
 }
 

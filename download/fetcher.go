@@ -16,6 +16,7 @@ import (
 	"fmt"
 	"net/url"
 	"os"
+	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -62,6 +63,10 @@ type Config struct {
 	// Direct fetches what only version control can supply; nil means such
 	// modules fail with a *DirectError.
 	Direct *Direct
+	// Extractions bounds how many zips are unpacked at a time (zero:
+	// GOMAXPROCS). Unpacking is disk- and CPU-bound: more at once than
+	// there are CPUs only contends in the file system.
+	Extractions int
 }
 
 // Module is the result of downloading one module version, with the fields
@@ -83,9 +88,10 @@ type Module struct {
 
 // Fetcher downloads module versions into the cache.
 type Fetcher struct {
-	cfg    Config
-	sf     singleflight.Group
-	health health
+	cfg     Config
+	sf      singleflight.Group
+	health  health
+	extract chan struct{} // semaphore: Config.Extractions
 
 	retries atomic.Int64
 	mu      sync.Mutex
@@ -95,7 +101,11 @@ type Fetcher struct {
 
 // New returns a Fetcher for cfg.
 func New(cfg Config) *Fetcher {
-	f := &Fetcher{cfg: cfg, served: map[string]int{}}
+	n := cfg.Extractions
+	if n <= 0 {
+		n = runtime.GOMAXPROCS(0)
+	}
+	f := &Fetcher{cfg: cfg, served: map[string]int{}, extract: make(chan struct{}, n)}
 	f.health.limit = cfg.DemoteAfter
 	if f.health.limit == 0 {
 		f.health.limit = 3
@@ -529,7 +539,13 @@ func (f *Fetcher) download(ctx context.Context, mod module.Version, m *Module) e
 	m.Origin = ir.info.Origin
 	m.Info, m.GoMod, m.GoModSum = infoFile, mr.r.file, h
 	m.Zip, m.Sum = zipfile, hash
+	select {
+	case f.extract <- struct{}{}:
+	case <-ctx.Done():
+		return module.VersionError(mod, ctx.Err())
+	}
 	dir, err := f.cfg.Cache.Extract(mod, zipfile)
+	<-f.extract
 	if err != nil {
 		return module.VersionError(mod, err)
 	}
