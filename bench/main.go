@@ -282,7 +282,8 @@ func run(o options) error {
 // measureArg makes the bench binary run the rest of its arguments as a
 // child and report the child's wall time and peak RSS on stdout. The
 // indirection keeps the bench's own memory out of the figure: on Linux a
-// child's ru_maxrss starts at its parent's RSS when it execs.
+// child's ru_maxrss starts at its parent's RSS when it execs, so what is
+// reported is max(helper, tool), and the helper's is about 7 MiB.
 const measureArg = "-measure-child"
 
 func measureChild(args []string) int {
