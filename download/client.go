@@ -122,12 +122,15 @@ func NewHTTPClient(connect, header time.Duration, conns int) *http.Client {
 		conns = 16
 	}
 	dialer := &net.Dialer{Timeout: connect, KeepAlive: 30 * time.Second}
+	// Up to three requests per module (.info, .mod, .zip) run at once,
+	// besides the graph's go.mod reads: keep that many connections alive,
+	// or each burst pays for new handshakes.
 	tr := &http.Transport{
 		Proxy:                 http.ProxyFromEnvironment,
 		DialContext:           dialer.DialContext,
 		ForceAttemptHTTP2:     true,
-		MaxIdleConns:          4 * conns,
-		MaxIdleConnsPerHost:   conns,
+		MaxIdleConns:          8 * conns,
+		MaxIdleConnsPerHost:   4 * conns,
 		IdleConnTimeout:       90 * time.Second,
 		TLSHandshakeTimeout:   connect,
 		ResponseHeaderTimeout: header,

@@ -16,6 +16,7 @@ import (
 	"fmt"
 	"net/url"
 	"os"
+	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -62,6 +63,10 @@ type Config struct {
 	// Direct fetches what only version control can supply; nil means such
 	// modules fail with a *DirectError.
 	Direct *Direct
+	// Extractions bounds how many zips are unpacked at a time (zero:
+	// GOMAXPROCS). Unpacking is disk- and CPU-bound: more at once than
+	// there are CPUs only contends in the file system.
+	Extractions int
 }
 
 // Module is the result of downloading one module version, with the fields
@@ -83,9 +88,10 @@ type Module struct {
 
 // Fetcher downloads module versions into the cache.
 type Fetcher struct {
-	cfg    Config
-	sf     singleflight.Group
-	health health
+	cfg     Config
+	sf      singleflight.Group
+	health  health
+	extract chan struct{} // semaphore: Config.Extractions
 
 	retries atomic.Int64
 	mu      sync.Mutex
@@ -97,7 +103,11 @@ type Fetcher struct {
 
 // New returns a Fetcher for cfg.
 func New(cfg Config) *Fetcher {
-	f := &Fetcher{cfg: cfg, served: map[string]int{}}
+	n := cfg.Extractions
+	if n <= 0 {
+		n = runtime.GOMAXPROCS(0)
+	}
+	f := &Fetcher{cfg: cfg, served: map[string]int{}, extract: make(chan struct{}, n)}
 	f.health.limit = cfg.DemoteAfter
 	if f.health.limit == 0 {
 		f.health.limit = 3
@@ -272,30 +282,60 @@ func (f *Fetcher) GoMod(ctx context.Context, mod module.Version) ([]byte, error)
 	return data, err
 }
 
+// modResult is a verified go.mod and the cache file holding it.
+type modResult struct {
+	data []byte
+	file string
+}
+
 func (f *Fetcher) goMod(ctx context.Context, mod module.Version) ([]byte, string, error) {
-	type result struct {
-		data []byte
-		file string
-	}
 	if err := module.Check(mod.Path, mod.Version); err != nil {
 		return nil, "", err
 	}
 	v, err, _ := f.sf.Do("mod "+mod.String(), func() (any, error) {
-		sumKey := module.Version{Path: mod.Path, Version: mod.Version + "/go.mod"}
-		// checkCached checks a go.mod read from the cache like a download:
-		// the cache may be shared, restored or tampered with.
-		checkCached := func(data []byte, file string) (any, error) {
-			h, err := HashGoMod(data)
-			if err != nil {
-				return nil, err
-			}
-			if err := f.cfg.Verifier.Check(ctx, sumKey, h); err != nil {
-				return nil, err
-			}
-			return result{data, file}, nil
+		r, err := f.goModProxy(ctx, mod)
+		if !f.isDirect(err) {
+			return r, err
 		}
+		// The go command fetches the whole module; its go.mod is then
+		// read from the cache and checked like any other.
+		if _, err := f.direct(ctx, mod); err != nil {
+			return nil, err
+		}
+		data, file, err := f.cfg.Cache.ReadGoMod(mod)
+		if err != nil {
+			return nil, module.VersionError(mod, err)
+		}
+		return f.checkCachedGoMod(ctx, mod, data, file)
+	})
+	if err != nil {
+		return nil, "", err
+	}
+	r := v.(modResult)
+	return r.data, r.file, nil
+}
+
+// checkCachedGoMod checks a go.mod read from the cache like a download: the
+// cache may be shared, restored or tampered with.
+func (f *Fetcher) checkCachedGoMod(ctx context.Context, mod module.Version, data []byte, file string) (modResult, error) {
+	h, err := HashGoMod(data)
+	if err != nil {
+		return modResult{}, err
+	}
+	if err := f.cfg.Verifier.Check(ctx, module.Version{Path: mod.Path, Version: mod.Version + "/go.mod"}, h); err != nil {
+		return modResult{}, err
+	}
+	return modResult{data, file}, nil
+}
+
+// goModProxy is goMod without the hand-off to the go command: a module
+// only a direct fetch can supply is a *DirectError. It never waits for a
+// version lock, so it may run while the caller holds one.
+func (f *Fetcher) goModProxy(ctx context.Context, mod module.Version) (modResult, error) {
+	v, err, _ := f.sf.Do("modproxy "+mod.String(), func() (any, error) {
+		sumKey := module.Version{Path: mod.Path, Version: mod.Version + "/go.mod"}
 		if data, file, err := f.cfg.Cache.ReadGoMod(mod); err == nil {
-			return checkCached(data, file)
+			return f.checkCachedGoMod(ctx, mod, data, file)
 		}
 		rel, err := relPath(mod, "mod")
 		if err != nil {
@@ -317,16 +357,7 @@ func (f *Fetcher) goMod(ctx context.Context, mod module.Version) ([]byte, string
 			return data, nil
 		}, nil)
 		if f.isDirect(err) {
-			// The go command fetches the whole module; its go.mod is
-			// then read from the cache and checked like any other.
-			if _, err := f.direct(ctx, mod); err != nil {
-				return nil, err
-			}
-			data, file, err := f.cfg.Cache.ReadGoMod(mod)
-			if err != nil {
-				return nil, module.VersionError(mod, err)
-			}
-			return checkCached(data, file)
+			return nil, err
 		}
 		if err != nil {
 			return nil, fetchError(mod, err)
@@ -336,13 +367,12 @@ func (f *Fetcher) goMod(ctx context.Context, mod module.Version) ([]byte, string
 		if err != nil {
 			return nil, module.VersionError(mod, err)
 		}
-		return result{data, file}, nil
+		return modResult{data, file}, nil
 	})
 	if err != nil {
-		return nil, "", err
+		return modResult{}, err
 	}
-	r := v.(result)
-	return r.data, r.file, nil
+	return v.(modResult), nil
 }
 
 // Download fetches everything `go mod download` leaves for mod: .info,
@@ -368,40 +398,92 @@ func (f *Fetcher) download(ctx context.Context, mod module.Version, m *Module) e
 	if err := module.Check(mod.Path, mod.Version); err != nil {
 		return err
 	}
-	info, infoCached, err := f.Info(ctx, mod)
-	if f.isDirect(err) {
-		return f.downloadDirect(ctx, mod, m)
-	}
-	if err != nil {
-		return err
-	}
-	m.Origin = info.Origin
 	infoFile, err := f.cfg.Cache.File(mod, "info")
 	if err != nil {
 		return module.VersionError(mod, err)
 	}
-	data, modFile, err := f.goMod(ctx, mod)
-	if err != nil {
-		return err
-	}
-	h, err := HashGoMod(data)
-	if err != nil {
-		return module.VersionError(mod, err)
-	}
 
-	// Fast path: everything is in place (a warm cache only stats files).
-	if zipfile, hash, ok := f.cfg.Cache.ZipHash(mod); ok && infoCached {
+	// Fast path: everything is in place (a warm cache only stats and reads
+	// small files, and makes no request).
+	if zipfile, hash, ok := f.cfg.Cache.ZipHash(mod); ok {
 		if dir, ok := f.cfg.Cache.Extracted(mod); ok {
-			if err := f.cfg.Verifier.Check(ctx, mod, hash); err != nil {
-				return err
+			if info, _, err := f.cfg.Cache.ReadInfo(mod); err == nil {
+				data, modFile, err := f.goMod(ctx, mod)
+				if err != nil {
+					return err
+				}
+				h, err := HashGoMod(data)
+				if err != nil {
+					return module.VersionError(mod, err)
+				}
+				if err := f.cfg.Verifier.Check(ctx, mod, hash); err != nil {
+					return err
+				}
+				m.Origin = info.Origin
+				m.Info, m.GoMod, m.GoModSum, m.Zip, m.Sum, m.Dir = infoFile, modFile, h, zipfile, hash, dir
+				return nil
 			}
-			m.Info, m.GoMod, m.GoModSum, m.Zip, m.Sum, m.Dir = infoFile, modFile, h, zipfile, hash, dir
-			return nil
 		}
 	}
 
+	// .info, .mod and .zip are fetched at once: one round trip instead of
+	// three. The zip is still verified before .info is written, and it
+	// takes its final name only once the .info and go.mod are good, so a
+	// module that fails any check leaves nothing behind.
+	zctx, cancelZip := context.WithCancel(ctx)
+	defer cancelZip()
+	type infoResult struct {
+		info   *Info
+		cached bool
+		err    error
+	}
+	type goModResult struct {
+		r   modResult
+		err error
+	}
+	infoC := make(chan infoResult, 1)
+	modC := make(chan goModResult, 1)
+	go func() {
+		info, cached, err := f.Info(ctx, mod)
+		if err != nil {
+			cancelZip()
+		}
+		infoC <- infoResult{info, cached, err}
+	}()
+	go func() {
+		// Not goMod: the hand-off to the go command would wait for the
+		// version lock this goroutine's caller holds.
+		r, err := f.goModProxy(ctx, mod)
+		if err != nil {
+			cancelZip()
+		}
+		modC <- goModResult{r, err}
+	}()
+	var (
+		ir              infoResult
+		mr              goModResult
+		gotInfo, gotMod bool
+	)
+	waitInfo := func() infoResult {
+		if !gotInfo {
+			ir, gotInfo = <-infoC, true
+		}
+		return ir
+	}
+	waitMod := func() goModResult {
+		if !gotMod {
+			mr, gotMod = <-modC, true
+		}
+		return mr
+	}
+	// errPrior stands for an error of the .info or go.mod, which is
+	// reported in place of whatever the zip download then says.
+	errPrior := errors.New("info or go.mod failed")
+
 	unlock, err := f.cfg.Cache.Lock(mod)
 	if err != nil {
+		waitInfo()
+		waitMod()
 		return module.VersionError(mod, err)
 	}
 	locked := true
@@ -411,33 +493,63 @@ func (f *Fetcher) download(ctx context.Context, mod module.Version, m *Module) e
 		}
 	}()
 
-	zipfile, hash, err := f.zip(ctx, mod, func() error {
+	infoWritten := false
+	zipfile, hash, zerr := f.zip(zctx, mod, func() error {
 		// The .info is written once the zip is known good, so a module
 		// whose zip fails verification leaves nothing behind.
-		if infoCached {
+		if waitInfo().err != nil || waitMod().err != nil {
+			return errPrior
+		}
+		if ir.cached {
 			return nil
 		}
-		_, err := f.cfg.Cache.WriteInfo(mod, info)
-		infoCached = err == nil
+		_, err := f.cfg.Cache.WriteInfo(mod, ir.info)
+		infoWritten = err == nil
 		return err
 	})
-	if f.isDirect(err) {
+	if f.isDirect(zerr) {
 		// The go command takes the same lock.
 		unlock()
 		locked = false
+	}
+	waitInfo()
+	waitMod()
+	if f.isDirect(ir.err) || f.isDirect(mr.err) || f.isDirect(zerr) {
+		if locked {
+			unlock()
+			locked = false
+		}
 		return f.downloadDirect(ctx, mod, m)
 	}
-	if err != nil {
-		return err
+	if ir.err != nil {
+		return ir.err
 	}
-	if !infoCached {
-		if _, err := f.cfg.Cache.WriteInfo(mod, info); err != nil {
+	if mr.err != nil {
+		return mr.err
+	}
+	if zerr != nil {
+		return zerr
+	}
+	if !ir.cached && !infoWritten {
+		// The zip was already in the cache.
+		if _, err := f.cfg.Cache.WriteInfo(mod, ir.info); err != nil {
 			return module.VersionError(mod, err)
 		}
 	}
-	m.Info, m.GoMod, m.GoModSum = infoFile, modFile, h
+	h, err := HashGoMod(mr.r.data)
+	if err != nil {
+		return module.VersionError(mod, err)
+	}
+	m.Origin = ir.info.Origin
+	m.Info, m.GoMod, m.GoModSum = infoFile, mr.r.file, h
 	m.Zip, m.Sum = zipfile, hash
+	select {
+	case f.extract <- struct{}{}:
+	case <-ctx.Done():
+		return module.VersionError(mod, ctx.Err())
+	}
 	dir, err := f.cfg.Cache.Extract(mod, zipfile)
+	<-f.extract
 	if err != nil {
 		return module.VersionError(mod, err)
 	}

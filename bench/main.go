@@ -1,0 +1,427 @@
+// Command bench measures gomodfetch against `go mod download` on one
+// machine, in one run, over a simulated network.
+//
+// It generates a deterministic module set (a few hundred modules, zips from
+// a few KB to tens of MB, a graph several levels deep with go 1.16 modules;
+// cached under the temp directory between runs), serves it from a loopback
+// proxy that adds a round-trip delay to every request and caps bandwidth per
+// connection and per link, and runs both tools alternately on fresh module
+// caches: cold (empty cache), warm (everything present) and changed (go.mod
+// bumps one module). After every case it checks that the two caches hold the
+// same files with the same bytes. It prints the median wall time of each
+// tool, their ratio, requests, bytes and peak RSS, and the floor the network
+// allows.
+//
+//	go run ./bench            # the full run (a few minutes)
+//	go run ./bench -quick     # a smaller module set, one round
+package main
+
+import (
+	"bytes"
+	"cmp"
+	"flag"
+	"fmt"
+	"io/fs"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strings"
+	"syscall"
+	"time"
+)
+
+type options struct {
+	modules, chain, rounds, jobs int
+	scale                        float64
+	seed                         uint64
+	rtt                          time.Duration
+	connMB, linkMB               float64
+	goCmd, gmf, dir              string
+	keep, verbose, only          bool
+}
+
+func main() {
+	if len(os.Args) > 2 && os.Args[1] == measureArg {
+		os.Exit(measureChild(os.Args[2:]))
+	}
+	var o options
+	quick := flag.Bool("quick", false, "a smaller module set (80 modules, quarter sizes) and one round")
+	flag.IntVar(&o.modules, "modules", 300, "regular modules in the set")
+	flag.IntVar(&o.chain, "chain", 6, "length of the chain of go 1.16 modules read one level after another")
+	flag.Float64Var(&o.scale, "scale", 1, "multiply every zip size by this")
+	flag.Uint64Var(&o.seed, "seed", 1, "seed of the module set")
+	flag.IntVar(&o.rounds, "rounds", 3, "rounds (each: cold, warm, changed for both tools)")
+	flag.DurationVar(&o.rtt, "rtt", 50*time.Millisecond, "round-trip time added to every request and new connection")
+	flag.Float64Var(&o.connMB, "conn-bw", 8, "bandwidth per connection, MB/s (0: unlimited)")
+	flag.Float64Var(&o.linkMB, "link-bw", 40, "bandwidth of the whole link, MB/s (0: unlimited)")
+	flag.IntVar(&o.jobs, "j", 0, "pass -j N to gomodfetch (0: its default)")
+	flag.StringVar(&o.goCmd, "go", "go", "the go command to compare against")
+	flag.StringVar(&o.gmf, "gomodfetch", "", "gomodfetch binary (default: build this module)")
+	flag.StringVar(&o.dir, "dir", "", "where to keep the generated module set (default: under the temp directory)")
+	flag.BoolVar(&o.keep, "keep", false, "keep the caches of the last round")
+	flag.BoolVar(&o.verbose, "v", false, "print every run")
+	flag.BoolVar(&o.only, "only", false, "run gomodfetch alone (for tuning: no go runs, no cache comparison)")
+	flag.Parse()
+	if *quick {
+		o.modules, o.scale, o.rounds = 80, 0.25, 1
+	}
+	if err := run(o); err != nil {
+		fmt.Fprintf(os.Stderr, "bench: %v\n", err)
+		os.Exit(1)
+	}
+}
+
+// sample is one run of one tool.
+type sample struct {
+	wall     time.Duration
+	requests int64
+	bytes    int64
+	conns    int64
+	rss      int64 // bytes
+	cpu      time.Duration
+}
+
+type tool struct {
+	name string
+	cmd  func(dir string) *exec.Cmd
+	env  []string
+}
+
+func run(o options) error {
+	gp := genParams{Seed: o.seed, Modules: o.modules, Chain: o.chain, Scale: o.scale}
+	dir := o.dir
+	if dir == "" {
+		dir = filepath.Join(os.TempDir(), fmt.Sprintf("gomodfetch-bench-v%d-%d-%d-%d-%g", genVersion, gp.Seed, gp.Modules, gp.Chain, gp.Scale))
+	}
+	t0 := time.Now()
+	set, err := generate(gp, dir)
+	if err != nil {
+		return fmt.Errorf("generating the module set: %v", err)
+	}
+	total, largest := set.zipBytes(set.Main)
+	fmt.Printf("module set: %d module versions, %d zips to download (%s, largest %s), graph depth %d; ready in %.1fs (%s)\n",
+		len(set.Versions), len(set.Main), mib(total), mib(largest), set.Depth, time.Since(t0).Seconds(), dir)
+
+	work, err := os.MkdirTemp("", "gomodfetch-bench-run-")
+	if err != nil {
+		return err
+	}
+	if !o.keep {
+		defer removeAll(work)
+	}
+	gmf := o.gmf
+	if gmf == "" {
+		gmf = filepath.Join(work, "gomodfetch")
+		b := exec.Command(o.goCmd, "build", "-o", gmf, ".")
+		b.Stdout, b.Stderr = os.Stderr, os.Stderr
+		if err := b.Run(); err != nil {
+			return fmt.Errorf("building gomodfetch (run from the repository root): %v", err)
+		}
+	}
+	goPath, err := exec.LookPath(o.goCmd)
+	if err != nil {
+		return err
+	}
+
+	connBW, linkBW := o.connMB*1e6, o.linkMB*1e6
+	px, err := startProxy(set.Dir, o.rtt, connBW, linkBW)
+	if err != nil {
+		return err
+	}
+	defer px.close()
+
+	baseEnv := []string{
+		"PATH=" + os.Getenv("PATH"),
+		"HOME=" + filepath.Join(work, "home"),
+		"GOENV=off", "GOTOOLCHAIN=local", "GOWORK=off", "GOSUMDB=off",
+		"GOPRIVATE=", "GONOPROXY=", "GONOSUMDB=", "GOFLAGS=-modcacherw",
+		"GOPROXY=" + px.url, "GOCACHE=" + filepath.Join(work, "gocache"),
+	}
+	tools := []tool{
+		{name: "go mod download", env: []string{"GOMAXPROCS=2"}, cmd: func(dir string) *exec.Cmd {
+			c := exec.Command(goPath, "mod", "download")
+			c.Dir = dir
+			return c
+		}},
+		{name: "gomodfetch", cmd: func(dir string) *exec.Cmd {
+			args := []string{"-q"}
+			if o.jobs > 0 {
+				args = append(args, "-j", fmt.Sprint(o.jobs))
+			}
+			c := exec.Command(gmf, args...)
+			c.Dir = dir
+			return c
+		}},
+	}
+	if o.only {
+		tools = tools[1:]
+	}
+	cases := []string{"cold", "warm", "changed"}
+	samples := map[string][][]sample{} // case → tool → samples
+	for _, c := range cases {
+		samples[c] = make([][]sample, len(tools))
+	}
+	var mismatches []string
+	for round := range o.rounds {
+		rdir := filepath.Join(work, fmt.Sprintf("round%d", round))
+		caches := make([]string, len(tools))
+		projects := make([]string, len(tools))
+		for i := range tools {
+			caches[i] = filepath.Join(rdir, fmt.Sprintf("cache%d", i))
+			projects[i] = filepath.Join(rdir, fmt.Sprintf("app%d", i))
+			if err := os.MkdirAll(projects[i], 0o777); err != nil {
+				return err
+			}
+			if err := os.WriteFile(filepath.Join(projects[i], "go.mod"), []byte(set.GoMod), 0o666); err != nil {
+				return err
+			}
+			if err := os.WriteFile(filepath.Join(projects[i], "go.sum"), []byte(set.GoSum), 0o666); err != nil {
+				return err
+			}
+			if err := os.WriteFile(filepath.Join(projects[i], "main.go"), []byte("package main\n\nfunc main() {}\n"), 0o666); err != nil {
+				return err
+			}
+		}
+		order := []int{0, 1}
+		if o.only {
+			order = []int{0}
+		} else if round%2 == 1 {
+			order = []int{1, 0}
+		}
+		for _, c := range cases {
+			if c == "changed" {
+				for i := range tools {
+					if err := os.WriteFile(filepath.Join(projects[i], "go.mod"), []byte(set.GoModChg), 0o666); err != nil {
+						return err
+					}
+				}
+			}
+			for _, i := range order {
+				t := tools[i]
+				env := append(append(slices.Clip(baseEnv), t.env...),
+					"GOMODCACHE="+caches[i], "GOPATH="+filepath.Join(rdir, fmt.Sprintf("gopath%d", i)))
+				s, err := measure(px, t.cmd(projects[i]), env)
+				if err != nil {
+					return fmt.Errorf("round %d, %s, %s: %v", round+1, c, t.name, err)
+				}
+				samples[c][i] = append(samples[c][i], s)
+				if o.verbose {
+					fmt.Printf("round %d %-8s %-16s %7.2fs %5d requests %5d conns %9s %6.1f MiB RSS %6.2fs CPU\n",
+						round+1, c, t.name, s.wall.Seconds(), s.requests, s.conns, mib(s.bytes), float64(s.rss)/(1<<20), s.cpu.Seconds())
+				}
+			}
+			if o.only {
+				continue
+			}
+			if diffs := compareCaches(caches[0], caches[1]); len(diffs) > 0 {
+				if len(diffs) > 5 {
+					diffs = append(diffs[:5], fmt.Sprintf("... and %d more", len(diffs)-5))
+				}
+				mismatches = append(mismatches, fmt.Sprintf("round %d, %s: caches differ:\n\t%s", round+1, c, strings.Join(diffs, "\n\t")))
+			}
+		}
+		if !o.keep || round < o.rounds-1 {
+			removeAll(rdir)
+		} else {
+			fmt.Printf("caches kept under %s\n", rdir)
+		}
+	}
+
+	floorNet := time.Duration(float64(total) / linkBW * float64(time.Second))
+	if linkBW == 0 {
+		floorNet = 0
+	}
+	floorConn := time.Duration(0)
+	if connBW > 0 {
+		floorConn = time.Duration(float64(largest)/connBW*float64(time.Second)) + 2*o.rtt
+	}
+	floorDepth := time.Duration(set.Depth+1) * o.rtt // handshake + one round trip per level
+	floor := max(floorNet, floorConn, floorDepth)
+
+	fmt.Printf("\nnetwork: %v RTT per request (and per new connection), %s/s per connection, %s/s link; GOMAXPROCS=%d for go, %d CPUs\n",
+		o.rtt, mbs(o.connMB), mbs(o.linkMB), 2, runtime.NumCPU())
+	fmt.Printf("floor (cold): %.2fs = max(bytes/link %.2fs, largest zip/connection %.2fs, (depth+1)xRTT %.2fs)\n\n",
+		floor.Seconds(), floorNet.Seconds(), floorConn.Seconds(), floorDepth.Seconds())
+	if o.only {
+		for _, c := range cases {
+			f := median(samples[c][0])
+			fmt.Printf("%-8s gomodfetch %.2fs (%.2fx the floor), %d requests, %d conns, %.0f MiB RSS, %.2fs CPU\n",
+				c, f.wall.Seconds(), f.wall.Seconds()/floor.Seconds(), f.requests, f.conns, float64(f.rss)/(1<<20), f.cpu.Seconds())
+		}
+		return nil
+	}
+	fmt.Printf("| case | go mod download | gomodfetch | gomodfetch / go | requests (go / gmf) | conns (go / gmf) | bytes (go / gmf) | peak RSS (go / gmf) | CPU (go / gmf) | caches equal |\n")
+	fmt.Printf("|---|---|---|---|---|---|---|---|---|---|\n")
+	for _, c := range cases {
+		g, f := median(samples[c][0]), median(samples[c][1])
+		eq := "yes"
+		for _, m := range mismatches {
+			if strings.Contains(m, ", "+c+":") {
+				eq = "NO"
+			}
+		}
+		fmt.Printf("| %s | %.2fs | %.2fs | %.2f | %d / %d | %d / %d | %s / %s | %.0f / %.0f MiB | %.2fs / %.2fs | %s |\n",
+			c, g.wall.Seconds(), f.wall.Seconds(), f.wall.Seconds()/g.wall.Seconds(),
+			g.requests, f.requests, g.conns, f.conns, mib(g.bytes), mib(f.bytes),
+			float64(g.rss)/(1<<20), float64(f.rss)/(1<<20), g.cpu.Seconds(), f.cpu.Seconds(), eq)
+	}
+	cold := median(samples["cold"][1])
+	fmt.Printf("\ncold: gomodfetch at %.2fx the floor (%.2fs / %.2fs); median of %d rounds\n",
+		cold.wall.Seconds()/floor.Seconds(), cold.wall.Seconds(), floor.Seconds(), o.rounds)
+	for _, m := range mismatches {
+		fmt.Printf("MISMATCH %s\n", m)
+	}
+	if len(mismatches) > 0 {
+		return fmt.Errorf("%d cases where the caches differ", len(mismatches))
+	}
+	return nil
+}
+
+// measureArg makes the bench binary run the rest of its arguments as a
+// child and report the child's wall time and peak RSS on stdout. The
+// indirection keeps the bench's own memory out of the figure: on Linux a
+// child's ru_maxrss starts at its parent's RSS when it execs, so what is
+// reported is max(helper, tool), and the helper's is about 7 MiB.
+const measureArg = "-measure-child"
+
+func measureChild(args []string) int {
+	cmd := exec.Command(args[0], args[1:]...)
+	cmd.Stdin, cmd.Stderr = os.Stdin, os.Stderr
+	start := time.Now()
+	err := cmd.Run()
+	wall := time.Since(start)
+	var rss int64
+	var cpu time.Duration
+	if cmd.ProcessState != nil {
+		if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
+			rss = ru.Maxrss * 1024 // kilobytes on Linux
+		}
+		cpu = cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()
+	}
+	fmt.Printf("%d %d %d\n", wall.Nanoseconds(), rss, cpu.Nanoseconds())
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	return 0
+}
+
+// measure runs cmd with env (through measureChild) and reports its wall
+// time, peak RSS and what the proxy saw meanwhile.
+func measure(px *proxy, cmd *exec.Cmd, env []string) (sample, error) {
+	self, err := os.Executable()
+	if err != nil {
+		return sample{}, err
+	}
+	px.reset()
+	var stdout, stderr bytes.Buffer
+	w := exec.Command(self, append([]string{measureArg, cmd.Path}, cmd.Args[1:]...)...)
+	w.Dir, w.Env, w.Stdout, w.Stderr = cmd.Dir, env, &stdout, &stderr
+	if err := w.Run(); err != nil {
+		return sample{}, fmt.Errorf("%v\n%s", err, stderr.String())
+	}
+	s := sample{requests: px.requests.Load(), bytes: px.bytes.Load(), conns: px.conns.Load()}
+	var ns, cpu int64
+	if _, err := fmt.Sscan(stdout.String(), &ns, &s.rss, &cpu); err != nil {
+		return sample{}, fmt.Errorf("reading the measurement %q: %v", stdout.String(), err)
+	}
+	s.wall, s.cpu = time.Duration(ns), time.Duration(cpu)
+	return s, nil
+}
+
+// median returns the sample with the median wall time (the others' fields
+// come from that same run).
+func median(s []sample) sample {
+	if len(s) == 0 {
+		return sample{}
+	}
+	s = slices.Clone(s)
+	slices.SortFunc(s, func(a, b sample) int { return cmp.Compare(a.wall, b.wall) })
+	return s[len(s)/2]
+}
+
+func mib(n int64) string { return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20)) }
+
+func mbs(mb float64) string {
+	if mb == 0 {
+		return "unlimited"
+	}
+	return fmt.Sprintf("%g MB", mb)
+}
+
+// compareCaches lists the differences between two module caches: file
+// set, bytes and permission bits (lock and temp files aside).
+func compareCaches(a, b string) []string {
+	ma, err := readCache(a)
+	if err != nil {
+		return []string{err.Error()}
+	}
+	mb, err := readCache(b)
+	if err != nil {
+		return []string{err.Error()}
+	}
+	var diffs []string
+	for p, ea := range ma {
+		eb, ok := mb[p]
+		switch {
+		case !ok:
+			diffs = append(diffs, "only in go's cache: "+p)
+		case ea.mode != eb.mode:
+			diffs = append(diffs, fmt.Sprintf("%s: mode %v vs %v", p, ea.mode, eb.mode))
+		case ea.hash != eb.hash:
+			diffs = append(diffs, p+": content differs")
+		}
+	}
+	for p := range mb {
+		if _, ok := ma[p]; !ok {
+			diffs = append(diffs, "only in gomodfetch's cache: "+p)
+		}
+	}
+	slices.Sort(diffs)
+	return diffs
+}
+
+type cacheEntry struct {
+	mode fs.FileMode
+	hash [32]byte
+}
+
+func readCache(root string) (map[string]cacheEntry, error) {
+	m := map[string]cacheEntry{}
+	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		name := d.Name()
+		if strings.HasSuffix(name, ".lock") || strings.HasSuffix(name, ".tmp") || strings.Contains(name, ".tmp-") {
+			return nil
+		}
+		rel, _ := filepath.Rel(root, p)
+		fi, err := d.Info()
+		if err != nil {
+			return err
+		}
+		e := cacheEntry{mode: fi.Mode()}
+		if fi.Mode().IsRegular() {
+			if e.hash, err = fileHash(p); err != nil {
+				return err
+			}
+		}
+		m[rel] = e
+		return nil
+	})
+	return m, err
+}
+
+// removeAll removes a tree that may have read-only directories in it.
+func removeAll(dir string) {
+	filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err == nil && d.IsDir() {
+			os.Chmod(p, 0o777)
+		}
+		return nil
+	})
+	os.RemoveAll(dir)
+}
