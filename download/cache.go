@@ -159,27 +159,50 @@ func (c *Cache) WriteGoMod(mod module.Version, data []byte) (string, error) {
 	return file, nil
 }
 
+// RepairList rewrites the version list beside mod's cached .mod if the
+// list does not name mod's version or is torn (a run was killed between
+// writing the .mod and rewriting the list, or while rewriting it). It is
+// best effort: a read-only cache that is otherwise complete still serves.
+func (c *Cache) RepairList(mod module.Version) {
+	file, err := c.File(mod, "mod")
+	if err != nil || module.CanonicalVersion(mod.Version) != mod.Version {
+		return
+	}
+	dir := filepath.Dir(file)
+	data, err := os.ReadFile(filepath.Join(dir, "list"))
+	if err == nil && !bytes.ContainsRune(data, 0) && (len(data) == 0 || data[len(data)-1] == '\n') {
+		for _, l := range strings.Split(string(data), "\n") {
+			if l == mod.Version {
+				return
+			}
+		}
+	}
+	rewriteVersionList(dir)
+}
+
 // writeFile writes data to a temporary file beside file and renames it
-// into place, so file is never seen partly written.
+// into place, so file is never seen partly written. The temp file is
+// flocked for as long as it exists under its temp name, so that a later run
+// can tell a temp file whose writer died (unlocked) from one being written
+// now, and remove it (sweepTemps).
 func (c *Cache) writeFile(file string, data []byte) (err error) {
 	dir := filepath.Dir(file)
 	if err := os.MkdirAll(dir, 0o777); err != nil {
 		return &WriteError{Path: dir, Err: unwrapPathError(err)}
 	}
-	f, err := createTemp(dir, filepath.Base(file))
+	sweepTemps(dir, filepath.Base(file)+ownTempMark)
+	f, err := createTemp(dir, filepath.Base(file)+ownTempMark)
 	if err != nil {
 		return &WriteError{Path: dir, Err: unwrapPathError(err)}
 	}
+	lockTemp(f)
 	defer func() {
 		if err != nil {
-			f.Close()
 			os.Remove(f.Name())
 		}
+		f.Close() // after the rename or removal: releases the flock
 	}()
 	if _, err := f.Write(data); err != nil {
-		return &WriteError{Path: file, Err: unwrapPathError(err)}
-	}
-	if err := f.Close(); err != nil {
 		return &WriteError{Path: file, Err: unwrapPathError(err)}
 	}
 	if err := os.Rename(f.Name(), file); err != nil {
@@ -188,6 +211,33 @@ func (c *Cache) writeFile(file string, data []byte) (err error) {
 	return nil
 }
 
+// ownTempMark is in the names of the temp files writeFile creates
+// (<v>.mod.gmf<random>.tmp). The go command writes .info and .mod files
+// without any lock, so only temp files gomodfetch created, and flocked,
+// can be told dead or alive; the go command's own are left alone.
+const ownTempMark = ".gmf"
+
+// sweepTemps removes dir/<prefix>*.tmp files whose writer is gone: files
+// nobody holds a flock on. An empty file is removed only once it is a
+// minute old (its writer may be between creating and locking it).
+func sweepTemps(dir, prefix string) {
+	old, err := filepath.Glob(filepath.Join(globQuote(dir), globQuote(prefix)+"*.tmp"))
+	if err != nil {
+		return
+	}
+	for _, p := range old {
+		f, err := os.Open(p)
+		if err != nil {
+			continue
+		}
+		if tryLockTemp(f) {
+			if fi, err := f.Stat(); err == nil && (fi.Size() > 0 || time.Since(fi.ModTime()) > time.Minute) {
+				os.Remove(p)
+			}
+		}
+		f.Close()
+	}
+}
 func unwrapPathError(err error) error {
 	var pe *fs.PathError
 	if errors.As(err, &pe) {
@@ -360,21 +410,9 @@ func (c *Cache) CreateZipTemp(mod module.Version) (*os.File, error) {
 // file to its final .zip name, in that order (the go command's order: a
 // .zip without .ziphash is rehashed, never trusted). The caller holds
 // mod's lock.
-func (c *Cache) CommitZip(tmp, zipfile, hash string) (err error) {
-	hf, err := lockedfile.Create(zipfile + "hash")
-	if err != nil {
-		return &WriteError{Path: zipfile + "hash", Err: unwrapPathError(err)}
-	}
-	defer func() {
-		if cerr := hf.Close(); cerr != nil && err == nil {
-			err = &WriteError{Path: zipfile + "hash", Err: cerr}
-		}
-	}()
-	if err := hf.Truncate(int64(len(hash))); err != nil {
-		return &WriteError{Path: zipfile + "hash", Err: unwrapPathError(err)}
-	}
-	if _, err := hf.WriteAt([]byte(hash), 0); err != nil {
-		return &WriteError{Path: zipfile + "hash", Err: unwrapPathError(err)}
+func (c *Cache) CommitZip(tmp, zipfile, hash string) error {
+	if err := c.WriteZipHash(zipfile, hash); err != nil {
+		return err
 	}
 	if err := os.Rename(tmp, zipfile); err != nil {
 		return &WriteError{Path: zipfile, Err: unwrapPathError(err)}
@@ -382,11 +420,32 @@ func (c *Cache) CommitZip(tmp, zipfile, hash string) (err error) {
 	return nil
 }
 
-// WriteZipHash records hash for a zip that is already in place (it lost
-// its .ziphash and was rehashed). The caller holds mod's lock.
-func (c *Cache) WriteZipHash(zipfile, hash string) error {
-	if err := lockedfile.Write(zipfile+"hash", strings.NewReader(hash), 0o666); err != nil {
-		return &WriteError{Path: zipfile + "hash", Err: unwrapPathError(err)}
+// WriteZipHash records hash in zipfile's .ziphash. The caller holds mod's
+// lock. The go command writes .ziphash in place (truncate, then write), so
+// a crash can leave it empty beside a good zip, which go then reports as
+// "unexpected ziphash"; it is written here to a temp file named
+// <v>.ziphash<random>.tmp (which both programs remove under the lock, as
+// it matches <v>.zip*.tmp) and renamed into place, so it is always whole.
+func (c *Cache) WriteZipHash(zipfile, hash string) (err error) {
+	target := zipfile + "hash"
+	f, err := createTemp(filepath.Dir(zipfile), filepath.Base(target))
+	if err != nil {
+		return &WriteError{Path: filepath.Dir(zipfile), Err: unwrapPathError(err)}
+	}
+	defer func() {
+		if err != nil {
+			f.Close()
+			os.Remove(f.Name())
+		}
+	}()
+	if _, err := f.WriteString(hash); err != nil {
+		return &WriteError{Path: target, Err: unwrapPathError(err)}
+	}
+	if err := f.Close(); err != nil {
+		return &WriteError{Path: target, Err: unwrapPathError(err)}
+	}
+	if err := os.Rename(f.Name(), target); err != nil {
+		return &WriteError{Path: target, Err: unwrapPathError(err)}
 	}
 	return nil
 }
@@ -453,11 +512,14 @@ func (c *Cache) Extract(mod module.Version, zipfile string) (string, error) {
 		}
 		return "", fmt.Errorf("extracting: %w", err)
 	}
-	if err := os.Remove(partial); err != nil {
-		return "", &WriteError{Path: partial, Err: unwrapPathError(err)}
-	}
+	// Unlike the go command, permissions are set before .partial goes,
+	// so a crash while setting them leaves a tree that is redone rather
+	// than one with go's modes on only part of it.
 	if !c.ReadWrite {
 		makeReadOnly(dir)
+	}
+	if err := os.Remove(partial); err != nil {
+		return "", &WriteError{Path: partial, Err: unwrapPathError(err)}
 	}
 	return dir, nil
 }

@@ -288,6 +288,7 @@ func (f *Fetcher) goMod(ctx context.Context, mod module.Version) ([]byte, string
 			if err := f.cfg.Verifier.Check(ctx, sumKey, h); err != nil {
 				return nil, err
 			}
+			f.cfg.Cache.RepairList(mod)
 			return result{data, file}, nil
 		}
 		rel, err := relPath(mod, "mod")
