@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/rogpeppe/go-internal/lockedfile"
@@ -191,11 +192,10 @@ func (c *Cache) writeFile(file string, data []byte) (err error) {
 		return &WriteError{Path: dir, Err: unwrapPathError(err)}
 	}
 	sweepTemps(dir, filepath.Base(file)+ownTempMark)
-	f, err := createTemp(dir, filepath.Base(file)+ownTempMark)
+	f, err := createLockedTemp(dir, filepath.Base(file)+ownTempMark)
 	if err != nil {
 		return &WriteError{Path: dir, Err: unwrapPathError(err)}
 	}
-	lockTemp(f)
 	defer func() {
 		if err != nil {
 			os.Remove(f.Name())
@@ -218,8 +218,9 @@ func (c *Cache) writeFile(file string, data []byte) (err error) {
 const ownTempMark = ".gmf"
 
 // sweepTemps removes dir/<prefix>*.tmp files whose writer is gone: files
-// nobody holds a flock on. An empty file is removed only once it is a
-// minute old (its writer may be between creating and locking it).
+// nobody holds a flock on. It removes them while holding their flock, so a
+// writer that has created a temp file but not yet locked it finds the name
+// gone once it has the lock, and starts again (createLockedTemp).
 func sweepTemps(dir, prefix string) {
 	old, err := filepath.Glob(filepath.Join(globQuote(dir), globQuote(prefix)+"*.tmp"))
 	if err != nil {
@@ -231,13 +232,46 @@ func sweepTemps(dir, prefix string) {
 			continue
 		}
 		if tryLockTemp(f) {
-			if fi, err := f.Stat(); err == nil && (fi.Size() > 0 || time.Since(fi.ModTime()) > time.Minute) {
-				os.Remove(p)
-			}
+			os.Remove(p)
 		}
 		f.Close()
 	}
 }
+
+// createLockedTemp creates a temp file as createTemp does and holds an
+// exclusive flock on it, making sure the name still refers to it once the
+// lock is held (a sweeper may have removed it in between).
+func createLockedTemp(dir, prefix string) (*os.File, error) {
+	var err error
+	for range 10 {
+		var f *os.File
+		if f, err = createTemp(dir, prefix); err != nil {
+			return nil, err
+		}
+		lockTemp(f)
+		fi, err1 := f.Stat()
+		ni, err2 := os.Stat(f.Name())
+		if err1 == nil && err2 == nil && os.SameFile(fi, ni) {
+			return f, nil
+		}
+		f.Close()
+		err = fmt.Errorf("temp file %s removed while being created", f.Name())
+	}
+	return nil, err
+}
+
+// CacheUnusable reports whether err says the module cache cannot be
+// written at all (read-only, not ours, full), rather than that one file
+// could not be: no other module will fare better.
+func CacheUnusable(err error) bool {
+	for _, e := range []error{syscall.EACCES, syscall.EPERM, syscall.EROFS, syscall.ENOSPC, syscall.EDQUOT} {
+		if errors.Is(err, e) {
+			return true
+		}
+	}
+	return false
+}
+
 func unwrapPathError(err error) error {
 	var pe *fs.PathError
 	if errors.As(err, &pe) {
@@ -509,6 +543,10 @@ func (c *Cache) Extract(mod module.Version, zipfile string) (string, error) {
 	if err := modzip.Unzip(dir, mod, zipfile); err != nil {
 		if rmErr := removeAll(dir); rmErr == nil {
 			os.Remove(partial)
+		}
+		var pe *fs.PathError
+		if errors.As(err, &pe) && CacheUnusable(pe.Err) {
+			return "", &WriteError{Path: pe.Path, Err: pe.Err}
 		}
 		return "", fmt.Errorf("extracting: %w", err)
 	}

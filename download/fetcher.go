@@ -79,7 +79,12 @@ type Module struct {
 	GoModSum string  `json:",omitempty"`
 	Origin   *Origin `json:",omitempty"`
 	Reuse    bool    `json:",omitempty"`
+
+	err error // what Error says
 }
+
+// Err returns the error that Error reports, or nil.
+func (m *Module) Err() error { return m.err }
 
 // Fetcher downloads module versions into the cache.
 type Fetcher struct {
@@ -87,10 +92,11 @@ type Fetcher struct {
 	sf     singleflight.Group
 	health health
 
-	retries atomic.Int64
-	mu      sync.Mutex
-	served  map[string]int // proxy → zips it served
-	fetched int            // zips downloaded (not found in cache)
+	retries  atomic.Int64
+	cacheErr atomic.Pointer[WriteError] // first write that found the cache unusable
+	mu       sync.Mutex
+	served   map[string]int // proxy → zips it served
+	fetched  int            // zips downloaded (not found in cache)
 }
 
 // New returns a Fetcher for cfg.
@@ -126,6 +132,18 @@ func (f *Fetcher) Stats() Stats {
 		Retries:  f.retries.Load(),
 		Zips:     f.fetched,
 		Served:   served,
+	}
+}
+
+// CacheError returns the first write that found the module cache
+// unusable (read-only, owned by someone else, full), or nil. Once there is
+// one, no further module is started: each fails with this error.
+func (f *Fetcher) CacheError() *WriteError { return f.cacheErr.Load() }
+
+func (f *Fetcher) noteCacheError(err error) {
+	var we *WriteError
+	if errors.As(err, &we) && CacheUnusable(we.Err) {
+		f.cacheErr.CompareAndSwap(nil, we)
 	}
 }
 
@@ -278,6 +296,9 @@ func (f *Fetcher) goMod(ctx context.Context, mod module.Version) ([]byte, string
 	if err := module.Check(mod.Path, mod.Version); err != nil {
 		return nil, "", err
 	}
+	if we := f.cacheErr.Load(); we != nil {
+		return nil, "", module.VersionError(mod, we)
+	}
 	v, err, _ := f.sf.Do("mod "+mod.String(), func() (any, error) {
 		sumKey := module.Version{Path: mod.Path, Version: mod.Version + "/go.mod"}
 		if data, file, err := f.cfg.Cache.ReadGoMod(mod); err == nil {
@@ -334,6 +355,7 @@ func (f *Fetcher) goMod(ctx context.Context, mod module.Version) ([]byte, string
 		data := v.([]byte)
 		file, err := f.cfg.Cache.WriteGoMod(mod, data)
 		if err != nil {
+			f.noteCacheError(err)
 			return nil, module.VersionError(mod, err)
 		}
 		return result{data, file}, nil
@@ -353,7 +375,8 @@ func (f *Fetcher) Download(ctx context.Context, mod module.Version) *Module {
 	v, _, _ := f.sf.Do("download "+mod.String(), func() (any, error) {
 		m := &Module{Path: mod.Path, Version: mod.Version}
 		if err := f.download(ctx, mod, m); err != nil {
-			m.Error = err.Error()
+			f.noteCacheError(err)
+			m.Error, m.err = err.Error(), err
 		}
 		return m, nil
 	})
@@ -364,6 +387,13 @@ func (f *Fetcher) Download(ctx context.Context, mod module.Version) *Module {
 func (f *Fetcher) download(ctx context.Context, mod module.Version, m *Module) error {
 	if err := module.Check(mod.Path, mod.Version); err != nil {
 		return err
+	}
+	// No new work once the run is cancelled or the cache is unusable.
+	if err := ctx.Err(); err != nil {
+		return module.VersionError(mod, err)
+	}
+	if we := f.cacheErr.Load(); we != nil {
+		return module.VersionError(mod, we)
 	}
 	info, infoCached, err := f.Info(ctx, mod)
 	if f.isDirect(err) {
