@@ -12,10 +12,8 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/signal"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/urfave/cli/v2"
@@ -135,8 +133,8 @@ const defaultJobs = 16
 
 func download_(opts options, stdout, stderr io.Writer) int {
 	start := time.Now()
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
+	ctx, intr := notifyInterrupts(context.Background())
+	defer intr.stop()
 	if opts.timeout > 0 {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, opts.timeout)
@@ -270,7 +268,7 @@ func download_(opts options, stdout, stderr io.Writer) int {
 	if plan.Wait {
 		g := waitGraph()
 		if g.err != nil {
-			fmt.Fprintf(stderr, "gomodfetch: loading module graph: %v\n", g.err)
+			graphError(stderr, intr, fetcher, g.err)
 			failed, graphFailed = true, true
 		} else {
 			plan.Finish(ctx, g.g)
@@ -284,7 +282,7 @@ func download_(opts options, stdout, stderr io.Writer) int {
 	fetchAll(plan.Targets)
 	if g := waitGraph(); plan.NeedsGraph && !plan.Wait {
 		if g.err != nil {
-			fmt.Fprintf(stderr, "gomodfetch: loading module graph: %v\n", g.err)
+			graphError(stderr, intr, fetcher, g.err)
 			failed, graphFailed = true, true
 		} else if bad := g.g.Inconsistent(); len(bad) > 0 && len(opts.args) == 0 {
 			fmt.Fprintf(stderr, "gomodfetch: %s: updates to go.mod needed (%s); to update it:\n\tgo mod tidy\n", main.GoMod, strings.Join(bad, "; "))
@@ -302,14 +300,24 @@ func download_(opts options, stdout, stderr io.Writer) int {
 		}
 	}
 	nerr := 0
+	var unfinished []string
+	cacheErr := fetcher.CacheError()
 	for _, m := range results {
 		if m.Error != "" {
 			nerr++
 			failed = true
-			if !opts.json {
+			switch {
+			case intr.signal() != nil:
+				unfinished = append(unfinished, m.Path+"@"+m.Version)
+			case cacheErr != nil && cacheUnusable(m.Err()):
+				// reported once below
+			case !opts.json:
 				fmt.Fprintf(stderr, "gomodfetch: %s\n", m.Error)
 			}
 		}
+	}
+	if cacheErr != nil && intr.signal() == nil {
+		fmt.Fprintf(stderr, "gomodfetch: module cache %s is not usable: %v\n", cfg.modCache, cacheErr)
 	}
 	// Like go, -json still records the sums of what did download when
 	// some modules failed.
@@ -328,8 +336,9 @@ func download_(opts options, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "gomodfetch: %d modules (%d downloaded, %d failed), %d requests, %s, %d retries, %.2fs\n",
 			len(results), st.Zips, nerr, st.Requests, humanBytes(st.Bytes), st.Retries, time.Since(start).Seconds())
 	}
-	if ctx.Err() != nil && errors.Is(ctx.Err(), context.Canceled) {
-		return 130
+	if intr.signal() != nil {
+		reportInterrupt(stderr, intr, len(results), unfinished)
+		return intr.exitCode()
 	}
 	if failed {
 		return 1
