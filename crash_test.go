@@ -31,6 +31,7 @@ import (
 	"time"
 
 	"github.com/rogpeppe/go-internal/goproxytest"
+	"github.com/rogpeppe/go-internal/lockedfile"
 )
 
 // stallFront sits before a goproxytest server on 127.0.0.1:0. It can stall
@@ -659,4 +660,76 @@ func TestRepairStates(t *testing.T) {
 			fx.checkCache(t, dir, cache, fx.refRW, true, true)
 		})
 	}
+}
+
+// TestInterruptWhileLocked: another process (here the test) holds a
+// version's lock, as go does for the length of a download; SIGTERM must
+// still end gomodfetch, which is waiting for that lock.
+func TestInterruptWhileLocked(t *testing.T) {
+	fx := newCrashFixture(t)
+	if _, err := os.Stat("/proc/self/fd"); err != nil {
+		t.Skip("needs /proc to see the process wait for the lock")
+	}
+	dir, cache := fx.project(t), filepath.Join(t.TempDir(), "modcache")
+	lock := filepath.Join(cache, "cache/download/example.com/big/@v/v1.0.0.lock")
+	if err := os.MkdirAll(filepath.Dir(lock), 0o777); err != nil {
+		t.Fatal(err)
+	}
+	release, err := lockedfile.MutexAt(lock).Lock()
+	if err != nil {
+		t.Fatal(err)
+	}
+	unlock := sync.OnceFunc(release)
+	defer unlock()
+
+	cmd := fx.cmd("gomodfetch", dir, cache, fx.backend, true)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	// Wait (bounded) until the process has the lock file open: it is then
+	// blocked in flock.
+	fdDir := fmt.Sprintf("/proc/%d/fd", cmd.Process.Pid)
+	opened := false
+	for range 3000 {
+		entries, _ := os.ReadDir(fdDir)
+		for _, e := range entries {
+			if target, _ := os.Readlink(filepath.Join(fdDir, e.Name())); target == lock {
+				opened = true
+			}
+		}
+		if opened {
+			break
+		}
+		select {
+		case err := <-exited:
+			t.Fatalf("gomodfetch ended (%v) while the lock was held:\n%s", err, stderr.String())
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+	if !opened {
+		cmd.Process.Kill()
+		t.Fatal("gomodfetch never opened the lock file")
+	}
+	cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case err = <-exited:
+	case <-time.After(30 * time.Second): // safety net
+		cmd.Process.Kill()
+		<-exited
+		t.Fatal("gomodfetch waited for the lock after SIGTERM")
+	}
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != 143 {
+		t.Fatalf("exit: %v, want status 143\n%s", err, stderr.String())
+	}
+	if !regexp.MustCompile(`interrupted by SIGTERM: .*not finished: .*example\.com/big@v1\.0\.0`).MatchString(stderr.String()) {
+		t.Fatalf("stderr does not say what was interrupted:\n%s", stderr.String())
+	}
+	unlock()
+	fx.run(t, "gomodfetch", dir, cache, fx.backend, true, "-q")
+	fx.checkCache(t, dir, cache, fx.refRW, true, true)
 }

@@ -2,6 +2,7 @@ package download
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -366,6 +367,33 @@ func (c *Cache) Lock(mod module.Version) (func(), error) {
 		return nil, &WriteError{Path: file, Err: unwrapPathError(err)}
 	}
 	return unlock, nil
+}
+
+// LockContext is Lock, giving up when ctx is done: another process (the
+// go command, another gomodfetch) may hold the lock for as long as a large
+// download takes, and an interrupted run must not wait for it. A lock
+// granted after giving up is released at once.
+func (c *Cache) LockContext(ctx context.Context, mod module.Version) (func(), error) {
+	type result struct {
+		unlock func()
+		err    error
+	}
+	ch := make(chan result, 1)
+	go func() {
+		unlock, err := c.Lock(mod)
+		ch <- result{unlock, err}
+	}()
+	select {
+	case r := <-ch:
+		return r.unlock, r.err
+	case <-ctx.Done():
+		go func() {
+			if r := <-ch; r.err == nil {
+				r.unlock()
+			}
+		}()
+		return nil, ctx.Err()
+	}
 }
 
 // SideLock takes $GOMODCACHE/cache/lock, which the go command holds while

@@ -427,7 +427,7 @@ func (f *Fetcher) download(ctx context.Context, mod module.Version, m *Module) e
 		}
 	}
 
-	unlock, err := f.cfg.Cache.Lock(mod)
+	unlock, err := f.cfg.Cache.LockContext(ctx, mod)
 	if err != nil {
 		return module.VersionError(mod, err)
 	}
