@@ -9,6 +9,7 @@ package main
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -133,6 +134,44 @@ func TestCacheReadOnly(t *testing.T) {
 		mount(t, warm, "-o", "remount,bind,ro")
 		fx.run(t, "gomodfetch", dir, warm, "off", true, "-q")
 		fx.run(t, "go", dir, warm, "off", true, "mod", "download")
+	})
+
+	// One module missing from a read-only cache: it fails with the one
+	// line, the modules already there are still reported complete.
+	t.Run("partly warm", func(t *testing.T) {
+		warm := filepath.Join(t.TempDir(), "warm")
+		fx.run(t, "gomodfetch", dir, warm, fx.backend, true, "-q")
+		if os.Getuid() != 0 {
+			t.Skip("needs a read-only bind mount (root)")
+		}
+		for _, p := range []string{"cache/download/example.com/small", "example.com/small@v1.0.0"} {
+			if err := os.RemoveAll(filepath.Join(warm, p)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		mount(t, warm, "--bind", warm)
+		mount(t, warm, "-o", "remount,bind,ro")
+		cmd := fx.cmd("gomodfetch", dir, warm, fx.backend, true, "-q", "-json")
+		var stdout bytes.Buffer
+		cmd.Stdout = &stdout
+		stderr := runFailing(t, cmd)
+		oneLineError(t, stderr, warm, "read-only file system")
+		dec := json.NewDecoder(&stdout)
+		var failed []string
+		for dec.More() {
+			var m struct{ Path, Error, Dir string }
+			if err := dec.Decode(&m); err != nil {
+				t.Fatal(err)
+			}
+			if m.Error != "" {
+				failed = append(failed, m.Path)
+			} else if m.Dir == "" {
+				t.Errorf("%s: no Dir", m.Path)
+			}
+		}
+		if len(failed) != 1 || failed[0] != "example.com/small" {
+			t.Fatalf("failed modules: %v, want [example.com/small]", failed)
+		}
 	})
 }
 

@@ -406,7 +406,8 @@ func killPoints(sizes map[string]int) []killPoint {
 // then reruns gomodfetch (every fourth point: go mod download) on what it
 // left. The rerun must succeed, the cache must be go's and verify, and a
 // gomodfetch rerun must leave no temp file or .partial marker. Half the
-// points run without -modcacherw (read-only trees). -short runs every
+// points run without -modcacherw (read-only trees). -short (and the race
+// detector, which makes every process several times slower) runs every
 // third point.
 func TestKillAndRerun(t *testing.T) {
 	fx := newCrashFixture(t)
@@ -415,7 +416,7 @@ func TestKillAndRerun(t *testing.T) {
 	probe := startStallFront(t, fx.backend)
 	fx.run(t, "gomodfetch", fx.project(t), t.TempDir(), probe.URL, true, "-q")
 	pts := killPoints(probe.served())
-	if testing.Short() {
+	if testing.Short() || raceEnabled {
 		var short []killPoint
 		for i, p := range pts {
 			if i%3 == 0 {

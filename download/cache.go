@@ -156,7 +156,7 @@ func (c *Cache) WriteGoMod(mod module.Version, data []byte) (string, error) {
 		return "", err
 	}
 	if err := rewriteVersionList(filepath.Dir(file)); err != nil {
-		return "", &WriteError{Path: filepath.Join(filepath.Dir(file), "list"), Err: err}
+		return "", &WriteError{Path: filepath.Join(filepath.Dir(file), "list"), Err: unwrapPathError(err)}
 	}
 	return file, nil
 }
@@ -510,6 +510,25 @@ func (c *Cache) WriteZipHash(zipfile, hash string) (err error) {
 		return &WriteError{Path: target, Err: unwrapPathError(err)}
 	}
 	return nil
+}
+
+// Complete reports whether mod's .info, .mod, zip, .ziphash and source
+// tree are all in place.
+func (c *Cache) Complete(mod module.Version) bool {
+	for _, suffix := range []string{"info", "mod"} {
+		file, err := c.File(mod, suffix)
+		if err != nil {
+			return false
+		}
+		if _, err := os.Stat(file); err != nil {
+			return false
+		}
+	}
+	_, _, ok := c.ZipHash(mod)
+	if ok {
+		_, ok = c.Extracted(mod)
+	}
+	return ok
 }
 
 // Extracted returns mod's source directory if it is completely extracted:

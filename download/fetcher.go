@@ -137,7 +137,8 @@ func (f *Fetcher) Stats() Stats {
 
 // CacheError returns the first write that found the module cache
 // unusable (read-only, owned by someone else, full), or nil. Once there is
-// one, no further module is started: each fails with this error.
+// one, nothing more is written: a module that is not already complete in
+// the cache fails with this error without being fetched.
 func (f *Fetcher) CacheError() *WriteError { return f.cacheErr.Load() }
 
 func (f *Fetcher) noteCacheError(err error) {
@@ -296,9 +297,6 @@ func (f *Fetcher) goMod(ctx context.Context, mod module.Version) ([]byte, string
 	if err := module.Check(mod.Path, mod.Version); err != nil {
 		return nil, "", err
 	}
-	if we := f.cacheErr.Load(); we != nil {
-		return nil, "", module.VersionError(mod, we)
-	}
 	v, err, _ := f.sf.Do("mod "+mod.String(), func() (any, error) {
 		sumKey := module.Version{Path: mod.Path, Version: mod.Version + "/go.mod"}
 		if data, file, err := f.cfg.Cache.ReadGoMod(mod); err == nil {
@@ -311,6 +309,9 @@ func (f *Fetcher) goMod(ctx context.Context, mod module.Version) ([]byte, string
 			}
 			f.cfg.Cache.RepairList(mod)
 			return result{data, file}, nil
+		}
+		if we := f.cacheErr.Load(); we != nil {
+			return nil, module.VersionError(mod, we) // it could not be written
 		}
 		rel, err := relPath(mod, "mod")
 		if err != nil {
@@ -388,11 +389,12 @@ func (f *Fetcher) download(ctx context.Context, mod module.Version, m *Module) e
 	if err := module.Check(mod.Path, mod.Version); err != nil {
 		return err
 	}
-	// No new work once the run is cancelled or the cache is unusable.
+	// No new work once the run is cancelled, and no requests for a module
+	// that could not be written once the cache is found unusable.
 	if err := ctx.Err(); err != nil {
 		return module.VersionError(mod, err)
 	}
-	if we := f.cacheErr.Load(); we != nil {
+	if we := f.cacheErr.Load(); we != nil && !f.cfg.Cache.Complete(mod) {
 		return module.VersionError(mod, we)
 	}
 	info, infoCached, err := f.Info(ctx, mod)
@@ -427,6 +429,10 @@ func (f *Fetcher) download(ctx context.Context, mod module.Version, m *Module) e
 		}
 	}
 
+	// Nothing that needs writing once the cache is found unusable.
+	if we := f.cacheErr.Load(); we != nil {
+		return module.VersionError(mod, we)
+	}
 	unlock, err := f.cfg.Cache.LockContext(ctx, mod)
 	if err != nil {
 		return module.VersionError(mod, err)
@@ -534,7 +540,7 @@ func (f *Fetcher) zip(ctx context.Context, mod module.Version, beforeCommit func
 			return nil, err
 		}
 		if err := tmp.Close(); err != nil {
-			return nil, &WriteError{Path: tmp.Name(), Err: err}
+			return nil, &WriteError{Path: tmp.Name(), Err: unwrapPathError(err)}
 		}
 		if err := f.cfg.Verifier.Check(ctx, mod, hash); err != nil {
 			return nil, corruptIfMismatch(err)
