@@ -544,15 +544,14 @@ func TestInterrupt(t *testing.T) {
 
 // TestConcurrentWithGo runs three gomodfetch and two go mod download
 // processes on one empty cache at once, eight times over (three with
-// -short) (responses are
-// sent in small pieces so the runs overlap); all must succeed and leave
-// go's cache.
+// -short or the race detector). Responses are sent in small pieces so the
+// runs overlap. All must succeed and leave go's cache.
 func TestConcurrentWithGo(t *testing.T) {
 	fx := newCrashFixture(t)
 	front := startStallFront(t, fx.backend)
 	front.drip = true
 	rounds := 8
-	if testing.Short() {
+	if testing.Short() || raceEnabled {
 		rounds = 3
 	}
 	for round := range rounds {
@@ -652,6 +651,7 @@ func TestRepairStates(t *testing.T) {
 	}
 	for name, mutate := range states {
 		t.Run(strings.ReplaceAll(name, " ", "_"), func(t *testing.T) {
+			t.Parallel()
 			dir, cache := fx.project(t), filepath.Join(t.TempDir(), "modcache")
 			fx.run(t, "gomodfetch", dir, cache, fx.backend, true, "-q")
 			if err := mutate(cache); err != nil {
