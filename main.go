@@ -12,11 +12,9 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/signal"
 	"path/filepath"
 	"sort"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/urfave/cli/v2"
@@ -160,8 +158,8 @@ const defaultJobs = 32
 
 func download_(opts options, stdout, stderr io.Writer) int {
 	start := time.Now()
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
+	ctx, intr := notifyInterrupts(context.Background())
+	defer intr.stop()
 	if opts.timeout > 0 {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, opts.timeout)
@@ -306,7 +304,7 @@ func download_(opts options, stdout, stderr io.Writer) int {
 	if plan.Wait {
 		g := waitGraph()
 		if g.err != nil {
-			fmt.Fprintf(prog.writer(stderr), "gomodfetch: loading module graph: %v\n", g.err)
+			graphError(prog.writer(stderr), intr, fetcher, g.err)
 			failed, graphFailed = true, true
 		} else {
 			plan.Finish(ctx, g.g)
@@ -322,7 +320,7 @@ func download_(opts options, stdout, stderr io.Writer) int {
 	prog.stop()
 	if plan.NeedsGraph && !plan.Wait {
 		if g.err != nil {
-			fmt.Fprintf(stderr, "gomodfetch: loading module graph: %v\n", g.err)
+			graphError(stderr, intr, fetcher, g.err)
 			failed, graphFailed = true, true
 		} else if bad := g.g.Inconsistent(); len(bad) > 0 && len(opts.args) == 0 {
 			fmt.Fprintf(stderr, "gomodfetch: %s: updates to go.mod needed (%s); to update it:\n\tgo mod tidy\n", main.GoMod, strings.Join(bad, "; "))
@@ -340,14 +338,24 @@ func download_(opts options, stdout, stderr io.Writer) int {
 		}
 	}
 	nerr := 0
+	var unfinished []string
+	cacheErr := fetcher.CacheError()
 	for _, m := range results {
 		if m.Error != "" {
 			nerr++
 			failed = true
-			if !opts.json {
+			switch {
+			case intr.signal() != nil:
+				unfinished = append(unfinished, m.Path+"@"+m.Version)
+			case cacheErr != nil && cacheUnusable(m.Err()):
+				// reported once below
+			case !opts.json:
 				fmt.Fprintf(stderr, "gomodfetch: %s\n", m.Error)
 			}
 		}
+	}
+	if cacheErr != nil && intr.signal() == nil {
+		fmt.Fprintf(stderr, "gomodfetch: module cache %s is not usable: %v\n", cfg.modCache, cacheErr)
 	}
 	// Like go, -json still records the sums of what did download when
 	// some modules failed.
@@ -366,8 +374,9 @@ func download_(opts options, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "gomodfetch: %d modules (%d downloaded, %d failed), %d requests, %s, %d retries, %.2fs%s\n",
 			len(results), st.Zips, nerr, st.Requests, humanBytes(st.Bytes), st.Retries, time.Since(start).Seconds(), servedBy(st.Served))
 	}
-	if ctx.Err() != nil && errors.Is(ctx.Err(), context.Canceled) {
-		return 130
+	if intr.signal() != nil {
+		reportInterrupt(stderr, intr, len(results), unfinished)
+		return intr.exitCode()
 	}
 	if failed {
 		return 1

@@ -2,6 +2,7 @@ package download
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -12,6 +13,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/rogpeppe/go-internal/lockedfile"
@@ -154,38 +156,121 @@ func (c *Cache) WriteGoMod(mod module.Version, data []byte) (string, error) {
 		return "", err
 	}
 	if err := rewriteVersionList(filepath.Dir(file)); err != nil {
-		return "", &WriteError{Path: filepath.Join(filepath.Dir(file), "list"), Err: err}
+		return "", &WriteError{Path: filepath.Join(filepath.Dir(file), "list"), Err: unwrapPathError(err)}
 	}
 	return file, nil
 }
 
+// RepairList rewrites the version list beside mod's cached .mod if the
+// list does not name mod's version or is torn (a run was killed between
+// writing the .mod and rewriting the list, or while rewriting it). It is
+// best effort: a read-only cache that is otherwise complete still serves.
+func (c *Cache) RepairList(mod module.Version) {
+	file, err := c.File(mod, "mod")
+	if err != nil || module.CanonicalVersion(mod.Version) != mod.Version {
+		return
+	}
+	dir := filepath.Dir(file)
+	data, err := os.ReadFile(filepath.Join(dir, "list"))
+	if err == nil && !bytes.ContainsRune(data, 0) && (len(data) == 0 || data[len(data)-1] == '\n') {
+		for _, l := range strings.Split(string(data), "\n") {
+			if l == mod.Version {
+				return
+			}
+		}
+	}
+	rewriteVersionList(dir)
+}
+
 // writeFile writes data to a temporary file beside file and renames it
-// into place, so file is never seen partly written.
+// into place, so file is never seen partly written. The temp file is
+// flocked for as long as it exists under its temp name, so that a later run
+// can tell a temp file whose writer died (unlocked) from one being written
+// now, and remove it (sweepTemps).
 func (c *Cache) writeFile(file string, data []byte) (err error) {
 	dir := filepath.Dir(file)
 	if err := os.MkdirAll(dir, 0o777); err != nil {
 		return &WriteError{Path: dir, Err: unwrapPathError(err)}
 	}
-	f, err := createTemp(dir, filepath.Base(file))
+	sweepTemps(dir, filepath.Base(file)+ownTempMark)
+	f, err := createLockedTemp(dir, filepath.Base(file)+ownTempMark)
 	if err != nil {
 		return &WriteError{Path: dir, Err: unwrapPathError(err)}
 	}
 	defer func() {
 		if err != nil {
-			f.Close()
 			os.Remove(f.Name())
 		}
+		f.Close() // after the rename or removal: releases the flock
 	}()
 	if _, err := f.Write(data); err != nil {
-		return &WriteError{Path: file, Err: unwrapPathError(err)}
-	}
-	if err := f.Close(); err != nil {
 		return &WriteError{Path: file, Err: unwrapPathError(err)}
 	}
 	if err := os.Rename(f.Name(), file); err != nil {
 		return &WriteError{Path: file, Err: unwrapPathError(err)}
 	}
 	return nil
+}
+
+// ownTempMark is in the names of the temp files writeFile creates
+// (<v>.mod.gmf<random>.tmp). The go command writes .info and .mod files
+// without any lock, so only temp files gomodfetch created, and flocked,
+// can be told dead or alive; the go command's own are left alone.
+const ownTempMark = ".gmf"
+
+// sweepTemps removes dir/<prefix>*.tmp files whose writer is gone: files
+// nobody holds a flock on. It removes them while holding their flock, so a
+// writer that has created a temp file but not yet locked it finds the name
+// gone once it has the lock, and starts again (createLockedTemp).
+func sweepTemps(dir, prefix string) {
+	old, err := filepath.Glob(filepath.Join(globQuote(dir), globQuote(prefix)+"*.tmp"))
+	if err != nil {
+		return
+	}
+	for _, p := range old {
+		f, err := os.Open(p)
+		if err != nil {
+			continue
+		}
+		if tryLockTemp(f) {
+			os.Remove(p)
+		}
+		f.Close()
+	}
+}
+
+// createLockedTemp creates a temp file as createTemp does and holds an
+// exclusive flock on it, making sure the name still refers to it once the
+// lock is held (a sweeper may have removed it in between).
+func createLockedTemp(dir, prefix string) (*os.File, error) {
+	var err error
+	for range 10 {
+		var f *os.File
+		if f, err = createTemp(dir, prefix); err != nil {
+			return nil, err
+		}
+		lockTemp(f)
+		fi, err1 := f.Stat()
+		ni, err2 := os.Stat(f.Name())
+		if err1 == nil && err2 == nil && os.SameFile(fi, ni) {
+			return f, nil
+		}
+		f.Close()
+		err = fmt.Errorf("temp file %s removed while being created", f.Name())
+	}
+	return nil, err
+}
+
+// CacheUnusable reports whether err says the module cache cannot be
+// written at all (read-only, not ours, full), rather than that one file
+// could not be: no other module will fare better.
+func CacheUnusable(err error) bool {
+	for _, e := range []error{syscall.EACCES, syscall.EPERM, syscall.EROFS, syscall.ENOSPC, syscall.EDQUOT} {
+		if errors.Is(err, e) {
+			return true
+		}
+	}
+	return false
 }
 
 func unwrapPathError(err error) error {
@@ -284,6 +369,33 @@ func (c *Cache) Lock(mod module.Version) (func(), error) {
 	return unlock, nil
 }
 
+// LockContext is Lock, giving up when ctx is done: another process (the
+// go command, another gomodfetch) may hold the lock for as long as a large
+// download takes, and an interrupted run must not wait for it. A lock
+// granted after giving up is released at once.
+func (c *Cache) LockContext(ctx context.Context, mod module.Version) (func(), error) {
+	type result struct {
+		unlock func()
+		err    error
+	}
+	ch := make(chan result, 1)
+	go func() {
+		unlock, err := c.Lock(mod)
+		ch <- result{unlock, err}
+	}()
+	select {
+	case r := <-ch:
+		return r.unlock, r.err
+	case <-ctx.Done():
+		go func() {
+			if r := <-ch; r.err == nil {
+				r.unlock()
+			}
+		}()
+		return nil, ctx.Err()
+	}
+}
+
 // SideLock takes $GOMODCACHE/cache/lock, which the go command holds while
 // it edits go.sum (older versions guarded go.mod edits with it too), and
 // returns the function that releases it.
@@ -360,21 +472,9 @@ func (c *Cache) CreateZipTemp(mod module.Version) (*os.File, error) {
 // file to its final .zip name, in that order (the go command's order: a
 // .zip without .ziphash is rehashed, never trusted). The caller holds
 // mod's lock.
-func (c *Cache) CommitZip(tmp, zipfile, hash string) (err error) {
-	hf, err := lockedfile.Create(zipfile + "hash")
-	if err != nil {
-		return &WriteError{Path: zipfile + "hash", Err: unwrapPathError(err)}
-	}
-	defer func() {
-		if cerr := hf.Close(); cerr != nil && err == nil {
-			err = &WriteError{Path: zipfile + "hash", Err: cerr}
-		}
-	}()
-	if err := hf.Truncate(int64(len(hash))); err != nil {
-		return &WriteError{Path: zipfile + "hash", Err: unwrapPathError(err)}
-	}
-	if _, err := hf.WriteAt([]byte(hash), 0); err != nil {
-		return &WriteError{Path: zipfile + "hash", Err: unwrapPathError(err)}
+func (c *Cache) CommitZip(tmp, zipfile, hash string) error {
+	if err := c.WriteZipHash(zipfile, hash); err != nil {
+		return err
 	}
 	if err := os.Rename(tmp, zipfile); err != nil {
 		return &WriteError{Path: zipfile, Err: unwrapPathError(err)}
@@ -382,13 +482,53 @@ func (c *Cache) CommitZip(tmp, zipfile, hash string) (err error) {
 	return nil
 }
 
-// WriteZipHash records hash for a zip that is already in place (it lost
-// its .ziphash and was rehashed). The caller holds mod's lock.
-func (c *Cache) WriteZipHash(zipfile, hash string) error {
-	if err := lockedfile.Write(zipfile+"hash", strings.NewReader(hash), 0o666); err != nil {
-		return &WriteError{Path: zipfile + "hash", Err: unwrapPathError(err)}
+// WriteZipHash records hash in zipfile's .ziphash. The caller holds mod's
+// lock. The go command writes .ziphash in place (truncate, then write), so
+// a crash can leave it empty beside a good zip, which go then reports as
+// "unexpected ziphash"; it is written here to a temp file named
+// <v>.ziphash<random>.tmp (which both programs remove under the lock, as
+// it matches <v>.zip*.tmp) and renamed into place, so it is always whole.
+func (c *Cache) WriteZipHash(zipfile, hash string) (err error) {
+	target := zipfile + "hash"
+	f, err := createTemp(filepath.Dir(zipfile), filepath.Base(target))
+	if err != nil {
+		return &WriteError{Path: filepath.Dir(zipfile), Err: unwrapPathError(err)}
+	}
+	defer func() {
+		if err != nil {
+			f.Close()
+			os.Remove(f.Name())
+		}
+	}()
+	if _, err := f.WriteString(hash); err != nil {
+		return &WriteError{Path: target, Err: unwrapPathError(err)}
+	}
+	if err := f.Close(); err != nil {
+		return &WriteError{Path: target, Err: unwrapPathError(err)}
+	}
+	if err := os.Rename(f.Name(), target); err != nil {
+		return &WriteError{Path: target, Err: unwrapPathError(err)}
 	}
 	return nil
+}
+
+// Complete reports whether mod's .info, .mod, zip, .ziphash and source
+// tree are all in place.
+func (c *Cache) Complete(mod module.Version) bool {
+	for _, suffix := range []string{"info", "mod"} {
+		file, err := c.File(mod, suffix)
+		if err != nil {
+			return false
+		}
+		if _, err := os.Stat(file); err != nil {
+			return false
+		}
+	}
+	_, _, ok := c.ZipHash(mod)
+	if ok {
+		_, ok = c.Extracted(mod)
+	}
+	return ok
 }
 
 // Extracted returns mod's source directory if it is completely extracted:
@@ -451,13 +591,20 @@ func (c *Cache) Extract(mod module.Version, zipfile string) (string, error) {
 		if rmErr := removeAll(dir); rmErr == nil {
 			os.Remove(partial)
 		}
+		var pe *fs.PathError
+		if errors.As(err, &pe) && CacheUnusable(pe.Err) {
+			return "", &WriteError{Path: pe.Path, Err: pe.Err}
+		}
 		return "", fmt.Errorf("extracting: %w", err)
+	}
+	// Unlike the go command, permissions are set before .partial goes,
+	// so a crash while setting them leaves a tree that is redone rather
+	// than one with go's modes on only part of it.
+	if !c.ReadWrite {
+		makeReadOnly(dir)
 	}
 	if err := os.Remove(partial); err != nil {
 		return "", &WriteError{Path: partial, Err: unwrapPathError(err)}
-	}
-	if !c.ReadWrite {
-		makeReadOnly(dir)
 	}
 	return dir, nil
 }

@@ -363,7 +363,7 @@ func (c *Client) getFile(ctx context.Context, u *url.URL, f *os.File, limit int6
 		var re *ReadError
 		if !errors.As(err, &re) {
 			// A write error: the disk, not the network.
-			return n, &WriteError{Path: f.Name(), Err: err}
+			return n, &WriteError{Path: f.Name(), Err: unwrapPathError(err)}
 		}
 		return n, err
 	}

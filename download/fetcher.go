@@ -84,7 +84,12 @@ type Module struct {
 	GoModSum string  `json:",omitempty"`
 	Origin   *Origin `json:",omitempty"`
 	Reuse    bool    `json:",omitempty"`
+
+	err error // what Error says
 }
+
+// Err returns the error that Error reports, or nil.
+func (m *Module) Err() error { return m.err }
 
 // Fetcher downloads module versions into the cache.
 type Fetcher struct {
@@ -93,10 +98,11 @@ type Fetcher struct {
 	health  health
 	extract chan struct{} // semaphore: Config.Extractions
 
-	retries atomic.Int64
-	mu      sync.Mutex
-	served  map[string]int // proxy → zips it served
-	fetched int            // zips downloaded (not found in cache)
+	retries  atomic.Int64
+	cacheErr atomic.Pointer[WriteError] // first write that found the cache unusable
+	mu       sync.Mutex
+	served   map[string]int // proxy → zips it served
+	fetched  int            // zips downloaded (not found in cache)
 
 	track tracker // modules started, finished, in flight (progress.go)
 }
@@ -138,6 +144,19 @@ func (f *Fetcher) Stats() Stats {
 		Retries:  f.retries.Load(),
 		Zips:     f.fetched,
 		Served:   served,
+	}
+}
+
+// CacheError returns the first write that found the module cache
+// unusable (read-only, owned by someone else, full), or nil. Once there is
+// one, nothing more is written: a module that is not already complete in
+// the cache fails with this error without being fetched.
+func (f *Fetcher) CacheError() *WriteError { return f.cacheErr.Load() }
+
+func (f *Fetcher) noteCacheError(err error) {
+	var we *WriteError
+	if errors.As(err, &we) && CacheUnusable(we.Err) {
+		f.cacheErr.CompareAndSwap(nil, we)
 	}
 }
 
@@ -335,7 +354,14 @@ func (f *Fetcher) goModProxy(ctx context.Context, mod module.Version) (modResult
 	v, err, _ := f.sf.Do("modproxy "+mod.String(), func() (any, error) {
 		sumKey := module.Version{Path: mod.Path, Version: mod.Version + "/go.mod"}
 		if data, file, err := f.cfg.Cache.ReadGoMod(mod); err == nil {
-			return f.checkCachedGoMod(ctx, mod, data, file)
+			r, err := f.checkCachedGoMod(ctx, mod, data, file)
+			if err == nil {
+				f.cfg.Cache.RepairList(mod)
+			}
+			return r, err
+		}
+		if we := f.cacheErr.Load(); we != nil {
+			return nil, module.VersionError(mod, we) // it could not be written
 		}
 		rel, err := relPath(mod, "mod")
 		if err != nil {
@@ -365,6 +391,7 @@ func (f *Fetcher) goModProxy(ctx context.Context, mod module.Version) (modResult
 		data := v.([]byte)
 		file, err := f.cfg.Cache.WriteGoMod(mod, data)
 		if err != nil {
+			f.noteCacheError(err)
 			return nil, module.VersionError(mod, err)
 		}
 		return modResult{data, file}, nil
@@ -385,7 +412,8 @@ func (f *Fetcher) Download(ctx context.Context, mod module.Version) *Module {
 		end := f.track.begin(mod)
 		err := f.download(ctx, mod, m)
 		if err != nil {
-			m.Error = err.Error()
+			f.noteCacheError(err)
+			m.Error, m.err = err.Error(), err
 		}
 		end(err != nil)
 		return m, nil
@@ -397,6 +425,14 @@ func (f *Fetcher) Download(ctx context.Context, mod module.Version) *Module {
 func (f *Fetcher) download(ctx context.Context, mod module.Version, m *Module) error {
 	if err := module.Check(mod.Path, mod.Version); err != nil {
 		return err
+	}
+	// No new work once the run is cancelled, and no requests for a module
+	// that could not be written once the cache is found unusable.
+	if err := ctx.Err(); err != nil {
+		return module.VersionError(mod, err)
+	}
+	if we := f.cacheErr.Load(); we != nil && !f.cfg.Cache.Complete(mod) {
+		return module.VersionError(mod, we)
 	}
 	infoFile, err := f.cfg.Cache.File(mod, "info")
 	if err != nil {
@@ -424,6 +460,11 @@ func (f *Fetcher) download(ctx context.Context, mod module.Version, m *Module) e
 				return nil
 			}
 		}
+	}
+
+	// Nothing that needs writing once the cache is found unusable.
+	if we := f.cacheErr.Load(); we != nil {
+		return module.VersionError(mod, we)
 	}
 
 	// .info, .mod and .zip are fetched at once: one round trip instead of
@@ -480,7 +521,7 @@ func (f *Fetcher) download(ctx context.Context, mod module.Version, m *Module) e
 	// reported in place of whatever the zip download then says.
 	errPrior := errors.New("info or go.mod failed")
 
-	unlock, err := f.cfg.Cache.Lock(mod)
+	unlock, err := f.cfg.Cache.LockContext(ctx, mod)
 	if err != nil {
 		waitInfo()
 		waitMod()
@@ -620,7 +661,7 @@ func (f *Fetcher) zip(ctx context.Context, mod module.Version, beforeCommit func
 			return nil, err
 		}
 		if err := tmp.Close(); err != nil {
-			return nil, &WriteError{Path: tmp.Name(), Err: err}
+			return nil, &WriteError{Path: tmp.Name(), Err: unwrapPathError(err)}
 		}
 		if err := f.cfg.Verifier.Check(ctx, mod, hash); err != nil {
 			return nil, mismatches.classify(base, err)

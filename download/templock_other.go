@@ -1,0 +1,12 @@
+//go:build !(linux || darwin || freebsd || netbsd || openbsd || dragonfly)
+
+package download
+
+import "os"
+
+// lockTemp does nothing where flock is not available.
+func lockTemp(*os.File) {}
+
+// tryLockTemp never reports a temp file's writer as gone where flock is
+// not available, so such temp files are left in place.
+func tryLockTemp(*os.File) bool { return false }
