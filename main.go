@@ -147,7 +147,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "gomodfetch: -j must be at least 1\n")
 		return exitUsage
 	}
-	return download_(opts, stdout, stderr)
+	return runDownload(opts, stdout, stderr)
 }
 
 // defaultJobs is sized for the network, not the CPU: module downloads are
@@ -156,7 +156,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 // 1.2x and 8 1.4x; 64 gained little more for twice the connections.
 const defaultJobs = 32
 
-func download_(opts options, stdout, stderr io.Writer) int {
+// runDownload is the whole run after the flags are parsed: environment,
+// main module, plan, downloads, output and exit status.
+func runDownload(opts options, stdout, stderr io.Writer) int {
 	start := time.Now()
 	ctx, intr := notifyInterrupts(context.Background())
 	defer intr.stop()
@@ -184,34 +186,34 @@ func download_(opts options, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "gomodfetch: warning: %s\n", cfg.warning)
 	}
 
-	main, err := loadMain(opts, env)
+	mainMod, err := loadMain(opts, env)
 	if err != nil {
 		return fail("%v", err)
 	}
-	if opts.reuse != "" && main != nil {
+	if opts.reuse != "" && mainMod != nil {
 		return fail("-reuse cannot be used inside a module")
 	}
 	var sums *download.Sums
-	if main != nil {
-		sums, err = download.ReadSums(main.SumFile())
+	if mainMod != nil {
+		sums, err = download.ReadSums(mainMod.SumFile())
 		if err != nil {
 			return fail("%v", err)
 		}
-		for _, file := range main.SumFiles() {
+		for _, file := range mainMod.SumFiles() {
 			if err := sums.Include(file); err != nil {
 				return fail("%v", err)
 			}
 		}
 	}
 
-	plan, err := resolver.NewPlan(main, opts.args)
+	plan, err := resolver.NewPlan(mainMod, opts.args)
 	if err != nil {
 		return fail("%v", err)
 	}
 	for _, n := range plan.Notes {
 		fmt.Fprintf(stderr, "gomodfetch: %s\n", n)
 	}
-	if main != nil && len(opts.args) == 0 && len(main.File.Require) == 0 && !main.Workspace {
+	if mainMod != nil && len(opts.args) == 0 && len(mainMod.File.Require) == 0 && !mainMod.Workspace {
 		fmt.Fprintf(stderr, "gomodfetch: no module dependencies to download\n")
 		return 0
 	}
@@ -260,7 +262,7 @@ func download_(opts options, stdout, stderr io.Writer) int {
 	graphDone := make(chan graphResult, 1)
 	if plan.NeedsGraph {
 		go func() {
-			g, err := resolver.LoadGraph(ctx, main, fetcher, opts.jobs)
+			g, err := resolver.LoadGraph(ctx, mainMod, fetcher, opts.jobs)
 			graphDone <- graphResult{g, err}
 		}()
 	} else {
@@ -323,7 +325,7 @@ func download_(opts options, stdout, stderr io.Writer) int {
 			graphError(stderr, intr, fetcher, g.err)
 			failed, graphFailed = true, true
 		} else if bad := g.g.Inconsistent(); len(bad) > 0 && len(opts.args) == 0 {
-			fmt.Fprintf(stderr, "gomodfetch: %s: updates to go.mod needed (%s); to update it:\n\tgo mod tidy\n", main.GoMod, strings.Join(bad, "; "))
+			fmt.Fprintf(stderr, "gomodfetch: %s: updates to go.mod needed (%s); to update it:\n\tgo mod tidy\n", mainMod.GoMod, strings.Join(bad, "; "))
 			failed = true
 		}
 	}
@@ -359,13 +361,16 @@ func download_(opts options, stdout, stderr io.Writer) int {
 	}
 	// Like go, -json still records the sums of what did download when
 	// some modules failed.
-	if main != nil && !failed || main != nil && opts.json && !graphFailed {
+	// go.sum records what was verified; like go, -json still records the
+	// sums of what did download when some modules failed.
+	writeSums := mainMod != nil && (!failed || opts.json && !graphFailed)
+	if writeSums {
 		var g *resolver.Graph
 		if gotGraph {
 			g = graph.g
 		}
 		if err := sums.WriteAdded(cache, plan.SumsToKeep(g)); err != nil {
-			fmt.Fprintf(stderr, "gomodfetch: updating %s: %v\n", main.SumFile(), err)
+			fmt.Fprintf(stderr, "gomodfetch: updating %s: %v\n", mainMod.SumFile(), err)
 			failed = true
 		}
 	}
