@@ -12,6 +12,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"gomodfetch/internal/cachecmp"
 	"io/fs"
 	"os"
 	"os/exec"
@@ -68,16 +69,16 @@ func checkNothingHalfWritten(t *testing.T, cache, ref string) {
 	if left := leftovers(cache, true); len(left) > 0 {
 		t.Fatalf("left in the cache: %s", strings.Join(left, ", "))
 	}
-	want, err := readCache(ref)
+	want, err := cachecmp.Read(ref)
 	if err != nil {
 		t.Fatal(err)
 	}
-	got, err := readCache(cache)
+	got, err := cachecmp.Read(cache)
 	if err != nil {
 		t.Fatal(err)
 	}
 	for p, e := range got {
-		if !e.mode.IsRegular() {
+		if !e.Mode.IsRegular() {
 			continue
 		}
 		w, ok := want[p]
@@ -85,13 +86,13 @@ func checkNothingHalfWritten(t *testing.T, cache, ref string) {
 		case !ok:
 			t.Errorf("%s: not in go's cache", p)
 		case filepath.Base(p) == "list":
-			for _, v := range strings.Fields(string(e.data)) {
-				if !strings.Contains(string(w.data), v+"\n") {
+			for _, v := range strings.Fields(string(e.Data)) {
+				if !strings.Contains(string(w.Data), v+"\n") {
 					t.Errorf("%s: lists %s", p, v)
 				}
 			}
-		case !bytes.Equal(e.data, w.data):
-			t.Errorf("%s: %d bytes, go's has %d", p, len(e.data), len(w.data))
+		case !bytes.Equal(e.Data, w.Data):
+			t.Errorf("%s: %d bytes, go's has %d", p, len(e.Data), len(w.Data))
 		case strings.HasSuffix(p, ".zip"):
 			if _, ok := got[p+"hash"]; !ok {
 				t.Errorf("%s without .ziphash", p)

@@ -13,6 +13,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"gomodfetch/internal/cachecmp"
 	"io"
 	"io/fs"
 	"math/rand/v2"
@@ -331,7 +332,7 @@ func (fx *crashFixture) project(t testing.TB) string {
 // accepts it. With clean, no temp file or .partial marker may be left.
 func (fx *crashFixture) checkCache(t testing.TB, dir, cache, ref string, rw, clean bool) {
 	t.Helper()
-	if diffs := compareCaches(ref, cache); len(diffs) > 0 {
+	if diffs := cachecmp.Compare(ref, cache); len(diffs) > 0 {
 		t.Fatalf("cache differs from go's:\n%s", strings.Join(diffs, "\n"))
 	}
 	if left := leftovers(cache, clean); len(left) > 0 {
@@ -465,7 +466,7 @@ func TestKillAndRerun(t *testing.T) {
 				// .mod, and does not notice its own torn lists either).
 				fx.run(t, "go", dir, cache, front.URL, rw, "mod", "download")
 				var other []string
-				for _, d := range compareCaches(ref, cache) {
+				for _, d := range cachecmp.Compare(ref, cache) {
 					if !regexp.MustCompile(`^cache/download/\S+/@v/list: content differs`).MatchString(d) {
 						other = append(other, d)
 					}

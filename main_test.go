@@ -1,13 +1,10 @@
 package main
 
 import (
-	"bytes"
 	"fmt"
-	"io/fs"
 	"maps"
 	"os"
 	"path/filepath"
-	"sort"
 	"strconv"
 	"strings"
 	"testing"
@@ -15,6 +12,8 @@ import (
 	"github.com/rogpeppe/go-internal/goproxytest"
 	"github.com/rogpeppe/go-internal/gotooltest"
 	"github.com/rogpeppe/go-internal/testscript"
+
+	"gomodfetch/internal/cachecmp"
 )
 
 func TestMain(m *testing.M) {
@@ -182,85 +181,13 @@ func cmdCmpCache(ts *testscript.TestScript, neg bool, args []string) {
 		ts.Fatalf("usage: cmpcache dirA dirB")
 	}
 	a, b := ts.MkAbs(args[0]), ts.MkAbs(args[1])
-	diffs := compareCaches(a, b)
+	diffs := cachecmp.Compare(a, b)
 	if len(diffs) > 0 && !neg {
 		ts.Fatalf("caches differ:\n%s", strings.Join(diffs, "\n"))
 	}
 	if len(diffs) == 0 && neg {
 		ts.Fatalf("caches are identical")
 	}
-}
-
-type cacheEntry struct {
-	mode fs.FileMode
-	data []byte
-}
-
-func readCache(root string) (map[string]cacheEntry, error) {
-	m := map[string]cacheEntry{}
-	if _, err := os.Stat(root); os.IsNotExist(err) {
-		return m, nil // nothing was written: an empty cache
-	}
-	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		rel, _ := filepath.Rel(root, p)
-		name := d.Name()
-		if strings.HasSuffix(name, ".lock") || strings.HasSuffix(name, ".tmp") || strings.Contains(name, ".tmp-") {
-			return nil
-		}
-		fi, err := d.Info()
-		if err != nil {
-			return err
-		}
-		e := cacheEntry{mode: fi.Mode()}
-		if fi.Mode().IsRegular() {
-			if e.data, err = os.ReadFile(p); err != nil {
-				return err
-			}
-		}
-		m[rel] = e
-		return nil
-	})
-	return m, err
-}
-
-func compareCaches(a, b string) []string {
-	ma, err := readCache(a)
-	if err != nil {
-		return []string{err.Error()}
-	}
-	mb, err := readCache(b)
-	if err != nil {
-		return []string{err.Error()}
-	}
-	var diffs []string
-	for p, ea := range ma {
-		eb, ok := mb[p]
-		switch {
-		case !ok:
-			diffs = append(diffs, "only in "+a+": "+p)
-		case ea.mode != eb.mode:
-			diffs = append(diffs, fmt.Sprintf("%s: mode %v vs %v", p, ea.mode, eb.mode))
-		case !bytes.Equal(ea.data, eb.data):
-			diffs = append(diffs, fmt.Sprintf("%s: content differs:\n\t%q\n\t%q", p, trunc(ea.data), trunc(eb.data)))
-		}
-	}
-	for p := range mb {
-		if _, ok := ma[p]; !ok {
-			diffs = append(diffs, "only in "+b+": "+p)
-		}
-	}
-	sort.Strings(diffs)
-	return diffs
-}
-
-func trunc(b []byte) []byte {
-	if len(b) > 200 {
-		return b[:200]
-	}
-	return b
 }
 
 // cmpjson goFile ourFile goCache ourCache compares two `-json` outputs after

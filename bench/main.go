@@ -21,6 +21,7 @@ import (
 	"cmp"
 	"flag"
 	"fmt"
+	"gomodfetch/internal/cachecmp"
 	"io/fs"
 	"os"
 	"os/exec"
@@ -215,7 +216,7 @@ func run(o options) error {
 			if o.only {
 				continue
 			}
-			if diffs := compareCaches(caches[0], caches[1]); len(diffs) > 0 {
+			if diffs := cachecmp.Compare(caches[0], caches[1]); len(diffs) > 0 {
 				if len(diffs) > 5 {
 					diffs = append(diffs[:5], fmt.Sprintf("... and %d more", len(diffs)-5))
 				}
@@ -349,70 +350,6 @@ func mbs(mb float64) string {
 		return "unlimited"
 	}
 	return fmt.Sprintf("%g MB", mb)
-}
-
-// compareCaches lists the differences between two module caches: file
-// set, bytes and permission bits (lock and temp files aside).
-func compareCaches(a, b string) []string {
-	ma, err := readCache(a)
-	if err != nil {
-		return []string{err.Error()}
-	}
-	mb, err := readCache(b)
-	if err != nil {
-		return []string{err.Error()}
-	}
-	var diffs []string
-	for p, ea := range ma {
-		eb, ok := mb[p]
-		switch {
-		case !ok:
-			diffs = append(diffs, "only in go's cache: "+p)
-		case ea.mode != eb.mode:
-			diffs = append(diffs, fmt.Sprintf("%s: mode %v vs %v", p, ea.mode, eb.mode))
-		case ea.hash != eb.hash:
-			diffs = append(diffs, p+": content differs")
-		}
-	}
-	for p := range mb {
-		if _, ok := ma[p]; !ok {
-			diffs = append(diffs, "only in gomodfetch's cache: "+p)
-		}
-	}
-	slices.Sort(diffs)
-	return diffs
-}
-
-type cacheEntry struct {
-	mode fs.FileMode
-	hash [32]byte
-}
-
-func readCache(root string) (map[string]cacheEntry, error) {
-	m := map[string]cacheEntry{}
-	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		name := d.Name()
-		if strings.HasSuffix(name, ".lock") || strings.HasSuffix(name, ".tmp") || strings.Contains(name, ".tmp-") {
-			return nil
-		}
-		rel, _ := filepath.Rel(root, p)
-		fi, err := d.Info()
-		if err != nil {
-			return err
-		}
-		e := cacheEntry{mode: fi.Mode()}
-		if fi.Mode().IsRegular() {
-			if e.hash, err = fileHash(p); err != nil {
-				return err
-			}
-		}
-		m[rel] = e
-		return nil
-	})
-	return m, err
 }
 
 // removeAll removes a tree that may have read-only directories in it.

@@ -10,6 +10,7 @@
 package download
 
 import (
+	"archive/zip"
 	"context"
 	"encoding/json"
 	"errors"
@@ -700,13 +701,20 @@ func (e *corruptError) Error() string           { return e.err.Error() }
 func (e *corruptError) Unwrap() error           { return e.err }
 func (e *corruptError) RetryClass() retry.Class { return retry.Transient }
 
-// mismatchCounter decides how often a checksum mismatch is retried: one
-// more attempt per proxy (the bytes may have been damaged on the way), then
-// the mismatch stands for that proxy.
+// mismatchCounter decides whether a checksum mismatch is worth another
+// attempt. Bytes damaged on the way usually hash differently each time; a
+// proxy that lies serves the same wrong bytes again and again. So a
+// mismatch is retried (within the retry policy) until a proxy has served
+// the same wrong hash sameWrongHash times: then it stands for that proxy.
 type mismatchCounter struct {
-	mu sync.Mutex
-	n  map[string]int
+	mu   sync.Mutex
+	seen map[string]int // proxy + " " + downloaded hash → times served
 }
+
+// sameWrongHash is how often one proxy must serve the same wrong bytes
+// before they count as a lie rather than damage (a fault that repeats
+// itself a couple of times still gets through).
+const sameWrongHash = 3
 
 func (c *mismatchCounter) classify(base *url.URL, err error) error {
 	var m *ChecksumMismatchError
@@ -715,11 +723,12 @@ func (c *mismatchCounter) classify(base *url.URL, err error) error {
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.n == nil {
-		c.n = map[string]int{}
+	if c.seen == nil {
+		c.seen = map[string]int{}
 	}
-	c.n[base.String()]++
-	if c.n[base.String()] >= 2 {
+	key := base.String() + " " + m.Downloaded
+	c.seen[key]++
+	if c.seen[key] >= sameWrongHash {
 		return m
 	}
 	return &corruptError{m}
@@ -748,6 +757,19 @@ func fetchError(mod module.Version, err error) error {
 // returns the zip's hash. A zip that does not parse is treated as a damaged
 // transfer (transient); one that parses but breaks the rules is refused.
 func checkZip(mod module.Version, f *os.File) (string, error) {
+	// Damage on the way first: a zip whose structure does not hold
+	// together is retried, not judged.
+	fi, err := f.Stat()
+	if err != nil {
+		return "", err
+	}
+	z, err := zip.NewReader(f, fi.Size())
+	if err != nil {
+		return "", &badResponse{fmt.Errorf("downloaded zip is not valid: %v", err)}
+	}
+	if err := checkZipLayout(f, fi.Size(), z); err != nil {
+		return "", &badResponse{fmt.Errorf("downloaded zip is damaged: %v", err)}
+	}
 	cf, err := modzip.CheckZip(mod, f.Name())
 	if cerr := cf.Err(); cerr != nil {
 		return "", &UnsafeZipError{Mod: mod, Err: cerr}

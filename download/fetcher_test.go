@@ -136,15 +136,22 @@ func makeZip(t *testing.T, mod module.Version, files map[string]string) []byte {
 
 func hashZipBytes(t *testing.T, data []byte) string {
 	t.Helper()
-	file := filepath.Join(t.TempDir(), "m.zip")
-	if err := os.WriteFile(file, data, 0o666); err != nil {
-		t.Fatal(err)
-	}
-	h, err := dirhash.HashZip(file, dirhash.DefaultHash)
+	h, err := hashZipData(t, data)
 	if err != nil {
 		t.Fatal(err)
 	}
 	return h
+}
+
+// hashZipData is the go.sum hash of a zip held in memory, or why it has
+// none.
+func hashZipData(t *testing.T, data []byte) (string, error) {
+	t.Helper()
+	file := filepath.Join(t.TempDir(), "m.zip")
+	if err := os.WriteFile(file, data, 0o666); err != nil {
+		t.Fatal(err)
+	}
+	return dirhash.HashZip(file, dirhash.DefaultHash)
 }
 
 func cacheFiles(t *testing.T, root string) []string {
