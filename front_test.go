@@ -41,6 +41,7 @@ import (
 //	stall-headers D              wait D (or until the client gives up), then answer
 //	stall-body D                 send half the body, then wait D and close
 //	slow D                       wait D, then answer normally
+//	trickle D                    send the body one byte every D
 //	random P [seed=S]            with probability P, one of: 500, 502, 503,
 //	                             429, reset, reset-mid, truncate, corrupt
 type front struct {
@@ -174,7 +175,7 @@ func parseRule(fields []string) (*rule, error) {
 			return nil, fmt.Errorf("status needs a code")
 		}
 		r.arg = strings.Join(rest, " ")
-	case "stall-headers", "stall-body", "slow":
+	case "stall-headers", "stall-body", "slow", "trickle":
 		if len(rest) != 1 {
 			return nil, fmt.Errorf("%s needs a duration", r.action)
 		}
@@ -299,6 +300,21 @@ func (f *front) serve(w http.ResponseWriter, r *http.Request, path string) {
 			bw.Write(half)
 			bw.Flush()
 			c.Close()
+		})
+		return
+	case "trickle":
+		d, _ := time.ParseDuration(arg)
+		hijack(w, func(c net.Conn, bw *bufio.ReadWriter) {
+			defer c.Close()
+			writeHead(bw, len(body))
+			bw.Flush()
+			deadline := time.Now().Add(maxStall)
+			for i := 0; i < len(body) && time.Now().Before(deadline); i++ {
+				if _, err := c.Write(body[i : i+1]); err != nil {
+					return // the client gave up
+				}
+				time.Sleep(d)
+			}
 		})
 		return
 	case "stall-body":

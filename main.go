@@ -37,6 +37,7 @@ type options struct {
 	chdir, modFile, reuse          string
 	jobs, retries                  int
 	timeout, stallTimeout          time.Duration
+	minRate                        int64
 	retryInitial, retryMax         time.Duration
 	hedgeDelay                     time.Duration
 	hedgeAcrossComma               bool
@@ -85,6 +86,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 			&cli.BoolFlag{Name: "q", Usage: "no progress display and no summary line"},
 			&cli.DurationFlag{Name: "timeout", Usage: "give up on the whole run after `d` (0: no limit)"},
 			&cli.DurationFlag{Name: "stall-timeout", Value: 30 * time.Second, Usage: "cut a response that sends no byte for `d`"},
+			&cli.Int64Flag{Name: "min-rate", Value: 100, Usage: "cut a response that brings fewer than `N` bytes/s over a whole -stall-timeout window (0: no minimum)"},
 			&cli.DurationFlag{Name: "connect-timeout", Value: 15 * time.Second, Usage: "bound each connection and TLS handshake to `d`"},
 			&cli.DurationFlag{Name: "header-timeout", Value: 30 * time.Second, Usage: "bound the wait for response headers to `d`"},
 			&cli.IntFlag{Name: "retries", Value: 8, Usage: "retry a transient failure (5xx, 429, reset, timeout, truncated or corrupt body) up to `N` times per proxy"},
@@ -106,6 +108,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 				quiet:            c.Bool("q"),
 				timeout:          c.Duration("timeout"),
 				stallTimeout:     c.Duration("stall-timeout"),
+				minRate:          c.Int64("min-rate"),
 				connectTimeout:   c.Duration("connect-timeout"),
 				headerTimeout:    c.Duration("header-timeout"),
 				retries:          c.Int("retries"),
@@ -228,6 +231,7 @@ func runDownload(opts options, stdout, stderr io.Writer) int {
 		HTTP:         download.NewHTTPClient(opts.connectTimeout, opts.headerTimeout, opts.jobs),
 		Trace:        trace,
 		StallTimeout: opts.stallTimeout,
+		MinRate:      opts.minRate,
 		Auth:         cfg.auth,
 	}
 	policy := retry.DefaultPolicy()

@@ -100,6 +100,11 @@ type Client struct {
 	// StallTimeout cuts a response body that delivers no byte for this long
 	// (zero: 30s).
 	StallTimeout time.Duration
+	// MinRate cuts a response body that, over a whole stall-timeout
+	// window, delivers fewer than this many bytes per second (zero: no
+	// minimum, only the stall timeout). A trickle never stalls, but it must
+	// not hold a download forever either.
+	MinRate int64
 	// Auth, if not nil, adds GOAUTH credentials to https requests.
 	Auth *Auth
 
@@ -226,11 +231,16 @@ func (c *Client) Open(ctx context.Context, u *url.URL) (io.ReadCloser, error) {
 		defer resp.Body.Close()
 		return nil, responseError(resp, redacted)
 	}
-	timer := time.AfterFunc(stall, func() { cancel(errStalled) })
-	return &watchedBody{
-		ctx: rctx, body: resp.Body, timer: timer, stall: stall,
+	b := &watchedBody{
+		ctx: rctx, body: resp.Body, stall: stall,
 		cancel: cancel, url: redacted, client: c,
-	}, nil
+	}
+	b.timer = time.AfterFunc(stall, func() { cancel(errStalled) })
+	if c.MinRate > 0 {
+		b.need = max(1, c.MinRate*int64(stall/time.Second))
+		b.rate = time.AfterFunc(stall, b.checkRate)
+	}
+	return b, nil
 }
 
 // stripURL removes the *url.Error layer net/http adds, so the URL (which
@@ -297,22 +307,51 @@ func (b *countingBody) Read(p []byte) (int, error) {
 type watchedBody struct {
 	ctx    context.Context
 	body   io.ReadCloser
-	timer  *time.Timer
+	timer  *time.Timer // no byte for a stall timeout
 	stall  time.Duration
 	cancel context.CancelCauseFunc
 	url    string
 	client *Client
+
+	rate   *time.Timer  // fires every stall window when a minimum rate is set
+	need   int64        // bytes a window must bring
+	window atomic.Int64 // bytes in the current window
+}
+
+// TooSlowError is a body cut because it came in below the minimum rate.
+type TooSlowError struct {
+	Got    int64
+	Window time.Duration
+	Rate   int64
+}
+
+func (e *TooSlowError) Error() string {
+	return fmt.Sprintf("receiving under %d bytes/s: %d bytes in %v", e.Rate, e.Got, e.Window)
+}
+
+// checkRate ends a window: a body that brought too little is cut.
+func (b *watchedBody) checkRate() {
+	got := b.window.Swap(0)
+	if got < b.need {
+		b.cancel(&TooSlowError{Got: got, Window: b.stall, Rate: b.client.MinRate})
+		return
+	}
+	b.rate.Reset(b.stall)
 }
 
 func (b *watchedBody) Read(p []byte) (int, error) {
 	n, err := b.body.Read(p)
 	if n > 0 {
 		b.timer.Reset(b.stall)
+		b.window.Add(int64(n))
 		b.client.bytes.Add(int64(n))
 	}
 	if err != nil && err != io.EOF {
+		var slow *TooSlowError
 		if cause := context.Cause(b.ctx); cause != nil && errors.Is(cause, errStalled) {
 			err = fmt.Errorf("%w (%v)", errStalled, b.stall)
+		} else if errors.As(cause, &slow) {
+			err = slow
 		}
 		return n, &ReadError{URL: b.url, Err: stripURL(err)}
 	}
@@ -321,6 +360,9 @@ func (b *watchedBody) Read(p []byte) (int, error) {
 
 func (b *watchedBody) Close() error {
 	b.timer.Stop()
+	if b.rate != nil {
+		b.rate.Stop()
+	}
 	err := b.body.Close()
 	b.cancel(nil)
 	return err
