@@ -15,6 +15,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/urfave/cli/v2"
@@ -213,6 +214,11 @@ func runDownload(opts options, stdout, stderr io.Writer) int {
 	if err != nil {
 		return fail("%v", err)
 	}
+	if mainMod != nil {
+		for _, n := range mainMod.ExcludedNotes() {
+			fmt.Fprintf(stderr, "gomodfetch: %s\n", n)
+		}
+	}
 	for _, n := range plan.Notes {
 		fmt.Fprintf(stderr, "gomodfetch: %s\n", n)
 	}
@@ -272,39 +278,7 @@ func runDownload(opts options, stdout, stderr io.Writer) int {
 	} else {
 		close(graphDone)
 	}
-	var (
-		graph    graphResult
-		gotGraph bool
-	)
-	waitGraph := func() graphResult {
-		if !gotGraph {
-			graph, gotGraph = <-graphDone, true
-		}
-		return graph
-	}
-
-	var results []*download.Module
-	fetchAll := func(targets []resolver.Target) {
-		out := make([]*download.Module, len(targets))
-		prog.setTotal(countDownloads(targets))
-		var eg errgroup.Group
-		eg.SetLimit(opts.jobs)
-		for i, t := range targets {
-			if t.Version == "" && t.Err == nil {
-				continue // replaced by a directory: nothing to download
-			}
-			eg.Go(func() error {
-				out[i] = fetchTarget(ctx, fetcher, t)
-				return nil
-			})
-		}
-		eg.Wait()
-		for _, m := range out {
-			if m != nil {
-				results = append(results, m)
-			}
-		}
-	}
+	waitGraph := sync.OnceValue(func() graphResult { return <-graphDone })
 
 	var failed, graphFailed bool
 	if plan.Wait {
@@ -317,20 +291,72 @@ func runDownload(opts options, stdout, stderr io.Writer) int {
 		}
 	}
 	var resolved *resolver.Graph
-	if plan.Wait && graph.err == nil {
-		resolved = graph.g
+	if plan.Wait && waitGraph().err == nil {
+		resolved = waitGraph().g
 	}
 	plan.ResolveQueries(ctx, fetcher, resolved)
-	fetchAll(plan.Targets)
+
+	// Downloads start now; a speculative target (a require line started
+	// before the graph is read) commits nothing until the graph selects it,
+	// and Settle then adds what the graph selects instead.
+	var (
+		eg      errgroup.Group
+		first   = make([]*download.Module, len(plan.Targets))
+		settled = map[int]*download.Module{}
+		mu      sync.Mutex
+	)
+	eg.SetLimit(opts.jobs)
+	launch := func(i int, out func(*download.Module)) {
+		t := plan.Targets[i]
+		if t.Version == "" && t.Err == nil {
+			return // replaced by a directory, or waiting for the graph
+		}
+		var keep func() bool
+		if t.Speculative {
+			// If the graph cannot be read, the version go.mod gives is
+			// kept: it is verified, and the failure is reported anyway.
+			keep = func() bool { g := waitGraph(); return g.err != nil || t.Keep(g.g) }
+		}
+		eg.Go(func() error {
+			out(fetchTarget(ctx, fetcher, t, keep))
+			return nil
+		})
+	}
+	prog.setTotal(countDownloads(plan.Targets))
+	for i := range plan.Targets {
+		launch(i, func(m *download.Module) { first[i] = m })
+	}
 	g := waitGraph()
-	prog.stop()
 	if plan.NeedsGraph && !plan.Wait {
 		if g.err != nil {
-			graphError(stderr, intr, fetcher, g.err)
+			graphError(prog.writer(stderr), intr, fetcher, g.err)
 			failed, graphFailed = true, true
-		} else if bad := g.g.Inconsistent(); len(bad) > 0 && len(opts.args) == 0 {
-			fmt.Fprintf(stderr, "gomodfetch: %s: updates to go.mod needed (%s); to update it:\n\tgo mod tidy\n", mainMod.GoMod, strings.Join(bad, "; "))
-			failed = true
+		} else {
+			changed := plan.Settle(g.g)
+			for _, i := range changed {
+				launch(i, func(m *download.Module) {
+					mu.Lock()
+					settled[i] = m
+					mu.Unlock()
+				})
+			}
+			if len(changed) > 0 {
+				prog.setTotal(countDownloads(plan.Targets))
+			}
+		}
+	}
+	eg.Wait()
+	prog.stop()
+	var results []*download.Module
+	for i := range plan.Targets {
+		m := first[i]
+		if s, ok := settled[i]; ok {
+			m = s
+		} else if plan.Targets[i].Speculative && g.err == nil && !plan.Targets[i].Keep(g.g) {
+			m = nil // started at a version the graph does not select
+		}
+		if m != nil {
+			results = append(results, m)
 		}
 	}
 
@@ -367,13 +393,12 @@ func runDownload(opts options, stdout, stderr io.Writer) int {
 	// some modules failed.
 	// go.sum records what was verified; like go, -json still records the
 	// sums of what did download when some modules failed.
-	writeSums := mainMod != nil && (!failed || opts.json && !graphFailed)
+	// With no arguments, go records the go.mod sums of the graph as soon
+	// as it is read, whatever the downloads then do.
+	noArgs := len(opts.args) == 0
+	writeSums := mainMod != nil && !graphFailed && (noArgs || !failed || opts.json)
 	if writeSums {
-		var g *resolver.Graph
-		if gotGraph {
-			g = graph.g
-		}
-		if err := sums.WriteAdded(cache, plan.SumsToKeep(g)); err != nil {
+		if err := sums.WriteAdded(cache, plan.SumsToKeep(g.g)); err != nil {
 			fmt.Fprintf(stderr, "gomodfetch: updating %s: %v\n", mainMod.SumFile(), err)
 			failed = true
 		}
@@ -393,11 +418,16 @@ func runDownload(opts options, stdout, stderr io.Writer) int {
 	return 0
 }
 
-func fetchTarget(ctx context.Context, f *download.Fetcher, t resolver.Target) *download.Module {
+// fetchTarget downloads one target; keep, if not nil, gates the commit (see
+// download.Fetcher.DownloadIf), and a target it turns down yields nil.
+func fetchTarget(ctx context.Context, f *download.Fetcher, t resolver.Target, keep func() bool) *download.Module {
 	if t.Err != nil {
 		return &download.Module{Path: t.Path, Version: t.Version, Error: t.Err.Error()}
 	}
-	m := f.Download(ctx, module.Version{Path: t.Path, Version: t.Version})
+	m := f.DownloadIf(ctx, module.Version{Path: t.Path, Version: t.Version}, keep)
+	if m == nil {
+		return nil
+	}
 	m.Query = t.Query
 	if !t.Explicit {
 		m.Origin = nil // the go command reports Origin only for path@version arguments

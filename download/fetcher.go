@@ -408,10 +408,27 @@ func (f *Fetcher) goModProxy(ctx context.Context, mod module.Version) (modResult
 // returned Module has its Error set on failure; nothing unverified is left
 // in the cache either way.
 func (f *Fetcher) Download(ctx context.Context, mod module.Version) *Module {
+	return f.DownloadIf(ctx, mod, nil)
+}
+
+// errNotKept is what a download ends with when its keep function says the
+// module is no longer wanted.
+var errNotKept = errors.New("no longer wanted")
+
+// DownloadIf is Download for a module that may turn out not to be wanted
+// (a version started before the module graph was read): keep, if not nil,
+// is asked before anything of the module is committed to the cache (it may
+// block until it knows), and if it says no, nothing is committed and
+// DownloadIf returns nil.
+func (f *Fetcher) DownloadIf(ctx context.Context, mod module.Version, keep func() bool) *Module {
 	v, _, _ := f.sf.Do("download "+mod.String(), func() (any, error) {
 		m := &Module{Path: mod.Path, Version: mod.Version}
 		end := f.track.begin(mod)
-		err := f.download(ctx, mod, m)
+		err := f.download(ctx, mod, m, keep)
+		if errors.Is(err, errNotKept) {
+			end(false)
+			return (*Module)(nil), nil
+		}
 		if err != nil {
 			f.noteCacheError(err)
 			m.Error, m.err = err.Error(), err
@@ -419,11 +436,20 @@ func (f *Fetcher) Download(ctx context.Context, mod module.Version) *Module {
 		end(err != nil)
 		return m, nil
 	})
+	if v.(*Module) == nil {
+		return nil
+	}
 	m := *v.(*Module)
 	return &m
 }
 
-func (f *Fetcher) download(ctx context.Context, mod module.Version, m *Module) error {
+func (f *Fetcher) download(ctx context.Context, mod module.Version, m *Module, keep func() bool) error {
+	kept := func() error {
+		if keep != nil && !keep() {
+			return errNotKept
+		}
+		return nil
+	}
 	if err := module.Check(mod.Path, mod.Version); err != nil {
 		return err
 	}
@@ -542,6 +568,9 @@ func (f *Fetcher) download(ctx context.Context, mod module.Version, m *Module) e
 		if waitInfo().err != nil || waitMod().err != nil {
 			return errPrior
 		}
+		if err := kept(); err != nil {
+			return err
+		}
 		if ir.cached {
 			return nil
 		}
@@ -571,6 +600,9 @@ func (f *Fetcher) download(ctx context.Context, mod module.Version, m *Module) e
 	}
 	if zerr != nil {
 		return zerr
+	}
+	if err := kept(); err != nil {
+		return err
 	}
 	if !ir.cached && !infoWritten {
 		// The zip was already in the cache.

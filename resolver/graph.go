@@ -64,7 +64,15 @@ func LoadGraph(ctx context.Context, main *Main, src ModSource, jobs int) (*Graph
 	// A requirement on a main module (in a workspace, one module requiring
 	// another) has its go.mod read like any other, but the main module is
 	// what gets selected.
-	roots := main.Requirements()
+	// Excluded versions are dropped from the main module's requirements,
+	// as go drops them.
+	// A path required on several lines is required at the highest.
+	var roots []module.Version
+	for _, r := range main.Requirements() {
+		if !main.Excluded(r) && main.isHighest(r) {
+			roots = append(roots, r)
+		}
+	}
 	g.reqs[module.Version{Path: main.Path}] = roots
 	for _, mod := range main.Modules {
 		g.reqs[module.Version{Path: mod.Path}] = mod.Requirements()
@@ -313,6 +321,31 @@ func shortPath(path string) string {
 	return path
 }
 
+// reachableLoaded returns the modules reachable from roots whose go.mod
+// was read while loading the graph, following the requirements read.
+func (g *Graph) reachableLoaded(roots []module.Version) []module.Version {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	seen := map[module.Version]bool{}
+	var out []module.Version
+	queue := append([]module.Version(nil), roots...)
+	for len(queue) > 0 {
+		m := queue[0]
+		queue = queue[1:]
+		if seen[m] {
+			continue
+		}
+		seen[m] = true
+		reqs, ok := g.reqs[m]
+		if !ok {
+			continue
+		}
+		out = append(out, m)
+		queue = append(queue, reqs...)
+	}
+	return out
+}
+
 // Loaded reports whether m's go.mod was read while loading the graph.
 func (g *Graph) Loaded(m module.Version) bool {
 	g.mu.Lock()
@@ -351,15 +384,3 @@ func (g *Graph) BuildList() []module.Version {
 	return list
 }
 
-// Inconsistent returns the main module's requirements whose selected version
-// is higher than go.mod says: go.mod is not tidy and the go command would
-// refuse to proceed without updating it.
-func (g *Graph) Inconsistent() []string {
-	var out []string
-	for _, r := range g.main.Requirements() {
-		if sel := g.Selected(r.Path); sel != r.Version {
-			out = append(out, fmt.Sprintf("%s: go.mod requires %s but the module graph selects %s", r.Path, r.Version, sel))
-		}
-	}
-	return out
-}

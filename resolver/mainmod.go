@@ -93,13 +93,6 @@ func ParseMain(dir, gomod string, data []byte) (*Main, error) {
 		written: map[module.Version]string{},
 		exclude: map[module.Version]bool{},
 	}
-	seen := map[string]int{}
-	for _, r := range f.Require {
-		if line, dup := seen[r.Mod.Path]; dup {
-			return nil, fmt.Errorf("%s:%d: %s: duplicate requirement (also on line %d); remove one, or run 'go mod tidy'", gomod, r.Syntax.Start.Line, r.Mod.Path, line)
-		}
-		seen[r.Mod.Path] = r.Syntax.Start.Line
-	}
 	for _, r := range f.Replace {
 		if r.New.Version == "" {
 			m.written[r.Old] = r.New.Path
@@ -156,6 +149,8 @@ func (m *Main) SumFiles() []string {
 }
 
 // Requirements returns the main module's require lines, in file order.
+// (A path required twice is required at the higher version, as go reads
+// it; each line still gets its -json object, as go prints it.)
 func (m *Main) Requirements() []module.Version {
 	var reqs []module.Version
 	for _, r := range m.File.Require {

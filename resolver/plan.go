@@ -27,6 +27,16 @@ type Target struct {
 	// Version is then the query as written.
 	Err error
 
+	// Req is set in a no-argument run of a pruned main module: the require
+	// line this target stands for. Like the go command, gomodfetch then
+	// downloads Req.Path at the version the module graph selects, which
+	// Settle fills in once the graph is read.
+	Req module.Version
+	// Speculative marks such a target started before the graph was read,
+	// at the version go.mod gives: it may be downloaded but not committed to
+	// the cache until Keep says the graph selects it.
+	Speculative bool
+
 	// resolve marks a version query (Query) that ResolveQueries must turn
 	// into a version.
 	resolve bool
@@ -71,10 +81,19 @@ func NewPlan(main *Main, args []string) (*Plan, error) {
 			p.Wait = len(main.File.Require) > 0
 			return p, nil
 		}
-		// From go 1.17 every require line, at its version, after the
-		// graph has been loaded (which the caller runs in parallel).
+		// From go 1.17 every require line's path, at the version the graph
+		// selects. The graph is read in parallel; meanwhile each zip starts
+		// at the version go.mod gives, which a tidy go.mod's graph selects
+		// (Settle replaces the others). An excluded version is dropped, as
+		// go drops it, and waits for the graph.
 		for _, r := range main.Requirements() {
-			p.Targets = append(p.Targets, main.target(r))
+			t := main.target(r)
+			t.Req = r
+			t.Speculative = !main.Excluded(r) && main.isHighest(r)
+			if !t.Speculative {
+				t.Path, t.Version = r.Path, ""
+			}
+			p.Targets = append(p.Targets, t)
 		}
 		return p, nil
 	}
@@ -211,6 +230,13 @@ func (m *Main) rootVersion(path string) (string, bool) {
 	return v, ok
 }
 
+// isHighest reports whether r is the highest of the require lines for its
+// path (a path required twice is required at the higher version).
+func (m *Main) isHighest(r module.Version) bool {
+	v, _ := m.rootVersion(r.Path)
+	return v == r.Version
+}
+
 // target applies main's replacements to a selected module version.
 // A directory replacement yields a Target with an empty Version (nothing to
 // download).
@@ -222,6 +248,51 @@ func (m *Main) target(mod module.Version) Target {
 		return Target{Path: r.Path, Version: r.Version}
 	}
 	return Target{Path: mod.Path, Version: mod.Version}
+}
+
+// Keep reports whether the graph selects the version a speculative target
+// was started at.
+func (t Target) Keep(g *Graph) bool {
+	return g.Selected(t.Req.Path) == t.Req.Version
+}
+
+// Settle replaces each target of a require line that the graph selects at
+// another version than go.mod gives (an untidy go.mod, or an excluded
+// version) by the selected version, or by go's "not a known dependency"
+// error when the graph has no version of the path. It returns the indexes
+// of the targets it changed, which are still to be downloaded.
+func (p *Plan) Settle(g *Graph) []int {
+	var changed []int
+	for i, t := range p.Targets {
+		if t.Req.Path == "" {
+			continue
+		}
+		if t.Speculative && t.Keep(g) {
+			continue
+		}
+		sel := g.Selected(t.Req.Path)
+		if sel == "none" {
+			p.Targets[i] = Target{Path: t.Req.Path, Req: t.Req, Err: fmt.Errorf("module %s: not a known dependency", t.Req.Path)}
+		} else {
+			nt := p.main.target(module.Version{Path: t.Req.Path, Version: sel})
+			nt.Req = t.Req
+			p.Targets[i] = nt
+		}
+		changed = append(changed, i)
+	}
+	return changed
+}
+
+// ExcludedNotes are the go command's notes for require lines naming an
+// excluded version.
+func (m *Main) ExcludedNotes() []string {
+	var notes []string
+	for _, r := range m.Requirements() {
+		if m.Excluded(r) {
+			notes = append(notes, "dropping requirement on excluded version "+r.Path+" "+r.Version)
+		}
+	}
+	return notes
 }
 
 // Finish fills in the targets that needed the module graph, in argument
@@ -303,9 +374,6 @@ func matchPattern(pattern string) func(string) bool {
 // go.mod read for the graph and every zip of the build list (with its
 // go.mod from go 1.21 on).
 func (p *Plan) SumsToKeep(g *Graph) func(module.Version) bool {
-	if len(p.args) == 0 && !p.main.Workspace {
-		return func(m module.Version) bool { return strings.HasSuffix(m.Version, "/go.mod") }
-	}
 	keep := map[module.Version]bool{}
 	modkey := func(m module.Version) module.Version {
 		return module.Version{Path: m.Path, Version: m.Version + "/go.mod"}
@@ -315,6 +383,27 @@ func (p *Plan) SumsToKeep(g *Graph) func(module.Version) bool {
 			return r
 		}
 		return m
+	}
+	if len(p.args) == 0 && !p.main.Workspace {
+		// The go.mod sums of the graph as go records it after tidying
+		// go.mod's requirements: every module whose go.mod was read and
+		// that is reachable from the required paths at their selected
+		// versions.
+		if g == nil {
+			return func(module.Version) bool { return false }
+		}
+		var roots []module.Version
+		for _, r := range p.main.Requirements() {
+			if v := g.Selected(r.Path); v != "none" {
+				roots = append(roots, module.Version{Path: r.Path, Version: v})
+			}
+		}
+		// go reads the graph again from those requirements, so their own
+		// go.mod files count as read.
+		for _, m := range append(roots, g.reachableLoaded(roots)...) {
+			keep[modkey(resolve(m))] = true
+		}
+		return func(m module.Version) bool { return keep[m] }
 	}
 	if g == nil {
 		for _, r := range p.main.Requirements() {
