@@ -383,4 +383,3 @@ func (g *Graph) BuildList() []module.Version {
 	sort.Slice(list, func(i, j int) bool { return list[i].Path < list[j].Path })
 	return list
 }
-
