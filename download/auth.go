@@ -13,6 +13,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"time"
 )
 
 // Auth supplies credentials for HTTPS requests the way the go command's
@@ -278,13 +279,22 @@ func (a *Auth) apply(req *http.Request) bool {
 	}
 }
 
+// authCommandTimeout bounds the first run of the GOAUTH commands.
+const authCommandTimeout = 2 * time.Minute
+
 // Initial adds credentials to an https request before it is sent, running
 // the GOAUTH methods the first time.
 func (a *Auth) Initial(ctx context.Context, req *http.Request) bool {
 	if a == nil || len(a.methods) == 0 || req.URL.Scheme != "https" {
 		return false
 	}
-	a.once.Do(func() { a.collect(ctx, "", nil) })
+	a.once.Do(func() {
+		// Not the request's own context: if that request is cancelled (a
+		// hedge it lost), the credentials are still needed by the others.
+		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), authCommandTimeout)
+		defer cancel()
+		a.collect(cctx, "", nil)
+	})
 	return a.apply(req)
 }
 

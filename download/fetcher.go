@@ -648,8 +648,16 @@ func (f *Fetcher) zip(ctx context.Context, mod module.Version, beforeCommit func
 	if _, err := os.Stat(zipfile); err == nil {
 		// A zip without its .ziphash (lost in a crash): rehash it rather
 		// than trust it. If it is damaged, download it again.
+		// Only a zip shown to be damaged is removed: a verification that
+		// could not be done (checksum database unreachable, run cancelled)
+		// leaves it for next time.
 		if hash, err := dirhash.HashZip(zipfile, dirhash.DefaultHash); err == nil {
-			if err := f.cfg.Verifier.Check(ctx, mod, hash); err == nil {
+			err := f.cfg.Verifier.Check(ctx, mod, hash)
+			var mismatch *ChecksumMismatchError
+			if err != nil && !errors.As(err, &mismatch) {
+				return "", "", fetchError(mod, err)
+			}
+			if err == nil {
 				if err := beforeCommit(); err != nil {
 					return "", "", module.VersionError(mod, err)
 				}

@@ -124,15 +124,15 @@ func (e *SumDBSecurityError) RetryClass() retry.Class { return retry.Permanent }
 // and verified. It is safe for concurrent use.
 type SumDBClient struct {
 	cfg    SumDBConfig
-	db     *sumdb.Client
 	direct *url.URL
 
-	baseOnce sync.Once
-	base     *url.URL
-	baseErr  error
+	baseMu sync.Mutex // held while deciding where the database is reached
+	base   *url.URL   // nil until decided
 
-	mu       sync.Mutex
-	security []string
+	mu         sync.Mutex
+	db         *sumdb.Client // replaced after a failed lookup (see Lookup)
+	security   []string
+	lastRemote error // the last request error, with its type
 }
 
 // NewSumDB returns a client for the database cfg.Spec names.
@@ -148,6 +148,29 @@ func NewSumDB(cfg SumDBConfig) *SumDBClient {
 	c := &SumDBClient{cfg: cfg, direct: &url.URL{Scheme: "https", Host: hostOf(cfg.Spec.Name), Path: pathOf(cfg.Spec.Name)}}
 	c.db = sumdb.NewClient(&sumdbOps{c: c})
 	return c
+}
+
+// client returns the current x/mod/sumdb client.
+func (c *SumDBClient) client() *sumdb.Client {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.db
+}
+
+// failed forgets a client whose lookup failed: x/mod/sumdb keeps a failed
+// record or tile in memory for good, so a database that recovers would
+// never be asked again. What was verified stays in the disk cache, so a new
+// client starts where the old one was. It returns the failed request's own
+// error (x/mod passes on only its text), so it can be classified.
+func (c *SumDBClient) failed(db *sumdb.Client) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.db == db {
+		c.db = sumdb.NewClient(&sumdbOps{c: c})
+	}
+	err := c.lastRemote
+	c.lastRemote = nil
+	return err
 }
 
 func hostOf(name string) string { h, _, _ := strings.Cut(name, "/"); return h }
@@ -173,13 +196,14 @@ func (c *SumDBClient) Lookup(ctx context.Context, path, version string) ([]strin
 		err   error
 	}
 	done := make(chan result, 1)
+	db := c.client()
 	go func() {
 		// x/mod/sumdb answers for one go.sum line kind at a time; both come
 		// from the same (cached) record.
-		lines, err := c.db.Lookup(path, version)
+		lines, err := db.Lookup(path, version)
 		if err == nil {
 			var mod []string
-			mod, err = c.db.Lookup(path, version+"/go.mod")
+			mod, err = db.Lookup(path, version+"/go.mod")
 			lines = append(lines, mod...)
 		}
 		done <- result{lines, err}
@@ -188,13 +212,19 @@ func (c *SumDBClient) Lookup(ctx context.Context, path, version string) ([]strin
 	case <-ctx.Done():
 		return nil, ctx.Err()
 	case r := <-done:
+		if r.err == nil {
+			return r.lines, nil
+		}
+		if err := c.securityErr(); err != nil {
+			return nil, err
+		}
 		if errors.Is(r.err, sumdb.ErrSecurity) {
-			if err := c.securityErr(); err != nil {
-				return nil, err
-			}
 			return nil, &SumDBSecurityError{Name: c.Name(), Msg: r.err.Error()}
 		}
-		return r.lines, r.err
+		if remote := c.failed(db); remote != nil {
+			return nil, remote
+		}
+		return nil, r.err
 	}
 }
 
@@ -213,33 +243,38 @@ func (c *SumDBClient) securityErr() error {
 // proxy followed by '|', moves on; any other error makes the database
 // unavailable); else, at "direct", "off" or the end of the list, the
 // database's own https://<name>.
+//
+// The answer is kept for the run; a failure is not (the next lookup asks
+// again).
 func (c *SumDBClient) findBase() (*url.URL, error) {
-	c.baseOnce.Do(func() {
-		if c.cfg.Spec.URL != nil {
-			c.base = c.cfg.Spec.URL
-			return
+	c.baseMu.Lock()
+	defer c.baseMu.Unlock()
+	if c.base != nil {
+		return c.base, nil
+	}
+	if c.cfg.Spec.URL != nil {
+		c.base = c.cfg.Spec.URL
+		return c.base, nil
+	}
+	for _, p := range c.cfg.Proxies {
+		if p.Kind != KindURL {
+			break
 		}
-		for _, p := range c.cfg.Proxies {
-			if p.Kind != KindURL {
-				break
-			}
-			u := join(p.URL, "sumdb/"+c.Name())
-			err := retry.Do(c.cfg.Context, c.cfg.Policy, func(ctx context.Context) error {
-				_, err := c.cfg.Client.getBytes(ctx, join(u, "supported"), maxSumDBResponse)
-				return err
-			}, c.cfg.OnRetry)
-			if err == nil {
-				c.base = u
-				return
-			}
-			if !errors.Is(err, fs.ErrNotExist) && !p.FallbackOnError {
-				c.baseErr = fmt.Errorf("checking whether proxy %s serves checksum database %s: %w", p, c.Name(), err)
-				return
-			}
+		u := join(p.URL, "sumdb/"+c.Name())
+		err := retry.Do(c.cfg.Context, c.cfg.Policy, func(ctx context.Context) error {
+			_, err := c.cfg.Client.getBytes(ctx, join(u, "supported"), maxSumDBResponse)
+			return err
+		}, c.cfg.OnRetry)
+		if err == nil {
+			c.base = u
+			return c.base, nil
 		}
-		c.base = c.direct
-	})
-	return c.base, c.baseErr
+		if !errors.Is(err, fs.ErrNotExist) && !p.FallbackOnError {
+			return nil, fmt.Errorf("checking whether proxy %s serves checksum database %s: %w", p, c.Name(), err)
+		}
+	}
+	c.base = c.direct
+	return c.base, nil
 }
 
 // sumdbOps implements sumdb.ClientOps for a SumDBClient.
@@ -260,6 +295,11 @@ func (o *sumdbOps) ReadRemote(path string) ([]byte, error) {
 		data = d
 		return err
 	}, c.cfg.OnRetry)
+	if err != nil {
+		c.mu.Lock()
+		c.lastRemote = err
+		c.mu.Unlock()
+	}
 	return data, err
 }
 

@@ -3,9 +3,11 @@ package download
 import (
 	"context"
 	"crypto/rand"
+	"golang.org/x/mod/sumdb"
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"golang.org/x/mod/sumdb/note"
@@ -124,5 +126,60 @@ func TestSumDBBase(t *testing.T) {
 				t.Errorf("findBase() = %s; want %s", base, tt.want)
 			}
 		})
+	}
+}
+
+func TestSumDBRecoversAfterOutage(t *testing.T) {
+	const name = "sum.example.com"
+	skey, vkey, err := note.GenerateKey(rand.Reader, name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	db := sumdb.NewServer(sumdb.NewTestServer(skey, func(path, vers string) ([]byte, error) {
+		return []byte(path + " " + vers + " h1:AAAA=\n" + path + " " + vers + "/go.mod h1:BBBB=\n"), nil
+	}))
+	var down atomic.Bool
+	var requests atomic.Int64
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		requests.Add(1)
+		if down.Load() {
+			http.Error(w, "down for maintenance", http.StatusServiceUnavailable)
+			return
+		}
+		db.ServeHTTP(w, r)
+	}))
+	defer srv.Close()
+	spec, err := ParseGOSUMDB(vkey + " " + srv.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := NewSumDB(SumDBConfig{
+		Spec: spec, Context: context.Background(),
+		Client:   &Client{HTTP: http.DefaultClient},
+		Policy:   retry.Policy{MaxAttempts: -1},
+		CacheDir: t.TempDir(), ConfigDir: t.TempDir(),
+	})
+
+	down.Store(true)
+	_, err = c.Lookup(context.Background(), "example.com/m", "v1.0.0")
+	if err == nil {
+		t.Fatal("lookup succeeded against a database answering 503")
+	}
+	if got := retry.Classify(err); got != retry.Transient {
+		t.Errorf("outage classified %v, want transient: %v", got, err)
+	}
+
+	down.Store(false)
+	before := requests.Load()
+	lines, err := c.Lookup(context.Background(), "example.com/m", "v1.0.0")
+	if err != nil {
+		t.Fatalf("lookup after the database recovered: %v", err)
+	}
+	if requests.Load() == before {
+		t.Errorf("the failed lookup was answered from memory, not asked again")
+	}
+	want := []string{"example.com/m v1.0.0 h1:AAAA=", "example.com/m v1.0.0/go.mod h1:BBBB="}
+	if strings.Join(lines, "\n") != strings.Join(want, "\n") {
+		t.Errorf("lines = %q, want %q", lines, want)
 	}
 }

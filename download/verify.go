@@ -78,10 +78,17 @@ func (s *Sums) lookup(mod module.Version) []string {
 	return hs
 }
 
-func (s *Sums) add(mod module.Version, h string) {
+// add records h for mod unless another hash was recorded for it first (two
+// downloads of one version raced with different bytes); it then returns
+// that hash and false.
+func (s *Sums) add(mod module.Version, h string) (string, bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if prev, ok := s.added[mod]; ok && prev != h {
+		return prev, false
+	}
 	s.added[mod] = h
+	return h, true
 }
 
 // added returns the go.sum lines learned during the run that the file did
@@ -244,7 +251,9 @@ func (v *Verifier) Check(ctx context.Context, mod module.Version, h string) erro
 		}
 	}
 	if v.Sums != nil {
-		v.Sums.add(mod, h)
+		if prev, ok := v.Sums.add(mod, h); !ok {
+			return &ChecksumMismatchError{Mod: mod, Downloaded: h, Recorded: prev, Source: "this run"}
+		}
 	}
 	return nil
 }

@@ -36,7 +36,10 @@ type Policy struct {
 	// MaxAttempts bounds the number of attempts, the first included
 	// (default 5). A negative value means a single attempt.
 	MaxAttempts int
-	// MaxElapsed bounds the total time spent, waits included (default 2m).
+	// MaxElapsed bounds the total time spent waiting between attempts
+	// (default 2m). Time inside attempts does not count: a long download
+	// that fails late is still retried; attempts are bounded by their own
+	// timeouts and by MaxAttempts.
 	MaxElapsed time.Duration
 	// AttemptTimeout bounds one attempt; zero means no per-attempt bound
 	// (the operation then relies on its own finer-grained timeouts).
@@ -103,9 +106,9 @@ func Do(ctx context.Context, p Policy, op func(ctx context.Context) error, notif
 		backoff.WithMaxInterval(p.Max),
 		backoff.WithMultiplier(p.Multiplier),
 		backoff.WithRandomizationFactor(p.Jitter),
-		backoff.WithMaxElapsedTime(p.MaxElapsed),
+		backoff.WithMaxElapsedTime(0), // waits are bounded by hintBackOff
 	)
-	hinted := &hintBackOff{BackOff: exp, max: p.Max}
+	hinted := &hintBackOff{BackOff: exp, max: p.Max, maxWaited: p.MaxElapsed}
 	var b backoff.BackOff = hinted
 	if p.MaxAttempts > 0 {
 		b = backoff.WithMaxRetries(b, uint64(p.MaxAttempts-1))
@@ -193,10 +196,18 @@ func (e *AttemptTimeoutError) Error() string {
 func (e *AttemptTimeoutError) Unwrap() error { return e.Err }
 
 // hintBackOff lets the last error's Retry-After hint stretch the wait.
+// It also bounds the total of the waits it hands out.
 type hintBackOff struct {
 	backoff.BackOff
-	hint time.Duration
-	max  time.Duration
+	hint      time.Duration
+	max       time.Duration
+	waited    time.Duration
+	maxWaited time.Duration
+}
+
+func (h *hintBackOff) Reset() {
+	h.BackOff.Reset()
+	h.waited = 0
 }
 
 func (h *hintBackOff) NextBackOff() time.Duration {
@@ -208,5 +219,9 @@ func (h *hintBackOff) NextBackOff() time.Duration {
 		d = min(h.hint, h.max)
 	}
 	h.hint = 0
+	if h.maxWaited > 0 && h.waited+d > h.maxWaited {
+		return backoff.Stop
+	}
+	h.waited += d
 	return d
 }

@@ -189,3 +189,35 @@ func TestSingleAttemptPolicy(t *testing.T) {
 		t.Fatalf("%d calls, want 1", calls)
 	}
 }
+
+func TestLongAttemptIsStillRetried(t *testing.T) {
+	// An attempt that runs longer than MaxElapsed (a large download) and
+	// then fails transiently gets another attempt: only waits count.
+	p := Policy{Initial: time.Millisecond, Max: 2 * time.Millisecond, MaxAttempts: 3, MaxElapsed: 20 * time.Millisecond}
+	calls := 0
+	err := Do(context.Background(), p, func(context.Context) error {
+		calls++
+		if calls == 1 {
+			time.Sleep(50 * time.Millisecond)
+			return io.ErrUnexpectedEOF
+		}
+		return nil
+	}, nil)
+	if err != nil || calls != 2 {
+		t.Fatalf("err=%v calls=%d; want a second, successful attempt", err, calls)
+	}
+}
+
+func TestWaitsAreBounded(t *testing.T) {
+	// Waits of 10ms, 20ms, 40ms... stop once they would pass 50ms in all.
+	p := Policy{Initial: 10 * time.Millisecond, Max: time.Second, Multiplier: 2, Jitter: 0, MaxAttempts: 100, MaxElapsed: 50 * time.Millisecond}
+	p.Jitter = 0
+	calls := 0
+	Do(context.Background(), p, func(context.Context) error {
+		calls++
+		return statusErr(503)
+	}, nil)
+	if calls != 3 { // waits 10 + 20 = 30ms; the next (40ms) would pass 50ms
+		t.Fatalf("%d attempts, want 3", calls)
+	}
+}
