@@ -140,6 +140,9 @@ func NewHTTPClient(connect, header time.Duration, conns int) *http.Client {
 		TLSHandshakeTimeout:   connect,
 		ResponseHeaderTimeout: header,
 		ExpectContinueTimeout: time.Second,
+		// A shared HTTP/2 connection that dies silently is noticed by
+		// its pings, not by every request on it timing out.
+		HTTP2: &http.HTTP2Config{SendPingTimeout: connect, PingTimeout: connect},
 	}
 	return &http.Client{
 		Transport: tr,
