@@ -265,26 +265,41 @@ func (f *Fetcher) Info(ctx context.Context, mod module.Version) (*Info, bool, er
 		return nil, false, module.VersionError(mod, err)
 	}
 	v, err, _ := f.sf.Do("info "+mod.String(), func() (any, error) {
-		v, _, err := f.ask(ctx, mod.Path, func(ctx context.Context, base *url.URL) (any, error) {
-			data, err := f.cfg.Client.getBytes(ctx, join(base, rel), maxInfo)
-			if err != nil {
-				return nil, err
-			}
-			info := new(Info)
-			if err := json.Unmarshal(data, info); err != nil {
-				return nil, &badResponse{fmt.Errorf("invalid response from proxy %q: %v", base.Redacted(), err)}
-			}
+		return f.askInfo(ctx, mod.Path, rel, func(base *url.URL, info *Info) error {
 			if info.Version != mod.Version {
-				return nil, &badResponse{fmt.Errorf("proxy %s returned info for version %s instead of requested version", base.Redacted(), info.Version)}
+				return fmt.Errorf("proxy %s returned info for version %s instead of requested version", base.Redacted(), info.Version)
 			}
-			return info, nil
-		}, nil)
-		return v, err
+			return nil
+		})
 	})
 	if err != nil {
 		return nil, false, module.VersionError(mod, err)
 	}
 	return v.(*Info), false, nil
+}
+
+// askInfo asks the proxies for the .info answer at rel (relative to a
+// proxy's base URL) and checks it with check; an answer that does not parse
+// or that check refuses is a bad response, retried like a damaged one.
+func (f *Fetcher) askInfo(ctx context.Context, path, rel string, check func(base *url.URL, info *Info) error) (*Info, error) {
+	v, _, err := f.ask(ctx, path, func(ctx context.Context, base *url.URL) (any, error) {
+		data, err := f.cfg.Client.getBytes(ctx, join(base, rel), maxInfo)
+		if err != nil {
+			return nil, err
+		}
+		info := new(Info)
+		if err := json.Unmarshal(data, info); err != nil {
+			return nil, &badResponse{fmt.Errorf("invalid response from proxy %q: %v", base.Redacted(), err)}
+		}
+		if err := check(base, info); err != nil {
+			return nil, &badResponse{err}
+		}
+		return info, nil
+	}, nil)
+	if err != nil {
+		return nil, err
+	}
+	return v.(*Info), nil
 }
 
 // badResponse is a well-formed HTTP answer with nonsense in it. Another

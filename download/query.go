@@ -2,7 +2,6 @@ package download
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"net/url"
 	"strings"
@@ -100,24 +99,15 @@ func (f *Fetcher) Stat(ctx context.Context, path, query string) (string, time.Ti
 // under that version unless the cache has it already.
 func (f *Fetcher) statURL(ctx context.Context, path, query, rel string) (*Info, error) {
 	v, err, _ := f.sf.Do("stat "+path+"@"+query, func() (any, error) {
-		v, _, err := f.ask(ctx, path, func(ctx context.Context, base *url.URL) (any, error) {
-			data, err := f.cfg.Client.getBytes(ctx, join(base, rel), maxInfo)
-			if err != nil {
-				return nil, err
-			}
-			i := new(Info)
-			if err := json.Unmarshal(data, i); err != nil {
-				return nil, &badResponse{fmt.Errorf("invalid response from proxy %q: %v", base.Redacted(), err)}
-			}
+		info, err := f.askInfo(ctx, path, rel, func(base *url.URL, i *Info) error {
 			if err := module.Check(path, i.Version); err != nil || module.CanonicalVersion(i.Version) != i.Version {
-				return nil, &badResponse{fmt.Errorf("proxy %s returned invalid version %q for %s", base.Redacted(), i.Version, query)}
+				return fmt.Errorf("proxy %s returned invalid version %q for %s", base.Redacted(), i.Version, query)
 			}
-			return i, nil
-		}, nil)
+			return nil
+		})
 		if err != nil {
 			return nil, err
 		}
-		info := v.(*Info)
 		resolved := module.Version{Path: path, Version: info.Version}
 		if _, _, err := f.cfg.Cache.ReadInfo(resolved); err != nil {
 			if _, err := f.cfg.Cache.WriteInfo(resolved, info); err != nil {
