@@ -83,13 +83,18 @@ func (f *Fetcher) Stat(ctx context.Context, path, query string) (string, time.Ti
 		}
 		return info.Version, info.Time, nil
 	}
+	// A revision or other query the proxy cannot answer is reported as
+	// the go command reports it: path@query: invalid version: ...
+	invalid := func(err error) error {
+		return &module.ModuleError{Path: path, Err: &module.InvalidVersionError{Version: query, Pseudo: module.IsPseudoVersion(query), Err: err}}
+	}
 	rel, err := relPath(mod, "info")
 	if err != nil {
-		return "", time.Time{}, module.VersionError(mod, err)
+		return "", time.Time{}, invalid(err)
 	}
 	info, err := f.statURL(ctx, path, query, rel)
 	if err != nil {
-		return "", time.Time{}, module.VersionError(mod, err)
+		return "", time.Time{}, invalid(err)
 	}
 	return info.Version, info.Time, nil
 }
