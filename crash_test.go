@@ -439,12 +439,8 @@ func TestKillAndRerun(t *testing.T) {
 			t.Cleanup(func() { makeWritable(cache) })
 			cmd := fx.cmd("gomodfetch", dir, cache, front.URL, rw, "-q")
 			var out bytes.Buffer
-			cmd.Stdout, cmd.Stderr = &out, &out
-			if err := cmd.Start(); err != nil {
-				t.Fatal(err)
-			}
-			exited := make(chan error, 1)
-			go func() { exited <- cmd.Wait() }()
+			cmd.Stdout = &out
+			exited := startWatched(t, cmd, &out)
 			select {
 			case <-front.hitChan():
 				cmd.Process.Signal(syscall.SIGKILL)
@@ -508,12 +504,7 @@ func TestInterrupt(t *testing.T) {
 			dir, cache := fx.project(t), filepath.Join(t.TempDir(), "modcache")
 			cmd := fx.cmd("gomodfetch", dir, cache, front.URL, true)
 			var stderr bytes.Buffer
-			cmd.Stderr = &stderr
-			if err := cmd.Start(); err != nil {
-				t.Fatal(err)
-			}
-			exited := make(chan error, 1)
-			go func() { exited <- cmd.Wait() }()
+			exited := startWatched(t, cmd, &stderr)
 			select {
 			case <-front.hitChan():
 			case err := <-exited:
@@ -687,12 +678,7 @@ func TestInterruptWhileLocked(t *testing.T) {
 
 	cmd := fx.cmd("gomodfetch", dir, cache, fx.backend, true)
 	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
+	exited := startWatched(t, cmd, &stderr)
 	// Wait (bounded) until the process has the lock file open: it is then
 	// blocked in flock.
 	fdDir := fmt.Sprintf("/proc/%d/fd", cmd.Process.Pid)
@@ -735,4 +721,17 @@ func TestInterruptWhileLocked(t *testing.T) {
 	unlock()
 	fx.run(t, "gomodfetch", dir, cache, fx.backend, true, "-q")
 	fx.checkCache(t, dir, cache, fx.refRW, true, true)
+}
+
+// startWatched starts cmd with its stderr in stderr and returns a channel
+// that receives its exit.
+func startWatched(t *testing.T, cmd *exec.Cmd, stderr *bytes.Buffer) <-chan error {
+	t.Helper()
+	cmd.Stderr = stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	return exited
 }
