@@ -4,6 +4,7 @@ import (
 	"archive/zip"
 	"bufio"
 	"bytes"
+	"encoding/json"
 	"fmt"
 	"io"
 	"math/rand/v2"
@@ -35,7 +36,8 @@ import (
 //	reset                        reset the connection before answering
 //	reset-mid                    send half the body, then reset
 //	truncate                     promise the whole body, send half, close
-//	corrupt                      send the body with bytes flipped
+//	corrupt                      send the body with bytes flipped (at a new
+//	                             place each time)
 //	tamper                       send a well-formed but different body: a zip
 //	                             with one more file, a go.mod with one more line
 //	stall-headers D              wait D (or until the client gives up), then answer
@@ -44,6 +46,12 @@ import (
 //	trickle D                    send the body one byte every D
 //	random P [seed=S]            with probability P, one of: 500, 502, 503,
 //	                             429, reset, reset-mid, truncate, corrupt
+//	garbage                      answer 200 with the same bytes that are not
+//	                             what was asked for (not JSON, not a zip)
+//	hostile KIND                 answer with terminal control sequences: KIND
+//	                             body (a text/plain 403 error body), status (a
+//	                             404 whose reason phrase holds them) or info (a
+//	                             .info whose Version holds them)
 type front struct {
 	URL string // the proxy URL to put in GOPROXY
 
@@ -52,6 +60,8 @@ type front struct {
 	mu      sync.Mutex
 	log     []string
 	rules   []*rule
+
+	corrupted int // bodies corrupted so far
 }
 
 type rule struct {
@@ -169,12 +179,17 @@ func parseRule(fields []string) (*rule, error) {
 		}
 	}
 	switch r.action {
-	case "reset", "reset-mid", "truncate", "corrupt", "tamper":
+	case "reset", "reset-mid", "truncate", "corrupt", "tamper", "garbage":
 	case "status":
 		if len(rest) < 1 {
 			return nil, fmt.Errorf("status needs a code")
 		}
 		r.arg = strings.Join(rest, " ")
+	case "hostile":
+		if len(rest) != 1 || (rest[0] != "body" && rest[0] != "status" && rest[0] != "info") {
+			return nil, fmt.Errorf("hostile needs body, status or info")
+		}
+		r.arg = rest[0]
 	case "stall-headers", "stall-body", "slow", "trickle":
 		if len(rest) != 1 {
 			return nil, fmt.Errorf("%s needs a duration", r.action)
@@ -245,6 +260,12 @@ func (f *front) serve(w http.ResponseWriter, r *http.Request, path string) {
 	case "reset":
 		hijack(w, func(c net.Conn, _ *bufio.ReadWriter) { resetConn(c) })
 		return
+	case "hostile":
+		serveHostile(w, arg)
+		return
+	case "garbage":
+		io.WriteString(w, "<html>this proxy serves a login page</html>\n")
+		return
 	case "status":
 		fields := strings.Fields(arg)
 		code, _ := strconv.Atoi(fields[0])
@@ -279,8 +300,15 @@ func (f *front) serve(w http.ResponseWriter, r *http.Request, path string) {
 	half := body[:len(body)/2]
 	switch action {
 	case "corrupt":
+		// Damage on the way lands somewhere new each time (a proxy that
+		// serves the same wrong bytes twice is lying: see tamper).
 		bad := append([]byte(nil), body...)
-		for i := len(bad) / 3; i < len(bad)/3+16 && i < len(bad); i++ {
+		f.mu.Lock()
+		f.corrupted++
+		n := f.corrupted
+		f.mu.Unlock()
+		start := len(bad)/3 + (n*37)%(len(bad)/3+1)
+		for i := start; i < start+16 && i < len(bad); i++ {
 			bad[i] ^= 0x5a
 		}
 		body = bad
@@ -338,6 +366,29 @@ func (f *front) serve(w http.ResponseWriter, r *http.Request, path string) {
 	}
 	w.Header().Set("Content-Length", strconv.Itoa(len(body)))
 	w.Write(body)
+}
+
+// hostileText would, printed raw, set the window title, ring the bell,
+// erase the line and print a forged success summary.
+const hostileText = "denied\x1b]0;owned\a\r\x1b[2Kgomodfetch: 1 modules (1 downloaded, 0 failed)\u202e\n"
+
+func serveHostile(w http.ResponseWriter, kind string) {
+	switch kind {
+	case "body":
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		w.WriteHeader(http.StatusForbidden)
+		io.WriteString(w, hostileText)
+	case "status":
+		hijack(w, func(c net.Conn, bw *bufio.ReadWriter) {
+			defer c.Close()
+			fmt.Fprintf(bw, "HTTP/1.1 404 Not Found\x1b[2J\x1b]0;owned\a\r\nContent-Type: text/plain\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+			bw.Flush()
+		})
+	case "info":
+		w.Header().Set("Content-Type", "application/json")
+		b, _ := json.Marshal(map[string]string{"Version": "v9.9.9" + hostileText, "Time": "2023-01-02T03:04:05Z"})
+		w.Write(b)
+	}
 }
 
 func hijack(w http.ResponseWriter, fn func(net.Conn, *bufio.ReadWriter)) {

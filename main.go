@@ -16,6 +16,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/urfave/cli/v2"
@@ -23,6 +24,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"gomodfetch/download"
+	"gomodfetch/internal/termsafe"
 	"gomodfetch/resolver"
 	"gomodfetch/retry"
 )
@@ -47,6 +49,10 @@ type options struct {
 }
 
 func run(args []string, stdout, stderr io.Writer) int {
+	// Everything printed on stderr may quote a server or a child process;
+	// only the progress display writes its own control sequences.
+	rawStderr := stderr
+	stderr = termsafe.Writer(stderr)
 	var (
 		opts   options
 		parsed bool
@@ -151,7 +157,21 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "gomodfetch: -j must be at least 1\n")
 		return exitUsage
 	}
-	return runDownload(opts, stdout, stderr)
+	for _, d := range []struct {
+		name string
+		v    time.Duration
+	}{{"timeout", opts.timeout}, {"stall-timeout", opts.stallTimeout}, {"connect-timeout", opts.connectTimeout},
+		{"header-timeout", opts.headerTimeout}, {"retry-initial", opts.retryInitial}, {"retry-max", opts.retryMax}, {"hedge-delay", opts.hedgeDelay}} {
+		if d.v < 0 {
+			fmt.Fprintf(stderr, "gomodfetch: -%s must not be negative (got %v)\n", d.name, d.v)
+			return exitUsage
+		}
+	}
+	if opts.minRate < 0 {
+		fmt.Fprintf(stderr, "gomodfetch: -min-rate must not be negative (got %d)\n", opts.minRate)
+		return exitUsage
+	}
+	return runDownload(opts, stdout, stderr, rawStderr)
 }
 
 // defaultJobs is sized for the network, not the CPU: module downloads are
@@ -162,7 +182,10 @@ const defaultJobs = 32
 
 // runDownload is the whole run after the flags are parsed: environment,
 // main module, plan, downloads, output and exit status.
-func runDownload(opts options, stdout, stderr io.Writer) int {
+//
+// stderr escapes control characters (termsafe); rawStderr is the same
+// stream unfiltered, for the progress display alone.
+func runDownload(opts options, stdout, stderr, rawStderr io.Writer) int {
 	start := time.Now()
 	ctx, intr := notifyInterrupts(context.Background())
 	defer intr.stop()
@@ -185,6 +208,9 @@ func runDownload(opts options, stdout, stderr io.Writer) int {
 	cfg, err := loadConfig(env)
 	if err != nil {
 		return fail("%v", err)
+	}
+	if fi, err := os.Stat(cfg.modCache); (err == nil && !fi.IsDir()) || errors.Is(err, syscall.ENOTDIR) {
+		return fail("module cache %s (GOMODCACHE) is not a directory; set GOMODCACHE to a directory", cfg.modCache)
 	}
 	if cfg.warning != "" {
 		fmt.Fprintf(stderr, "gomodfetch: warning: %s\n", cfg.warning)
@@ -227,7 +253,7 @@ func runDownload(opts options, stdout, stderr io.Writer) int {
 		return 0
 	}
 
-	prog := newProgress(stderr, opts.quiet) // progress.go
+	prog := newProgress(rawStderr, opts.quiet) // progress.go
 	defer prog.stop()
 	var trace io.Writer
 	if opts.trace {
@@ -366,7 +392,7 @@ func runDownload(opts options, stdout, stderr io.Writer) int {
 			if err != nil {
 				return fail("%v", err)
 			}
-			stdout.Write(append(b, '\n'))
+			stdout.Write(append(termsafe.JSON(b), '\n'))
 		}
 	}
 	nerr := 0

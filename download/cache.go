@@ -107,6 +107,10 @@ func (c *Cache) ReadInfo(mod module.Version) (*Info, string, error) {
 	if err := json.Unmarshal(data, info); err != nil {
 		return nil, file, fmt.Errorf("%s: %v", file, err)
 	}
+	if info.Version != mod.Version {
+		// Damaged or planted: the go command fetches such a file again.
+		return nil, file, fmt.Errorf("%s: names version %q", file, info.Version)
+	}
 	return info, file, nil
 }
 

@@ -19,6 +19,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"gomodfetch/internal/termsafe"
 	"gomodfetch/retry"
 )
 
@@ -37,7 +38,7 @@ func (e *HTTPError) Error() string {
 	if e.Detail != "" {
 		sep := " "
 		if strings.Contains(e.Detail, "\n") {
-			sep = "\n\t"
+			sep = "\n\t" // the detail's own lines are tab-indented
 		}
 		return fmt.Sprintf("reading %s: %s\n\tserver response:%s%s", e.URL, e.Status, sep, e.Detail)
 	}
@@ -215,7 +216,7 @@ func (c *Client) Open(ctx context.Context, u *url.URL) (io.ReadCloser, error) {
 		again, rerr := http.NewRequestWithContext(rctx, http.MethodGet, u.String(), nil)
 		if rerr == nil && c.Auth.Refresh(ctx, again, resp) {
 			resp.Body.Close()
-			c.tracef("# get %s: %s (%.3fs); retrying with credentials\n", redacted, resp.Status, time.Since(start).Seconds())
+			c.tracef("# get %s: %s (%.3fs); retrying with credentials\n", redacted, safeStatus(resp), time.Since(start).Seconds())
 			c.requests.Add(1)
 			resp, err = c.HTTP.Do(again)
 		}
@@ -225,7 +226,7 @@ func (c *Client) Open(ctx context.Context, u *url.URL) (io.ReadCloser, error) {
 		c.tracef("# get %s: %v\n", redacted, stripURL(err))
 		return nil, &url.Error{Op: "Get", URL: redacted, Err: stripURL(err)}
 	}
-	c.tracef("# get %s: %s (%.3fs)\n", redacted, resp.Status, time.Since(start).Seconds())
+	c.tracef("# get %s: %s (%.3fs)\n", redacted, safeStatus(resp), time.Since(start).Seconds())
 	if resp.StatusCode == http.StatusOK {
 		answeredHook(ctx)
 	}
@@ -257,7 +258,7 @@ func stripURL(err error) error {
 }
 
 func responseError(resp *http.Response, redacted string) error {
-	e := &HTTPError{URL: redacted, Status: resp.Status, StatusCode: resp.StatusCode}
+	e := &HTTPError{URL: redacted, Status: safeStatus(resp), StatusCode: resp.StatusCode}
 	if ra := resp.Header.Get("Retry-After"); ra != "" {
 		if secs, err := strconv.Atoi(ra); err == nil && secs >= 0 {
 			e.Retry = time.Duration(secs) * time.Second
@@ -266,14 +267,27 @@ func responseError(resp *http.Response, redacted string) error {
 		}
 	}
 	if mt, _, err := mime.ParseMediaType(resp.Header.Get("Content-Type")); err == nil && mt == "text/plain" {
-		body, _ := io.ReadAll(io.LimitReader(resp.Body, 1024))
-		lines := strings.Split(strings.TrimSpace(string(body)), "\n")
-		if len(lines) > 8 {
-			lines = lines[:8]
+		// The body is the server's words: shown only under the go
+		// command's rule (graphic text, a few short lines).
+		const limit = 4 << 10
+		body, _ := io.ReadAll(io.LimitReader(resp.Body, limit))
+		if len(body) == limit {
+			if i := bytes.LastIndexByte(body, '\n'); i >= 0 {
+				body = body[:i+1]
+			}
 		}
-		e.Detail = strings.Join(lines, "\n")
+		e.Detail = termsafe.Detail(body)
 	}
 	return e
+}
+
+// safeStatus is the response's status line, or the standard text for its
+// code when the server's reason phrase holds anything but plain text.
+func safeStatus(resp *http.Response) string {
+	if termsafe.Clean(resp.Status) && !strings.ContainsRune(resp.Status, '\n') && len(resp.Status) <= 80 {
+		return resp.Status
+	}
+	return fmt.Sprintf("%d %s", resp.StatusCode, http.StatusText(resp.StatusCode))
 }
 
 func (c *Client) openFile(u *url.URL) (io.ReadCloser, error) {

@@ -12,9 +12,12 @@ package download
 import (
 	"archive/zip"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/url"
 	"os"
 	"runtime"
@@ -282,6 +285,7 @@ func (f *Fetcher) Info(ctx context.Context, mod module.Version) (*Info, bool, er
 // proxy's base URL) and checks it with check; an answer that does not parse
 // or that check refuses is a bad response, retried like a damaged one.
 func (f *Fetcher) askInfo(ctx context.Context, path, rel string, check func(base *url.URL, info *Info) error) (*Info, error) {
+	var seen repeats
 	v, _, err := f.ask(ctx, path, func(ctx context.Context, base *url.URL) (any, error) {
 		data, err := f.cfg.Client.getBytes(ctx, join(base, rel), maxInfo)
 		if err != nil {
@@ -289,10 +293,10 @@ func (f *Fetcher) askInfo(ctx context.Context, path, rel string, check func(base
 		}
 		info := new(Info)
 		if err := json.Unmarshal(data, info); err != nil {
-			return nil, &badResponse{fmt.Errorf("invalid response from proxy %q: %v", base.Redacted(), err)}
+			return nil, seen.judge(base, &badResponse{fmt.Errorf("invalid response from proxy %q: %v", base.Redacted(), err), digest(data)})
 		}
 		if err := check(base, info); err != nil {
-			return nil, &badResponse{err}
+			return nil, seen.judge(base, &badResponse{err, digest(data)})
 		}
 		return info, nil
 	}, nil)
@@ -303,12 +307,30 @@ func (f *Fetcher) askInfo(ctx context.Context, path, rel string, check func(base
 }
 
 // badResponse is a well-formed HTTP answer with nonsense in it. Another
-// attempt may reach a healthier replica, so it is transient.
-type badResponse struct{ err error }
+// attempt may reach a healthier replica or get bytes undamaged, so it is
+// transient, until the same proxy gives the same bytes again (see repeats).
+type badResponse struct {
+	err    error
+	digest string // sha256 of the answer's bytes; "" if unknown
+}
 
 func (e *badResponse) Error() string           { return e.err.Error() }
 func (e *badResponse) Unwrap() error           { return e.err }
 func (e *badResponse) RetryClass() retry.Class { return retry.Transient }
+
+// BadAnswerError is an answer a proxy gave twice with the same bytes: not
+// damage on the way but what the proxy serves. It is final for that proxy
+// (a '|' list moves on to the next).
+type BadAnswerError struct{ Err error }
+
+func (e *BadAnswerError) Error() string           { return e.Err.Error() }
+func (e *BadAnswerError) Unwrap() error           { return e.Err }
+func (e *BadAnswerError) RetryClass() retry.Class { return retry.Permanent }
+
+func digest(data []byte) string {
+	sum := sha256.Sum256(data)
+	return hex.EncodeToString(sum[:])
+}
 
 // GoMod returns mod's verified go.mod content, from the cache or a proxy,
 // writing it (and the version list) to the cache if it was fetched.
@@ -383,7 +405,7 @@ func (f *Fetcher) goModProxy(ctx context.Context, mod module.Version) (modResult
 		if err != nil {
 			return nil, module.VersionError(mod, err)
 		}
-		var mismatches mismatchCounter
+		var seen repeats
 		v, _, err := f.ask(ctx, mod.Path, func(ctx context.Context, base *url.URL) (any, error) {
 			data, err := f.cfg.Client.getBytes(ctx, join(base, rel), maxGoMod)
 			if err != nil {
@@ -394,7 +416,7 @@ func (f *Fetcher) goModProxy(ctx context.Context, mod module.Version) (modResult
 				return nil, err
 			}
 			if err := f.cfg.Verifier.Check(ctx, sumKey, h); err != nil {
-				return nil, mismatches.classify(base, err)
+				return nil, seen.judge(base, err)
 			}
 			return data, nil
 		}, nil)
@@ -696,7 +718,7 @@ func (f *Fetcher) zip(ctx context.Context, mod module.Version, beforeCommit func
 	}
 	// Each attempt (hedged attempts run at once) streams into a temp file
 	// of its own, which it removes unless it returns it verified.
-	var mismatches mismatchCounter
+	var seen repeats
 	v, proxy, err := f.ask(ctx, mod.Path, func(ctx context.Context, base *url.URL) (any, error) {
 		tmp, err := f.cfg.Cache.CreateZipTemp(mod)
 		if err != nil {
@@ -714,13 +736,13 @@ func (f *Fetcher) zip(ctx context.Context, mod module.Version, beforeCommit func
 		}
 		hash, err := checkZip(mod, tmp)
 		if err != nil {
-			return nil, err
+			return nil, seen.judge(base, err)
 		}
 		if err := tmp.Close(); err != nil {
 			return nil, &WriteError{Path: tmp.Name(), Err: unwrapPathError(err)}
 		}
 		if err := f.cfg.Verifier.Check(ctx, mod, hash); err != nil {
-			return nil, mismatches.classify(base, err)
+			return nil, seen.judge(base, err)
 		}
 		keep = true
 		return zipTemp{name: tmp.Name(), hash: hash}, nil
@@ -756,24 +778,37 @@ func (e *corruptError) Error() string           { return e.err.Error() }
 func (e *corruptError) Unwrap() error           { return e.err }
 func (e *corruptError) RetryClass() retry.Class { return retry.Transient }
 
-// mismatchCounter decides whether a checksum mismatch is worth another
-// attempt. Bytes damaged on the way usually hash differently each time; a
-// proxy that lies serves the same wrong bytes again and again. So a
-// mismatch is retried (within the retry policy) until a proxy has served
-// the same wrong hash sameWrongHash times: then it stands for that proxy.
-type mismatchCounter struct {
+// repeats tells bytes damaged on the way from a proxy's real answer.
+// Damage usually differs from one attempt to the next; a proxy that lies,
+// or serves something broken, gives the same bytes again. So a bad answer
+// (a checksum mismatch, a .info or zip that makes no sense) is retried
+// within the retry policy until one proxy has given the same bytes
+// sameAnswer times: then it stands as that proxy's answer. A zero repeats
+// is ready; it serves one request.
+type repeats struct {
 	mu   sync.Mutex
-	seen map[string]int // proxy + " " + downloaded hash → times served
+	seen map[string]int // proxy + " " + what was served → times
 }
 
-// sameWrongHash is how often one proxy must serve the same wrong bytes
-// before they count as a lie rather than damage (a fault that repeats
-// itself a couple of times still gets through).
-const sameWrongHash = 3
+// sameAnswer is how often one proxy must serve the same bad bytes before
+// they count as its answer rather than damage.
+const sameAnswer = 2
 
-func (c *mismatchCounter) classify(base *url.URL, err error) error {
-	var m *ChecksumMismatchError
-	if !errors.As(err, &m) {
+// judge returns err as the attempt's error: a bad answer the proxy at base
+// has now given sameAnswer times becomes final (a *ChecksumMismatchError or
+// a *BadAnswerError); before that it is transient.
+func (c *repeats) judge(base *url.URL, err error) error {
+	var (
+		m   *ChecksumMismatchError
+		bad *badResponse
+		key string
+	)
+	switch {
+	case errors.As(err, &m):
+		key = "sum " + m.Downloaded
+	case errors.As(err, &bad) && bad.digest != "":
+		key = "bytes " + bad.digest
+	default:
 		return err
 	}
 	c.mu.Lock()
@@ -781,12 +816,18 @@ func (c *mismatchCounter) classify(base *url.URL, err error) error {
 	if c.seen == nil {
 		c.seen = map[string]int{}
 	}
-	key := base.String() + " " + m.Downloaded
+	key = base.String() + " " + key
 	c.seen[key]++
-	if c.seen[key] >= sameWrongHash {
+	final := c.seen[key] >= sameAnswer
+	switch {
+	case m != nil && final:
 		return m
+	case m != nil:
+		return &corruptError{m}
+	case final:
+		return &BadAnswerError{Err: bad.err}
 	}
-	return &corruptError{m}
+	return bad
 }
 
 // fetchError adds module context to a failed request, except to
@@ -818,25 +859,37 @@ func checkZip(mod module.Version, f *os.File) (string, error) {
 	if err != nil {
 		return "", err
 	}
+	bad := func(format string, err error) error {
+		return &badResponse{fmt.Errorf(format, err), fileDigest(f)}
+	}
 	z, err := zip.NewReader(f, fi.Size())
 	if err != nil {
-		return "", &badResponse{fmt.Errorf("downloaded zip is not valid: %v", err)}
+		return "", bad("downloaded zip is not valid: %v", err)
 	}
 	if err := checkZipLayout(f, fi.Size(), z); err != nil {
-		return "", &badResponse{fmt.Errorf("downloaded zip is damaged: %v", err)}
+		return "", bad("downloaded zip is damaged: %v", err)
 	}
 	cf, err := modzip.CheckZip(mod, f.Name())
 	if cerr := cf.Err(); cerr != nil {
 		return "", &UnsafeZipError{Mod: mod, Err: cerr}
 	}
 	if err != nil {
-		return "", &badResponse{fmt.Errorf("downloaded zip is not valid: %v", err)}
+		return "", bad("downloaded zip is not valid: %v", err)
 	}
 	h, err := dirhash.HashZip(f.Name(), dirhash.DefaultHash)
 	if err != nil {
-		return "", &badResponse{fmt.Errorf("hashing downloaded zip: %v", err)}
+		return "", bad("hashing downloaded zip: %v", err)
 	}
 	return h, nil
+}
+
+// fileDigest is the sha256 of f's content, or "" if it cannot be read.
+func fileDigest(f *os.File) string {
+	h := sha256.New()
+	if _, err := io.Copy(h, io.NewSectionReader(f, 0, 1<<62)); err != nil {
+		return ""
+	}
+	return hex.EncodeToString(h.Sum(nil))
 }
 
 // UnsafeZipError is a zip whose entries could escape or corrupt the module

@@ -102,6 +102,11 @@ func NewPlan(main *Main, args []string) (*Plan, error) {
 			return nil, fmt.Errorf("%s: module paths use forward slashes", arg)
 		}
 		path, query, hasQuery := strings.Cut(arg, "@")
+		if hasQuery && (strings.HasPrefix(query, "-") || strings.HasPrefix(query, "/")) {
+			// Never passed on: it could pass for a flag or a path in a
+			// command line built from it (the go command refuses it too).
+			return nil, fmt.Errorf("invalid module version %q", query)
+		}
 		if main != nil && main.IsMain(path) && (!hasQuery || query == "upgrade" || query == "patch") {
 			p.Notes = append(p.Notes, "skipping download of "+arg+" that resolves to the main module")
 			continue
