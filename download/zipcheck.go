@@ -99,11 +99,11 @@ func checkLocal(r io.ReaderAt, pos int64, f *zip.File) (int64, error) {
 		le.Uint16(h[10:]) != f.ModifiedTime || le.Uint16(h[12:]) != f.ModifiedDate {
 		return 0, errLayout
 	}
-	name := make([]byte, nameLen)
-	if _, err := r.ReadAt(name, pos+30); err != nil {
+	buf := make([]byte, nameLen+extraLen)
+	if _, err := r.ReadAt(buf, pos+30); err != nil {
 		return 0, err
 	}
-	if string(name) != f.Name {
+	if string(buf[:nameLen]) != f.Name {
 		return 0, errLayout
 	}
 	data, err := f.DataOffset()
@@ -113,52 +113,111 @@ func checkLocal(r io.ReaderAt, pos int64, f *zip.File) (int64, error) {
 	if data != pos+30+nameLen+extraLen {
 		return 0, errLayout
 	}
-	zip64 := f.CompressedSize64 >= 0xffffffff || f.UncompressedSize64 >= 0xffffffff
-	if flags&0x8 != 0 {
-		// The CRC and sizes follow the data; here they are zero, or the
-		// real values.
-		crc, cs, us := le.Uint32(h[14:]), uint64(le.Uint32(h[18:])), uint64(le.Uint32(h[22:]))
-		if (crc != 0 || cs != 0 || us != 0) && (crc != f.CRC32 || cs != f.CompressedSize64 || us != f.UncompressedSize64) {
-			return 0, errLayout
-		}
+	crc := le.Uint32(h[14:])
+	cs, us, zip64, ok := localSizes(uint64(le.Uint32(h[18:])), uint64(le.Uint32(h[22:])), buf[nameLen:])
+	if !ok {
+		return 0, errLayout
 	}
-	if flags&0x8 == 0 {
-		if le.Uint32(h[14:]) != f.CRC32 {
-			return 0, errLayout
-		}
-		if !zip64 && (uint64(le.Uint32(h[18:])) != f.CompressedSize64 || uint64(le.Uint32(h[22:])) != f.UncompressedSize64) {
-			return 0, errLayout
-		}
-		return data + int64(f.CompressedSize64), nil
+	streamed := flags&0x8 != 0
+	// Without a data descriptor the header states the CRC and sizes; with
+	// one, each may also be zero (not known yet when it was written).
+	agrees := func(local, central uint64) bool {
+		return local == central || streamed && local == 0
 	}
-	// A data descriptor follows the data: an optional signature, the CRC
-	// and the sizes (8 bytes each in zip64).
+	// A size of 0xffffffff with no zip64 field to say more leaves it to
+	// the central directory, which must then be zip64 too.
+	size := func(local, central uint64) bool {
+		return agrees(local, central) || local == 0xffffffff && central >= 0xffffffff
+	}
+	if !agrees(uint64(crc), uint64(f.CRC32)) || !size(cs, f.CompressedSize64) || !size(us, f.UncompressedSize64) {
+		return 0, errLayout
+	}
 	end := data + int64(f.CompressedSize64)
-	var d [24]byte
-	n := 12
-	if zip64 {
-		n = 20
+	if !streamed {
+		return end, nil
 	}
-	if _, err := r.ReadAt(d[:4], end); err != nil {
+	next, ok, err := checkDescriptor(r, end, f, zip64 || f.CompressedSize64 >= 0xffffffff || f.UncompressedSize64 >= 0xffffffff)
+	if err != nil {
 		return 0, err
 	}
-	off := end
-	if le.Uint32(d[:4]) == 0x08074b50 {
-		off += 4
-	}
-	if _, err := r.ReadAt(d[:n], off); err != nil {
-		return 0, err
-	}
-	var csize, usize uint64
-	if zip64 {
-		csize, usize = le.Uint64(d[4:]), le.Uint64(d[12:])
-	} else {
-		csize, usize = uint64(le.Uint32(d[4:])), uint64(le.Uint32(d[8:]))
-	}
-	if le.Uint32(d[0:]) != f.CRC32 || csize != f.CompressedSize64 || usize != f.UncompressedSize64 {
+	if !ok {
 		return 0, errors.New("data descriptor does not match the central directory")
 	}
-	return off + int64(n), nil
+	return next, nil
+}
+
+// localSizes returns a local header's compressed and uncompressed sizes,
+// taking those stored as 0xffffffff from its zip64 extra field, and whether
+// it has that field. It reports !ok if a size the field must hold is
+// missing from it.
+func localSizes(cs, us uint64, extra []byte) (csize, usize uint64, zip64, ok bool) {
+	le := binary.LittleEndian
+	for len(extra) >= 4 {
+		id, n := le.Uint16(extra), int(le.Uint16(extra[2:]))
+		if n > len(extra)-4 {
+			break
+		}
+		if id == 0x0001 {
+			zip64 = true
+			b := extra[4 : 4+n]
+			// The fields are in this order, each there only if its
+			// header field is 0xffffffff.
+			for _, v := range []*uint64{&us, &cs} {
+				if *v != 0xffffffff {
+					continue
+				}
+				if len(b) < 8 {
+					return 0, 0, zip64, false
+				}
+				*v, b = le.Uint64(b), b[8:]
+			}
+			break
+		}
+		extra = extra[4+n:]
+	}
+	return cs, us, zip64, true
+}
+
+// checkDescriptor looks for the data descriptor of f at end: an optional
+// signature, the CRC and the two sizes, 8 bytes each if wide (the entry was
+// written as zip64), else 4. Writers differ on the width, so the other one
+// is tried too; the descriptor must agree with the central directory. It
+// returns where the descriptor ends.
+func checkDescriptor(r io.ReaderAt, end int64, f *zip.File, wide bool) (int64, bool, error) {
+	le := binary.LittleEndian
+	var d [24]byte
+	n, err := r.ReadAt(d[:], end)
+	if err != nil && err != io.EOF {
+		return 0, false, err
+	}
+	b := d[:n]
+	starts := []int{0}
+	if len(b) >= 4 && le.Uint32(b) == 0x08074b50 {
+		// A CRC could look like the signature: try both readings.
+		starts = []int{4, 0}
+	}
+	widths := []int{4, 8}
+	if wide {
+		widths = []int{8, 4}
+	}
+	for _, s := range starts {
+		for _, w := range widths {
+			if len(b) < s+4+2*w {
+				continue
+			}
+			crc := le.Uint32(b[s:])
+			var cs, us uint64
+			if w == 8 {
+				cs, us = le.Uint64(b[s+4:]), le.Uint64(b[s+12:])
+			} else {
+				cs, us = uint64(le.Uint32(b[s+4:])), uint64(le.Uint32(b[s+8:]))
+			}
+			if crc == f.CRC32 && cs == f.CompressedSize64 && us == f.UncompressedSize64 {
+				return end + int64(s+4+2*w), true, nil
+			}
+		}
+	}
+	return 0, false, nil
 }
 
 // centralDir finds the end-of-central-directory record and returns where

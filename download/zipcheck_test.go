@@ -3,11 +3,16 @@ package download
 import (
 	"archive/zip"
 	"bytes"
+	"encoding/binary"
+	"io"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
+	"time"
 
 	"golang.org/x/mod/module"
+	"golang.org/x/mod/sumdb/dirhash"
 	modzip "golang.org/x/mod/zip"
 )
 
@@ -71,4 +76,204 @@ func TestCheckZipLayout(t *testing.T) {
 		t.Errorf("%d of %d single-byte flips go unnoticed (at %v)", len(unnoticed), len(good), unnoticed)
 	}
 	t.Logf("%d of %d single-byte flips unnoticed", len(unnoticed), len(good))
+}
+
+// The module in testdata/zips (see make.sh there).
+var fixtureFiles = map[string]string{
+	"example.com/m@v1.0.0/go.mod": "module example.com/m\n\ngo 1.21\n",
+	"example.com/m@v1.0.0/m.go":   "package m\n\n// X is one.\nconst X = 1\n\nfunc F() string { return \"hello hello hello hello hello hello\" }\n",
+}
+
+// writerZips returns zips of the fixture module written by other tools
+// (testdata/zips) and by archive/zip, which writes data descriptors.
+func writerZips(t *testing.T) map[string][]byte {
+	t.Helper()
+	zips := map[string][]byte{}
+	paths, err := filepath.Glob("testdata/zips/*.zip")
+	if err != nil || len(paths) == 0 {
+		t.Fatalf("no fixtures: %v", err)
+	}
+	for _, p := range paths {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		zips[filepath.Base(p)] = b
+	}
+	names := []string{"example.com/m@v1.0.0/go.mod", "example.com/m@v1.0.0/m.go"}
+	for _, kind := range []string{"create", "createheader-store", "createheader-deflate"} {
+		var buf bytes.Buffer
+		zw := zip.NewWriter(&buf)
+		for _, name := range names {
+			var w io.Writer
+			var err error
+			switch kind {
+			case "create":
+				w, err = zw.Create(name)
+			default:
+				h := &zip.FileHeader{Name: name, Method: zip.Deflate, Modified: time.Date(2024, 1, 2, 3, 4, 6, 0, time.UTC)}
+				if kind == "createheader-store" {
+					h.Method = zip.Store
+				}
+				w, err = zw.CreateHeader(h)
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			io.WriteString(w, fixtureFiles[name])
+		}
+		if err := zw.Close(); err != nil {
+			t.Fatal(err)
+		}
+		zips["archive-zip-"+kind+".zip"] = buf.Bytes()
+	}
+	return zips
+}
+
+// TestCheckZipLayoutWriters checks that zips from common writers, streamed
+// or not, pass the structure check and checkZip with the content's hash.
+func TestCheckZipLayoutWriters(t *testing.T) {
+	mod := module.Version{Path: "example.com/m", Version: "v1.0.0"}
+	for name, b := range writerZips(t) {
+		t.Run(name, func(t *testing.T) {
+			z, err := zip.NewReader(bytes.NewReader(b), int64(len(b)))
+			if err != nil {
+				t.Fatal(err)
+			}
+			var streamed bool
+			var files []string
+			for _, f := range z.File {
+				streamed = streamed || f.Flags&0x8 != 0
+				files = append(files, f.Name)
+				rc, err := f.Open()
+				if err != nil {
+					t.Fatal(err)
+				}
+				data, err := io.ReadAll(rc)
+				if err != nil {
+					t.Fatalf("archive/zip reading %s: %v", f.Name, err)
+				}
+				if want, ok := fixtureFiles[f.Name]; ok && string(data) != want {
+					t.Fatalf("%s holds %q", f.Name, data)
+				}
+			}
+			t.Logf("data descriptors: %v", streamed)
+			if err := checkZipLayout(bytes.NewReader(b), int64(len(b)), z); err != nil {
+				t.Fatalf("refused: %v", err)
+			}
+			if name == "infozip-stdin.zip" {
+				return // its entry is "-", not a module file
+			}
+			want, err := dirhash.Hash1(files, func(name string) (io.ReadCloser, error) {
+				return io.NopCloser(strings.NewReader(fixtureFiles[name])), nil
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			file := filepath.Join(t.TempDir(), name)
+			if err := os.WriteFile(file, b, 0o666); err != nil {
+				t.Fatal(err)
+			}
+			f, err := os.Open(file)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer f.Close()
+			h, err := checkZip(mod, f)
+			if err != nil {
+				t.Fatalf("checkZip: %v", err)
+			}
+			if h != want {
+				t.Fatalf("hash %s, want %s", h, want)
+			}
+		})
+	}
+}
+
+// TestCheckZipLayoutDamage checks that damage to the zips of
+// TestCheckZipLayoutWriters is still found: a local header's name, a data
+// descriptor's CRC or size, bytes between entries.
+func TestCheckZipLayoutDamage(t *testing.T) {
+	le := binary.LittleEndian
+	for name, good := range writerZips(t) {
+		z, err := zip.NewReader(bytes.NewReader(good), int64(len(good)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		first := z.File[0]
+		data, err := first.DataOffset()
+		if err != nil {
+			t.Fatal(err)
+		}
+		damage := map[string][]byte{}
+		flip := func(what string, i int64) {
+			b := append([]byte(nil), good...)
+			b[i] ^= 0x20
+			damage[what] = b
+		}
+		// The local header's name ends where its extra field begins.
+		extraLen := int64(le.Uint16(good[28:]))
+		flip("name", data-extraLen-1)
+		if first.Flags&0x8 != 0 {
+			d := data + int64(first.CompressedSize64)
+			if le.Uint32(good[d:]) == 0x08074b50 {
+				d += 4
+			}
+			flip("descriptor crc", d)
+			flip("descriptor size", d+4)
+		}
+		if len(z.File) > 1 {
+			damage["gap"] = insertGap(t, good, z, 1)
+		}
+		t.Logf("%s: %d damaged copies", name, len(damage))
+		for what, bad := range damage {
+			bz, err := zip.NewReader(bytes.NewReader(bad), int64(len(bad)))
+			if err != nil {
+				t.Errorf("%s, %s: the reader refuses it (%v); the test damaged the wrong bytes", name, what, err)
+				continue
+			}
+			if err := checkZipLayout(bytes.NewReader(bad), int64(len(bad)), bz); err == nil {
+				t.Errorf("%s with damaged %s: accepted", name, what)
+			}
+		}
+	}
+}
+
+// insertGap inserts 4 bytes before the local header of z's entry i and
+// moves the central directory's offsets to match, so that only the layout
+// check sees it.
+func insertGap(t *testing.T, b []byte, z *zip.Reader, i int) []byte {
+	t.Helper()
+	le := binary.LittleEndian
+	data, err := z.File[i].DataOffset()
+	if err != nil {
+		t.Fatal(err)
+	}
+	local := int64(bytes.LastIndex(b[:data], []byte{0x50, 0x4b, 0x03, 0x04}))
+	cd, eocd, err := centralDir(bytes.NewReader(b), int64(len(b)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := append(append(append([]byte(nil), b[:local]...), 0, 0, 0, 0), b[local:]...)
+	cd, eocd = cd+4, eocd+4
+	if le.Uint32(out[eocd+16:]) == 0xffffffff {
+		// zip64: the locator points at the zip64 end record, which has
+		// the central directory's offset.
+		rec := int64(le.Uint64(out[eocd-20+8:])) + 4
+		le.PutUint64(out[eocd-20+8:], uint64(rec))
+		le.PutUint64(out[rec+48:], uint64(cd))
+	} else {
+		le.PutUint32(out[eocd+16:], uint32(cd))
+	}
+	p := cd
+	for range z.File {
+		if off := le.Uint32(out[p+42:]); int64(off) >= local {
+			if off == 0xffffffff {
+				t.Fatal("zip64 entry offsets not handled")
+			}
+			le.PutUint32(out[p+42:], off+4)
+		}
+		p += 46 + int64(le.Uint16(out[p+28:])) + int64(le.Uint16(out[p+30:])) + int64(le.Uint16(out[p+32:]))
+	}
+	return out
 }
