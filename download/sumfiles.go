@@ -3,8 +3,9 @@ package download
 import "os"
 
 // Include adds the lines of another go.sum file (in a workspace, a
-// module's go.sum beside go.work.sum) to what s trusts. They are never
-// written to s.File. A missing file adds nothing.
+// module's go.sum beside go.work.sum) to what s trusts, after s.File's (see
+// Sums.match). They are never written to s.File. A missing file adds
+// nothing.
 func (s *Sums) Include(file string) error {
 	data, err := os.ReadFile(file)
 	if err != nil {
@@ -19,21 +20,6 @@ func (s *Sums) Include(file string) error {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	for mod, hs := range other.known {
-		for _, h := range hs {
-			if !contains(s.known[mod], h) {
-				s.known[mod] = append(s.known[mod], h)
-			}
-		}
-	}
+	s.others = append(s.others, sumFile{name: file, known: other.known})
 	return nil
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }

@@ -28,9 +28,16 @@ type Sums struct {
 	// File is the go.sum path, used in messages and by Write.
 	File string
 
-	mu    sync.Mutex
+	mu     sync.Mutex
+	known  map[module.Version][]string // File's hashes, in file order
+	others []sumFile                   // files added by Include, in order
+	added  map[module.Version]string
+}
+
+// sumFile is the content of a go.sum file read by Include.
+type sumFile struct {
+	name  string
 	known map[module.Version][]string
-	added map[module.Version]string
 }
 
 // ReadSums reads a go.sum file. A missing file is an empty one.
@@ -62,7 +69,8 @@ func ParseSums(file string, data []byte) (*Sums, error) {
 	return s, nil
 }
 
-// lookup returns the h1 hashes recorded for mod.
+// lookup returns the h1 hashes recorded for mod in the order the go
+// command meets them: File's, this run's, then each included file's.
 func (s *Sums) lookup(mod module.Version) []string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -75,7 +83,51 @@ func (s *Sums) lookup(mod module.Version) []string {
 	if h, ok := s.added[mod]; ok {
 		hs = append(hs, h)
 	}
+	for _, o := range s.others {
+		for _, h := range o.known[mod] {
+			if strings.HasPrefix(h, "h1:") {
+				hs = append(hs, h)
+			}
+		}
+	}
 	return hs
+}
+
+// match reports whether h is recorded for mod, by the go command's rule.
+// File's lines, then this run's hash, are walked in order: a line equal to
+// h accepts, and an h1 line met first that differs is a mismatch. Failing
+// that, the included files are read whole: any h1 line that differs is a
+// mismatch, else an equal line accepts. Other algorithms are skipped.
+func (s *Sums) match(mod module.Version, h string) (bool, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	name := "go.sum"
+	if strings.HasSuffix(s.File, "go.work.sum") {
+		name = "go.work.sum"
+	}
+	main := s.known[mod]
+	if a, ok := s.added[mod]; ok {
+		main = append(main[:len(main):len(main)], a)
+	}
+	for _, r := range main {
+		if r == h {
+			return true, nil
+		}
+		if strings.HasPrefix(r, "h1:") {
+			return false, &ChecksumMismatchError{Mod: mod, Downloaded: h, Recorded: r, Source: name}
+		}
+	}
+	found := false
+	for _, o := range s.others {
+		for _, r := range o.known[mod] {
+			if r == h {
+				found = true
+			} else if strings.HasPrefix(r, "h1:") {
+				return false, &ChecksumMismatchError{Mod: mod, Downloaded: h, Recorded: r, Source: o.name}
+			}
+		}
+	}
+	return found, nil
 }
 
 // add records h for mod unless another hash was recorded for it first (two
@@ -176,7 +228,7 @@ type ChecksumMismatchError struct {
 	Mod        module.Version // Version ends in "/go.mod" for a go.mod hash
 	Downloaded string
 	Recorded   string
-	Source     string // "go.sum" or the checksum database name
+	Source     string // "go.sum", "go.work.sum", a workspace module's go.sum path, "this run" or the checksum database name
 }
 
 func (e *ChecksumMismatchError) Error() string {
@@ -226,20 +278,17 @@ type Verifier struct {
 }
 
 // Check accepts hash h for mod (whose Version ends in "/go.mod" for a go.mod
-// file) if go.sum records it, or, when go.sum has no line for it, if the
-// checksum database agrees or may be skipped for this path. The hash is
-// then remembered for go.sum.
+// file) if go.sum records it (see Sums.match), or, when no go.sum line
+// decides, if the checksum database agrees or may be skipped for this path.
+// The hash is then remembered for go.sum.
 func (v *Verifier) Check(ctx context.Context, mod module.Version, h string) error {
-	source := "go.sum"
 	if v.Sums != nil {
-		recorded := v.Sums.lookup(mod)
-		for _, r := range recorded {
-			if r == h {
-				return nil
-			}
+		ok, err := v.Sums.match(mod, h)
+		if err != nil {
+			return err
 		}
-		if len(recorded) > 0 {
-			return &ChecksumMismatchError{Mod: mod, Downloaded: h, Recorded: recorded[0], Source: source}
+		if ok {
+			return nil
 		}
 	}
 	if v.SkipSumDB == nil || !v.SkipSumDB(mod.Path) {
