@@ -306,18 +306,27 @@ func runDownload(opts options, stdout, stderr, rawStderr io.Writer) int {
 	}
 	waitGraph := sync.OnceValue(func() graphResult { return <-graphDone })
 
-	var failed, graphFailed bool
+	// A graph that fails to load ends a pruned module's no-argument run
+	// at once, as go ends it: one error, nothing downloaded, no -json
+	// object. Any other run goes on with what could be read (go lists the
+	// partial build list) and reports the failure after the objects.
+	var failed bool
+	var graphErr error // reported after the -json objects
+	// graphEndsRun says whether a failed graph ends a pruned module's
+	// no-argument run; not when the run was interrupted or the cache is
+	// unusable, which are reported with the modules that did finish.
+	graphEndsRun := func() bool { return intr.signal() == nil && fetcher.CacheError() == nil }
 	if plan.Wait {
 		g := waitGraph()
 		if g.err != nil {
-			graphError(prog.writer(stderr), intr, fetcher, g.err)
-			failed, graphFailed = true, true
-		} else {
+			failed, graphErr = true, g.err
+		}
+		if g.g != nil {
 			plan.Finish(ctx, g.g)
 		}
 	}
 	var resolved *resolver.Graph
-	if plan.Wait && waitGraph().err == nil {
+	if plan.Wait {
 		resolved = waitGraph().g
 	}
 	plan.ResolveQueries(ctx, fetcher, resolved)
@@ -341,7 +350,12 @@ func runDownload(opts options, stdout, stderr, rawStderr io.Writer) int {
 		if t.Speculative {
 			// If the graph cannot be read, the version go.mod gives is
 			// kept: it is verified, and the failure is reported anyway.
-			keep = func() bool { g := waitGraph(); return g.err != nil || t.Keep(g.g) }
+			keep = func() bool {
+				if g := waitGraph(); g.err == nil {
+					return t.Keep(g.g)
+				}
+				return !graphEndsRun()
+			}
 		}
 		eg.Go(func() error {
 			out(fetchTarget(ctx, fetcher, t, keep))
@@ -353,10 +367,14 @@ func runDownload(opts options, stdout, stderr, rawStderr io.Writer) int {
 		launch(i, func(m *download.Module) { first[i] = m })
 	}
 	g := waitGraph()
+	fatalGraph := false // the whole run ends with the graph's error
 	if plan.NeedsGraph && !plan.Wait {
-		if g.err != nil {
+		if g.err != nil && graphEndsRun() {
+			failed, fatalGraph = true, true
 			graphError(prog.writer(stderr), intr, fetcher, g.err)
-			failed, graphFailed = true, true
+		} else if g.err != nil {
+			failed = true // reported with the modules that did finish
+			graphError(prog.writer(stderr), intr, fetcher, g.err)
 		} else {
 			changed := plan.Settle(g.g)
 			for _, i := range changed {
@@ -380,6 +398,9 @@ func runDownload(opts options, stdout, stderr, rawStderr io.Writer) int {
 			m = s
 		} else if plan.Targets[i].Speculative && g.err == nil && !plan.Targets[i].Keep(g.g) {
 			m = nil // started at a version the graph does not select
+		}
+		if fatalGraph {
+			m = nil
 		}
 		if m != nil {
 			results = append(results, m)
@@ -412,6 +433,9 @@ func runDownload(opts options, stdout, stderr, rawStderr io.Writer) int {
 			}
 		}
 	}
+	if graphErr != nil {
+		graphError(stderr, intr, fetcher, graphErr)
+	}
 	if cacheErr != nil && intr.signal() == nil {
 		fmt.Fprintf(stderr, "gomodfetch: module cache %s is not usable: %v\n", cfg.modCache, cacheErr)
 	}
@@ -422,7 +446,7 @@ func runDownload(opts options, stdout, stderr, rawStderr io.Writer) int {
 	// With no arguments, go records the go.mod sums of the graph as soon
 	// as it is read, whatever the downloads then do.
 	noArgs := len(opts.args) == 0
-	writeSums := mainMod != nil && !graphFailed && (noArgs || !failed || opts.json)
+	writeSums := mainMod != nil && !fatalGraph && (noArgs || !failed || opts.json)
 	if writeSums {
 		if err := sums.WriteAdded(cache, plan.SumsToKeep(g.g)); err != nil {
 			fmt.Fprintf(stderr, "gomodfetch: updating %s: %v\n", mainMod.SumFile(), err)

@@ -69,7 +69,7 @@ func graphError(stderr io.Writer, in *interrupts, f *download.Fetcher, err error
 	if in.signal() != nil || f.CacheError() != nil {
 		return
 	}
-	fmt.Fprintf(stderr, "gomodfetch: loading module graph: %v\n", err)
+	fmt.Fprintf(stderr, "gomodfetch: %v\n", err)
 }
 
 // reportInterrupt says which signal stopped the run, how many modules
