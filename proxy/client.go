@@ -1,4 +1,4 @@
-package download
+package proxy
 
 import (
 	"bytes"
@@ -19,6 +19,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"gomodfetch/goauth"
 	"gomodfetch/internal/termsafe"
 	"gomodfetch/retry"
 )
@@ -107,7 +108,7 @@ type Client struct {
 	// not hold a download forever either.
 	MinRate int64
 	// Auth, if not nil, adds GOAUTH credentials to https requests.
-	Auth *Auth
+	Auth *goauth.Auth
 
 	traceMu  sync.Mutex
 	requests atomic.Int64
@@ -159,7 +160,8 @@ func NewHTTPClient(connect, header time.Duration, conns int) *http.Client {
 	}
 }
 
-func (c *Client) tracef(format string, args ...any) {
+// Tracef writes a -x trace line, if tracing is on.
+func (c *Client) Tracef(format string, args ...any) {
 	if c.Trace == nil {
 		return
 	}
@@ -174,9 +176,9 @@ func (c *Client) Requests() int64 { return c.requests.Load() }
 // Bytes returns how many body bytes the client has received.
 func (c *Client) Bytes() int64 { return c.bytes.Load() }
 
-// join returns base with rel (already escaped for the module protocol)
+// Join returns base with rel (already escaped for the module protocol)
 // appended to its path.
-func join(base *url.URL, rel string) *url.URL {
+func Join(base *url.URL, rel string) *url.URL {
 	u := *base
 	u.Path = path.Join(base.Path, rel)
 	u.RawPath = ""
@@ -202,11 +204,11 @@ func (c *Client) Open(ctx context.Context, u *url.URL) (io.ReadCloser, error) {
 	}
 	if u.Scheme == "http" && u.User != nil {
 		cancel(nil)
-		c.tracef("# get %s: insecure credentials\n", redacted)
+		c.Tracef("# get %s: insecure credentials\n", redacted)
 		return nil, &InsecureCredentialsError{URL: redacted}
 	}
 	c.Auth.Initial(ctx, req)
-	c.tracef("# get %s\n", redacted)
+	c.Tracef("# get %s\n", redacted)
 	c.requests.Add(1)
 	start := time.Now()
 	resp, err := c.HTTP.Do(req)
@@ -216,17 +218,17 @@ func (c *Client) Open(ctx context.Context, u *url.URL) (io.ReadCloser, error) {
 		again, rerr := http.NewRequestWithContext(rctx, http.MethodGet, u.String(), nil)
 		if rerr == nil && c.Auth.Refresh(ctx, again, resp) {
 			resp.Body.Close()
-			c.tracef("# get %s: %s (%.3fs); retrying with credentials\n", redacted, safeStatus(resp), time.Since(start).Seconds())
+			c.Tracef("# get %s: %s (%.3fs); retrying with credentials\n", redacted, safeStatus(resp), time.Since(start).Seconds())
 			c.requests.Add(1)
 			resp, err = c.HTTP.Do(again)
 		}
 	}
 	if err != nil {
 		cancel(nil)
-		c.tracef("# get %s: %v\n", redacted, stripURL(err))
+		c.Tracef("# get %s: %v\n", redacted, stripURL(err))
 		return nil, &url.Error{Op: "Get", URL: redacted, Err: stripURL(err)}
 	}
-	c.tracef("# get %s: %s (%.3fs)\n", redacted, safeStatus(resp), time.Since(start).Seconds())
+	c.Tracef("# get %s: %s (%.3fs)\n", redacted, safeStatus(resp), time.Since(start).Seconds())
 	if resp.StatusCode == http.StatusOK {
 		answeredHook(ctx)
 	}
@@ -385,8 +387,8 @@ func (b *watchedBody) Close() error {
 	return err
 }
 
-// getBytes reads the whole response for u, refusing more than limit bytes.
-func (c *Client) getBytes(ctx context.Context, u *url.URL, limit int64) ([]byte, error) {
+// GetBytes reads the whole response for u, refusing more than limit bytes.
+func (c *Client) GetBytes(ctx context.Context, u *url.URL, limit int64) ([]byte, error) {
 	body, err := c.Open(ctx, u)
 	if err != nil {
 		return nil, err
@@ -403,27 +405,17 @@ func (c *Client) getBytes(ctx context.Context, u *url.URL, limit int64) ([]byte,
 	return buf.Bytes(), nil
 }
 
-// getFile streams the response for u into f (from offset 0, truncating
-// whatever an earlier attempt left), refusing more than limit bytes.
-func (c *Client) getFile(ctx context.Context, u *url.URL, f *os.File, limit int64) (int64, error) {
-	if _, err := f.Seek(0, io.SeekStart); err != nil {
-		return 0, err
-	}
-	if err := f.Truncate(0); err != nil {
-		return 0, err
-	}
+// GetFile streams the response for u into w, refusing more than limit
+// bytes, and returns how many bytes it wrote. A failed read of the body is
+// a *ReadError; a failed write is w's error as w returned it.
+func (c *Client) GetFile(ctx context.Context, u *url.URL, w io.Writer, limit int64) (int64, error) {
 	body, err := c.Open(ctx, u)
 	if err != nil {
 		return 0, err
 	}
 	defer body.Close()
-	n, err := io.Copy(f, io.LimitReader(body, limit+1))
+	n, err := io.Copy(w, io.LimitReader(body, limit+1))
 	if err != nil {
-		var re *ReadError
-		if !errors.As(err, &re) {
-			// A write error: the disk, not the network.
-			return n, &WriteError{Path: f.Name(), Err: unwrapPathError(err)}
-		}
 		return n, err
 	}
 	if n > limit {
@@ -431,14 +423,3 @@ func (c *Client) getFile(ctx context.Context, u *url.URL, f *os.File, limit int6
 	}
 	return n, nil
 }
-
-// WriteError is a failure to write to the module cache. It is permanent:
-// a full or read-only disk does not heal between attempts.
-type WriteError struct {
-	Path string
-	Err  error
-}
-
-func (e *WriteError) Error() string           { return fmt.Sprintf("writing %s: %v", e.Path, e.Err) }
-func (e *WriteError) Unwrap() error           { return e.Err }
-func (e *WriteError) RetryClass() retry.Class { return retry.Permanent }

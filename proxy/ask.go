@@ -1,4 +1,4 @@
-package download
+package proxy
 
 import (
 	"context"
@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io/fs"
 	"net/url"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -13,12 +14,91 @@ import (
 	"gomodfetch/retry"
 )
 
+// Router asks a GOPROXY list for things, by the go command's rules for the
+// list and with gomodfetch's resilience: retries under a policy, hedging
+// inside runs of '|'-joined proxies, demotion of proxies that keep failing.
+// Its zero value is not usable: Proxies and Client are required. It is safe
+// for concurrent use.
+type Router struct {
+	Proxies []Proxy
+	Client  *Client
+	// NoProxy reports whether path must never be sent to a proxy
+	// (GONOPROXY, defaulting to GOPRIVATE): it is then asked of "direct"
+	// alone. Nil means no such path.
+	NoProxy func(path string) bool
+	// Policy governs retries of each request (zero: retry's defaults).
+	Policy retry.Policy
+	// HedgeDelay: inside a run of '|'-joined proxies, the next proxy is
+	// asked too when the current one has not answered in this long
+	// (zero: 1s; negative: only after a failed attempt).
+	HedgeDelay time.Duration
+	// HedgeAcrossComma treats ',' like '|' (opt-in: later proxies then see
+	// requests for modules an earlier one would have served).
+	HedgeAcrossComma bool
+	// DemoteAfter is how many requests in a row (each after its own
+	// retries) must fail at a proxy before it is asked last in its run for
+	// the rest of the run; a success forgives it (zero: 3).
+	DemoteAfter int
+
+	health  health
+	retries atomic.Int64
+}
+
+// Retries returns how many attempts have been retried so far.
+func (r *Router) Retries() int64 { return r.retries.Load() }
+
+// For returns the GOPROXY entries that may be asked about path.
+func (r *Router) For(path string) []Proxy {
+	if r.NoProxy != nil && r.NoProxy(path) {
+		return []Proxy{{Kind: KindDirect}}
+	}
+	return r.Proxies
+}
+
+// NeedVCSError says that, by the GOPROXY list, path can only come from
+// its version control system (the list's "direct" entry, or GONOPROXY),
+// which gomodfetch leaves to the go command.
+type NeedVCSError struct{ Path string }
+
+func (e *NeedVCSError) Error() string {
+	return fmt.Sprintf("%s must be fetched from version control (GOPROXY's \"direct\" or GONOPROXY), and the go command hand-off is not configured; run 'go mod download %s' for it", e.Path, e.Path)
+}
+
+// Attempt makes one attempt at a request against the proxy at base and
+// returns its (verified) result.
+type Attempt[T any] func(ctx context.Context, base *url.URL) (T, error)
+
+// Ask runs one request for path against r's list and returns the first
+// verified answer and the proxy that gave it. discard, if not nil, gets
+// each other answer that came too late to win (a hedge's loser).
+func Ask[T any](ctx context.Context, r *Router, path string, attempt Attempt[T], discard func(T)) (T, Proxy, error) {
+	var zero T
+	v, p, err := r.ask(ctx, path, func(ctx context.Context, base *url.URL) (any, error) {
+		return attempt(ctx, base)
+	}, func(v any) {
+		if discard != nil {
+			discard(v.(T))
+		}
+	})
+	if err != nil {
+		return zero, p, err
+	}
+	return v.(T), p, nil
+}
+
+func oneLine(err error) string {
+	s := err.Error()
+	if i := strings.IndexByte(s, '\n'); i >= 0 {
+		s = s[:i]
+	}
+	return s
+}
+
 // attemptFunc makes one attempt at a request against the proxy at base and
 // returns its (verified) result.
 type attemptFunc func(ctx context.Context, base *url.URL) (any, error)
 
-// ask runs one request for path against the GOPROXY list and returns the
-// first verified answer and the proxy that gave it.
+// ask is Ask, untyped.
 //
 // The list is walked in runs: entries joined by '|' form one run, and the
 // run's last entry decides whether its failure falls through (after ',' only
@@ -28,8 +108,8 @@ type attemptFunc func(ctx context.Context, base *url.URL) (any, error)
 // hedge delay, and the first verified answer wins; the others are cancelled
 // and whatever they produced is passed to discard. Each proxy's attempts are
 // retried under the retry policy. Requests never cross a ',' early unless
-// Config.HedgeAcrossComma says so.
-func (f *Fetcher) ask(ctx context.Context, path string, attempt attemptFunc, discard func(any)) (any, Proxy, error) {
+// HedgeAcrossComma says so.
+func (r *Router) ask(ctx context.Context, path string, attempt attemptFunc, discard func(any)) (any, Proxy, error) {
 	const (
 		rankNotExist = iota
 		rankProxy
@@ -40,8 +120,8 @@ func (f *Fetcher) ask(ctx context.Context, path string, attempt attemptFunc, dis
 		bestRank int
 		tried    []string // "proxy: error" for every URL proxy that failed
 	)
-	for _, run := range splitRuns(f.proxiesFor(path), f.cfg.HedgeAcrossComma) {
-		v, p, errs := f.askRun(ctx, path, run, attempt, discard)
+	for _, run := range splitRuns(r.For(path), r.HedgeAcrossComma) {
+		v, p, errs := r.askRun(ctx, path, run, attempt, discard)
 		if errs == nil {
 			return v, p, nil
 		}
@@ -67,7 +147,7 @@ func (f *Fetcher) ask(ctx context.Context, path string, attempt attemptFunc, dis
 		}
 		last := run[len(run)-1]
 		lastErr := errs[len(errs)-1]
-		if !last.FallbackOnError && !f.cfg.HedgeAcrossComma && !errors.Is(lastErr, fs.ErrNotExist) {
+		if !last.FallbackOnError && !r.HedgeAcrossComma && !errors.Is(lastErr, fs.ErrNotExist) {
 			break
 		}
 		if ctx.Err() != nil {
@@ -132,15 +212,15 @@ type laneResult struct {
 // askRun asks the proxies of one run, hedging between them. On success it
 // returns the value and the proxy; otherwise errs holds each entry's error in
 // run order (nil for entries never asked).
-func (f *Fetcher) askRun(ctx context.Context, path string, run []Proxy, attempt attemptFunc, discard func(any)) (any, Proxy, []error) {
+func (r *Router) askRun(ctx context.Context, path string, run []Proxy, attempt attemptFunc, discard func(any)) (any, Proxy, []error) {
 	if len(run) == 1 && run[0].Kind != KindURL {
 		if run[0].Kind == KindOff {
 			return nil, Proxy{}, []error{errLookupDisabled}
 		}
-		return nil, Proxy{}, []error{&DirectError{Path: path}}
+		return nil, Proxy{}, []error{&NeedVCSError{Path: path}}
 	}
 
-	order := f.health.order(run) // indexes into run, demoted proxies last
+	order := r.health.order(run, r.demoteAfter()) // indexes into run, demoted proxies last
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	results := make(chan laneResult, len(order))
@@ -153,16 +233,13 @@ func (f *Fetcher) askRun(ctx context.Context, path string, run []Proxy, attempt 
 		lctx := withAnswerHook(ctx, func() { answered[k].Store(true) })
 		go func() {
 			var v any
-			err := retry.Do(lctx, f.cfg.Policy, func(actx context.Context) error {
+			err := retry.Do(lctx, r.Policy, func(actx context.Context) error {
 				var err error
 				v, err = attempt(actx, p.URL)
 				return err
 			}, func(a retry.Attempt) {
-				f.retries.Add(1)
-				f.cfg.Client.tracef("# retry %s in %.3fs (attempt %d failed: %s)\n", p, a.Wait.Seconds(), a.N, oneLine(a.Err))
-				if f.health.failed(p) {
-					f.cfg.Client.tracef("# demoting %s for the rest of the run: it keeps failing\n", p)
-				}
+				r.retries.Add(1)
+				r.Client.Tracef("# retry %s in %.3fs (attempt %d failed: %s)\n", p, a.Wait.Seconds(), a.N, oneLine(a.Err))
 				select {
 				case kick <- struct{}{}:
 				default:
@@ -172,7 +249,7 @@ func (f *Fetcher) askRun(ctx context.Context, path string, run []Proxy, attempt 
 		}()
 	}
 
-	hedge := f.cfg.HedgeDelay
+	hedge := r.HedgeDelay
 	if hedge == 0 {
 		hedge = time.Second
 	}
@@ -201,7 +278,7 @@ func (f *Fetcher) askRun(ctx context.Context, path string, run []Proxy, attempt 
 		if started >= len(order) {
 			return
 		}
-		f.cfg.Client.tracef("# hedge: asking %s too (%s)\n", run[order[started]], why)
+		r.Client.Tracef("# hedge: asking %s too (%s)\n", run[order[started]], why)
 		start(started)
 		started++
 		pending++
@@ -214,24 +291,24 @@ func (f *Fetcher) askRun(ctx context.Context, path string, run []Proxy, attempt 
 	)
 	for pending > 0 {
 		select {
-		case r := <-results:
+		case res := <-results:
 			pending--
-			p := run[r.i]
-			if r.err == nil {
-				f.health.ok(p)
+			p := run[res.i]
+			if res.err == nil {
+				r.health.ok(p)
 				if winner == nil {
-					rr := r
+					rr := res
 					winner = &rr
 					cancel() // the others lose
 				} else if discard != nil {
-					discard(r.v)
+					discard(res.v)
 				}
 				continue
 			}
-			errs[r.i] = r.err
+			errs[res.i] = res.err
 			if winner == nil {
-				if retry.Classify(r.err) == retry.Transient && ctx.Err() == nil && f.health.failed(p) {
-					f.cfg.Client.tracef("# demoting %s for the rest of the run: it keeps failing\n", p)
+				if retry.Classify(res.err) == retry.Transient && ctx.Err() == nil && r.health.failed(p, r.demoteAfter()) {
+					r.Client.Tracef("# demoting %s for the rest of the run: it keeps failing\n", p)
 				}
 				next(fmt.Sprintf("%s failed", p))
 			}
@@ -268,16 +345,24 @@ func (f *Fetcher) askRun(ctx context.Context, path string, run []Proxy, attempt 
 // health remembers which proxies keep failing, to ask them last.
 type health struct {
 	mu    sync.Mutex
-	fails map[string]int
-	limit int
+	fails map[string]int // proxy → requests failed in a row
 }
 
-func (h *health) order(run []Proxy) []int {
+func (r *Router) demoteAfter() int {
+	if r.DemoteAfter > 0 {
+		return r.DemoteAfter
+	}
+	return 3
+}
+
+// order returns the indexes of run, demoted proxies (limit failures in a
+// row) last.
+func (h *health) order(run []Proxy, limit int) []int {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	var good, bad []int
 	for i, p := range run {
-		if h.limit > 0 && h.fails[p.String()] >= h.limit {
+		if h.fails[p.String()] >= limit {
 			bad = append(bad, i)
 		} else {
 			good = append(good, i)
@@ -286,16 +371,16 @@ func (h *health) order(run []Proxy) []int {
 	return append(good, bad...)
 }
 
-// failed records a failed attempt and reports whether p just became
-// demoted (a success in between forgives it).
-func (h *health) failed(p Proxy) bool {
+// failed records a failed request (one whose retries are spent) and
+// reports whether p just became demoted (a success in between forgives it).
+func (h *health) failed(p Proxy, limit int) bool {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if h.fails == nil {
 		h.fails = map[string]int{}
 	}
 	h.fails[p.String()]++
-	return h.limit > 0 && h.fails[p.String()] == h.limit
+	return h.fails[p.String()] == limit
 }
 
 func (h *health) ok(p Proxy) {

@@ -1,4 +1,4 @@
-package download
+package goauth
 
 import (
 	"bytes"
@@ -150,7 +150,7 @@ func parseAuthOutput(data string) (map[string]http.Header, error) {
 			}
 			u, err := url.ParseRequestURI(l)
 			if err != nil {
-				return nil, fmt.Errorf("invalid URL line: %v", redactRaw(l))
+				return nil, fmt.Errorf("invalid URL line %d (not printed: it may hold credentials)", i)
 			}
 			prefixes = append(prefixes, credentialPrefix(u.String()))
 		}

@@ -1,4 +1,4 @@
-package download
+package proxy
 
 import (
 	"errors"
@@ -8,21 +8,22 @@ import (
 	"strings"
 )
 
-// ProxyKind tells how a GOPROXY entry is reached.
-type ProxyKind int
+// Kind tells how a GOPROXY entry is reached.
+type Kind int
 
 const (
 	// KindURL is a module proxy reached over http, https or file.
-	KindURL ProxyKind = iota
-	// KindDirect means fetching from the version control system.
+	KindURL Kind = iota
+	// KindDirect is the "direct" entry: the module comes from its version
+	// control system, which only the go command reaches.
 	KindDirect
-	// KindOff means module downloads are disabled.
+	// KindOff is the "off" entry: module downloads are disabled.
 	KindOff
 )
 
 // Proxy is one entry of a GOPROXY list.
 type Proxy struct {
-	Kind ProxyKind
+	Kind Kind
 	// URL is the proxy's base URL (KindURL only).
 	URL *url.URL
 	// FallbackOnError is true when the entry is followed by '|': any error
@@ -42,11 +43,11 @@ func (p Proxy) String() string {
 	return p.URL.Redacted()
 }
 
-// ParseProxyList parses a GOPROXY value the way the go command does: entries
+// ParseList parses a GOPROXY value the way the go command does: entries
 // separated by ',' (fall through on 404/410 only) or '|' (fall through on any
 // error); "direct" and "off" end the list; an entry without a scheme means
 // https. An empty value means "direct".
-func ParseProxyList(goproxy string) ([]Proxy, error) {
+func ParseList(goproxy string) ([]Proxy, error) {
 	var list []Proxy
 	for goproxy != "" {
 		var entry string

@@ -1,4 +1,4 @@
-package download
+package proxy
 
 import (
 	"context"
@@ -11,92 +11,6 @@ import (
 	"testing"
 )
 
-func TestParseGOAUTH(t *testing.T) {
-	tests := []struct {
-		name, in string
-		methods  []string
-		error    string
-	}{
-		{name: "default", in: "", methods: []string{"netrc"}},
-		{name: "netrc", in: "netrc", methods: []string{"netrc"}},
-		{name: "off", in: "off", methods: nil},
-		{name: "command and netrc", in: "/bin/auth --flag; netrc", methods: []string{"/bin/auth --flag", "netrc"}},
-		{name: "off combined", in: "off;netrc", error: "off cannot be combined"},
-		{name: "empty command", in: "netrc;;", error: "empty authentication command"},
-		{name: "git", in: "git /src", error: "git method is not supported"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			a, err := ParseGOAUTH(tt.in, "")
-			if tt.error != "" {
-				if err == nil || !strings.Contains(err.Error(), tt.error) {
-					t.Fatalf("ParseGOAUTH(%q) error = %v; want %q", tt.in, err, tt.error)
-				}
-				return
-			}
-			if err != nil {
-				t.Fatal(err)
-			}
-			if strings.Join(a.methods, "|") != strings.Join(tt.methods, "|") {
-				t.Errorf("methods = %q; want %q", a.methods, tt.methods)
-			}
-		})
-	}
-}
-
-func TestParseNetrc(t *testing.T) {
-	data := `machine a.example login alice password pa
-machine b.example
-	login bob
-	password pb
-macdef init
-machine evil.example login x password y
-
-machine c.example:8443 login carol password pc
-default login anon password none
-machine after.default login d password pd
-`
-	got := parseNetrc(data)
-	want := []netrcLine{{"a.example", "alice", "pa"}, {"b.example", "bob", "pb"}, {"c.example:8443", "carol", "pc"}}
-	if len(got) != len(want) {
-		t.Fatalf("parseNetrc = %v; want %v", got, want)
-	}
-	for i := range want {
-		if got[i] != want[i] {
-			t.Errorf("line %d = %v; want %v", i, got[i], want[i])
-		}
-	}
-}
-
-func TestParseAuthOutput(t *testing.T) {
-	out := "https://a.example/mod\nhttps://b.example\n\nAuthorization: Bearer t1\nX-Extra: v\n\nhttps://c.example\n\nAuthorization: Basic xyz\n\n"
-	creds, err := parseAuthOutput(out)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got := creds["a.example/mod"].Get("Authorization"); got != "Bearer t1" {
-		t.Errorf("a.example/mod: %q", got)
-	}
-	if got := creds["b.example"].Get("X-Extra"); got != "v" {
-		t.Errorf("b.example X-Extra: %q", got)
-	}
-	if got := creds["c.example"].Get("Authorization"); got != "Basic xyz" {
-		t.Errorf("c.example: %q", got)
-	}
-	for _, bad := range []string{"https://a.example\nAuthorization: x\n", "https://a.example\n\nnot a header\n\n", "::\n\n"} {
-		if _, err := parseAuthOutput(bad); err == nil {
-			t.Errorf("parseAuthOutput(%q) succeeded; want an error", bad)
-		}
-	}
-	if creds, err := parseAuthOutput(""); err != nil || len(creds) != 0 {
-		t.Errorf("parseAuthOutput(\"\") = %v, %v; want nothing", creds, err)
-	}
-}
-
-// TestAuthCommand runs a GOAUTH command: it is asked first with no URL
-// (and supplies nothing), then, after a 401, with the URL and the response
-// on stdin, and its credentials get the request through. The credentials
-// appear in no error or trace.
 func TestAuthCommand(t *testing.T) {
 	const token = "Bearer s3cret-token"
 	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

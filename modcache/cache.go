@@ -1,0 +1,265 @@
+// Package modcache is the module cache ($GOMODCACHE) as the go command lays
+// it out and writes it, and the only code in gomodfetch that writes there.
+//
+// The cache's protocol is an order of writes. A .info, .mod or .ziphash
+// reaches its final name by rename from a temp file, so no reader sees it
+// half written. A zip is downloaded to a temp file beside its final name,
+// checked and hashed by the caller, then its .ziphash is written, then the
+// zip is renamed into place: a .zip without .ziphash is rehashed, never
+// trusted. A source tree is extracted with a .partial marker beside the zip,
+// which goes only once the tree is whole and its modes are set. The per
+// version .lock file is the go command's flock (go-internal's lockedfile is
+// the same lock), so gomodfetch, go and other gomodfetch processes can share
+// one cache at the same time.
+//
+// The steps that must hold a version's lock are methods of Locked, which
+// only Cache.Lock returns: the zip's temp files, its commit, extraction. The
+// rest (reads, .info and .mod writes, the version list) are Cache's and need
+// no version lock, as in the go command.
+//
+// Errors writing the cache are *WriteError; Unusable tells the ones that
+// mean no other module will fare better (read-only, not ours, full).
+package modcache
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/rogpeppe/go-internal/lockedfile"
+	"golang.org/x/mod/module"
+	"golang.org/x/mod/semver"
+)
+
+// Cache is a module cache. It is safe for concurrent use by goroutines and
+// processes.
+type Cache struct {
+	// Root is $GOMODCACHE.
+	Root string
+	// ReadWrite leaves extracted directories writable (-modcacherw).
+	ReadWrite bool
+}
+
+// Info is the content of a .info file.
+type Info struct {
+	Version string
+	Time    time.Time
+	Origin  *Origin `json:",omitempty"`
+}
+
+// Origin is where a module version came from, as a proxy reports it.
+type Origin struct {
+	VCS       string `json:",omitempty"`
+	URL       string `json:",omitempty"`
+	Subdir    string `json:",omitempty"`
+	Hash      string `json:",omitempty"`
+	TagPrefix string `json:",omitempty"`
+	TagSum    string `json:",omitempty"`
+	Ref       string `json:",omitempty"`
+	RepoSum   string `json:",omitempty"`
+}
+
+// downloadDir is $GOMODCACHE/cache/download/<escaped path>/@v.
+func (c *Cache) downloadDir(modPath string) (string, error) {
+	enc, err := module.EscapePath(modPath)
+	if err != nil {
+		return "", err
+	}
+	return filepath.Join(c.Root, "cache", "download", filepath.FromSlash(enc), "@v"), nil
+}
+
+// File returns the path of mod's cache file with the given suffix
+// ("info", "mod", "zip", "ziphash", "lock", "partial").
+func (c *Cache) File(mod module.Version, suffix string) (string, error) {
+	dir, err := c.downloadDir(mod.Path)
+	if err != nil {
+		return "", err
+	}
+	if !semver.IsValid(mod.Version) {
+		return "", fmt.Errorf("non-semver version %q", mod.Version)
+	}
+	enc, err := module.EscapeVersion(mod.Version)
+	if err != nil {
+		return "", err
+	}
+	return filepath.Join(dir, enc+"."+suffix), nil
+}
+
+// Dir returns the directory mod's source is extracted to.
+func (c *Cache) Dir(mod module.Version) (string, error) {
+	encPath, err := module.EscapePath(mod.Path)
+	if err != nil {
+		return "", err
+	}
+	encVer, err := module.EscapeVersion(mod.Version)
+	if err != nil {
+		return "", err
+	}
+	return filepath.Join(c.Root, filepath.FromSlash(encPath)+"@"+encVer), nil
+}
+
+// ReadInfo returns mod's cached .info, or an error if it is absent or
+// unreadable (the caller then fetches it again).
+func (c *Cache) ReadInfo(mod module.Version) (*Info, string, error) {
+	file, err := c.File(mod, "info")
+	if err != nil {
+		return nil, "", err
+	}
+	data, err := os.ReadFile(file)
+	if err != nil {
+		return nil, file, err
+	}
+	info := new(Info)
+	if err := json.Unmarshal(data, info); err != nil {
+		return nil, file, fmt.Errorf("%s: %v", file, err)
+	}
+	if info.Version != mod.Version {
+		// Damaged or planted: the go command fetches such a file again.
+		return nil, file, fmt.Errorf("%s: names version %q", file, info.Version)
+	}
+	return info, file, nil
+}
+
+// WriteInfo writes mod's .info, re-marshalled as the go command does:
+// only Version, Time and a cleaned Origin.
+func (c *Cache) WriteInfo(mod module.Version, info *Info) (string, error) {
+	file, err := c.File(mod, "info")
+	if err != nil {
+		return "", err
+	}
+	clean := *info
+	if info.Origin != nil {
+		o := *info.Origin
+		// Tags and repository sums never matter once a version is known;
+		// a ref does not matter for a pseudo-version.
+		o.TagSum, o.TagPrefix, o.RepoSum = "", "", ""
+		if module.IsPseudoVersion(info.Version) {
+			o.Ref = ""
+		}
+		clean.Origin = &o
+	}
+	js, err := json.Marshal(&clean)
+	if err != nil {
+		return "", err
+	}
+	return file, c.writeFile(file, js)
+}
+
+// ReadGoMod returns mod's cached .mod file.
+func (c *Cache) ReadGoMod(mod module.Version) ([]byte, string, error) {
+	file, err := c.File(mod, "mod")
+	if err != nil {
+		return nil, "", err
+	}
+	data, err := os.ReadFile(file)
+	return data, file, err
+}
+
+// WriteGoMod writes mod's .mod file (already verified) and rewrites the
+// version list beside it.
+func (c *Cache) WriteGoMod(mod module.Version, data []byte) (string, error) {
+	file, err := c.File(mod, "mod")
+	if err != nil {
+		return "", err
+	}
+	if err := c.writeFile(file, data); err != nil {
+		return "", err
+	}
+	if err := rewriteVersionList(filepath.Dir(file)); err != nil {
+		return "", &WriteError{Path: filepath.Join(filepath.Dir(file), "list"), Err: unwrapPathError(err)}
+	}
+	return file, nil
+}
+
+// RepairList rewrites the version list beside mod's cached .mod if the
+// list does not name mod's version or is torn (a run was killed between
+// writing the .mod and rewriting the list, or while rewriting it). It is
+// best effort: a read-only cache that is otherwise complete still serves.
+func (c *Cache) RepairList(mod module.Version) {
+	file, err := c.File(mod, "mod")
+	if err != nil || module.CanonicalVersion(mod.Version) != mod.Version {
+		return
+	}
+	dir := filepath.Dir(file)
+	data, err := os.ReadFile(filepath.Join(dir, "list"))
+	if err == nil && !bytes.ContainsRune(data, 0) && (len(data) == 0 || data[len(data)-1] == '\n') {
+		for _, l := range strings.Split(string(data), "\n") {
+			if l == mod.Version {
+				return
+			}
+		}
+	}
+	rewriteVersionList(dir)
+}
+
+// ZipHash returns the recorded hash of mod's zip if both the .zip and a
+// valid .ziphash are present.
+func (c *Cache) ZipHash(mod module.Version) (zipfile, hash string, ok bool) {
+	zipfile, err := c.File(mod, "zip")
+	if err != nil {
+		return "", "", false
+	}
+	if _, err := os.Stat(zipfile); err != nil {
+		return zipfile, "", false
+	}
+	data, err := lockedfile.Read(zipfile + "hash")
+	if err != nil {
+		return zipfile, "", false
+	}
+	h := string(bytes.TrimSpace(data))
+	if !validSum(h) {
+		return zipfile, "", false
+	}
+	return zipfile, h, true
+}
+
+func validSum(h string) bool {
+	return strings.HasPrefix(h, "h1:") && len(h) > 3 && !strings.ContainsAny(h, "\x00 \n")
+}
+
+// Complete reports whether mod's .info, .mod, zip, .ziphash and source
+// tree are all in place.
+func (c *Cache) Complete(mod module.Version) bool {
+	for _, suffix := range []string{"info", "mod"} {
+		file, err := c.File(mod, suffix)
+		if err != nil {
+			return false
+		}
+		if _, err := os.Stat(file); err != nil {
+			return false
+		}
+	}
+	_, _, ok := c.ZipHash(mod)
+	if ok {
+		_, ok = c.Extracted(mod)
+	}
+	return ok
+}
+
+// Extracted returns mod's source directory if it is completely extracted:
+// it exists and no .partial marker is beside its zip.
+func (c *Cache) Extracted(mod module.Version) (string, bool) {
+	dir, err := c.Dir(mod)
+	if err != nil {
+		return "", false
+	}
+	fi, err := os.Stat(dir)
+	if err != nil || !fi.IsDir() {
+		return dir, false
+	}
+	partial, err := c.File(mod, "partial")
+	if err != nil {
+		return dir, false
+	}
+	if _, err := os.Stat(partial); err == nil || !errors.Is(err, fs.ErrNotExist) {
+		return dir, false
+	}
+	return dir, true
+}
+
