@@ -7,12 +7,14 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"maps"
 	"mime"
 	"net"
 	"net/http"
 	"net/url"
 	"os"
 	"path"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -205,16 +207,17 @@ func (c *Client) Open(ctx context.Context, u *url.URL) (io.ReadCloser, error) {
 		c.tracef("# get %s: insecure credentials\n", redacted)
 		return nil, &InsecureCredentialsError{URL: redacted}
 	}
-	c.Auth.Initial(ctx, req)
+	gen, _ := c.Auth.initial(ctx, req)
 	c.tracef("# get %s\n", redacted)
 	c.requests.Add(1)
 	start := time.Now()
 	resp, err := c.HTTP.Do(req)
-	if err == nil && (resp.StatusCode == http.StatusUnauthorized || resp.StatusCode == http.StatusForbidden) && c.Auth != nil {
-		// Ask the GOAUTH methods again, now with the URL and the
-		// response, and try once more if they supply credentials.
+	if err == nil && resp.StatusCode >= 400 && resp.StatusCode < 500 && c.Auth != nil {
+		// As the go command does after any 4xx, ask the GOAUTH methods
+		// again, now with the URL and the response, and try once more if
+		// they supply credentials other than those just sent.
 		again, rerr := http.NewRequestWithContext(rctx, http.MethodGet, u.String(), nil)
-		if rerr == nil && c.Auth.Refresh(ctx, again, resp) {
+		if rerr == nil && c.Auth.Refresh(ctx, again, resp, gen) && !sameHeader(again.Header, req.Header) {
 			resp.Body.Close()
 			c.tracef("# get %s: %s (%.3fs); retrying with credentials\n", redacted, safeStatus(resp), time.Since(start).Seconds())
 			c.requests.Add(1)
@@ -245,6 +248,10 @@ func (c *Client) Open(ctx context.Context, u *url.URL) (io.ReadCloser, error) {
 		b.rate = time.AfterFunc(stall, b.checkRate)
 	}
 	return b, nil
+}
+
+func sameHeader(a, b http.Header) bool {
+	return maps.EqualFunc(a, b, slices.Equal)
 }
 
 // stripURL removes the *url.Error layer net/http adds, so the URL (which
