@@ -1,6 +1,8 @@
 package main
 
 import (
+	"os"
+	"path/filepath"
 	"runtime/debug"
 	"strings"
 	"testing"
@@ -46,5 +48,44 @@ func TestVersionText(t *testing.T) {
 				t.Errorf("versionText = %q; want no %q", got, tt.not)
 			}
 		})
+	}
+}
+
+// TestRunKeepsWorkingDirectory: -C does not change the process's working
+// directory, so run can be called again in the same process (as the tests
+// and a long-lived front end do) and relative paths keep their meaning.
+func TestRunKeepsWorkingDirectory(t *testing.T) {
+	wd, err := os.Getwd()
+	if err != nil {
+		t.Fatal(err)
+	}
+	root := t.TempDir()
+	for _, name := range []string{"a", "b"} {
+		dir := filepath.Join(root, name)
+		if err := os.MkdirAll(dir, 0o777); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, "go.mod"), []byte("module example.com/"+name+"\n\ngo 1.22\n"), 0o666); err != nil {
+			t.Fatal(err)
+		}
+	}
+	t.Setenv("GOMODCACHE", filepath.Join(root, "modcache"))
+	t.Setenv("GOPROXY", "off")
+	t.Setenv("GOFLAGS", "")
+	rel, err := filepath.Rel(wd, filepath.Join(root, "b"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, dir := range []string{filepath.Join(root, "a"), rel} {
+		var stdout, stderr strings.Builder
+		if code := run([]string{"gomodfetch", "-C", dir}, &stdout, &stderr); code != 0 {
+			t.Fatalf("run -C %s: exit %d\n%s", dir, code, stderr.String())
+		}
+		if !strings.Contains(stderr.String(), "no module dependencies to download") {
+			t.Errorf("run -C %s: stderr %q; want go's note for a module without requirements", dir, stderr.String())
+		}
+		if now, _ := os.Getwd(); now != wd {
+			t.Fatalf("run -C %s changed the working directory to %s", dir, now)
+		}
 	}
 }

@@ -8,25 +8,19 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
 	"sort"
 	"strings"
-	"sync"
-	"syscall"
 	"time"
 
 	"github.com/urfave/cli/v2"
-	"golang.org/x/mod/module"
-	"golang.org/x/sync/errgroup"
 
-	"gomodfetch/download"
 	"gomodfetch/internal/termsafe"
-	"gomodfetch/resolver"
-	"gomodfetch/retry"
+	"gomodfetch/modcache"
+	"gomodfetch/pipeline"
 )
 
 func main() { os.Exit(run(os.Args, os.Stdout, os.Stderr)) }
@@ -38,7 +32,7 @@ const exitUsage = 2
 type options struct {
 	json, trace, modCacheRW, quiet bool
 	chdir, modFile, reuse          string
-	jobs, retries                  int
+	jobs, conns, retries           int
 	timeout, stallTimeout          time.Duration
 	minRate                        int64
 	retryInitial, retryMax         time.Duration
@@ -90,6 +84,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 			&cli.StringFlag{Name: "reuse", Usage: "read `file`, a previous -json output: accepted for compatibility with go mod download -reuse"},
 			&cli.StringFlag{Name: "mod", Usage: "accepted for compatibility (-mod=readonly|mod|vendor); go.mod is never modified"},
 			&cli.IntFlag{Name: "j", Value: defaultJobs, Usage: "download up to `N` modules at a time"},
+			&cli.IntFlag{Name: "conns", Value: defaultConns, Usage: "send at most `N` requests at a time to one proxy host, over at most N connections"},
 			&cli.BoolFlag{Name: "q", Usage: "no progress display and no summary line"},
 			&cli.DurationFlag{Name: "timeout", Usage: "give up on the whole run after `d` (0: no limit)"},
 			&cli.DurationFlag{Name: "stall-timeout", Value: 30 * time.Second, Usage: "cut a response that sends no byte for `d`"},
@@ -112,6 +107,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 				modFile:          c.String("modfile"),
 				reuse:            c.String("reuse"),
 				jobs:             c.Int("j"),
+				conns:            c.Int("conns"),
 				quiet:            c.Bool("q"),
 				timeout:          c.Duration("timeout"),
 				stallTimeout:     c.Duration("stall-timeout"),
@@ -153,9 +149,14 @@ func run(args []string, stdout, stderr io.Writer) int {
 	if !parsed {
 		return 0 // -h / --help
 	}
-	if opts.jobs < 1 {
-		fmt.Fprintf(stderr, "gomodfetch: -j must be at least 1\n")
-		return exitUsage
+	for _, n := range []struct {
+		name string
+		v    int
+	}{{"j", opts.jobs}, {"conns", opts.conns}} {
+		if n.v < 1 {
+			fmt.Fprintf(stderr, "gomodfetch: -%s must be at least 1\n", n.name)
+			return exitUsage
+		}
 	}
 	for _, d := range []struct {
 		name string
@@ -180,8 +181,14 @@ func run(args []string, stdout, stderr io.Writer) int {
 // 1.2x and 8 1.4x; 64 gained little more for twice the connections.
 const defaultJobs = 32
 
+// defaultConns bounds the requests in flight to one proxy host: a module's
+// .info, .mod and .zip go at once, besides the graph's go.mod reads, so
+// twice -j keeps the pool busy without letting it grow with hedges and
+// queries.
+const defaultConns = 2 * defaultJobs
+
 // runDownload is the whole run after the flags are parsed: environment,
-// main module, plan, downloads, output and exit status.
+// main module, the pipeline, then output and exit status.
 //
 // stderr escapes control characters (termsafe); rawStderr is the same
 // stream unfiltered, for the progress display alone.
@@ -199,58 +206,28 @@ func runDownload(opts options, stdout, stderr, rawStderr io.Writer) int {
 		return 1
 	}
 
-	if opts.chdir != "" {
-		if err := os.Chdir(opts.chdir); err != nil {
-			return fail("-C: %v", err)
-		}
+	wd, err := workDir(opts.chdir)
+	if err != nil {
+		return fail("%v", err)
 	}
 	env := newGoEnv(os.Getenv)
 	cfg, err := loadConfig(env)
 	if err != nil {
 		return fail("%v", err)
 	}
-	if fi, err := os.Stat(cfg.modCache); (err == nil && !fi.IsDir()) || errors.Is(err, syscall.ENOTDIR) {
-		return fail("module cache %s (GOMODCACHE) is not a directory; set GOMODCACHE to a directory", cfg.modCache)
-	}
 	if cfg.warning != "" {
 		fmt.Fprintf(stderr, "gomodfetch: warning: %s\n", cfg.warning)
 	}
-
-	mainMod, err := loadMain(opts, env)
+	mainMod, err := loadMain(wd, opts, env)
 	if err != nil {
 		return fail("%v", err)
 	}
 	if opts.reuse != "" && mainMod != nil {
 		return fail("-reuse cannot be used inside a module")
 	}
-	var sums *download.Sums
-	if mainMod != nil {
-		sums, err = download.ReadSums(mainMod.SumFile())
-		if err != nil {
-			return fail("%v", err)
-		}
-		for _, file := range mainMod.SumFiles() {
-			if err := sums.Include(file); err != nil {
-				return fail("%v", err)
-			}
-		}
-	}
-
-	plan, err := resolver.NewPlan(mainMod, opts.args)
+	sums, err := readSums(mainMod)
 	if err != nil {
 		return fail("%v", err)
-	}
-	if mainMod != nil {
-		for _, n := range mainMod.ExcludedNotes() {
-			fmt.Fprintf(stderr, "gomodfetch: %s\n", n)
-		}
-	}
-	for _, n := range plan.Notes {
-		fmt.Fprintf(stderr, "gomodfetch: %s\n", n)
-	}
-	if mainMod != nil && len(opts.args) == 0 && len(mainMod.File.Require) == 0 && !mainMod.Workspace {
-		fmt.Fprintf(stderr, "gomodfetch: no module dependencies to download\n")
-		return 0
 	}
 
 	prog := newProgress(rawStderr, opts.quiet) // progress.go
@@ -259,156 +236,37 @@ func runDownload(opts options, stdout, stderr, rawStderr io.Writer) int {
 	if opts.trace {
 		trace = prog.writer(stderr)
 	}
-	client := &download.Client{
-		HTTP:         download.NewHTTPClient(opts.connectTimeout, opts.headerTimeout, opts.jobs),
-		Trace:        trace,
-		StallTimeout: opts.stallTimeout,
-		MinRate:      opts.minRate,
-		Auth:         cfg.auth,
-	}
-	policy := retry.DefaultPolicy()
-	policy.MaxAttempts = opts.retries + 1
-	if opts.retries < 0 {
-		policy.MaxAttempts = -1
-	}
-	policy.Initial, policy.Max = opts.retryInitial, opts.retryMax
-	hedge := opts.hedgeDelay
-	if hedge == 0 {
-		hedge = -1 // download.Config: negative means no timed hedging
-	}
-	cache := &download.Cache{Root: cfg.modCache, ReadWrite: opts.modCacheRW}
-	fetcher := download.New(download.Config{
-		Cache:            cache,
-		Proxies:          cfg.proxies,
-		Client:           client,
-		Verifier:         &download.Verifier{Sums: sums, SkipSumDB: cfg.skipSumDB, DB: cfg.sumDB(ctx, client, policy)},
-		NoProxy:          cfg.noProxy,
-		Policy:           policy,
-		HedgeDelay:       hedge,
-		HedgeAcrossComma: opts.hedgeAcrossComma,
-		Direct:           cfg.direct(env, opts, trace, policy),
+	fetcher, cache := cfg.fetcherFor(ctx, opts, sums, trace)
+	run, err := pipeline.New(pipeline.Config{
+		Main:        mainMod,
+		Args:        opts.args,
+		Fetcher:     fetcher,
+		Cache:       cache,
+		Sums:        sums,
+		Jobs:        opts.jobs,
+		JSON:        opts.json,
+		Interrupted: func() bool { return intr.signal() != nil },
+		OnTotal:     prog.setTotal,
 	})
+	if err != nil {
+		return fail("%v", err)
+	}
+	for _, n := range run.Notes() {
+		fmt.Fprintf(stderr, "gomodfetch: %s\n", n)
+	}
+	if run.NothingToDo() {
+		fmt.Fprintf(stderr, "gomodfetch: no module dependencies to download\n")
+		return 0
+	}
 	prog.run(fetcher.Progress)
-
-	// The graph is read while the zips that are already known download.
-	type graphResult struct {
-		g   *resolver.Graph
-		err error
-	}
-	graphDone := make(chan graphResult, 1)
-	if plan.NeedsGraph {
-		go func() {
-			g, err := resolver.LoadGraph(ctx, mainMod, fetcher, opts.jobs)
-			graphDone <- graphResult{g, err}
-		}()
-	} else {
-		close(graphDone)
-	}
-	waitGraph := sync.OnceValue(func() graphResult { return <-graphDone })
-
-	// A graph that fails to load ends a pruned module's no-argument run
-	// at once, as go ends it: one error, nothing downloaded, no -json
-	// object. Any other run goes on with what could be read (go lists the
-	// partial build list) and reports the failure after the objects.
-	var failed bool
-	var graphErr error // reported after the -json objects
-	// graphEndsRun says whether a failed graph ends a pruned module's
-	// no-argument run; not when the run was interrupted or the cache is
-	// unusable, which are reported with the modules that did finish.
-	graphEndsRun := func() bool { return intr.signal() == nil && fetcher.CacheError() == nil }
-	if plan.Wait {
-		g := waitGraph()
-		if g.err != nil {
-			failed, graphErr = true, g.err
-		}
-		if g.g != nil {
-			plan.Finish(ctx, g.g)
-		}
-	}
-	var resolved *resolver.Graph
-	if plan.Wait {
-		resolved = waitGraph().g
-	}
-	plan.ResolveQueries(ctx, fetcher, resolved)
-
-	// Downloads start now; a speculative target (a require line started
-	// before the graph is read) commits nothing until the graph selects it,
-	// and Settle then adds what the graph selects instead.
-	var (
-		eg      errgroup.Group
-		first   = make([]*download.Module, len(plan.Targets))
-		settled = map[int]*download.Module{}
-		mu      sync.Mutex
-	)
-	eg.SetLimit(opts.jobs)
-	launch := func(i int, out func(*download.Module)) {
-		t := plan.Targets[i]
-		if t.Version == "" && t.Err == nil {
-			return // replaced by a directory, or waiting for the graph
-		}
-		var keep func() bool
-		if t.Speculative {
-			// If the graph cannot be read, the version go.mod gives is
-			// kept: it is verified, and the failure is reported anyway.
-			keep = func() bool {
-				if g := waitGraph(); g.err == nil {
-					return t.Keep(g.g)
-				}
-				return !graphEndsRun()
-			}
-		}
-		eg.Go(func() error {
-			out(fetchTarget(ctx, fetcher, t, keep))
-			return nil
-		})
-	}
-	prog.setTotal(countDownloads(plan.Targets))
-	for i := range plan.Targets {
-		launch(i, func(m *download.Module) { first[i] = m })
-	}
-	g := waitGraph()
-	fatalGraph := false // the whole run ends with the graph's error
-	if plan.NeedsGraph && !plan.Wait {
-		if g.err != nil && graphEndsRun() {
-			failed, fatalGraph = true, true
-			graphError(prog.writer(stderr), intr, fetcher, g.err)
-		} else if g.err != nil {
-			failed = true // reported with the modules that did finish
-			graphError(prog.writer(stderr), intr, fetcher, g.err)
-		} else {
-			changed := plan.Settle(g.g)
-			for _, i := range changed {
-				launch(i, func(m *download.Module) {
-					mu.Lock()
-					settled[i] = m
-					mu.Unlock()
-				})
-			}
-			if len(changed) > 0 {
-				prog.setTotal(countDownloads(plan.Targets))
-			}
-		}
-	}
-	eg.Wait()
+	rep := run.Download(ctx)
 	prog.stop()
-	var results []*download.Module
-	for i := range plan.Targets {
-		m := first[i]
-		if s, ok := settled[i]; ok {
-			m = s
-		} else if plan.Targets[i].Speculative && g.err == nil && !plan.Targets[i].Keep(g.g) {
-			m = nil // started at a version the graph does not select
-		}
-		if fatalGraph {
-			m = nil
-		}
-		if m != nil {
-			results = append(results, m)
-		}
-	}
 
+	if rep.Fatal != nil {
+		graphError(stderr, intr, fetcher, rep.Fatal)
+	}
 	if opts.json {
-		for _, m := range results {
+		for _, m := range rep.Modules {
 			b, err := json.MarshalIndent(m, "", "\t")
 			if err != nil {
 				return fail("%v", err)
@@ -419,164 +277,67 @@ func runDownload(opts options, stdout, stderr, rawStderr io.Writer) int {
 	nerr := 0
 	var unfinished []string
 	cacheErr := fetcher.CacheError()
-	for _, m := range results {
-		if m.Error != "" {
-			nerr++
-			failed = true
-			switch {
-			case intr.signal() != nil:
-				unfinished = append(unfinished, m.Path+"@"+m.Version)
-			case cacheErr != nil && cacheUnusable(m.Err()):
-				// reported once below
-			case !opts.json:
-				fmt.Fprintf(stderr, "gomodfetch: %s\n", m.Error)
-			}
+	for _, m := range rep.Modules {
+		if m.Error == "" {
+			continue
+		}
+		nerr++
+		switch {
+		case intr.signal() != nil:
+			unfinished = append(unfinished, m.Path+"@"+m.Version)
+		case cacheErr != nil && modcache.Unusable(m.Err()):
+			// reported once below
+		case !opts.json:
+			fmt.Fprintf(stderr, "gomodfetch: %s\n", m.Error)
 		}
 	}
-	if graphErr != nil {
-		graphError(stderr, intr, fetcher, graphErr)
+	if rep.GraphErr != nil {
+		graphError(stderr, intr, fetcher, rep.GraphErr)
 	}
 	if cacheErr != nil && intr.signal() == nil {
 		fmt.Fprintf(stderr, "gomodfetch: module cache %s is not usable: %v\n", cfg.modCache, cacheErr)
 	}
-	// Like go, -json still records the sums of what did download when
-	// some modules failed.
-	// go.sum records what was verified; like go, -json still records the
-	// sums of what did download when some modules failed.
-	// With no arguments, go records the go.mod sums of the graph as soon
-	// as it is read, whatever the downloads then do.
-	noArgs := len(opts.args) == 0
-	writeSums := mainMod != nil && !fatalGraph && (noArgs || !failed || opts.json)
-	if writeSums {
-		if err := sums.WriteAdded(cache, plan.SumsToKeep(g.g)); err != nil {
-			fmt.Fprintf(stderr, "gomodfetch: updating %s: %v\n", mainMod.SumFile(), err)
-			failed = true
-		}
+	if rep.SumsErr != nil {
+		fmt.Fprintf(stderr, "gomodfetch: updating %s: %v\n", mainMod.SumFile(), rep.SumsErr)
 	}
 	if !opts.quiet {
 		st := fetcher.Stats()
 		fmt.Fprintf(stderr, "gomodfetch: %d modules (%d downloaded, %d failed), %d requests, %s, %d retries, %.2fs%s\n",
-			len(results), st.Zips, nerr, st.Requests, humanBytes(st.Bytes), st.Retries, time.Since(start).Seconds(), servedBy(st.Served))
+			len(rep.Modules), st.Zips, nerr, st.Requests, humanBytes(st.Bytes), st.Retries, time.Since(start).Seconds(), servedBy(st.Served))
 	}
 	if intr.signal() != nil {
-		reportInterrupt(stderr, intr, len(results), unfinished)
+		reportInterrupt(stderr, intr, len(rep.Modules), unfinished)
 		return intr.exitCode()
 	}
-	if failed {
+	if rep.Failed() {
 		return 1
 	}
 	return 0
 }
 
-// fetchTarget downloads one target; keep, if not nil, gates the commit (see
-// download.Fetcher.DownloadIf), and a target it turns down yields nil.
-func fetchTarget(ctx context.Context, f *download.Fetcher, t resolver.Target, keep func() bool) *download.Module {
-	if t.Err != nil {
-		return &download.Module{Path: t.Path, Version: t.Version, Error: t.Err.Error()}
-	}
-	m := f.DownloadIf(ctx, module.Version{Path: t.Path, Version: t.Version}, keep)
-	if m == nil {
-		return nil
-	}
-	m.Query = t.Query
-	if !t.Explicit {
-		m.Origin = nil // the go command reports Origin only for path@version arguments
-	}
-	return m
-}
-
-// loadMain finds and parses the main module's go.mod, or returns nil
-// outside a module.
-func loadMain(opts options, env *goEnv) (*resolver.Main, error) {
-	if env.Get("GO111MODULE") == "off" {
-		return nil, errors.New("modules disabled by GO111MODULE=off; see 'go help modules'")
-	}
-	if work, err := findWork(env.Get("GOWORK")); err != nil || work != "" {
-		if err != nil {
-			return nil, err
-		}
-		return resolver.LoadWorkspace(work)
-	}
-	if opts.modFile != "" {
-		if !strings.HasSuffix(opts.modFile, ".mod") {
-			return nil, fmt.Errorf("-modfile=%s: file does not have .mod extension", opts.modFile)
-		}
-		wd, err := os.Getwd()
-		if err != nil {
-			return nil, err
-		}
-		root := wd
-		if gm, err := resolver.FindGoMod(wd); err == nil {
-			root = filepath.Dir(gm)
-		}
-		file, _ := filepath.Abs(opts.modFile)
-		return resolver.LoadMain(root, file)
-	}
-	gm, err := resolver.FindGoMod(".")
-	if errors.Is(err, resolver.ErrNoGoMod) {
-		return nil, nil
-	}
+// workDir is the directory the run works in: -C's, made absolute, or the
+// process's. The process's own working directory is never changed, so run
+// can be called more than once in one process.
+func workDir(chdir string) (string, error) {
+	wd, err := os.Getwd()
 	if err != nil {
-		return nil, err
+		return "", err
 	}
-	return resolver.LoadMain(filepath.Dir(gm), gm)
-}
-
-// findWork returns the go.work file in use, as GOWORK and the working
-// directory say, or "" outside a workspace.
-func findWork(gowork string) (string, error) {
-	switch gowork {
-	case "off":
-		return "", nil
-	case "", "auto":
-		return resolver.FindWork("."), nil
+	if chdir == "" {
+		return wd, nil
 	}
-	if !filepath.IsAbs(gowork) {
-		return "", errors.New("invalid GOWORK: not an absolute path")
+	dir := chdir
+	if !filepath.IsAbs(dir) {
+		dir = filepath.Join(wd, dir)
 	}
-	return gowork, nil
-}
-
-// config is the part of the Go environment that governs downloads.
-type config struct {
-	modCache  string
-	proxies   []download.Proxy
-	noProxy   func(string) bool
-	skipSumDB func(string) bool
-	trust     // checksum database, direct fetches (trust.go)
-}
-
-func loadConfig(env *goEnv) (*config, error) {
-	c := &config{}
-	var err error
-	if c.modCache, err = env.modCache(); err != nil {
-		return nil, err
+	fi, err := os.Stat(dir)
+	if err != nil {
+		return "", fmt.Errorf("-C: %v", err)
 	}
-	goproxy := env.Get("GOPROXY")
-	if goproxy == "" {
-		goproxy = "https://proxy.golang.org,direct"
+	if !fi.IsDir() {
+		return "", fmt.Errorf("-C: chdir %s: not a directory", chdir)
 	}
-	if c.proxies, err = download.ParseProxyList(goproxy); err != nil {
-		return nil, err
-	}
-	private := env.Get("GOPRIVATE")
-	noProxy := env.Get("GONOPROXY")
-	if noProxy == "" {
-		noProxy = private
-	}
-	noSumDB := env.Get("GONOSUMDB")
-	if noSumDB == "" {
-		noSumDB = private
-	}
-	c.noProxy = func(path string) bool { return module.MatchPrefixPatterns(noProxy, path) }
-	if err := c.trust.load(env); err != nil {
-		return nil, err
-	}
-	sumdbOff := c.trust.sumdb == nil
-	c.skipSumDB = func(path string) bool {
-		return sumdbOff || module.MatchPrefixPatterns(noSumDB, path)
-	}
-	return c, nil
+	return dir, nil
 }
 
 func humanBytes(n int64) string {

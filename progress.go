@@ -11,7 +11,6 @@ import (
 	"golang.org/x/term"
 
 	"gomodfetch/download"
-	"gomodfetch/resolver"
 )
 
 // Progress display. While a run lasts, stderr gets either a status line
@@ -221,16 +220,4 @@ func truncate(s string, n int) string {
 		return s
 	}
 	return string(r[:n-1]) + "…"
-}
-
-// countDownloads is the number of distinct module versions in targets that
-// will be downloaded.
-func countDownloads(targets []resolver.Target) int {
-	seen := map[string]bool{}
-	for _, t := range targets {
-		if t.Err == nil && t.Version != "" {
-			seen[t.Path+"@"+t.Version] = true
-		}
-	}
-	return len(seen)
 }

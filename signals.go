@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -89,11 +88,4 @@ func reportInterrupt(stderr io.Writer, in *interrupts, total int, unfinished []s
 		fmt.Fprintf(stderr, "; not finished: %s", list)
 	}
 	fmt.Fprintln(stderr)
-}
-
-// cacheUnusable reports whether err is a write that found the module
-// cache unusable (reported once for the whole run).
-func cacheUnusable(err error) bool {
-	var we *download.WriteError
-	return errors.As(err, &we) && download.CacheUnusable(we.Err)
 }

@@ -80,8 +80,8 @@ func (f *Fetcher) Progress() Progress {
 		}
 		return a.Mod.Version < b.Mod.Version
 	})
-	p.Requests = f.cfg.Client.Requests()
-	p.Bytes = f.cfg.Client.Bytes()
-	p.Retries = f.retries.Load()
+	p.Requests = f.cfg.Router.Client.Requests()
+	p.Bytes = f.cfg.Router.Client.Bytes()
+	p.Retries = f.cfg.Router.Retries()
 	return p
 }

@@ -5,37 +5,28 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
 
 	"golang.org/x/mod/module"
-
-	"gomodfetch/retry"
 )
 
 // TestProgress holds one module's download inside the proxy while another
 // fails, and checks what a progress display would see at each step.
 func TestProgress(t *testing.T) {
 	arrived := make(chan struct{})
+	var once sync.Once
 	release := make(chan struct{})
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		// .info, .mod and .zip are asked at once: each is held.
 		if strings.HasPrefix(r.URL.Path, "/example.com/slow/") {
-			close(arrived)
+			once.Do(func() { close(arrived) })
 			<-release
 		}
 		http.Error(w, "not found", http.StatusNotFound)
 	}))
 	defer srv.Close()
-	proxies, err := ParseProxyList(srv.URL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	f := New(Config{
-		Cache:    &Cache{Root: t.TempDir()},
-		Proxies:  proxies,
-		Client:   &Client{HTTP: srv.Client()},
-		Verifier: &Verifier{SkipSumDB: func(string) bool { return true }},
-		Policy:   retry.Policy{MaxAttempts: 1},
-	})
+	f, _ := testFetcher(t, srv.URL, "")
 	if p := f.Progress(); p.Started != 0 || p.Finished != 0 || len(p.InFlight) != 0 {
 		t.Fatalf("before any download: %+v", p)
 	}

@@ -9,23 +9,23 @@ import (
 
 	"golang.org/x/mod/module"
 	"golang.org/x/mod/semver"
-)
 
-// maxList bounds a proxy's @v/list answer.
-const maxList = 64 << 20
+	"gomodfetch/modcache"
+	"gomodfetch/proxy"
+)
 
 // Versions returns the tagged versions the proxy list serves for path (its
 // <path>/@v/list), leaving out pseudo-versions and anything that is not a
-// semantic version, in the order the proxy gave them. Answers are shared
-// within a run, as the go command's are.
+// semantic version, in the order the proxy gave them. The answer is kept
+// for the run; the slice is shared and must not be modified.
 func (f *Fetcher) Versions(ctx context.Context, path string) ([]string, error) {
 	enc, err := module.EscapePath(path)
 	if err != nil {
 		return nil, &module.ModuleError{Path: path, Err: err}
 	}
-	v, err, _ := f.sf.Do("list "+path, func() (any, error) {
-		v, _, err := f.ask(ctx, path, func(ctx context.Context, base *url.URL) (any, error) {
-			data, err := f.cfg.Client.getBytes(ctx, join(base, enc+"/@v/list"), maxList)
+	list, err := f.lists.Do(path, func() ([]string, error) {
+		list, _, err := proxy.Ask(ctx, f.cfg.Router, path, func(ctx context.Context, base *url.URL) ([]string, error) {
+			data, err := f.cfg.Router.Client.GetBytes(ctx, proxy.Join(base, enc+"/@v/list"), maxList)
 			if err != nil {
 				return nil, err
 			}
@@ -38,15 +38,12 @@ func (f *Fetcher) Versions(ctx context.Context, path string) ([]string, error) {
 			}
 			return list, nil
 		}, nil)
-		if err != nil {
-			return nil, err
-		}
-		return v.([]string), nil
+		return list, err
 	})
 	if err != nil {
 		return nil, &module.ModuleError{Path: path, Err: err}
 	}
-	return v.([]string), nil
+	return list, nil
 }
 
 // Latest returns the version the proxy list serves as <path>/@latest (which
@@ -101,10 +98,11 @@ func (f *Fetcher) Stat(ctx context.Context, path, query string) (string, time.Ti
 
 // statURL fetches a .info answer for query at rel (relative to a proxy's
 // base URL), checks that it names a valid version of path and caches it
-// under that version unless the cache has it already.
-func (f *Fetcher) statURL(ctx context.Context, path, query, rel string) (*Info, error) {
-	v, err, _ := f.sf.Do("stat "+path+"@"+query, func() (any, error) {
-		info, err := f.askInfo(ctx, path, rel, func(base *url.URL, i *Info) error {
+// under that version unless the cache has it already. The answer is kept
+// for the run.
+func (f *Fetcher) statURL(ctx context.Context, path, query, rel string) (*modcache.Info, error) {
+	return f.stats.Do(path+"@"+query, func() (*modcache.Info, error) {
+		info, err := f.askInfo(ctx, path, rel, func(base *url.URL, i *modcache.Info) error {
 			if err := module.Check(path, i.Version); err != nil || module.CanonicalVersion(i.Version) != i.Version {
 				return fmt.Errorf("proxy %s returned invalid version %q for %s", base.Redacted(), i.Version, query)
 			}
@@ -121,8 +119,4 @@ func (f *Fetcher) statURL(ctx context.Context, path, query, rel string) (*Info, 
 		}
 		return info, nil
 	})
-	if err != nil {
-		return nil, err
-	}
-	return v.(*Info), nil
 }

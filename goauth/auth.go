@@ -25,6 +25,9 @@ import (
 // Earlier methods win. Credentials are kept by URL prefix (host[:port][/path])
 // and sent only over https. "git dir" is not supported.
 //
+// After a 4xx the methods run once per host at a time: requests to one
+// host that fail together share one run (see Refresh).
+//
 // Auth never prints credentials; errors name commands, not their output.
 // It is safe for concurrent use.
 type Auth struct {
@@ -35,6 +38,8 @@ type Auth struct {
 	mu      sync.Mutex
 	creds   map[string]http.Header // prefix → headers
 	lastErr error
+	gen     map[string]uint64        // host → refreshes run for it
+	running map[string]chan struct{} // host → held while a refresh runs
 }
 
 // ParseGOAUTH checks a GOAUTH value and returns an Auth for it; netrcFile
@@ -256,11 +261,13 @@ func (a *Auth) runCommand(ctx context.Context, command, target string, res *http
 }
 
 // apply adds the stored credentials for the longest prefix of u's
-// host[:port]/path to req, and reports whether there were any.
-func (a *Auth) apply(req *http.Request) bool {
+// host[:port]/path to req, and reports whether there were any. It also
+// returns the host's refresh generation the credentials belong to.
+func (a *Auth) apply(req *http.Request) (uint64, bool) {
 	prefix := credentialPrefix(req.URL.Host + req.URL.EscapedPath())
 	a.mu.Lock()
 	defer a.mu.Unlock()
+	gen := a.gen[req.URL.Host]
 	for {
 		if h, ok := a.creds[prefix]; ok {
 			for k, vs := range h {
@@ -269,24 +276,26 @@ func (a *Auth) apply(req *http.Request) bool {
 					req.Header.Add(k, v)
 				}
 			}
-			return true
+			return gen, true
 		}
 		i := strings.LastIndexByte(prefix, '/')
 		if i < 0 {
-			return false
+			return gen, false
 		}
 		prefix = prefix[:i]
 	}
 }
 
-// authCommandTimeout bounds the first run of the GOAUTH commands.
+// authCommandTimeout bounds a run of the GOAUTH methods.
 const authCommandTimeout = 2 * time.Minute
 
 // Initial adds credentials to an https request before it is sent, running
-// the GOAUTH methods the first time.
-func (a *Auth) Initial(ctx context.Context, req *http.Request) bool {
+// the GOAUTH methods the first time. It returns the credentials'
+// generation, to pass to Refresh if the request fails, and whether there
+// were any.
+func (a *Auth) Initial(ctx context.Context, req *http.Request) (uint64, bool) {
 	if a == nil || len(a.methods) == 0 || req.URL.Scheme != "https" {
-		return false
+		return 0, false
 	}
 	a.once.Do(func() {
 		// Not the request's own context: if that request is cancelled (a
@@ -300,13 +309,55 @@ func (a *Auth) Initial(ctx context.Context, req *http.Request) bool {
 
 // Refresh runs the GOAUTH methods again for a request that got a 4xx
 // response and adds what they supply to req (a fresh copy of it). It
-// reports whether credentials were found.
-func (a *Auth) Refresh(ctx context.Context, req *http.Request, res *http.Response) bool {
+// reports whether credentials were found. sent is the generation Initial
+// returned for the request that failed.
+//
+// The methods run for one host at a time, and not at all if they ran for
+// the host since the failed request got its credentials: requests that
+// fail together share one run's answer. A command is asked about one URL
+// but may answer for any prefix; in practice it answers for the host.
+func (a *Auth) Refresh(ctx context.Context, req *http.Request, res *http.Response, sent uint64) bool {
 	if a == nil || len(a.methods) == 0 || req.URL.Scheme != "https" {
 		return false
 	}
-	u := *req.URL
-	u.User = nil
-	a.collect(ctx, u.String(), res)
-	return a.apply(req)
+	host := req.URL.Host
+	lock := a.hostLock(host)
+	select {
+	case lock <- struct{}{}:
+	case <-ctx.Done():
+		return false
+	}
+	a.mu.Lock()
+	stale := a.gen[host] != sent
+	a.mu.Unlock()
+	if !stale {
+		u := *req.URL
+		u.User = nil
+		// Not the request's own context: the answer is shared.
+		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), authCommandTimeout)
+		a.collect(cctx, u.String(), res)
+		cancel()
+		a.mu.Lock()
+		a.gen[host]++
+		a.mu.Unlock()
+	}
+	<-lock
+	_, ok := a.apply(req)
+	return ok
+}
+
+// hostLock returns the lock held while the methods run for host.
+func (a *Auth) hostLock(host string) chan struct{} {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.running == nil {
+		a.running = map[string]chan struct{}{}
+		a.gen = map[string]uint64{}
+	}
+	l := a.running[host]
+	if l == nil {
+		l = make(chan struct{}, 1)
+		a.running[host] = l
+	}
+	return l
 }

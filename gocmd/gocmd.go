@@ -1,4 +1,17 @@
-package download
+// Package gocmd hands a module that only its version control system can
+// supply to the go command, rather than re-implementing git, hg, svn,
+// bzr and fossil.
+//
+// Such a module is one whose path matches GONOPROXY, or one that every
+// proxy said "not found" for with "direct" next in GOPROXY. The go command
+// runs `go mod download -json path@version` in an empty scratch module
+// whose go.sum holds what the project's go.sum knows about that module, so
+// it verifies the bytes against go.sum (and the checksum database) before
+// anything lands, with the user's environment (GOINSECURE, GOPRIVATE,
+// GOAUTH, GOFLAGS...). Runs are retried on network errors under a retry
+// policy and each is bounded by a timeout. Everything the go command says
+// is untrusted text: callers print it escaped.
+package gocmd
 
 import (
 	"bytes"
@@ -17,14 +30,8 @@ import (
 	"gomodfetch/retry"
 )
 
-// Direct hands a module that only a version-control fetch can supply (its
-// path matches GONOPROXY, or every proxy said "not found" and "direct" is
-// next in GOPROXY) to the go command: `go mod download -json path@version`,
-// run in an empty scratch module whose go.sum holds what the project's
-// go.sum knows about that module, so the go command verifies the bytes
-// against go.sum (and the checksum database) before anything lands. It is
-// safe for concurrent use.
-type Direct struct {
+// Runner runs the go command for modules. It is safe for concurrent use.
+type Runner struct {
 	// GoBin is the go command; "" means "go" looked up on $PATH.
 	GoBin string
 	// Env is the go command's environment (the user's, with GOMODCACHE
@@ -42,31 +49,31 @@ type Direct struct {
 	Trace io.Writer
 }
 
-// GoNotFoundError reports that a direct fetch was needed and no go
-// command could be run.
-type GoNotFoundError struct {
+// NotFoundError reports that the go command was needed and could not be
+// found.
+type NotFoundError struct {
 	Mod module.Version
 	Err error
 }
 
-func (e *GoNotFoundError) Error() string {
-	return fmt.Sprintf("%s@%s: fetching directly from version control needs the go command, and it was not found: %v", e.Mod.Path, e.Mod.Version, e.Err)
+func (e *NotFoundError) Error() string {
+	return fmt.Sprintf("%s@%s: fetching from version control needs the go command, and it was not found: %v", e.Mod.Path, e.Mod.Version, e.Err)
 }
 
-func (e *GoNotFoundError) Unwrap() error           { return e.Err }
-func (e *GoNotFoundError) RetryClass() retry.Class { return retry.Permanent }
+func (e *NotFoundError) Unwrap() error           { return e.Err }
+func (e *NotFoundError) RetryClass() retry.Class { return retry.Permanent }
 
-// DirectFetchError is the go command's report of a failed direct fetch. Its
-// message is the go command's own, as `go mod download -json` reports it.
-type DirectFetchError struct {
+// Error is the go command's report of a failed download. Its message is the
+// go command's own, as `go mod download -json` reports it.
+type Error struct {
 	Mod    module.Version
 	Msg    string
 	Stderr string // what the go command printed, for -x
 	class  retry.Class
 }
 
-func (e *DirectFetchError) Error() string           { return e.Msg }
-func (e *DirectFetchError) RetryClass() retry.Class { return e.class }
+func (e *Error) Error() string           { return e.Msg }
+func (e *Error) RetryClass() retry.Class { return e.class }
 
 // transientMarkers are signs, in the go command's report, of a network
 // fault that another attempt may not meet.
@@ -92,28 +99,28 @@ func classifyGoReport(msg string) retry.Class {
 // Download runs the go command for mod, under the retry policy, and
 // returns its -json report. sums are go.sum lines the scratch module's
 // go.sum starts with.
-func (d *Direct) Download(ctx context.Context, mod module.Version, sums []string) (*Module, error) {
+func (d *Runner) Download(ctx context.Context, mod module.Version, sums []string) (*Result, error) {
 	goBin := d.GoBin
 	if goBin == "" {
 		var err error
 		if goBin, err = exec.LookPath("go"); err != nil {
-			return nil, &GoNotFoundError{Mod: mod, Err: err}
+			return nil, &NotFoundError{Mod: mod, Err: err}
 		}
 	}
-	var out *Module
+	var out *Result
 	err := retry.Do(ctx, d.Policy, func(ctx context.Context) error {
 		m, err := d.run(ctx, goBin, mod, sums)
 		out = m
 		return err
 	}, func(a retry.Attempt) {
 		if d.Trace != nil {
-			fmt.Fprintf(d.Trace, "# retry go mod download %s in %.3fs (attempt %d failed: %s)\n", mod, a.Wait.Seconds(), a.N, oneLine(a.Err))
+			fmt.Fprintf(d.Trace, "# retry go mod download %s in %.3fs (attempt %d failed: %s)\n", mod, a.Wait.Seconds(), a.N, firstLine(a.Err))
 		}
 	})
 	return out, err
 }
 
-func (d *Direct) run(ctx context.Context, goBin string, mod module.Version, sums []string) (*Module, error) {
+func (d *Runner) run(ctx context.Context, goBin string, mod module.Version, sums []string) (*Result, error) {
 	timeout := d.Timeout
 	if timeout <= 0 {
 		timeout = 10 * time.Minute
@@ -149,22 +156,22 @@ func (d *Direct) run(ctx context.Context, goBin string, mod module.Version, sums
 	if ctx.Err() == context.DeadlineExceeded {
 		return nil, &retry.AttemptTimeoutError{Timeout: timeout, Err: fmt.Errorf("go mod download %s", arg)}
 	}
-	m := new(Module)
+	m := new(Result)
 	if err := json.Unmarshal(stdout.Bytes(), m); err != nil {
 		msg := strings.TrimSpace(stderr.String())
 		if msg == "" {
 			msg = fmt.Sprint(runErr)
 		}
-		return nil, &DirectFetchError{Mod: mod, Msg: fmt.Sprintf("%s: go mod download: %s", arg, msg), Stderr: stderr.String(), class: classifyGoReport(msg)}
+		return nil, &Error{Mod: mod, Msg: fmt.Sprintf("%s: go mod download: %s", arg, msg), Stderr: stderr.String(), class: classifyGoReport(msg)}
 	}
 	if m.Error != "" {
-		return m, &DirectFetchError{Mod: mod, Msg: m.Error, Stderr: stderr.String(), class: classifyGoReport(m.Error)}
+		return m, &Error{Mod: mod, Msg: m.Error, Stderr: stderr.String(), class: classifyGoReport(m.Error)}
 	}
 	if runErr != nil {
-		return m, &DirectFetchError{Mod: mod, Msg: fmt.Sprintf("%s: go mod download: %v\n%s", arg, runErr, strings.TrimSpace(stderr.String())), Stderr: stderr.String(), class: retry.Permanent}
+		return m, &Error{Mod: mod, Msg: fmt.Sprintf("%s: go mod download: %v\n%s", arg, runErr, strings.TrimSpace(stderr.String())), Stderr: stderr.String(), class: retry.Permanent}
 	}
 	if m.Path != mod.Path || m.Version != mod.Version {
-		return m, &DirectFetchError{Mod: mod, Msg: fmt.Sprintf("%s: go mod download reported %s@%s", arg, m.Path, m.Version), class: retry.Permanent}
+		return m, &Error{Mod: mod, Msg: fmt.Sprintf("%s: go mod download reported %s@%s", arg, m.Path, m.Version), class: retry.Permanent}
 	}
 	return m, nil
 }
@@ -191,4 +198,15 @@ func directEnv(env []string, goflags string) []string {
 		keep = []string{"-modcacherw=false"}
 	}
 	return append(out, "GOWORK=off", "GOFLAGS="+strings.Join(keep, " "))
+}
+
+// Result is the go command's -json object for one module.
+type Result struct {
+	Path, Version, Error, Info, GoMod, Zip, Dir, Sum, GoModSum string
+	Origin                                                     json.RawMessage
+}
+
+func firstLine(err error) string {
+	s, _, _ := strings.Cut(err.Error(), "\n")
+	return s
 }

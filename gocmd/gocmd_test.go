@@ -1,4 +1,4 @@
-package download
+package gocmd
 
 import (
 	"context"
@@ -12,12 +12,12 @@ import (
 
 func TestDirectNoGoCommand(t *testing.T) {
 	t.Setenv("PATH", t.TempDir())
-	d := &Direct{}
+	d := &Runner{}
 	mod := module.Version{Path: "github.com/corp/lib", Version: "v1.0.0"}
 	_, err := d.Download(context.Background(), mod, nil)
-	var nf *GoNotFoundError
+	var nf *NotFoundError
 	if !errors.As(err, &nf) {
-		t.Fatalf("Download with no go on $PATH: %v; want *GoNotFoundError", err)
+		t.Fatalf("Download with no go on $PATH: %v; want *NotFoundError", err)
 	}
 	if msg := err.Error(); !strings.Contains(msg, "github.com/corp/lib@v1.0.0") || !strings.Contains(msg, "needs the go command") {
 		t.Errorf("error %q does not name the module and the missing go command", msg)

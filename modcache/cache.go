@@ -262,4 +262,3 @@ func (c *Cache) Extracted(mod module.Version) (string, bool) {
 	}
 	return dir, true
 }
-

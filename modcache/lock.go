@@ -267,4 +267,3 @@ func removeAll(dir string) error {
 	})
 	return os.RemoveAll(dir)
 }
-

@@ -204,9 +204,10 @@ func splitRuns(list []Proxy, acrossComma bool) [][]Proxy {
 }
 
 type laneResult struct {
-	i   int
-	v   any
-	err error
+	i      int
+	v      any
+	err    error
+	failed int // attempts that failed
 }
 
 // askRun asks the proxies of one run, hedging between them. On success it
@@ -233,11 +234,13 @@ func (r *Router) askRun(ctx context.Context, path string, run []Proxy, attempt a
 		lctx := withAnswerHook(ctx, func() { answered[k].Store(true) })
 		go func() {
 			var v any
+			failed := 0
 			err := retry.Do(lctx, r.Policy, func(actx context.Context) error {
 				var err error
 				v, err = attempt(actx, p.URL)
 				return err
 			}, func(a retry.Attempt) {
+				failed++
 				r.retries.Add(1)
 				r.Client.Tracef("# retry %s in %.3fs (attempt %d failed: %s)\n", p, a.Wait.Seconds(), a.N, oneLine(a.Err))
 				select {
@@ -245,7 +248,7 @@ func (r *Router) askRun(ctx context.Context, path string, run []Proxy, attempt a
 				default:
 				}
 			})
-			results <- laneResult{i: i, v: v, err: err}
+			results <- laneResult{i: i, v: v, err: err, failed: failed}
 		}()
 	}
 
@@ -306,10 +309,15 @@ func (r *Router) askRun(ctx context.Context, path string, run []Proxy, attempt a
 				continue
 			}
 			errs[res.i] = res.err
-			if winner == nil {
-				if retry.Classify(res.err) == retry.Transient && ctx.Err() == nil && r.health.failed(p, r.demoteAfter()) {
+			// A request failed at p if its retries ran out, or if it was
+			// still failing when another proxy answered; not if p was
+			// merely slower, or said "not found".
+			if (winner == nil && ctx.Err() == nil && retry.Classify(res.err) == retry.Transient) || res.failed > 0 {
+				if r.health.failed(p, r.demoteAfter()) {
 					r.Client.Tracef("# demoting %s for the rest of the run: it keeps failing\n", p)
 				}
+			}
+			if winner == nil {
 				next(fmt.Sprintf("%s failed", p))
 			}
 		case <-kick:

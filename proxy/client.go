@@ -7,12 +7,14 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"maps"
 	"mime"
 	"net"
 	"net/http"
 	"net/url"
 	"os"
 	"path"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -109,6 +111,15 @@ type Client struct {
 	MinRate int64
 	// Auth, if not nil, adds GOAUTH credentials to https requests.
 	Auth *goauth.Auth
+	// PerHost bounds the requests in flight to one host at a time (a
+	// request counts from before it is sent until its body is closed);
+	// more wait their turn. Every request of a run counts: a module's
+	// .info, .mod and .zip, hedges, the graph's go.mod files, queries and
+	// checksum-database lookups. Zero means no bound.
+	PerHost int
+
+	slotsMu sync.Mutex
+	slots   map[string]chan struct{} // host → PerHost tokens
 
 	traceMu  sync.Mutex
 	requests atomic.Int64
@@ -118,6 +129,9 @@ type Client struct {
 // NewHTTPClient returns an http.Client with connect, TLS and
 // response-header timeouts but no whole-request timeout (zips are large),
 // which honours HTTPS_PROXY/NO_PROXY and refuses https→http redirects.
+//
+// conns bounds the connections to one host (zero: 16), the transport's
+// share of Client.PerHost: requests beyond it wait for a connection.
 func NewHTTPClient(connect, header time.Duration, conns int) *http.Client {
 	if connect <= 0 {
 		connect = 15 * time.Second
@@ -129,15 +143,15 @@ func NewHTTPClient(connect, header time.Duration, conns int) *http.Client {
 		conns = 16
 	}
 	dialer := &net.Dialer{Timeout: connect, KeepAlive: 30 * time.Second}
-	// Up to three requests per module (.info, .mod, .zip) run at once,
-	// besides the graph's go.mod reads: keep that many connections alive,
-	// or each burst pays for new handshakes.
+	// Keep as many connections alive as may be open, or each burst of
+	// requests pays for new handshakes.
 	tr := &http.Transport{
 		Proxy:                 http.ProxyFromEnvironment,
 		DialContext:           dialer.DialContext,
 		ForceAttemptHTTP2:     true,
-		MaxIdleConns:          8 * conns,
-		MaxIdleConnsPerHost:   4 * conns,
+		MaxConnsPerHost:       conns,
+		MaxIdleConns:          2 * conns,
+		MaxIdleConnsPerHost:   conns,
 		IdleConnTimeout:       90 * time.Second,
 		TLSHandshakeTimeout:   connect,
 		ResponseHeaderTimeout: header,
@@ -207,16 +221,22 @@ func (c *Client) Open(ctx context.Context, u *url.URL) (io.ReadCloser, error) {
 		c.Tracef("# get %s: insecure credentials\n", redacted)
 		return nil, &InsecureCredentialsError{URL: redacted}
 	}
-	c.Auth.Initial(ctx, req)
+	release, err := c.acquire(ctx, u.Host)
+	if err != nil {
+		cancel(nil)
+		return nil, err
+	}
+	gen, _ := c.Auth.Initial(ctx, req)
 	c.Tracef("# get %s\n", redacted)
 	c.requests.Add(1)
 	start := time.Now()
 	resp, err := c.HTTP.Do(req)
-	if err == nil && (resp.StatusCode == http.StatusUnauthorized || resp.StatusCode == http.StatusForbidden) && c.Auth != nil {
-		// Ask the GOAUTH methods again, now with the URL and the
-		// response, and try once more if they supply credentials.
+	if err == nil && resp.StatusCode >= 400 && resp.StatusCode < 500 && c.Auth != nil {
+		// As the go command does after any 4xx, ask the GOAUTH methods
+		// again, now with the URL and the response, and try once more if
+		// they supply credentials other than those just sent.
 		again, rerr := http.NewRequestWithContext(rctx, http.MethodGet, u.String(), nil)
-		if rerr == nil && c.Auth.Refresh(ctx, again, resp) {
+		if rerr == nil && c.Auth.Refresh(ctx, again, resp, gen) && !sameHeader(again.Header, req.Header) {
 			resp.Body.Close()
 			c.Tracef("# get %s: %s (%.3fs); retrying with credentials\n", redacted, safeStatus(resp), time.Since(start).Seconds())
 			c.requests.Add(1)
@@ -225,6 +245,7 @@ func (c *Client) Open(ctx context.Context, u *url.URL) (io.ReadCloser, error) {
 	}
 	if err != nil {
 		cancel(nil)
+		release()
 		c.Tracef("# get %s: %v\n", redacted, stripURL(err))
 		return nil, &url.Error{Op: "Get", URL: redacted, Err: stripURL(err)}
 	}
@@ -233,13 +254,14 @@ func (c *Client) Open(ctx context.Context, u *url.URL) (io.ReadCloser, error) {
 		answeredHook(ctx)
 	}
 	if resp.StatusCode != http.StatusOK {
+		defer release()
 		defer cancel(nil)
 		defer resp.Body.Close()
 		return nil, responseError(resp, redacted)
 	}
 	b := &watchedBody{
 		ctx: rctx, body: resp.Body, stall: stall,
-		cancel: cancel, url: redacted, client: c,
+		cancel: cancel, url: redacted, client: c, release: release,
 	}
 	b.timer = time.AfterFunc(stall, func() { cancel(errStalled) })
 	if c.MinRate > 0 {
@@ -247,6 +269,10 @@ func (c *Client) Open(ctx context.Context, u *url.URL) (io.ReadCloser, error) {
 		b.rate = time.AfterFunc(stall, b.checkRate)
 	}
 	return b, nil
+}
+
+func sameHeader(a, b http.Header) bool {
+	return maps.EqualFunc(a, b, slices.Equal)
 }
 
 // stripURL removes the *url.Error layer net/http adds, so the URL (which
@@ -332,6 +358,8 @@ type watchedBody struct {
 	url    string
 	client *Client
 
+	release func() // gives back the request's slot (Client.PerHost)
+
 	rate   *time.Timer  // fires every stall window when a minimum rate is set
 	need   int64        // bytes a window must bring
 	window atomic.Int64 // bytes in the current window
@@ -384,7 +412,33 @@ func (b *watchedBody) Close() error {
 	}
 	err := b.body.Close()
 	b.cancel(nil)
+	b.release()
 	return err
+}
+
+// acquire waits for a free request slot for host (see PerHost) and returns
+// the function that gives it back (once).
+func (c *Client) acquire(ctx context.Context, host string) (func(), error) {
+	if c.PerHost <= 0 {
+		return func() {}, nil
+	}
+	c.slotsMu.Lock()
+	if c.slots == nil {
+		c.slots = map[string]chan struct{}{}
+	}
+	slots := c.slots[host]
+	if slots == nil {
+		slots = make(chan struct{}, c.PerHost)
+		c.slots[host] = slots
+	}
+	c.slotsMu.Unlock()
+	select {
+	case slots <- struct{}{}:
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	var once sync.Once
+	return func() { once.Do(func() { <-slots }) }, nil
 }
 
 // GetBytes reads the whole response for u, refusing more than limit bytes.

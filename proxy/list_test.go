@@ -9,12 +9,10 @@ import (
 	"testing"
 	"time"
 
-	"golang.org/x/mod/module"
-
 	"gomodfetch/retry"
 )
 
-func TestParseProxyList(t *testing.T) {
+func TestParseList(t *testing.T) {
 	tests := []struct {
 		in      string
 		want    string // entries joined by spaces, "|" marking fall-back-on-error
@@ -32,15 +30,15 @@ func TestParseProxyList(t *testing.T) {
 		{in: "bogus", wantErr: "not a URL and not a built-in keyword"},
 	}
 	for _, tt := range tests {
-		list, err := ParseProxyList(tt.in)
+		list, err := ParseList(tt.in)
 		if tt.wantErr != "" {
 			if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
-				t.Errorf("ParseProxyList(%q) error = %v, want %q", tt.in, err, tt.wantErr)
+				t.Errorf("ParseList(%q) error = %v, want %q", tt.in, err, tt.wantErr)
 			}
 			continue
 		}
 		if err != nil {
-			t.Errorf("ParseProxyList(%q): %v", tt.in, err)
+			t.Errorf("ParseList(%q): %v", tt.in, err)
 			continue
 		}
 		var parts []string
@@ -52,32 +50,31 @@ func TestParseProxyList(t *testing.T) {
 			parts = append(parts, s)
 		}
 		if got := strings.Join(parts, " "); got != tt.want {
-			t.Errorf("ParseProxyList(%q) = %q, want %q", tt.in, got, tt.want)
+			t.Errorf("ParseList(%q) = %q, want %q", tt.in, got, tt.want)
 		}
 	}
 }
 
 // askWith runs Fetcher.ask over goproxy with each proxy (by host) answering
 // as answers says, one attempt per proxy, and returns what it asked.
-func askWith(t *testing.T, goproxy string, cfg Config, answer func(host string) (any, error)) (any, []string, error) {
+func askWith(t *testing.T, goproxy string, cfg *Router, answer func(host string) (any, error)) (any, []string, error) {
 	t.Helper()
 	return askWithCtx(t, goproxy, cfg, func(_ context.Context, host string) (any, error) { return answer(host) })
 }
 
-func askWithCtx(t *testing.T, goproxy string, cfg Config, answer func(ctx context.Context, host string) (any, error)) (any, []string, error) {
+func askWithCtx(t *testing.T, goproxy string, r *Router, answer func(ctx context.Context, host string) (any, error)) (any, []string, error) {
 	t.Helper()
-	list, err := ParseProxyList(goproxy)
+	list, err := ParseList(goproxy)
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg.Proxies = list
-	cfg.Client = &Client{}
-	f := New(cfg)
+	r.Proxies = list
+	r.Client = &Client{}
 	var (
 		mu    sync.Mutex
 		asked []string
 	)
-	v, _, err := f.ask(context.Background(), "example.com/m", func(ctx context.Context, base *url.URL) (any, error) {
+	v, _, err := Ask(context.Background(), r, "example.com/m", func(ctx context.Context, base *url.URL) (any, error) {
 		mu.Lock()
 		asked = append(asked, base.Host)
 		mu.Unlock()
@@ -108,7 +105,7 @@ func TestAskFallThrough(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			cfg := Config{Policy: retry.Policy{MaxAttempts: -1}, HedgeDelay: -1}
+			cfg := &Router{Policy: retry.Policy{MaxAttempts: -1}, HedgeDelay: -1}
 			_, asked, err := askWith(t, tt.goproxy, cfg, func(host string) (any, error) {
 				if e := tt.answers[host]; e != nil {
 					return nil, e
@@ -123,7 +120,7 @@ func TestAskFallThrough(t *testing.T) {
 }
 
 func TestAskHedgesSlowProxyWithinPipeRun(t *testing.T) {
-	cfg := Config{Policy: retry.Policy{MaxAttempts: -1}, HedgeDelay: 10 * time.Millisecond}
+	cfg := &Router{Policy: retry.Policy{MaxAttempts: -1}, HedgeDelay: 10 * time.Millisecond}
 	v, asked, err := askWithCtx(t, "https://slow.x|https://fast.x", cfg, func(ctx context.Context, host string) (any, error) {
 		if host == "slow.x" {
 			select { // answers only when cancelled (or after 10s)
@@ -144,7 +141,7 @@ func TestAskHedgesSlowProxyWithinPipeRun(t *testing.T) {
 }
 
 func TestAskNeverHedgesAcrossComma(t *testing.T) {
-	cfg := Config{Policy: retry.Policy{MaxAttempts: -1}, HedgeDelay: time.Millisecond}
+	cfg := &Router{Policy: retry.Policy{MaxAttempts: -1}, HedgeDelay: time.Millisecond}
 	_, asked, err := askWith(t, "https://slow.x,https://other.x", cfg, func(host string) (any, error) {
 		time.Sleep(30 * time.Millisecond)
 		return host, nil
@@ -155,13 +152,13 @@ func TestAskNeverHedgesAcrossComma(t *testing.T) {
 }
 
 func TestAskDemotesFailingProxy(t *testing.T) {
-	list, _ := ParseProxyList("https://bad.x|https://good.x")
-	f := New(Config{Proxies: list, Client: &Client{}, Policy: retry.Policy{MaxAttempts: -1}, HedgeDelay: -1, DemoteAfter: 2})
+	list, _ := ParseList("https://bad.x|https://good.x")
+	r := &Router{Proxies: list, Client: &Client{}, Policy: retry.Policy{MaxAttempts: -1}, HedgeDelay: -1, DemoteAfter: 2}
 	var first []string
 	for i := 0; i < 4; i++ {
 		var mu sync.Mutex
 		var asked []string
-		_, _, err := f.ask(context.Background(), "example.com/m", func(ctx context.Context, base *url.URL) (any, error) {
+		_, _, err := Ask(context.Background(), r, "example.com/m", func(ctx context.Context, base *url.URL) (any, error) {
 			mu.Lock()
 			asked = append(asked, base.Host)
 			mu.Unlock()
@@ -180,80 +177,36 @@ func TestAskDemotesFailingProxy(t *testing.T) {
 	}
 }
 
-func TestVerifier(t *testing.T) {
-	sums, err := ParseSums("go.sum", []byte(
-		"example.com/a v1.0.0 h1:AAA=\n"+
-			"example.com/a v1.0.0/go.mod h1:AMOD=\n"+
-			"example.com/e v1.0.0/go.mod "+emptyGoModHash+"\n"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	private := func(p string) bool { return module.MatchPrefixPatterns("corp.example", p) }
-	v := &Verifier{Sums: sums, SkipSumDB: private}
-	ctx := context.Background()
-	a := module.Version{Path: "example.com/a", Version: "v1.0.0"}
-
-	if err := v.Check(ctx, a, "h1:AAA="); err != nil {
-		t.Errorf("recorded hash refused: %v", err)
-	}
-	var mismatch *ChecksumMismatchError
-	if err := v.Check(ctx, a, "h1:BAD="); !errors.As(err, &mismatch) || !strings.Contains(err.Error(), "SECURITY ERROR") {
-		t.Errorf("mismatch not refused as a security error: %v", err)
-	}
-	var missing *MissingSumError
-	b := module.Version{Path: "example.com/b", Version: "v1.0.0"}
-	if err := v.Check(ctx, b, "h1:BBB="); !errors.As(err, &missing) {
-		t.Errorf("missing entry without a checksum database accepted: %v", err)
-	}
-	p := module.Version{Path: "corp.example/x", Version: "v1.0.0/go.mod"}
-	if err := v.Check(ctx, p, "h1:PPP="); err != nil {
-		t.Errorf("GONOSUMDB path refused: %v", err)
-	}
-	// The private hash is now known: a different one is a mismatch.
-	if err := v.Check(ctx, p, "h1:QQQ="); !errors.As(err, &mismatch) {
-		t.Errorf("second hash for the same version accepted: %v", err)
-	}
-	keepAll := func(module.Version) bool { return true }
-	if got := sums.addedLines(keepAll); len(got) != 1 || got[0] != "corp.example/x v1.0.0/go.mod h1:PPP=" {
-		t.Errorf("added lines = %q", got)
-	}
-}
-
-func TestParseSumsMalformed(t *testing.T) {
-	_, err := ParseSums("/p/go.sum", []byte("example.com/a v1.0.0 h1:x\nexample.com/a v1.0.0\n"))
-	if err == nil || !strings.Contains(err.Error(), "/p/go.sum:2: wrong number of fields 2") {
-		t.Fatalf("error = %v", err)
-	}
-}
-
-func TestSumLineOrder(t *testing.T) {
-	lines := []string{
-		"example.com/a v1.10.0 h1:x",
-		"example.com/a v1.2.0/go.mod h1:y",
-		"example.com/a v1.2.0 h1:z",
-		"example.com/A v1.0.0 h1:w",
-	}
-	want := []string{
-		"example.com/A v1.0.0 h1:w",
-		"example.com/a v1.2.0 h1:z",
-		"example.com/a v1.2.0/go.mod h1:y",
-		"example.com/a v1.10.0 h1:x",
-	}
-	for i := range lines {
-		for j := range lines {
-			iw, jw := index(want, lines[i]), index(want, lines[j])
-			if got := sumLineLess(lines[i], lines[j]); got != (iw < jw) {
-				t.Errorf("sumLineLess(%q, %q) = %v", lines[i], lines[j], got)
+// TestDemotionCountsRequests: demotion counts requests that failed, each
+// once however many attempts failed in it, as DemoteAfter says. The good
+// proxy answers late, so the bad one's three attempts all fail within each
+// request.
+func TestDemotionCountsRequests(t *testing.T) {
+	list, _ := ParseList("https://bad.x|https://good.x")
+	r := &Router{Proxies: list, Client: &Client{}, Policy: retry.Policy{MaxAttempts: 3, Initial: time.Millisecond, Max: time.Millisecond}, HedgeDelay: -1, DemoteAfter: 2}
+	var first []string
+	for range 3 {
+		var mu sync.Mutex
+		var asked []string
+		_, _, err := Ask(context.Background(), r, "example.com/m", func(ctx context.Context, base *url.URL) (string, error) {
+			mu.Lock()
+			asked = append(asked, base.Host)
+			mu.Unlock()
+			if base.Host == "bad.x" {
+				return "", &HTTPError{Status: "503", StatusCode: 503}
 			}
+			select {
+			case <-time.After(100 * time.Millisecond):
+			case <-ctx.Done():
+			}
+			return "ok", nil
+		}, nil)
+		if err != nil {
+			t.Fatal(err)
 		}
+		first = append(first, asked[0])
 	}
-}
-
-func index(list []string, s string) int {
-	for i, x := range list {
-		if x == s {
-			return i
-		}
+	if got := strings.Join(first, " "); got != "bad.x bad.x good.x" {
+		t.Fatalf("first proxy asked per request: %s; want bad.x demoted after its second failed request", got)
 	}
-	return -1
 }

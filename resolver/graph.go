@@ -276,7 +276,7 @@ func (g *Graph) summary(ctx context.Context, src ModSource, m module.Version) (*
 		name = filepath.Join(actual.Path, "go.mod")
 		data, err = os.ReadFile(name)
 		if err != nil {
-			return nil, fmt.Errorf("%s (replaced by %s): reading %s: %w", m, g.main.replacedBy(m), shortPath(name), err)
+			return nil, fmt.Errorf("%s (replaced by %s): reading %s: %w", m, g.main.replacedBy(m), shortPath(g.main.WorkDir, name), err)
 		}
 	} else {
 		data, err = src.GoMod(ctx, actual)
@@ -310,10 +310,10 @@ func (g *Graph) summary(ctx context.Context, src ModSource, m module.Version) (*
 	return s, nil
 }
 
-// shortPath returns path relative to the working directory when that is
-// shorter, as the go command prints file names.
-func shortPath(path string) string {
-	if wd, err := os.Getwd(); err == nil {
+// shortPath returns path relative to the working directory wd when that
+// is shorter, as the go command prints file names ("" leaves it as is).
+func shortPath(wd, path string) string {
+	if wd != "" {
 		if rel, err := filepath.Rel(wd, path); err == nil && len(rel) < len(path) {
 			return rel
 		}

@@ -193,7 +193,7 @@ c@v1.0.0 go=1.16:`,
 			if err != nil {
 				t.Fatal(err)
 			}
-			plan.Finish(context.Background(), g)
+			plan.FromGraph(g)
 			var zips []module.Version
 			for _, tg := range plan.Targets {
 				zips = append(zips, module.Version{Path: tg.Path, Version: tg.Version})
@@ -273,7 +273,7 @@ z@v1.1.0 go=1.21: deep@v1.0.0
 u@v1.0.0 go=1.21: t@v1.0.0
 t@v1.0.0 go=1.21:
 v@v1.0.0 go=1.21:`)
-	ws, err := LoadWorkspace(filepath.Join(dir, "go.work"))
+	ws, err := LoadWorkspace(filepath.Join(dir, "go.work"), dir)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -53,6 +53,9 @@ type Main struct {
 	Workspace bool
 	// Modules are a workspace's modules, in go.work order.
 	Modules []*Main
+	// WorkDir is the directory file names in messages are relative to
+	// (the go command's working directory); "" prints them as they are.
+	WorkDir string
 
 	mains map[string]bool // main module paths
 

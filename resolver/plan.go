@@ -30,7 +30,7 @@ type Target struct {
 	// Req is set in a no-argument run of a pruned main module: the require
 	// line this target stands for. Like the go command, gomodfetch then
 	// downloads Req.Path at the version the module graph selects, which
-	// Settle fills in once the graph is read.
+	// Confirm fills in once the graph is read.
 	Req module.Version
 	// Speculative marks such a target started before the graph was read,
 	// at the version go.mod gives: it may be downloaded but not committed to
@@ -54,7 +54,7 @@ type Plan struct {
 	// name paths, patterns or "all").
 	NeedsGraph bool
 	// Wait is true when the targets are only known after the graph is
-	// loaded (Targets is then empty until Finish is called).
+	// loaded (Targets is then empty until FromGraph is called).
 	Wait bool
 
 	args []string
@@ -63,7 +63,7 @@ type Plan struct {
 
 // NewPlan resolves args (the command line after flags) for main, which is
 // nil outside a module. Targets that need the module graph are left for
-// Finish.
+// FromGraph.
 func NewPlan(main *Main, args []string) (*Plan, error) {
 	p := &Plan{args: args, main: main}
 	if len(args) == 0 {
@@ -84,7 +84,7 @@ func NewPlan(main *Main, args []string) (*Plan, error) {
 		// From go 1.17 every require line's path, at the version the graph
 		// selects. The graph is read in parallel; meanwhile each zip starts
 		// at the version go.mod gives, which a tidy go.mod's graph selects
-		// (Settle replaces the others). An excluded version is dropped, as
+		// (Confirm replaces the others). An excluded version is dropped, as
 		// go drops it, and waits for the graph.
 		for _, r := range main.Requirements() {
 			t := main.target(r)
@@ -167,12 +167,12 @@ func explicitTarget(path, query string) Target {
 // @upgrade, @patch, @v1.2, @<branch or commit>, ...) into versions, asking
 // src, as the go command does. g is the loaded module graph, or nil if it
 // was not needed; @upgrade and @patch start from the version it selects
-// (or, with a pruned graph, the one go.mod requires). A query that fails
-// leaves its target with Err set.
-func (p *Plan) ResolveQueries(ctx context.Context, src VersionSource, g *Graph) {
+// (or, with a pruned graph, the one go.mod requires). At most jobs queries
+// run at once. A query that fails leaves its target with Err set.
+func (p *Plan) ResolveQueries(ctx context.Context, src VersionSource, g *Graph, jobs int) {
 	q := newQuerier(src, p.main)
 	var eg errgroup.Group
-	eg.SetLimit(16)
+	eg.SetLimit(max(jobs, 1))
 	for i := range p.Targets {
 		t := &p.Targets[i]
 		if !t.resolve {
@@ -261,12 +261,13 @@ func (t Target) Keep(g *Graph) bool {
 	return g.Selected(t.Req.Path) == t.Req.Version
 }
 
-// Settle replaces each target of a require line that the graph selects at
+// Confirm checks the speculative targets (require lines started before the
+// graph was read) against the graph: each that the graph selects at
 // another version than go.mod gives (an untidy go.mod, or an excluded
-// version) by the selected version, or by go's "not a known dependency"
-// error when the graph has no version of the path. It returns the indexes
-// of the targets it changed, which are still to be downloaded.
-func (p *Plan) Settle(g *Graph) []int {
+// version) is replaced by the selected version, or by go's "not a known
+// dependency" error when the graph has no version of the path. It returns
+// the indexes of the targets it changed, which are still to be downloaded.
+func (p *Plan) Confirm(g *Graph) []int {
 	var changed []int
 	for i, t := range p.Targets {
 		if t.Req.Path == "" {
@@ -300,9 +301,9 @@ func (m *Main) ExcludedNotes() []string {
 	return notes
 }
 
-// Finish fills in the targets that needed the module graph, in argument
-// order, the way `go mod download` orders its -json output.
-func (p *Plan) Finish(ctx context.Context, g *Graph) {
+// FromGraph fills in the targets that needed the module graph, in
+// argument order, the way `go mod download` orders its -json output.
+func (p *Plan) FromGraph(g *Graph) {
 	if !p.Wait {
 		return
 	}

@@ -4,12 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/rogpeppe/go-internal/par"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
 	"time"
+
+	"github.com/rogpeppe/go-internal/par"
 
 	"golang.org/x/mod/modfile"
 	"golang.org/x/mod/module"

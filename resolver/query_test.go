@@ -148,7 +148,7 @@ func TestResolveQueriesReportsQuery(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p.ResolveQueries(context.Background(), src, nil)
+	p.ResolveQueries(context.Background(), src, nil, 16)
 	var got []string
 	for _, tg := range p.Targets {
 		s := fmt.Sprintf("%s %s q=%s explicit=%v", tg.Path, tg.Version, tg.Query, tg.Explicit)

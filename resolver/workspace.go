@@ -38,8 +38,8 @@ func FindWork(dir string) string {
 // union of the modules' requirements, its replacements and exclusions
 // those of all modules (go.work's replacements win), and every used
 // module is a main module. Errors name the file and line, as the go
-// command's do.
-func LoadWorkspace(work string) (*Main, error) {
+// command's do, relative to the working directory wd.
+func LoadWorkspace(work, wd string) (*Main, error) {
 	data, err := os.ReadFile(work)
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
@@ -47,9 +47,9 @@ func LoadWorkspace(work string) (*Main, error) {
 		}
 		return nil, err
 	}
-	wf, err := modfile.ParseWork(shortPath(work), data, nil)
+	wf, err := modfile.ParseWork(shortPath(wd, work), data, nil)
 	if err != nil {
-		return nil, fmt.Errorf("errors parsing %s:\n%w", shortPath(work), err)
+		return nil, fmt.Errorf("errors parsing %s:\n%w", shortPath(wd, work), err)
 	}
 	workDir := filepath.Dir(work)
 	goVersion := "1.18" // a go.work file without a go line implies 1.18
@@ -61,6 +61,7 @@ func LoadWorkspace(work string) (*Main, error) {
 		GoMod:     work,
 		File:      &modfile.File{Go: &modfile.Go{Version: goVersion}},
 		Workspace: true,
+		WorkDir:   wd,
 		mains:     map[string]bool{},
 		replace:   map[module.Version]module.Version{},
 		written:   map[module.Version]string{},
@@ -74,7 +75,7 @@ func LoadWorkspace(work string) (*Main, error) {
 			dir = filepath.Join(workDir, dir)
 		}
 		if seen[dir] {
-			return nil, fmt.Errorf("error loading go.work:\n%s:%d: path %s appears multiple times in workspace", shortPath(work), u.Syntax.Start.Line, dir)
+			return nil, fmt.Errorf("error loading go.work:\n%s:%d: path %s appears multiple times in workspace", shortPath(wd, work), u.Syntax.Start.Line, dir)
 		}
 		seen[dir] = true
 		gomod := filepath.Join(dir, "go.mod")
@@ -82,9 +83,9 @@ func LoadWorkspace(work string) (*Main, error) {
 		if err != nil {
 			var pe *fs.PathError
 			if errors.As(err, &pe) {
-				pe.Path = shortPath(pe.Path)
+				pe.Path = shortPath(wd, pe.Path)
 			}
-			return nil, fmt.Errorf("cannot load module %s listed in go.work file: %w", shortPath(dir), err)
+			return nil, fmt.Errorf("cannot load module %s listed in go.work file: %w", shortPath(wd, dir), err)
 		}
 		m, err := ParseMain(dir, gomod, data)
 		if err != nil {
@@ -95,7 +96,7 @@ func LoadWorkspace(work string) (*Main, error) {
 			if wf.Go == nil {
 				verb = "implicitly requires"
 			}
-			return nil, fmt.Errorf("module %s listed in go.work file requires go >= %s, but go.work %s go %s; to update it:\n\tgo work use", shortPath(dir), m.File.Go.Version, verb, goVersion)
+			return nil, fmt.Errorf("module %s listed in go.work file requires go >= %s, but go.work %s go %s; to update it:\n\tgo work use", shortPath(wd, dir), m.File.Go.Version, verb, goVersion)
 		}
 		if ws.Path == "" {
 			ws.Path = m.Path

@@ -31,7 +31,8 @@ type Policy struct {
 	Max time.Duration
 	// Multiplier grows the wait after each attempt (default 2).
 	Multiplier float64
-	// Jitter is the randomization factor in [0,1] (default 0.5).
+	// Jitter is the randomization factor in (0,1] (default 0.5); a
+	// negative value means none (waits exactly as computed).
 	Jitter float64
 	// MaxAttempts bounds the number of attempts, the first included
 	// (default 5). A negative value means a single attempt.
@@ -69,7 +70,10 @@ func (p Policy) withDefaults() Policy {
 	if p.Multiplier < 1 {
 		p.Multiplier = d.Multiplier
 	}
-	if p.Jitter < 0 || p.Jitter > 1 {
+	switch {
+	case p.Jitter < 0:
+		p.Jitter = 0
+	case p.Jitter == 0 || p.Jitter > 1:
 		p.Jitter = d.Jitter
 	}
 	if p.MaxAttempts == 0 {

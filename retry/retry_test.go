@@ -221,3 +221,30 @@ func TestWaitsAreBounded(t *testing.T) {
 		t.Fatalf("%d attempts, want 3", calls)
 	}
 }
+
+// TestZeroPolicyJitters: the zero Policy means DefaultPolicy's values, jitter
+// included, so clients that fail together do not retry in lockstep; a
+// negative Jitter turns it off.
+func TestZeroPolicyJitters(t *testing.T) {
+	waits := func(p Policy) map[time.Duration]bool {
+		seen := map[time.Duration]bool{}
+		for range 20 {
+			Do(context.Background(), p, func(context.Context) error {
+				return statusErr(503)
+			}, func(a Attempt) {
+				if a.N == 1 {
+					seen[a.Wait] = true
+				}
+			})
+		}
+		return seen
+	}
+	p := Policy{MaxAttempts: 2, Initial: time.Millisecond}
+	if got := waits(p); len(got) < 2 {
+		t.Errorf("zero Jitter: first waits %v; want them spread by the default jitter", got)
+	}
+	p.Jitter = -1
+	if got := waits(p); len(got) != 1 || !got[time.Millisecond] {
+		t.Errorf("negative Jitter: first waits %v; want exactly 1ms each", got)
+	}
+}

@@ -1,4 +1,4 @@
-package download
+package verify
 
 import (
 	"context"
@@ -152,7 +152,7 @@ func TestLookupOrder(t *testing.T) {
 	if err := sums.Include(write("go.sum", "example.com/a v1.0.0 h1:M2=\nexample.com/a v1.0.0 h1:M1=\n")); err != nil {
 		t.Fatal(err)
 	}
-	if got, want := strings.Join(sums.lookup(a), " "), "h1:W2= h1:W1= h1:M2= h1:M1="; got != want {
+	if got, want := strings.Join(sums.Lookup(a), " "), "h1:W2= h1:W1= h1:M2= h1:M1="; got != want {
 		t.Fatalf("lookup = %s, want %s", got, want)
 	}
 }

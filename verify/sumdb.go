@@ -1,4 +1,4 @@
-package download
+package verify
 
 import (
 	"bytes"
@@ -16,7 +16,9 @@ import (
 	"github.com/rogpeppe/go-internal/lockedfile"
 	"golang.org/x/mod/sumdb"
 	"golang.org/x/mod/sumdb/note"
+	"golang.org/x/sync/singleflight"
 
+	"gomodfetch/proxy"
 	"gomodfetch/retry"
 )
 
@@ -87,9 +89,9 @@ type SumDBConfig struct {
 	Spec *SumDBSpec
 	// Proxies is the GOPROXY list, through which the database is reached
 	// unless Spec.URL is set.
-	Proxies []Proxy
+	Proxies []proxy.Proxy
 	// Client issues the requests (timeouts, -x trace, credentials).
-	Client *Client
+	Client *proxy.Client
 	// Policy governs retries of each request.
 	Policy retry.Policy
 	// CacheDir is $GOMODCACHE/cache/download/sumdb: lookups and tiles.
@@ -129,10 +131,12 @@ type SumDBClient struct {
 	baseMu sync.Mutex // held while deciding where the database is reached
 	base   *url.URL   // nil until decided
 
-	mu         sync.Mutex
-	db         *sumdb.Client // replaced after a failed lookup (see Lookup)
-	security   []string
-	lastRemote error // the last request error, with its type
+	// remote runs one request per remote path at a time; concurrent
+	// lookups needing the same tile share it.
+	remote singleflight.Group
+
+	mu       sync.Mutex
+	security []string
 }
 
 // NewSumDB returns a client for the database cfg.Spec names.
@@ -142,35 +146,10 @@ func NewSumDB(cfg SumDBConfig) *SumDBClient {
 	}
 	if cfg.OnRetry == nil {
 		cfg.OnRetry = func(a retry.Attempt) {
-			cfg.Client.tracef("# retry checksum database %s in %.3fs (attempt %d failed: %s)\n", cfg.Spec.Name, a.Wait.Seconds(), a.N, oneLine(a.Err))
+			cfg.Client.Tracef("# retry checksum database %s in %.3fs (attempt %d failed: %s)\n", cfg.Spec.Name, a.Wait.Seconds(), a.N, firstLine(a.Err))
 		}
 	}
-	c := &SumDBClient{cfg: cfg, direct: &url.URL{Scheme: "https", Host: hostOf(cfg.Spec.Name), Path: pathOf(cfg.Spec.Name)}}
-	c.db = sumdb.NewClient(&sumdbOps{c: c})
-	return c
-}
-
-// client returns the current x/mod/sumdb client.
-func (c *SumDBClient) client() *sumdb.Client {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.db
-}
-
-// failed forgets a client whose lookup failed: x/mod/sumdb keeps a failed
-// record or tile in memory for good, so a database that recovers would
-// never be asked again. What was verified stays in the disk cache, so a new
-// client starts where the old one was. It returns the failed request's own
-// error (x/mod passes on only its text), so it can be classified.
-func (c *SumDBClient) failed(db *sumdb.Client) error {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.db == db {
-		c.db = sumdb.NewClient(&sumdbOps{c: c})
-	}
-	err := c.lastRemote
-	c.lastRemote = nil
-	return err
+	return &SumDBClient{cfg: cfg, direct: &url.URL{Scheme: "https", Host: hostOf(cfg.Spec.Name), Path: pathOf(cfg.Spec.Name)}}
 }
 
 func hostOf(name string) string { h, _, _ := strings.Cut(name, "/"); return h }
@@ -187,6 +166,11 @@ func (c *SumDBClient) Name() string { return c.cfg.Spec.Name }
 
 // Lookup implements SumDB. ctx ends the wait for the answer; the requests
 // themselves run under the client's context.
+//
+// Each lookup has its own x/mod/sumdb client: its requests' errors are its
+// own, and a failure is not kept in memory (x/mod keeps a failed record or
+// tile for good, so a database that recovers would never be asked again).
+// What was verified is shared through the disk cache.
 func (c *SumDBClient) Lookup(ctx context.Context, path, version string) ([]string, error) {
 	if err := c.securityErr(); err != nil {
 		return nil, err
@@ -196,7 +180,8 @@ func (c *SumDBClient) Lookup(ctx context.Context, path, version string) ([]strin
 		err   error
 	}
 	done := make(chan result, 1)
-	db := c.client()
+	ops := &sumdbOps{c: c}
+	db := sumdb.NewClient(ops)
 	go func() {
 		// x/mod/sumdb answers for one go.sum line kind at a time; both come
 		// from the same (cached) record.
@@ -221,7 +206,9 @@ func (c *SumDBClient) Lookup(ctx context.Context, path, version string) ([]strin
 		if errors.Is(r.err, sumdb.ErrSecurity) {
 			return nil, &SumDBSecurityError{Name: c.Name(), Msg: r.err.Error()}
 		}
-		if remote := c.failed(db); remote != nil {
+		// x/mod passes on only the text of a request's error; the typed
+		// one says whether it is worth retrying.
+		if remote := ops.lastRemote(); remote != nil {
 			return nil, remote
 		}
 		return nil, r.err
@@ -257,12 +244,12 @@ func (c *SumDBClient) findBase() (*url.URL, error) {
 		return c.base, nil
 	}
 	for _, p := range c.cfg.Proxies {
-		if p.Kind != KindURL {
+		if p.Kind != proxy.KindURL {
 			break
 		}
-		u := join(p.URL, "sumdb/"+c.Name())
+		u := proxy.Join(p.URL, "sumdb/"+c.Name())
 		err := retry.Do(c.cfg.Context, c.cfg.Policy, func(ctx context.Context) error {
-			_, err := c.cfg.Client.getBytes(ctx, join(u, "supported"), maxSumDBResponse)
+			_, err := c.cfg.Client.GetBytes(ctx, proxy.Join(u, "supported"), maxSumDBResponse)
 			return err
 		}, c.cfg.OnRetry)
 		if err == nil {
@@ -277,11 +264,37 @@ func (c *SumDBClient) findBase() (*url.URL, error) {
 	return c.base, nil
 }
 
-// sumdbOps implements sumdb.ClientOps for a SumDBClient.
-type sumdbOps struct{ c *SumDBClient }
+// sumdbOps implements sumdb.ClientOps for one lookup of a SumDBClient.
+type sumdbOps struct {
+	c *SumDBClient
+
+	mu   sync.Mutex
+	last error // this lookup's last request error, with its type
+}
+
+func (o *sumdbOps) lastRemote() error {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.last
+}
 
 func (o *sumdbOps) ReadRemote(path string) ([]byte, error) {
-	c := o.c
+	v, err, shared := o.c.remote.Do(path, func() (any, error) { return o.c.readRemote(path) })
+	if err != nil {
+		o.mu.Lock()
+		o.last = err
+		o.mu.Unlock()
+		return nil, err
+	}
+	data := v.([]byte)
+	if shared {
+		data = bytes.Clone(data)
+	}
+	return data, nil
+}
+
+// readRemote fetches path from the database, with retries.
+func (c *SumDBClient) readRemote(path string) ([]byte, error) {
 	base, err := c.findBase()
 	if err != nil {
 		return nil, err
@@ -291,16 +304,14 @@ func (o *sumdbOps) ReadRemote(path string) ([]byte, error) {
 	u.RawPath = ""
 	var data []byte
 	err = retry.Do(c.cfg.Context, c.cfg.Policy, func(ctx context.Context) error {
-		d, err := c.cfg.Client.getBytes(ctx, &u, maxSumDBResponse)
+		d, err := c.cfg.Client.GetBytes(ctx, &u, maxSumDBResponse)
 		data = d
 		return err
 	}, c.cfg.OnRetry)
 	if err != nil {
-		c.mu.Lock()
-		c.lastRemote = err
-		c.mu.Unlock()
+		return nil, err
 	}
-	return data, err
+	return data, nil
 }
 
 func (o *sumdbOps) ReadConfig(file string) ([]byte, error) {
@@ -378,4 +389,10 @@ func (o *sumdbOps) SecurityError(msg string) {
 	o.c.mu.Lock()
 	defer o.c.mu.Unlock()
 	o.c.security = append(o.c.security, msg)
+}
+
+// firstLine is err's message up to its first newline.
+func firstLine(err error) string {
+	s, _, _ := strings.Cut(err.Error(), "\n")
+	return s
 }

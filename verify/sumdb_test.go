@@ -1,17 +1,20 @@
-package download
+package verify
 
 import (
 	"context"
 	"crypto/rand"
-	"golang.org/x/mod/sumdb"
+	"errors"
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 
+	"golang.org/x/mod/sumdb"
 	"golang.org/x/mod/sumdb/note"
 
+	"gomodfetch/proxy"
 	"gomodfetch/retry"
 )
 
@@ -99,7 +102,7 @@ func TestSumDBBase(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			proxies, err := ParseProxyList(tt.goproxy)
+			proxies, err := proxy.ParseList(tt.goproxy)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -109,7 +112,7 @@ func TestSumDBBase(t *testing.T) {
 			}
 			c := NewSumDB(SumDBConfig{
 				Spec: spec, Proxies: proxies, Context: context.Background(),
-				Client: &Client{HTTP: http.DefaultClient},
+				Client: &proxy.Client{HTTP: http.DefaultClient},
 				Policy: retry.Policy{MaxAttempts: -1},
 			})
 			base, err := c.findBase()
@@ -155,7 +158,7 @@ func TestSumDBRecoversAfterOutage(t *testing.T) {
 	}
 	c := NewSumDB(SumDBConfig{
 		Spec: spec, Context: context.Background(),
-		Client:   &Client{HTTP: http.DefaultClient},
+		Client:   &proxy.Client{HTTP: http.DefaultClient},
 		Policy:   retry.Policy{MaxAttempts: -1},
 		CacheDir: t.TempDir(), ConfigDir: t.TempDir(),
 	})
@@ -181,5 +184,71 @@ func TestSumDBRecoversAfterOutage(t *testing.T) {
 	want := []string{"example.com/m v1.0.0 h1:AAAA=", "example.com/m v1.0.0/go.mod h1:BBBB="}
 	if strings.Join(lines, "\n") != strings.Join(want, "\n") {
 		t.Errorf("lines = %q, want %q", lines, want)
+	}
+}
+
+// TestSumDBConcurrentLookupErrors: two lookups fail at the same time, one
+// with a 403 (permanent) and one with a 503 (transient); each must report
+// its own typed error, not the other's or an untyped one.
+func TestSumDBConcurrentLookupErrors(t *testing.T) {
+	const name = "sum.example.com"
+	_, vkey, err := note.GenerateKey(rand.Reader, name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Both lookup requests are held until both have arrived, so the two
+	// failures land together.
+	var arrived sync.WaitGroup
+	arrived.Add(2)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		arrived.Done()
+		arrived.Wait()
+		switch {
+		case strings.HasPrefix(r.URL.Path, "/lookup/example.com/denied@"):
+			http.Error(w, "denied", http.StatusForbidden)
+		case strings.HasPrefix(r.URL.Path, "/lookup/example.com/busy@"):
+			http.Error(w, "busy", http.StatusServiceUnavailable)
+		default:
+			t.Errorf("unexpected request %s", r.URL.Path)
+			http.Error(w, "unexpected", http.StatusNotFound)
+		}
+	}))
+	defer srv.Close()
+	spec, err := ParseGOSUMDB(vkey + " " + srv.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := NewSumDB(SumDBConfig{
+		Spec: spec, Context: context.Background(),
+		Client:   &proxy.Client{HTTP: srv.Client()},
+		Policy:   retry.Policy{MaxAttempts: -1},
+		CacheDir: t.TempDir(), ConfigDir: t.TempDir(),
+	})
+	want := map[string]int{"example.com/denied": http.StatusForbidden, "example.com/busy": http.StatusServiceUnavailable}
+	errs := make(map[string]error)
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	for path := range want {
+		wg.Go(func() {
+			_, err := c.Lookup(context.Background(), path, "v1.0.0")
+			mu.Lock()
+			errs[path] = err
+			mu.Unlock()
+		})
+	}
+	wg.Wait()
+	for path, code := range want {
+		var he *proxy.HTTPError
+		if !errors.As(errs[path], &he) {
+			t.Errorf("Lookup(%s) = %v; want an *proxy.HTTPError %d", path, errs[path], code)
+		} else if he.StatusCode != code {
+			t.Errorf("Lookup(%s) = %v; want its own %d", path, errs[path], code)
+		}
+	}
+	if got := retry.Classify(errs["example.com/denied"]); got != retry.Permanent {
+		t.Errorf("403 classified %v, want permanent", got)
+	}
+	if got := retry.Classify(errs["example.com/busy"]); got != retry.Transient {
+		t.Errorf("503 classified %v, want transient", got)
 	}
 }

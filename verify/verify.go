@@ -1,4 +1,4 @@
-package download
+package verify
 
 import (
 	"bytes"
@@ -15,6 +15,7 @@ import (
 	"golang.org/x/mod/semver"
 	"golang.org/x/mod/sumdb/dirhash"
 
+	"gomodfetch/modcache"
 	"gomodfetch/retry"
 )
 
@@ -71,7 +72,7 @@ func ParseSums(file string, data []byte) (*Sums, error) {
 
 // lookup returns the h1 hashes recorded for mod in the order the go
 // command meets them: File's, this run's, then each included file's.
-func (s *Sums) lookup(mod module.Version) []string {
+func (s *Sums) Lookup(mod module.Version) []string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	var hs []string
@@ -164,7 +165,7 @@ func (s *Sums) addedLines(keep func(module.Version) bool) []string {
 // command does. Existing lines are
 // kept as they are; if the file was sorted, as the go command writes it, the
 // result is sorted the same way, else the new lines are appended.
-func (s *Sums) WriteAdded(cache *Cache, keep func(module.Version) bool) error {
+func (s *Sums) WriteAdded(cache *modcache.Cache, keep func(module.Version) bool) error {
 	added := s.addedLines(keep)
 	if len(added) == 0 {
 		return nil
@@ -325,6 +326,12 @@ func (v *Verifier) checkDB(ctx context.Context, mod module.Version, h string) er
 		}
 	}
 	return fmt.Errorf("verifying %s@%s: checksum database %s has no entry for it", mod.Path, mod.Version, v.DB.Name())
+}
+
+// GoModKey is the go.sum key of mod's go.mod file: mod's version with
+// "/go.mod" appended.
+func GoModKey(mod module.Version) module.Version {
+	return module.Version{Path: mod.Path, Version: mod.Version + "/go.mod"}
 }
 
 // HashGoMod returns the go.sum hash of a go.mod file's content.

@@ -1,13 +1,92 @@
-package download
+package verify
 
 import (
 	"archive/zip"
+	"crypto/sha256"
 	"encoding/binary"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"sort"
+
+	"golang.org/x/mod/module"
+	"golang.org/x/mod/sumdb/dirhash"
+	modzip "golang.org/x/mod/zip"
+
+	"gomodfetch/retry"
 )
+
+// CheckZip runs the go command's checks on a downloaded zip before it may
+// take its final name, and returns its hash. First the structure: a zip
+// that does not parse, or whose local records disagree with its central
+// directory (checkZipLayout), is a *DamagedZipError, which may be damage on
+// the way. Then x/mod/zip's rules: every entry under path@version/, no ".."
+// or absolute names, no names that differ only in case, no invalid file
+// names, the size limits (zip and content 500 MiB, go.mod 16 MiB); a zip
+// that breaks them is an *UnsafeZipError, refused for good.
+func CheckZip(mod module.Version, f *os.File) (string, error) {
+	fi, err := f.Stat()
+	if err != nil {
+		return "", err
+	}
+	damaged := func(format string, err error) error {
+		return &DamagedZipError{Err: fmt.Errorf(format, err), digest: fileDigest(f)}
+	}
+	z, err := zip.NewReader(f, fi.Size())
+	if err != nil {
+		return "", damaged("downloaded zip is not valid: %v", err)
+	}
+	if err := checkZipLayout(f, fi.Size(), z); err != nil {
+		return "", damaged("downloaded zip is damaged: %v", err)
+	}
+	cf, err := modzip.CheckZip(mod, f.Name())
+	if cerr := cf.Err(); cerr != nil {
+		return "", &UnsafeZipError{Err: cerr}
+	}
+	if err != nil {
+		return "", damaged("downloaded zip is not valid: %v", err)
+	}
+	h, err := dirhash.HashZip(f.Name(), dirhash.DefaultHash)
+	if err != nil {
+		return "", damaged("hashing downloaded zip: %v", err)
+	}
+	return h, nil
+}
+
+// DamagedZipError is a zip that does not hold together: bytes damaged on
+// the way, or a proxy that serves something broken. It is transient; the
+// caller can tell a repeat of the same bytes by Digest.
+type DamagedZipError struct {
+	Err    error
+	digest string
+}
+
+func (e *DamagedZipError) Error() string           { return e.Err.Error() }
+func (e *DamagedZipError) Unwrap() error           { return e.Err }
+func (e *DamagedZipError) RetryClass() retry.Class { return retry.Transient }
+
+// Digest is the sha256 of the zip's bytes ("" if they could not be read).
+func (e *DamagedZipError) Digest() string { return e.digest }
+
+// UnsafeZipError is a zip whose entries could escape or corrupt the module
+// directory; it is refused before extraction and never retried. It does
+// not name the module: the caller's module.ModuleError does.
+type UnsafeZipError struct{ Err error }
+
+func (e *UnsafeZipError) Error() string           { return "refusing zip: " + e.Err.Error() }
+func (e *UnsafeZipError) Unwrap() error           { return e.Err }
+func (e *UnsafeZipError) RetryClass() retry.Class { return retry.Permanent }
+
+// fileDigest is the sha256 of f's content, or "" if it cannot be read.
+func fileDigest(f *os.File) string {
+	h := sha256.New()
+	if _, err := io.Copy(h, io.NewSectionReader(f, 0, 1<<62)); err != nil {
+		return ""
+	}
+	return hex.EncodeToString(h.Sum(nil))
+}
 
 // checkZipLayout checks the parts of a zip that neither its go.sum hash
 // (file names and contents) nor the zip reader (central directory, CRCs)

@@ -1,9 +1,10 @@
-package download
+package verify
 
 import (
 	"archive/zip"
 	"bytes"
 	"encoding/binary"
+	"gomodfetch/internal/modtest"
 	"io"
 	"os"
 	"path/filepath"
@@ -53,7 +54,7 @@ func TestCheckZipLayout(t *testing.T) {
 
 	// Flip each byte in turn: every flip must be caught by the reader, by
 	// the content hash, or by the layout check — none may go unnoticed.
-	want, err := hashZipData(t, good)
+	want, err := modtest.HashZip(t, good)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -64,7 +65,7 @@ func TestCheckZipLayout(t *testing.T) {
 		if err := check(bad); err != nil {
 			continue
 		}
-		if h, err := hashZipData(t, bad); err != nil || h != want {
+		if h, err := modtest.HashZip(t, bad); err != nil || h != want {
 			continue
 		}
 		unnoticed = append(unnoticed, i)
@@ -179,7 +180,7 @@ func TestCheckZipLayoutWriters(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer f.Close()
-			h, err := checkZip(mod, f)
+			h, err := CheckZip(mod, f)
 			if err != nil {
 				t.Fatalf("checkZip: %v", err)
 			}

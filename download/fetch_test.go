@@ -1,8 +1,6 @@
 package download
 
 import (
-	"archive/zip"
-	"bytes"
 	"context"
 	"net/http"
 	"net/http/httptest"
@@ -14,9 +12,12 @@ import (
 	"time"
 
 	"golang.org/x/mod/module"
-	"golang.org/x/mod/sumdb/dirhash"
 
+	"gomodfetch/internal/modtest"
+	"gomodfetch/modcache"
+	"gomodfetch/proxy"
 	"gomodfetch/retry"
+	"gomodfetch/verify"
 )
 
 // TestDownloadConcurrentOrder checks that fetching .info, .mod and .zip at
@@ -26,9 +27,9 @@ import (
 func TestDownloadConcurrentOrder(t *testing.T) {
 	mod := module.Version{Path: "example.com/m", Version: "v1.0.0"}
 	gomod := "module example.com/m\n\ngo 1.21\n"
-	zipData := makeZip(t, mod, map[string]string{"go.mod": gomod, "m.go": "package m\n"})
-	zh := hashZipBytes(t, zipData)
-	mh, err := HashGoMod([]byte(gomod))
+	zipData := modtest.Zip(t, mod, map[string]string{"go.mod": gomod, "m.go": "package m\n"})
+	zh := modtest.MustHashZip(t, zipData)
+	mh, err := verify.HashGoMod([]byte(gomod))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -76,22 +77,7 @@ func TestDownloadConcurrentOrder(t *testing.T) {
 				}
 			}))
 			defer srv.Close()
-			proxies, err := ParseProxyList(srv.URL)
-			if err != nil {
-				t.Fatal(err)
-			}
-			sums, err := ParseSums("go.sum", []byte(tt.sums))
-			if err != nil {
-				t.Fatal(err)
-			}
-			cache := &Cache{Root: t.TempDir(), ReadWrite: true}
-			f := New(Config{
-				Cache:    cache,
-				Proxies:  proxies,
-				Client:   &Client{HTTP: NewHTTPClient(0, 0, 4)},
-				Verifier: &Verifier{Sums: sums, SkipSumDB: func(string) bool { return true }},
-				Policy:   retry.Policy{MaxAttempts: -1},
-			})
+			f, cache := testFetcher(t, srv.URL, tt.sums)
 			m := f.Download(context.Background(), mod)
 			files := cacheFiles(t, cache.Root)
 			if tt.wantErr == "" {
@@ -117,43 +103,6 @@ func TestDownloadConcurrentOrder(t *testing.T) {
 	}
 }
 
-func makeZip(t *testing.T, mod module.Version, files map[string]string) []byte {
-	t.Helper()
-	var buf bytes.Buffer
-	zw := zip.NewWriter(&buf)
-	for name, data := range files {
-		w, err := zw.Create(mod.Path + "@" + mod.Version + "/" + name)
-		if err != nil {
-			t.Fatal(err)
-		}
-		w.Write([]byte(data))
-	}
-	if err := zw.Close(); err != nil {
-		t.Fatal(err)
-	}
-	return buf.Bytes()
-}
-
-func hashZipBytes(t *testing.T, data []byte) string {
-	t.Helper()
-	h, err := hashZipData(t, data)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return h
-}
-
-// hashZipData is the go.sum hash of a zip held in memory, or why it has
-// none.
-func hashZipData(t *testing.T, data []byte) (string, error) {
-	t.Helper()
-	file := filepath.Join(t.TempDir(), "m.zip")
-	if err := os.WriteFile(file, data, 0o666); err != nil {
-		t.Fatal(err)
-	}
-	return dirhash.HashZip(file, dirhash.DefaultHash)
-}
-
 func cacheFiles(t *testing.T, root string) []string {
 	t.Helper()
 	var files []string
@@ -173,4 +122,30 @@ func hasSuffix(files []string, suffix string) bool {
 		}
 	}
 	return false
+}
+
+// testFetcher returns a Fetcher on a fresh cache that asks the proxy at
+// goproxy once per request (no retries), trusting the go.sum lines in sums
+// and skipping the checksum database.
+func testFetcher(t *testing.T, goproxy, sums string) (*Fetcher, *modcache.Cache) {
+	t.Helper()
+	proxies, err := proxy.ParseList(goproxy)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := verify.ParseSums("go.sum", []byte(sums))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cache := &modcache.Cache{Root: t.TempDir(), ReadWrite: true}
+	f := New(Config{
+		Cache: cache,
+		Router: &proxy.Router{
+			Proxies: proxies,
+			Client:  &proxy.Client{HTTP: proxy.NewHTTPClient(0, 0, 4)},
+			Policy:  retry.Policy{MaxAttempts: -1},
+		},
+		Verifier: &verify.Verifier{Sums: s, SkipSumDB: func(string) bool { return true }},
+	})
+	return f, cache
 }

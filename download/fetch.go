@@ -1,0 +1,412 @@
+package download
+
+import (
+	"context"
+	"errors"
+	"net/url"
+	"os"
+
+	"golang.org/x/mod/module"
+	"golang.org/x/mod/sumdb/dirhash"
+
+	"gomodfetch/modcache"
+	"gomodfetch/proxy"
+	"gomodfetch/verify"
+)
+
+// Download fetches everything `go mod download` leaves for mod: .info,
+// .mod, the verified .zip and .ziphash, and the extracted source tree. The
+// returned Module has its Error set on failure; nothing unverified is left
+// in the cache either way.
+func (f *Fetcher) Download(ctx context.Context, mod module.Version) *Module {
+	return f.DownloadIf(ctx, mod, nil)
+}
+
+// DownloadIf is Download for a module that may turn out not to be wanted
+// (a version started before the module graph was read): keep, if not nil,
+// is asked before anything of the module is committed to the cache (it may
+// block until it knows), and if it says no, nothing is committed and
+// DownloadIf returns nil.
+//
+// Calls for one version share one download, each with its own keep: the
+// module is committed if any caller wants it, and each caller whose keep
+// says no gets nil. A download's result is kept for the run.
+func (f *Fetcher) DownloadIf(ctx context.Context, mod module.Version, keep func() bool) *Module {
+	for {
+		call, run, registered := f.fetches.join(mod, keep)
+		if run {
+			f.runFetch(ctx, mod, call)
+		}
+		<-call.done
+		if !registered && call.m == nil {
+			continue // decided, without us, to commit nothing: start anew
+		}
+		if call.m == nil || (keep != nil && !keep()) {
+			return nil
+		}
+		m := *call.m
+		return &m
+	}
+}
+
+// runFetch runs call, mod's download, and records its result.
+func (f *Fetcher) runFetch(ctx context.Context, mod module.Version, call *fetchCall) {
+	end := f.track.begin(mod)
+	x := &fetch{f: f, mod: mod, m: &Module{Path: mod.Path, Version: mod.Version}, wanted: call.wanted}
+	err := x.run(ctx)
+	switch {
+	case errors.Is(err, errNotKept):
+		f.fetches.finish(mod, call, nil, false)
+		end(false)
+		return
+	case err != nil:
+		f.noteCacheError(err)
+		x.m.Error, x.m.err = err.Error(), err
+	}
+	f.fetches.finish(mod, call, x.m, err == nil || final(err))
+	end(err != nil)
+}
+
+// errNotKept is what a fetch ends with when no caller wants the module.
+var errNotKept = errors.New("no longer wanted")
+
+// A fetch is one module version's download, in the steps and order of the
+// go command's cache protocol:
+//
+//	fromCache  a version already complete in the cache is checked, not fetched
+//	prefetch   .info and .mod are requested at once with the zip: one
+//	           round trip instead of three
+//	lock       the version lock is taken: the steps after it get the
+//	           *modcache.Locked that only the lock holder has
+//	zip        the zip is downloaded to a temp file, checked, hashed and
+//	           verified against go.sum or the checksum database
+//	commit     once the .info and go.mod are good and a caller still wants
+//	           the module: the .info, then the .ziphash and the zip's rename
+//	extract    the source tree, under the same lock
+//
+// A module only version control can supply is handed to the go command
+// instead (handoff), with the lock released, since the go command takes it.
+type fetch struct {
+	f      *Fetcher
+	mod    module.Version
+	m      *Module
+	wanted func() bool
+}
+
+func (x *fetch) run(ctx context.Context) error {
+	f, mod := x.f, x.mod
+	if err := module.Check(mod.Path, mod.Version); err != nil {
+		return err
+	}
+	// No new work once the run is cancelled, and no requests for a module
+	// that could not be written once the cache is found unusable.
+	if err := ctx.Err(); err != nil {
+		return module.VersionError(mod, err)
+	}
+	if we := f.cacheErr.Load(); we != nil && !f.cfg.Cache.Complete(mod) {
+		return module.VersionError(mod, we)
+	}
+	if done, err := x.fromCache(ctx); done || err != nil {
+		return err
+	}
+	if we := f.cacheErr.Load(); we != nil {
+		return module.VersionError(mod, we)
+	}
+
+	zctx, cancelZip := context.WithCancel(ctx)
+	defer cancelZip()
+	info, gomod := x.prefetch(ctx, cancelZip)
+
+	held, err := f.cfg.Cache.Lock(ctx, mod)
+	if err != nil {
+		info.wait()
+		gomod.wait()
+		return module.VersionError(mod, err)
+	}
+	defer held.Unlock()
+
+	z, zerr := x.zip(zctx, held)
+	ia, ierr := info.wait()
+	mf, merr := gomod.wait()
+	if x.needVCS(ierr) || x.needVCS(merr) || x.needVCS(zerr) {
+		held.Unlock() // the go command takes the same lock
+		return x.handoff(ctx)
+	}
+	// An error of the .info or go.mod is reported in place of whatever the
+	// zip download then said (it was cancelled).
+	for _, err := range []error{ierr, merr, zerr} {
+		if err != nil {
+			z.discard()
+			return err
+		}
+	}
+	zipfile, err := x.commit(held, z, ia, mf)
+	if err != nil {
+		return err
+	}
+	return x.extract(ctx, held, zipfile)
+}
+
+// fromCache fills the module from the cache if everything is in place (a
+// warm cache only stats and reads small files, and makes no request), and
+// reports whether it did.
+func (x *fetch) fromCache(ctx context.Context) (bool, error) {
+	f, mod := x.f, x.mod
+	zipfile, hash, ok := f.cfg.Cache.ZipHash(mod)
+	if !ok {
+		return false, nil
+	}
+	dir, ok := f.cfg.Cache.Extracted(mod)
+	if !ok {
+		return false, nil
+	}
+	info, infoFile, err := f.cfg.Cache.ReadInfo(mod)
+	if err != nil {
+		return false, nil
+	}
+	mf, err := f.goMod(ctx, mod)
+	if err != nil {
+		return true, err
+	}
+	h, err := verify.HashGoMod(mf.data)
+	if err != nil {
+		return true, module.VersionError(mod, err)
+	}
+	if err := f.cfg.Verifier.Check(ctx, mod, hash); err != nil {
+		return true, err
+	}
+	x.fill(info, infoFile, mf.file, h, zipfile, hash)
+	x.m.Dir = dir
+	return true, nil
+}
+
+func (x *fetch) fill(info *modcache.Info, infoFile, modFile, modSum, zipfile, hash string) {
+	x.m.Origin = info.Origin
+	x.m.Info, x.m.GoMod, x.m.GoModSum, x.m.Zip, x.m.Sum = infoFile, modFile, modSum, zipfile, hash
+}
+
+// prefetch starts the .info and go.mod requests. Either failing cancels the
+// zip download (cancelZip): the module fails anyway.
+func (x *fetch) prefetch(ctx context.Context, cancelZip func()) (*future[infoAnswer], *future[modFile]) {
+	info := start(func() (infoAnswer, error) {
+		info, cached, err := x.f.Info(ctx, x.mod)
+		if err != nil {
+			cancelZip()
+		}
+		return infoAnswer{info, cached}, err
+	})
+	gomod := start(func() (modFile, error) {
+		// Not goMod: the hand-off to the go command would wait for the
+		// version lock this fetch is about to take.
+		r, err := x.f.goModFromProxies(ctx, x.mod)
+		if err != nil {
+			cancelZip()
+		}
+		return r, err
+	})
+	return info, gomod
+}
+
+func (x *fetch) needVCS(err error) bool {
+	var vcs *proxy.NeedVCSError
+	return x.f.cfg.GoCommand != nil && errors.As(err, &vcs)
+}
+
+// verifiedZip is a zip that passed every check, not yet committed: in a
+// temp file (tmp), or already at its final name (tmp == "").
+type verifiedZip struct {
+	tmp      string
+	hash     string
+	needHash bool   // in place, but its .ziphash is missing
+	source   string // the proxy that served it; "" if it was in the cache
+}
+
+// discard removes an uncommitted temp file.
+func (z verifiedZip) discard() {
+	if z.tmp != "" {
+		os.Remove(z.tmp)
+	}
+}
+
+// zip makes sure a verified zip is at hand: the cached one (with its
+// .ziphash, or rehashed if a crash lost that), or a fresh download.
+func (x *fetch) zip(ctx context.Context, held *modcache.Locked) (verifiedZip, error) {
+	f, mod := x.f, x.mod
+	if _, hash, ok := f.cfg.Cache.ZipHash(mod); ok {
+		if err := f.cfg.Verifier.Check(ctx, mod, hash); err != nil {
+			return verifiedZip{}, err
+		}
+		return verifiedZip{hash: hash}, nil
+	}
+	zipfile, err := f.cfg.Cache.File(mod, "zip")
+	if err != nil {
+		return verifiedZip{}, module.VersionError(mod, err)
+	}
+	if _, err := os.Stat(zipfile); err == nil {
+		// A zip without its .ziphash: rehash it rather than trust it. Only
+		// a zip shown to be damaged is removed: a verification that could
+		// not be done (checksum database unreachable, run cancelled)
+		// leaves it for next time.
+		if hash, err := dirhash.HashZip(zipfile, dirhash.DefaultHash); err == nil {
+			err := f.cfg.Verifier.Check(ctx, mod, hash)
+			var mismatch *verify.ChecksumMismatchError
+			if err == nil {
+				return verifiedZip{hash: hash, needHash: true}, nil
+			}
+			if !errors.As(err, &mismatch) {
+				return verifiedZip{}, fetchError(mod, err)
+			}
+		}
+		if err := held.RemoveZip(); err != nil {
+			return verifiedZip{}, module.VersionError(mod, err)
+		}
+	}
+	if err := held.CleanZipTemps(); err != nil {
+		return verifiedZip{}, module.VersionError(mod, err)
+	}
+	return x.downloadZip(ctx, held)
+}
+
+// downloadZip downloads the zip. Each attempt (hedged attempts run at
+// once) streams into a temp file of its own, which it removes unless it
+// returns it verified.
+func (x *fetch) downloadZip(ctx context.Context, held *modcache.Locked) (verifiedZip, error) {
+	f, mod := x.f, x.mod
+	rel, err := relPath(mod, "zip")
+	if err != nil {
+		return verifiedZip{}, module.VersionError(mod, err)
+	}
+	var seen repeats
+	z, p, err := proxy.Ask(ctx, f.cfg.Router, mod.Path, func(ctx context.Context, base *url.URL) (verifiedZip, error) {
+		tmp, err := held.CreateZipTemp()
+		if err != nil {
+			return verifiedZip{}, err
+		}
+		ok := false
+		defer func() {
+			if !ok {
+				tmp.Close()
+				os.Remove(tmp.Name())
+			}
+		}()
+		if _, err := f.cfg.Router.Client.GetFile(ctx, proxy.Join(base, rel), cacheWriter{tmp}, maxZip); err != nil {
+			return verifiedZip{}, err
+		}
+		hash, err := verify.CheckZip(mod, tmp)
+		if err != nil {
+			return verifiedZip{}, seen.judge(base, err)
+		}
+		if err := tmp.Close(); err != nil {
+			return verifiedZip{}, &modcache.WriteError{Path: tmp.Name(), Err: err}
+		}
+		if err := f.cfg.Verifier.Check(ctx, mod, hash); err != nil {
+			return verifiedZip{}, seen.judge(base, err)
+		}
+		ok = true
+		return verifiedZip{tmp: tmp.Name(), hash: hash}, nil
+	}, verifiedZip.discard)
+	if err != nil {
+		return verifiedZip{}, fetchError(mod, err)
+	}
+	z.source = p.String()
+	return z, nil
+}
+
+// cacheWriter reports a failed write to a cache file as the cache's
+// failure, not the network's.
+type cacheWriter struct{ f *os.File }
+
+func (w cacheWriter) Write(p []byte) (int, error) {
+	n, err := w.f.Write(p)
+	if err != nil {
+		var pe *os.PathError
+		if errors.As(err, &pe) {
+			err = pe.Err
+		}
+		err = &modcache.WriteError{Path: w.f.Name(), Err: err}
+	}
+	return n, err
+}
+
+// commit writes what makes the module's download count: the .info (unless
+// it was cached), then the zip's .ziphash and final name. It first asks
+// whether anyone still wants the module; if not, nothing is written.
+func (x *fetch) commit(held *modcache.Locked, z verifiedZip, ia infoAnswer, mf modFile) (string, error) {
+	f, mod := x.f, x.mod
+	if !x.wanted() {
+		z.discard()
+		return "", errNotKept
+	}
+	infoFile, err := f.cfg.Cache.File(mod, "info")
+	if err != nil {
+		z.discard()
+		return "", module.VersionError(mod, err)
+	}
+	if !ia.cached {
+		if _, err := f.cfg.Cache.WriteInfo(mod, ia.info); err != nil {
+			z.discard()
+			return "", module.VersionError(mod, err)
+		}
+	}
+	zipfile, err := f.cfg.Cache.File(mod, "zip")
+	if err != nil {
+		z.discard()
+		return "", module.VersionError(mod, err)
+	}
+	switch {
+	case z.tmp != "":
+		if _, err := held.CommitZip(z.tmp, z.hash); err != nil {
+			z.discard()
+			return "", module.VersionError(mod, err)
+		}
+		f.countZip(z.source)
+	case z.needHash:
+		if err := held.WriteZipHash(z.hash); err != nil {
+			return "", module.VersionError(mod, err)
+		}
+	}
+	h, err := verify.HashGoMod(mf.data)
+	if err != nil {
+		return "", module.VersionError(mod, err)
+	}
+	x.fill(ia.info, infoFile, mf.file, h, zipfile, z.hash)
+	return zipfile, nil
+}
+
+// extract unpacks the committed zip, at most Config.Extractions at a time.
+func (x *fetch) extract(ctx context.Context, held *modcache.Locked, zipfile string) error {
+	select {
+	case x.f.extract <- struct{}{}:
+	case <-ctx.Done():
+		return module.VersionError(x.mod, ctx.Err())
+	}
+	dir, err := held.Extract(zipfile)
+	<-x.f.extract
+	if err != nil {
+		return module.VersionError(x.mod, err)
+	}
+	x.m.Dir = dir
+	return nil
+}
+
+// future is a value being computed in the background.
+type future[T any] struct {
+	done chan struct{}
+	v    T
+	err  error
+}
+
+func start[T any](fn func() (T, error)) *future[T] {
+	fu := &future[T]{done: make(chan struct{})}
+	go func() {
+		defer close(fu.done)
+		fu.v, fu.err = fn()
+	}()
+	return fu
+}
+
+// wait returns the value once it is computed.
+func (fu *future[T]) wait() (T, error) {
+	<-fu.done
+	return fu.v, fu.err
+}

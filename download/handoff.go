@@ -1,0 +1,59 @@
+package download
+
+import (
+	"context"
+	"encoding/json"
+
+	"golang.org/x/mod/module"
+
+	"gomodfetch/gocmd"
+	"gomodfetch/modcache"
+	"gomodfetch/verify"
+)
+
+// handoff has the go command fetch mod (once per run) and returns its
+// report. The go command checks the bytes against the go.sum lines the
+// project has for mod (and the checksum database) before they land.
+func (f *Fetcher) handoff(ctx context.Context, mod module.Version) (*gocmd.Result, error) {
+	return f.handoffs.Do(mod, func() (*gocmd.Result, error) {
+		var sums []string
+		if s := f.cfg.Verifier.Sums; s != nil {
+			for _, m := range []module.Version{mod, verify.GoModKey(mod)} {
+				for _, h := range s.Lookup(m) {
+					sums = append(sums, m.Path+" "+m.Version+" "+h)
+				}
+			}
+		}
+		r, err := f.cfg.GoCommand.Download(ctx, mod, sums)
+		if err != nil {
+			return nil, err
+		}
+		f.countZip("direct")
+		return r, nil
+	})
+}
+
+// handoff fills the fetch's module from the go command's report, after
+// checking (and recording for go.sum) the hashes it reports.
+func (x *fetch) handoff(ctx context.Context) error {
+	f, mod := x.f, x.mod
+	r, err := f.handoff(ctx, mod)
+	if err != nil {
+		return err
+	}
+	if err := f.cfg.Verifier.Check(ctx, verify.GoModKey(mod), r.GoModSum); err != nil {
+		return err
+	}
+	if err := f.cfg.Verifier.Check(ctx, mod, r.Sum); err != nil {
+		return err
+	}
+	m := x.m
+	m.Info, m.GoMod, m.Zip, m.Dir, m.Sum, m.GoModSum = r.Info, r.GoMod, r.Zip, r.Dir, r.Sum, r.GoModSum
+	if len(r.Origin) > 0 {
+		o := new(modcache.Origin)
+		if json.Unmarshal(r.Origin, o) == nil {
+			m.Origin = o
+		}
+	}
+	return nil
+}

@@ -1,0 +1,270 @@
+package download
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/url"
+	"sync"
+
+	"golang.org/x/mod/module"
+
+	"gomodfetch/modcache"
+	"gomodfetch/proxy"
+	"gomodfetch/retry"
+	"gomodfetch/verify"
+)
+
+// infoAnswer is a module version's .info and whether it came from the
+// cache (else it is yet to be written there).
+type infoAnswer struct {
+	info   *modcache.Info
+	cached bool
+}
+
+// Info returns mod's .info content, from the cache or a proxy, and whether
+// it came from the cache. It does not write the cache.
+func (f *Fetcher) Info(ctx context.Context, mod module.Version) (*modcache.Info, bool, error) {
+	if err := module.Check(mod.Path, mod.Version); err != nil {
+		return nil, false, err
+	}
+	if info, _, err := f.cfg.Cache.ReadInfo(mod); err == nil {
+		return info, true, nil
+	}
+	a, err := f.infos.Do(mod, func() (infoAnswer, error) {
+		rel, err := relPath(mod, "info")
+		if err != nil {
+			return infoAnswer{}, err
+		}
+		info, err := f.askInfo(ctx, mod.Path, rel, func(base *url.URL, info *modcache.Info) error {
+			if info.Version != mod.Version {
+				return fmt.Errorf("proxy %s returned info for version %s instead of requested version", base.Redacted(), info.Version)
+			}
+			return nil
+		})
+		return infoAnswer{info: info}, err
+	})
+	if err != nil {
+		return nil, false, fetchError(mod, err)
+	}
+	return a.info, a.cached, nil
+}
+
+// askInfo asks the proxies for the .info answer at rel (relative to a
+// proxy's base URL) and checks it with check; an answer that does not parse
+// or that check refuses is a bad answer (see repeats).
+func (f *Fetcher) askInfo(ctx context.Context, path, rel string, check func(base *url.URL, info *modcache.Info) error) (*modcache.Info, error) {
+	var seen repeats
+	info, _, err := proxy.Ask(ctx, f.cfg.Router, path, func(ctx context.Context, base *url.URL) (*modcache.Info, error) {
+		data, err := f.cfg.Router.Client.GetBytes(ctx, proxy.Join(base, rel), maxInfo)
+		if err != nil {
+			return nil, err
+		}
+		info := new(modcache.Info)
+		if err := json.Unmarshal(data, info); err != nil {
+			return nil, seen.judge(base, &badResponse{fmt.Errorf("invalid response from proxy %q: %v", base.Redacted(), err), digest(data)})
+		}
+		if err := check(base, info); err != nil {
+			return nil, seen.judge(base, &badResponse{err, digest(data)})
+		}
+		return info, nil
+	}, nil)
+	return info, err
+}
+
+// modFile is a verified go.mod and the cache file holding it.
+type modFile struct {
+	data []byte
+	file string
+}
+
+// GoMod returns mod's verified go.mod content, from the cache or a proxy,
+// writing it (and the version list) to the cache if it was fetched. A
+// module only version control can supply is fetched whole by the go
+// command.
+func (f *Fetcher) GoMod(ctx context.Context, mod module.Version) ([]byte, error) {
+	r, err := f.goMod(ctx, mod)
+	return r.data, err
+}
+
+func (f *Fetcher) goMod(ctx context.Context, mod module.Version) (modFile, error) {
+	r, err := f.goModFromProxies(ctx, mod)
+	var vcs *proxy.NeedVCSError
+	if f.cfg.GoCommand == nil || !errors.As(err, &vcs) {
+		return r, err
+	}
+	// The go command fetches the whole module; its go.mod is then read
+	// from the cache and checked like any other.
+	if _, err := f.handoff(ctx, mod); err != nil {
+		return modFile{}, err
+	}
+	data, file, err := f.cfg.Cache.ReadGoMod(mod)
+	if err != nil {
+		return modFile{}, module.VersionError(mod, err)
+	}
+	return f.checkCachedGoMod(ctx, mod, data, file)
+}
+
+// checkCachedGoMod checks a go.mod read from the cache like a download: the
+// cache may be shared, restored or tampered with.
+func (f *Fetcher) checkCachedGoMod(ctx context.Context, mod module.Version, data []byte, file string) (modFile, error) {
+	h, err := verify.HashGoMod(data)
+	if err != nil {
+		return modFile{}, module.VersionError(mod, err)
+	}
+	if err := f.cfg.Verifier.Check(ctx, verify.GoModKey(mod), h); err != nil {
+		return modFile{}, err
+	}
+	return modFile{data, file}, nil
+}
+
+// goModFromProxies is goMod without the hand-off to the go command: a
+// module only version control can supply is a *proxy.NeedVCSError. It
+// never waits for a version lock, so it may run while the caller holds one.
+func (f *Fetcher) goModFromProxies(ctx context.Context, mod module.Version) (modFile, error) {
+	if err := module.Check(mod.Path, mod.Version); err != nil {
+		return modFile{}, err
+	}
+	return f.goMods.Do(mod, func() (modFile, error) {
+		if data, file, err := f.cfg.Cache.ReadGoMod(mod); err == nil {
+			r, err := f.checkCachedGoMod(ctx, mod, data, file)
+			if err == nil {
+				f.cfg.Cache.RepairList(mod)
+			}
+			return r, err
+		}
+		if we := f.cacheErr.Load(); we != nil {
+			return modFile{}, module.VersionError(mod, we) // it could not be written
+		}
+		rel, err := relPath(mod, "mod")
+		if err != nil {
+			return modFile{}, module.VersionError(mod, err)
+		}
+		var seen repeats
+		data, _, err := proxy.Ask(ctx, f.cfg.Router, mod.Path, func(ctx context.Context, base *url.URL) ([]byte, error) {
+			data, err := f.cfg.Router.Client.GetBytes(ctx, proxy.Join(base, rel), maxGoMod)
+			if err != nil {
+				return nil, err
+			}
+			h, err := verify.HashGoMod(data)
+			if err != nil {
+				return nil, err
+			}
+			if err := f.cfg.Verifier.Check(ctx, verify.GoModKey(mod), h); err != nil {
+				return nil, seen.judge(base, err)
+			}
+			return data, nil
+		}, nil)
+		var vcs *proxy.NeedVCSError
+		if errors.As(err, &vcs) {
+			return modFile{}, err
+		}
+		if err != nil {
+			return modFile{}, fetchError(mod, err)
+		}
+		file, err := f.cfg.Cache.WriteGoMod(mod, data)
+		if err != nil {
+			f.noteCacheError(err)
+			return modFile{}, module.VersionError(mod, err)
+		}
+		return modFile{data, file}, nil
+	})
+}
+
+// badResponse is a well-formed HTTP answer with nonsense in it. Another
+// attempt may reach a healthier replica or get bytes undamaged, so it is
+// transient, until the same proxy gives the same bytes again (see repeats).
+type badResponse struct {
+	err    error
+	digest string // sha256 of the answer's bytes; "" if unknown
+}
+
+func (e *badResponse) Error() string           { return e.err.Error() }
+func (e *badResponse) Unwrap() error           { return e.err }
+func (e *badResponse) RetryClass() retry.Class { return retry.Transient }
+func (e *badResponse) Digest() string          { return e.digest }
+
+// BadAnswerError is an answer a proxy gave twice with the same bytes: not
+// damage on the way but what the proxy serves. It is final for that proxy
+// (a '|' list moves on to the next).
+type BadAnswerError struct{ Err error }
+
+func (e *BadAnswerError) Error() string           { return e.Err.Error() }
+func (e *BadAnswerError) Unwrap() error           { return e.Err }
+func (e *BadAnswerError) RetryClass() retry.Class { return retry.Permanent }
+
+func digest(data []byte) string {
+	sum := sha256.Sum256(data)
+	return hex.EncodeToString(sum[:])
+}
+
+// corruptError is a download whose hash does not match go.sum. The bytes
+// may have been damaged on the way, so another attempt (or another proxy)
+// is worth it; only a mismatch that repeats is reported.
+type corruptError struct{ err *verify.ChecksumMismatchError }
+
+func (e *corruptError) Error() string           { return e.err.Error() }
+func (e *corruptError) Unwrap() error           { return e.err }
+func (e *corruptError) RetryClass() retry.Class { return retry.Transient }
+
+// repeats tells bytes damaged on the way from a proxy's real answer.
+// Damage usually differs from one attempt to the next; a proxy that lies,
+// or serves something broken, gives the same bytes again. So a bad answer
+// (a checksum mismatch, a .info or zip that makes no sense) is retried
+// within the retry policy until one proxy has given the same bytes
+// sameAnswer times: then it stands as that proxy's answer. A zero repeats
+// is ready; it serves one request.
+type repeats struct {
+	mu   sync.Mutex
+	seen map[string]int // proxy + " " + what was served → times
+}
+
+// sameAnswer is how often one proxy must serve the same bad bytes before
+// they count as its answer rather than damage.
+const sameAnswer = 2
+
+// digested is a bad answer that can tell its bytes apart from another's.
+type digested interface {
+	error
+	Digest() string
+}
+
+// judge returns err as the attempt's error: a bad answer the proxy at base
+// has now given sameAnswer times becomes final (a
+// *verify.ChecksumMismatchError or a *BadAnswerError); before that it is
+// transient.
+func (c *repeats) judge(base *url.URL, err error) error {
+	var (
+		m   *verify.ChecksumMismatchError
+		bad digested
+		key string
+	)
+	switch {
+	case errors.As(err, &m):
+		key = "sum " + m.Downloaded
+	case errors.As(err, &bad) && bad.Digest() != "":
+		key = "bytes " + bad.Digest()
+	default:
+		return err
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.seen == nil {
+		c.seen = map[string]int{}
+	}
+	key = base.String() + " " + key
+	c.seen[key]++
+	final := c.seen[key] >= sameAnswer
+	switch {
+	case m != nil && final:
+		return m
+	case m != nil:
+		return &corruptError{m}
+	case final:
+		return &BadAnswerError{Err: bad}
+	}
+	return err
+}

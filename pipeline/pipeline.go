@@ -1,0 +1,331 @@
+// Package pipeline owns one run of `go mod download`'s job: from the main
+// module and the command line to a cache that holds what go would leave,
+// and the report of what happened.
+//
+//	go.mod / go.work ─► resolver.Plan ─► download.Fetcher ─► module cache
+//	                         ▲                   │
+//	                         └── module graph ◄──┘ (go.mod files)
+//
+// The resolver says what to fetch; some of that is known at once (the
+// require lines of a go ≥ 1.17 module) and some only once the module graph
+// is read (the build list, a path's selected version). The graph is read in
+// the background while the zips already known download; a zip started at
+// go.mod's version before the graph confirms it (speculative) commits
+// nothing until the graph says the version is the selected one. When the
+// graph is read, the plan is completed and corrected, and the rest starts.
+//
+// A Run knows nothing of flags, output formats or exit codes: it returns a
+// Report, and the front end (the CLI, a server) decides what to print.
+package pipeline
+
+import (
+	"context"
+	"sync"
+
+	"golang.org/x/mod/module"
+	"golang.org/x/sync/errgroup"
+
+	"gomodfetch/download"
+	"gomodfetch/modcache"
+	"gomodfetch/resolver"
+	"gomodfetch/verify"
+)
+
+// Config is what a Run needs. Fetcher and Cache are required.
+type Config struct {
+	// Main is the main module (or workspace); nil outside a module.
+	Main *resolver.Main
+	// Args are the module arguments (after flags).
+	Args []string
+	// Fetcher does the downloads; Cache is the module cache it writes.
+	Fetcher *download.Fetcher
+	Cache   *modcache.Cache
+	// Sums is the go.sum the Fetcher's verifier uses; nil outside a module.
+	Sums *verify.Sums
+	// Jobs bounds the module downloads, and the go.mod reads of the graph,
+	// at a time (zero: 16).
+	Jobs int
+	// JSON is set for -json, which changes when go.sum is written (go
+	// records the sums of what did download even when some modules failed).
+	JSON bool
+	// Interrupted reports whether the run was stopped by a signal (nil:
+	// never): an interrupted graph does not end the run as a broken one
+	// does.
+	Interrupted func() bool
+	// OnTotal, if not nil, is told how many module versions will be
+	// downloaded, each time that number is known anew.
+	OnTotal func(n int)
+}
+
+// Run is one run, prepared: its plan is made and its notes are known.
+type Run struct {
+	cfg   Config
+	plan  *resolver.Plan
+	notes []string
+}
+
+// New resolves the command line into a plan. Errors are the user's (bad
+// arguments, no module); the Run's Notes are what go prints before it
+// starts ("skipping download of ...", dropped requirements).
+func New(cfg Config) (*Run, error) {
+	if cfg.Jobs <= 0 {
+		cfg.Jobs = 16
+	}
+	if cfg.Interrupted == nil {
+		cfg.Interrupted = func() bool { return false }
+	}
+	plan, err := resolver.NewPlan(cfg.Main, cfg.Args)
+	if err != nil {
+		return nil, err
+	}
+	r := &Run{cfg: cfg, plan: plan}
+	if cfg.Main != nil {
+		r.notes = append(r.notes, cfg.Main.ExcludedNotes()...)
+	}
+	r.notes = append(r.notes, plan.Notes...)
+	return r, nil
+}
+
+// Notes are the messages to print before the downloads.
+func (r *Run) Notes() []string { return r.notes }
+
+// NothingToDo reports whether go would say "no module dependencies to
+// download" and stop: a module without requirements and no arguments.
+func (r *Run) NothingToDo() bool {
+	m := r.cfg.Main
+	return m != nil && len(r.cfg.Args) == 0 && len(m.File.Require) == 0 && !m.Workspace
+}
+
+// Report is what a run did.
+type Report struct {
+	// Modules are the modules reported, in go's order (its -json order).
+	Modules []*download.Module
+	// Fatal is set when the run ended before downloading anything, as go
+	// ends it: the module graph of a go ≥ 1.17 module could not be read.
+	// Modules is then empty.
+	Fatal error
+	// GraphErr is a failure to read the module graph that did not end the
+	// run: go reports it after the modules.
+	GraphErr error
+	// SumsErr is a failure to update go.sum.
+	SumsErr error
+}
+
+// Failed reports whether anything failed.
+func (rep *Report) Failed() bool {
+	if rep.Fatal != nil || rep.GraphErr != nil || rep.SumsErr != nil {
+		return true
+	}
+	for _, m := range rep.Modules {
+		if m.Error != "" {
+			return true
+		}
+	}
+	return false
+}
+
+// Download runs the plan.
+func (r *Run) Download(ctx context.Context) *Report {
+	cfg, plan := r.cfg, r.plan
+	rep := &Report{}
+	graph := r.startGraph(ctx)
+
+	// endsRun says whether a graph that failed ends the run as go ends it:
+	// not when the run was interrupted or the cache is unusable, which
+	// are reported with the modules that did finish.
+	endsRun := func() bool { return !cfg.Interrupted() && cfg.Fetcher.CacheError() == nil }
+
+	if plan.Wait {
+		// Nothing is known before the graph. A graph that failed still
+		// gives what it could read: go lists that partial build list and
+		// reports the failure after it.
+		g, err := graph.wait()
+		if err != nil {
+			rep.GraphErr = err
+		}
+		if g != nil {
+			plan.FromGraph(g)
+		}
+	}
+	var resolved *resolver.Graph
+	if plan.Wait {
+		resolved, _ = graph.wait()
+	}
+	plan.ResolveQueries(ctx, cfg.Fetcher, resolved, cfg.Jobs)
+
+	var (
+		eg        errgroup.Group
+		first     = make([]*download.Module, len(plan.Targets))
+		confirmed = map[int]*download.Module{}
+		mu        sync.Mutex
+	)
+	eg.SetLimit(cfg.Jobs)
+	launch := func(i int, out func(*download.Module)) {
+		t := plan.Targets[i]
+		if t.Version == "" && t.Err == nil {
+			return // replaced by a directory, or waiting for the graph
+		}
+		var keep func() bool
+		if t.Speculative {
+			keep = func() bool {
+				if g, err := graph.wait(); err == nil {
+					return t.Keep(g)
+				}
+				return !endsRun()
+			}
+		}
+		eg.Go(func() error {
+			out(fetchTarget(ctx, cfg.Fetcher, t, keep))
+			return nil
+		})
+	}
+	r.total()
+	for i := range plan.Targets {
+		launch(i, func(m *download.Module) { first[i] = m })
+	}
+
+	g, gerr := graph.wait()
+	if graph.state() == graphFailed && !plan.Wait {
+		// A go ≥ 1.17 module's own run: the graph was needed to confirm
+		// the require lines.
+		if endsRun() {
+			rep.Fatal = gerr
+		} else {
+			rep.GraphErr = gerr
+		}
+	} else if graph.state() == graphLoaded && !plan.Wait {
+		for _, i := range plan.Confirm(g) {
+			launch(i, func(m *download.Module) {
+				mu.Lock()
+				confirmed[i] = m
+				mu.Unlock()
+			})
+		}
+		r.total()
+	}
+	eg.Wait()
+
+	if rep.Fatal == nil {
+		for i := range plan.Targets {
+			m := first[i]
+			if c, ok := confirmed[i]; ok {
+				m = c
+			} else if plan.Targets[i].Speculative && gerr == nil && !plan.Targets[i].Keep(g) {
+				m = nil // started at a version the graph does not select
+			}
+			if m != nil {
+				rep.Modules = append(rep.Modules, m)
+			}
+		}
+	}
+	rep.SumsErr = r.writeSums(rep, g)
+	return rep
+}
+
+// writeSums adds to go.sum what go would add after this run.
+func (r *Run) writeSums(rep *Report, g *resolver.Graph) error {
+	cfg := r.cfg
+	if cfg.Main == nil || rep.Fatal != nil {
+		return nil
+	}
+	// With no arguments go records the go.mod sums of the graph as soon
+	// as it is read, whatever the downloads then do; with arguments, only
+	// if all went well, or with -json (which records what did download).
+	failed := rep.GraphErr != nil
+	for _, m := range rep.Modules {
+		failed = failed || m.Error != ""
+	}
+	if len(cfg.Args) > 0 && failed && !cfg.JSON {
+		return nil
+	}
+	return cfg.Sums.WriteAdded(cfg.Cache, r.plan.SumsToKeep(g))
+}
+
+func (r *Run) total() {
+	if r.cfg.OnTotal != nil {
+		r.cfg.OnTotal(countDownloads(r.plan.Targets))
+	}
+}
+
+// countDownloads is the number of distinct module versions in targets that
+// will be downloaded.
+func countDownloads(targets []resolver.Target) int {
+	seen := map[module.Version]bool{}
+	for _, t := range targets {
+		if t.Err == nil && t.Version != "" {
+			seen[module.Version{Path: t.Path, Version: t.Version}] = true
+		}
+	}
+	return len(seen)
+}
+
+// fetchTarget downloads one target; keep, if not nil, gates the commit (see
+// download.Fetcher.DownloadIf), and a target it turns down yields nil.
+func fetchTarget(ctx context.Context, f *download.Fetcher, t resolver.Target, keep func() bool) *download.Module {
+	if t.Err != nil {
+		return download.Failed(module.Version{Path: t.Path, Version: t.Version}, t.Err)
+	}
+	m := f.DownloadIf(ctx, module.Version{Path: t.Path, Version: t.Version}, keep)
+	if m == nil {
+		return nil
+	}
+	m.Query = t.Query
+	if !t.Explicit {
+		m.Origin = nil // the go command reports Origin only for path@version arguments
+	}
+	return m
+}
+
+// graphState is where the module graph's loading stands.
+type graphState int
+
+const (
+	graphNotNeeded graphState = iota // the plan needs no graph
+	graphLoading                     // being read
+	graphLoaded                      // read
+	graphFailed                      // read with errors: what could be read is there
+)
+
+// graphFuture is the module graph, read in the background.
+type graphFuture struct {
+	done chan struct{}
+	mu   sync.Mutex
+	st   graphState
+	g    *resolver.Graph
+	err  error
+}
+
+// startGraph starts reading the graph, if the plan needs it.
+func (r *Run) startGraph(ctx context.Context) *graphFuture {
+	gf := &graphFuture{done: make(chan struct{})}
+	if !r.plan.NeedsGraph {
+		close(gf.done)
+		return gf
+	}
+	gf.st = graphLoading
+	go func() {
+		g, err := resolver.LoadGraph(ctx, r.cfg.Main, r.cfg.Fetcher, r.cfg.Jobs)
+		gf.mu.Lock()
+		gf.g, gf.err, gf.st = g, err, graphLoaded
+		if err != nil {
+			gf.st = graphFailed
+		}
+		gf.mu.Unlock()
+		close(gf.done)
+	}()
+	return gf
+}
+
+// wait returns the graph once it is read (nil, nil when none is needed).
+func (gf *graphFuture) wait() (*resolver.Graph, error) {
+	<-gf.done
+	gf.mu.Lock()
+	defer gf.mu.Unlock()
+	return gf.g, gf.err
+}
+
+func (gf *graphFuture) state() graphState {
+	gf.mu.Lock()
+	defer gf.mu.Unlock()
+	return gf.st
+}
