@@ -166,19 +166,6 @@ func (f *Fetcher) noteCacheError(err error) {
 	}
 }
 
-// relPath is "<escaped path>/@v/<escaped version>.<suffix>".
-func relPath(mod module.Version, suffix string) (string, error) {
-	p, err := module.EscapePath(mod.Path)
-	if err != nil {
-		return "", err
-	}
-	v, err := module.EscapeVersion(mod.Version)
-	if err != nil {
-		return "", err
-	}
-	return p + "/@v/" + v + "." + suffix, nil
-}
-
 // fetchError adds module context to a failed request, except to the
 // errors that name the module themselves, as the go command prints them.
 func fetchError(mod module.Version, err error) error {

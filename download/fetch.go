@@ -272,7 +272,7 @@ func (x *fetch) zip(ctx context.Context, held *modcache.Locked) (verifiedZip, er
 // returns it verified.
 func (x *fetch) downloadZip(ctx context.Context, held *modcache.Locked) (verifiedZip, error) {
 	f, mod := x.f, x.mod
-	rel, err := relPath(mod, "zip")
+	rel, err := modcache.RelPath(mod, "zip")
 	if err != nil {
 		return verifiedZip{}, module.VersionError(mod, err)
 	}

@@ -35,7 +35,7 @@ func (f *Fetcher) Info(ctx context.Context, mod module.Version) (*modcache.Info,
 		return info, true, nil
 	}
 	a, err := f.infos.Do(mod, func() (infoAnswer, error) {
-		rel, err := relPath(mod, "info")
+		rel, err := modcache.RelPath(mod, "info")
 		if err != nil {
 			return infoAnswer{}, err
 		}
@@ -139,7 +139,7 @@ func (f *Fetcher) goModFromProxies(ctx context.Context, mod module.Version) (mod
 		if we := f.cacheErr.Load(); we != nil {
 			return modFile{}, module.VersionError(mod, we) // it could not be written
 		}
-		rel, err := relPath(mod, "mod")
+		rel, err := modcache.RelPath(mod, "mod")
 		if err != nil {
 			return modFile{}, module.VersionError(mod, err)
 		}

@@ -85,7 +85,7 @@ func (f *Fetcher) Stat(ctx context.Context, path, query string) (string, time.Ti
 	invalid := func(err error) error {
 		return &module.ModuleError{Path: path, Err: &module.InvalidVersionError{Version: query, Pseudo: module.IsPseudoVersion(query), Err: err}}
 	}
-	rel, err := relPath(mod, "info")
+	rel, err := modcache.RelPath(mod, "info")
 	if err != nil {
 		return "", time.Time{}, invalid(err)
 	}

@@ -1,3 +1,8 @@
+// Package goauth supplies credentials for requests to private module
+// proxies, as the go command's GOAUTH does: .netrc entries, and commands
+// that print headers for URL prefixes. Credentials are only ever sent over
+// https, never printed, and a command runs once per host at a time however
+// many requests want it.
 package goauth
 
 import (

@@ -65,43 +65,49 @@ type Origin struct {
 	RepoSum   string `json:",omitempty"`
 }
 
-// downloadDir is $GOMODCACHE/cache/download/<escaped path>/@v.
-func (c *Cache) downloadDir(modPath string) (string, error) {
-	enc, err := module.EscapePath(modPath)
+// RelPath is where mod's file with the given suffix ("info", "mod", "zip",
+// ...) lives below a GOPROXY root: "<escaped path>/@v/<escaped
+// version>.<suffix>". The cache's download directory is such a tree, which
+// is why a module cache serves as a file:// GOPROXY.
+func RelPath(mod module.Version, suffix string) (string, error) {
+	p, v, err := escape(mod)
 	if err != nil {
 		return "", err
 	}
-	return filepath.Join(c.Root, "cache", "download", filepath.FromSlash(enc), "@v"), nil
+	return p + "/@v/" + v + "." + suffix, nil
+}
+
+func escape(mod module.Version) (path, version string, err error) {
+	if path, err = module.EscapePath(mod.Path); err != nil {
+		return "", "", err
+	}
+	if version, err = module.EscapeVersion(mod.Version); err != nil {
+		return "", "", err
+	}
+	return path, version, nil
 }
 
 // File returns the path of mod's cache file with the given suffix
-// ("info", "mod", "zip", "ziphash", "lock", "partial").
+// ("info", "mod", "zip", "ziphash", "lock", "partial"):
+// $GOMODCACHE/cache/download/<RelPath>.
 func (c *Cache) File(mod module.Version, suffix string) (string, error) {
-	dir, err := c.downloadDir(mod.Path)
-	if err != nil {
-		return "", err
-	}
 	if !semver.IsValid(mod.Version) {
 		return "", fmt.Errorf("non-semver version %q", mod.Version)
 	}
-	enc, err := module.EscapeVersion(mod.Version)
+	rel, err := RelPath(mod, suffix)
 	if err != nil {
 		return "", err
 	}
-	return filepath.Join(dir, enc+"."+suffix), nil
+	return filepath.Join(c.Root, "cache", "download", filepath.FromSlash(rel)), nil
 }
 
 // Dir returns the directory mod's source is extracted to.
 func (c *Cache) Dir(mod module.Version) (string, error) {
-	encPath, err := module.EscapePath(mod.Path)
+	p, v, err := escape(mod)
 	if err != nil {
 		return "", err
 	}
-	encVer, err := module.EscapeVersion(mod.Version)
-	if err != nil {
-		return "", err
-	}
-	return filepath.Join(c.Root, filepath.FromSlash(encPath)+"@"+encVer), nil
+	return filepath.Join(c.Root, filepath.FromSlash(p)+"@"+v), nil
 }
 
 // ReadInfo returns mod's cached .info, or an error if it is absent or

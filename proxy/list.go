@@ -1,3 +1,29 @@
+// Package proxy talks to module proxies: the GOPROXY protocol over http,
+// https and file URLs, and the list rules that say which proxy is asked
+// next.
+//
+// A Client makes single requests and knows what can go wrong with one: it
+// bounds the connect, the TLS handshake and the wait for headers, cuts a
+// body that stalls or trickles, bounds the requests in flight to one host,
+// adds GOAUTH credentials over https, and turns every answer other than
+// 200 into a typed error (*HTTPError matches fs.ErrNotExist for 404 and
+// 410, as the go command's does). Retrying is not its business.
+//
+// A Router is the GOPROXY list with the go command's rules for it:
+// entries joined by ',' fall through only on "not found", entries joined
+// by '|' on any error, "direct" and "off" end the list, and GONOPROXY
+// paths go to "direct" alone. On top of the rules it adds what the go
+// command lacks: each request is retried under a retry.Policy, the next
+// proxy of a '|' run is asked as well when the current one is slow or
+// failing (hedging; never across ',', which would tell a later proxy what
+// an earlier one served), and a proxy whose requests keep failing is asked
+// last for the rest of the run. Ask returns the first answer that the
+// caller's attempt function accepted, so a lying proxy's bytes can lose to
+// an honest one's.
+//
+// Everything a proxy says is untrusted: error bodies reach the user only
+// under the go command's rule (graphic text, a few short lines), and URLs
+// are redacted before they are printed.
 package proxy
 
 import (

@@ -102,7 +102,7 @@ type matcher struct {
 	path               string
 	prefix             string
 	filter             func(string) bool
-	allowed            func(context.Context, string) error // nil: any version
+	disallow           func(context.Context, string) error // why a version may not be picked; nil: any may
 	canStat            bool                                // resolve with Stat, not the list
 	preferLower        bool
 	mayUseLatest       bool
@@ -182,20 +182,21 @@ func newMatcher(path, query, current string) (*matcher, error) {
 	return m, nil
 }
 
-func (m *matcher) allows(ctx context.Context, v string) bool {
+// matches reports whether v answers the query and may be picked.
+func (m *matcher) matches(ctx context.Context, v string) bool {
 	if m.prefix != "" && !strings.HasPrefix(v, m.prefix) {
 		return false
 	}
 	if m.filter != nil && !m.filter(v) {
 		return false
 	}
-	return m.allowed == nil || !errors.Is(m.allowed(ctx, v), errDisallowed)
+	return m.disallow == nil || !errors.Is(m.disallow(ctx, v), errDisallowed)
 }
 
 // query resolves path@query. current is the version the build list selects
 // for path ("" or "none" if it has none). It returns the version and whether
 // it came from a single Stat (the go command then reports the Origin).
-func (q *querier) query(ctx context.Context, path, query, current string, checkAllowed bool) (string, bool, error) {
+func (q *querier) query(ctx context.Context, path, query, current string, checkDisallowed bool) (string, bool, error) {
 	m, err := newMatcher(path, query, current)
 	if err != nil {
 		return "", false, err
@@ -215,9 +216,9 @@ func (q *querier) query(ctx context.Context, path, query, current string, checkA
 		}
 		return v, true, nil
 	}
-	if checkAllowed {
-		m.allowed = func(ctx context.Context, v string) error {
-			return q.allowed(ctx, module.Version{Path: path, Version: v})
+	if checkDisallowed {
+		m.disallow = func(ctx context.Context, v string) error {
+			return q.disallowed(ctx, module.Version{Path: path, Version: v})
 		}
 	}
 	list, err := q.versions(ctx, path)
@@ -258,7 +259,7 @@ func (q *querier) query(ctx context.Context, path, query, current string, checkA
 	}
 	if m.mayUseLatest {
 		v, _, err := q.src.Latest(ctx, path)
-		if err == nil && m.allows(ctx, v) {
+		if err == nil && m.matches(ctx, v) {
 			return lookup(v)
 		}
 		if err != nil && !isNotFound(err) {
@@ -290,7 +291,7 @@ func (q *querier) filter(ctx context.Context, m *matcher, list []string) (releas
 	needIncompatible := m.preferIncompatible
 	var lastCompatible string
 	for _, v := range list {
-		if !m.allows(ctx, v) {
+		if !m.matches(ctx, v) {
 			continue
 		}
 		if !needIncompatible {
@@ -316,10 +317,10 @@ func (q *querier) filter(ctx context.Context, m *matcher, list []string) (releas
 	return releases, prereleases, nil
 }
 
-// allowed returns errDisallowed (wrapped) if the main module excludes mod or
+// disallowed returns errDisallowed (wrapped) if the main module excludes mod or
 // the module's author retracted it. Failing to load the retractions is not
 // a reason to refuse a version.
-func (q *querier) allowed(ctx context.Context, mod module.Version) error {
+func (q *querier) disallowed(ctx context.Context, mod module.Version) error {
 	if q.main != nil && q.main.Excluded(mod) {
 		return fmt.Errorf("%s: excluded by go.mod: %w", mod, errDisallowed)
 	}

@@ -128,10 +128,11 @@ func Classify(err error) Class {
 		return Transient
 	}
 	var opErr *net.OpError
-	if errors.As(err, &opErr) {
+	if errors.As(err, &opErr) || errors.Is(err, net.ErrClosed) {
 		return Transient
 	}
-	// net/http and x/net/http2 report these without typed errors.
+	// net/http's bundled HTTP/2 and its transport report these with
+	// unexported types, so only their text tells them apart.
 	msg := err.Error()
 	for _, s := range transientMessages {
 		if strings.Contains(msg, s) {
@@ -144,14 +145,8 @@ func Classify(err error) Class {
 var transientMessages = []string{
 	"http2: server sent GOAWAY",
 	"stream error",
-	"connection reset",
-	"broken pipe",
 	"server closed idle connection",
 	"transport connection broken",
-	"TLS handshake timeout",
-	"timeout awaiting response headers",
-	"unexpected EOF",
-	"use of closed network connection",
 }
 
 // ClassifyStatus maps an HTTP status code to a class.

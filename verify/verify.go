@@ -1,3 +1,16 @@
+// Package verify decides whether downloaded bytes may enter the module
+// cache, as the go command decides it.
+//
+// A go.mod or zip is hashed (h1:, the dirhash of its files) and checked
+// against the project's go.sum lines, in go's order: the first h1 line that
+// differs from the hash, before one that equals it, is a SECURITY ERROR;
+// in a workspace go.work.sum comes first, then every module's go.sum. A
+// version go.sum does not list is looked up in the checksum database
+// (GOSUMDB, through golang.org/x/mod/sumdb: signed tree heads, consistent
+// trees, the go command's cache layout) unless GONOSUMDB, GOPRIVATE or
+// GOSUMDB=off say it need not be. A zip is first checked for what its hash
+// cannot see (CheckZip): its structure, and x/mod/zip's rules on names and
+// sizes. What was learned is added to go.sum as the go command adds it.
 package verify
 
 import (
