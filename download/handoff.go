@@ -16,10 +16,18 @@ import (
 // project has for mod (and the checksum database) before they land.
 func (f *Fetcher) handoff(ctx context.Context, mod module.Version) (*gocmd.Result, error) {
 	return f.handoffs.Do(mod, func() (*gocmd.Result, error) {
+		// The scratch module's go.sum holds, for the zip and the go.mod,
+		// the one hash the project's go.sum files accept, so the go
+		// command refuses what gomodfetch would refuse before anything
+		// lands; files that cannot agree stop the hand-off.
 		var sums []string
 		if s := f.cfg.Verifier.Sums; s != nil {
 			for _, m := range []module.Version{mod, verify.GoModKey(mod)} {
-				for _, h := range s.Lookup(m) {
+				h, err := s.Expected(m)
+				if err != nil {
+					return nil, err
+				}
+				if h != "" {
 					sums = append(sums, m.Path+" "+m.Version+" "+h)
 				}
 			}

@@ -135,24 +135,53 @@ func TestCheckWorkspaceSums(t *testing.T) {
 
 // TestLookupOrder: the direct hand-off's lines come in the order the go
 // command meets them.
-func TestLookupOrder(t *testing.T) {
+// TestExpected: the one hash the go.sum rule accepts, handed to the go
+// command for a direct fetch: the main file's first h1 line; else the line
+// the other files agree on; none when the other files disagree.
+func TestExpected(t *testing.T) {
 	dir := t.TempDir()
 	a := module.Version{Path: "example.com/a", Version: "v1.0.0"}
 	write := func(name, data string) string {
 		p := filepath.Join(dir, name)
+		if err := os.MkdirAll(filepath.Dir(p), 0o777); err != nil {
+			t.Fatal(err)
+		}
 		if err := os.WriteFile(p, []byte(data), 0o666); err != nil {
 			t.Fatal(err)
 		}
 		return p
 	}
-	sums, err := ReadSums(write("go.work.sum", "example.com/a v1.0.0 h1:W2=\nexample.com/a v1.0.0 h2:X\nexample.com/a v1.0.0 h1:W1=\n"))
-	if err != nil {
-		t.Fatal(err)
+	load := func(main string, others ...string) *Sums {
+		t.Helper()
+		sums, err := ReadSums(write("go.work.sum", main))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i, o := range others {
+			if err := sums.Include(write(filepath.Join(string(rune('m'+i)), "go.sum"), o)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		return sums
 	}
-	if err := sums.Include(write("go.sum", "example.com/a v1.0.0 h1:M2=\nexample.com/a v1.0.0 h1:M1=\n")); err != nil {
-		t.Fatal(err)
+	tests := []struct {
+		name     string
+		sums     *Sums
+		want     string
+		conflict bool
+	}{
+		{"main first h1 line", load("example.com/a v1.0.0 h2:X\nexample.com/a v1.0.0 h1:W2=\nexample.com/a v1.0.0 h1:W1=\n", "example.com/a v1.0.0 h1:M1=\n"), "h1:W2=", false},
+		{"others agree", load("", "example.com/a v1.0.0 h1:M1=\n", "example.com/a v1.0.0 h1:M1=\n"), "h1:M1=", false},
+		{"others disagree", load("", "example.com/a v1.0.0 h1:M1=\n", "example.com/a v1.0.0 h1:M2=\n"), "", true},
+		{"none", load(""), "", false},
 	}
-	if got, want := strings.Join(sums.Lookup(a), " "), "h1:W2= h1:W1= h1:M2= h1:M1="; got != want {
-		t.Fatalf("lookup = %s, want %s", got, want)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := tt.sums.Expected(a)
+			var ce *ConflictError
+			if got != tt.want || errors.As(err, &ce) != tt.conflict || (err != nil && !tt.conflict) {
+				t.Fatalf("Expected = %q, %v; want %q, conflict %v", got, err, tt.want, tt.conflict)
+			}
+		})
 	}
 }

@@ -83,35 +83,60 @@ func ParseSums(file string, data []byte) (*Sums, error) {
 	return s, nil
 }
 
-// lookup returns the h1 hashes recorded for mod in the order the go
-// command meets them: File's, this run's, then each included file's.
-func (s *Sums) Lookup(mod module.Version) []string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	var hs []string
-	for _, h := range s.known[mod] {
-		if strings.HasPrefix(h, "h1:") {
-			hs = append(hs, h)
-		}
-	}
-	if h, ok := s.added[mod]; ok {
-		hs = append(hs, h)
-	}
-	for _, o := range s.others {
-		for _, h := range o.known[mod] {
-			if strings.HasPrefix(h, "h1:") {
-				hs = append(hs, h)
-			}
-		}
-	}
-	return hs
-}
-
 // match reports whether h is recorded for mod, by the go command's rule.
 // File's lines, then this run's hash, are walked in order: a line equal to
 // h accepts, and an h1 line met first that differs is a mismatch. Failing
 // that, the included files are read whole: any h1 line that differs is a
 // mismatch, else an equal line accepts. Other algorithms are skipped.
+// Expected returns the one hash the go.sum rule would accept for mod: the
+// main file's first h1 line (or this run's), else the h1 line the other
+// files agree on, else "" when no file records one (the checksum database
+// decides then). Other files that disagree with each other accept nothing:
+// that is a *ConflictError.
+func (s *Sums) Expected(mod module.Version) (string, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	main := s.known[mod]
+	if a, ok := s.added[mod]; ok {
+		main = append(main[:len(main):len(main)], a)
+	}
+	for _, r := range main {
+		if strings.HasPrefix(r, "h1:") {
+			return r, nil
+		}
+	}
+	want, first := "", ""
+	for _, o := range s.others {
+		for _, r := range o.known[mod] {
+			if !strings.HasPrefix(r, "h1:") {
+				continue
+			}
+			if want == "" {
+				want, first = r, o.name
+			} else if r != want {
+				return "", &ConflictError{Mod: mod, Files: [2]string{first, o.name}, Hashes: [2]string{want, r}}
+			}
+		}
+	}
+	return want, nil
+}
+
+// ConflictError is two go.sum files of a workspace that record different
+// hashes for one module version: no download can match both.
+type ConflictError struct {
+	Mod    module.Version
+	Files  [2]string
+	Hashes [2]string
+}
+
+func (e *ConflictError) Error() string {
+	return fmt.Sprintf("verifying %s@%s: go.sum files disagree: %s has %s, %s has %s; fix or remove the wrong line",
+		e.Mod.Path, e.Mod.Version, e.Files[0], e.Hashes[0], e.Files[1], e.Hashes[1])
+}
+
+// RetryClass: no attempt can fix the files.
+func (e *ConflictError) RetryClass() retry.Class { return retry.Permanent }
+
 func (s *Sums) match(mod module.Version, h string) (bool, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
