@@ -135,7 +135,7 @@ func TestActionFile(t *testing.T) {
 // a service whose module comes from a loopback proxy. actions/cache is not
 // run: the cache starts empty, as on a miss. A second run with cache: true
 // finds a damaged module directory (as a bad restore would leave it) and
-// must notice it with go mod verify and download it again.
+// must notice it with gomodfetch verify and fetch it again.
 func TestActionSteps(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds gomodfetch")
@@ -233,7 +233,7 @@ func TestActionSteps(t *testing.T) {
 	}
 	inputs["cache"] = "true"
 	log := run(inputs)
-	if !strings.Contains(log, "::warning title=gomodfetch::the restored module cache failed go mod verify") {
+	if !strings.Contains(log, "::warning title=gomodfetch::the restored module cache failed gomodfetch verify") {
 		t.Errorf("a damaged cache was not reported:\n%s", log)
 	}
 	if again, _ := os.ReadFile(aGo); string(again) != string(data) {

@@ -19,8 +19,10 @@ import (
 // completionFlag is the argument urfave/cli's shell completion appends.
 const completionFlag = "--generate-bash-completion"
 
-func commands(stdout io.Writer) []*cli.Command {
+func commands(stdout, stderr io.Writer, code *int) []*cli.Command {
 	return []*cli.Command{
+		verifyCommand(stdout, stderr, code), // cmdverify.go
+		packCommand(stdout, stderr, code),   // cmdpack.go
 		{
 			Name:      "version",
 			Usage:     "print gomodfetch's version, the Go version it was built with and its commit",

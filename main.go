@@ -48,8 +48,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 	rawStderr := stderr
 	stderr = termsafe.Writer(stderr)
 	var (
-		opts   options
-		parsed bool
+		opts    options
+		parsed  bool
+		subcode int // a subcommand's exit status
 	)
 	app := &cli.App{
 		Name:      "gomodfetch",
@@ -74,7 +75,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		Writer:               stderr,
 		ErrWriter:            stderr,
 		EnableBashCompletion: true,
-		Commands:             commands(stdout), // commands.go
+		Commands:             commands(stdout, stderr, &subcode), // commands.go
 		Flags: []cli.Flag{
 			&cli.BoolFlag{Name: "json", Usage: "print a JSON object per module on stdout, like go mod download -json"},
 			&cli.BoolFlag{Name: "x", Usage: "print each request (# get URL) and its outcome on stderr, like go mod download -x"},
@@ -147,7 +148,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return exitUsage
 	}
 	if !parsed {
-		return 0 // -h / --help
+		return subcode // a subcommand, or -h / --help
 	}
 	for _, n := range []struct {
 		name string

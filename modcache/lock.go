@@ -267,3 +267,59 @@ func removeAll(dir string) error {
 	})
 	return os.RemoveAll(dir)
 }
+
+// Part names a piece of a module version in the cache, for Forget.
+type Part string
+
+// The parts of a module version a repair may remove.
+const (
+	PartInfo Part = "info"
+	PartMod  Part = "mod"
+	PartZip  Part = "zip" // the zip and its .ziphash
+	PartDir  Part = "dir" // the extracted tree (and a .partial marker)
+	PartHash Part = "ziphash"
+)
+
+// Forget removes the given parts of the module version, so that the next
+// download writes them again: the repair of a damaged cache. The version
+// list is left as it is (a .mod written again lists its version anew).
+func (l *Locked) Forget(parts ...Part) error {
+	for _, p := range parts {
+		switch p {
+		case PartDir:
+			dir, err := l.c.Dir(l.mod)
+			if err != nil {
+				return err
+			}
+			if err := removeAll(dir); err != nil {
+				return writeErr(dir, err)
+			}
+			if partial, err := l.c.File(l.mod, "partial"); err == nil {
+				os.Remove(partial)
+			}
+		case PartZip:
+			if err := l.RemoveZip(); err != nil {
+				return err
+			}
+			if err := l.forgetFile("ziphash"); err != nil {
+				return err
+			}
+		default:
+			if err := l.forgetFile(string(p)); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+func (l *Locked) forgetFile(suffix string) error {
+	file, err := l.c.File(l.mod, suffix)
+	if err != nil {
+		return err
+	}
+	if err := os.Remove(file); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return writeErr(file, err)
+	}
+	return nil
+}

@@ -222,6 +222,56 @@ func (r *Run) Download(ctx context.Context) *Report {
 	return rep
 }
 
+// Resolution is what a run needs in the module cache, worked out without
+// downloading anything beyond what the ModSource of its Fetcher supplies
+// (with an offline Fetcher, the cache alone).
+type Resolution struct {
+	// Zips are the module versions the run downloads whole, in go's order,
+	// each once (after replacement).
+	Zips []module.Version
+	// GoMods are the versions whose go.mod the module graph reads.
+	GoMods []module.Version
+	// Failed are arguments that could not be resolved, as the run would
+	// report them.
+	Failed []*download.Module
+	// GraphErr is a failure to read the module graph: what it lists may
+	// then be incomplete.
+	GraphErr error
+}
+
+// Resolve works out the run's downloads without making them.
+func (r *Run) Resolve(ctx context.Context) *Resolution {
+	cfg, plan := r.cfg, r.plan
+	res := &Resolution{}
+	g, err := r.startGraph(ctx).wait()
+	res.GraphErr = err
+	if g != nil {
+		if plan.Wait {
+			plan.FromGraph(g)
+		} else if err == nil {
+			plan.Confirm(g)
+		}
+		res.GoMods = g.GoModsRead()
+	}
+	var resolved *resolver.Graph
+	if plan.Wait {
+		resolved = g
+	}
+	plan.ResolveQueries(ctx, cfg.Fetcher, resolved, cfg.Jobs)
+	seen := map[module.Version]bool{}
+	for _, t := range plan.Targets {
+		mod := module.Version{Path: t.Path, Version: t.Version}
+		switch {
+		case t.Err != nil:
+			res.Failed = append(res.Failed, download.Failed(mod, t.Err))
+		case t.Version != "" && !seen[mod]:
+			seen[mod] = true
+			res.Zips = append(res.Zips, mod)
+		}
+	}
+	return res
+}
+
 // writeSums adds to go.sum what go would add after this run.
 func (r *Run) writeSums(rep *Report, g *resolver.Graph) error {
 	cfg := r.cfg

@@ -346,6 +346,39 @@ func (g *Graph) reachableLoaded(roots []module.Version) []module.Version {
 	return out
 }
 
+// GoModsRead returns the module versions whose go.mod files the graph read
+// from its ModSource, after replacement, in path and version order: what a
+// later run needs in the cache to load the same graph offline. Main
+// modules and directory replacements, read from disk, are left out.
+func (g *Graph) GoModsRead() []module.Version {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	seen := map[module.Version]bool{}
+	var out []module.Version
+	for m := range g.reqs {
+		if m.Version == "" || g.main.IsMain(m.Path) {
+			continue
+		}
+		if r, ok := g.main.Replacement(m); ok {
+			if r.Version == "" {
+				continue
+			}
+			m = r
+		}
+		if !seen[m] {
+			seen[m] = true
+			out = append(out, m)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].Path != out[j].Path {
+			return out[i].Path < out[j].Path
+		}
+		return semver.Compare(out[i].Version, out[j].Version) < 0
+	})
+	return out
+}
+
 // Loaded reports whether m's go.mod was read while loading the graph.
 func (g *Graph) Loaded(m module.Version) bool {
 	g.mu.Lock()

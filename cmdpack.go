@@ -1,0 +1,142 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+
+	"github.com/urfave/cli/v2"
+
+	"gomodfetch/pack"
+	"gomodfetch/pipeline"
+	"gomodfetch/proxy"
+)
+
+func packCommand(stdout, stderr io.Writer, code *int) *cli.Command {
+	return &cli.Command{
+		Name:  "pack",
+		Usage: "write a project's modules, in the GOPROXY layout, to a directory or a tar file for offline builds",
+		UsageText: "gomodfetch pack -o modules.tar[.gz|.zst] | -dir DIR [-C dir] [modules]\n\n" +
+			"Downloads what is missing (as gomodfetch does), then writes the .info, .mod and .zip files a\n" +
+			"download with the same arguments needs, a @v/list per module, and the checksum database's\n" +
+			"records for them. Use it with GOPROXY=file:///path/to/dir (gomodfetch or go mod download).",
+		Flags: append(moduleFlags()[:2],
+			&cli.StringFlag{Name: "o", Usage: "write a tar stream to `file` (.tar, .tar.gz, .tgz, .tar.zst; - for stdout)"},
+			&cli.StringFlag{Name: "dir", Usage: "write the files below `dir` instead"},
+		),
+		Action: func(c *cli.Context) error {
+			if (c.String("o") == "") == (c.String("dir") == "") {
+				return fmt.Errorf("pack: give one of -o file or -dir dir")
+			}
+			opts := defaultOptions()
+			opts.chdir, opts.modFile = c.String("C"), c.String("modfile")
+			opts.args = c.Args().Slice()
+			*code = runPack(opts, c.String("o"), c.String("dir"), stdout, stderr)
+			return nil
+		},
+	}
+}
+
+func runPack(opts options, out, dir string, stdout, stderr io.Writer) int {
+	ctx, intr := notifyInterrupts(context.Background())
+	defer intr.stop()
+	fail := func(format string, args ...any) int {
+		fmt.Fprintf(stderr, "gomodfetch: "+format+"\n", args...)
+		return 1
+	}
+	wd, err := workDir(opts.chdir)
+	if err != nil {
+		return fail("%v", err)
+	}
+	env := newGoEnv(os.Getenv)
+	cfg, err := loadConfig(env)
+	if err != nil {
+		return fail("%v", err)
+	}
+	mainMod, err := loadMain(wd, opts, env)
+	if err != nil {
+		return fail("%v", err)
+	}
+	sums, err := readSums(mainMod)
+	if err != nil {
+		return fail("%v", err)
+	}
+
+	// First what is missing is fetched, as a download run fetches it.
+	fetcher, cache := cfg.fetcherFor(ctx, opts, sums, nil)
+	run, err := pipeline.New(pipeline.Config{Main: mainMod, Args: opts.args, Fetcher: fetcher, Cache: cache, Sums: sums, Jobs: opts.jobs,
+		Interrupted: func() bool { return intr.signal() != nil }})
+	if err != nil {
+		return fail("%v", err)
+	}
+	rep := run.Download(ctx)
+	if rep.Fatal != nil {
+		return fail("%v", rep.Fatal)
+	}
+	if rep.Failed() {
+		for _, m := range rep.Modules {
+			if m.Error != "" {
+				fmt.Fprintf(stderr, "gomodfetch: %s\n", m.Error)
+			}
+		}
+		return fail("not packing: some modules could not be downloaded")
+	}
+
+	// Then the pack is written from the cache alone.
+	offline := *cfg
+	offline.proxies = []proxy.Proxy{{Kind: proxy.KindOff}}
+	offline.skipSumDB = func(string) bool { return true }
+	offline.sumdb = nil
+	f2, _ := offline.fetcherFor(ctx, opts, sums, nil)
+	run2, err := pipeline.New(pipeline.Config{Main: mainMod, Args: opts.args, Fetcher: f2, Cache: cache, Sums: sums, Jobs: opts.jobs})
+	if err != nil {
+		return fail("%v", err)
+	}
+	res := run2.Resolve(ctx)
+	if res.GraphErr != nil {
+		return fail("%v", res.GraphErr)
+	}
+	pcfg := pack.Config{Cache: cache, SumDBConfigDir: cfg.sumdbConfigDir}
+	if cfg.sumdb != nil {
+		pcfg.SumDB = cfg.sumdb.Name
+	}
+	var sink pack.Sink
+	var tmp string
+	switch {
+	case dir != "":
+		sink = pack.Dir(dir)
+	case out == "-":
+		t, err := pack.NewTar(stdout, ".tar")
+		if err != nil {
+			return fail("%v", err)
+		}
+		sink = t
+	default:
+		// Written beside its name and renamed: a pack is whole or absent.
+		f, err := os.CreateTemp(filepath.Dir(out), filepath.Base(out)+".*.tmp")
+		if err != nil {
+			return fail("%v", err)
+		}
+		tmp = f.Name()
+		defer os.Remove(tmp)
+		defer f.Close()
+		t, err := pack.NewTar(f, out)
+		if err != nil {
+			return fail("%v", err)
+		}
+		sink = t
+	}
+	st, err := pack.Write(pcfg, res, sink)
+	if err != nil {
+		return fail("pack: %v", err)
+	}
+	if tmp != "" {
+		if err := os.Rename(tmp, out); err != nil {
+			return fail("pack: %v", err)
+		}
+	}
+	fmt.Fprintf(stderr, "gomodfetch: packed %d modules (%d files, %s)\n", st.Modules, st.Files, humanBytes(st.Bytes))
+	return 0
+}
