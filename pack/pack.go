@@ -191,7 +191,7 @@ func writeSumDB(cfg Config, mods []module.Version, sink Sink, add func(name, fil
 type Dir string
 
 func (d Dir) Add(name string, size int64, r io.Reader) error {
-	target := filepath.Join(string(d), filepath.FromSlash(path.Clean("/" + name)))
+	target := filepath.Join(string(d), filepath.FromSlash(path.Clean("/"+name)))
 	if err := os.MkdirAll(filepath.Dir(target), 0o777); err != nil {
 		return err
 	}
