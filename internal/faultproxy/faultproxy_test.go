@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -545,7 +546,30 @@ func TestClose(t *testing.T) {
 			case <-time.After(10 * time.Second):
 				t.Errorf("the client still waits after Close")
 			}
+			if left := serverGoroutines(5 * time.Second); left != "" {
+				t.Errorf("goroutines left after Close:\n%s", left)
+			}
 		})
+	}
+}
+
+// serverGoroutines waits up to d for no goroutine to be running the
+// Server's code and returns the stacks of those that still are.
+func serverGoroutines(d time.Duration) string {
+	deadline := time.Now().Add(d)
+	for {
+		buf := make([]byte, 1<<20)
+		buf = buf[:runtime.Stack(buf, true)]
+		var left []string
+		for _, g := range strings.Split(string(buf), "\n\n") {
+			if strings.Contains(g, "faultproxy.(*Server)") || strings.Contains(g, "faultproxy.(*slowConn)") || strings.Contains(g, "faultproxy.sleep") {
+				left = append(left, g)
+			}
+		}
+		if len(left) == 0 || time.Now().After(deadline) {
+			return strings.Join(left, "\n\n")
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 }
 
