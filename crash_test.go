@@ -14,11 +14,9 @@ import (
 	"errors"
 	"fmt"
 	"gomodfetch/internal/cachecmp"
-	"io"
+	"gomodfetch/internal/faultproxy"
 	"io/fs"
 	"math/rand/v2"
-	"net"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -35,147 +33,17 @@ import (
 	"github.com/rogpeppe/go-internal/lockedfile"
 )
 
-// stallFront sits before a goproxytest server on 127.0.0.1:0. It can stall
-// one chosen response (the first request for a path) after a chosen number
-// of body bytes (-1: before the headers), and it records the size of every
-// response it served whole.
-type stallFront struct {
-	URL string
-
-	backend string
-	srv     *http.Server
-	release chan struct{}
-	drip    bool // send bodies in small pieces, yielding between them
-
-	mu       sync.Mutex
-	inFlight int
-	maxIn    int    // most requests in flight at once
-	path     string // the path to stall; "" for none
-	offset   int
-	fired    bool
-	hit      chan struct{} // closed when the stall point is reached
-	sizes    map[string]int
-}
-
-func startStallFront(t testing.TB, backend string) *stallFront {
+// startStallFront starts a fault proxy before backend for the length of
+// the test: the crash tests stall its responses (StallAt) where gomodfetch
+// is to die, and read the sizes of those it served whole.
+func startStallFront(t testing.TB, backend string, nw faultproxy.Network) *faultproxy.Server {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	f, err := faultproxy.Start(faultproxy.Options{Backend: backend, Network: nw})
 	if err != nil {
 		t.Fatal(err)
 	}
-	f := &stallFront{
-		URL:     "http://" + l.Addr().String() + "/mod",
-		backend: backend,
-		release: make(chan struct{}),
-		hit:     make(chan struct{}),
-		sizes:   map[string]int{},
-	}
-	f.srv = &http.Server{Handler: http.HandlerFunc(f.serve)}
-	go f.srv.Serve(l)
-	t.Cleanup(func() {
-		close(f.release)
-		f.srv.Close()
-	})
+	t.Cleanup(f.Close)
 	return f
-}
-
-// stallAt makes the first request for path stall after offset body bytes.
-func (f *stallFront) stallAt(path string, offset int) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.path, f.offset, f.fired = path, offset, false
-	f.hit = make(chan struct{})
-}
-
-func (f *stallFront) hitChan() <-chan struct{} {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return f.hit
-}
-
-func (f *stallFront) serve(w http.ResponseWriter, r *http.Request) {
-	f.mu.Lock()
-	f.inFlight++
-	f.maxIn = max(f.maxIn, f.inFlight)
-	f.mu.Unlock()
-	defer func() {
-		f.mu.Lock()
-		f.inFlight--
-		f.mu.Unlock()
-	}()
-	path := strings.TrimPrefix(r.URL.Path, "/mod")
-	req, err := http.NewRequestWithContext(r.Context(), "GET", f.backend+path, nil)
-	if err != nil {
-		http.Error(w, err.Error(), 500)
-		return
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		http.Error(w, err.Error(), 502)
-		return
-	}
-	body, err := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	if err != nil {
-		http.Error(w, err.Error(), 502)
-		return
-	}
-
-	f.mu.Lock()
-	stall := path == f.path && !f.fired
-	offset, hit := f.offset, f.hit
-	if stall {
-		f.fired = true
-	}
-	f.mu.Unlock()
-	wait := func() {
-		close(hit)
-		select {
-		case <-r.Context().Done():
-		case <-f.release:
-		}
-	}
-	if stall && offset < 0 {
-		wait()
-		return
-	}
-	w.Header().Set("Content-Type", resp.Header.Get("Content-Type"))
-	w.Header().Set("Content-Length", fmt.Sprint(len(body)))
-	w.WriteHeader(resp.StatusCode)
-	if stall {
-		w.Write(body[:min(offset, len(body))])
-		w.(http.Flusher).Flush()
-		wait()
-		return
-	}
-	if f.drip {
-		for len(body) > 0 {
-			n := min(len(body), 8<<10)
-			if _, err := w.Write(body[:n]); err != nil {
-				return
-			}
-			w.(http.Flusher).Flush()
-			body = body[n:]
-			time.Sleep(time.Millisecond) // widen the windows in which runs overlap
-		}
-	} else {
-		w.Write(body)
-	}
-	if resp.StatusCode == 200 {
-		f.mu.Lock()
-		f.sizes[path] = len(body)
-		f.mu.Unlock()
-	}
-}
-
-func (f *stallFront) served() map[string]int {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	m := make(map[string]int, len(f.sizes))
-	for k, v := range f.sizes {
-		m[k] = v
-	}
-	return m
 }
 
 // crashFixture is a project and the proxy it downloads from: three modules
@@ -414,9 +282,9 @@ func TestKillAndRerun(t *testing.T) {
 	fx := newCrashFixture(t)
 
 	// A clean run through the front lists the responses and their sizes.
-	probe := startStallFront(t, fx.backend)
+	probe := startStallFront(t, fx.backend, faultproxy.Network{})
 	fx.run(t, "gomodfetch", fx.project(t), t.TempDir(), probe.URL, true, "-q")
-	pts := killPoints(probe.served())
+	pts := killPoints(probe.Served())
 	if testing.Short() || raceEnabled {
 		var short []killPoint
 		for i, p := range pts {
@@ -426,15 +294,15 @@ func TestKillAndRerun(t *testing.T) {
 		}
 		pts = short
 	}
-	t.Logf("%d kill points over %d responses", len(pts), len(probe.served()))
+	t.Logf("%d kill points over %d responses", len(pts), len(probe.Served()))
 
 	for i, pt := range pts {
 		rw := i%2 == 0
 		rerunGo := i%4 == 3
 		t.Run(fmt.Sprintf("%02d%s@%d", i, strings.ReplaceAll(pt.path, "/", "_"), pt.offset), func(t *testing.T) {
 			t.Parallel()
-			front := startStallFront(t, fx.backend)
-			front.stallAt(pt.path, pt.offset)
+			front := startStallFront(t, fx.backend, faultproxy.Network{})
+			hit := front.StallAt(pt.path, pt.offset)
 			dir, cache := fx.project(t), filepath.Join(t.TempDir(), "modcache")
 			t.Cleanup(func() { makeWritable(cache) })
 			cmd := fx.cmd("gomodfetch", dir, cache, front.URL, rw, "-q")
@@ -442,7 +310,7 @@ func TestKillAndRerun(t *testing.T) {
 			cmd.Stdout = &out
 			exited := startWatched(t, cmd, &out)
 			select {
-			case <-front.hitChan():
+			case <-hit:
 				cmd.Process.Signal(syscall.SIGKILL)
 				<-exited
 			case err := <-exited:
@@ -499,14 +367,14 @@ func TestInterrupt(t *testing.T) {
 		{syscall.SIGTERM, "SIGTERM", 143},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			front := startStallFront(t, fx.backend)
-			front.stallAt("/example.com/big/@v/v1.0.0.zip", 100<<10)
+			front := startStallFront(t, fx.backend, faultproxy.Network{})
+			hit := front.StallAt("example.com/big/@v/v1.0.0.zip", 100<<10)
 			dir, cache := fx.project(t), filepath.Join(t.TempDir(), "modcache")
 			cmd := fx.cmd("gomodfetch", dir, cache, front.URL, true)
 			var stderr bytes.Buffer
 			exited := startWatched(t, cmd, &stderr)
 			select {
-			case <-front.hitChan():
+			case <-hit:
 			case err := <-exited:
 				t.Fatalf("gomodfetch ended (%v) before the stall:\n%s", err, stderr.String())
 			}
@@ -541,8 +409,9 @@ func TestInterrupt(t *testing.T) {
 // runs overlap. All must succeed and leave go's cache.
 func TestConcurrentWithGo(t *testing.T) {
 	fx := newCrashFixture(t)
-	front := startStallFront(t, fx.backend)
-	front.drip = true
+	// Bodies go in 8 KiB pieces at 8 MB/s, widening the windows in which
+	// the runs overlap.
+	front := startStallFront(t, fx.backend, faultproxy.Network{ConnBW: 8e6, Chunk: 8 << 10})
 	rounds := 8
 	if testing.Short() || raceEnabled {
 		rounds = 3
@@ -573,10 +442,8 @@ func TestConcurrentWithGo(t *testing.T) {
 		}
 		wg.Wait()
 		close(errs)
-		front.mu.Lock()
-		t.Logf("round %d: up to %d requests in flight at once", round, front.maxIn)
-		front.maxIn = 0
-		front.mu.Unlock()
+		t.Logf("round %d: up to %d requests in flight at once", round, front.MaxInFlight())
+		front.Reset()
 		for err := range errs {
 			t.Error(err)
 		}

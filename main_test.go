@@ -14,6 +14,7 @@ import (
 	"github.com/rogpeppe/go-internal/testscript"
 
 	"gomodfetch/internal/cachecmp"
+	"gomodfetch/internal/faultproxy"
 )
 
 func TestMain(m *testing.M) {
@@ -23,8 +24,8 @@ func TestMain(m *testing.M) {
 }
 
 // TestScripts runs testscript/*.txtar. A script with a .gomodproxy
-// directory gets a goproxytest server behind two fault-injecting fronts on
-// 127.0.0.1:0: $PROXYURL (also GOPROXY) and $PROXYURL2, plus $DEADPROXY, an
+// directory gets a goproxytest server behind two fault-injecting fronts
+// (faultproxy Servers) on 127.0.0.1:0: $PROXYURL (also GOPROXY) and $PROXYURL2, plus $DEADPROXY, an
 // address that refuses connections. A file named faults (or faults2) in the
 // script's work directory gives the first (second) front its rules from the
 // start; the faults command changes them. Every script gets
@@ -73,7 +74,7 @@ func setupScript(env *testscript.Env) error {
 	}
 	env.Defer(srv.Close)
 	for n, name := range []string{"PROXYURL", "PROXYURL2"} {
-		f, err := startFront(srv.URL)
+		f, err := faultproxy.Start(faultproxy.Options{Backend: srv.URL})
 		if err != nil {
 			return err
 		}
@@ -90,7 +91,7 @@ func setupScript(env *testscript.Env) error {
 		env.Values[frontKey{n}] = f
 		env.Setenv(name, f.URL)
 	}
-	dead, err := deadProxyURL()
+	dead, err := faultproxy.DeadURL("/mod")
 	if err != nil {
 		return err
 	}
@@ -101,12 +102,12 @@ func setupScript(env *testscript.Env) error {
 
 // frontOf returns the front a command names with a leading "@2" (the
 // second front) or, by default, the first, and the remaining arguments.
-func frontOf(ts *testscript.TestScript, args []string) (*front, []string) {
+func frontOf(ts *testscript.TestScript, args []string) (*faultproxy.Server, []string) {
 	n := 0
 	if len(args) > 0 && args[0] == "@2" {
 		n, args = 1, args[1:]
 	}
-	f, _ := ts.Value(frontKey{n}).(*front)
+	f, _ := ts.Value(frontKey{n}).(*faultproxy.Server)
 	if f == nil {
 		ts.Fatalf("no proxy in this script (add a .gomodproxy directory)")
 	}
@@ -114,7 +115,7 @@ func frontOf(ts *testscript.TestScript, args []string) (*front, []string) {
 }
 
 // faults [@2] file replaces a front's fault rules with those in file (see
-// front_test.go for the rules).
+// faultproxy.ParseRules for the rules).
 func cmdFaults(ts *testscript.TestScript, neg bool, args []string) {
 	f, args := frontOf(ts, args)
 	if neg || len(args) != 1 {

@@ -7,6 +7,7 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
+	"gomodfetch/internal/faultproxy"
 	"io/fs"
 	"net"
 	"net/http"
@@ -56,7 +57,7 @@ func setupTrust(env *testscript.Env) error {
 		upstream  http.Handler = http.NotFoundHandler()
 		proxyPath string
 	)
-	if f, _ := env.Values[frontKey{}].(*front); f != nil {
+	if f, _ := env.Values[frontKey{}].(*faultproxy.Server); f != nil {
 		u, err := url.Parse(f.URL)
 		if err != nil {
 			return err
@@ -206,7 +207,7 @@ func setupAuthProxy(env *testscript.Env) error {
 	if _, err := os.Stat(filepath.Join(env.WorkDir, ".authproxy")); err != nil {
 		return nil
 	}
-	f, _ := env.Values[frontKey{}].(*front)
+	f, _ := env.Values[frontKey{}].(*faultproxy.Server)
 	if f == nil {
 		return errors.New(".authproxy needs a .gomodproxy directory")
 	}

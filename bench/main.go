@@ -22,6 +22,7 @@ import (
 	"flag"
 	"fmt"
 	"gomodfetch/internal/cachecmp"
+	"gomodfetch/internal/faultproxy"
 	"io/fs"
 	"os"
 	"os/exec"
@@ -127,18 +128,21 @@ func run(o options) error {
 	}
 
 	connBW, linkBW := o.connMB*1e6, o.linkMB*1e6
-	px, err := startProxy(set.Dir, o.rtt, connBW, linkBW)
+	px, err := faultproxy.Start(faultproxy.Options{
+		Dir:     set.Dir,
+		Network: faultproxy.Network{RTT: o.rtt, ConnBW: connBW, LinkBW: linkBW},
+	})
 	if err != nil {
 		return err
 	}
-	defer px.close()
+	defer px.Close()
 
 	baseEnv := []string{
 		"PATH=" + os.Getenv("PATH"),
 		"HOME=" + filepath.Join(work, "home"),
 		"GOENV=off", "GOTOOLCHAIN=local", "GOWORK=off", "GOSUMDB=off",
 		"GOPRIVATE=", "GONOPROXY=", "GONOSUMDB=", "GOFLAGS=-modcacherw",
-		"GOPROXY=" + px.url, "GOCACHE=" + filepath.Join(work, "gocache"),
+		"GOPROXY=" + px.URL, "GOCACHE=" + filepath.Join(work, "gocache"),
 	}
 	tools := []tool{
 		{name: "go mod download", env: []string{"GOMAXPROCS=2"}, cmd: func(dir string) *exec.Cmd {
@@ -311,19 +315,20 @@ func measureChild(args []string) int {
 
 // measure runs cmd with env (through measureChild) and reports its wall
 // time, peak RSS and what the proxy saw meanwhile.
-func measure(px *proxy, cmd *exec.Cmd, env []string) (sample, error) {
+func measure(px *faultproxy.Server, cmd *exec.Cmd, env []string) (sample, error) {
 	self, err := os.Executable()
 	if err != nil {
 		return sample{}, err
 	}
-	px.reset()
+	px.Reset()
 	var stdout, stderr bytes.Buffer
 	w := exec.Command(self, append([]string{measureArg, cmd.Path}, cmd.Args[1:]...)...)
 	w.Dir, w.Env, w.Stdout, w.Stderr = cmd.Dir, env, &stdout, &stderr
 	if err := w.Run(); err != nil {
 		return sample{}, fmt.Errorf("%v\n%s", err, stderr.String())
 	}
-	s := sample{requests: px.requests.Load(), bytes: px.bytes.Load(), conns: px.conns.Load()}
+	st := px.Stats()
+	s := sample{requests: st.Requests, bytes: st.Bytes, conns: st.Conns}
 	var ns, cpu int64
 	if _, err := fmt.Sscan(stdout.String(), &ns, &s.rss, &cpu); err != nil {
 		return sample{}, fmt.Errorf("reading the measurement %q: %v", stdout.String(), err)
