@@ -87,7 +87,7 @@ type sample struct {
 
 type tool struct {
 	name string
-	cmd  func(dir string) *exec.Cmd
+	cmd  func(dir, kase string) *exec.Cmd // kase: cold, warm, changed or verify
 	env  []string
 }
 
@@ -145,25 +145,34 @@ func run(o options) error {
 		"GOPROXY=" + px.URL, "GOCACHE=" + filepath.Join(work, "gocache"),
 	}
 	tools := []tool{
-		{name: "go mod download", env: []string{"GOMAXPROCS=2"}, cmd: func(dir string) *exec.Cmd {
-			c := exec.Command(goPath, "mod", "download")
-			c.Dir = dir
-			return c
+		{name: "go mod download", env: []string{"GOMAXPROCS=2"}, cmd: func(dir, c string) *exec.Cmd {
+			args := []string{"mod", "download"}
+			if c == "verify" {
+				args = []string{"mod", "verify"}
+			}
+			cmd := exec.Command(goPath, args...)
+			cmd.Dir = dir
+			return cmd
 		}},
-		{name: "gomodfetch", cmd: func(dir string) *exec.Cmd {
+		{name: "gomodfetch", cmd: func(dir, c string) *exec.Cmd {
 			args := []string{"-q"}
 			if o.jobs > 0 {
 				args = append(args, "-j", fmt.Sprint(o.jobs))
 			}
-			c := exec.Command(gmf, args...)
-			c.Dir = dir
-			return c
+			if c == "verify" {
+				args = []string{"verify"}
+			}
+			cmd := exec.Command(gmf, args...)
+			cmd.Dir = dir
+			return cmd
 		}},
 	}
 	if o.only {
 		tools = tools[1:]
 	}
-	cases := []string{"cold", "warm", "changed"}
+	// verify checks the cache the runs left: go mod verify against
+	// gomodfetch verify, both offline.
+	cases := []string{"cold", "warm", "changed", "verify"}
 	samples := map[string][][]sample{} // case → tool → samples
 	for _, c := range cases {
 		samples[c] = make([][]sample, len(tools))
@@ -207,7 +216,10 @@ func run(o options) error {
 				t := tools[i]
 				env := append(append(slices.Clip(baseEnv), t.env...),
 					"GOMODCACHE="+caches[i], "GOPATH="+filepath.Join(rdir, fmt.Sprintf("gopath%d", i)))
-				s, err := measure(px, t.cmd(projects[i]), env)
+				if c == "verify" {
+					env = append(env, "GOPROXY=off")
+				}
+				s, err := measure(px, t.cmd(projects[i], c), env)
 				if err != nil {
 					return fmt.Errorf("round %d, %s, %s: %v", round+1, c, t.name, err)
 				}
@@ -320,6 +332,8 @@ func measure(px *faultproxy.Server, cmd *exec.Cmd, env []string) (sample, error)
 	if err != nil {
 		return sample{}, err
 	}
+	// The run must not pay for the previous one's disk writeback.
+	syscall.Sync()
 	px.Reset()
 	var stdout, stderr bytes.Buffer
 	w := exec.Command(self, append([]string{measureArg, cmd.Path}, cmd.Args[1:]...)...)
