@@ -23,14 +23,18 @@ import (
 
 // genVersion changes whenever the generator's output changes, so a cached
 // module set from an older generator is never reused.
-const genVersion = 2
+const genVersion = 3
 
 // genParams decide the module set; the same params give the same bytes.
 type genParams struct {
 	Seed    uint64
 	Modules int     // regular modules (plus the chain)
 	Chain   int     // length of the chain of go 1.16 modules read only for their go.mod
-	Scale   float64 // multiplies every zip size
+	Scale   float64 // multiplies every zip size (blobs) or file count (real)
+	// Shape is "real" (zips of many small source files, as real modules
+	// are: a few large modules with thousands of files, one zip of about
+	// 50 MB) or "blobs" (few files, large incompressible blobs).
+	Shape string
 }
 
 // modVersion is one version of one module in the set.
@@ -38,8 +42,11 @@ type modVersion struct {
 	Path, Version string
 	Go            string // "" means no go line (unpruned, like 1.16)
 	Requires      []module.Version
-	ZipTarget     int64 // approximate zip size
+	ZipTarget     int64 // approximate zip size (blobs)
+	Files         int   // source files (real)
+	Huge          bool  // the one large generated module (real)
 	ZipSize       int64 // actual, after generation
+	ZipFiles      int   // files in the zip, after generation
 }
 
 // moduleSet is the generated universe plus the main module's views of it.
@@ -74,6 +81,22 @@ func sizeFor(r *rand.Rand, scale float64) int64 {
 	return int64(scale * lo * math.Pow(hi/lo, r.Float64()))
 }
 
+// filesFor draws a module's file count skewed like real graphs: most
+// modules have a few dozen files, some hundreds, a few over a thousand.
+func filesFor(r *rand.Rand, scale float64) int {
+	x := r.Float64()
+	var lo, hi float64
+	switch {
+	case x < 0.75:
+		lo, hi = 5, 40
+	case x < 0.955:
+		lo, hi = 40, 250
+	default:
+		lo, hi = 250, 1500
+	}
+	return max(1, int(scale*lo*math.Pow(hi/lo, r.Float64())))
+}
+
 func modName(i int) string {
 	groups := []string{"github.com/acme", "github.com/Corp", "golang.example/x", "gopkg.example/yaml", "cloud.example/go"}
 	return fmt.Sprintf("%s/m%03d", groups[i%len(groups)], i)
@@ -99,9 +122,13 @@ func plan(p genParams) *moduleSet {
 		if r.IntN(10) == 0 {
 			goLine = "1.16"
 		}
-		m := &modVersion{Path: modName(i), Version: "v1.0.0", Go: goLine, ZipTarget: sizeFor(r, p.Scale)}
+		m := &modVersion{Path: modName(i), Version: "v1.0.0", Go: goLine, ZipTarget: sizeFor(r, p.Scale), Files: filesFor(r, p.Scale)}
 		regular = append(regular, m)
 		selected[m.Path] = m.Version
+	}
+	if p.Shape == "real" && n > 10 {
+		// The one big generated module (an SDK): about 50 MB of zip.
+		regular[n/2].Huge, regular[n/2].Files = true, int(4000*p.Scale)
 	}
 	for i, m := range regular {
 		k := r.IntN(5)
@@ -128,8 +155,8 @@ func plan(p genParams) *moduleSet {
 		if k%2 == 1 {
 			goLine = "" // no go line at all
 		}
-		v0 := &modVersion{Path: path, Version: "v1.0.0", Go: goLine, ZipTarget: sizeFor(r, p.Scale)}
-		v1 := &modVersion{Path: path, Version: "v1.1.0", Go: goLine, ZipTarget: sizeFor(r, p.Scale)}
+		v0 := &modVersion{Path: path, Version: "v1.0.0", Go: goLine, ZipTarget: sizeFor(r, p.Scale), Files: filesFor(r, p.Scale)}
+		v1 := &modVersion{Path: path, Version: "v1.1.0", Go: goLine, ZipTarget: sizeFor(r, p.Scale), Files: filesFor(r, p.Scale)}
 		chain = append(chain, [2]*modVersion{v0, v1})
 		selected[path] = "v1.1.0"
 	}
@@ -164,7 +191,7 @@ func plan(p genParams) *moduleSet {
 		}
 	}
 	b := regular[bi]
-	b1 := &modVersion{Path: b.Path, Version: "v1.1.0", Go: b.Go, Requires: b.Requires, ZipTarget: b.ZipTarget}
+	b1 := &modVersion{Path: b.Path, Version: "v1.1.0", Go: b.Go, Requires: b.Requires, ZipTarget: b.ZipTarget, Files: b.Files}
 	s.Versions = append(s.Versions, b1)
 	s.Bumped = module.Version{Path: b.Path, Version: b1.Version}
 
@@ -206,14 +233,15 @@ string int int64 byte rune error bool len cap make new append copy delete panic 
 client server request response handler config options value result buffer reader writer
 module version path proxy cache download verify hash zip file directory lock retry backoff`)
 
-// textFile writes Go-looking text of about n bytes.
+// textFile writes Go-looking text of about n bytes. Identifiers carry
+// random suffixes, so it compresses about as well as real source (3-4x).
 func textFile(r *rand.Rand, pkg string, n int) []byte {
 	var b bytes.Buffer
 	b.Grow(n + 256)
 	fmt.Fprintf(&b, "package %s\n\n", pkg)
 	f := 0
 	for b.Len() < n {
-		fmt.Fprintf(&b, "// F%d %s %s %s.\nfunc F%d(", f, words[r.IntN(len(words))], words[r.IntN(len(words))], words[r.IntN(len(words))], f)
+		fmt.Fprintf(&b, "// F%d %s %s %s.\nfunc F%d_%x(", f, words[r.IntN(len(words))], words[r.IntN(len(words))], words[r.IntN(len(words))], f, r.Uint32())
 		for i := range 1 + r.IntN(3) {
 			if i > 0 {
 				b.WriteString(", ")
@@ -225,6 +253,9 @@ func textFile(r *rand.Rand, pkg string, n int) []byte {
 			b.WriteString("\t")
 			for range 3 + r.IntN(7) {
 				b.WriteString(words[r.IntN(len(words))])
+				if r.IntN(3) == 0 {
+					fmt.Fprintf(&b, "%x", r.Uint32()&0xffff)
+				}
 				b.WriteByte(' ')
 			}
 			fmt.Fprintf(&b, "%d\n", r.IntN(1000))
@@ -254,8 +285,13 @@ func writeZip(p genParams, mv *modVersion, gomod, file string) error {
 		if err != nil {
 			return err
 		}
+		mv.ZipFiles++
 		_, err = w.Write(data)
 		return err
+	}
+	mv.ZipFiles = 0
+	if p.Shape == "real" {
+		return writeRealZip(r, mv, gomod, file, zw, &buf, add)
 	}
 	if err := add("go.mod", []byte(gomod), zip.Deflate); err != nil {
 		return err
@@ -288,6 +324,57 @@ func writeZip(p genParams, mv *modVersion, gomod, file string) error {
 			return err
 		}
 		blob -= n
+	}
+	if err := zw.Close(); err != nil {
+		return err
+	}
+	return os.WriteFile(file, buf.Bytes(), 0o666)
+}
+
+// writeRealZip writes a zip shaped like a real module's: go.mod, LICENSE,
+// README.md and mv.Files source files of a few KB each (a log-normal
+// spread from 300 B to 80 KB; 40 KB on average for the generated module),
+// a handful to a package directory, some packages nested.
+func writeRealZip(r *rand.Rand, mv *modVersion, gomod, file string, zw *zip.Writer, buf *bytes.Buffer, add func(string, []byte, uint16) error) error {
+	if err := add("go.mod", []byte(gomod), zip.Deflate); err != nil {
+		return err
+	}
+	if err := add("LICENSE", textFile(r, "license", 1100), zip.Deflate); err != nil {
+		return err
+	}
+	if err := add("README.md", textFile(r, "readme", 2500), zip.Deflate); err != nil {
+		return err
+	}
+	median := 4000.0
+	if mv.Huge {
+		median = 32000
+	}
+	dir, left := "", 0
+	for i := range mv.Files {
+		if left == 0 {
+			left = 3 + r.IntN(12)
+			switch {
+			case i == 0:
+				dir = ""
+			case r.IntN(3) == 0 && dir != "":
+				dir = fmt.Sprintf("%s/sub%d", dir, i)
+			default:
+				dir = fmt.Sprintf("pkg%d", i)
+			}
+		}
+		left--
+		n := int(median * math.Exp(0.9*r.NormFloat64()))
+		n = min(max(n, 300), 80000)
+		name := fmt.Sprintf("file%d.go", i)
+		if i%5 == 4 {
+			name = fmt.Sprintf("file%d_test.go", i)
+		}
+		if dir != "" {
+			name = dir + "/" + name
+		}
+		if err := add(name, textFile(r, "p", n), zip.Deflate); err != nil {
+			return err
+		}
 	}
 	if err := zw.Close(); err != nil {
 		return err
@@ -342,6 +429,11 @@ func generate(p genParams, dir string) (*moduleSet, error) {
 				return err
 			}
 			mv.ZipSize = fi.Size()
+			if reuse {
+				if mv.ZipFiles, err = zipFiles(base + ".zip"); err != nil {
+					return err
+				}
+			}
 			zh, err := dirhash.HashZip(base+".zip", dirhash.DefaultHash)
 			if err != nil {
 				return err
@@ -385,19 +477,31 @@ func generate(p genParams, dir string) (*moduleSet, error) {
 	return s, nil
 }
 
+func zipFiles(file string) (int, error) {
+	z, err := zip.OpenReader(file)
+	if err != nil {
+		return 0, err
+	}
+	defer z.Close()
+	return len(z.File), nil
+}
+
 func mainGoMod(reqs []module.Version) string {
 	return goModText("bench.example/app", "1.21", reqs)
 }
 
-// zipBytes is the total size of the zips of mods.
-func (s *moduleSet) zipBytes(mods []module.Version) (total, largest int64) {
-	size := map[module.Version]int64{}
+// zipBytes is the total size of the zips of mods, the largest, and how
+// many files they hold.
+func (s *moduleSet) zipBytes(mods []module.Version) (total, largest int64, files int) {
+	byMod := map[module.Version]*modVersion{}
 	for _, mv := range s.Versions {
-		size[module.Version{Path: mv.Path, Version: mv.Version}] = mv.ZipSize
+		byMod[module.Version{Path: mv.Path, Version: mv.Version}] = mv
 	}
 	for _, m := range mods {
-		total += size[m]
-		largest = max(largest, size[m])
+		mv := byMod[m]
+		total += mv.ZipSize
+		largest = max(largest, mv.ZipSize)
+		files += mv.ZipFiles
 	}
-	return total, largest
+	return total, largest, files
 }

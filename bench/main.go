@@ -42,6 +42,7 @@ type options struct {
 	connMB, linkMB               float64
 	goCmd, gmf, dir              string
 	keep, verbose, only          bool
+	set, net                     string
 }
 
 func main() {
@@ -65,9 +66,19 @@ func main() {
 	flag.BoolVar(&o.keep, "keep", false, "keep the caches of the last round")
 	flag.BoolVar(&o.verbose, "v", false, "print every run")
 	flag.BoolVar(&o.only, "only", false, "run gomodfetch alone (for tuning: no go runs, no cache comparison)")
+	flag.StringVar(&o.set, "set", "real", "module set: real (many small files, like real modules) or blobs (few large files)")
+	flag.StringVar(&o.net, "net", "emulated", "network: emulated (loopback proxy with -rtt and bandwidths) or file (GOPROXY=file://, no network: the CPU and disk floor)")
 	flag.Parse()
 	if *quick {
 		o.modules, o.scale, o.rounds = 80, 0.25, 1
+	}
+	if o.set != "real" && o.set != "blobs" {
+		fmt.Fprintf(os.Stderr, "bench: -set must be real or blobs\n")
+		os.Exit(2)
+	}
+	if o.net != "emulated" && o.net != "file" {
+		fmt.Fprintf(os.Stderr, "bench: -net must be emulated or file\n")
+		os.Exit(2)
 	}
 	if err := run(o); err != nil {
 		fmt.Fprintf(os.Stderr, "bench: %v\n", err)
@@ -92,19 +103,19 @@ type tool struct {
 }
 
 func run(o options) error {
-	gp := genParams{Seed: o.seed, Modules: o.modules, Chain: o.chain, Scale: o.scale}
+	gp := genParams{Seed: o.seed, Modules: o.modules, Chain: o.chain, Scale: o.scale, Shape: o.set}
 	dir := o.dir
 	if dir == "" {
-		dir = filepath.Join(os.TempDir(), fmt.Sprintf("gomodfetch-bench-v%d-%d-%d-%d-%g", genVersion, gp.Seed, gp.Modules, gp.Chain, gp.Scale))
+		dir = filepath.Join(os.TempDir(), fmt.Sprintf("gomodfetch-bench-v%d-%s-%d-%d-%d-%g", genVersion, gp.Shape, gp.Seed, gp.Modules, gp.Chain, gp.Scale))
 	}
 	t0 := time.Now()
 	set, err := generate(gp, dir)
 	if err != nil {
 		return fmt.Errorf("generating the module set: %v", err)
 	}
-	total, largest := set.zipBytes(set.Main)
-	fmt.Printf("module set: %d module versions, %d zips to download (%s, largest %s), graph depth %d; ready in %.1fs (%s)\n",
-		len(set.Versions), len(set.Main), mib(total), mib(largest), set.Depth, time.Since(t0).Seconds(), dir)
+	total, largest, nfiles := set.zipBytes(set.Main)
+	fmt.Printf("module set (%s): %d module versions, %d zips to download (%s, %d files, largest %s), graph depth %d; ready in %.1fs (%s)\n",
+		o.set, len(set.Versions), len(set.Main), mib(total), nfiles, mib(largest), set.Depth, time.Since(t0).Seconds(), dir)
 
 	work, err := os.MkdirTemp("", "gomodfetch-bench-run-")
 	if err != nil {
@@ -143,6 +154,10 @@ func run(o options) error {
 		"GOENV=off", "GOTOOLCHAIN=local", "GOWORK=off", "GOSUMDB=off",
 		"GOPRIVATE=", "GONOPROXY=", "GONOSUMDB=", "GOFLAGS=-modcacherw",
 		"GOPROXY=" + px.URL, "GOCACHE=" + filepath.Join(work, "gocache"),
+	}
+	if o.net == "file" {
+		baseEnv = append(baseEnv, "GOPROXY=file://"+filepath.ToSlash(set.Dir))
+		connBW, linkBW = 0, 0
 	}
 	tools := []tool{
 		{name: "go mod download", env: []string{"GOMAXPROCS=2"}, cmd: func(dir, c string) *exec.Cmd {
@@ -257,15 +272,20 @@ func run(o options) error {
 	floorDepth := time.Duration(set.Depth+1) * o.rtt // handshake + one round trip per level
 	floor := max(floorNet, floorConn, floorDepth)
 
-	fmt.Printf("\nnetwork: %v RTT per request (and per new connection), %s/s per connection, %s/s link; GOMAXPROCS=%d for go, %d CPUs\n",
-		o.rtt, mbs(o.connMB), mbs(o.linkMB), 2, runtime.NumCPU())
-	fmt.Printf("floor (cold): %.2fs = max(bytes/link %.2fs, largest zip/connection %.2fs, (depth+1)xRTT %.2fs)\n\n",
-		floor.Seconds(), floorNet.Seconds(), floorConn.Seconds(), floorDepth.Seconds())
+	if o.net == "file" {
+		floor = 0
+		fmt.Printf("\nnetwork: none (GOPROXY=file://): the CPU and disk floor; GOMAXPROCS=%d for go, %d CPUs\n\n", 2, runtime.NumCPU())
+	} else {
+		fmt.Printf("\nnetwork: %v RTT per request (and per new connection), %s/s per connection, %s/s link; GOMAXPROCS=%d for go, %d CPUs\n",
+			o.rtt, mbs(o.connMB), mbs(o.linkMB), 2, runtime.NumCPU())
+		fmt.Printf("floor (cold): %.2fs = max(bytes/link %.2fs, largest zip/connection %.2fs, (depth+1)xRTT %.2fs)\n\n",
+			floor.Seconds(), floorNet.Seconds(), floorConn.Seconds(), floorDepth.Seconds())
+	}
 	if o.only {
 		for _, c := range cases {
 			f := median(samples[c][0])
 			fmt.Printf("%-8s gomodfetch %.2fs (%.2fx the floor), %d requests, %d conns, %.0f MiB RSS, %.2fs CPU\n",
-				c, f.wall.Seconds(), f.wall.Seconds()/floor.Seconds(), f.requests, f.conns, float64(f.rss)/(1<<20), f.cpu.Seconds())
+				c, f.wall.Seconds(), f.wall.Seconds()/max(floor.Seconds(), 1e-9), f.requests, f.conns, float64(f.rss)/(1<<20), f.cpu.Seconds())
 		}
 		return nil
 	}
@@ -284,9 +304,13 @@ func run(o options) error {
 			g.requests, f.requests, g.conns, f.conns, mib(g.bytes), mib(f.bytes),
 			float64(g.rss)/(1<<20), float64(f.rss)/(1<<20), g.cpu.Seconds(), f.cpu.Seconds(), eq)
 	}
-	cold := median(samples["cold"][1])
-	fmt.Printf("\ncold: gomodfetch at %.2fx the floor (%.2fs / %.2fs); median of %d rounds\n",
-		cold.wall.Seconds()/floor.Seconds(), cold.wall.Seconds(), floor.Seconds(), o.rounds)
+	cold, goCold := median(samples["cold"][1]), median(samples["cold"][0])
+	if floor > 0 {
+		fmt.Printf("\ncold: gomodfetch at %.2fx the floor (%.2fs / %.2fs); median of %d rounds\n",
+			cold.wall.Seconds()/floor.Seconds(), cold.wall.Seconds(), floor.Seconds(), o.rounds)
+	}
+	mibs := float64(total) / (1 << 20)
+	fmt.Printf("cold CPU per MiB of zip: go %.3fs, gomodfetch %.3fs\n", goCold.cpu.Seconds()/mibs, cold.cpu.Seconds()/mibs)
 	for _, m := range mismatches {
 		fmt.Printf("MISMATCH %s\n", m)
 	}
