@@ -182,62 +182,25 @@ func (l *Locked) WriteZipHash(hash string) (err error) {
 	return nil
 }
 
-// Extract unpacks the verified zip into the module's source directory. A
-// .partial marker exists for as long as the directory is incomplete;
-// leftovers of an earlier interrupted extraction are removed first. Files
-// are 0444 and directories 0555 unless ReadWrite.
+// Extract unpacks a committed zip into the module's source directory (a
+// tree lost or cut short while the zip stayed), after x/mod/zip's checks.
+// A .partial marker exists for as long as the directory is incomplete.
+// Files are 0444 and directories 0555 unless ReadWrite.
 func (l *Locked) Extract(zipfile string) (string, error) {
-	c, mod := l.c, l.mod
-	if dir, ok := c.Extracted(mod); ok {
+	if dir, ok := l.c.Extracted(l.mod); ok {
 		return dir, nil
 	}
-	dir, err := c.Dir(mod)
-	if err != nil {
-		return "", err
-	}
-	partial, err := c.File(mod, "partial")
-	if err != nil {
-		return "", err
-	}
-	parent := filepath.Dir(dir)
-	// Old-style temporary directories and a partial extraction are safe
-	// to remove: we hold the lock, so their writers are gone.
-	if old, err := filepath.Glob(filepath.Join(globQuote(parent), globQuote(filepath.Base(dir))+".tmp-*")); err == nil {
-		for _, p := range old {
-			removeAll(p)
-		}
-	}
-	if _, err := os.Lstat(dir); err == nil {
-		if err := removeAll(dir); err != nil {
-			return "", &WriteError{Path: dir, Err: unwrapPathError(err)}
-		}
-	}
-	if err := os.MkdirAll(parent, 0o777); err != nil {
-		return "", &WriteError{Path: parent, Err: unwrapPathError(err)}
-	}
-	if err := os.WriteFile(partial, nil, 0o666); err != nil {
-		return "", &WriteError{Path: partial, Err: unwrapPathError(err)}
-	}
-	if err := modzip.Unzip(dir, mod, zipfile); err != nil {
-		if rmErr := removeAll(dir); rmErr == nil {
-			os.Remove(partial)
-		}
-		var pe *fs.PathError
-		if errors.As(err, &pe) && unusableErrno(pe.Err) {
-			return "", &WriteError{Path: pe.Path, Err: pe.Err}
-		}
+	if _, err := modzip.CheckZip(l.mod, zipfile); err != nil {
 		return "", fmt.Errorf("extracting: %w", err)
 	}
-	// Unlike the go command, permissions are set before .partial goes,
-	// so a crash while setting them leaves a tree that is redone rather
-	// than one with go's modes on only part of it.
-	if !c.ReadWrite {
-		makeReadOnly(dir)
+	u, err := l.Unpack(zipfile)
+	if err != nil {
+		return "", err
 	}
-	if err := os.Remove(partial); err != nil {
-		return "", &WriteError{Path: partial, Err: unwrapPathError(err)}
+	if err := u.Seal(); err != nil {
+		return "", err
 	}
-	return dir, nil
+	return u.Dir, nil
 }
 
 // makeReadOnly removes write permission from dir and the directories
