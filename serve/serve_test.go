@@ -94,8 +94,10 @@ func (u *upstream) count(path string) int {
 // fakeDB is a checksum database that knows the true hashes.
 type fakeDB struct{ lines []string }
 
-func (d *fakeDB) Lookup(ctx context.Context, path, version string) ([]string, error) { return d.lines, nil }
-func (d *fakeDB) Name() string                                                      { return "sum.example" }
+func (d *fakeDB) Lookup(ctx context.Context, path, version string) ([]string, error) {
+	return d.lines, nil
+}
+func (d *fakeDB) Name() string { return "sum.example" }
 
 type setup struct {
 	up    *upstream
