@@ -105,6 +105,9 @@ func runServe(c *cli.Context) error {
 	if cfg.warning != "" {
 		logger.Warn(cfg.warning)
 	}
+	if cfg.sumdb == nil {
+		logger.Warn("GOSUMDB=off: nothing is checked in a checksum database; what upstream serves is stored and served as it is")
+	}
 
 	// The engine runs on a context of its own, ended only after the
 	// requests in flight had their chance to finish.
