@@ -13,8 +13,8 @@ import (
 
 // Subcommands. Any other first argument is a module query, so
 // `gomodfetch all` and `gomodfetch golang.org/x/mod@v0.20.0` still download;
-// neither "version" nor "completion" can be a module path (its first
-// element has no dot).
+// none of "version", "completion" or "serve" can be a module path (its
+// first element has no dot).
 
 // completionFlag is the argument urfave/cli's shell completion appends.
 const completionFlag = "--generate-bash-completion"
@@ -23,6 +23,7 @@ func commands(stdout, stderr io.Writer, code *int) []*cli.Command {
 	return []*cli.Command{
 		verifyCommand(stdout, stderr, code), // cmdverify.go
 		packCommand(stdout, stderr, code),   // cmdpack.go
+		serveCommand(),                      // serve.go
 		{
 			Name:      "version",
 			Usage:     "print gomodfetch's version, the Go version it was built with and its commit",

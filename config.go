@@ -92,6 +92,13 @@ func loadConfig(env *goEnv) (*config, error) {
 // policy and hedging, the verifier with go.sum and the checksum database,
 // the module cache, and the go command for what only version control has.
 func (c *config) fetcherFor(ctx context.Context, opts options, sums *verify.Sums, trace io.Writer) (*download.Fetcher, *modcache.Cache) {
+	dc := c.engineFor(ctx, opts, sums, trace)
+	return download.New(dc), dc.Cache
+}
+
+// engineFor is the download.Config that fetcherFor assembles; serve adjusts
+// it before making its Fetcher.
+func (c *config) engineFor(ctx context.Context, opts options, sums *verify.Sums, trace io.Writer) download.Config {
 	client := &proxy.Client{
 		HTTP:         proxy.NewHTTPClient(opts.connectTimeout, opts.headerTimeout, opts.conns),
 		Trace:        trace,
@@ -127,7 +134,7 @@ func (c *config) fetcherFor(ctx context.Context, opts options, sums *verify.Sums
 	if opts.modCacheRW {
 		goflags += " -modcacherw"
 	}
-	f := download.New(download.Config{
+	return download.Config{
 		Cache: cache,
 		Router: &proxy.Router{
 			Proxies:          c.proxies,
@@ -144,8 +151,7 @@ func (c *config) fetcherFor(ctx context.Context, opts options, sums *verify.Sums
 			Policy:  policy,
 			Trace:   trace,
 		},
-	})
-	return f, cache
+	}
 }
 
 // privacyWarning says which GONOPROXY patterns GONOSUMDB (default

@@ -8,6 +8,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -144,6 +145,11 @@ func run(args []string, stdout, stderr io.Writer) int {
 		app.Writer = stdout
 	}
 	if err := app.Run(args); err != nil {
+		var exit cli.ExitCoder // a subcommand's own message and status
+		if errors.As(err, &exit) {
+			fmt.Fprintln(stderr, err)
+			return exit.ExitCode()
+		}
 		fmt.Fprintf(stderr, "gomodfetch: %v\n", err)
 		return exitUsage
 	}

@@ -46,6 +46,7 @@ func TestScripts(t *testing.T) {
 	}
 	p.Setup = withTrust(p.Setup)
 	maps.Copy(p.Cmds, trustCmds)
+	maps.Copy(p.Cmds, serveCmds)
 	if err := gotooltest.Setup(&p); err != nil {
 		t.Fatal(err)
 	}

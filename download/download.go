@@ -13,7 +13,8 @@
 // held by the step that needs it. Everything a run asks for is asked once:
 // answers (a go.mod, a .info, a version list, a whole download) are kept for
 // the run, except transient failures, which a later caller asks again
-// (memo.go).
+// (memo.go); a long-lived server shares answers only among calls in flight
+// at once (Config.ForgetAnswers).
 //
 // Errors follow golang.org/x/mod's convention: a cause does not name the
 // module; it is wrapped once in a module.ModuleError where the module is
@@ -59,6 +60,13 @@ type Config struct {
 	// GOMAXPROCS). Unpacking is disk- and CPU-bound: more at once than
 	// there are CPUs only contends in the file system.
 	Extractions int
+	// ForgetAnswers shares an answer (a .info, a go.mod, a version list, a
+	// download) only among the calls in flight for it at the same time and
+	// then forgets it, instead of keeping it for the run. A long-lived
+	// server sets it: kept answers would grow without bound and a version
+	// list would never be asked again. The module cache is then the only
+	// long-term store.
+	ForgetAnswers bool
 }
 
 // Module is the result of downloading one module version, with the fields
@@ -101,6 +109,7 @@ type Fetcher struct {
 	stats    memo[string, *modcache.Info] // path@query → its .info
 	handoffs memo[module.Version, *gocmd.Result]
 	fetches  fetches
+	zips     fetches // FetchZip's downloads: the same steps, less extraction
 
 	cacheErr atomic.Pointer[modcache.WriteError] // first write that found the cache unusable
 	mu       sync.Mutex
@@ -116,7 +125,13 @@ func New(cfg Config) *Fetcher {
 	if n <= 0 {
 		n = runtime.GOMAXPROCS(0)
 	}
-	return &Fetcher{cfg: cfg, served: map[string]int{}, extract: make(chan struct{}, n)}
+	f := &Fetcher{cfg: cfg, served: map[string]int{}, extract: make(chan struct{}, n)}
+	if cfg.ForgetAnswers {
+		f.infos.forget, f.goMods.forget, f.lists.forget = true, true, true
+		f.stats.forget, f.handoffs.forget = true, true
+		f.fetches.forget, f.zips.forget = true, true
+	}
+	return f
 }
 
 // Stats summarises a run.

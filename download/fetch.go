@@ -49,21 +49,49 @@ func (f *Fetcher) DownloadIf(ctx context.Context, mod module.Version, keep func(
 	}
 }
 
+// FetchZip is Download without the source tree: the .info, .mod, verified
+// .zip and .ziphash land in the cache (what a GOPROXY serves), and nothing
+// is extracted. The returned Module has no Dir. Calls for one version share
+// one download, and nothing unverified is left in the cache either way.
+func (f *Fetcher) FetchZip(ctx context.Context, mod module.Version) *Module {
+	for {
+		call, run, registered := f.zips.join(mod, nil)
+		if run {
+			f.runFetchIn(ctx, &f.zips, mod, call, false)
+		}
+		<-call.done
+		if !registered && call.m == nil {
+			continue
+		}
+		if call.m == nil {
+			return nil
+		}
+		m := *call.m
+		return &m
+	}
+}
+
 // runFetch runs call, mod's download, and records its result.
 func (f *Fetcher) runFetch(ctx context.Context, mod module.Version, call *fetchCall) {
+	f.runFetchIn(ctx, &f.fetches, mod, call, true)
+}
+
+// runFetchIn runs call, one of fs's downloads of mod, and records its
+// result; extract says whether the source tree is unpacked.
+func (f *Fetcher) runFetchIn(ctx context.Context, fs *fetches, mod module.Version, call *fetchCall, extract bool) {
 	end := f.track.begin(mod)
-	x := &fetch{f: f, mod: mod, m: &Module{Path: mod.Path, Version: mod.Version}, wanted: call.wanted}
+	x := &fetch{f: f, mod: mod, m: &Module{Path: mod.Path, Version: mod.Version}, wanted: call.wanted, noExtract: !extract}
 	err := x.run(ctx)
 	switch {
 	case errors.Is(err, errNotKept):
-		f.fetches.finish(mod, call, nil, false)
+		fs.finish(mod, call, nil, false)
 		end(false)
 		return
 	case err != nil:
 		f.noteCacheError(err)
 		x.m.Error, x.m.err = err.Error(), err
 	}
-	f.fetches.finish(mod, call, x.m, err == nil || final(err))
+	fs.finish(mod, call, x.m, err == nil || final(err))
 	end(err != nil)
 }
 
@@ -82,7 +110,7 @@ var errNotKept = errors.New("no longer wanted")
 //	           verified against go.sum or the checksum database
 //	commit     once the .info and go.mod are good and a caller still wants
 //	           the module: the .info, then the .ziphash and the zip's rename
-//	extract    the source tree, under the same lock
+//	extract    the source tree, under the same lock (not for FetchZip)
 //
 // A module only version control can supply is handed to the go command
 // instead (handoff), with the lock released, since the go command takes it.
@@ -91,6 +119,8 @@ type fetch struct {
 	mod    module.Version
 	m      *Module
 	wanted func() bool
+	// noExtract stops after the commit: no source tree (FetchZip).
+	noExtract bool
 }
 
 func (x *fetch) run(ctx context.Context) error {
@@ -141,7 +171,7 @@ func (x *fetch) run(ctx context.Context) error {
 		}
 	}
 	zipfile, err := x.commit(held, z, ia, mf)
-	if err != nil {
+	if err != nil || x.noExtract {
 		return err
 	}
 	return x.extract(ctx, held, zipfile)
@@ -157,7 +187,7 @@ func (x *fetch) fromCache(ctx context.Context) (bool, error) {
 		return false, nil
 	}
 	dir, ok := f.cfg.Cache.Extracted(mod)
-	if !ok {
+	if !ok && !x.noExtract {
 		return false, nil
 	}
 	info, infoFile, err := f.cfg.Cache.ReadInfo(mod)
@@ -176,7 +206,9 @@ func (x *fetch) fromCache(ctx context.Context) (bool, error) {
 		return true, err
 	}
 	x.fill(info, infoFile, mf.file, h, zipfile, hash)
-	x.m.Dir = dir
+	if !x.noExtract {
+		x.m.Dir = dir
+	}
 	return true, nil
 }
 

@@ -13,6 +13,8 @@ import (
 type fetches struct {
 	mu    sync.Mutex
 	calls map[module.Version]*fetchCall
+	// forget drops every call once it ends (Config.ForgetAnswers).
+	forget bool
 }
 
 // fetchCall is one download of a module version.
@@ -53,7 +55,7 @@ func (fs *fetches) join(mod module.Version, keep func() bool) (call *fetchCall, 
 // answer); otherwise the next caller starts anew.
 func (fs *fetches) finish(mod module.Version, call *fetchCall, m *Module, remember bool) {
 	fs.mu.Lock()
-	if !remember || m == nil {
+	if !remember || m == nil || fs.forget {
 		delete(fs.calls, mod)
 	}
 	fs.mu.Unlock()

@@ -18,6 +18,9 @@ import (
 type memo[K comparable, V any] struct {
 	mu    sync.Mutex
 	calls map[K]*memoCall[V]
+	// forget drops every answer once its call ends: it is shared only
+	// with the calls already waiting for it (Config.ForgetAnswers).
+	forget bool
 }
 
 type memoCall[V any] struct {
@@ -43,7 +46,7 @@ func (c *memo[K, V]) Do(key K, fn func() (V, error)) (V, error) {
 	c.mu.Unlock()
 
 	call.v, call.err = fn()
-	if call.err != nil && !final(call.err) {
+	if c.forget || (call.err != nil && !final(call.err)) {
 		c.mu.Lock()
 		delete(c.calls, key)
 		c.mu.Unlock()

@@ -39,6 +39,10 @@ type Router struct {
 	// retries) must fail at a proxy before it is asked last in its run for
 	// the rest of the run; a success forgives it (zero: 3).
 	DemoteAfter int
+	// OnEvent, if not nil, is told of each retry ("retry"), each request
+	// that failed at a proxy after its retries ("failure") and each
+	// demotion ("demoted"), for metrics. It must not block.
+	OnEvent func(p Proxy, event string)
 
 	health  health
 	retries atomic.Int64
@@ -46,6 +50,12 @@ type Router struct {
 
 // Retries returns how many attempts have been retried so far.
 func (r *Router) Retries() int64 { return r.retries.Load() }
+
+func (r *Router) event(p Proxy, what string) {
+	if r.OnEvent != nil {
+		r.OnEvent(p, what)
+	}
+}
 
 // For returns the GOPROXY entries that may be asked about path.
 func (r *Router) For(path string) []Proxy {
@@ -242,6 +252,7 @@ func (r *Router) askRun(ctx context.Context, path string, run []Proxy, attempt a
 			}, func(a retry.Attempt) {
 				failed++
 				r.retries.Add(1)
+				r.event(p, "retry")
 				r.Client.Tracef("# retry %s in %.3fs (attempt %d failed: %s)\n", p, a.Wait.Seconds(), a.N, oneLine(a.Err))
 				select {
 				case kick <- struct{}{}:
@@ -313,7 +324,9 @@ func (r *Router) askRun(ctx context.Context, path string, run []Proxy, attempt a
 			// still failing when another proxy answered; not if p was
 			// merely slower, or said "not found".
 			if (winner == nil && ctx.Err() == nil && retry.Classify(res.err) == retry.Transient) || res.failed > 0 {
+				r.event(p, "failure")
 				if r.health.failed(p, r.demoteAfter()) {
+					r.event(p, "demoted")
 					r.Client.Tracef("# demoting %s for the rest of the run: it keeps failing\n", p)
 				}
 			}

@@ -293,6 +293,22 @@ func (o *sumdbOps) ReadRemote(path string) ([]byte, error) {
 	return data, nil
 }
 
+// Remote fetches path ("/lookup/...", "/tile/...", "/latest") from the
+// database, where the go command would reach it, with retries, sharing the
+// request with lookups in flight. The bytes are not verified: a client
+// that proxies them to a go command leaves the verifying to it.
+func (c *SumDBClient) Remote(path string) ([]byte, error) {
+	v, err, shared := c.remote.Do(path, func() (any, error) { return c.readRemote(path) })
+	if err != nil {
+		return nil, err
+	}
+	data := v.([]byte)
+	if shared {
+		data = bytes.Clone(data)
+	}
+	return data, nil
+}
+
 // readRemote fetches path from the database, with retries.
 func (c *SumDBClient) readRemote(path string) ([]byte, error) {
 	base, err := c.findBase()

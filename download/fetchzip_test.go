@@ -1,0 +1,108 @@
+package download
+
+import (
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"strings"
+	"sync/atomic"
+	"testing"
+
+	"golang.org/x/mod/module"
+
+	"gomodfetch/internal/modtest"
+)
+
+// moduleServer serves example.com/m v1.0.0 and a version list, counting
+// requests by suffix.
+func moduleServer(t *testing.T, counts map[string]*atomic.Int64) (*httptest.Server, module.Version) {
+	t.Helper()
+	mod := module.Version{Path: "example.com/m", Version: "v1.0.0"}
+	gomod := "module example.com/m\n\ngo 1.21\n"
+	zipData := modtest.Zip(t, mod, map[string]string{"go.mod": gomod, "m.go": "package m\n"})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		for suffix, n := range counts {
+			if strings.HasSuffix(r.URL.Path, suffix) {
+				n.Add(1)
+			}
+		}
+		switch r.URL.Path {
+		case "/example.com/m/@v/list":
+			w.Write([]byte("v1.0.0\n"))
+		case "/example.com/m/@v/v1.0.0.info":
+			w.Write([]byte(`{"Version":"v1.0.0","Time":"2024-01-01T00:00:00Z"}`))
+		case "/example.com/m/@v/v1.0.0.mod":
+			w.Write([]byte(gomod))
+		case "/example.com/m/@v/v1.0.0.zip":
+			w.Write(zipData)
+		default:
+			http.NotFound(w, r)
+		}
+	}))
+	t.Cleanup(srv.Close)
+	return srv, mod
+}
+
+// TestFetchZip checks that FetchZip leaves what a GOPROXY serves (.info,
+// .mod, .zip, .ziphash) and no source tree, and that a later Download
+// extracts from the cached zip without asking for it again.
+func TestFetchZip(t *testing.T) {
+	zips := new(atomic.Int64)
+	srv, mod := moduleServer(t, map[string]*atomic.Int64{".zip": zips})
+	f, cache := testFetcher(t, srv.URL, "")
+	m := f.FetchZip(context.Background(), mod)
+	if m == nil || m.Error != "" {
+		t.Fatalf("FetchZip: %+v", m)
+	}
+	if m.Dir != "" || m.Zip == "" || !strings.HasPrefix(m.Sum, "h1:") {
+		t.Errorf("FetchZip = %+v; want Zip and Sum, no Dir", m)
+	}
+	files := cacheFiles(t, cache.Root)
+	for _, want := range []string{"v1.0.0.info", "v1.0.0.mod", "v1.0.0.zip", "v1.0.0.ziphash"} {
+		if !hasSuffix(files, want) {
+			t.Errorf("cache lacks %s; has:\n%s", want, strings.Join(files, "\n"))
+		}
+	}
+	if hasSuffix(files, "m.go") || hasSuffix(files, ".partial") {
+		t.Errorf("FetchZip extracted:\n%s", strings.Join(files, "\n"))
+	}
+	// Again: from the cache.
+	if m := f.FetchZip(context.Background(), mod); m == nil || m.Error != "" {
+		t.Fatalf("second FetchZip: %+v", m)
+	}
+	d := f.Download(context.Background(), mod)
+	if d.Error != "" || d.Dir == "" {
+		t.Fatalf("Download after FetchZip: %+v", d)
+	}
+	if _, err := os.Stat(d.Dir + "/m.go"); err != nil {
+		t.Error(err)
+	}
+	if n := zips.Load(); n != 1 {
+		t.Errorf("zip requested %d times; want 1", n)
+	}
+}
+
+// TestForgetAnswers checks that with Config.ForgetAnswers a version list is
+// asked again on each call (a server's list must not go stale), while
+// without it the run's answer is kept.
+func TestForgetAnswers(t *testing.T) {
+	for _, forget := range []bool{false, true} {
+		lists := new(atomic.Int64)
+		srv, mod := moduleServer(t, map[string]*atomic.Int64{"/list": lists})
+		f, _ := testFetcher(t, srv.URL, "")
+		f = New(Config{Cache: f.cfg.Cache, Router: f.cfg.Router, Verifier: f.cfg.Verifier, ForgetAnswers: forget})
+		for range 3 {
+			if _, err := f.Versions(context.Background(), mod.Path); err != nil {
+				t.Fatal(err)
+			}
+		}
+		want := int64(1)
+		if forget {
+			want = 3
+		}
+		if n := lists.Load(); n != want {
+			t.Errorf("ForgetAnswers=%v: list asked %d times; want %d", forget, n, want)
+		}
+	}
+}

@@ -1,0 +1,216 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/urfave/cli/v2"
+
+	"gomodfetch/download"
+	"gomodfetch/proxy"
+	"gomodfetch/serve"
+	"gomodfetch/verify"
+)
+
+// serveCommand is `gomodfetch serve`: a GOPROXY in front of the engine
+// (package serve), configured from the environment as a download is.
+func serveCommand() *cli.Command {
+	return &cli.Command{
+		Name:  "serve",
+		Usage: "run a resilient, verifying, caching GOPROXY for every go command",
+		UsageText: "gomodfetch serve [-addr 127.0.0.1:3000] [-cache dir] [-offline] [-log-format text|json]\n" +
+			"   export GOPROXY=http://127.0.0.1:3000 GOFLAGS=-mod=mod",
+		Description: "Serves the GOPROXY protocol and proxies the checksum database (GOSUMDB) from the\n" +
+			"module cache, filling it from the server's own GOPROXY list with gomodfetch's retries,\n" +
+			"timeouts and hedging. Every .mod and .zip is checked in the checksum database before\n" +
+			"it is stored or served. GOPRIVATE/GONOPROXY paths are answered 404 and never asked\n" +
+			"upstream, so a client's own \",direct\" fetches them.",
+		Flags: append([]cli.Flag{
+			&cli.StringFlag{Name: "addr", Value: "127.0.0.1:3000", Usage: "listen on `host:port` (\":3000\" for every interface, \":0\" for any free port)"},
+			&cli.StringFlag{Name: "addr-file", Usage: "write the server's URL to `file` once it listens"},
+			&cli.StringFlag{Name: "cache", Usage: "module cache `dir` to serve and fill (default: GOMODCACHE)"},
+			&cli.BoolFlag{Name: "offline", Usage: "serve only what the cache holds; never ask upstream"},
+			&cli.StringFlag{Name: "log-format", Value: "text", Usage: "access log on stderr as `text` or json"},
+			&cli.DurationFlag{Name: "list-timeout", Value: 10 * time.Second, Usage: "give up refreshing a version list or @latest upstream after `d` and serve the cache's"},
+			&cli.DurationFlag{Name: "not-found-ttl", Value: time.Minute, Usage: "remember an upstream \"not found\" for `d` (0: not at all)"},
+			&cli.IntFlag{Name: "upstream", Value: 64, Usage: "run at most `N` upstream fetches at a time"},
+			&cli.IntFlag{Name: "prefetch", Value: 8, Usage: "when a .mod is served, fetch its requirements' .mod files and its .info and .zip ahead, at most `N` at a time (0: off)"},
+			&cli.DurationFlag{Name: "shutdown-timeout", Value: 30 * time.Second, Usage: "on SIGTERM or SIGINT, let requests in flight finish for up to `d`"},
+		}, engineFlags()...),
+		Action: runServe,
+	}
+}
+
+// engineFlags are the download command's flags for the engine, with the
+// same names and defaults.
+func engineFlags() []cli.Flag {
+	return []cli.Flag{
+		&cli.IntFlag{Name: "conns", Value: defaultConns, Usage: "send at most `N` requests at a time to one proxy host"},
+		&cli.DurationFlag{Name: "stall-timeout", Value: 30 * time.Second, Usage: "cut a response that sends no byte for `d`"},
+		&cli.Int64Flag{Name: "min-rate", Value: 100, Usage: "cut a response that brings fewer than `N` bytes/s over a whole -stall-timeout window (0: no minimum)"},
+		&cli.DurationFlag{Name: "connect-timeout", Value: 15 * time.Second, Usage: "bound each connection and TLS handshake to `d`"},
+		&cli.DurationFlag{Name: "header-timeout", Value: 30 * time.Second, Usage: "bound the wait for response headers to `d`"},
+		&cli.IntFlag{Name: "retries", Value: 8, Usage: "retry a transient failure up to `N` times per proxy"},
+		&cli.DurationFlag{Name: "retry-initial", Value: 200 * time.Millisecond, Usage: "first backoff wait `d`"},
+		&cli.DurationFlag{Name: "retry-max", Value: 5 * time.Second, Usage: "longest backoff wait `d`"},
+		&cli.DurationFlag{Name: "hedge-delay", Value: time.Second, Usage: "in a GOPROXY run joined by '|', also ask the next proxy after `d` (0: only after a failure)"},
+		&cli.BoolFlag{Name: "hedge-across-comma", Usage: "treat ',' in GOPROXY like '|'"},
+	}
+}
+
+func runServe(c *cli.Context) error {
+	stderr := c.App.ErrWriter
+	opts := options{
+		conns:            c.Int("conns"),
+		stallTimeout:     c.Duration("stall-timeout"),
+		minRate:          c.Int64("min-rate"),
+		connectTimeout:   c.Duration("connect-timeout"),
+		headerTimeout:    c.Duration("header-timeout"),
+		retries:          c.Int("retries"),
+		retryInitial:     c.Duration("retry-initial"),
+		retryMax:         c.Duration("retry-max"),
+		hedgeDelay:       c.Duration("hedge-delay"),
+		hedgeAcrossComma: c.Bool("hedge-across-comma"),
+	}
+	if opts.conns < 1 || c.Int("upstream") < 1 || c.Int("prefetch") < 0 {
+		return cli.Exit("gomodfetch serve: -conns and -upstream must be at least 1, -prefetch at least 0", exitUsage)
+	}
+	var logger *slog.Logger
+	switch c.String("log-format") {
+	case "text":
+		logger = slog.New(slog.NewTextHandler(stderr, nil))
+	case "json":
+		logger = slog.New(slog.NewJSONHandler(stderr, nil))
+	default:
+		return cli.Exit("gomodfetch serve: -log-format must be text or json", exitUsage)
+	}
+	fail := func(err error) error { return cli.Exit("gomodfetch serve: "+err.Error(), 1) }
+
+	cfg, err := loadConfig(newGoEnv(os.Getenv))
+	if err != nil {
+		return fail(err)
+	}
+	if dir := c.String("cache"); dir != "" {
+		if cfg.modCache, err = filepath.Abs(dir); err != nil {
+			return fail(err)
+		}
+	}
+	if cfg.warning != "" {
+		logger.Warn(cfg.warning)
+	}
+	if cfg.sumdb == nil {
+		logger.Warn("GOSUMDB=off: nothing is checked in a checksum database; what upstream serves is stored and served as it is")
+	}
+
+	// The engine runs on a context of its own, ended only after the
+	// requests in flight had their chance to finish.
+	engineCtx, stopEngine := context.WithCancel(context.Background())
+	defer stopEngine()
+	dc := cfg.engineFor(engineCtx, opts, nil, nil)
+	dc.GoCommand = nil // a module only version control has: 404, the client goes direct
+	dc.ForgetAnswers = true
+	var srv *serve.Server
+	dc.Router.OnEvent = func(p proxy.Proxy, event string) {
+		if srv != nil {
+			srv.UpstreamEvent(p.String(), event)
+		}
+	}
+	sc := serve.Config{
+		Cache:       dc.Cache,
+		Private:     cfg.noProxy,
+		Offline:     c.Bool("offline"),
+		Context:     engineCtx,
+		Logger:      logger,
+		ListTimeout: c.Duration("list-timeout"),
+		NotFoundTTL: c.Duration("not-found-ttl"),
+		MaxUpstream: c.Int("upstream"),
+		Prefetch:    c.Int("prefetch"),
+	}
+	if sc.NotFoundTTL == 0 {
+		sc.NotFoundTTL = -1
+	}
+	if !sc.Offline {
+		// download.New only after the hook above is set.
+		sc.Fetcher = download.New(dc)
+	}
+	if cfg.sumdb != nil {
+		sc.SumDBName = cfg.sumdb.Name
+		sc.SumDBCacheDir = filepath.Join(cfg.modCache, "cache", "download", "sumdb")
+		sc.SumDBConfigDir = cfg.sumdbConfigDir
+		if db, ok := dc.Verifier.DB.(*verify.SumDBClient); ok && !sc.Offline {
+			sc.SumDB = db
+		}
+	}
+	srv = serve.New(sc)
+
+	l, err := net.Listen("tcp", c.String("addr"))
+	if err != nil {
+		return fail(err)
+	}
+	url := "http://" + l.Addr().String()
+	if f := c.String("addr-file"); f != "" {
+		if err := writeAtomic(f, url+"\n"); err != nil {
+			l.Close()
+			return fail(err)
+		}
+	}
+	hs := &http.Server{
+		Handler:           srv,
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+	}
+	logger.Info("serving", "url", url, "cache", cfg.modCache, "offline", sc.Offline, "upstream", proxyList(cfg.proxies), "sumdb", sc.SumDBName)
+
+	sigCtx, intr := notifyInterrupts(context.Background())
+	defer intr.stop()
+	served := make(chan error, 1)
+	go func() { served <- hs.Serve(l) }()
+	select {
+	case err := <-served:
+		return fail(err)
+	case <-sigCtx.Done():
+	}
+	logger.Info("shutting down", "signal", fmt.Sprint(intr.signal()))
+	shutCtx, cancel := context.WithTimeout(context.Background(), c.Duration("shutdown-timeout"))
+	defer cancel()
+	err = hs.Shutdown(shutCtx)
+	// Downloads still running are cut; the cache protocol leaves nothing
+	// partial under a final name.
+	stopEngine()
+	srv.Wait()
+	if err != nil && !errors.Is(err, context.DeadlineExceeded) {
+		return fail(err)
+	}
+	logger.Info("stopped")
+	return nil
+}
+
+func proxyList(ps []proxy.Proxy) string {
+	s := ""
+	for i, p := range ps {
+		if i > 0 {
+			s += ","
+		}
+		s += p.String()
+	}
+	return s
+}
+
+// writeAtomic writes data to file by rename, so a reader never sees it
+// half written.
+func writeAtomic(file, data string) error {
+	tmp := file + ".tmp"
+	if err := os.WriteFile(tmp, []byte(data), 0o666); err != nil {
+		return err
+	}
+	return os.Rename(tmp, file)
+}

@@ -1,0 +1,83 @@
+package serve
+
+import (
+	"strconv"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"gomodfetch/download"
+)
+
+// metrics are the server's Prometheus metrics. Upstream counters come
+// from the Fetcher (Stats) and from the Router's events (see
+// UpstreamEvent).
+type metrics struct {
+	requests *prometheus.CounterVec   // endpoint, code
+	cache    *prometheus.CounterVec   // endpoint, outcome
+	bytes    *prometheus.CounterVec   // endpoint
+	latency  *prometheus.HistogramVec // endpoint
+	stale    *prometheus.CounterVec   // what
+	prefetch *prometheus.CounterVec   // started, skipped
+	events   *prometheus.CounterVec   // proxy, event
+}
+
+func newMetrics(reg *prometheus.Registry, f *download.Fetcher) *metrics {
+	m := &metrics{
+		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "gomodfetch_serve_requests_total", Help: "Requests answered, by endpoint and status code.",
+		}, []string{"endpoint", "code"}),
+		cache: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "gomodfetch_serve_cache_total", Help: "Module requests by cache outcome: hit, miss (asked upstream), stale (upstream failed, cache served), offline.",
+		}, []string{"endpoint", "outcome"}),
+		bytes: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "gomodfetch_serve_response_bytes_total", Help: "Response body bytes sent, by endpoint.",
+		}, []string{"endpoint"}),
+		latency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "gomodfetch_serve_request_duration_seconds", Help: "Time to answer a request, by endpoint.",
+			Buckets: []float64{.001, .005, .01, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60, 120},
+		}, []string{"endpoint"}),
+		stale: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "gomodfetch_serve_stale_total", Help: "Answers served stale from the cache because upstream failed.",
+		}, []string{"what"}),
+		prefetch: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "gomodfetch_serve_prefetch_total", Help: "Background prefetches started, or skipped because the bound was reached.",
+		}, []string{"result"}),
+		events: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "gomodfetch_upstream_events_total", Help: "Upstream retries, failed requests (after retries) and demotions, per proxy.",
+		}, []string{"proxy", "event"}),
+	}
+	reg.MustRegister(m.requests, m.cache, m.bytes, m.latency, m.stale, m.prefetch, m.events,
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	if f != nil {
+		stat := func(get func(download.Stats) float64) func() float64 {
+			return func() float64 { return get(f.Stats()) }
+		}
+		reg.MustRegister(
+			prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "gomodfetch_upstream_requests_total", Help: "HTTP requests sent upstream."},
+				stat(func(s download.Stats) float64 { return float64(s.Requests) })),
+			prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "gomodfetch_upstream_bytes_total", Help: "Response bytes received from upstream."},
+				stat(func(s download.Stats) float64 { return float64(s.Bytes) })),
+			prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "gomodfetch_upstream_retries_total", Help: "Upstream attempts retried."},
+				stat(func(s download.Stats) float64 { return float64(s.Retries) })),
+			prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "gomodfetch_upstream_zips_total", Help: "Zips downloaded from upstream and verified."},
+				stat(func(s download.Stats) float64 { return float64(s.Zips) })),
+		)
+	}
+	return m
+}
+
+func (m *metrics) observe(endpoint string, code int, outcome string, n int64, d time.Duration) {
+	m.requests.WithLabelValues(endpoint, strconv.Itoa(code)).Inc()
+	if outcome != "" {
+		m.cache.WithLabelValues(endpoint, outcome).Inc()
+	}
+	m.bytes.WithLabelValues(endpoint).Add(float64(n))
+	m.latency.WithLabelValues(endpoint).Observe(d.Seconds())
+}
+
+// UpstreamEvent counts a Router event (proxy.Router.OnEvent).
+func (s *Server) UpstreamEvent(proxy, event string) {
+	s.metrics.events.WithLabelValues(proxy, event).Inc()
+}

@@ -1,0 +1,496 @@
+package serve
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io/fs"
+	"net/http"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+
+	"golang.org/x/mod/modfile"
+	"golang.org/x/mod/module"
+	"golang.org/x/mod/semver"
+
+	"gomodfetch/download"
+)
+
+// moduleRequest is one request of the GOPROXY protocol.
+type moduleRequest struct {
+	kind    string // "list", "latest", "info", "query" (a .info for a non-canonical version), "mod", "zip"
+	path    string
+	version string // the version or query; "" for list and latest
+}
+
+func (q moduleRequest) mod() module.Version { return module.Version{Path: q.path, Version: q.version} }
+
+// badRequest is a request answered without looking anything up.
+type badRequest struct {
+	status int
+	msg    string
+}
+
+// parseModuleRequest parses p, a request path without its leading slash:
+// <escaped path>/@v/list, /@v/<escaped version>.{info,mod,zip}, /@latest.
+func parseModuleRequest(p string) (moduleRequest, *badRequest) {
+	var q moduleRequest
+	escPath, file := "", ""
+	if ep, ok := strings.CutSuffix(p, "/@latest"); ok {
+		escPath, q.kind = ep, "latest"
+	} else if i := strings.Index(p, "/@v/"); i >= 0 {
+		escPath, file = p[:i], p[i+len("/@v/"):]
+		switch {
+		case file == "list":
+			q.kind = "list"
+		case strings.HasSuffix(file, ".info"):
+			q.kind = "info"
+		case strings.HasSuffix(file, ".mod"):
+			q.kind = "mod"
+		case strings.HasSuffix(file, ".zip"):
+			q.kind = "zip"
+		default:
+			return q, &badRequest{http.StatusNotFound, "not found"}
+		}
+	} else {
+		return q, &badRequest{http.StatusNotFound, "not found"}
+	}
+	path, err := module.UnescapePath(escPath)
+	if err != nil {
+		return q, &badRequest{http.StatusBadRequest, "bad module path: " + err.Error()}
+	}
+	if err := module.CheckPath(path); err != nil {
+		return q, &badRequest{http.StatusBadRequest, "bad module path: " + err.Error()}
+	}
+	q.path = path
+	if q.kind == "list" || q.kind == "latest" {
+		return q, nil
+	}
+	escVer := file[:strings.LastIndexByte(file, '.')]
+	v, err := module.UnescapeVersion(escVer)
+	if err != nil || v == "" || strings.Contains(v, "..") || strings.HasPrefix(v, "/") {
+		return q, &badRequest{http.StatusBadRequest, fmt.Sprintf("bad version %q", escVer)}
+	}
+	q.version = v
+	canonical := module.CanonicalVersion(v) == v && module.Check(path, v) == nil
+	switch {
+	case canonical:
+	case q.kind == "info":
+		q.kind = "query"
+	default:
+		// A .mod or .zip exists only for a canonical version.
+		return q, &badRequest{http.StatusNotFound, fmt.Sprintf("not found: %s@%s: invalid version", path, v)}
+	}
+	return q, nil
+}
+
+func (s *Server) serveModule(w *recorder, r *http.Request, q moduleRequest) {
+	if s.cfg.Private(q.path) {
+		w.fail(http.StatusNotFound, "not found: "+q.path+" is private here (GONOPROXY/GOPRIVATE); fetch it directly")
+		return
+	}
+	switch q.kind {
+	case "list":
+		s.serveList(w, r, q)
+	case "latest":
+		s.serveLatest(w, r, q)
+	case "info":
+		s.serveInfo(w, r, q)
+	case "query":
+		s.serveQuery(w, r, q)
+	case "mod":
+		s.serveMod(w, r, q)
+	case "zip":
+		s.serveZip(w, r, q)
+	}
+}
+
+const (
+	immutable = "public, max-age=31536000, immutable"
+	mutable   = "no-cache"
+)
+
+// serveInfo answers <v>.info for a canonical version: from the cache, else
+// from upstream (and then the cache).
+func (s *Server) serveInfo(w *recorder, r *http.Request, q moduleRequest) {
+	mod := q.mod()
+	if _, file, err := s.cfg.Cache.ReadInfo(mod); err == nil {
+		w.outcome = "hit"
+		s.serveFile(w, r, file, "application/json", immutable, "")
+		return
+	}
+	if s.cfg.Offline {
+		w.outcome = "offline"
+		w.fail(http.StatusNotFound, "not found: "+q.path+"@"+q.version+" is not in the cache (offline)")
+		return
+	}
+	w.outcome = "miss"
+	if _, err := s.ensureInfo(r.Context(), mod); err != nil {
+		w.failErr(err)
+		return
+	}
+	file, _ := s.cfg.Cache.File(mod, "info")
+	s.serveFile(w, r, file, "application/json", immutable, "")
+}
+
+func (s *Server) ensureInfo(ctx context.Context, mod module.Version) (string, error) {
+	return flight(s, ctx, "info "+mod.String(), func(ctx context.Context) (string, error) {
+		v, _, err := s.cfg.Fetcher.Stat(ctx, mod.Path, mod.Version)
+		return v, err
+	})
+}
+
+// serveQuery answers <query>.info (a branch, a tag, a version prefix):
+// upstream resolves it, and the .info of the version it names is served.
+func (s *Server) serveQuery(w *recorder, r *http.Request, q moduleRequest) {
+	if s.cfg.Offline {
+		w.outcome = "offline"
+		w.fail(http.StatusNotFound, "not found: query "+q.path+"@"+q.version+" needs upstream (offline)")
+		return
+	}
+	w.outcome = "miss"
+	v, err := flight(s, r.Context(), "query "+q.path+"@"+q.version, func(ctx context.Context) (string, error) {
+		ctx, cancel := context.WithTimeout(ctx, s.cfg.ListTimeout)
+		defer cancel()
+		v, _, err := s.cfg.Fetcher.Stat(ctx, q.path, q.version)
+		return v, err
+	})
+	if err != nil {
+		w.failErr(err)
+		return
+	}
+	file, err := s.cfg.Cache.File(module.Version{Path: q.path, Version: v}, "info")
+	if err != nil {
+		w.failErr(err)
+		return
+	}
+	s.serveFile(w, r, file, "application/json", mutable, "")
+}
+
+// serveMod answers <v>.mod, verified.
+func (s *Server) serveMod(w *recorder, r *http.Request, q moduleRequest) {
+	mod := q.mod()
+	_, file, cerr := s.cfg.Cache.ReadGoMod(mod)
+	if s.cfg.Offline {
+		w.outcome = "offline"
+		if cerr != nil {
+			w.fail(http.StatusNotFound, "not found: "+mod.String()+" is not in the cache (offline)")
+			return
+		}
+		s.serveFile(w, r, file, "text/plain; charset=utf-8", immutable, "")
+		return
+	}
+	w.outcome = "miss"
+	if cerr == nil {
+		w.outcome = "hit" // checked again, against the checksum database's cached answer
+	}
+	data, err := s.ensureMod(r.Context(), mod)
+	if err != nil {
+		w.failErr(err)
+		return
+	}
+	file, _ = s.cfg.Cache.File(mod, "mod")
+	s.serveFile(w, r, file, "text/plain; charset=utf-8", immutable, "")
+	s.prefetchFor(mod, data)
+}
+
+func (s *Server) ensureMod(ctx context.Context, mod module.Version) ([]byte, error) {
+	return flight(s, ctx, "mod "+mod.String(), func(ctx context.Context) ([]byte, error) {
+		return s.cfg.Fetcher.GoMod(ctx, mod)
+	})
+}
+
+// serveZip answers <v>.zip, verified; ranges and conditional requests are
+// http.ServeContent's.
+func (s *Server) serveZip(w *recorder, r *http.Request, q moduleRequest) {
+	mod := q.mod()
+	zipfile, hash, ok := s.cfg.Cache.ZipHash(mod)
+	if s.cfg.Offline {
+		w.outcome = "offline"
+		if !ok {
+			w.fail(http.StatusNotFound, "not found: "+mod.String()+" is not in the cache (offline)")
+			return
+		}
+		s.serveFile(w, r, zipfile, "application/zip", immutable, hash)
+		return
+	}
+	w.outcome = "miss"
+	if ok {
+		w.outcome = "hit"
+	}
+	m, err := s.ensureZip(r.Context(), mod)
+	if err != nil {
+		w.failErr(err)
+		return
+	}
+	s.serveFile(w, r, m.Zip, "application/zip", immutable, m.Sum)
+}
+
+func (s *Server) ensureZip(ctx context.Context, mod module.Version) (*download.Module, error) {
+	return flight(s, ctx, "zip "+mod.String(), func(ctx context.Context) (*download.Module, error) {
+		// The .info first, written to the cache at once, so a client's
+		// .info request during the zip download asks nothing again.
+		if _, _, err := s.cfg.Fetcher.Stat(ctx, mod.Path, mod.Version); err != nil {
+			return nil, err
+		}
+		m := s.cfg.Fetcher.FetchZip(ctx, mod)
+		if m == nil {
+			return nil, errors.New("download abandoned")
+		}
+		if err := m.Err(); err != nil {
+			return nil, err
+		}
+		return m, nil
+	})
+}
+
+// serveList answers @v/list: upstream's tagged versions, refreshed each
+// time under ListTimeout; when upstream fails, the cache's.
+func (s *Server) serveList(w *recorder, r *http.Request, q moduleRequest) {
+	if s.cfg.Offline {
+		w.outcome = "offline"
+		list, err := s.cachedList(q.path)
+		if err != nil {
+			w.fail(http.StatusNotFound, "not found: "+q.path+" is not in the cache (offline)")
+			return
+		}
+		s.serveBytes(w, r, listBody(list), "text/plain; charset=utf-8")
+		return
+	}
+	w.outcome = "miss"
+	list, err := flight(s, r.Context(), "list "+q.path, func(ctx context.Context) ([]string, error) {
+		ctx, cancel := context.WithTimeout(ctx, s.cfg.ListTimeout)
+		defer cancel()
+		return s.cfg.Fetcher.Versions(ctx, q.path)
+	})
+	if err != nil && !notExist(err) && !errors.Is(err, r.Context().Err()) {
+		if cached, cerr := s.cachedList(q.path); cerr == nil {
+			s.stale(w, "list", q.path, err)
+			s.serveBytes(w, r, listBody(cached), "text/plain; charset=utf-8")
+			return
+		}
+	}
+	if err != nil {
+		w.failErr(err)
+		return
+	}
+	s.serveBytes(w, r, listBody(list), "text/plain; charset=utf-8")
+}
+
+// stale marks an answer served from the cache because upstream failed.
+func (s *Server) stale(w *recorder, what, path string, err error) {
+	w.outcome = "stale"
+	w.detail = oneLine(err.Error(), 500)
+	w.Header().Set("X-Gomodfetch-Stale", "1")
+	w.Header().Set("Warning", `110 - "Response is Stale"`)
+	s.metrics.stale.WithLabelValues(what).Inc()
+	s.log.Warn("upstream failed; serving the cache's answer", "what", what, "module", path, "error", oneLine(err.Error(), 500))
+}
+
+func listBody(list []string) []byte {
+	list = slices.Clone(list)
+	semver.Sort(list)
+	var b bytes.Buffer
+	for _, v := range slices.Compact(list) {
+		b.WriteString(v)
+		b.WriteByte('\n')
+	}
+	return b.Bytes()
+}
+
+// cachedList returns the tagged versions whose .mod the cache holds (its
+// list file), or an error if it holds none of path.
+func (s *Server) cachedList(path string) ([]string, error) {
+	dir, err := s.versionDir(path)
+	if err != nil {
+		return nil, err
+	}
+	data, err := os.ReadFile(filepath.Join(dir, "list"))
+	if err != nil {
+		return nil, err
+	}
+	var list []string
+	for _, l := range strings.Split(string(data), "\n") {
+		l = strings.TrimSpace(l)
+		if module.CanonicalVersion(l) == l && l != "" && !module.IsPseudoVersion(l) {
+			list = append(list, l)
+		}
+	}
+	return list, nil
+}
+
+// versionDir is $GOMODCACHE/cache/download/<escaped path>/@v.
+func (s *Server) versionDir(path string) (string, error) {
+	f, err := s.cfg.Cache.File(module.Version{Path: path, Version: "v0.0.0"}, "info")
+	if err != nil {
+		return "", err
+	}
+	return filepath.Dir(f), nil
+}
+
+// serveLatest answers @latest from upstream; when upstream fails, with the
+// highest version whose .info the cache holds (as offline).
+func (s *Server) serveLatest(w *recorder, r *http.Request, q moduleRequest) {
+	if s.cfg.Offline {
+		w.outcome = "offline"
+		if file, ok := s.cachedLatest(q.path); ok {
+			s.serveFile(w, r, file, "application/json", mutable, "")
+			return
+		}
+		w.fail(http.StatusNotFound, "not found: "+q.path+" is not in the cache (offline)")
+		return
+	}
+	w.outcome = "miss"
+	v, err := flight(s, r.Context(), "latest "+q.path, func(ctx context.Context) (string, error) {
+		ctx, cancel := context.WithTimeout(ctx, s.cfg.ListTimeout)
+		defer cancel()
+		v, _, err := s.cfg.Fetcher.Latest(ctx, q.path)
+		return v, err
+	})
+	if err != nil && !notExist(err) && !errors.Is(err, r.Context().Err()) {
+		if file, ok := s.cachedLatest(q.path); ok {
+			s.stale(w, "latest", q.path, err)
+			s.serveFile(w, r, file, "application/json", mutable, "")
+			return
+		}
+	}
+	if err != nil {
+		w.failErr(err)
+		return
+	}
+	file, err := s.cfg.Cache.File(module.Version{Path: q.path, Version: v}, "info")
+	if err != nil {
+		w.failErr(err)
+		return
+	}
+	s.serveFile(w, r, file, "application/json", mutable, "")
+}
+
+// cachedLatest returns the .info file of path's highest cached version:
+// the highest release if there is one, else the highest of all.
+func (s *Server) cachedLatest(path string) (string, bool) {
+	dir, err := s.versionDir(path)
+	if err != nil {
+		return "", false
+	}
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return "", false
+	}
+	best, bestRelease := "", ""
+	for _, e := range entries {
+		v, ok := strings.CutSuffix(e.Name(), ".info")
+		if !ok || module.CanonicalVersion(v) != v || v == "" {
+			continue
+		}
+		if _, _, err := s.cfg.Cache.ReadInfo(module.Version{Path: path, Version: v}); err != nil {
+			continue
+		}
+		if best == "" || semver.Compare(v, best) > 0 {
+			best = v
+		}
+		if semver.Prerelease(v) == "" && !module.IsPseudoVersion(v) && (bestRelease == "" || semver.Compare(v, bestRelease) > 0) {
+			bestRelease = v
+		}
+	}
+	if bestRelease != "" {
+		best = bestRelease
+	}
+	if best == "" {
+		return "", false
+	}
+	return filepath.Join(dir, best+".info"), true
+}
+
+// serveFile serves a cache file. etag, if empty, is made from the content
+// (a .info or .mod is small).
+func (s *Server) serveFile(w *recorder, r *http.Request, file, ctype, cacheControl, etag string) {
+	f, err := os.Open(file)
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			w.failErr(fmt.Errorf("%w: gone from the cache", fs.ErrNotExist))
+		} else {
+			w.detail = err.Error()
+			w.fail(http.StatusInternalServerError, "reading the cache failed")
+		}
+		return
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		w.fail(http.StatusInternalServerError, "reading the cache failed")
+		return
+	}
+	if etag == "" && fi.Size() < 1<<20 {
+		h := sha256.New()
+		buf := make([]byte, fi.Size()+1)
+		n, _ := f.ReadAt(buf, 0)
+		h.Write(buf[:n])
+		etag = hex.EncodeToString(h.Sum(nil))[:32]
+	}
+	hd := w.Header()
+	hd.Set("Content-Type", ctype)
+	hd.Set("Cache-Control", cacheControl)
+	if etag != "" {
+		hd.Set("ETag", `"`+etag+`"`)
+	}
+	http.ServeContent(w, r, "", fi.ModTime(), f)
+}
+
+// serveBytes serves a generated answer (a version list).
+func (s *Server) serveBytes(w *recorder, r *http.Request, data []byte, ctype string) {
+	hd := w.Header()
+	hd.Set("Content-Type", ctype)
+	hd.Set("Cache-Control", mutable)
+	sum := sha256.Sum256(data)
+	hd.Set("ETag", `"`+hex.EncodeToString(sum[:16])+`"`)
+	http.ServeContent(w, r, "", time.Time{}, bytes.NewReader(data))
+}
+
+// prefetchFor starts, within the Prefetch bound, what a client that asked
+// for mod's go.mod will likely ask next: the go.mod of each requirement,
+// and mod's own .info and .zip. Whatever does not fit in the bound is
+// skipped.
+func (s *Server) prefetchFor(mod module.Version, gomod []byte) {
+	if cap(s.prefetch) == 0 {
+		return
+	}
+	f, err := modfile.ParseLax("go.mod", gomod, nil)
+	if err != nil {
+		return
+	}
+	s.spawn(func(ctx context.Context) { s.ensureZip(ctx, mod) })
+	for _, req := range f.Require {
+		m := req.Mod
+		if s.cfg.Private(m.Path) || module.Check(m.Path, m.Version) != nil || module.CanonicalVersion(m.Version) != m.Version {
+			continue
+		}
+		if _, _, err := s.cfg.Cache.ReadGoMod(m); err == nil {
+			continue
+		}
+		s.spawn(func(ctx context.Context) { s.ensureMod(ctx, m) })
+	}
+}
+
+// spawn runs fn in the background if a prefetch slot is free.
+func (s *Server) spawn(fn func(ctx context.Context)) {
+	select {
+	case s.prefetch <- struct{}{}:
+	default:
+		s.metrics.prefetch.WithLabelValues("skipped").Inc()
+		return
+	}
+	s.metrics.prefetch.WithLabelValues("started").Inc()
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		defer func() { <-s.prefetch }()
+		fn(s.ctx)
+	}()
+}

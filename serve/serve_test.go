@@ -1,0 +1,467 @@
+package serve
+
+import (
+	"context"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"golang.org/x/mod/module"
+
+	"gomodfetch/download"
+	"gomodfetch/internal/modtest"
+	"gomodfetch/modcache"
+	"gomodfetch/proxy"
+	"gomodfetch/retry"
+	"gomodfetch/verify"
+)
+
+// upstream is a fake module proxy serving example.com/m v1.0.0. fail, if
+// set, answers a path's request instead; tamper serves a different zip.
+type upstream struct {
+	srv      *httptest.Server
+	mod      module.Version
+	zip      []byte
+	gomod    string
+	mu       sync.Mutex
+	reqs     []string
+	fail     map[string]int // path → status
+	tamper   bool
+	zipDelay chan struct{} // if set, the zip waits for it
+}
+
+func newUpstream(t *testing.T) *upstream {
+	u := &upstream{mod: module.Version{Path: "example.com/m", Version: "v1.0.0"}, gomod: "module example.com/m\n\ngo 1.21\n\nrequire example.com/dep v1.2.0\n", fail: map[string]int{}}
+	u.zip = modtest.Zip(t, u.mod, map[string]string{"go.mod": u.gomod, "m.go": "package m\n"})
+	u.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		u.mu.Lock()
+		u.reqs = append(u.reqs, r.URL.Path)
+		code, tamper, delay := u.fail[r.URL.Path], u.tamper, u.zipDelay
+		u.mu.Unlock()
+		if code != 0 {
+			http.Error(w, "injected", code)
+			return
+		}
+		switch r.URL.Path {
+		case "/example.com/m/@v/list":
+			io.WriteString(w, "v1.0.0\nv1.0.1-0.20240101000000-abcdefabcdef\n")
+		case "/example.com/m/@latest", "/example.com/m/@v/master.info":
+			io.WriteString(w, `{"Version":"v1.0.0","Time":"2024-01-01T00:00:00Z","Origin":{"VCS":"git","URL":"https://example.com/m","Ref":"refs/tags/v1.0.0","Hash":"abc"}}`)
+		case "/example.com/m/@v/v1.0.0.info":
+			io.WriteString(w, `{"Version":"v1.0.0","Time":"2024-01-01T00:00:00Z","Origin":{"VCS":"git","URL":"https://example.com/m","Ref":"refs/tags/v1.0.0","Hash":"abc"}}`)
+		case "/example.com/m/@v/v1.0.0.mod":
+			io.WriteString(w, u.gomod)
+		case "/example.com/m/@v/v1.0.0.zip":
+			if delay != nil {
+				<-delay
+			}
+			if tamper {
+				w.Write(modtest.Zip(t, u.mod, map[string]string{"go.mod": u.gomod, "m.go": "package m\n\nvar Evil = 1\n"}))
+				return
+			}
+			w.Write(u.zip)
+		default:
+			http.NotFound(w, r)
+		}
+	}))
+	t.Cleanup(u.srv.Close)
+	return u
+}
+
+func (u *upstream) requests() []string {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	return append([]string(nil), u.reqs...)
+}
+
+func (u *upstream) count(path string) int {
+	n := 0
+	for _, r := range u.requests() {
+		if r == path {
+			n++
+		}
+	}
+	return n
+}
+
+// fakeDB is a checksum database that knows the true hashes.
+type fakeDB struct{ lines []string }
+
+func (d *fakeDB) Lookup(ctx context.Context, path, version string) ([]string, error) {
+	return d.lines, nil
+}
+func (d *fakeDB) Name() string { return "sum.example" }
+
+type setup struct {
+	up    *upstream
+	srv   *httptest.Server
+	cache *modcache.Cache
+	s     *Server
+}
+
+func newSetup(t *testing.T, edit func(*Config)) *setup {
+	t.Helper()
+	up := newUpstream(t)
+	proxies, err := proxy.ParseList(up.srv.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mh, _ := verify.HashGoMod([]byte(up.gomod))
+	db := &fakeDB{lines: []string{
+		"example.com/m v1.0.0 " + modtest.MustHashZip(t, up.zip),
+		"example.com/m v1.0.0/go.mod " + mh,
+	}}
+	cache := &modcache.Cache{Root: t.TempDir(), ReadWrite: true}
+	f := download.New(download.Config{
+		Cache: cache,
+		Router: &proxy.Router{
+			Proxies: proxies,
+			Client:  &proxy.Client{HTTP: proxy.NewHTTPClient(0, 0, 4)},
+			Policy:  retry.Policy{MaxAttempts: 3, Initial: time.Millisecond, Max: time.Millisecond},
+		},
+		Verifier:      &verify.Verifier{DB: db},
+		ForgetAnswers: true,
+	})
+	cfg := Config{Cache: cache, Fetcher: f, SumDBName: "sum.example",
+		Private: func(p string) bool { return strings.HasPrefix(p, "example.com/private") }}
+	if edit != nil {
+		edit(&cfg)
+	}
+	s := New(cfg)
+	srv := httptest.NewServer(s)
+	t.Cleanup(srv.Close)
+	return &setup{up: up, srv: srv, cache: cache, s: s}
+}
+
+func (st *setup) do(t *testing.T, method, path string, hdr ...string) (*http.Response, string) {
+	t.Helper()
+	req, err := http.NewRequest(method, st.srv.URL+path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i+1 < len(hdr); i += 2 {
+		req.Header.Set(hdr[i], hdr[i+1])
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	return resp, string(body)
+}
+
+func TestProtocol(t *testing.T) {
+	st := newSetup(t, nil)
+	tests := []struct {
+		name, method, path string
+		hdr                []string
+		code               int
+		ctype, body        string // body: a substring
+	}{
+		{"list: tagged versions only", "GET", "/example.com/m/@v/list", nil, 200, "text/plain; charset=utf-8", "v1.0.0\n"},
+		{"info keeps Origin", "GET", "/example.com/m/@v/v1.0.0.info", nil, 200, "application/json", `"Origin":{"VCS":"git"`},
+		{"mod", "GET", "/example.com/m/@v/v1.0.0.mod", nil, 200, "text/plain; charset=utf-8", "module example.com/m"},
+		{"zip", "GET", "/example.com/m/@v/v1.0.0.zip", nil, 200, "application/zip", "PK"},
+		{"zip range", "GET", "/example.com/m/@v/v1.0.0.zip", []string{"Range", "bytes=0-1"}, 206, "application/zip", "PK"},
+		{"latest", "GET", "/example.com/m/@latest", nil, 200, "application/json", `"Version":"v1.0.0"`},
+		{"query", "GET", "/example.com/m/@v/master.info", nil, 200, "application/json", `"Version":"v1.0.0"`},
+		{"unknown module", "GET", "/example.com/nope/@v/v1.0.0.mod", nil, 404, "text/plain; charset=utf-8", "not found"},
+		{"unknown list", "GET", "/example.com/nope/@v/list", nil, 404, "text/plain; charset=utf-8", "not found"},
+		{"private", "GET", "/example.com/private/x/@v/list", nil, 404, "text/plain; charset=utf-8", "private"},
+		{"non-canonical mod", "GET", "/example.com/m/@v/v1.0.mod", nil, 404, "text/plain; charset=utf-8", "invalid version"},
+		{"unescaped upper case", "GET", "/example.com/M/@v/list", nil, 400, "text/plain; charset=utf-8", "bad module path"},
+		{"escaped upper case", "GET", "/example.com/!m/@v/list", nil, 404, "text/plain; charset=utf-8", "not found"},
+		{"traversal", "GET", "/example.com/m/@v/..%2F..%2F..%2Fetc%2Fpasswd.info", nil, 400, "text/plain; charset=utf-8", "bad version"},
+		{"dot path", "GET", "/../x/@v/list", nil, 400, "text/plain; charset=utf-8", ""},
+		{"bad suffix", "GET", "/example.com/m/@v/v1.0.0.exe", nil, 404, "text/plain; charset=utf-8", ""},
+		{"root", "GET", "/", nil, 404, "text/plain; charset=utf-8", ""},
+		{"post", "POST", "/example.com/m/@v/list", nil, 405, "text/plain; charset=utf-8", ""},
+		{"sumdb supported", "GET", "/sumdb/sum.example/supported", nil, 200, "", ""},
+		{"other sumdb", "GET", "/sumdb/sum.golang.org/supported", nil, 404, "text/plain; charset=utf-8", ""},
+		{"sumdb bad tile", "GET", "/sumdb/sum.example/tile/8/0/../../x", nil, 400, "text/plain; charset=utf-8", ""},
+		{"healthz", "GET", "/healthz", nil, 200, "text/plain; charset=utf-8", "ok"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			resp, body := st.do(t, tt.method, tt.path, tt.hdr...)
+			if resp.StatusCode != tt.code {
+				t.Fatalf("%s %s = %d %q; want %d", tt.method, tt.path, resp.StatusCode, body, tt.code)
+			}
+			if got := resp.Header.Get("Content-Type"); tt.ctype != "" && got != tt.ctype {
+				t.Errorf("Content-Type = %q; want %q", got, tt.ctype)
+			}
+			if !strings.Contains(body, tt.body) {
+				t.Errorf("body = %q; want it to contain %q", body, tt.body)
+			}
+			if tt.code >= 400 && len(body) > 300 {
+				t.Errorf("error body is %d bytes long", len(body))
+			}
+		})
+	}
+	for _, r := range st.up.requests() {
+		if strings.Contains(r, "private") || strings.Contains(r, "..") || strings.Contains(r, "v1.0.mod") || strings.Contains(r, "/M/") {
+			t.Errorf("upstream was asked %s", r)
+		}
+	}
+	if _, body := st.do(t, "GET", "/example.com/m/@v/list"); body != "v1.0.0\n" {
+		t.Errorf("list = %q; want only the tagged version", body)
+	}
+}
+
+func TestHeadAndConditional(t *testing.T) {
+	st := newSetup(t, nil)
+	resp, body := st.do(t, "HEAD", "/example.com/m/@v/v1.0.0.zip")
+	if resp.StatusCode != 200 || body != "" || resp.ContentLength != int64(len(st.up.zip)) {
+		t.Fatalf("HEAD = %d, %d bytes, Content-Length %d; want 200, none, %d", resp.StatusCode, len(body), resp.ContentLength, len(st.up.zip))
+	}
+	etag := resp.Header.Get("ETag")
+	if !strings.HasPrefix(etag, `"h1:`) {
+		t.Fatalf("ETag = %q; want the zip's hash", etag)
+	}
+	if resp, _ := st.do(t, "GET", "/example.com/m/@v/v1.0.0.zip", "If-None-Match", etag); resp.StatusCode != 304 {
+		t.Errorf("If-None-Match = %d; want 304", resp.StatusCode)
+	}
+	resp, body = st.do(t, "GET", "/example.com/m/@v/v1.0.0.zip", "Range", "bytes=2-5", "If-Range", etag)
+	if resp.StatusCode != 206 || body != string(st.up.zip[2:6]) {
+		t.Errorf("If-Range with the ETag = %d %q; want 206", resp.StatusCode, body)
+	}
+	resp, body = st.do(t, "GET", "/example.com/m/@v/v1.0.0.zip", "Range", "bytes=2-5", "If-Range", `"other"`)
+	if resp.StatusCode != 200 || len(body) != len(st.up.zip) {
+		t.Errorf("If-Range with another ETag = %d; want 200 and the whole zip", resp.StatusCode)
+	}
+	lm := resp.Header.Get("Last-Modified")
+	if resp, _ := st.do(t, "GET", "/example.com/m/@v/v1.0.0.mod"); resp.Header.Get("ETag") == "" {
+		t.Error("no ETag on a .mod")
+	}
+	if resp, _ := st.do(t, "GET", "/example.com/m/@v/v1.0.0.zip", "If-Modified-Since", lm); resp.StatusCode != 304 {
+		t.Errorf("If-Modified-Since = %d; want 304", resp.StatusCode)
+	}
+	if n := st.up.count("/example.com/m/@v/v1.0.0.zip"); n != 1 {
+		t.Errorf("upstream asked for the zip %d times; want 1", n)
+	}
+	// Served from the cache, not extracted.
+	if _, err := os.Stat(filepath.Join(st.cache.Root, "example.com", "m@v1.0.0")); err == nil {
+		t.Error("the zip was extracted")
+	}
+}
+
+func TestNotFoundRemembered(t *testing.T) {
+	st := newSetup(t, nil)
+	for range 3 {
+		if resp, _ := st.do(t, "GET", "/example.com/nope/@v/v1.0.0.info"); resp.StatusCode != 404 {
+			t.Fatalf("status %d; want 404", resp.StatusCode)
+		}
+	}
+	if n := st.up.count("/example.com/nope/@v/v1.0.0.info"); n != 1 {
+		t.Errorf("upstream asked %d times; want 1", n)
+	}
+}
+
+// TestStale checks that a list and @latest are refreshed upstream each time
+// and served from the cache, marked stale, when upstream fails; and that
+// 5xx never becomes 404 or the other way round.
+func TestStale(t *testing.T) {
+	st := newSetup(t, nil)
+	st.do(t, "GET", "/example.com/m/@v/v1.0.0.mod")
+	st.do(t, "GET", "/example.com/m/@v/v1.0.0.info")
+	st.do(t, "GET", "/example.com/m/@v/list")
+	st.do(t, "GET", "/example.com/m/@v/list")
+	if n := st.up.count("/example.com/m/@v/list"); n != 2 {
+		t.Errorf("list asked upstream %d times; want 2 (never kept)", n)
+	}
+	st.up.mu.Lock()
+	st.up.fail["/example.com/m/@v/list"] = 503
+	st.up.fail["/example.com/m/@latest"] = 503
+	st.up.fail["/example.com/other/@v/list"] = 503
+	st.up.mu.Unlock()
+	resp, body := st.do(t, "GET", "/example.com/m/@v/list")
+	if resp.StatusCode != 200 || body != "v1.0.0\n" || resp.Header.Get("X-Gomodfetch-Stale") != "1" {
+		t.Errorf("list during an outage = %d %q stale=%q; want the cache's, marked stale", resp.StatusCode, body, resp.Header.Get("X-Gomodfetch-Stale"))
+	}
+	resp, body = st.do(t, "GET", "/example.com/m/@latest")
+	if resp.StatusCode != 200 || !strings.Contains(body, `"v1.0.0"`) || resp.Header.Get("X-Gomodfetch-Stale") != "1" {
+		t.Errorf("@latest during an outage = %d %q; want the cache's, marked stale", resp.StatusCode, body)
+	}
+	if resp, _ := st.do(t, "GET", "/example.com/other/@v/list"); resp.StatusCode != 502 {
+		t.Errorf("uncached list during an outage = %d; want 502", resp.StatusCode)
+	}
+}
+
+func TestOffline(t *testing.T) {
+	st := newSetup(t, nil)
+	st.do(t, "GET", "/example.com/m/@v/v1.0.0.zip")
+	n := len(st.up.requests())
+	off := httptest.NewServer(New(Config{Cache: st.cache, Offline: true}))
+	defer off.Close()
+	for path, want := range map[string]int{
+		"/example.com/m/@v/list":          200,
+		"/example.com/m/@v/v1.0.0.info":   200,
+		"/example.com/m/@v/v1.0.0.mod":    200,
+		"/example.com/m/@v/v1.0.0.zip":    200,
+		"/example.com/m/@latest":          200,
+		"/example.com/m/@v/master.info":   404,
+		"/example.com/m/@v/v1.0.1.mod":    404,
+		"/example.com/dep/@v/v1.2.0.mod":  404,
+		"/example.com/dep/@v/list":        404,
+		"/sumdb/sum.golang.org/supported": 404,
+	} {
+		resp, err := http.Get(off.URL + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != want {
+			t.Errorf("offline %s = %d; want %d", path, resp.StatusCode, want)
+		}
+	}
+	if got := len(st.up.requests()); got != n {
+		t.Errorf("offline server made %d upstream requests", got-n)
+	}
+}
+
+// TestTamper checks that a zip the checksum database does not confirm
+// reaches no client and is not stored.
+func TestTamper(t *testing.T) {
+	st := newSetup(t, nil)
+	st.up.mu.Lock()
+	st.up.tamper = true
+	st.up.mu.Unlock()
+	resp, body := st.do(t, "GET", "/example.com/m/@v/v1.0.0.zip")
+	if resp.StatusCode != 502 || strings.Contains(body, "PK") {
+		t.Fatalf("tampered zip = %d %q; want 502", resp.StatusCode, body)
+	}
+	if _, _, ok := st.cache.ZipHash(st.up.mod); ok {
+		t.Error("the tampered zip is in the cache")
+	}
+	st.up.mu.Lock()
+	st.up.tamper = false
+	st.up.mu.Unlock()
+	if resp, _ := st.do(t, "GET", "/example.com/m/@v/v1.0.0.zip"); resp.StatusCode != 200 {
+		t.Errorf("after the lie, the true zip = %d; want 200", resp.StatusCode)
+	}
+}
+
+// TestDisconnect checks that a client going away cancels nothing: the
+// download finishes, lands in the cache, and a second client waiting for
+// it gets it from the one upstream request.
+func TestDisconnect(t *testing.T) {
+	st := newSetup(t, func(c *Config) { c.Prefetch = 0 })
+	st.up.mu.Lock()
+	st.up.zipDelay = make(chan struct{})
+	st.up.mu.Unlock()
+	ctx, cancel := context.WithCancel(context.Background())
+	req, _ := http.NewRequestWithContext(ctx, "GET", st.srv.URL+"/example.com/m/@v/v1.0.0.zip", nil)
+	first := make(chan error, 1)
+	go func() {
+		resp, err := http.DefaultClient.Do(req)
+		if err == nil {
+			resp.Body.Close()
+		}
+		first <- err
+	}()
+	second := make(chan int, 1)
+	go func() {
+		time.Sleep(50 * time.Millisecond)
+		resp, err := http.Get(st.srv.URL + "/example.com/m/@v/v1.0.0.zip")
+		if err != nil {
+			second <- 0
+			return
+		}
+		resp.Body.Close()
+		second <- resp.StatusCode
+	}()
+	deadline := time.After(10 * time.Second)
+	for st.up.count("/example.com/m/@v/v1.0.0.zip") == 0 {
+		select {
+		case <-deadline:
+			t.Fatal("the zip was never asked upstream")
+		case <-time.After(5 * time.Millisecond):
+		}
+	}
+	time.Sleep(100 * time.Millisecond)
+	cancel()
+	<-first
+	close(st.up.zipDelay)
+	select {
+	case code := <-second:
+		if code != 200 {
+			t.Fatalf("second client got %d", code)
+		}
+	case <-deadline:
+		t.Fatal("second client never answered")
+	}
+	if _, _, ok := st.cache.ZipHash(st.up.mod); !ok {
+		t.Error("the zip is not in the cache")
+	}
+	if n := st.up.count("/example.com/m/@v/v1.0.0.zip"); n != 1 {
+		t.Errorf("upstream asked for the zip %d times; want 1", n)
+	}
+}
+
+func TestConcurrentOneFetch(t *testing.T) {
+	st := newSetup(t, func(c *Config) { c.Prefetch = 0 })
+	var wg sync.WaitGroup
+	var bad atomic.Int64
+	for range 50 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for _, p := range []string{"/example.com/m/@v/v1.0.0.info", "/example.com/m/@v/v1.0.0.mod", "/example.com/m/@v/v1.0.0.zip"} {
+				resp, err := http.Get(st.srv.URL + p)
+				if err != nil || resp.StatusCode != 200 {
+					bad.Add(1)
+				}
+				if err == nil {
+					io.Copy(io.Discard, resp.Body)
+					resp.Body.Close()
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	if bad.Load() > 0 {
+		t.Errorf("%d requests failed", bad.Load())
+	}
+	for _, p := range []string{"/example.com/m/@v/v1.0.0.info", "/example.com/m/@v/v1.0.0.mod", "/example.com/m/@v/v1.0.0.zip"} {
+		if n := st.up.count(p); n != 1 {
+			t.Errorf("upstream asked %s %d times; want 1", p, n)
+		}
+	}
+}
+
+func TestPrefetch(t *testing.T) {
+	st := newSetup(t, func(c *Config) { c.Prefetch = 4 })
+	st.do(t, "GET", "/example.com/m/@v/v1.0.0.mod")
+	deadline := time.Now().Add(10 * time.Second)
+	for st.up.count("/example.com/dep/@v/v1.2.0.mod") == 0 || st.up.count("/example.com/m/@v/v1.0.0.zip") == 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("no prefetch; upstream saw %v", st.up.requests())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func TestMetrics(t *testing.T) {
+	st := newSetup(t, nil)
+	st.do(t, "GET", "/example.com/m/@v/v1.0.0.mod")
+	st.do(t, "GET", "/example.com/m/@v/v1.0.0.mod")
+	_, body := st.do(t, "GET", "/metrics")
+	for _, want := range []string{
+		`gomodfetch_serve_requests_total{code="200",endpoint="mod"} 2`,
+		`gomodfetch_serve_cache_total{endpoint="mod",outcome="hit"} 1`,
+		`gomodfetch_serve_request_duration_seconds_bucket{endpoint="mod"`,
+		`gomodfetch_upstream_requests_total`,
+	} {
+		if !strings.Contains(body, want) {
+			t.Errorf("metrics lack %s", want)
+		}
+	}
+}
