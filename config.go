@@ -161,7 +161,9 @@ func privacyWarning(env *goEnv, dbName string) string {
 		p = strings.TrimSpace(p)
 		// A pattern is covered if it matches itself as a path: the same
 		// glob, or a prefix of it.
-		if p != "" && !module.MatchPrefixPatterns(noSumDB, p) {
+		// "none" is the documented way to say "no paths" (GONOPROXY=none
+		// with GOPRIVATE set); it names no module.
+		if p != "" && p != "none" && !module.MatchPrefixPatterns(noSumDB, p) {
 			uncovered = append(uncovered, p)
 		}
 	}
