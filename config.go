@@ -185,6 +185,9 @@ func loadMain(wd string, opts options, env *goEnv) (*resolver.Main, error) {
 		return nil, err
 	}
 	if work != "" {
+		if opts.modFile != "" {
+			return nil, errors.New("-modfile cannot be used in workspace mode")
+		}
 		return resolver.LoadWorkspace(work, wd)
 	}
 	var m *resolver.Main
