@@ -340,7 +340,9 @@ func runDownload(opts options, stdout, stderr, rawStderr io.Writer) int {
 	if rep.SumsErr != nil {
 		fmt.Fprintf(stderr, "gomodfetch: updating %s: %v\n", mainMod.SumFile(), rep.SumsErr)
 	}
-	if !opts.quiet {
+	// The summary only after a run that went well: a failed run's stderr
+	// is go's lines alone.
+	if !opts.quiet && !rep.Failed() && intr.signal() == nil {
 		st := fetcher.Stats()
 		fmt.Fprintf(stderr, "gomodfetch: %d modules (%d downloaded, %d failed), %d requests, %s, %d retries, %.2fs%s\n",
 			len(rep.Modules), st.Zips, nerr, st.Requests, humanBytes(st.Bytes), st.Retries, time.Since(start).Seconds(), servedBy(st.Served))

@@ -137,6 +137,7 @@ func (x *fetch) run(ctx context.Context) error {
 	for _, err := range []error{ierr, merr} {
 		if err != nil {
 			z.discard()
+			held.Forget()
 			return err
 		}
 	}
