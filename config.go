@@ -167,7 +167,9 @@ func privacyWarning(env *goEnv, dbName string) string {
 		p = strings.TrimSpace(p)
 		// A pattern is covered if it matches itself as a path: the same
 		// glob, or a prefix of it.
-		if p != "" && !module.MatchPrefixPatterns(noSumDB, p) {
+		// "none" is the documented way to say "no paths" (GONOPROXY=none
+		// with GOPRIVATE set); it names no module.
+		if p != "" && p != "none" && !module.MatchPrefixPatterns(noSumDB, p) {
 			uncovered = append(uncovered, p)
 		}
 	}
@@ -189,6 +191,9 @@ func loadMain(wd string, opts options, env *goEnv) (*resolver.Main, error) {
 		return nil, err
 	}
 	if work != "" {
+		if opts.modFile != "" {
+			return nil, errors.New("-modfile cannot be used in workspace mode")
+		}
 		return resolver.LoadWorkspace(work, wd)
 	}
 	var m *resolver.Main

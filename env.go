@@ -142,14 +142,40 @@ type goFlags map[string]string
 func parseGoFlags(s string) (goFlags, error) {
 	f := goFlags{}
 	for _, field := range strings.Fields(s) {
-		if !strings.HasPrefix(field, "-") {
-			return nil, fmt.Errorf("GOFLAGS: parsing %q: non-flag %q", s, field)
+		if !strings.HasPrefix(field, "-") || field == "-" || field == "--" || strings.HasPrefix(field, "---") ||
+			strings.HasPrefix(field, "-=") || strings.HasPrefix(field, "--=") {
+			return nil, fmt.Errorf("parsing $GOFLAGS: non-flag %q", field)
 		}
-		name, val, _ := strings.Cut(strings.TrimLeft(field, "-"), "=")
+		name, val, _ := strings.Cut(strings.TrimPrefix(field[1:], "-"), "=")
+		if !knownGoFlags[name] {
+			return nil, fmt.Errorf("parsing $GOFLAGS: unknown flag -%s", name)
+		}
 		f[name] = val
 	}
 	return f, nil
 }
+
+// knownGoFlags are the flags some go command defines: GOFLAGS may name
+// any of them (each command ignores those it does not define), and any
+// other is an error, as in the go command.
+var knownGoFlags = func() map[string]bool {
+	m := map[string]bool{}
+	for _, n := range strings.Fields(`C a artifacts asan asmflags bench benchmem benchtime
+		blockprofile blockprofilerate buildmode buildvcs c cache changed compat compiled
+		compiler count cover covermode coverpkg coverprofile cpu cpuprofile d
+		debug-actiongraph debug-runtime-trace debug-trace deps diff dropexclude dropgodebug
+		dropignore dropreplace droprequire dropretract droptool dropuse e exclude exec
+		export f failfast find fix fmt fullpath fuzz fuzzcache fuzzminimizetime fuzztime
+		gccgoflags gcflags go godebug i ignore insecure installsuffix json ldflags
+		linkshared list m memprofile memprofilerate mod modcache modcacherw modfile module
+		msan mutexprofile mutexprofilefraction n o outputdir overlay p parallel pgo pkgdir
+		print r race replace require retract retracted reuse run short shuffle skip t tags
+		test testcache timeout tool toolchain toolexec trace trimpath u use v vendor
+		versions vet w work x`) {
+		m[n] = true
+	}
+	return m
+}()
 
 // bool reports whether a boolean flag is on.
 func (f goFlags) bool(name string) bool {

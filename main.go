@@ -126,7 +126,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 			// GOFLAGS supplies what the command line did not set.
 			flags, err := parseGoFlags(newGoEnv(os.Getenv).Get("GOFLAGS"))
 			if err != nil {
-				return err
+				return &goFlagsError{err}
+			}
+			if !c.IsSet("json") && flags.bool("json") {
+				opts.json = true
 			}
 			if !c.IsSet("modcacherw") && flags.bool("modcacherw") {
 				opts.modCacheRW = true
@@ -144,6 +147,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 	if isCompletion(args) {
 		app.Writer = stdout
 	}
+	if msg := chdirNotFirst(args); msg != "" {
+		fmt.Fprintf(stderr, "gomodfetch: %s\n", msg)
+		return exitUsage
+	}
 	if err := app.Run(args); err != nil {
 		var exit cli.ExitCoder // a subcommand's own message and status
 		if errors.As(err, &exit) {
@@ -151,6 +158,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 			return exit.ExitCode()
 		}
 		fmt.Fprintf(stderr, "gomodfetch: %v\n", err)
+		var ge *goFlagsError
+		if errors.As(err, &ge) {
+			return 1 // as go exits for a bad GOFLAGS
+		}
 		return exitUsage
 	}
 	if !parsed {
@@ -180,6 +191,34 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return exitUsage
 	}
 	return runDownload(opts, stdout, stderr, rawStderr)
+}
+
+// goFlagsError is a GOFLAGS value the go command would refuse.
+type goFlagsError struct{ err error }
+
+func (e *goFlagsError) Error() string { return e.err.Error() }
+
+// chdirNotFirst returns go's complaint about a -C flag that is not the
+// first argument ("" if there is none).
+func chdirNotFirst(args []string) string {
+	for i := 1; i < len(args); i++ {
+		a := args[i]
+		if a == "--" {
+			break
+		}
+		name, val, hasVal := strings.Cut(strings.TrimPrefix(strings.TrimPrefix(a, "-"), "-"), "=")
+		if !strings.HasPrefix(a, "-") || name != "C" {
+			continue
+		}
+		if i == 1 {
+			return ""
+		}
+		if !hasVal && i+1 < len(args) {
+			val = args[i+1]
+		}
+		return fmt.Sprintf("invalid value %q for flag -C: -C flag must be first flag on command line", val)
+	}
+	return ""
 }
 
 // defaultJobs is sized for the network, not the CPU: module downloads are
@@ -307,7 +346,9 @@ func runDownload(opts options, stdout, stderr, rawStderr io.Writer) int {
 	if rep.SumsErr != nil {
 		fmt.Fprintf(stderr, "gomodfetch: updating %s: %v\n", mainMod.SumFile(), rep.SumsErr)
 	}
-	if !opts.quiet {
+	// The summary only after a run that went well: a failed run's stderr
+	// is go's lines alone.
+	if !opts.quiet && !rep.Failed() && intr.signal() == nil {
 		st := fetcher.Stats()
 		fmt.Fprintf(stderr, "gomodfetch: %d modules (%d downloaded, %d failed), %d requests, %s, %d retries, %.2fs%s\n",
 			len(rep.Modules), st.Zips, nerr, st.Requests, humanBytes(st.Bytes), st.Retries, time.Since(start).Seconds(), servedBy(st.Served))

@@ -105,7 +105,7 @@ type Fetcher struct {
 	// Answers kept for the run (memo.go), one memo per question.
 	infos    memo[module.Version, infoAnswer]
 	goMods   memo[module.Version, modFile]
-	lists    memo[string, []string]
+	lists    memo[string, versionList]
 	stats    memo[string, *modcache.Info] // path@query → its .info
 	handoffs memo[module.Version, *gocmd.Result]
 	fetches  fetches

@@ -164,17 +164,48 @@ func (x *fetch) run(ctx context.Context) error {
 	}
 	// An error of the .info or go.mod is reported in place of whatever the
 	// zip download then said (it was cancelled).
-	for _, err := range []error{ierr, merr, zerr} {
+	for _, err := range []error{ierr, merr} {
 		if err != nil {
 			z.discard()
+			held.Abandon()
 			return err
 		}
+	}
+	if zerr != nil {
+		return x.zipFailed(ia, mf, zerr)
 	}
 	zipfile, err := x.commit(held, z, ia, mf)
 	if err != nil || x.noExtract {
 		return err
 	}
 	return x.extract(ctx, held, zipfile)
+}
+
+// zipFailed ends a fetch whose .info and go.mod are good but whose zip
+// could not be had, as the go command ends it: the .info stays in the
+// cache and the report names the .info and go.mod. A zip that does not
+// match go.sum (a SECURITY ERROR) leaves nothing, nor does a cancelled run
+// or a module no longer wanted.
+func (x *fetch) zipFailed(ia infoAnswer, mf modFile, zerr error) error {
+	var mismatch *verify.ChecksumMismatchError
+	if errors.As(zerr, &mismatch) || errors.Is(zerr, context.Canceled) || errors.Is(zerr, context.DeadlineExceeded) || !x.wanted() {
+		return zerr
+	}
+	infoFile, err := x.f.cfg.Cache.File(x.mod, "info")
+	if err != nil {
+		return zerr
+	}
+	if !ia.cached {
+		if _, err := x.f.cfg.Cache.WriteInfo(x.mod, ia.info); err != nil {
+			return zerr
+		}
+	}
+	h, err := verify.HashGoMod(mf.data)
+	if err != nil {
+		return zerr
+	}
+	x.m.Info, x.m.GoMod, x.m.GoModSum = infoFile, mf.file, h
+	return zerr
 }
 
 // fromCache fills the module from the cache if everything is in place (a

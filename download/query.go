@@ -2,7 +2,9 @@ package download
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io/fs"
 	"net/url"
 	"strings"
 	"time"
@@ -19,36 +21,77 @@ import (
 // semantic version, in the order the proxy gave them. The answer is kept
 // for the run; the slice is shared and must not be modified.
 func (f *Fetcher) Versions(ctx context.Context, path string) ([]string, error) {
+	l, err := f.versionList(ctx, path)
+	return l.tagged, err
+}
+
+// versionList is a proxy's <path>/@v/list, read.
+type versionList struct {
+	tagged []string // tagged versions, in the proxy's order
+	newest string   // the newest version with a time (its own or a pseudo-version's): @latest's stand-in
+}
+
+// versionList fetches and reads path's version list, once per run.
+func (f *Fetcher) versionList(ctx context.Context, path string) (versionList, error) {
 	enc, err := module.EscapePath(path)
 	if err != nil {
-		return nil, &module.ModuleError{Path: path, Err: err}
+		return versionList{}, &module.ModuleError{Path: path, Err: err}
 	}
-	list, err := f.lists.Do(path, func() ([]string, error) {
-		list, _, err := proxy.Ask(ctx, f.cfg.Router, path, func(ctx context.Context, base *url.URL) ([]string, error) {
+	l, err := f.lists.Do(path, func() (versionList, error) {
+		l, _, err := proxy.Ask(ctx, f.cfg.Router, path, func(ctx context.Context, base *url.URL) (versionList, error) {
 			data, err := f.cfg.Router.Client.GetBytes(ctx, proxy.Join(base, enc+"/@v/list"), maxList)
 			if err != nil {
-				return nil, err
+				return versionList{}, err
 			}
-			var list []string
-			for _, line := range strings.Split(string(data), "\n") {
-				fields := strings.Fields(line)
-				if len(fields) > 0 && semver.IsValid(fields[0]) && !module.IsPseudoVersion(fields[0]) {
-					list = append(list, fields[0])
-				}
-			}
-			return list, nil
+			return parseList(data), nil
 		}, nil)
-		return list, err
+		return l, err
 	})
 	if err != nil {
-		return nil, &module.ModuleError{Path: path, Err: err}
+		return versionList{}, &module.ModuleError{Path: path, Err: err}
 	}
-	return list, nil
+	return l, nil
+}
+
+// parseList reads a version list as the go command reads it: tagged
+// versions for queries and, standing in for a missing @latest, the
+// version with the latest time, where a line's time is its second field
+// or a pseudo-version's own (tagged versions without a time are skipped).
+func parseList(data []byte) versionList {
+	var (
+		l    versionList
+		best time.Time
+	)
+	for _, line := range strings.Split(string(data), "\n") {
+		fields := strings.Fields(line)
+		if len(fields) == 0 || !semver.IsValid(fields[0]) {
+			continue
+		}
+		v := fields[0]
+		if !module.IsPseudoVersion(v) {
+			l.tagged = append(l.tagged, v)
+		}
+		var t time.Time
+		switch {
+		case len(fields) >= 2:
+			t, _ = time.Parse(time.RFC3339, fields[1])
+		case module.IsPseudoVersion(v):
+			t, _ = module.PseudoVersionTime(v)
+		default:
+			continue
+		}
+		if best.Before(t) {
+			best, l.newest = t, v
+		}
+	}
+	return l
 }
 
 // Latest returns the version the proxy list serves as <path>/@latest (which
 // the go command asks only when a module has no tagged versions) and its
-// time, and caches its .info as the go command does.
+// time, and caches its .info as the go command does. When no proxy serves
+// @latest, the newest version in the version list (typically a
+// pseudo-version) stands in, as in the go command.
 func (f *Fetcher) Latest(ctx context.Context, path string) (string, time.Time, error) {
 	enc, err := module.EscapePath(path)
 	if err != nil {
@@ -56,6 +99,12 @@ func (f *Fetcher) Latest(ctx context.Context, path string) (string, time.Time, e
 	}
 	info, err := f.statURL(ctx, path, "latest", enc+"/@latest")
 	if err != nil {
+		var vcs *proxy.NeedVCSError
+		if errors.Is(err, fs.ErrNotExist) || errors.As(err, &vcs) {
+			if l, lerr := f.versionList(ctx, path); lerr == nil && l.newest != "" {
+				return f.Stat(ctx, path, l.newest)
+			}
+		}
 		return "", time.Time{}, &module.ModuleError{Path: path, Err: err}
 	}
 	return info.Version, info.Time, nil

@@ -30,6 +30,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/rogpeppe/go-internal/lockedfile"
@@ -44,6 +45,25 @@ type Cache struct {
 	Root string
 	// ReadWrite leaves extracted directories writable (-modcacherw).
 	ReadWrite bool
+
+	mu        sync.Mutex
+	forgotten []string // lock directories of versions with nothing written (Locked.Forget)
+}
+
+// RemoveEmptyDirs removes the directories that only the lock files of
+// forgotten versions needed, if they are still empty, up to Root. Call it
+// once the run's downloads are over: a directory removed while another
+// download of this run creates a file below it would fail that write.
+func (c *Cache) RemoveEmptyDirs() {
+	c.mu.Lock()
+	dirs := c.forgotten
+	c.forgotten = nil
+	c.mu.Unlock()
+	for _, dir := range dirs {
+		for len(dir) > len(c.Root) && os.Remove(dir) == nil {
+			dir = filepath.Dir(dir)
+		}
+	}
 }
 
 // Info is the content of a .info file.

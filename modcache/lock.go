@@ -18,9 +18,11 @@ import (
 // its methods, so they cannot be made without it. Unlock releases it; a
 // Locked must not be used after that.
 type Locked struct {
-	c      *Cache
-	mod    module.Version
-	unlock func()
+	c       *Cache
+	mod     module.Version
+	unlock  func()
+	file    string
+	created bool // the lock file did not exist before Lock
 }
 
 // Lock takes mod's version lock, giving up when ctx is done: another
@@ -32,6 +34,8 @@ func (c *Cache) Lock(ctx context.Context, mod module.Version) (*Locked, error) {
 	if err != nil {
 		return nil, err
 	}
+	_, statErr := os.Lstat(file)
+	created := errors.Is(statErr, fs.ErrNotExist)
 	if err := os.MkdirAll(filepath.Dir(file), 0o777); err != nil {
 		return nil, writeErr(filepath.Dir(file), err)
 	}
@@ -49,7 +53,7 @@ func (c *Cache) Lock(ctx context.Context, mod module.Version) (*Locked, error) {
 		if r.err != nil {
 			return nil, writeErr(file, r.err)
 		}
-		return &Locked{c: c, mod: mod, unlock: r.unlock}, nil
+		return &Locked{c: c, mod: mod, unlock: r.unlock, file: file, created: created}, nil
 	case <-ctx.Done():
 		go func() {
 			if r := <-ch; r.err == nil {
@@ -66,6 +70,24 @@ func (l *Locked) Unlock() {
 		l.unlock()
 		l.unlock = nil
 	}
+}
+
+// Abandon releases the lock of a version that turned out to have nothing
+// to write (its .info or go.mod could not be had) and, if Lock created the
+// lock file, removes it, leaving its directories to RemoveEmptyDirs: the go
+// command takes the lock only for the zip, so it leaves nothing for such a
+// version. (A process waiting on the removed file gets a lock no one else
+// contends for, on a version that has nothing to write.)
+func (l *Locked) Abandon() {
+	if l.unlock == nil {
+		return
+	}
+	if l.created && os.Remove(l.file) == nil {
+		l.c.mu.Lock()
+		l.c.forgotten = append(l.c.forgotten, filepath.Dir(l.file))
+		l.c.mu.Unlock()
+	}
+	l.Unlock()
 }
 
 // SideLock takes $GOMODCACHE/cache/lock, which the go command holds while

@@ -219,6 +219,7 @@ func (r *Run) Download(ctx context.Context) *Report {
 		}
 	}
 	rep.SumsErr = r.writeSums(rep, g)
+	cfg.Cache.RemoveEmptyDirs()
 	return rep
 }
 

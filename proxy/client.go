@@ -35,6 +35,9 @@ type HTTPError struct {
 	StatusCode int
 	Detail     string // first lines of a text/plain body, if any
 	Retry      time.Duration
+	// Err is a file:// proxy's failure to open the file, printed in
+	// place of Status as the go command prints it.
+	Err error
 }
 
 func (e *HTTPError) Error() string {
@@ -45,8 +48,14 @@ func (e *HTTPError) Error() string {
 		}
 		return fmt.Sprintf("reading %s: %s\n\tserver response:%s%s", e.URL, e.Status, sep, e.Detail)
 	}
+	if e.Err != nil {
+		return fmt.Sprintf("reading %s: %v", e.URL, e.Err)
+	}
 	return fmt.Sprintf("reading %s: %s", e.URL, e.Status)
 }
+
+// Unwrap returns a file:// proxy's open error.
+func (e *HTTPError) Unwrap() error { return e.Err }
 
 // Is makes 404 and 410 match fs.ErrNotExist.
 func (e *HTTPError) Is(target error) bool {
@@ -330,7 +339,13 @@ func (c *Client) openFile(u *url.URL) (io.ReadCloser, error) {
 		default:
 			return nil, err
 		}
-		return nil, &HTTPError{URL: u.Redacted(), Status: fmt.Sprintf("%d %s", status, http.StatusText(status)), StatusCode: status}
+		// The URL names the file already: the error says only what
+		// went wrong, as the go command's does.
+		var pe *fs.PathError
+		if errors.As(err, &pe) && pe.Path == u.Path {
+			err = pe.Err
+		}
+		return nil, &HTTPError{URL: u.Redacted(), Status: fmt.Sprintf("%d %s", status, http.StatusText(status)), StatusCode: status, Err: err}
 	}
 	c.requests.Add(1)
 	return &countingBody{ReadCloser: f, client: c}, nil

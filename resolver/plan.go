@@ -377,8 +377,9 @@ func matchPattern(pattern string) func(string) bool {
 // With no arguments, only go.mod hashes checked while loading the graph
 // are recorded. With arguments, the main module's requirements (after
 // replacement) get both hashes if the graph was not loaded; otherwise every
-// go.mod read for the graph and every zip of the build list (with its
-// go.mod from go 1.21 on).
+// go.mod read for the graph and every zip of the build list with its
+// go.mod. (go keeps a zip's go.mod sum for a main module older than go 1.21
+// only under -mod=mod, which `go mod download` always runs with.)
 func (p *Plan) SumsToKeep(g *Graph) func(module.Version) bool {
 	keep := map[module.Version]bool{}
 	modkey := func(m module.Version) module.Version {
@@ -424,20 +425,10 @@ func (p *Plan) SumsToKeep(g *Graph) func(module.Version) bool {
 			}
 		}
 		g.mu.Unlock()
-		goModsToo := p.main.File.Go != nil && semverGo(p.main.File.Go.Version) >= 0
 		for _, m := range g.BuildList() {
 			r := resolve(m)
-			keep[r] = true
-			if goModsToo {
-				keep[modkey(r)] = true
-			}
+			keep[r], keep[modkey(r)] = true, true
 		}
 	}
 	return func(m module.Version) bool { return keep[m] }
-}
-
-// semverGo compares a go line's version with 1.21 (where go.sum started to
-// keep go.mod hashes for every zip hash).
-func semverGo(v string) int {
-	return semver.Compare("v"+goSemver(v), "v1.21")
 }

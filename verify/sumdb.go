@@ -309,18 +309,28 @@ func (c *SumDBClient) Remote(path string) ([]byte, error) {
 	return data, nil
 }
 
+// joinURL appends path to base as the go command joins a checksum
+// database URL, so its errors print the URL as go's do: a lookup of
+// github.com/!burnt!sushi shows the "!" unescaped when base has no path of
+// its own (RawPath is used only while it still spells Path).
+func joinURL(base *url.URL, path string) *url.URL {
+	u := *base
+	rel := "/" + strings.TrimPrefix(path, "/")
+	u.Path = strings.TrimSuffix(base.Path, "/") + rel
+	u.RawPath = strings.TrimSuffix(base.RawPath, "/") + rel
+	return &u
+}
+
 // readRemote fetches path from the database, with retries.
 func (c *SumDBClient) readRemote(path string) ([]byte, error) {
 	base, err := c.findBase()
 	if err != nil {
 		return nil, err
 	}
-	u := *base
-	u.Path = strings.TrimSuffix(u.Path, "/") + path
-	u.RawPath = ""
+	u := joinURL(base, path)
 	var data []byte
 	err = retry.Do(c.cfg.Context, c.cfg.Policy, func(ctx context.Context) error {
-		d, err := c.cfg.Client.GetBytes(ctx, &u, maxSumDBResponse)
+		d, err := c.cfg.Client.GetBytes(ctx, u, maxSumDBResponse)
 		data = d
 		return err
 	}, c.cfg.OnRetry)

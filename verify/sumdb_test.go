@@ -6,6 +6,7 @@ import (
 	"errors"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -250,5 +251,24 @@ func TestSumDBConcurrentLookupErrors(t *testing.T) {
 	}
 	if got := retry.Classify(errs["example.com/busy"]); got != retry.Transient {
 		t.Errorf("503 classified %v, want transient", got)
+	}
+}
+
+// TestJoinURLEscaping: a lookup URL prints "!" as the go command prints it
+// (unescaped under a database URL without a path; escaped under a proxy's
+// /sumdb/<name> base, where go's RawPath no longer spells the path).
+func TestJoinURLEscaping(t *testing.T) {
+	for _, tc := range []struct{ base, want string }{
+		{"https://sum.golang.org", "https://sum.golang.org/lookup/github.com/!burnt!sushi/toml@v1.0.0"},
+		{"https://sum.golang.org/", "https://sum.golang.org/lookup/github.com/!burnt!sushi/toml@v1.0.0"},
+		{"https://proxy.example/sumdb/sum.golang.org", "https://proxy.example/sumdb/sum.golang.org/lookup/github.com/%21burnt%21sushi/toml@v1.0.0"},
+	} {
+		base, err := url.Parse(tc.base)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := joinURL(base, "/lookup/github.com/!burnt!sushi/toml@v1.0.0").String(); got != tc.want {
+			t.Errorf("joinURL(%s) = %s, want %s", tc.base, got, tc.want)
+		}
 	}
 }
