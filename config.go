@@ -135,7 +135,8 @@ func (c *config) engineFor(ctx context.Context, opts options, sums *verify.Sums,
 		goflags += " -modcacherw"
 	}
 	return download.Config{
-		Cache: cache,
+		Cache:     cache,
+		Downloads: opts.jobs,
 		Router: &proxy.Router{
 			Proxies:          c.proxies,
 			Client:           client,

@@ -6,6 +6,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -77,7 +78,9 @@ func cmdParallel(ts *testscript.TestScript, neg bool, args []string) {
 			if wd := ts.MkAbs("."); wd != "" {
 				cmd.Dir = wd
 			}
-			cmd.Env = append(env, "GOMODCACHE="+filepath.Join(ts.Getenv("WORK"), "parallel", strconv.Itoa(i)))
+			// A copy each: appending to the shared slice would let every
+			// copy write the same GOMODCACHE slot.
+			cmd.Env = append(slices.Clip(env), "GOMODCACHE="+filepath.Join(ts.Getenv("WORK"), "parallel", strconv.Itoa(i)))
 			out, err := cmd.CombinedOutput()
 			if err != nil {
 				mu.Lock()

@@ -25,6 +25,7 @@
 package download
 
 import (
+	"context"
 	"errors"
 	"runtime"
 	"sync"
@@ -60,6 +61,10 @@ type Config struct {
 	// GOMAXPROCS). Unpacking is disk- and CPU-bound: more at once than
 	// there are CPUs only contends in the file system.
 	Extractions int
+	// Downloads bounds how many zips download at a time (zero: no bound
+	// here). A slot is held while the zip's bytes come in, not while it
+	// is unpacked, so the network is not left waiting on the disk.
+	Downloads int
 	// ForgetAnswers shares an answer (a .info, a go.mod, a version list, a
 	// download) only among the calls in flight for it at the same time and
 	// then forgets it, instead of keeping it for the run. A long-lived
@@ -99,8 +104,9 @@ func (m *Module) Err() error { return m.err }
 
 // Fetcher downloads module versions into the cache.
 type Fetcher struct {
-	cfg     Config
-	extract chan struct{} // semaphore: Config.Extractions
+	cfg       Config
+	extract   chan struct{} // semaphore: Config.Extractions
+	downloads chan struct{} // semaphore: Config.Downloads; nil for none
 
 	// Answers kept for the run (memo.go), one memo per question.
 	infos    memo[module.Version, infoAnswer]
@@ -126,6 +132,9 @@ func New(cfg Config) *Fetcher {
 		n = runtime.GOMAXPROCS(0)
 	}
 	f := &Fetcher{cfg: cfg, served: map[string]int{}, extract: make(chan struct{}, n)}
+	if cfg.Downloads > 0 {
+		f.downloads = make(chan struct{}, cfg.Downloads)
+	}
 	if cfg.ForgetAnswers {
 		f.infos.forget, f.goMods.forget, f.lists.forget = true, true, true
 		f.stats.forget, f.handoffs.forget = true, true
@@ -166,6 +175,20 @@ func (f *Fetcher) countZip(source string) {
 	f.served[source]++
 	f.fetched++
 	f.mu.Unlock()
+}
+
+// downloadSlot waits for a network slot (Config.Downloads) and returns the
+// function that gives it back.
+func (f *Fetcher) downloadSlot(ctx context.Context) (func(), error) {
+	if f.downloads == nil {
+		return func() {}, nil
+	}
+	select {
+	case f.downloads <- struct{}{}:
+		return func() { <-f.downloads }, nil
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
 }
 
 // CacheError returns the first write that found the module cache

@@ -3,6 +3,7 @@ package download
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/url"
 	"os"
 
@@ -11,6 +12,7 @@ import (
 
 	"gomodfetch/modcache"
 	"gomodfetch/proxy"
+	"gomodfetch/retry"
 	"gomodfetch/verify"
 )
 
@@ -106,11 +108,13 @@ var errNotKept = errors.New("no longer wanted")
 //	           round trip instead of three
 //	lock       the version lock is taken: the steps after it get the
 //	           *modcache.Locked that only the lock holder has
-//	zip        the zip is downloaded to a temp file, checked, hashed and
-//	           verified against go.sum or the checksum database
+//	zip        the zip is downloaded to a temp file, checked, unpacked and
+//	           hashed in one pass (the tree stays marked .partial), and the
+//	           hash verified against go.sum or the checksum database
 //	commit     once the .info and go.mod are good and a caller still wants
 //	           the module: the .info, then the .ziphash and the zip's rename
-//	extract    the source tree, under the same lock (not for FetchZip)
+//	extract    the tree is sealed (or, for a zip that was in the cache,
+//	           extracted), under the same lock (not for FetchZip)
 //
 // A module only version control can supply is handed to the go command
 // instead (handoff), with the lock released, since the go command takes it.
@@ -177,6 +181,13 @@ func (x *fetch) run(ctx context.Context) error {
 	zipfile, err := x.commit(held, z, ia, mf)
 	if err != nil || x.noExtract {
 		return err
+	}
+	if z.unpacked != nil {
+		if err := z.unpacked.Seal(); err != nil {
+			return module.VersionError(mod, err)
+		}
+		x.m.Dir = z.unpacked.Dir
+		return nil
 	}
 	return x.extract(ctx, held, zipfile)
 }
@@ -282,12 +293,18 @@ type verifiedZip struct {
 	hash     string
 	needHash bool   // in place, but its .ziphash is missing
 	source   string // the proxy that served it; "" if it was in the cache
+	// unpacked is the source tree extracted while hashing, waiting for
+	// the commit to seal it (nil if the zip was not unpacked).
+	unpacked *modcache.Unpacked
 }
 
-// discard removes an uncommitted temp file.
+// discard removes an uncommitted temp file and tree.
 func (z verifiedZip) discard() {
 	if z.tmp != "" {
 		os.Remove(z.tmp)
+	}
+	if z.unpacked != nil {
+		z.unpacked.Discard()
 	}
 }
 
@@ -331,16 +348,103 @@ func (x *fetch) zip(ctx context.Context, held *modcache.Locked) (verifiedZip, er
 }
 
 // downloadZip downloads the zip. Each attempt (hedged attempts run at
-// once) streams into a temp file of its own, which it removes unless it
-// returns it verified.
+// once) streams into a temp file of its own, checked from its directory
+// alone, which it removes unless it is the answer. The answer is then
+// hashed: for a fetch that extracts, by unpacking it (one inflate for both,
+// where the go command inflates twice), else by reading it. A hash go.sum
+// or the checksum database refuses may be damage on the way: the zip is
+// asked for again, until one proxy has served the same wrong bytes twice
+// (repeats). The network slot (Config.Downloads) is held for the download
+// only, so the next download is not kept waiting while this one unpacks.
 func (x *fetch) downloadZip(ctx context.Context, held *modcache.Locked) (verifiedZip, error) {
 	f, mod := x.f, x.mod
 	rel, err := modcache.RelPath(mod, "zip")
 	if err != nil {
 		return verifiedZip{}, module.VersionError(mod, err)
 	}
-	var seen repeats
-	z, p, err := proxy.Ask(ctx, f.cfg.Router, mod.Path, func(ctx context.Context, base *url.URL) (verifiedZip, error) {
+	var (
+		seen repeats
+		z    verifiedZip
+		from proxy.Proxy
+		actx = ctx // refused proxies are asked last on the next try
+	)
+	err = retry.Do(ctx, f.cfg.Router.Policy, func(ctx context.Context) error {
+		got, p, err := x.fetchZipBytes(actx, held, rel, &seen)
+		if err != nil {
+			return askedOut{err}
+		}
+		from = p
+		var hash string
+		if x.noExtract {
+			tmp, err := os.Open(got.tmp)
+			if err == nil {
+				hash, err = dirhash.HashZip(tmp.Name(), dirhash.DefaultHash)
+				tmp.Close()
+			}
+			if err != nil {
+				got.discard()
+				return askedOut{err}
+			}
+		} else {
+			u, err := x.unpack(ctx, held, got.tmp)
+			if err != nil {
+				var we *modcache.WriteError
+				if errors.As(err, &we) || ctx.Err() != nil {
+					got.discard()
+					return askedOut{err}
+				}
+				// Data that does not inflate, or fails its CRC: damage on
+				// the way, unless the proxy serves the same bytes again.
+				bad := &badResponse{fmt.Errorf("downloaded zip is damaged: %v", err), fileDigest(got.tmp)}
+				got.discard()
+				if err = seen.judge(from.URL, bad); retry.Classify(err) != retry.Transient {
+					return askedOut{err}
+				}
+				return err
+			}
+			got.unpacked, hash = u, u.Hash
+		}
+		if err := f.cfg.Verifier.Check(ctx, mod, hash); err != nil {
+			got.discard()
+			if err = seen.judge(p.URL, err); retry.Classify(err) != retry.Transient {
+				return askedOut{err}
+			}
+			return err
+		}
+		got.hash = hash
+		z = got
+		return nil
+	}, func(a retry.Attempt) {
+		f.cfg.Router.Retried(from, a)
+		actx = proxy.Avoiding(actx, from)
+	})
+	var ao askedOut
+	if errors.As(err, &ao) {
+		err = ao.err
+	}
+	if err != nil {
+		return verifiedZip{}, fetchError(mod, err)
+	}
+	z.source = from.String()
+	return z, nil
+}
+
+// askedOut is an error the retries inside proxy.Ask could not get past,
+// or a final one: the loop around Ask does not retry it again.
+type askedOut struct{ err error }
+
+func (e askedOut) Error() string           { return e.err.Error() }
+func (e askedOut) RetryClass() retry.Class { return retry.Permanent }
+
+// fetchZipBytes asks the proxies for the zip, holding a network slot.
+func (x *fetch) fetchZipBytes(ctx context.Context, held *modcache.Locked, rel string, seen *repeats) (verifiedZip, proxy.Proxy, error) {
+	f, mod := x.f, x.mod
+	release, err := f.downloadSlot(ctx)
+	if err != nil {
+		return verifiedZip{}, proxy.Proxy{}, err
+	}
+	defer release()
+	return proxy.Ask(ctx, f.cfg.Router, mod.Path, func(ctx context.Context, base *url.URL) (verifiedZip, error) {
 		tmp, err := held.CreateZipTemp()
 		if err != nil {
 			return verifiedZip{}, err
@@ -355,24 +459,27 @@ func (x *fetch) downloadZip(ctx context.Context, held *modcache.Locked) (verifie
 		if _, err := f.cfg.Router.Client.GetFile(ctx, proxy.Join(base, rel), cacheWriter{tmp}, maxZip); err != nil {
 			return verifiedZip{}, err
 		}
-		hash, err := verify.CheckZip(mod, tmp)
-		if err != nil {
+		if err := verify.CheckZipStructure(mod, tmp); err != nil {
 			return verifiedZip{}, seen.judge(base, err)
 		}
 		if err := tmp.Close(); err != nil {
 			return verifiedZip{}, &modcache.WriteError{Path: tmp.Name(), Err: err}
 		}
-		if err := f.cfg.Verifier.Check(ctx, mod, hash); err != nil {
-			return verifiedZip{}, seen.judge(base, err)
-		}
 		ok = true
-		return verifiedZip{tmp: tmp.Name(), hash: hash}, nil
+		return verifiedZip{tmp: tmp.Name()}, nil
 	}, verifiedZip.discard)
-	if err != nil {
-		return verifiedZip{}, fetchError(mod, err)
+}
+
+// unpack extracts the downloaded zip (at most Config.Extractions at a
+// time) and hashes it in the same pass.
+func (x *fetch) unpack(ctx context.Context, held *modcache.Locked, tmp string) (*modcache.Unpacked, error) {
+	select {
+	case x.f.extract <- struct{}{}:
+	case <-ctx.Done():
+		return nil, ctx.Err()
 	}
-	z.source = p.String()
-	return z, nil
+	defer func() { <-x.f.extract }()
+	return held.Unpack(tmp)
 }
 
 // cacheWriter reports a failed write to a cache file as the cache's
@@ -422,6 +529,7 @@ func (x *fetch) commit(held *modcache.Locked, z verifiedZip, ia infoAnswer, mf m
 			z.discard()
 			return "", module.VersionError(mod, err)
 		}
+		z.tmp = ""
 		f.countZip(z.source)
 	case z.needHash:
 		if err := held.WriteZipHash(z.hash); err != nil {

@@ -101,11 +101,19 @@ func (u *Unpacked) Seal() error {
 }
 
 // Discard removes the tree and its marker (the marker only once the tree
-// is gone).
+// is gone), and the directories above the tree that are left empty, so a
+// module refused leaves nothing behind.
 func (u *Unpacked) Discard() {
-	if removeAll(u.Dir) == nil {
-		if partial, err := u.l.c.File(u.l.mod, "partial"); err == nil {
-			os.Remove(partial)
+	if removeAll(u.Dir) != nil {
+		return
+	}
+	if partial, err := u.l.c.File(u.l.mod, "partial"); err == nil {
+		os.Remove(partial)
+	}
+	root := filepath.Clean(u.l.c.Root)
+	for d := filepath.Dir(u.Dir); d != root && strings.HasPrefix(d, root+string(filepath.Separator)); d = filepath.Dir(d) {
+		if os.Remove(d) != nil {
+			break // not empty, or not ours to remove
 		}
 	}
 }

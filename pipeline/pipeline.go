@@ -159,7 +159,10 @@ func (r *Run) Download(ctx context.Context) *Report {
 		confirmed = map[int]*download.Module{}
 		mu        sync.Mutex
 	)
-	eg.SetLimit(cfg.Jobs)
+	// Twice Jobs: the Fetcher holds its network slots (Jobs of them) only
+	// while bytes come in, so as many again can be verifying, unpacking
+	// or waiting to unpack meanwhile.
+	eg.SetLimit(2 * cfg.Jobs)
 	launch := func(i int, out func(*download.Module)) {
 		t := plan.Targets[i]
 		if t.Version == "" && t.Err == nil {

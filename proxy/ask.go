@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io/fs"
 	"net/url"
+	"sort"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -50,6 +51,36 @@ type Router struct {
 
 // Retries returns how many attempts have been retried so far.
 func (r *Router) Retries() int64 { return r.retries.Load() }
+
+type avoidKey struct{}
+
+// Avoiding returns a context whose Ask calls ask p last in its run: p's
+// answer to this request was refused after Ask took it (a hash that did not
+// match), so the next try should prefer another proxy of a '|' run.
+func Avoiding(ctx context.Context, p Proxy) context.Context {
+	old, _ := ctx.Value(avoidKey{}).(map[string]bool)
+	avoid := make(map[string]bool, len(old)+1)
+	for k := range old {
+		avoid[k] = true
+	}
+	avoid[p.String()] = true
+	return context.WithValue(ctx, avoidKey{}, avoid)
+}
+
+// Retried records a retry that a caller makes above Ask: an answer that
+// Ask accepted from p but a later check refused. It is traced and counted
+// like the Router's own, and counts as a request that failed at p, so a
+// proxy that keeps serving bad answers is asked last (and a '|' run's next
+// proxy first) on the next try.
+func (r *Router) Retried(p Proxy, a retry.Attempt) {
+	r.retries.Add(1)
+	r.event(p, "retry")
+	r.Client.Tracef("# retry %s in %.3fs (attempt %d failed: %s)\n", p, a.Wait.Seconds(), a.N, oneLine(a.Err))
+	if p.Kind == KindURL && r.health.failed(p, r.demoteAfter()) {
+		r.event(p, "demoted")
+		r.Client.Tracef("# demoting %s for the rest of the run: it keeps failing\n", p)
+	}
+}
 
 func (r *Router) event(p Proxy, what string) {
 	if r.OnEvent != nil {
@@ -232,6 +263,10 @@ func (r *Router) askRun(ctx context.Context, path string, run []Proxy, attempt a
 	}
 
 	order := r.health.order(run, r.demoteAfter()) // indexes into run, demoted proxies last
+	if avoid, _ := ctx.Value(avoidKey{}).(map[string]bool); len(avoid) > 0 {
+		// Proxies whose answer to this request was refused go last.
+		sort.SliceStable(order, func(a, b int) bool { return !avoid[run[order[a]].String()] && avoid[run[order[b]].String()] })
+	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	results := make(chan laneResult, len(order))

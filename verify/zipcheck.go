@@ -27,32 +27,43 @@ import (
 // names, the size limits (zip and content 500 MiB, go.mod 16 MiB); a zip
 // that breaks them is an *UnsafeZipError, refused for good.
 func CheckZip(mod module.Version, f *os.File) (string, error) {
+	if err := CheckZipStructure(mod, f); err != nil {
+		return "", err
+	}
+	h, err := dirhash.HashZip(f.Name(), dirhash.DefaultHash)
+	if err != nil {
+		return "", &DamagedZipError{Err: fmt.Errorf("hashing downloaded zip: %v", err), digest: fileDigest(f)}
+	}
+	return h, nil
+}
+
+// CheckZipStructure is CheckZip without the hash, for a caller that hashes
+// the zip as it extracts it (modcache.Locked.Unpack): its records and
+// x/mod/zip's rules are checked from the directory alone, without
+// inflating anything.
+func CheckZipStructure(mod module.Version, f *os.File) error {
 	fi, err := f.Stat()
 	if err != nil {
-		return "", err
+		return err
 	}
 	damaged := func(format string, err error) error {
 		return &DamagedZipError{Err: fmt.Errorf(format, err), digest: fileDigest(f)}
 	}
 	z, err := zip.NewReader(f, fi.Size())
 	if err != nil {
-		return "", damaged("downloaded zip is not valid: %v", err)
+		return damaged("downloaded zip is not valid: %v", err)
 	}
 	if err := checkZipLayout(f, fi.Size(), z); err != nil {
-		return "", damaged("downloaded zip is damaged: %v", err)
+		return damaged("downloaded zip is damaged: %v", err)
 	}
 	cf, err := modzip.CheckZip(mod, f.Name())
 	if cerr := cf.Err(); cerr != nil {
-		return "", &UnsafeZipError{Err: cerr}
+		return &UnsafeZipError{Err: cerr}
 	}
 	if err != nil {
-		return "", damaged("downloaded zip is not valid: %v", err)
+		return damaged("downloaded zip is not valid: %v", err)
 	}
-	h, err := dirhash.HashZip(f.Name(), dirhash.DefaultHash)
-	if err != nil {
-		return "", damaged("hashing downloaded zip: %v", err)
-	}
-	return h, nil
+	return nil
 }
 
 // DamagedZipError is a zip that does not hold together: bytes damaged on
