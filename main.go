@@ -21,6 +21,7 @@ import (
 	"gomodfetch/internal/termsafe"
 	"gomodfetch/modcache"
 	"gomodfetch/pipeline"
+	"gomodfetch/toolchain"
 )
 
 func main() { os.Exit(run(os.Args, os.Stdout, os.Stderr)) }
@@ -222,6 +223,11 @@ func runDownload(opts options, stdout, stderr, rawStderr io.Writer) int {
 	if err != nil {
 		return fail("%v", err)
 	}
+	if mainMod != nil {
+		if err := mainMod.CheckGodebugs(toolchain.Local(env.goroot())); err != nil {
+			return failEach(stderr, err)
+		}
+	}
 	if opts.reuse != "" && mainMod != nil {
 		return fail("-reuse cannot be used inside a module")
 	}
@@ -313,6 +319,19 @@ func runDownload(opts options, stdout, stderr, rawStderr io.Writer) int {
 		return 1
 	}
 	return 0
+}
+
+// failEach prints each of the errors joined in err as go prints them, one
+// "gomodfetch: " line each, and returns the exit status 1.
+func failEach(stderr io.Writer, err error) int {
+	errs := []error{err}
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		errs = j.Unwrap()
+	}
+	for _, e := range errs {
+		fmt.Fprintf(stderr, "gomodfetch: %v\n", e)
+	}
+	return 1
 }
 
 // workDir is the directory the run works in: -C's, made absolute, or the

@@ -57,7 +57,8 @@ type Main struct {
 	// (the go command's working directory); "" prints them as they are.
 	WorkDir string
 
-	mains map[string]bool // main module paths
+	mains map[string]bool   // main module paths
+	work  *modfile.WorkFile // a workspace's go.work
 
 	replace map[module.Version]module.Version // exact and wildcard (Version "") keys
 	written map[module.Version]string         // directory replacements as written in go.mod
