@@ -303,6 +303,9 @@ func runDownload(opts options, stdout, stderr, rawStderr io.Writer) int {
 	if cacheErr != nil && intr.signal() == nil {
 		fmt.Fprintf(stderr, "gomodfetch: module cache %s is not usable: %v\n", cfg.modCache, cacheErr)
 	}
+	if rep.GoModErr != nil {
+		fmt.Fprintf(stderr, "gomodfetch: %v\n", rep.GoModErr)
+	}
 	if rep.SumsErr != nil {
 		fmt.Fprintf(stderr, "gomodfetch: updating %s: %v\n", mainMod.SumFile(), rep.SumsErr)
 	}

@@ -19,9 +19,13 @@
 package pipeline
 
 import (
+	"bytes"
 	"context"
+	"errors"
+	"fmt"
 	"sync"
 
+	"github.com/rogpeppe/go-internal/lockedfile"
 	"golang.org/x/mod/module"
 	"golang.org/x/sync/errgroup"
 
@@ -109,11 +113,13 @@ type Report struct {
 	GraphErr error
 	// SumsErr is a failure to update go.sum.
 	SumsErr error
+	// GoModErr is a failure to update go.mod.
+	GoModErr error
 }
 
 // Failed reports whether anything failed.
 func (rep *Report) Failed() bool {
-	if rep.Fatal != nil || rep.GraphErr != nil || rep.SumsErr != nil {
+	if rep.Fatal != nil || rep.GraphErr != nil || rep.SumsErr != nil || rep.GoModErr != nil {
 		return true
 	}
 	for _, m := range rep.Modules {
@@ -218,8 +224,54 @@ func (r *Run) Download(ctx context.Context) *Report {
 			}
 		}
 	}
-	rep.SumsErr = r.writeSums(rep, g)
+	rep.GoModErr = r.writeGoMod(rep, g, gerr)
+	if rep.GoModErr == nil {
+		rep.SumsErr = r.writeSums(rep, g)
+	}
 	return rep
+}
+
+// writeGoMod rewrites go.mod as go would after this run (see
+// resolver.Plan.GoModUpdate): with no arguments whenever the run got past
+// the graph, with arguments when go.sum is written too.
+func (r *Run) writeGoMod(rep *Report, g *resolver.Graph, gerr error) error {
+	cfg := r.cfg
+	if cfg.Main == nil || rep.Fatal != nil || r.skipsSums(rep) {
+		return nil
+	}
+	if gerr != nil {
+		g = nil
+	}
+	data, changed, err := r.plan.GoModUpdate(g)
+	if err != nil || !changed {
+		return err
+	}
+	// Under the cache's side lock and go.mod's own, as go writes it.
+	unlock, err := cfg.Cache.SideLock()
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	err = lockedfile.Transform(cfg.Main.GoMod, func(old []byte) ([]byte, error) {
+		if !bytes.Equal(old, cfg.Main.Data) {
+			return nil, errors.New("existing contents have changed since last read")
+		}
+		return data, nil
+	})
+	if err != nil {
+		return fmt.Errorf("updating go.mod: %w", err)
+	}
+	return nil
+}
+
+// skipsSums reports whether go leaves go.mod and go.sum alone after this
+// run: a run with arguments where something failed, without -json.
+func (r *Run) skipsSums(rep *Report) bool {
+	failed := rep.GraphErr != nil
+	for _, m := range rep.Modules {
+		failed = failed || m.Error != ""
+	}
+	return len(r.cfg.Args) > 0 && failed && !r.cfg.JSON
 }
 
 // writeSums adds to go.sum what go would add after this run.
@@ -231,11 +283,7 @@ func (r *Run) writeSums(rep *Report, g *resolver.Graph) error {
 	// With no arguments go records the go.mod sums of the graph as soon
 	// as it is read, whatever the downloads then do; with arguments, only
 	// if all went well, or with -json (which records what did download).
-	failed := rep.GraphErr != nil
-	for _, m := range rep.Modules {
-		failed = failed || m.Error != ""
-	}
-	if len(cfg.Args) > 0 && failed && !cfg.JSON {
+	if r.skipsSums(rep) {
 		return nil
 	}
 	return cfg.Sums.WriteAdded(cfg.Cache, r.plan.SumsToKeep(g))
@@ -305,6 +353,11 @@ func (r *Run) startGraph(ctx context.Context) *graphFuture {
 	gf.st = graphLoading
 	go func() {
 		g, err := resolver.LoadGraph(ctx, r.cfg.Main, r.cfg.Fetcher, r.cfg.Jobs)
+		if err == nil {
+			// Roots the graph does not select are raised and the graph
+			// read again, as go does.
+			g, err = g.Expand(ctx, r.cfg.Fetcher, r.cfg.Jobs)
+		}
 		gf.mu.Lock()
 		gf.g, gf.err, gf.st = g, err, graphLoaded
 		if err != nil {

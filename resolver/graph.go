@@ -42,14 +42,16 @@ type Graph struct {
 	main     *Main
 	mu       sync.Mutex
 	reqs     map[module.Version][]module.Version
+	goVers   map[module.Version]string // go lines of the go.mod files read
 	selected map[string]string
 	errs     []error
 }
 
 // summary is what the graph needs from one go.mod.
 type summary struct {
-	require []module.Version
-	pruned  bool
+	require   []module.Version
+	pruned    bool
+	goVersion string
 }
 
 // LoadGraph reads the module graph of main, fetching go.mod files from src
@@ -59,6 +61,7 @@ func LoadGraph(ctx context.Context, main *Main, src ModSource, jobs int) (*Graph
 	g := &Graph{
 		main:     main,
 		reqs:     map[module.Version][]module.Version{},
+		goVers:   map[module.Version]string{},
 		selected: map[string]string{},
 	}
 	// A requirement on a main module (in a workspace, one module requiring
@@ -106,6 +109,7 @@ func LoadGraph(ctx context.Context, main *Main, src ModSource, jobs int) (*Graph
 			if err == nil {
 				g.mu.Lock()
 				g.reqs[m] = s.require
+				g.goVers[m] = s.goVersion
 				for _, r := range s.require {
 					g.noteLocked(r)
 				}
@@ -300,6 +304,7 @@ func (g *Graph) summary(ctx context.Context, src ModSource, m module.Version) (*
 	s := &summary{}
 	if f.Go != nil {
 		s.pruned = isPrunedGoVersion(f.Go.Version)
+		s.goVersion = f.Go.Version
 	}
 	for _, r := range f.Require {
 		if g.main.Excluded(r.Mod) {

@@ -43,8 +43,9 @@ type Main struct {
 	Dir string
 	// GoMod is the path of the go.mod file read.
 	GoMod string
-	// File is the parsed file.
+	// File is the parsed file; Data its content as read.
 	File *modfile.File
+	Data []byte
 	// Path is the module path (in a workspace, the first module's).
 	Path string
 	// Workspace is true for a go.work workspace: GoMod is the go.work
@@ -91,6 +92,7 @@ func ParseMain(dir, gomod string, data []byte) (*Main, error) {
 		Dir:     dir,
 		GoMod:   gomod,
 		File:    f,
+		Data:    data,
 		Path:    f.Module.Mod.Path,
 		mains:   map[string]bool{f.Module.Mod.Path: true},
 		replace: map[module.Version]module.Version{},
