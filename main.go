@@ -223,8 +223,16 @@ func runDownload(opts options, stdout, stderr, rawStderr io.Writer) int {
 	if err != nil {
 		return fail("%v", err)
 	}
+	running, err := toolchain.NewRunning(env.Get("GOTOOLCHAIN"), toolchain.Local(env.goroot()))
+	if err != nil {
+		return fail("%v", err)
+	}
 	if mainMod != nil {
-		if err := mainMod.CheckGodebugs(toolchain.Local(env.goroot())); err != nil {
+		mainMod.Running = running
+		if err := mainMod.CheckGo(); err != nil {
+			return fail("%v", err)
+		}
+		if err := mainMod.CheckGodebugs(running.Version); err != nil {
 			return failEach(stderr, err)
 		}
 	}

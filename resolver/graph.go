@@ -29,6 +29,8 @@ import (
 	"golang.org/x/mod/module"
 	"golang.org/x/mod/semver"
 	"golang.org/x/sync/errgroup"
+
+	"gomodfetch/toolchain"
 )
 
 // ModSource supplies the verified go.mod content of a module version.
@@ -305,6 +307,12 @@ func (g *Graph) summary(ctx context.Context, src ModSource, m module.Version) (*
 	if f.Go != nil {
 		s.pruned = isPrunedGoVersion(f.Go.Version)
 		s.goVersion = f.Go.Version
+		if toolchain.Compare(f.Go.Version, goStrictVersion) >= 0 {
+			// From go 1.21 a module's go line is a requirement on the toolchain.
+			if err := g.main.Running.Check("module "+actual.String(), f.Go.Version); err != nil {
+				return nil, module.VersionError(actual, err)
+			}
+		}
 	}
 	for _, r := range f.Require {
 		if g.main.Excluded(r.Mod) {

@@ -11,6 +11,8 @@ import (
 	"golang.org/x/mod/modfile"
 	"golang.org/x/mod/module"
 	"golang.org/x/mod/semver"
+
+	"gomodfetch/toolchain"
 )
 
 // ErrNoGoMod is returned by FindGoMod when no go.mod is found.
@@ -54,6 +56,10 @@ type Main struct {
 	Workspace bool
 	// Modules are a workspace's modules, in go.work order.
 	Modules []*Main
+	// Running is the toolchain go would run as: a go line newer than it is
+	// an error unless GOTOOLCHAIN lets go switch (the zero value never
+	// fails).
+	Running toolchain.Running
 	// WorkDir is the directory file names in messages are relative to
 	// (the go command's working directory); "" prints them as they are.
 	WorkDir string
@@ -199,4 +205,19 @@ func (m *Main) SumFile() string {
 		return m.GoMod + ".sum"
 	}
 	return strings.TrimSuffix(m.GoMod, ".mod") + ".sum"
+}
+
+// CheckGo fails, with go's error, when go.mod's go line (in a workspace,
+// go.work's) is newer than the running toolchain and it may not switch.
+func (m *Main) CheckGo() error {
+	var v string
+	switch {
+	case m.Workspace && m.work != nil && m.work.Go != nil:
+		v = m.work.Go.Version
+	case !m.Workspace && m.File.Go != nil:
+		v = m.File.Go.Version
+	default:
+		return nil
+	}
+	return m.Running.Check(shortPath(m.WorkDir, m.GoMod), v)
 }
