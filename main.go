@@ -12,6 +12,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"runtime"
 	"sort"
 	"strings"
 	"time"
@@ -227,15 +228,6 @@ func runDownload(opts options, stdout, stderr, rawStderr io.Writer) int {
 	if err != nil {
 		return fail("%v", err)
 	}
-	if mainMod != nil {
-		mainMod.Running = running
-		if err := mainMod.CheckGo(); err != nil {
-			return fail("%v", err)
-		}
-		if err := mainMod.CheckGodebugs(running.Version); err != nil {
-			return failEach(stderr, err)
-		}
-	}
 	if opts.reuse != "" && mainMod != nil {
 		return fail("-reuse cannot be used inside a module")
 	}
@@ -251,6 +243,23 @@ func runDownload(opts options, stdout, stderr, rawStderr io.Writer) int {
 		trace = prog.writer(stderr)
 	}
 	fetcher, cache := cfg.fetcherFor(ctx, opts, sums, trace)
+	running, err = switchToolchain(ctx, stderr, running, mainMod, func(ctx context.Context, target string, announce func()) (string, error) {
+		// go checks a toolchain against the checksum database, never go.sum.
+		f, _ := cfg.fetcherFor(ctx, opts, nil, trace)
+		return f.Toolchain(ctx, toolchain.Module(target, runtime.GOOS, runtime.GOARCH), announce)
+	})
+	if err != nil {
+		return fail("%v", err)
+	}
+	if mainMod != nil {
+		mainMod.Running = running
+		if err := mainMod.CheckGo(); err != nil {
+			return fail("%v", err)
+		}
+		if err := mainMod.CheckGodebugs(running.Version); err != nil {
+			return failEach(stderr, err)
+		}
+	}
 	run, err := pipeline.New(pipeline.Config{
 		Main:        mainMod,
 		Args:        opts.args,

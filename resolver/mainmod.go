@@ -221,3 +221,28 @@ func (m *Main) CheckGo() error {
 	}
 	return m.Running.Check(shortPath(m.WorkDir, m.GoMod), v)
 }
+
+// ToolchainLines are the go and toolchain lines ("" when absent) of the
+// file that decides which toolchain runs: go.work in a workspace, else
+// go.mod.
+func (m *Main) ToolchainLines() (goVersion, toolchainName string) {
+	if m.Workspace {
+		if m.work == nil {
+			return "", ""
+		}
+		if m.work.Go != nil {
+			goVersion = m.work.Go.Version
+		}
+		if m.work.Toolchain != nil {
+			toolchainName = m.work.Toolchain.Name
+		}
+		return goVersion, toolchainName
+	}
+	if m.File.Go != nil {
+		goVersion = m.File.Go.Version
+	}
+	if m.File.Toolchain != nil {
+		toolchainName = m.File.Toolchain.Name
+	}
+	return goVersion, toolchainName
+}

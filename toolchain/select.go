@@ -3,6 +3,8 @@ package toolchain
 import (
 	"fmt"
 	"strings"
+
+	"golang.org/x/mod/module"
 )
 
 // Running is the toolchain a go command would run as, and what GOTOOLCHAIN
@@ -68,3 +70,63 @@ func (r Running) Check(what, goVersion string) error {
 	}
 	return &TooNewError{What: what, GoVersion: goVersion, Running: r}
 }
+
+// IsLang reports whether v is a language version ("1.21", not "1.21.0"
+// or "1.21rc1").
+func IsLang(v string) bool {
+	x, ok := parse(v)
+	return ok && x.patch == "" && x.kind == "" && x.pre == ""
+}
+
+// PathOnly reports whether GOTOOLCHAIN says to look for toolchains only
+// in PATH (path, <name>+path), never to download one.
+func (r Running) PathOnly() bool {
+	return r.GOTOOLCHAIN == "path" || strings.HasSuffix(r.GOTOOLCHAIN, "+path")
+}
+
+// Target returns the toolchain go would run as, given the go and toolchain
+// lines (goVersion, toolchainLine: "" when absent) of the go.mod or go.work
+// that governs the run (named file, for messages), or "" for the installed
+// one. It is go's startup rule: the minimum is the installed go, or the
+// version GOTOOLCHAIN names; with +auto or +path (or auto, path alone) a
+// toolchain line above it is taken, and a go line above that ("go 1.99"
+// means go1.99.0 from go 1.21 on).
+func (r Running) Target(goVersion, toolchainLine, file string) (string, error) {
+	if !r.Switches {
+		return "", nil
+	}
+	target, minVers := "go"+r.Version, r.Version
+	min, suffix, plus := strings.Cut(r.GOTOOLCHAIN, "+")
+	if min != "local" && min != "auto" && min != "path" {
+		target, minVers = min, FromToolchain(min)
+	}
+	auto := r.GOTOOLCHAIN == "auto" || r.GOTOOLCHAIN == "path" || (plus && (suffix == "auto" || suffix == "path"))
+	if auto && toolchainLine != "" && toolchainLine != "default" {
+		v := FromToolchain(toolchainLine)
+		if v == "" || (!strings.HasPrefix(toolchainLine, "go") && !strings.Contains(toolchainLine, "-go")) {
+			return "", fmt.Errorf("invalid toolchain %q in %s", toolchainLine, file)
+		}
+		if Compare(v, minVers) > 0 {
+			target, minVers = toolchainLine, v
+		}
+	}
+	if auto && goVersion != "" && Compare(goVersion, minVers) > 0 {
+		target = "go" + goVersion
+		if IsLang(goVersion) && Compare(goVersion, "1.21") >= 0 {
+			target += ".0"
+		}
+	}
+	if target == "go"+r.Version || target == "local" {
+		return "", nil
+	}
+	return target, nil
+}
+
+// Module is the module that holds toolchain target for goos/goarch, as go
+// downloads it: golang.org/toolchain@v0.0.1-go1.99.0.linux-amd64.
+func Module(target, goos, goarch string) module.Version {
+	return module.Version{Path: ModulePath, Version: "v0.0.1-" + target + "." + goos + "-" + goarch}
+}
+
+// ModulePath is the path of the toolchain modules.
+const ModulePath = "golang.org/toolchain"
