@@ -8,6 +8,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -42,6 +43,11 @@ type options struct {
 	hedgeAcrossComma               bool
 	connectTimeout, headerTimeout  time.Duration
 	args                           []string
+
+	// switched is the toolchain a run switched to, for the run it starts
+	// again as that toolchain; switches counts them.
+	switched *toolchain.Running
+	switches int
 }
 
 func run(args []string, stdout, stderr io.Writer) int {
@@ -243,12 +249,14 @@ func runDownload(opts options, stdout, stderr, rawStderr io.Writer) int {
 		trace = prog.writer(stderr)
 	}
 	fetcher, cache := cfg.fetcherFor(ctx, opts, sums, trace)
-	running, err = switchToolchain(ctx, stderr, running, mainMod, func(ctx context.Context, target string, announce func()) (string, error) {
+	downloadToolchain := func(ctx context.Context, target string, atStartup bool, announce func()) (string, error) {
 		// go checks a toolchain against the checksum database, never go.sum.
 		f, _ := cfg.fetcherFor(ctx, opts, nil, trace)
-		return f.Toolchain(ctx, toolchain.Module(target, runtime.GOOS, runtime.GOARCH), announce)
-	})
-	if err != nil {
+		return f.Toolchain(ctx, toolchain.Module(target, runtime.GOOS, runtime.GOARCH), opts.modCacheRW && !atStartup, announce)
+	}
+	if opts.switched != nil {
+		running = *opts.switched
+	} else if running, err = switchToolchain(ctx, stderr, running, mainMod, downloadToolchain); err != nil {
 		return fail("%v", err)
 	}
 	if mainMod != nil {
@@ -269,6 +277,7 @@ func runDownload(opts options, stdout, stderr, rawStderr io.Writer) int {
 		Jobs:        opts.jobs,
 		JSON:        opts.json,
 		Interrupted: func() bool { return intr.signal() != nil },
+		Running:     running,
 		OnTotal:     prog.setTotal,
 	})
 	if err != nil {
@@ -284,6 +293,18 @@ func runDownload(opts options, stdout, stderr, rawStderr io.Writer) int {
 	prog.run(fetcher.Progress)
 	rep := run.Download(ctx)
 	prog.stop()
+	if rep.Switch != nil {
+		// go runs again as the toolchain the modules need (toolchainswitch.go).
+		next, err := switchForModules(ctx, stderr, running, rep.Switch, fetcher, downloadToolchain)
+		if err == nil && opts.switches >= maxSwitches {
+			err = errors.New("too many toolchain switches")
+		}
+		if err != nil {
+			return fail("%v", err)
+		}
+		opts.switched, opts.switches = &next, opts.switches+1
+		return runDownload(opts, stdout, stderr, rawStderr)
+	}
 
 	if rep.Fatal != nil {
 		graphError(stderr, intr, fetcher, rep.Fatal)

@@ -6,8 +6,11 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"runtime"
+	"sort"
 	"strings"
 
 	"gomodfetch/resolver"
@@ -24,8 +27,9 @@ import (
 // returned Running is the new toolchain's. m is nil outside a module.
 //
 // download fetches the toolchain module of a target, calling announce
-// first if it is not in the cache.
-func switchToolchain(ctx context.Context, stderr io.Writer, running toolchain.Running, m *resolver.Main, download func(ctx context.Context, target string, announce func()) (string, error)) (toolchain.Running, error) {
+// first if it is not in the cache; atStartup is set when go would fetch it
+// before reading its flags.
+func switchToolchain(ctx context.Context, stderr io.Writer, running toolchain.Running, m *resolver.Main, download func(ctx context.Context, target string, atStartup bool, announce func()) (string, error)) (toolchain.Running, error) {
 	var goVersion, line, file string
 	if m != nil {
 		goVersion, line = m.ToolchainLines()
@@ -38,6 +42,15 @@ func switchToolchain(ctx context.Context, stderr io.Writer, running toolchain.Ru
 	if err != nil || target == "" {
 		return running, err
 	}
+	return runAs(ctx, stderr, running, target, true, download)
+}
+
+// runAs is go's exec of toolchain target: the one in PATH if there is
+// one, else (unless GOTOOLCHAIN says path) its module, downloaded and made
+// runnable, with a "downloading" line if announce (go prints it at startup,
+// not for a switch during `go mod download`). It returns the Running of
+// target.
+func runAs(ctx context.Context, stderr io.Writer, running toolchain.Running, target string, announce bool, download func(ctx context.Context, target string, atStartup bool, announce func()) (string, error)) (toolchain.Running, error) {
 	version := toolchain.FromToolchain(target)
 	switched, err := toolchain.NewRunning(running.GOTOOLCHAIN, version)
 	if err != nil {
@@ -46,11 +59,13 @@ func switchToolchain(ctx context.Context, stderr io.Writer, running toolchain.Ru
 	if _, err := exec.LookPath(target); err == nil {
 		return switched, nil // go runs the one on PATH
 	}
-	if running.PathOnly() {
+	if running.HasPath() {
 		return running, fmt.Errorf("cannot find %q in PATH", target)
 	}
-	dir, err := download(ctx, target, func() {
-		fmt.Fprintf(stderr, "gomodfetch: downloading %s (%s/%s)\n", target, runtime.GOOS, runtime.GOARCH)
+	dir, err := download(ctx, target, announce, func() {
+		if announce {
+			fmt.Fprintf(stderr, "gomodfetch: downloading %s (%s/%s)\n", target, runtime.GOOS, runtime.GOARCH)
+		}
 	})
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
@@ -73,4 +88,72 @@ func shortName(dir, path string) string {
 		return rel
 	}
 	return path
+}
+
+// maxSwitches bounds the toolchain switches of one run, as go bounds them.
+const maxSwitches = 100
+
+// switchForModules is go's switch when modules turn out to need a newer go
+// than the running one (tooNew, the newest needed): it picks the newest
+// release of the first line at or above it among the toolchains the
+// proxies list (GOTOOLCHAIN=auto) or PATH holds (path), says so, and gets
+// it as switchToolchain does. The returned Running is the new toolchain's.
+func switchForModules(ctx context.Context, stderr io.Writer, running toolchain.Running, tooNew *toolchain.TooNewError, versions interface {
+	Versions(ctx context.Context, path string) ([]string, error)
+}, download func(ctx context.Context, target string, atStartup bool, announce func()) (string, error)) (toolchain.Running, error) {
+	var list []string
+	if running.HasAuto() {
+		vs, err := versions.Versions(ctx, toolchain.ModulePath)
+		if err != nil {
+			return running, fmt.Errorf("%v\nswitching to go >= %v: %w", tooNew, tooNew.GoVersion, err)
+		}
+		have := map[string]bool{}
+		for _, v := range vs {
+			if gv, ok := toolchain.FromModuleVersion(v); ok && !have[gv] {
+				have[gv] = true
+				list = append(list, gv)
+			}
+		}
+		if !have[running.Version] {
+			list = append(list, running.Version)
+		}
+	} else {
+		list = pathToolchains()
+	}
+	sort.Slice(list, func(i, j int) bool { return toolchain.Compare(list[i], list[j]) < 0 })
+	target, err := toolchain.Newer(tooNew.GoVersion, list)
+	if err != nil {
+		return running, fmt.Errorf("%v\nswitching to go >= %v: %w", tooNew, tooNew.GoVersion, err)
+	}
+	fmt.Fprintf(stderr, "gomodfetch: %v requires go >= %v; switching to %v\n", tooNew.What, tooNew.GoVersion, target)
+	return runAs(ctx, stderr, running, target, false, download)
+}
+
+// pathToolchains are the go versions of the go1.* programs in PATH.
+func pathToolchains() []string {
+	var list []string
+	have := map[string]bool{}
+	for _, dir := range filepath.SplitList(os.Getenv("PATH")) {
+		if dir == "" || !filepath.IsAbs(dir) {
+			continue
+		}
+		entries, err := os.ReadDir(dir)
+		if err != nil {
+			continue
+		}
+		for _, e := range entries {
+			if e.IsDir() || !strings.HasPrefix(e.Name(), "go1.") {
+				continue
+			}
+			info, err := os.Stat(filepath.Join(dir, e.Name()))
+			if err != nil || info.IsDir() || info.Mode()&0o111 == 0 {
+				continue
+			}
+			if v := toolchain.FromToolchain(e.Name()); v != "" && !have[v] {
+				have[v] = true
+				list = append(list, v)
+			}
+		}
+	}
+	return list
 }

@@ -9,16 +9,18 @@ import (
 // Toolchain downloads a toolchain module (golang.org/toolchain@…) as go
 // does before it switches to that toolchain: the zip alone (no .info, no
 // .mod), through the same proxies, retries and verification as any zip,
-// committed with its .ziphash and extracted read-only whatever
-// -modcacherw says (go extracts it before it reads its flags). It returns
+// committed with its .ziphash and extracted. Its directories are left
+// writable only if readWrite: go extracts a toolchain it switches to at
+// startup read-only whatever -modcacherw says (it has not read its flags
+// yet), and one it switches to during a run as the flags say. It returns
 // the extracted directory. A toolchain already in the cache is verified,
 // not fetched; announce, if not nil, is called before a download starts.
-func (f *Fetcher) Toolchain(ctx context.Context, mod module.Version, announce func()) (string, error) {
+func (f *Fetcher) Toolchain(ctx context.Context, mod module.Version, readWrite bool, announce func()) (string, error) {
 	if err := module.Check(mod.Path, mod.Version); err != nil {
 		return "", err
 	}
 	ro := *f.cfg.Cache
-	ro.ReadWrite = false
+	ro.ReadWrite = readWrite
 	if dir, ok := ro.Extracted(mod); ok {
 		if _, hash, ok := ro.ZipHash(mod); ok {
 			if err := f.cfg.Verifier.Check(ctx, mod, hash); err != nil {

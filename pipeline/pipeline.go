@@ -23,15 +23,19 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"sync"
 
 	"github.com/rogpeppe/go-internal/lockedfile"
+	"golang.org/x/mod/modfile"
 	"golang.org/x/mod/module"
 	"golang.org/x/sync/errgroup"
 
 	"gomodfetch/download"
 	"gomodfetch/modcache"
 	"gomodfetch/resolver"
+	"gomodfetch/toolchain"
 	"gomodfetch/verify"
 )
 
@@ -59,6 +63,9 @@ type Config struct {
 	// OnTotal, if not nil, is told how many module versions will be
 	// downloaded, each time that number is known anew.
 	OnTotal func(n int)
+	// Running is the toolchain the run stands in for: a module whose go
+	// line is newer fails, or makes the run end in Report.Switch.
+	Running toolchain.Running
 }
 
 // Run is one run, prepared: its plan is made and its notes are known.
@@ -115,6 +122,11 @@ type Report struct {
 	SumsErr error
 	// GoModErr is a failure to update go.mod.
 	GoModErr error
+	// Switch is set when go would switch to a newer toolchain and run
+	// again (GOTOOLCHAIN allows it, and a module needs a newer go than
+	// Config.Running): the newest go needed. go.mod and go.sum are then
+	// left alone and the report is not to be printed.
+	Switch *toolchain.TooNewError
 }
 
 // Failed reports whether anything failed.
@@ -224,11 +236,43 @@ func (r *Run) Download(ctx context.Context) *Report {
 			}
 		}
 	}
+	for _, m := range rep.Modules {
+		if m.Error == "" && m.Dir != "" {
+			if err := cfg.Running.Check(m.Path+"@"+m.Version, goLine(m.Dir)); err != nil {
+				m.Unusable(err)
+			}
+		}
+	}
+	if cfg.Running.CanSwitch() {
+		errs := []error{rep.Fatal, rep.GraphErr}
+		if len(cfg.Args) > 0 || (cfg.Main != nil && cfg.Main.Workspace) {
+			for _, m := range rep.Modules {
+				errs = append(errs, m.Err())
+			}
+		}
+		if rep.Switch = toolchain.MaxTooNew(errs...); rep.Switch != nil {
+			return rep
+		}
+	}
 	rep.GoModErr = r.writeGoMod(rep, g, gerr)
 	if rep.GoModErr == nil {
 		rep.SumsErr = r.writeSums(rep, g)
 	}
 	return rep
+}
+
+// goLine is the go line of the go.mod in an extracted module directory
+// ("" if there is none).
+func goLine(dir string) string {
+	data, err := os.ReadFile(filepath.Join(dir, "go.mod"))
+	if err != nil {
+		return ""
+	}
+	f, err := modfile.ParseLax("go.mod", data, nil)
+	if err != nil || f.Go == nil {
+		return ""
+	}
+	return f.Go.Version
 }
 
 // writeGoMod rewrites go.mod as go would after this run (see
