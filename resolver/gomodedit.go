@@ -202,19 +202,17 @@ func (g *Graph) minimalRoots(base []string) []module.Version {
 // A workspace's go.mod files are never written.
 func (p *Plan) GoModUpdate(g *Graph) ([]byte, bool, error) {
 	m := p.main
-	if m == nil || m.Workspace {
+	if m == nil || m.Workspace || m.File.Go == nil {
+		// (go adds a missing go line and reads the module anew: not done.)
 		return nil, false, nil
 	}
-	goVersion := ""
-	if m.File.Go != nil {
-		goVersion = m.File.Go.Version
-	}
+	goVersion := m.File.Go.Version
 	roots := m.liveRequirements()
 	if g != nil && p.NeedsGraph {
 		goVersion = g.selectedGo()
 		if m.Pruned() {
 			roots = g.selectedRoots()
-		} else if !g.allRootsSelected(roots) || goVersion != m.File.Go.Version {
+		} else if !g.allRootsSelected(roots) || goVersion != m.File.Go.Version || m.hasDuplicates() {
 			roots = g.minimalRoots(g.unprunedBase(roots))
 		}
 	}
@@ -229,7 +227,7 @@ func (p *Plan) GoModUpdate(g *Graph) ([]byte, bool, error) {
 		return nil, false, fmt.Errorf("errors parsing %s:\n%w", m.GoMod, err)
 	}
 	dirty := false
-	if goVersion != "" && (f.Go == nil || f.Go.Version != goVersion) {
+	if f.Go == nil || f.Go.Version != goVersion {
 		if err := f.AddGoStmt(goVersion); err != nil {
 			return nil, false, err
 		}
@@ -237,7 +235,7 @@ func (p *Plan) GoModUpdate(g *Graph) ([]byte, bool, error) {
 	}
 	if f.Toolchain != nil {
 		tc := f.Toolchain.Name
-		if goVersion != "" && toolchain.Compare(toolchain.FromToolchain(tc), goVersion) < 0 {
+		if toolchain.Compare(toolchain.FromToolchain(tc), goVersion) < 0 {
 			tc = "go" + goVersion // the go line's toolchain is higher
 		}
 		if tc == "go"+goVersion || toolchain.Compare(toolchain.FromToolchain(tc), goStrictVersion) < 0 {
@@ -254,7 +252,7 @@ func (p *Plan) GoModUpdate(g *Graph) ([]byte, bool, error) {
 	if !dirty {
 		return nil, false, nil
 	}
-	if goVersion != "" && toolchain.Compare(goVersion, "1.17") >= 0 {
+	if toolchain.Compare(goVersion, "1.17") >= 0 {
 		f.SetRequireSeparateIndirect(list)
 	} else {
 		f.SetRequire(list)
@@ -297,6 +295,18 @@ func (g *Graph) unprunedBase(roots []module.Version) []string {
 		}
 	}
 	return base
+}
+
+// hasDuplicates reports whether a path is required on several lines.
+func (m *Main) hasDuplicates() bool {
+	seen := map[string]bool{}
+	for _, r := range m.File.Require {
+		if seen[r.Mod.Path] {
+			return true
+		}
+		seen[r.Mod.Path] = true
+	}
+	return false
 }
 
 // requires reports whether a non-excluded require line names path.

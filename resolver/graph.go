@@ -181,6 +181,15 @@ func LoadGraph(ctx context.Context, main *Main, src ModSource, jobs int) (*Graph
 		for _, r := range roots {
 			enqueue(r, mode)
 		}
+		if mode == unpruned {
+			// go reads the whole graph of every require line, a path's
+			// lower line included, to rewrite go.mod.
+			for _, r := range main.Requirements() {
+				if !main.Excluded(r) {
+					enqueue(r, mode)
+				}
+			}
+		}
 		eg.Wait()
 	}
 	if len(g.errs) > 0 {
