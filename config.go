@@ -19,6 +19,7 @@ import (
 	"gomodfetch/proxy"
 	"gomodfetch/resolver"
 	"gomodfetch/retry"
+	"gomodfetch/toolchain"
 	"gomodfetch/verify"
 )
 
@@ -81,7 +82,13 @@ func loadConfig(env *goEnv) (*config, error) {
 		c.sumdbConfigDir = filepath.Join(gp, "pkg", "sumdb")
 	}
 	sumdbOff := c.sumdb == nil
+	// A toolchain cannot be listed in go.sum: go always checks it in the
+	// checksum database, unless GOPROXY is one file:// tree.
+	fileProxy := strings.HasPrefix(goproxy, "file://") && !strings.ContainsAny(goproxy, ",|")
 	c.skipSumDB = func(path string) bool {
+		if path == toolchain.ModulePath && !fileProxy {
+			return false
+		}
 		return sumdbOff || module.MatchPrefixPatterns(noSumDB, path)
 	}
 	return c, nil

@@ -13,6 +13,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"runtime"
 	"sort"
 	"strings"
 	"time"
@@ -22,6 +23,7 @@ import (
 	"gomodfetch/internal/termsafe"
 	"gomodfetch/modcache"
 	"gomodfetch/pipeline"
+	"gomodfetch/toolchain"
 )
 
 func main() { os.Exit(run(os.Args, os.Stdout, os.Stderr)) }
@@ -41,6 +43,11 @@ type options struct {
 	hedgeAcrossComma               bool
 	connectTimeout, headerTimeout  time.Duration
 	args                           []string
+
+	// switched is the toolchain a run switched to, for the run it starts
+	// again as that toolchain; switches counts them.
+	switched *toolchain.Running
+	switches int
 }
 
 func run(args []string, stdout, stderr io.Writer) int {
@@ -84,7 +91,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 			&cli.BoolFlag{Name: "modcacherw", Usage: "leave extracted module directories writable"},
 			&cli.StringFlag{Name: "modfile", Usage: "read `file` instead of go.mod (and the .sum beside it)"},
 			&cli.StringFlag{Name: "reuse", Usage: "read `file`, a previous -json output: accepted for compatibility with go mod download -reuse"},
-			&cli.StringFlag{Name: "mod", Usage: "accepted for compatibility (-mod=readonly|mod|vendor); go.mod is never modified"},
+			&cli.StringFlag{Name: "mod", Usage: "accepted for compatibility (-mod=readonly|mod|vendor) and ignored: go.mod is rewritten where go mod download rewrites it"},
 			&cli.IntFlag{Name: "j", Value: defaultJobs, Usage: "download up to `N` modules at a time"},
 			&cli.IntFlag{Name: "conns", Value: defaultConns, Usage: "send at most `N` requests at a time to one proxy host, over at most N connections"},
 			&cli.BoolFlag{Name: "q", Usage: "no progress display and no summary line"},
@@ -268,6 +275,10 @@ func runDownload(opts options, stdout, stderr, rawStderr io.Writer) int {
 	if err != nil {
 		return fail("%v", err)
 	}
+	running, err := toolchain.NewRunning(env.Get("GOTOOLCHAIN"), toolchain.Local(env.goroot()))
+	if err != nil {
+		return fail("%v", err)
+	}
 	if opts.reuse != "" && mainMod != nil {
 		return fail("-reuse cannot be used inside a module")
 	}
@@ -283,6 +294,25 @@ func runDownload(opts options, stdout, stderr, rawStderr io.Writer) int {
 		trace = prog.writer(stderr)
 	}
 	fetcher, cache := cfg.fetcherFor(ctx, opts, sums, trace)
+	downloadToolchain := func(ctx context.Context, target string, atStartup bool, announce func()) (string, error) {
+		// go checks a toolchain against the checksum database, never go.sum.
+		f, _ := cfg.fetcherFor(ctx, opts, nil, trace)
+		return f.Toolchain(ctx, toolchain.Module(target, runtime.GOOS, runtime.GOARCH), opts.modCacheRW && !atStartup, announce)
+	}
+	if opts.switched != nil {
+		running = *opts.switched
+	} else if running, err = switchToolchain(ctx, stderr, running, mainMod, downloadToolchain); err != nil {
+		return fail("%v", err)
+	}
+	if mainMod != nil {
+		mainMod.Running = running
+		if err := mainMod.CheckGo(); err != nil {
+			return fail("%v", err)
+		}
+		if err := mainMod.CheckGodebugs(running.Version); err != nil {
+			return failEach(stderr, err)
+		}
+	}
 	run, err := pipeline.New(pipeline.Config{
 		Main:        mainMod,
 		Args:        opts.args,
@@ -292,6 +322,7 @@ func runDownload(opts options, stdout, stderr, rawStderr io.Writer) int {
 		Jobs:        opts.jobs,
 		JSON:        opts.json,
 		Interrupted: func() bool { return intr.signal() != nil },
+		Running:     running,
 		OnTotal:     prog.setTotal,
 	})
 	if err != nil {
@@ -307,6 +338,18 @@ func runDownload(opts options, stdout, stderr, rawStderr io.Writer) int {
 	prog.run(fetcher.Progress)
 	rep := run.Download(ctx)
 	prog.stop()
+	if rep.Switch != nil {
+		// go runs again as the toolchain the modules need (toolchainswitch.go).
+		next, err := switchForModules(ctx, stderr, running, rep.Switch, fetcher, downloadToolchain)
+		if err == nil && opts.switches >= maxSwitches {
+			err = errors.New("too many toolchain switches")
+		}
+		if err != nil {
+			return fail("%v", err)
+		}
+		opts.switched, opts.switches = &next, opts.switches+1
+		return runDownload(opts, stdout, stderr, rawStderr)
+	}
 
 	if rep.Fatal != nil {
 		graphError(stderr, intr, fetcher, rep.Fatal)
@@ -343,6 +386,9 @@ func runDownload(opts options, stdout, stderr, rawStderr io.Writer) int {
 	if cacheErr != nil && intr.signal() == nil {
 		fmt.Fprintf(stderr, "gomodfetch: module cache %s is not usable: %v\n", cfg.modCache, cacheErr)
 	}
+	if rep.GoModErr != nil {
+		fmt.Fprintf(stderr, "gomodfetch: %v\n", rep.GoModErr)
+	}
 	if rep.SumsErr != nil {
 		fmt.Fprintf(stderr, "gomodfetch: updating %s: %v\n", mainMod.SumFile(), rep.SumsErr)
 	}
@@ -361,6 +407,19 @@ func runDownload(opts options, stdout, stderr, rawStderr io.Writer) int {
 		return 1
 	}
 	return 0
+}
+
+// failEach prints each of the errors joined in err as go prints them, one
+// "gomodfetch: " line each, and returns the exit status 1.
+func failEach(stderr io.Writer, err error) int {
+	errs := []error{err}
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		errs = j.Unwrap()
+	}
+	for _, e := range errs {
+		fmt.Fprintf(stderr, "gomodfetch: %v\n", e)
+	}
+	return 1
 }
 
 // workDir is the directory the run works in: -C's, made absolute, or the

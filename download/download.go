@@ -102,6 +102,10 @@ func Failed(mod module.Version, err error) *Module {
 // Err returns the error that Error reports, or nil.
 func (m *Module) Err() error { return m.err }
 
+// Unusable records err as the error of a module that downloaded but cannot
+// be used (its go line is too new): go keeps the other fields, not Dir.
+func (m *Module) Unusable(err error) { m.Error, m.err, m.Dir = err.Error(), err, "" }
+
 // Fetcher downloads module versions into the cache.
 type Fetcher struct {
 	cfg       Config

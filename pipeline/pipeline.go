@@ -19,15 +19,23 @@
 package pipeline
 
 import (
+	"bytes"
 	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
 	"sync"
 
+	"github.com/rogpeppe/go-internal/lockedfile"
+	"golang.org/x/mod/modfile"
 	"golang.org/x/mod/module"
 	"golang.org/x/sync/errgroup"
 
 	"gomodfetch/download"
 	"gomodfetch/modcache"
 	"gomodfetch/resolver"
+	"gomodfetch/toolchain"
 	"gomodfetch/verify"
 )
 
@@ -55,6 +63,9 @@ type Config struct {
 	// OnTotal, if not nil, is told how many module versions will be
 	// downloaded, each time that number is known anew.
 	OnTotal func(n int)
+	// Running is the toolchain the run stands in for: a module whose go
+	// line is newer fails, or makes the run end in Report.Switch.
+	Running toolchain.Running
 }
 
 // Run is one run, prepared: its plan is made and its notes are known.
@@ -109,11 +120,18 @@ type Report struct {
 	GraphErr error
 	// SumsErr is a failure to update go.sum.
 	SumsErr error
+	// GoModErr is a failure to update go.mod.
+	GoModErr error
+	// Switch is set when go would switch to a newer toolchain and run
+	// again (GOTOOLCHAIN allows it, and a module needs a newer go than
+	// Config.Running): the newest go needed. go.mod and go.sum are then
+	// left alone and the report is not to be printed.
+	Switch *toolchain.TooNewError
 }
 
 // Failed reports whether anything failed.
 func (rep *Report) Failed() bool {
-	if rep.Fatal != nil || rep.GraphErr != nil || rep.SumsErr != nil {
+	if rep.Fatal != nil || rep.GraphErr != nil || rep.SumsErr != nil || rep.GoModErr != nil {
 		return true
 	}
 	for _, m := range rep.Modules {
@@ -221,9 +239,87 @@ func (r *Run) Download(ctx context.Context) *Report {
 			}
 		}
 	}
-	rep.SumsErr = r.writeSums(rep, g)
 	cfg.Cache.RemoveEmptyDirs()
+	for _, m := range rep.Modules {
+		if m.Error == "" && m.Dir != "" {
+			if err := cfg.Running.Check(m.Path+"@"+m.Version, goLine(m.Dir)); err != nil {
+				m.Unusable(err)
+			}
+		}
+	}
+	if cfg.Running.CanSwitch() {
+		errs := []error{rep.Fatal, rep.GraphErr}
+		if len(cfg.Args) > 0 || (cfg.Main != nil && cfg.Main.Workspace) {
+			for _, m := range rep.Modules {
+				errs = append(errs, m.Err())
+			}
+		}
+		if rep.Switch = toolchain.MaxTooNew(errs...); rep.Switch != nil {
+			return rep
+		}
+	}
+	rep.GoModErr = r.writeGoMod(rep, g, gerr)
+	if rep.GoModErr == nil {
+		rep.SumsErr = r.writeSums(rep, g)
+	}
 	return rep
+}
+
+// goLine is the go line of the go.mod in an extracted module directory
+// ("" if there is none).
+func goLine(dir string) string {
+	data, err := os.ReadFile(filepath.Join(dir, "go.mod"))
+	if err != nil {
+		return ""
+	}
+	f, err := modfile.ParseLax("go.mod", data, nil)
+	if err != nil || f.Go == nil {
+		return ""
+	}
+	return f.Go.Version
+}
+
+// writeGoMod rewrites go.mod as go would after this run (see
+// resolver.Plan.GoModUpdate): with no arguments whenever the run got past
+// the graph, with arguments when go.sum is written too.
+func (r *Run) writeGoMod(rep *Report, g *resolver.Graph, gerr error) error {
+	cfg := r.cfg
+	if cfg.Main == nil || rep.Fatal != nil || r.skipsSums(rep) {
+		return nil
+	}
+	if gerr != nil {
+		g = nil
+	}
+	data, changed, err := r.plan.GoModUpdate(g)
+	if err != nil || !changed {
+		return err
+	}
+	// Under the cache's side lock and go.mod's own, as go writes it.
+	unlock, err := cfg.Cache.SideLock()
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	err = lockedfile.Transform(cfg.Main.GoMod, func(old []byte) ([]byte, error) {
+		if !bytes.Equal(old, cfg.Main.Data) {
+			return nil, errors.New("existing contents have changed since last read")
+		}
+		return data, nil
+	})
+	if err != nil {
+		return fmt.Errorf("updating go.mod: %w", err)
+	}
+	return nil
+}
+
+// skipsSums reports whether go leaves go.mod and go.sum alone after this
+// run: a run with arguments where something failed, without -json.
+func (r *Run) skipsSums(rep *Report) bool {
+	failed := rep.GraphErr != nil
+	for _, m := range rep.Modules {
+		failed = failed || m.Error != ""
+	}
+	return len(r.cfg.Args) > 0 && failed && !r.cfg.JSON
 }
 
 // Resolution is what a run needs in the module cache, worked out without
@@ -285,11 +381,7 @@ func (r *Run) writeSums(rep *Report, g *resolver.Graph) error {
 	// With no arguments go records the go.mod sums of the graph as soon
 	// as it is read, whatever the downloads then do; with arguments, only
 	// if all went well, or with -json (which records what did download).
-	failed := rep.GraphErr != nil
-	for _, m := range rep.Modules {
-		failed = failed || m.Error != ""
-	}
-	if len(cfg.Args) > 0 && failed && !cfg.JSON {
+	if r.skipsSums(rep) {
 		return nil
 	}
 	return cfg.Sums.WriteAdded(cfg.Cache, r.plan.SumsToKeep(g))
@@ -359,6 +451,11 @@ func (r *Run) startGraph(ctx context.Context) *graphFuture {
 	gf.st = graphLoading
 	go func() {
 		g, err := resolver.LoadGraph(ctx, r.cfg.Main, r.cfg.Fetcher, r.cfg.Jobs)
+		if err == nil {
+			// Roots the graph does not select are raised and the graph
+			// read again, as go does.
+			g, err = g.Expand(ctx, r.cfg.Fetcher, r.cfg.Jobs)
+		}
 		gf.mu.Lock()
 		gf.g, gf.err, gf.st = g, err, graphLoaded
 		if err != nil {

@@ -29,6 +29,8 @@ import (
 	"golang.org/x/mod/module"
 	"golang.org/x/mod/semver"
 	"golang.org/x/sync/errgroup"
+
+	"gomodfetch/toolchain"
 )
 
 // ModSource supplies the verified go.mod content of a module version.
@@ -42,14 +44,16 @@ type Graph struct {
 	main     *Main
 	mu       sync.Mutex
 	reqs     map[module.Version][]module.Version
+	goVers   map[module.Version]string // go lines of the go.mod files read
 	selected map[string]string
 	errs     []error
 }
 
 // summary is what the graph needs from one go.mod.
 type summary struct {
-	require []module.Version
-	pruned  bool
+	require   []module.Version
+	pruned    bool
+	goVersion string
 }
 
 // LoadGraph reads the module graph of main, fetching go.mod files from src
@@ -59,6 +63,7 @@ func LoadGraph(ctx context.Context, main *Main, src ModSource, jobs int) (*Graph
 	g := &Graph{
 		main:     main,
 		reqs:     map[module.Version][]module.Version{},
+		goVers:   map[module.Version]string{},
 		selected: map[string]string{},
 	}
 	// A requirement on a main module (in a workspace, one module requiring
@@ -106,6 +111,7 @@ func LoadGraph(ctx context.Context, main *Main, src ModSource, jobs int) (*Graph
 			if err == nil {
 				g.mu.Lock()
 				g.reqs[m] = s.require
+				g.goVers[m] = s.goVersion
 				for _, r := range s.require {
 					g.noteLocked(r)
 				}
@@ -174,6 +180,15 @@ func LoadGraph(ctx context.Context, main *Main, src ModSource, jobs int) (*Graph
 		}
 		for _, r := range roots {
 			enqueue(r, mode)
+		}
+		if mode == unpruned {
+			// go reads the whole graph of every require line, a path's
+			// lower line included, to rewrite go.mod.
+			for _, r := range main.Requirements() {
+				if !main.Excluded(r) {
+					enqueue(r, mode)
+				}
+			}
 		}
 		eg.Wait()
 	}
@@ -300,6 +315,13 @@ func (g *Graph) summary(ctx context.Context, src ModSource, m module.Version) (*
 	s := &summary{}
 	if f.Go != nil {
 		s.pruned = isPrunedGoVersion(f.Go.Version)
+		s.goVersion = f.Go.Version
+		if toolchain.Compare(f.Go.Version, goStrictVersion) >= 0 {
+			// From go 1.21 a module's go line is a requirement on the toolchain.
+			if err := g.main.Running.Check("module "+actual.String(), f.Go.Version); err != nil {
+				return nil, module.VersionError(actual, err)
+			}
+		}
 	}
 	for _, r := range f.Require {
 		if g.main.Excluded(r.Mod) {

@@ -11,6 +11,8 @@ import (
 	"golang.org/x/mod/modfile"
 	"golang.org/x/mod/module"
 	"golang.org/x/mod/semver"
+
+	"gomodfetch/toolchain"
 )
 
 // ErrNoGoMod is returned by FindGoMod when no go.mod is found.
@@ -43,8 +45,9 @@ type Main struct {
 	Dir string
 	// GoMod is the path of the go.mod file read.
 	GoMod string
-	// File is the parsed file.
+	// File is the parsed file; Data its content as read.
 	File *modfile.File
+	Data []byte
 	// Path is the module path (in a workspace, the first module's).
 	Path string
 	// Workspace is true for a go.work workspace: GoMod is the go.work
@@ -53,11 +56,16 @@ type Main struct {
 	Workspace bool
 	// Modules are a workspace's modules, in go.work order.
 	Modules []*Main
+	// Running is the toolchain go would run as: a go line newer than it is
+	// an error unless GOTOOLCHAIN lets go switch (the zero value never
+	// fails).
+	Running toolchain.Running
 	// WorkDir is the directory file names in messages are relative to
 	// (the go command's working directory); "" prints them as they are.
 	WorkDir string
 
-	mains map[string]bool // main module paths
+	mains map[string]bool   // main module paths
+	work  *modfile.WorkFile // a workspace's go.work
 
 	replace map[module.Version]module.Version // exact and wildcard (Version "") keys
 	written map[module.Version]string         // directory replacements as written in go.mod
@@ -90,6 +98,7 @@ func ParseMain(dir, gomod string, data []byte) (*Main, error) {
 		Dir:     dir,
 		GoMod:   gomod,
 		File:    f,
+		Data:    data,
 		Path:    f.Module.Mod.Path,
 		mains:   map[string]bool{f.Module.Mod.Path: true},
 		replace: map[module.Version]module.Version{},
@@ -196,4 +205,44 @@ func (m *Main) SumFile() string {
 		return m.GoMod + ".sum"
 	}
 	return strings.TrimSuffix(m.GoMod, ".mod") + ".sum"
+}
+
+// CheckGo fails, with go's error, when go.mod's go line (in a workspace,
+// go.work's) is newer than the running toolchain and it may not switch.
+func (m *Main) CheckGo() error {
+	var v string
+	switch {
+	case m.Workspace && m.work != nil && m.work.Go != nil:
+		v = m.work.Go.Version
+	case !m.Workspace && m.File.Go != nil:
+		v = m.File.Go.Version
+	default:
+		return nil
+	}
+	return m.Running.Check(shortPath(m.WorkDir, m.GoMod), v)
+}
+
+// ToolchainLines are the go and toolchain lines ("" when absent) of the
+// file that decides which toolchain runs: go.work in a workspace, else
+// go.mod.
+func (m *Main) ToolchainLines() (goVersion, toolchainName string) {
+	if m.Workspace {
+		if m.work == nil {
+			return "", ""
+		}
+		if m.work.Go != nil {
+			goVersion = m.work.Go.Version
+		}
+		if m.work.Toolchain != nil {
+			toolchainName = m.work.Toolchain.Name
+		}
+		return goVersion, toolchainName
+	}
+	if m.File.Go != nil {
+		goVersion = m.File.Go.Version
+	}
+	if m.File.Toolchain != nil {
+		toolchainName = m.File.Toolchain.Name
+	}
+	return goVersion, toolchainName
 }

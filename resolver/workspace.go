@@ -62,6 +62,7 @@ func LoadWorkspace(work, wd string) (*Main, error) {
 		File:      &modfile.File{Go: &modfile.Go{Version: goVersion}},
 		Workspace: true,
 		WorkDir:   wd,
+		work:      wf,
 		mains:     map[string]bool{},
 		replace:   map[module.Version]module.Version{},
 		written:   map[module.Version]string{},
