@@ -40,8 +40,9 @@ type Router struct {
 	// the rest of the run; a success forgives it (zero: 3).
 	DemoteAfter int
 
-	health  health
-	retries atomic.Int64
+	health   health
+	retries  atomic.Int64
+	counters counters // per proxy, for ProxyStats (stats.go)
 }
 
 // Retries returns how many attempts have been retried so far.
@@ -205,6 +206,7 @@ func splitRuns(list []Proxy, acrossComma bool) [][]Proxy {
 
 type laneResult struct {
 	i      int
+	k      int // the lane's place in the asking order: > 0 is a hedge
 	v      any
 	err    error
 	failed int // attempts that failed
@@ -232,6 +234,7 @@ func (r *Router) askRun(ctx context.Context, path string, run []Proxy, attempt a
 		i := order[k]
 		p := run[i]
 		lctx := withAnswerHook(ctx, func() { answered[k].Store(true) })
+		r.counters.request(p)
 		go func() {
 			var v any
 			failed := 0
@@ -242,13 +245,14 @@ func (r *Router) askRun(ctx context.Context, path string, run []Proxy, attempt a
 			}, func(a retry.Attempt) {
 				failed++
 				r.retries.Add(1)
+				r.counters.retried(p, a.Err)
 				r.Client.Tracef("# retry %s in %.3fs (attempt %d failed: %s)\n", p, a.Wait.Seconds(), a.N, oneLine(a.Err))
 				select {
 				case kick <- struct{}{}:
 				default:
 				}
 			})
-			results <- laneResult{i: i, v: v, err: err, failed: failed}
+			results <- laneResult{i: i, k: k, v: v, err: err, failed: failed}
 		}()
 	}
 
@@ -303,17 +307,24 @@ func (r *Router) askRun(ctx context.Context, path string, run []Proxy, attempt a
 					rr := res
 					winner = &rr
 					cancel() // the others lose
+					if res.k > 0 {
+						r.counters.hedgeWon(p)
+					}
 				} else if discard != nil {
 					discard(res.v)
 				}
 				continue
 			}
 			errs[res.i] = res.err
+			if winner == nil && ctx.Err() == nil {
+				r.counters.failed(p, res.err)
+			}
 			// A request failed at p if its retries ran out, or if it was
 			// still failing when another proxy answered; not if p was
 			// merely slower, or said "not found".
 			if (winner == nil && ctx.Err() == nil && retry.Classify(res.err) == retry.Transient) || res.failed > 0 {
 				if r.health.failed(p, r.demoteAfter()) {
+					r.counters.demoted(p)
 					r.Client.Tracef("# demoting %s for the rest of the run: it keeps failing\n", p)
 				}
 			}
