@@ -5,6 +5,8 @@ import (
 	"errors"
 	"net/url"
 	"os"
+	"sync/atomic"
+	"time"
 
 	"golang.org/x/mod/module"
 	"golang.org/x/mod/sumdb/dirhash"
@@ -53,6 +55,7 @@ func (f *Fetcher) DownloadIf(ctx context.Context, mod module.Version, keep func(
 func (f *Fetcher) runFetch(ctx context.Context, mod module.Version, call *fetchCall) {
 	end := f.track.begin(mod)
 	x := &fetch{f: f, mod: mod, m: &Module{Path: mod.Path, Version: mod.Version}, wanted: call.wanted}
+	began := time.Now()
 	err := x.run(ctx)
 	switch {
 	case errors.Is(err, errNotKept):
@@ -63,6 +66,7 @@ func (f *Fetcher) runFetch(ctx context.Context, mod module.Version, call *fetchC
 		f.noteCacheError(err)
 		x.m.Error, x.m.err = err.Error(), err
 	}
+	f.record(x, time.Since(began), err) // records.go
 	f.fetches.finish(mod, call, x.m, err == nil || final(err))
 	end(err != nil)
 }
@@ -91,6 +95,11 @@ type fetch struct {
 	mod    module.Version
 	m      *Module
 	wanted func() bool
+
+	// For the run's records (records.go).
+	source   string       // where the zip came from: "cache", a proxy, "direct"
+	bytes    int64        // zip bytes received
+	attempts atomic.Int32 // zip download attempts, hedges included
 }
 
 func (x *fetch) run(ctx context.Context) error {
@@ -107,6 +116,9 @@ func (x *fetch) run(ctx context.Context) error {
 		return module.VersionError(mod, we)
 	}
 	if done, err := x.fromCache(ctx); done || err != nil {
+		if err == nil {
+			x.source = "cache"
+		}
 		return err
 	}
 	if we := f.cacheErr.Load(); we != nil {
@@ -126,6 +138,9 @@ func (x *fetch) run(ctx context.Context) error {
 	defer held.Unlock()
 
 	z, zerr := x.zip(zctx, held)
+	if zerr == nil && z.source == "" {
+		x.source = "cache" // the zip was; its .info or go.mod may not be
+	}
 	ia, ierr := info.wait()
 	mf, merr := gomod.wait()
 	if x.needVCS(ierr) || x.needVCS(merr) || x.needVCS(zerr) {
@@ -219,6 +234,7 @@ type verifiedZip struct {
 	hash     string
 	needHash bool   // in place, but its .ziphash is missing
 	source   string // the proxy that served it; "" if it was in the cache
+	bytes    int64  // bytes downloaded
 }
 
 // discard removes an uncommitted temp file.
@@ -278,6 +294,7 @@ func (x *fetch) downloadZip(ctx context.Context, held *modcache.Locked) (verifie
 	}
 	var seen repeats
 	z, p, err := proxy.Ask(ctx, f.cfg.Router, mod.Path, func(ctx context.Context, base *url.URL) (verifiedZip, error) {
+		x.attempts.Add(1)
 		tmp, err := held.CreateZipTemp()
 		if err != nil {
 			return verifiedZip{}, err
@@ -289,7 +306,8 @@ func (x *fetch) downloadZip(ctx context.Context, held *modcache.Locked) (verifie
 				os.Remove(tmp.Name())
 			}
 		}()
-		if _, err := f.cfg.Router.Client.GetFile(ctx, proxy.Join(base, rel), cacheWriter{tmp}, maxZip); err != nil {
+		n, err := f.cfg.Router.Client.GetFile(ctx, proxy.Join(base, rel), cacheWriter{tmp}, maxZip)
+		if err != nil {
 			return verifiedZip{}, err
 		}
 		hash, err := verify.CheckZip(mod, tmp)
@@ -303,12 +321,13 @@ func (x *fetch) downloadZip(ctx context.Context, held *modcache.Locked) (verifie
 			return verifiedZip{}, seen.judge(base, err)
 		}
 		ok = true
-		return verifiedZip{tmp: tmp.Name(), hash: hash}, nil
+		return verifiedZip{tmp: tmp.Name(), hash: hash, bytes: n}, nil
 	}, verifiedZip.discard)
 	if err != nil {
 		return verifiedZip{}, fetchError(mod, err)
 	}
 	z.source = p.String()
+	x.source, x.bytes = z.source, z.bytes
 	return z, nil
 }
 
