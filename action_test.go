@@ -146,6 +146,7 @@ func TestActionSteps(t *testing.T) {
 	srv, _ := serviceProject(t, workspace)
 	modCache := filepath.Join(t.TempDir(), "modcache")
 	runnerTemp := t.TempDir()
+	summary := filepath.Join(runnerTemp, "step_summary.md")
 
 	inputs := map[string]string{}
 	for name, in := range a.Inputs {
@@ -180,7 +181,8 @@ func TestActionSteps(t *testing.T) {
 			env := append(dockerEnv(t.TempDir(), "/nonexistent/go"),
 				"PATH="+strings.Join(append(path, os.Getenv("PATH")), string(os.PathListSeparator)),
 				"GOMODCACHE="+modCache, "GOPROXY="+srv.URL,
-				"GITHUB_PATH="+ghPath, "GITHUB_OUTPUT="+ghOut, "RUNNER_TEMP="+runnerTemp)
+				"GITHUB_PATH="+ghPath, "GITHUB_OUTPUT="+ghOut, "RUNNER_TEMP="+runnerTemp,
+				"GITHUB_STEP_SUMMARY="+summary)
 			for k, v := range s.Env {
 				env = append(env, k+"="+expand(v))
 			}
@@ -224,6 +226,19 @@ func TestActionSteps(t *testing.T) {
 	data, err := os.ReadFile(aGo)
 	if err != nil {
 		t.Fatalf("the action did not download the module: %v", err)
+	}
+	// The job page's summary: totals, the proxy's row, the module.
+	md, _ := os.ReadFile(summary)
+	t.Logf("step summary:\n%s", md)
+	for _, want := range []string{
+		"### gomodfetch\n",
+		"✅ **1 modules**: 1 downloaded, 0 from the cache, 0 failed · ",
+		"| " + mdCell(srv.URL) + " | ",
+		"| `example.com/a@v1.0.0` | " + mdCell(srv.URL) + " | ",
+	} {
+		if !strings.Contains(string(md), want) {
+			t.Errorf("step summary lacks %q:\n%s", want, md)
+		}
 	}
 
 	// A damaged directory, as a bad cache restore could leave it.

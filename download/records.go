@@ -1,6 +1,10 @@
 package download
 
-import "time"
+import (
+	"time"
+
+	"gomodfetch/proxy"
+)
 
 // Record is one module version's download in a run, for reports.
 type Record struct {
@@ -37,3 +41,6 @@ func (f *Fetcher) record(x *fetch, d time.Duration, err error) {
 	f.records = append(f.records, r)
 	f.mu.Unlock()
 }
+
+// ProxyStats returns the router's per-proxy counters.
+func (f *Fetcher) ProxyStats() []proxy.ProxyStats { return f.cfg.Router.ProxyStats() }
