@@ -146,7 +146,7 @@ func TestActionSteps(t *testing.T) {
 	srv, _ := serviceProject(t, workspace)
 	modCache := filepath.Join(t.TempDir(), "modcache")
 	runnerTemp := t.TempDir()
-	localCache := goEnvValue(t, "GOMODCACHE")
+	summary := filepath.Join(runnerTemp, "step_summary.md")
 
 	inputs := map[string]string{}
 	for name, in := range a.Inputs {
@@ -181,14 +181,10 @@ func TestActionSteps(t *testing.T) {
 			env := append(dockerEnv(t.TempDir(), "/nonexistent/go"),
 				"PATH="+strings.Join(append(path, os.Getenv("PATH")), string(os.PathListSeparator)),
 				"GOMODCACHE="+modCache, "GOPROXY="+srv.URL,
-				"GITHUB_PATH="+ghPath, "GITHUB_OUTPUT="+ghOut, "RUNNER_TEMP="+runnerTemp)
+				"GITHUB_PATH="+ghPath, "GITHUB_OUTPUT="+ghOut, "RUNNER_TEMP="+runnerTemp,
+				"GITHUB_STEP_SUMMARY="+summary)
 			for k, v := range s.Env {
 				env = append(env, k+"="+expand(v))
-			}
-			if _, ok := s.Env["GOMODFETCH_SRC"]; ok {
-				// Building gomodfetch: its dependencies from this
-				// machine's module cache instead of the network.
-				env = append(env, "GOPROXY=file://"+filepath.ToSlash(filepath.Join(localCache, "cache", "download")))
 			}
 			dir := workspace
 			if s.WorkingDirectory != "" {
@@ -221,10 +217,28 @@ func TestActionSteps(t *testing.T) {
 	}
 
 	run(inputs)
+	// Building gomodfetch read its vendor/ tree: nothing of its own
+	// dependencies is in the module cache.
+	if _, err := os.Stat(filepath.Join(modCache, "github.com")); err == nil {
+		t.Errorf("building gomodfetch put its dependencies in the module cache %s", modCache)
+	}
 	aGo := filepath.Join(modCache, "example.com", "a@v1.0.0", "a.go")
 	data, err := os.ReadFile(aGo)
 	if err != nil {
 		t.Fatalf("the action did not download the module: %v", err)
+	}
+	// The job page's summary: totals, the proxy's row, the module.
+	md, _ := os.ReadFile(summary)
+	t.Logf("step summary:\n%s", md)
+	for _, want := range []string{
+		"### gomodfetch\n",
+		"✅ **1 modules**: 1 downloaded, 0 from the cache, 0 failed · ",
+		"| " + mdCell(srv.URL) + " | ",
+		"| `example.com/a@v1.0.0` | " + mdCell(srv.URL) + " | ",
+	} {
+		if !strings.Contains(string(md), want) {
+			t.Errorf("step summary lacks %q:\n%s", want, md)
+		}
 	}
 
 	// A damaged directory, as a bad cache restore could leave it.

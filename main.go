@@ -35,6 +35,7 @@ const exitUsage = 2
 type options struct {
 	json, trace, modCacheRW, quiet bool
 	chdir, modFile, reuse          string
+	report                         string // -report FILE (report.go)
 	jobs, conns, retries           int
 	timeout, stallTimeout          time.Duration
 	minRate                        int64
@@ -104,6 +105,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 			&cli.DurationFlag{Name: "retry-initial", Value: 200 * time.Millisecond, Usage: "first backoff wait `d` (doubling, with jitter; a server's Retry-After is honoured)"},
 			&cli.DurationFlag{Name: "retry-max", Value: 5 * time.Second, Usage: "longest backoff wait `d`"},
 			&cli.DurationFlag{Name: "hedge-delay", Value: time.Second, Usage: "in a GOPROXY run joined by '|', also ask the next proxy when one has not answered in `d` (0: only after a failure)"},
+			&cli.StringFlag{Name: "report", Usage: "write a JSON report of the run to `file`: per module its source, bytes, attempts and time; per proxy its requests, failures, retries, hedges and demotions"},
 			&cli.BoolFlag{Name: "hedge-across-comma", Usage: "treat ',' in GOPROXY like '|' (hedge and fall through on any error); later proxies then see requests for every module, which a ',' list keeps from them"},
 		},
 		Action: func(c *cli.Context) error {
@@ -128,6 +130,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 				retryMax:         c.Duration("retry-max"),
 				hedgeDelay:       c.Duration("hedge-delay"),
 				hedgeAcrossComma: c.Bool("hedge-across-comma"),
+				report:           c.String("report"),
 				args:             c.Args().Slice(),
 			}
 			// GOFLAGS supplies what the command line did not set.
@@ -399,11 +402,12 @@ func runDownload(opts options, stdout, stderr, rawStderr io.Writer) int {
 		fmt.Fprintf(stderr, "gomodfetch: %d modules (%d downloaded, %d failed), %d requests, %s, %d retries, %.2fs%s\n",
 			len(rep.Modules), st.Zips, nerr, st.Requests, humanBytes(st.Bytes), st.Retries, time.Since(start).Seconds(), servedBy(st.Served))
 	}
+	reported := writeReports(opts.report, newRunReport(rep, fetcher, time.Since(start)), stderr)
 	if intr.signal() != nil {
 		reportInterrupt(stderr, intr, len(rep.Modules), unfinished)
 		return intr.exitCode()
 	}
-	if rep.Failed() {
+	if rep.Failed() || !reported {
 		return 1
 	}
 	return 0

@@ -125,6 +125,7 @@ type Fetcher struct {
 	mu       sync.Mutex
 	served   map[string]int // proxy → zips it served
 	fetched  int            // zips downloaded (not found in cache)
+	records  []Record       // downloads ended (records.go)
 
 	track tracker // modules started, finished, in flight (progress.go)
 }

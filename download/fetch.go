@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"net/url"
 	"os"
+	"sync/atomic"
+	"time"
 
 	"golang.org/x/mod/module"
 	"golang.org/x/mod/sumdb/dirhash"
@@ -83,6 +85,7 @@ func (f *Fetcher) runFetch(ctx context.Context, mod module.Version, call *fetchC
 func (f *Fetcher) runFetchIn(ctx context.Context, fs *fetches, mod module.Version, call *fetchCall, extract bool) {
 	end := f.track.begin(mod)
 	x := &fetch{f: f, mod: mod, m: &Module{Path: mod.Path, Version: mod.Version}, wanted: call.wanted, noExtract: !extract}
+	began := time.Now()
 	err := x.run(ctx)
 	switch {
 	case errors.Is(err, errNotKept):
@@ -93,6 +96,7 @@ func (f *Fetcher) runFetchIn(ctx context.Context, fs *fetches, mod module.Versio
 		f.noteCacheError(err)
 		x.m.Error, x.m.err = err.Error(), err
 	}
+	f.record(x, time.Since(began), err) // records.go
 	fs.finish(mod, call, x.m, err == nil || final(err))
 	end(err != nil)
 }
@@ -125,6 +129,11 @@ type fetch struct {
 	wanted func() bool
 	// noExtract stops after the commit: no source tree (FetchZip).
 	noExtract bool
+
+	// For the run's records (records.go).
+	source   string       // where the zip came from: "cache", a proxy, "direct"
+	bytes    int64        // zip bytes received
+	attempts atomic.Int32 // zip download attempts, hedges included
 }
 
 func (x *fetch) run(ctx context.Context) error {
@@ -141,6 +150,9 @@ func (x *fetch) run(ctx context.Context) error {
 		return module.VersionError(mod, we)
 	}
 	if done, err := x.fromCache(ctx); done || err != nil {
+		if err == nil {
+			x.source = "cache"
+		}
 		return err
 	}
 	if we := f.cacheErr.Load(); we != nil {
@@ -160,6 +172,9 @@ func (x *fetch) run(ctx context.Context) error {
 	defer held.Unlock()
 
 	z, zerr := x.zip(zctx, held)
+	if zerr == nil && z.source == "" {
+		x.source = "cache" // the zip was; its .info or go.mod may not be
+	}
 	ia, ierr := info.wait()
 	mf, merr := gomod.wait()
 	if x.needVCS(ierr) || x.needVCS(merr) || x.needVCS(zerr) {
@@ -296,6 +311,7 @@ type verifiedZip struct {
 	// unpacked is the source tree extracted while hashing, waiting for
 	// the commit to seal it (nil if the zip was not unpacked).
 	unpacked *modcache.Unpacked
+	bytes    int64 // bytes downloaded
 }
 
 // discard removes an uncommitted temp file and tree.
@@ -426,6 +442,7 @@ func (x *fetch) downloadZip(ctx context.Context, held *modcache.Locked) (verifie
 		return verifiedZip{}, fetchError(mod, err)
 	}
 	z.source = from.String()
+	x.source, x.bytes = z.source, z.bytes
 	return z, nil
 }
 
@@ -445,6 +462,7 @@ func (x *fetch) fetchZipBytes(ctx context.Context, held *modcache.Locked, rel st
 	}
 	defer release()
 	return proxy.Ask(ctx, f.cfg.Router, mod.Path, func(ctx context.Context, base *url.URL) (verifiedZip, error) {
+		x.attempts.Add(1)
 		tmp, err := held.CreateZipTemp()
 		if err != nil {
 			return verifiedZip{}, err
@@ -456,7 +474,8 @@ func (x *fetch) fetchZipBytes(ctx context.Context, held *modcache.Locked, rel st
 				os.Remove(tmp.Name())
 			}
 		}()
-		if _, err := f.cfg.Router.Client.GetFile(ctx, proxy.Join(base, rel), cacheWriter{tmp}, maxZip); err != nil {
+		n, err := f.cfg.Router.Client.GetFile(ctx, proxy.Join(base, rel), cacheWriter{tmp}, maxZip)
+		if err != nil {
 			return verifiedZip{}, err
 		}
 		if err := verify.CheckZipStructure(mod, tmp); err != nil {
@@ -466,7 +485,7 @@ func (x *fetch) fetchZipBytes(ctx context.Context, held *modcache.Locked, rel st
 			return verifiedZip{}, &modcache.WriteError{Path: tmp.Name(), Err: err}
 		}
 		ok = true
-		return verifiedZip{tmp: tmp.Name()}, nil
+		return verifiedZip{tmp: tmp.Name(), bytes: n}, nil
 	}, verifiedZip.discard)
 }
 

@@ -45,6 +45,7 @@ func (f *Fetcher) handoff(ctx context.Context, mod module.Version) (*gocmd.Resul
 // checking (and recording for go.sum) the hashes it reports.
 func (x *fetch) handoff(ctx context.Context) error {
 	f, mod := x.f, x.mod
+	x.source = "direct"
 	r, err := f.handoff(ctx, mod)
 	if err != nil {
 		return err

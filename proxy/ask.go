@@ -45,8 +45,9 @@ type Router struct {
 	// demotion ("demoted"), for metrics. It must not block.
 	OnEvent func(p Proxy, event string)
 
-	health  health
-	retries atomic.Int64
+	health   health
+	retries  atomic.Int64
+	counters counters // per proxy, for ProxyStats (stats.go)
 }
 
 // Retries returns how many attempts have been retried so far.
@@ -246,6 +247,7 @@ func splitRuns(list []Proxy, acrossComma bool) [][]Proxy {
 
 type laneResult struct {
 	i      int
+	k      int // the lane's place in the asking order: > 0 is a hedge
 	v      any
 	err    error
 	failed int // attempts that failed
@@ -277,6 +279,7 @@ func (r *Router) askRun(ctx context.Context, path string, run []Proxy, attempt a
 		i := order[k]
 		p := run[i]
 		lctx := withAnswerHook(ctx, func() { answered[k].Store(true) })
+		r.counters.request(p)
 		go func() {
 			var v any
 			failed := 0
@@ -288,13 +291,14 @@ func (r *Router) askRun(ctx context.Context, path string, run []Proxy, attempt a
 				failed++
 				r.retries.Add(1)
 				r.event(p, "retry")
+				r.counters.retried(p, a.Err)
 				r.Client.Tracef("# retry %s in %.3fs (attempt %d failed: %s)\n", p, a.Wait.Seconds(), a.N, oneLine(a.Err))
 				select {
 				case kick <- struct{}{}:
 				default:
 				}
 			})
-			results <- laneResult{i: i, v: v, err: err, failed: failed}
+			results <- laneResult{i: i, k: k, v: v, err: err, failed: failed}
 		}()
 	}
 
@@ -349,12 +353,18 @@ func (r *Router) askRun(ctx context.Context, path string, run []Proxy, attempt a
 					rr := res
 					winner = &rr
 					cancel() // the others lose
+					if res.k > 0 {
+						r.counters.hedgeWon(p)
+					}
 				} else if discard != nil {
 					discard(res.v)
 				}
 				continue
 			}
 			errs[res.i] = res.err
+			if winner == nil && ctx.Err() == nil {
+				r.counters.failed(p, res.err)
+			}
 			// A request failed at p if its retries ran out, or if it was
 			// still failing when another proxy answered; not if p was
 			// merely slower, or said "not found".
@@ -362,6 +372,7 @@ func (r *Router) askRun(ctx context.Context, path string, run []Proxy, attempt a
 				r.event(p, "failure")
 				if r.health.failed(p, r.demoteAfter()) {
 					r.event(p, "demoted")
+					r.counters.demoted(p)
 					r.Client.Tracef("# demoting %s for the rest of the run: it keeps failing\n", p)
 				}
 			}
