@@ -113,6 +113,7 @@ func (c *config) engineFor(ctx context.Context, opts options, sums *verify.Sums,
 		MinRate:      opts.minRate,
 		Auth:         c.auth,
 		PerHost:      opts.conns,
+		Parallel:     4, // ranges for a zip of 16 MiB or more
 	}
 	policy := retry.DefaultPolicy()
 	policy.MaxAttempts = opts.retries + 1

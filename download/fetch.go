@@ -505,16 +505,22 @@ func (x *fetch) unpack(ctx context.Context, held *modcache.Locked, tmp string) (
 // failure, not the network's.
 type cacheWriter struct{ f *os.File }
 
-func (w cacheWriter) Write(p []byte) (int, error) {
-	n, err := w.f.Write(p)
-	if err != nil {
-		var pe *os.PathError
-		if errors.As(err, &pe) {
-			err = pe.Err
-		}
-		err = &modcache.WriteError{Path: w.f.Name(), Err: err}
+func (w cacheWriter) WriteAt(p []byte, off int64) (int, error) {
+	n, err := w.f.WriteAt(p, off)
+	return n, w.failed(err)
+}
+
+func (w cacheWriter) Truncate(size int64) error { return w.failed(w.f.Truncate(size)) }
+
+func (w cacheWriter) failed(err error) error {
+	if err == nil {
+		return nil
 	}
-	return n, err
+	var pe *os.PathError
+	if errors.As(err, &pe) {
+		err = pe.Err
+	}
+	return &modcache.WriteError{Path: w.f.Name(), Err: err}
 }
 
 // commit writes what makes the module's download count: the .info (unless

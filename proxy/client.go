@@ -120,6 +120,10 @@ type Client struct {
 	MinRate int64
 	// Auth, if not nil, adds GOAUTH credentials to https requests.
 	Auth *goauth.Auth
+	// Parallel is how many ranges a large body (16 MiB or more) is fetched
+	// in at once, from a proxy that answers ranges (zero or one: one
+	// request). Each counts against PerHost.
+	Parallel int
 	// PerHost bounds the requests in flight to one host at a time (a
 	// request counts from before it is sent until its body is closed);
 	// more wait their turn. Every request of a run counts: a module's
@@ -214,6 +218,38 @@ func (c *Client) Open(ctx context.Context, u *url.URL) (io.ReadCloser, error) {
 	if u.Scheme == "file" {
 		return c.openFile(u)
 	}
+	b, _, err := c.open(ctx, u, nil)
+	if err != nil {
+		return nil, err
+	}
+	return b, nil
+}
+
+// byteRange asks for a body from From on (to To, exclusive, if To > 0),
+// if it is still the one Validator (an ETag or Last-Modified) names.
+type byteRange struct {
+	From, To  int64
+	Validator string
+}
+
+func (r *byteRange) header() string {
+	if r.To > 0 {
+		return fmt.Sprintf("bytes=%d-%d", r.From, r.To-1)
+	}
+	return fmt.Sprintf("bytes=%d-", r.From)
+}
+
+// meta is what a response says about its body.
+type meta struct {
+	status       int   // 200, or 206 for a range
+	length       int64 // Content-Length (of the whole body for a 200); -1 if unknown
+	start        int64 // first byte of a 206
+	acceptRanges bool
+	validator    string // ETag (strong), else Last-Modified; "" if none
+}
+
+// open is Open, optionally for a byte range; a 206 answers a range only.
+func (c *Client) open(ctx context.Context, u *url.URL, rng *byteRange) (*watchedBody, meta, error) {
 	redacted := u.Redacted()
 	stall := c.StallTimeout
 	if stall <= 0 {
@@ -223,19 +259,31 @@ func (c *Client) Open(ctx context.Context, u *url.URL) (io.ReadCloser, error) {
 	req, err := http.NewRequestWithContext(rctx, http.MethodGet, u.String(), nil)
 	if err != nil {
 		cancel(nil)
-		return nil, err
+		return nil, meta{}, err
 	}
 	if u.Scheme == "http" && u.User != nil {
 		cancel(nil)
 		c.Tracef("# get %s: insecure credentials\n", redacted)
-		return nil, &InsecureCredentialsError{URL: redacted}
+		return nil, meta{}, &InsecureCredentialsError{URL: redacted}
 	}
+	setRange := func(req *http.Request) {
+		if rng != nil {
+			req.Header.Set("Range", rng.header())
+			if rng.Validator != "" {
+				req.Header.Set("If-Range", rng.Validator)
+			}
+		}
+	}
+	setRange(req)
 	release, err := c.acquire(ctx, u.Host)
 	if err != nil {
 		cancel(nil)
-		return nil, err
+		return nil, meta{}, err
 	}
 	gen, _ := c.Auth.Initial(ctx, req)
+	if rng != nil {
+		redacted += " [" + rng.header() + "]"
+	}
 	c.Tracef("# get %s\n", redacted)
 	c.requests.Add(1)
 	start := time.Now()
@@ -245,6 +293,9 @@ func (c *Client) Open(ctx context.Context, u *url.URL) (io.ReadCloser, error) {
 		// again, now with the URL and the response, and try once more if
 		// they supply credentials other than those just sent.
 		again, rerr := http.NewRequestWithContext(rctx, http.MethodGet, u.String(), nil)
+		if rerr == nil {
+			setRange(again)
+		}
 		if rerr == nil && c.Auth.Refresh(ctx, again, resp, gen) && !sameHeader(again.Header, req.Header) {
 			resp.Body.Close()
 			c.Tracef("# get %s: %s (%.3fs); retrying with credentials\n", redacted, safeStatus(resp), time.Since(start).Seconds())
@@ -256,28 +307,45 @@ func (c *Client) Open(ctx context.Context, u *url.URL) (io.ReadCloser, error) {
 		cancel(nil)
 		release()
 		c.Tracef("# get %s: %v\n", redacted, stripURL(err))
-		return nil, &url.Error{Op: "Get", URL: redacted, Err: stripURL(err)}
+		return nil, meta{}, &url.Error{Op: "Get", URL: u.Redacted(), Err: stripURL(err)}
 	}
 	c.Tracef("# get %s: %s (%.3fs)\n", redacted, safeStatus(resp), time.Since(start).Seconds())
-	if resp.StatusCode == http.StatusOK {
+	ok := resp.StatusCode == http.StatusOK || (rng != nil && resp.StatusCode == http.StatusPartialContent)
+	if ok {
 		answeredHook(ctx)
 	}
-	if resp.StatusCode != http.StatusOK {
+	if !ok {
 		defer release()
 		defer cancel(nil)
 		defer resp.Body.Close()
-		return nil, responseError(resp, redacted)
+		return nil, meta{}, responseError(resp, u.Redacted())
+	}
+	m := meta{status: resp.StatusCode, length: resp.ContentLength, acceptRanges: resp.Header.Get("Accept-Ranges") == "bytes"}
+	if et := resp.Header.Get("ETag"); et != "" && !strings.HasPrefix(et, "W/") {
+		m.validator = et
+	} else {
+		m.validator = resp.Header.Get("Last-Modified")
+	}
+	if resp.StatusCode == http.StatusPartialContent {
+		var a, b, total int64
+		if _, err := fmt.Sscanf(resp.Header.Get("Content-Range"), "bytes %d-%d/%d", &a, &b, &total); err != nil {
+			resp.Body.Close()
+			release()
+			cancel(nil)
+			return nil, meta{}, &ReadError{URL: redacted, Err: fmt.Errorf("bad Content-Range %q", resp.Header.Get("Content-Range"))}
+		}
+		m.start = a
 	}
 	b := &watchedBody{
 		ctx: rctx, body: resp.Body, stall: stall,
-		cancel: cancel, url: redacted, client: c, release: release,
+		cancel: cancel, url: u.Redacted(), client: c, release: release,
 	}
 	b.timer = time.AfterFunc(stall, func() { cancel(errStalled) })
 	if c.MinRate > 0 {
 		b.need = max(1, c.MinRate*int64(stall/time.Second))
 		b.rate = time.AfterFunc(stall, b.checkRate)
 	}
-	return b, nil
+	return b, m, nil
 }
 
 func sameHeader(a, b http.Header) bool {
@@ -474,21 +542,240 @@ func (c *Client) GetBytes(ctx context.Context, u *url.URL, limit int64) ([]byte,
 	return buf.Bytes(), nil
 }
 
-// GetFile streams the response for u into w, refusing more than limit
-// bytes, and returns how many bytes it wrote. A failed read of the body is
-// a *ReadError; a failed write is w's error as w returned it.
-func (c *Client) GetFile(ctx context.Context, u *url.URL, w io.Writer, limit int64) (int64, error) {
-	body, err := c.Open(ctx, u)
+// Dest receives a body written at offsets: parallel ranges of it arrive
+// at once, and a body resumed after a cut continues where it stopped.
+type Dest interface {
+	io.WriterAt
+	Truncate(size int64) error
+}
+
+// GetFile fetches the body for u into dst, refusing more than limit bytes,
+// and returns its size. A failed read of the body is a *ReadError (once
+// resuming gave up); a failed write is dst's error as dst returned it.
+//
+// From a proxy that answers byte ranges (Accept-Ranges: bytes), a body cut
+// by a reset or a stall is resumed from its last byte (with If-Range on the
+// ETag or Last-Modified, so a changed file starts over) instead of fetched
+// again from the start, and a large body (at least Parallel's threshold)
+// is fetched in parallel ranges over several connections. A proxy that
+// ignores ranges (answers 200) or refuses one (416) gets a whole GET.
+func (c *Client) GetFile(ctx context.Context, u *url.URL, dst Dest, limit int64) (int64, error) {
+	if err := dst.Truncate(0); err != nil {
+		return 0, err
+	}
+	if u.Scheme == "file" {
+		body, err := c.Open(ctx, u)
+		if err != nil {
+			return 0, err
+		}
+		defer body.Close()
+		return copyAt(dst, body, 0, limit, u)
+	}
+	body, m, err := c.open(ctx, u, nil)
+	if err != nil {
+		return 0, err
+	}
+	if m.length > limit {
+		body.Close()
+		return 0, &TooLargeError{URL: u.Redacted(), Limit: limit}
+	}
+	size := m.length
+	if m.acceptRanges && size >= parallelMin && c.Parallel > 1 {
+		return c.getParallel(ctx, u, dst, body, m, limit)
+	}
+	n, err := copyAt(dst, body, 0, limit, u)
+	body.Close()
+	if err == nil {
+		return n, nil
+	}
+	// Resume a cut body where it stopped, while the proxy answers ranges
+	// and each try brings more bytes.
+	for resumes := 0; m.acceptRanges && resumes < maxResumes && isCut(err) && ctx.Err() == nil; resumes++ {
+		c.Tracef("# get %s: cut after %d bytes (%s); resuming\n", u.Redacted(), n, cutReason(err))
+		before := n
+		var got int64
+		got, m, err = c.getFrom(ctx, u, dst, n, m.validator, limit)
+		switch {
+		case err == nil:
+			return got, nil
+		case got > before:
+			n = got
+		case !isCut(err):
+			return got, err
+		}
+	}
+	return n, err
+}
+
+// parallelMin is the size from which a body is fetched in parallel ranges,
+// and each range's least size.
+const parallelMin = 16 << 20
+
+// maxResumes bounds the resumes of one body (each must bring bytes).
+const maxResumes = 8
+
+func isCut(err error) bool {
+	var re *ReadError
+	return errors.As(err, &re)
+}
+
+// getFrom fetches u's body from byte from on into dst, as a range if the
+// proxy still serves the same body, else whole; it returns the body's
+// size so far (all of it, on success) and the new response's meta.
+func (c *Client) getFrom(ctx context.Context, u *url.URL, dst Dest, from int64, validator string, limit int64) (int64, meta, error) {
+	body, m, err := c.open(ctx, u, &byteRange{From: from, Validator: validator})
+	var he *HTTPError
+	if errors.As(err, &he) && he.StatusCode == http.StatusRequestedRangeNotSatisfiable {
+		body, m, err = c.open(ctx, u, nil)
+	}
+	if err != nil {
+		return from, m, err
+	}
+	defer body.Close()
+	if m.status == http.StatusOK || m.start != from {
+		// The range was ignored, or the body changed: start over.
+		if err := dst.Truncate(0); err != nil {
+			return 0, m, err
+		}
+		from = 0
+	}
+	n, err := copyAt(dst, body, from, limit, u)
+	return n, m, err
+}
+
+// getParallel fetches a large body in ranges at once: the open response
+// body brings the first, and a request each the others. A range cut on the
+// way is resumed on its own. If the proxy stops answering ranges, the
+// whole body is fetched again in one piece.
+func (c *Client) getParallel(ctx context.Context, u *url.URL, dst Dest, first *watchedBody, m meta, limit int64) (int64, error) {
+	size := m.length
+	parts := min(int64(c.Parallel), size/parallelMin)
+	step := size / parts
+	pctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	errs := make([]error, parts)
+	var wg sync.WaitGroup
+	for i := range parts {
+		from, to := i*step, (i+1)*step
+		if i == parts-1 {
+			to = size
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			var err error
+			if i == 0 {
+				var n int64
+				n, err = copyAt(dst, io.LimitReader(first, to), 0, to, u)
+				first.Close()
+				if err == nil && n < to {
+					err = &ReadError{URL: u.Redacted(), Err: io.ErrUnexpectedEOF}
+				}
+				if isCut(err) && n > 0 {
+					c.Tracef("# get %s: cut after %d bytes (%s); resuming\n", u.Redacted(), n, cutReason(err))
+					err = c.getPart(pctx, u, dst, n, to, m.validator)
+				}
+			} else {
+				err = c.getPart(pctx, u, dst, from, to, m.validator)
+			}
+			if err != nil {
+				errs[i] = err
+				cancel()
+			}
+		}()
+	}
+	wg.Wait()
+	var failed error
+	for _, err := range errs {
+		switch {
+		case err == nil:
+		case errors.Is(err, errRangesIgnored):
+			// Ranges no longer work for this body: fetch it whole.
+			c.Tracef("# get %s: ranges not served; fetching it whole\n", u.Redacted())
+			return c.getWhole(ctx, u, dst, limit)
+		case failed == nil || errors.Is(failed, context.Canceled):
+			failed = err
+		}
+	}
+	if failed != nil {
+		return 0, failed
+	}
+	return size, nil
+}
+
+// errRangesIgnored is a range request answered with the whole body.
+var errRangesIgnored = errors.New("range not served")
+
+// getPart fetches [from, to) of u's body into dst, resuming after a cut.
+func (c *Client) getPart(ctx context.Context, u *url.URL, dst Dest, from, to int64, validator string) error {
+	pos := from
+	for resumes := 0; ; resumes++ {
+		body, m, err := c.open(ctx, u, &byteRange{From: pos, To: to, Validator: validator})
+		if err != nil {
+			return err
+		}
+		if m.status != http.StatusPartialContent || m.start != pos {
+			body.Close()
+			return errRangesIgnored
+		}
+		n, err := copyAt(dst, io.LimitReader(body, to-pos), pos, to, u)
+		body.Close()
+		if err == nil && n < to {
+			err = &ReadError{URL: u.Redacted(), Err: io.ErrUnexpectedEOF}
+		}
+		if err == nil {
+			return nil
+		}
+		if !isCut(err) || resumes >= maxResumes || n <= pos || ctx.Err() != nil {
+			return err
+		}
+		c.Tracef("# get %s: cut after %d bytes (%s); resuming\n", u.Redacted(), n, cutReason(err))
+		pos = n
+	}
+}
+
+// cutReason is why a body was cut, without the URL its error repeats.
+func cutReason(err error) string {
+	var re *ReadError
+	if errors.As(err, &re) {
+		return re.Err.Error()
+	}
+	return err.Error()
+}
+
+// getWhole fetches u's body in one piece, from the start.
+func (c *Client) getWhole(ctx context.Context, u *url.URL, dst Dest, limit int64) (int64, error) {
+	if err := dst.Truncate(0); err != nil {
+		return 0, err
+	}
+	body, _, err := c.open(ctx, u, nil)
 	if err != nil {
 		return 0, err
 	}
 	defer body.Close()
-	n, err := io.Copy(w, io.LimitReader(body, limit+1))
-	if err != nil {
-		return n, err
+	return copyAt(dst, body, 0, limit, u)
+}
+
+// copyAt copies r into dst from offset off on, refusing to go past limit,
+// and returns the offset reached.
+func copyAt(dst Dest, r io.Reader, off, limit int64, u *url.URL) (int64, error) {
+	buf := make([]byte, 32<<10)
+	for {
+		n, err := r.Read(buf)
+		if n > 0 {
+			if off+int64(n) > limit {
+				return off, &TooLargeError{URL: u.Redacted(), Limit: limit}
+			}
+			if _, werr := dst.WriteAt(buf[:n], off); werr != nil {
+				return off, werr
+			}
+			off += int64(n)
+		}
+		if err == io.EOF {
+			return off, nil
+		}
+		if err != nil {
+			return off, err
+		}
 	}
-	if n > limit {
-		return n, &TooLargeError{URL: u.Redacted(), Limit: limit}
-	}
-	return n, nil
 }

@@ -84,8 +84,12 @@ func (s *Server) serve(ctx context.Context, w http.ResponseWriter, r *http.Reque
 			bad[i] ^= 0x5a
 		}
 		resp.setBody(bad)
-	case "reset-mid", "truncate", "stall-body":
+	case "reset-mid", "reset-at", "truncate", "stall-body":
 		half := whole / 2
+		if f.action == "reset-at" {
+			frac, _ := strconv.ParseFloat(f.arg, 64)
+			half = int64(frac * float64(whole))
+		}
 		s.hijack(ctx, w, func(ctx context.Context, c net.Conn, bw *bufio.Writer) {
 			writeHead(bw, resp)
 			if s.copyBody(ctx, bw, bw.Flush, resp.body, half) != nil || bw.Flush() != nil {
@@ -95,7 +99,7 @@ func (s *Server) serve(ctx context.Context, w http.ResponseWriter, r *http.Reque
 				d, _ := time.ParseDuration(f.arg)
 				sleep(ctx, min(d, MaxStall))
 			}
-		}, f.action == "reset-mid")
+		}, f.action == "reset-mid" || f.action == "reset-at")
 		return
 	case "trickle":
 		d, _ := time.ParseDuration(f.arg)

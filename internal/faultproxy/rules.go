@@ -48,6 +48,8 @@ type fault struct {
 //	status CODE [retry-after=S]  answer CODE instead
 //	reset                        reset the connection before answering
 //	reset-mid                    send half the body, then reset
+//	reset-at F                   send the fraction F (0 to 1) of the body, then
+//	                             reset
 //	truncate                     promise the whole body, send half, close
 //	corrupt                      send the body with bytes flipped (at a new
 //	                             place each time)
@@ -128,6 +130,14 @@ func parseRule(fields []string) (*rule, error) {
 	case "hostile":
 		if len(rest) != 1 || (rest[0] != "body" && rest[0] != "status" && rest[0] != "info") {
 			return nil, fmt.Errorf("hostile needs body, status or info")
+		}
+		r.arg = rest[0]
+	case "reset-at":
+		if len(rest) != 1 {
+			return nil, fmt.Errorf("reset-at needs a fraction")
+		}
+		if f, err := strconv.ParseFloat(rest[0], 64); err != nil || f < 0 || f > 1 {
+			return nil, fmt.Errorf("reset-at needs a fraction between 0 and 1")
 		}
 		r.arg = rest[0]
 	case "stall-headers", "stall-body", "slow", "trickle":
