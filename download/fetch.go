@@ -3,7 +3,6 @@ package download
 import (
 	"context"
 	"errors"
-	"net/url"
 	"os"
 
 	"golang.org/x/mod/module"
@@ -218,7 +217,7 @@ type verifiedZip struct {
 	tmp      string
 	hash     string
 	needHash bool   // in place, but its .ziphash is missing
-	source   string // the proxy that served it; "" if it was in the cache
+	from     served // where it came from; zero if it was in the cache
 }
 
 // discard removes an uncommitted temp file.
@@ -277,7 +276,7 @@ func (x *fetch) downloadZip(ctx context.Context, held *modcache.Locked) (verifie
 		return verifiedZip{}, module.VersionError(mod, err)
 	}
 	var seen repeats
-	z, p, err := proxy.Ask(ctx, f.cfg.Router, mod.Path, func(ctx context.Context, base *url.URL) (verifiedZip, error) {
+	z, from, err := ask(ctx, f, mod.Path, rel, func(ctx context.Context, src source) (verifiedZip, error) {
 		tmp, err := held.CreateZipTemp()
 		if err != nil {
 			return verifiedZip{}, err
@@ -289,18 +288,18 @@ func (x *fetch) downloadZip(ctx context.Context, held *modcache.Locked) (verifie
 				os.Remove(tmp.Name())
 			}
 		}()
-		if _, err := f.cfg.Router.Client.GetFile(ctx, proxy.Join(base, rel), cacheWriter{tmp}, maxZip); err != nil {
+		if err := src.getFile(ctx, rel, cacheWriter{tmp}, maxZip); err != nil {
 			return verifiedZip{}, err
 		}
 		hash, err := verify.CheckZip(mod, tmp)
 		if err != nil {
-			return verifiedZip{}, seen.judge(base, err)
+			return verifiedZip{}, seen.judge(src, err)
 		}
 		if err := tmp.Close(); err != nil {
 			return verifiedZip{}, &modcache.WriteError{Path: tmp.Name(), Err: err}
 		}
 		if err := f.cfg.Verifier.Check(ctx, mod, hash); err != nil {
-			return verifiedZip{}, seen.judge(base, err)
+			return verifiedZip{}, seen.judge(src, err)
 		}
 		ok = true
 		return verifiedZip{tmp: tmp.Name(), hash: hash}, nil
@@ -308,7 +307,7 @@ func (x *fetch) downloadZip(ctx context.Context, held *modcache.Locked) (verifie
 	if err != nil {
 		return verifiedZip{}, fetchError(mod, err)
 	}
-	z.source = p.String()
+	z.from = from
 	return z, nil
 }
 
@@ -359,7 +358,10 @@ func (x *fetch) commit(held *modcache.Locked, z verifiedZip, ia infoAnswer, mf m
 			z.discard()
 			return "", module.VersionError(mod, err)
 		}
-		f.countZip(z.source)
+		f.countZip(z.from)
+		if rel, err := modcache.RelPath(mod, "zip"); err == nil {
+			f.putBackFile(z.from, mod.Path, rel, zipfile)
+		}
 	case z.needHash:
 		if err := held.WriteZipHash(z.hash); err != nil {
 			return "", module.VersionError(mod, err)
