@@ -39,6 +39,7 @@ type options struct {
 	hedgeDelay                     time.Duration
 	hedgeAcrossComma               bool
 	connectTimeout, headerTimeout  time.Duration
+	fleet                          fleetOptions // fleet.go
 	args                           []string
 }
 
@@ -75,7 +76,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		ErrWriter:            stderr,
 		EnableBashCompletion: true,
 		Commands:             commands(stdout), // commands.go
-		Flags: []cli.Flag{
+		Flags: append([]cli.Flag{
 			&cli.BoolFlag{Name: "json", Usage: "print a JSON object per module on stdout, like go mod download -json"},
 			&cli.BoolFlag{Name: "x", Usage: "print each request (# get URL) and its outcome on stderr, like go mod download -x"},
 			&cli.StringFlag{Name: "C", Usage: "change to `dir` before doing anything"},
@@ -96,7 +97,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 			&cli.DurationFlag{Name: "retry-max", Value: 5 * time.Second, Usage: "longest backoff wait `d`"},
 			&cli.DurationFlag{Name: "hedge-delay", Value: time.Second, Usage: "in a GOPROXY run joined by '|', also ask the next proxy when one has not answered in `d` (0: only after a failure)"},
 			&cli.BoolFlag{Name: "hedge-across-comma", Usage: "treat ',' in GOPROXY like '|' (hedge and fall through on any error); later proxies then see requests for every module, which a ',' list keeps from them"},
-		},
+		}, fleetFlags()...),
 		Action: func(c *cli.Context) error {
 			parsed = true
 			opts = options{
@@ -120,6 +121,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 				hedgeDelay:       c.Duration("hedge-delay"),
 				hedgeAcrossComma: c.Bool("hedge-across-comma"),
 				args:             c.Args().Slice(),
+				fleet:            fleetOptionsFrom(c),
 			}
 			// GOFLAGS supplies what the command line did not set.
 			flags, err := parseGoFlags(newGoEnv(os.Getenv).Get("GOFLAGS"))
@@ -170,6 +172,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	if opts.minRate < 0 {
 		fmt.Fprintf(stderr, "gomodfetch: -min-rate must not be negative (got %d)\n", opts.minRate)
+		return exitUsage
+	}
+	if err := opts.fleet.check(); err != nil {
+		fmt.Fprintf(stderr, "gomodfetch: %v\n", err)
 		return exitUsage
 	}
 	return runDownload(opts, stdout, stderr, rawStderr)
@@ -236,6 +242,11 @@ func runDownload(opts options, stdout, stderr, rawStderr io.Writer) int {
 	if opts.trace {
 		trace = prog.writer(stderr)
 	}
+	fleet, err := openFleet(ctx, opts.fleet, cfg, prog.writer(stderr))
+	if err != nil {
+		return fail("%v", err)
+	}
+	defer fleet.close()
 	fetcher, cache := cfg.fetcherFor(ctx, opts, sums, trace)
 	run, err := pipeline.New(pipeline.Config{
 		Main:        mainMod,
@@ -299,6 +310,9 @@ func runDownload(opts options, stdout, stderr, rawStderr io.Writer) int {
 	}
 	if rep.SumsErr != nil {
 		fmt.Fprintf(stderr, "gomodfetch: updating %s: %v\n", mainMod.SumFile(), rep.SumsErr)
+	}
+	for _, line := range fleet.finish(intr.signal() != nil, opts.quiet) {
+		fmt.Fprintf(stderr, "gomodfetch: %s\n", line)
 	}
 	if !opts.quiet {
 		st := fetcher.Stats()

@@ -30,6 +30,7 @@ import (
 	"io/fs"
 	"net/url"
 	"os"
+	"path"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -334,7 +335,18 @@ func (s *Store) put(w write) error {
 		defer f.Close()
 		r = f
 	}
-	return s.b.Upload(ctx, w.key, r, nil)
+	return s.b.Upload(ctx, w.key, r, &blob.WriterOptions{ContentType: contentType(w.key)})
+}
+
+// contentType is what a GOPROXY serves the file at key as.
+func contentType(key string) string {
+	switch path.Ext(key) {
+	case ".zip":
+		return "application/zip"
+	case ".info":
+		return "application/json"
+	}
+	return "text/plain; charset=utf-8"
 }
 
 // setAside reports whether the bucket is set aside after a failure.
