@@ -37,6 +37,11 @@ type config struct {
 	sumdbConfigDir string
 	// auth supplies GOAUTH / .netrc credentials to https requests.
 	auth *goauth.Auth
+	// private reports whether a path is private (GOPRIVATE, GONOPROXY or
+	// GONOSUMDB): kept out of the fleet cache unless -cache-private.
+	private func(string) bool
+	// tier is the fleet cache (fleet.go); nil without -cache-url.
+	tier download.Tier
 	// warning, if not empty, is printed once on stderr.
 	warning string
 }
@@ -67,6 +72,9 @@ func loadConfig(env *goEnv) (*config, error) {
 		noSumDB = private
 	}
 	c.noProxy = func(path string) bool { return module.MatchPrefixPatterns(noProxy, path) }
+	c.private = func(path string) bool {
+		return module.MatchPrefixPatterns(private, path) || module.MatchPrefixPatterns(noProxy, path) || module.MatchPrefixPatterns(noSumDB, path)
+	}
 	// GOFLAGS=-insecure does not apply to go mod download (the go command
 	// ignores flags a command does not define), so it changes nothing here.
 	if c.auth, err = goauth.ParseGOAUTH(env.Get("GOAUTH"), goauth.NetrcPath(env.getenv)); err != nil {
@@ -154,6 +162,7 @@ func (c *config) engineFor(ctx context.Context, opts options, sums *verify.Sums,
 			HedgeAcrossComma: opts.hedgeAcrossComma,
 		},
 		Verifier: &verify.Verifier{Sums: sums, SkipSumDB: c.skipSumDB, DB: db},
+		Tier:     c.tier,
 		GoCommand: &gocmd.Runner{
 			Env:     append(os.Environ(), "GOMODCACHE="+c.modCache),
 			GoFlags: strings.TrimSpace(goflags),

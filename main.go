@@ -43,6 +43,7 @@ type options struct {
 	hedgeDelay                     time.Duration
 	hedgeAcrossComma               bool
 	connectTimeout, headerTimeout  time.Duration
+	fleet                          fleetOptions // fleet.go
 	args                           []string
 
 	// switched is the toolchain a run switched to, for the run it starts
@@ -85,7 +86,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		ErrWriter:            stderr,
 		EnableBashCompletion: true,
 		Commands:             commands(stdout, stderr, &subcode), // commands.go
-		Flags: []cli.Flag{
+		Flags: append([]cli.Flag{
 			&cli.BoolFlag{Name: "json", Usage: "print a JSON object per module on stdout, like go mod download -json"},
 			&cli.BoolFlag{Name: "x", Usage: "print each request (# get URL) and its outcome on stderr, like go mod download -x"},
 			&cli.StringFlag{Name: "C", Usage: "change to `dir` before doing anything"},
@@ -107,7 +108,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 			&cli.DurationFlag{Name: "hedge-delay", Value: time.Second, Usage: "in a GOPROXY run joined by '|', also ask the next proxy when one has not answered in `d` (0: only after a failure)"},
 			&cli.StringFlag{Name: "report", Usage: "write a JSON report of the run to `file`: per module its source, bytes, attempts and time; per proxy its requests, failures, retries, hedges and demotions"},
 			&cli.BoolFlag{Name: "hedge-across-comma", Usage: "treat ',' in GOPROXY like '|' (hedge and fall through on any error); later proxies then see requests for every module, which a ',' list keeps from them"},
-		},
+		}, fleetFlags()...),
 		Action: func(c *cli.Context) error {
 			parsed = true
 			opts = options{
@@ -132,6 +133,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 				hedgeAcrossComma: c.Bool("hedge-across-comma"),
 				report:           c.String("report"),
 				args:             c.Args().Slice(),
+				fleet:            fleetOptionsFrom(c),
 			}
 			// GOFLAGS supplies what the command line did not set.
 			flags, err := parseGoFlags(newGoEnv(os.Getenv).Get("GOFLAGS"))
@@ -198,6 +200,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	if opts.minRate < 0 {
 		fmt.Fprintf(stderr, "gomodfetch: -min-rate must not be negative (got %d)\n", opts.minRate)
+		return exitUsage
+	}
+	if err := opts.fleet.check(); err != nil {
+		fmt.Fprintf(stderr, "gomodfetch: %v\n", err)
 		return exitUsage
 	}
 	return runDownload(opts, stdout, stderr, rawStderr)
@@ -296,6 +302,11 @@ func runDownload(opts options, stdout, stderr, rawStderr io.Writer) int {
 	if opts.trace {
 		trace = prog.writer(stderr)
 	}
+	fleet, err := openFleet(ctx, opts.fleet, cfg, prog.writer(stderr))
+	if err != nil {
+		return fail("%v", err)
+	}
+	defer fleet.close()
 	fetcher, cache := cfg.fetcherFor(ctx, opts, sums, trace)
 	downloadToolchain := func(ctx context.Context, target string, atStartup bool, announce func()) (string, error) {
 		// go checks a toolchain against the checksum database, never go.sum.
@@ -394,6 +405,9 @@ func runDownload(opts options, stdout, stderr, rawStderr io.Writer) int {
 	}
 	if rep.SumsErr != nil {
 		fmt.Fprintf(stderr, "gomodfetch: updating %s: %v\n", mainMod.SumFile(), rep.SumsErr)
+	}
+	for _, line := range fleet.finish(intr.signal() != nil, opts.quiet) {
+		fmt.Fprintf(stderr, "gomodfetch: %s\n", line)
 	}
 	// The summary only after a run that went well: a failed run's stderr
 	// is go's lines alone.

@@ -57,6 +57,10 @@ type Config struct {
 	// GoCommand fetches what only version control can supply; nil means
 	// such modules fail with a *proxy.NeedVCSError.
 	GoCommand *gocmd.Runner
+	// Tier, if not nil, is asked for each version's .info, .mod and .zip
+	// before the GOPROXY list, and given back what the list served (see
+	// Tier).
+	Tier Tier
 	// Extractions bounds how many zips are unpacked at a time (zero:
 	// GOMAXPROCS). Unpacking is disk- and CPU-bound: more at once than
 	// there are CPUs only contends in the file system.
@@ -154,7 +158,7 @@ type Stats struct {
 	Bytes    int64
 	Retries  int64
 	Zips     int            // zips downloaded rather than found in the cache
-	Served   map[string]int // proxy (redacted) → zips it served
+	Served   map[string]int // proxy or Tier (redacted) → zips it served
 }
 
 // Stats returns the counters so far.
@@ -175,7 +179,11 @@ func (f *Fetcher) Stats() Stats {
 }
 
 // countZip records a zip downloaded from source.
-func (f *Fetcher) countZip(source string) {
+func (f *Fetcher) countZip(from served) {
+	source := from.proxy
+	if from.tier {
+		source = f.cfg.Tier.String()
+	}
 	f.mu.Lock()
 	f.served[source]++
 	f.fetched++

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/url"
 	"os"
 	"sync/atomic"
 	"time"
@@ -172,7 +171,7 @@ func (x *fetch) run(ctx context.Context) error {
 	defer held.Unlock()
 
 	z, zerr := x.zip(zctx, held)
-	if zerr == nil && z.source == "" {
+	if zerr == nil && z.from == (served{}) {
 		x.source = "cache" // the zip was; its .info or go.mod may not be
 	}
 	ia, ierr := info.wait()
@@ -307,7 +306,7 @@ type verifiedZip struct {
 	tmp      string
 	hash     string
 	needHash bool   // in place, but its .ziphash is missing
-	source   string // the proxy that served it; "" if it was in the cache
+	from     served // where it came from; zero if it was in the cache
 	// unpacked is the source tree extracted while hashing, waiting for
 	// the commit to seal it (nil if the zip was not unpacked).
 	unpacked *modcache.Unpacked
@@ -381,15 +380,16 @@ func (x *fetch) downloadZip(ctx context.Context, held *modcache.Locked) (verifie
 	var (
 		seen repeats
 		z    verifiedZip
-		from proxy.Proxy
-		actx = ctx // refused proxies are asked last on the next try
+		from served
+		actx = ctx  // refused proxies are asked last on the next try
+		tier = true // the fleet cache is asked first, until it fails
 	)
 	err = retry.Do(ctx, f.cfg.Router.Policy, func(ctx context.Context) error {
-		got, p, err := x.fetchZipBytes(actx, held, rel, &seen)
+		got, src, err := x.fetchZipBytes(actx, held, rel, &seen, tier)
 		if err != nil {
 			return askedOut{err}
 		}
-		from = p
+		from = src
 		var hash string
 		if x.noExtract {
 			tmp, err := os.Open(got.tmp)
@@ -413,26 +413,22 @@ func (x *fetch) downloadZip(ctx context.Context, held *modcache.Locked) (verifie
 				// the way, unless the proxy serves the same bytes again.
 				bad := &badResponse{fmt.Errorf("downloaded zip is damaged: %v", err), fileDigest(got.tmp)}
 				got.discard()
-				if err = seen.judge(from.URL, bad); retry.Classify(err) != retry.Transient {
-					return askedOut{err}
-				}
-				return err
+				return x.refused(&from, &tier, rel, &seen, bad)
 			}
 			got.unpacked, hash = u, u.Hash
 		}
 		if err := f.cfg.Verifier.Check(ctx, mod, hash); err != nil {
 			got.discard()
-			if err = seen.judge(p.URL, err); retry.Classify(err) != retry.Transient {
-				return askedOut{err}
-			}
-			return err
+			return x.refused(&from, &tier, rel, &seen, err)
 		}
 		got.hash = hash
 		z = got
 		return nil
 	}, func(a retry.Attempt) {
-		f.cfg.Router.Retried(from, a)
-		actx = proxy.Avoiding(actx, from)
+		if !from.tier {
+			f.cfg.Router.Retried(from.p, a)
+			actx = proxy.Avoiding(actx, from.p)
+		}
 	})
 	var ao askedOut
 	if errors.As(err, &ao) {
@@ -441,10 +437,32 @@ func (x *fetch) downloadZip(ctx context.Context, held *modcache.Locked) (verifie
 	if err != nil {
 		return verifiedZip{}, fetchError(mod, err)
 	}
-	z.source = from.String()
-	x.source, x.bytes = z.source, z.bytes
+	z.from = from
+	x.source, x.bytes = from.name(f), z.bytes
 	return z, nil
 }
+
+// refused judges a zip whose hash (or inflation) failed: from the fleet
+// cache, it is reported damaged there and the proxies are asked next, at
+// once; from a proxy, it may be damage on the way (asked again) until the
+// proxy has served the same bytes twice (final).
+func (x *fetch) refused(from *served, tier *bool, rel string, seen *repeats, err error) error {
+	if from.tier {
+		if damaged(err) {
+			x.f.cfg.Tier.Damaged(rel, err)
+		}
+		*tier = false
+		return errAskUpstream
+	}
+	if err = seen.judge(proxySource{x.f.cfg.Router.Client, from.p.URL}, err); retry.Classify(err) != retry.Transient {
+		return askedOut{err}
+	}
+	return err
+}
+
+// errAskUpstream sends the next try to the proxies, after the fleet
+// cache's answer failed its checks.
+var errAskUpstream = &badResponse{err: errors.New("the fleet cache's zip failed its checks; asking the proxies")}
 
 // askedOut is an error the retries inside proxy.Ask could not get past,
 // or a final one: the loop around Ask does not retry it again.
@@ -453,15 +471,16 @@ type askedOut struct{ err error }
 func (e askedOut) Error() string           { return e.err.Error() }
 func (e askedOut) RetryClass() retry.Class { return retry.Permanent }
 
-// fetchZipBytes asks the proxies for the zip, holding a network slot.
-func (x *fetch) fetchZipBytes(ctx context.Context, held *modcache.Locked, rel string, seen *repeats) (verifiedZip, proxy.Proxy, error) {
+// fetchZipBytes asks the fleet cache (if tier) and then the proxies for
+// the zip, holding a network slot.
+func (x *fetch) fetchZipBytes(ctx context.Context, held *modcache.Locked, rel string, seen *repeats, tier bool) (verifiedZip, served, error) {
 	f, mod := x.f, x.mod
 	release, err := f.downloadSlot(ctx)
 	if err != nil {
-		return verifiedZip{}, proxy.Proxy{}, err
+		return verifiedZip{}, served{}, err
 	}
 	defer release()
-	return proxy.Ask(ctx, f.cfg.Router, mod.Path, func(ctx context.Context, base *url.URL) (verifiedZip, error) {
+	return askFrom(ctx, f, tier, mod.Path, rel, func(ctx context.Context, src source) (verifiedZip, error) {
 		x.attempts.Add(1)
 		tmp, err := held.CreateZipTemp()
 		if err != nil {
@@ -474,12 +493,12 @@ func (x *fetch) fetchZipBytes(ctx context.Context, held *modcache.Locked, rel st
 				os.Remove(tmp.Name())
 			}
 		}()
-		n, err := f.cfg.Router.Client.GetFile(ctx, proxy.Join(base, rel), cacheWriter{tmp}, maxZip)
+		n, err := src.getFile(ctx, rel, cacheWriter{tmp}, maxZip)
 		if err != nil {
 			return verifiedZip{}, err
 		}
 		if err := verify.CheckZipStructure(mod, tmp); err != nil {
-			return verifiedZip{}, seen.judge(base, err)
+			return verifiedZip{}, seen.judge(src, err)
 		}
 		if err := tmp.Close(); err != nil {
 			return verifiedZip{}, &modcache.WriteError{Path: tmp.Name(), Err: err}
@@ -555,7 +574,10 @@ func (x *fetch) commit(held *modcache.Locked, z verifiedZip, ia infoAnswer, mf m
 			return "", module.VersionError(mod, err)
 		}
 		z.tmp = ""
-		f.countZip(z.source)
+		f.countZip(z.from)
+		if rel, err := modcache.RelPath(mod, "zip"); err == nil {
+			f.putBackFile(z.from, mod.Path, rel, zipfile)
+		}
 	case z.needHash:
 		if err := held.WriteZipHash(z.hash); err != nil {
 			return "", module.VersionError(mod, err)

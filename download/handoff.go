@@ -36,7 +36,7 @@ func (f *Fetcher) handoff(ctx context.Context, mod module.Version) (*gocmd.Resul
 		if err != nil {
 			return nil, err
 		}
-		f.countZip("direct")
+		f.countZip(served{proxy: "direct"})
 		return r, nil
 	})
 }

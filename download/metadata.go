@@ -41,13 +41,16 @@ func (f *Fetcher) Info(ctx context.Context, mod module.Version) (*modcache.Info,
 		if err != nil {
 			return infoAnswer{}, err
 		}
-		info, err := f.askInfo(ctx, mod.Path, rel, func(base *url.URL, info *modcache.Info) error {
+		a, from, err := f.askInfo(ctx, mod.Path, rel, func(src source, info *modcache.Info) error {
 			if info.Version != mod.Version {
-				return fmt.Errorf("proxy %s returned info for version %s instead of requested version", base.Redacted(), info.Version)
+				return fmt.Errorf("proxy %s returned info for version %s instead of requested version", src, info.Version)
 			}
 			return nil
-		})
-		return infoAnswer{info: info}, err
+		}, true)
+		if err == nil {
+			f.putBack(from, mod.Path, rel, a.data)
+		}
+		return infoAnswer{info: a.info}, err
 	})
 	if err != nil {
 		return nil, false, fetchError(mod, err)
@@ -55,26 +58,39 @@ func (f *Fetcher) Info(ctx context.Context, mod module.Version) (*modcache.Info,
 	return a.info, a.cached, nil
 }
 
-// askInfo asks the proxies for the .info answer at rel (relative to a
-// proxy's base URL) and checks it with check; an answer that does not parse
-// or that check refuses is a bad answer (see repeats).
-func (f *Fetcher) askInfo(ctx context.Context, path, rel string, check func(base *url.URL, info *modcache.Info) error) (*modcache.Info, error) {
+// rawInfo is a parsed .info answer and its bytes.
+type rawInfo struct {
+	info *modcache.Info
+	data []byte
+}
+
+// askInfo asks the proxies (and, if tier, the Tier first: only a
+// version's own .info is immutable) for the .info answer at rel (relative
+// to a proxy's base URL) and checks it with check; an answer that does not
+// parse or that check refuses is a bad answer (see repeats).
+func (f *Fetcher) askInfo(ctx context.Context, path, rel string, check func(src source, info *modcache.Info) error, tier bool) (rawInfo, served, error) {
 	var seen repeats
-	info, _, err := proxy.Ask(ctx, f.cfg.Router, path, func(ctx context.Context, base *url.URL) (*modcache.Info, error) {
-		data, err := f.cfg.Router.Client.GetBytes(ctx, proxy.Join(base, rel), maxInfo)
+	attempt := func(ctx context.Context, src source) (rawInfo, error) {
+		data, err := src.getBytes(ctx, rel, maxInfo)
 		if err != nil {
-			return nil, err
+			return rawInfo{}, err
 		}
 		info := new(modcache.Info)
 		if err := json.Unmarshal(data, info); err != nil {
-			return nil, seen.judge(base, &badResponse{fmt.Errorf("invalid response from proxy %q: %v", base.Redacted(), err), digest(data)})
+			return rawInfo{}, seen.judge(src, &badResponse{fmt.Errorf("invalid response from proxy %q: %v", src, err), digest(data)})
 		}
-		if err := check(base, info); err != nil {
-			return nil, seen.judge(base, &badResponse{err, digest(data)})
+		if err := check(src, info); err != nil {
+			return rawInfo{}, seen.judge(src, &badResponse{err, digest(data)})
 		}
-		return info, nil
+		return rawInfo{info, data}, nil
+	}
+	if tier {
+		return ask(ctx, f, path, rel, attempt, nil)
+	}
+	a, p, err := proxy.Ask(ctx, f.cfg.Router, path, func(ctx context.Context, base *url.URL) (rawInfo, error) {
+		return attempt(ctx, proxySource{f.cfg.Router.Client, base})
 	}, nil)
-	return info, err
+	return a, served{proxy: p.String()}, err
 }
 
 // modFile is a verified go.mod and the cache file holding it.
@@ -146,8 +162,8 @@ func (f *Fetcher) goModFromProxies(ctx context.Context, mod module.Version) (mod
 			return modFile{}, module.VersionError(mod, err)
 		}
 		var seen repeats
-		data, _, err := proxy.Ask(ctx, f.cfg.Router, mod.Path, func(ctx context.Context, base *url.URL) ([]byte, error) {
-			data, err := f.cfg.Router.Client.GetBytes(ctx, proxy.Join(base, rel), maxGoMod)
+		data, from, err := ask(ctx, f, mod.Path, rel, func(ctx context.Context, src source) ([]byte, error) {
+			data, err := src.getBytes(ctx, rel, maxGoMod)
 			if err != nil {
 				return nil, err
 			}
@@ -156,7 +172,7 @@ func (f *Fetcher) goModFromProxies(ctx context.Context, mod module.Version) (mod
 				return nil, err
 			}
 			if err := f.cfg.Verifier.Check(ctx, verify.GoModKey(mod), h); err != nil {
-				return nil, seen.judge(base, err)
+				return nil, seen.judge(src, err)
 			}
 			return data, nil
 		}, nil)
@@ -172,6 +188,7 @@ func (f *Fetcher) goModFromProxies(ctx context.Context, mod module.Version) (mod
 			f.noteCacheError(err)
 			return modFile{}, module.VersionError(mod, err)
 		}
+		f.putBack(from, mod.Path, rel, data)
 		return modFile{data, file}, nil
 	})
 }
@@ -249,11 +266,11 @@ type digested interface {
 	Digest() string
 }
 
-// judge returns err as the attempt's error: a bad answer the proxy at base
+// judge returns err as the attempt's error: a bad answer the source
 // has now given sameAnswer times becomes final (a
 // *verify.ChecksumMismatchError or a *BadAnswerError); before that it is
 // transient.
-func (c *repeats) judge(base *url.URL, err error) error {
+func (c *repeats) judge(src source, err error) error {
 	var (
 		m   *verify.ChecksumMismatchError
 		bad digested
@@ -272,7 +289,7 @@ func (c *repeats) judge(base *url.URL, err error) error {
 	if c.seen == nil {
 		c.seen = map[string]int{}
 	}
-	key = base.String() + " " + key
+	key = src.String() + " " + key
 	c.seen[key]++
 	final := c.seen[key] >= sameAnswer
 	switch {

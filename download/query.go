@@ -151,15 +151,16 @@ func (f *Fetcher) Stat(ctx context.Context, path, query string) (string, time.Ti
 // for the run.
 func (f *Fetcher) statURL(ctx context.Context, path, query, rel string) (*modcache.Info, error) {
 	return f.stats.Do(path+"@"+query, func() (*modcache.Info, error) {
-		info, err := f.askInfo(ctx, path, rel, func(base *url.URL, i *modcache.Info) error {
+		a, _, err := f.askInfo(ctx, path, rel, func(src source, i *modcache.Info) error {
 			if err := module.Check(path, i.Version); err != nil || module.CanonicalVersion(i.Version) != i.Version {
-				return fmt.Errorf("proxy %s returned invalid version %q for %s", base.Redacted(), i.Version, query)
+				return fmt.Errorf("proxy %s returned invalid version %q for %s", src, i.Version, query)
 			}
 			return nil
-		})
+		}, false)
 		if err != nil {
 			return nil, err
 		}
+		info := a.info
 		resolved := module.Version{Path: path, Version: info.Version}
 		if _, _, err := f.cfg.Cache.ReadInfo(resolved); err != nil {
 			if _, err := f.cfg.Cache.WriteInfo(resolved, info); err != nil {

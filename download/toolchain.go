@@ -54,7 +54,7 @@ func (f *Fetcher) Toolchain(ctx context.Context, mod module.Version, readWrite b
 			z.discard()
 			return "", module.VersionError(mod, err)
 		}
-		f.countZip(z.source)
+		f.countZip(z.from)
 	case z.needHash:
 		if err := held.WriteZipHash(z.hash); err != nil {
 			return "", module.VersionError(mod, err)

@@ -1,0 +1,410 @@
+// Package bucket is the fleet cache: one object-storage bucket shared by
+// every runner and every serve replica, asked before the GOPROXY list.
+//
+// Objects are laid out as a GOPROXY serves them, <escaped path>/@v/<escaped
+// version>.{info,mod,zip} under the bucket URL's optional prefix
+// (modcache.RelPath), so the bucket is also a static GOPROXY for exact
+// versions behind a CDN or a file:// mount. There is no @v/list: a list
+// changes, and a shared list would need a lock.
+//
+// The bucket is not trusted. A Store only moves bytes: its caller checks
+// every answer exactly as it checks a proxy's, and writes back only what it
+// fetched upstream and verified. Those writes are idempotent (one key, the
+// same verified bytes from any writer), so replicas need no lock.
+//
+// The bucket never fails a run: a read that errs, stalls or is slow ends
+// within ReadTimeout, is reported once through Warn, and sets the bucket
+// aside for Cooldown (its reads then answer "not found" at once); a write
+// runs in the background and its failure is only counted and reported.
+//
+// URLs are gocloud.dev/blob's: s3://bucket?region=…, gs://bucket,
+// azblob://container, file:///dir, each with its cloud's usual credentials.
+package bucket
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"net/url"
+	"os"
+	"path"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"gocloud.dev/blob"
+	_ "gocloud.dev/blob/azureblob" // azblob://
+	_ "gocloud.dev/blob/fileblob"  // file://
+	_ "gocloud.dev/blob/gcsblob"   // gs://
+	_ "gocloud.dev/blob/s3blob"    // s3://
+	"gocloud.dev/gcerrors"
+)
+
+// Config is what a Store needs. URL is required; the rest have usable zero
+// values.
+type Config struct {
+	// URL is the bucket, as gocloud.dev/blob opens it.
+	URL string
+	// Private reports whether path is private (GOPRIVATE, GONOPROXY,
+	// GONOSUMDB); nil means no path is. Private paths are neither read
+	// from nor written to the bucket unless IncludePrivate is set.
+	Private        func(path string) bool
+	IncludePrivate bool
+	// ReadTimeout bounds the wait for an object's first byte and any
+	// stall while reading it (zero: 5s). A bucket is near; a slow one is
+	// worse than none.
+	ReadTimeout time.Duration
+	// WriteTimeout bounds one object's write (zero: 2m).
+	WriteTimeout time.Duration
+	// Writers is how many writes run at a time (zero: 4); Queue is how many
+	// more may wait, beyond which a write is dropped (zero: 256).
+	Writers int
+	Queue   int
+	// Cooldown is how long the bucket is set aside after a failure
+	// (zero: 30s).
+	Cooldown time.Duration
+	// Warn receives the first read failure and the first write failure
+	// (the text includes what the bucket said: untrusted). Nil: silent.
+	Warn func(msg string)
+}
+
+// Stats counts what a Store did.
+type Stats struct {
+	Hits        int64 // objects read whole
+	Misses      int64 // objects not in the bucket
+	ReadErrors  int64 // reads that failed, stalled or timed out
+	Skipped     int64 // reads and writes not tried: the bucket was set aside
+	Damaged     int64 // objects read whole that failed verification
+	Writes      int64 // objects written
+	WriteErrors int64 // writes that failed
+	Dropped     int64 // writes dropped: queue full, or still pending at Close
+}
+
+// Store is an open fleet-cache bucket. It is safe for concurrent use.
+type Store struct {
+	cfg    Config
+	b      *blob.Bucket
+	name   string // the URL, redacted, for messages
+	queue  chan write
+	wg     sync.WaitGroup // writers
+	cancel context.CancelFunc
+	wctx   context.Context // writes' context: cancelled by Close
+
+	mu        sync.Mutex
+	downUntil time.Time
+	warnedR   bool
+	warnedW   bool
+	warnedD   bool
+	closed    bool // no more writes are queued
+
+	hits, misses, readErrs, skipped, damaged atomic.Int64
+	writes, writeErrs, dropped               atomic.Int64
+}
+
+type write struct {
+	key  string
+	data []byte // the object, or
+	file string // a file holding it
+}
+
+// Open opens the bucket at cfg.URL and starts its writers. Opening does
+// not reach the bucket; a bucket that cannot be reached shows on first use.
+func Open(ctx context.Context, cfg Config) (*Store, error) {
+	if cfg.ReadTimeout <= 0 {
+		cfg.ReadTimeout = 5 * time.Second
+	}
+	if cfg.WriteTimeout <= 0 {
+		cfg.WriteTimeout = 2 * time.Minute
+	}
+	if cfg.Writers <= 0 {
+		cfg.Writers = 4
+	}
+	if cfg.Queue <= 0 {
+		cfg.Queue = 256
+	}
+	if cfg.Cooldown <= 0 {
+		cfg.Cooldown = 30 * time.Second
+	}
+	name := redact(cfg.URL)
+	b, err := blob.OpenBucket(ctx, cfg.URL)
+	if err != nil {
+		return nil, fmt.Errorf("opening fleet cache %s: %w", name, err)
+	}
+	wctx, cancel := context.WithCancel(context.Background())
+	s := &Store{cfg: cfg, b: b, name: name, queue: make(chan write, cfg.Queue), wctx: wctx, cancel: cancel}
+	for range cfg.Writers {
+		s.wg.Add(1)
+		go s.writer()
+	}
+	return s, nil
+}
+
+// redact drops a URL's user information and query values, which may hold
+// credentials or endpoints nobody needs to see.
+func redact(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return "bucket"
+	}
+	return u.Scheme + "://" + u.Host + u.Path
+}
+
+// String returns the bucket's URL without credentials or parameters.
+func (s *Store) String() string { return s.name }
+
+// Holds reports whether path's files may be read from and written to the
+// bucket.
+func (s *Store) Holds(path string) bool {
+	return s.cfg.IncludePrivate || s.cfg.Private == nil || !s.cfg.Private(path)
+}
+
+// ErrSetAside is a read not tried because the bucket failed recently. It
+// matches fs.ErrNotExist: to a caller the object is simply not there.
+var ErrSetAside = fmt.Errorf("fleet cache set aside after a failure: %w", fs.ErrNotExist)
+
+// ReadError is a read that failed in the bucket (not a missing object).
+type ReadError struct {
+	Key string
+	Err error
+}
+
+func (e *ReadError) Error() string { return fmt.Sprintf("reading %s: %v", e.Key, e.Err) }
+func (e *ReadError) Unwrap() error { return e.Err }
+
+// TooLargeError is an object larger than the reader's limit.
+type TooLargeError struct {
+	Key   string
+	Limit int64
+}
+
+func (e *TooLargeError) Error() string {
+	return fmt.Sprintf("%s is larger than %d bytes", e.Key, e.Limit)
+}
+
+// Read copies the object at key into w, at most limit bytes (an object
+// larger than that is a *TooLargeError, after limit bytes were written). A
+// missing object is an error matching fs.ErrNotExist; a failure of the
+// bucket is a *ReadError. The whole read ends within ReadTimeout of the
+// last byte received.
+func (s *Store) Read(ctx context.Context, key string, w io.Writer, limit int64) error {
+	if s.setAside() {
+		s.skipped.Add(1)
+		return ErrSetAside
+	}
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	stalled := fmt.Errorf("no byte for %v", s.cfg.ReadTimeout)
+	watch := time.AfterFunc(s.cfg.ReadTimeout, func() { cancel(stalled) })
+	defer watch.Stop()
+
+	err := s.read(ctx, key, &progressWriter{w: w, watch: watch, d: s.cfg.ReadTimeout}, limit)
+	var tooLarge *TooLargeError
+	switch {
+	case err == nil:
+		s.hits.Add(1)
+		return nil
+	case gcerrors.Code(err) == gcerrors.NotFound:
+		s.misses.Add(1)
+		return fmt.Errorf("%s: %w", key, fs.ErrNotExist)
+	case errors.As(err, &tooLarge), isWriteErr(err):
+		return err // what is stored, or the destination's failure
+	case context.Cause(ctx) == stalled:
+		err = stalled
+	case ctx.Err() != nil:
+		return ctx.Err() // the caller gave up: not the bucket's fault
+	}
+	s.readErrs.Add(1)
+	s.fail(&s.warnedR, fmt.Sprintf("fleet cache %s: %v; using the GOPROXY list (the bucket is set aside for %v)", s.name, err, s.cfg.Cooldown))
+	return &ReadError{Key: key, Err: err}
+}
+
+func (s *Store) read(ctx context.Context, key string, w io.Writer, limit int64) error {
+	r, err := s.b.NewReader(ctx, key, nil)
+	if err != nil {
+		return err
+	}
+	defer r.Close()
+	n, err := io.Copy(w, io.LimitReader(r, limit+1))
+	if err != nil {
+		return err
+	}
+	if n > limit {
+		return &TooLargeError{Key: key, Limit: limit}
+	}
+	return nil
+}
+
+// writeErr marks a failure of the writer a Read copies into.
+type writeErr struct{ err error }
+
+func (e *writeErr) Error() string { return e.err.Error() }
+func (e *writeErr) Unwrap() error { return e.err }
+
+func isWriteErr(err error) bool {
+	var we *writeErr
+	return errors.As(err, &we)
+}
+
+// progressWriter re-arms the stall watchdog on every byte that arrives.
+type progressWriter struct {
+	w     io.Writer
+	watch *time.Timer
+	d     time.Duration
+}
+
+func (p *progressWriter) Write(b []byte) (int, error) {
+	p.watch.Reset(p.d)
+	n, err := p.w.Write(b)
+	if err != nil {
+		return n, &writeErr{err}
+	}
+	return n, nil
+}
+
+// Damaged records that the object at key was read whole but failed
+// verification; the caller fetches it upstream and writes it back.
+func (s *Store) Damaged(key string, err error) {
+	s.damaged.Add(1)
+	s.mu.Lock()
+	first := !s.warnedD
+	s.warnedD = true
+	s.mu.Unlock()
+	if first && s.cfg.Warn != nil {
+		s.cfg.Warn(fmt.Sprintf("fleet cache %s: %s did not verify (%v); fetching it upstream to replace it", s.name, key, err))
+	}
+}
+
+// Put writes data at key in the background. It never blocks: with the
+// queue full, or the bucket set aside, the write is dropped.
+func (s *Store) Put(key string, data []byte) { s.enqueue(write{key: key, data: data}) }
+
+// PutFile writes the content of file (which must not change) at key in the
+// background, like Put.
+func (s *Store) PutFile(key, file string) { s.enqueue(write{key: key, file: file}) }
+
+func (s *Store) enqueue(w write) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	switch {
+	case s.closed:
+		s.dropped.Add(1)
+		return
+	case time.Now().Before(s.downUntil):
+		s.skipped.Add(1)
+		return
+	}
+	select {
+	case s.queue <- w:
+	default:
+		s.dropped.Add(1)
+	}
+}
+
+func (s *Store) writer() {
+	defer s.wg.Done()
+	for w := range s.queue {
+		if s.wctx.Err() != nil || s.setAside() {
+			s.dropped.Add(1)
+			continue
+		}
+		if err := s.put(w); err != nil {
+			if s.wctx.Err() != nil {
+				s.dropped.Add(1)
+				continue
+			}
+			s.writeErrs.Add(1)
+			s.fail(&s.warnedW, fmt.Sprintf("fleet cache %s: writing %s: %v (the bucket is set aside for %v)", s.name, w.key, err, s.cfg.Cooldown))
+			continue
+		}
+		s.writes.Add(1)
+	}
+}
+
+func (s *Store) put(w write) error {
+	ctx, cancel := context.WithTimeout(s.wctx, s.cfg.WriteTimeout)
+	defer cancel()
+	var r io.Reader = bytes.NewReader(w.data)
+	if w.file != "" {
+		f, err := os.Open(w.file)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		r = f
+	}
+	return s.b.Upload(ctx, w.key, r, &blob.WriterOptions{ContentType: contentType(w.key)})
+}
+
+// contentType is what a GOPROXY serves the file at key as.
+func contentType(key string) string {
+	switch path.Ext(key) {
+	case ".zip":
+		return "application/zip"
+	case ".info":
+		return "application/json"
+	}
+	return "text/plain; charset=utf-8"
+}
+
+// setAside reports whether the bucket is set aside after a failure.
+func (s *Store) setAside() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return time.Now().Before(s.downUntil)
+}
+
+// fail sets the bucket aside and reports msg if *warned says it is the
+// first of its kind.
+func (s *Store) fail(warned *bool, msg string) {
+	s.mu.Lock()
+	s.downUntil = time.Now().Add(s.cfg.Cooldown)
+	first := !*warned
+	*warned = true
+	s.mu.Unlock()
+	if first && s.cfg.Warn != nil {
+		s.cfg.Warn(msg)
+	}
+}
+
+// Close waits for the pending writes until ctx is done, drops those still
+// pending then (counted in Stats.Dropped), and closes the bucket. It
+// returns how many writes were dropped at Close.
+func (s *Store) Close(ctx context.Context) int64 {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return 0
+	}
+	s.closed = true
+	close(s.queue)
+	s.mu.Unlock()
+	before := s.dropped.Load()
+	done := make(chan struct{})
+	go func() { s.wg.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-ctx.Done():
+		s.cancel() // cuts writes under way; the writers drain the queue
+		<-done
+	}
+	s.cancel()
+	s.b.Close()
+	return s.dropped.Load() - before
+}
+
+// Stats returns the counters so far.
+func (s *Store) Stats() Stats {
+	return Stats{
+		Hits:        s.hits.Load(),
+		Misses:      s.misses.Load(),
+		ReadErrors:  s.readErrs.Load(),
+		Skipped:     s.skipped.Load(),
+		Damaged:     s.damaged.Load(),
+		Writes:      s.writes.Load(),
+		WriteErrors: s.writeErrs.Load(),
+		Dropped:     s.dropped.Load(),
+	}
+}

@@ -1,0 +1,28 @@
+// Copyright (c) Microsoft Corporation. All rights reserved.
+// Licensed under the MIT License. See License.txt in the project root for license information.
+
+package generated
+
+import (
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
+)
+
+func (client *ServiceClient) Endpoint() string {
+	return client.endpoint
+}
+
+func (client *ServiceClient) InternalClient() *azcore.Client {
+	return client.internal
+}
+
+// NewServiceClient creates a new instance of ServiceClient with the specified values.
+//   - endpoint - The URL of the service account, container, or blob that is the target of the desired operation.
+//   - azClient - azcore.Client is a basic HTTP client. It consists of a pipeline and tracing provider.
+func NewServiceClient(endpoint string, azClient *azcore.Client) *ServiceClient {
+	client := &ServiceClient{
+		internal: azClient,
+		endpoint: endpoint,
+		version:  ServiceVersion,
+	}
+	return client
+}
