@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
 
 	"golang.org/x/mod/module"
@@ -15,16 +16,24 @@ import (
 // TestProgress holds one module's download inside the proxy while another
 // fails, and checks what a progress display would see at each step.
 func TestProgress(t *testing.T) {
+	// The fetcher asks for the slow module's .info, .mod and .zip at once:
+	// the first of them to arrive signals, and all of them are held.
 	arrived := make(chan struct{})
+	var arrivedOnce sync.Once
 	release := make(chan struct{})
+	var releaseOnce sync.Once
+	releaseAll := func() { releaseOnce.Do(func() { close(release) }) }
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if strings.HasPrefix(r.URL.Path, "/example.com/slow/") {
-			close(arrived)
+			arrivedOnce.Do(func() { close(arrived) })
 			<-release
 		}
 		http.Error(w, "not found", http.StatusNotFound)
 	}))
 	defer srv.Close()
+	// Runs before srv.Close (which waits for the held handlers), also when
+	// the test stops early.
+	defer releaseAll()
 	proxies, err := ParseProxyList(srv.URL)
 	if err != nil {
 		t.Fatal(err)
@@ -41,7 +50,7 @@ func TestProgress(t *testing.T) {
 	}
 
 	slow := module.Version{Path: "example.com/slow", Version: "v1.0.0"}
-	done := make(chan *Module)
+	done := make(chan *Module, 1)
 	go func() { done <- f.Download(context.Background(), slow) }()
 	<-arrived
 
@@ -59,7 +68,7 @@ func TestProgress(t *testing.T) {
 		t.Errorf("requests: %d; want at least 2", p.Requests)
 	}
 
-	close(release)
+	releaseAll()
 	<-done
 	p = f.Progress()
 	if p.Started != 2 || p.Finished != 2 || len(p.InFlight) != 0 {
