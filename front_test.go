@@ -15,6 +15,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 )
 
@@ -91,15 +92,25 @@ func startFront(target string) (*front, error) {
 }
 
 // deadProxyURL returns a proxy URL on 127.0.0.1 where nothing listens: every
-// connection is refused.
-func deadProxyURL() (string, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+// connection is refused. The port stays bound (by a socket that never
+// listens) until release is called, so no server started meanwhile, by this
+// test binary or anything else, can be given it and answer there.
+func deadProxyURL() (proxyURL string, release func(), err error) {
+	fd, err := syscall.Socket(syscall.AF_INET, syscall.SOCK_STREAM|syscall.SOCK_CLOEXEC, 0)
 	if err != nil {
-		return "", err
+		return "", nil, err
 	}
-	addr := l.Addr().String()
-	l.Close()
-	return "http://" + addr + "/mod", nil
+	if err := syscall.Bind(fd, &syscall.SockaddrInet4{Addr: [4]byte{127, 0, 0, 1}}); err != nil {
+		syscall.Close(fd)
+		return "", nil, err
+	}
+	sa, err := syscall.Getsockname(fd)
+	if err != nil {
+		syscall.Close(fd)
+		return "", nil, err
+	}
+	port := sa.(*syscall.SockaddrInet4).Port
+	return fmt.Sprintf("http://127.0.0.1:%d/mod", port), func() { syscall.Close(fd) }, nil
 }
 
 func (f *front) Close() { f.srv.Close() }
