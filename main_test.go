@@ -92,10 +92,11 @@ func setupScript(env *testscript.Env) error {
 		env.Values[frontKey{n}] = f
 		env.Setenv(name, f.URL)
 	}
-	dead, err := faultproxy.DeadURL("/mod")
+	dead, closeDead, err := faultproxy.DeadURL("/mod")
 	if err != nil {
 		return err
 	}
+	env.Defer(closeDead)
 	env.Setenv("DEADPROXY", dead)
 	env.Setenv("GOPROXY", env.Getenv("PROXYURL"))
 	return nil

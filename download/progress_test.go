@@ -14,25 +14,32 @@ import (
 // TestProgress holds one module's download inside the proxy while another
 // fails, and checks what a progress display would see at each step.
 func TestProgress(t *testing.T) {
+	// The fetcher asks for the slow module's .info, .mod and .zip at once:
+	// the first of them to arrive signals, and all of them are held.
 	arrived := make(chan struct{})
-	var once sync.Once
+	var arrivedOnce sync.Once
 	release := make(chan struct{})
+	var releaseOnce sync.Once
+	releaseAll := func() { releaseOnce.Do(func() { close(release) }) }
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		// .info, .mod and .zip are asked at once: each is held.
 		if strings.HasPrefix(r.URL.Path, "/example.com/slow/") {
-			once.Do(func() { close(arrived) })
+			arrivedOnce.Do(func() { close(arrived) })
 			<-release
 		}
 		http.Error(w, "not found", http.StatusNotFound)
 	}))
 	defer srv.Close()
+	// Runs before srv.Close (which waits for the held handlers), also when
+	// the test stops early.
+	defer releaseAll()
 	f, _ := testFetcher(t, srv.URL, "")
 	if p := f.Progress(); p.Started != 0 || p.Finished != 0 || len(p.InFlight) != 0 {
 		t.Fatalf("before any download: %+v", p)
 	}
 
 	slow := module.Version{Path: "example.com/slow", Version: "v1.0.0"}
-	done := make(chan *Module)
+	done := make(chan *Module, 1)
 	go func() { done <- f.Download(context.Background(), slow) }()
 	<-arrived
 
@@ -50,7 +57,7 @@ func TestProgress(t *testing.T) {
 		t.Errorf("requests: %d; want at least 2", p.Requests)
 	}
 
-	close(release)
+	releaseAll()
 	<-done
 	p = f.Progress()
 	if p.Started != 2 || p.Finished != 2 || len(p.InFlight) != 0 {

@@ -210,8 +210,7 @@ func TestLongAttemptIsStillRetried(t *testing.T) {
 
 func TestWaitsAreBounded(t *testing.T) {
 	// Waits of 10ms, 20ms, 40ms... stop once they would pass 50ms in all.
-	p := Policy{Initial: 10 * time.Millisecond, Max: time.Second, Multiplier: 2, Jitter: 0, MaxAttempts: 100, MaxElapsed: 50 * time.Millisecond}
-	p.Jitter = 0
+	p := Policy{Initial: 10 * time.Millisecond, Max: time.Second, Multiplier: 2, Jitter: -1, MaxAttempts: 100, MaxElapsed: 50 * time.Millisecond}
 	calls := 0
 	Do(context.Background(), p, func(context.Context) error {
 		calls++

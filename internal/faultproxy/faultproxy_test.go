@@ -583,7 +583,8 @@ func mustRules(t *testing.T, text string) *Rules {
 }
 
 func TestDeadURL(t *testing.T) {
-	u, err := DeadURL("/mod")
+	u, release, err := DeadURL("/mod")
+	defer release()
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -17,6 +17,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 )
 
@@ -159,16 +160,26 @@ func (s *Server) Close() {
 	s.client.CloseIdleConnections()
 }
 
-// DeadURL returns a proxy URL on 127.0.0.1, with path, where nothing
-// listens: every connection is refused.
-func DeadURL(path string) (string, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+// DeadURL returns a proxy URL on 127.0.0.1 where nothing listens: every
+// connection is refused. The port stays bound, by a socket that never
+// listens, until release is called, so no server started meanwhile (by
+// this process or another) can be given it and answer there.
+func DeadURL(path string) (u string, release func(), err error) {
+	fd, err := syscall.Socket(syscall.AF_INET, syscall.SOCK_STREAM|syscall.SOCK_CLOEXEC, 0)
 	if err != nil {
-		return "", err
+		return "", nil, err
 	}
-	addr := l.Addr().String()
-	l.Close()
-	return "http://" + addr + path, nil
+	if err := syscall.Bind(fd, &syscall.SockaddrInet4{Addr: [4]byte{127, 0, 0, 1}}); err != nil {
+		syscall.Close(fd)
+		return "", nil, err
+	}
+	sa, err := syscall.Getsockname(fd)
+	if err != nil {
+		syscall.Close(fd)
+		return "", nil, err
+	}
+	port := sa.(*syscall.SockaddrInet4).Port
+	return fmt.Sprintf("http://127.0.0.1:%d%s", port, path), func() { syscall.Close(fd) }, nil
 }
 
 // SetRules replaces the Server's fault rules (nil: none).
