@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"fmt"
 	"io"
 	"os"
@@ -10,8 +9,6 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"gomodfetch/pack"
-	"gomodfetch/pipeline"
-	"gomodfetch/proxy"
 )
 
 func packCommand(stdout, stderr io.Writer, code *int) *cli.Command {
@@ -40,34 +37,16 @@ func packCommand(stdout, stderr io.Writer, code *int) *cli.Command {
 }
 
 func runPack(opts options, out, dir string, stdout, stderr io.Writer) int {
-	ctx, intr := notifyInterrupts(context.Background())
-	defer intr.stop()
-	fail := func(format string, args ...any) int {
-		fmt.Fprintf(stderr, "gomodfetch: "+format+"\n", args...)
-		return 1
+	c, code := startCommand(opts, stderr)
+	if c == nil {
+		return code
 	}
-	wd, err := workDir(opts.chdir)
-	if err != nil {
-		return fail("%v", err)
-	}
-	env := newGoEnv(os.Getenv)
-	cfg, err := loadConfig(env)
-	if err != nil {
-		return fail("%v", err)
-	}
-	mainMod, err := loadMain(wd, opts, env)
-	if err != nil {
-		return fail("%v", err)
-	}
-	sums, err := readSums(mainMod)
-	if err != nil {
-		return fail("%v", err)
-	}
+	defer c.intr.stop()
+	ctx, p, fail := c.ctx, c.p, c.fail
+	cfg := p.cfg
 
 	// First what is missing is fetched, as a download run fetches it.
-	fetcher, cache := cfg.fetcherFor(ctx, opts, sums, nil)
-	run, err := pipeline.New(pipeline.Config{Main: mainMod, Args: opts.args, Fetcher: fetcher, Cache: cache, Sums: sums, Jobs: opts.jobs,
-		Interrupted: func() bool { return intr.signal() != nil }})
+	run, cache, err := p.newRun(ctx, opts, false, c.interrupted)
 	if err != nil {
 		return fail("%v", err)
 	}
@@ -85,12 +64,7 @@ func runPack(opts options, out, dir string, stdout, stderr io.Writer) int {
 	}
 
 	// Then the pack is written from the cache alone.
-	offline := *cfg
-	offline.proxies = []proxy.Proxy{{Kind: proxy.KindOff}}
-	offline.skipSumDB = func(string) bool { return true }
-	offline.sumdb = nil
-	f2, _ := offline.fetcherFor(ctx, opts, sums, nil)
-	run2, err := pipeline.New(pipeline.Config{Main: mainMod, Args: opts.args, Fetcher: f2, Cache: cache, Sums: sums, Jobs: opts.jobs})
+	run2, _, err := p.newRun(ctx, opts, true, nil)
 	if err != nil {
 		return fail("%v", err)
 	}

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -12,8 +11,6 @@ import (
 
 	"gomodfetch/audit"
 	"gomodfetch/internal/termsafe"
-	"gomodfetch/pipeline"
-	"gomodfetch/proxy"
 )
 
 // defaultOptions are the engine settings a subcommand uses for what its
@@ -83,37 +80,16 @@ func verifyCommand(stdout, stderr io.Writer, code *int) *cli.Command {
 // runVerify audits the cache for the run opts describe and, with repair,
 // fetches again what is missing or damaged.
 func runVerify(opts options, repair bool, stdout, stderr io.Writer) int {
-	ctx, intr := notifyInterrupts(context.Background())
-	defer intr.stop()
-	fail := func(format string, args ...any) int {
-		fmt.Fprintf(stderr, "gomodfetch: "+format+"\n", args...)
-		return 1
+	c, code := startCommand(opts, stderr)
+	if c == nil {
+		return code
 	}
-	wd, err := workDir(opts.chdir)
-	if err != nil {
-		return fail("%v", err)
-	}
-	env := newGoEnv(os.Getenv)
-	cfg, err := loadConfig(env)
-	if err != nil {
-		return fail("%v", err)
-	}
-	mainMod, err := loadMain(wd, opts, env)
-	if err != nil {
-		return fail("%v", err)
-	}
-	sums, err := readSums(mainMod)
-	if err != nil {
-		return fail("%v", err)
-	}
+	defer c.intr.stop()
+	ctx, p, fail := c.ctx, c.p, c.fail
+	sums := p.sums
 
 	// What the run needs, worked out from the cache alone.
-	offline := *cfg
-	offline.proxies = []proxy.Proxy{{Kind: proxy.KindOff}}
-	offline.skipSumDB = func(string) bool { return true }
-	offline.sumdb = nil
-	fetcher, cache := offline.fetcherFor(ctx, opts, sums, nil)
-	run, err := pipeline.New(pipeline.Config{Main: mainMod, Args: opts.args, Fetcher: fetcher, Cache: cache, Sums: sums, Jobs: opts.jobs})
+	run, cache, err := p.newRun(ctx, opts, true, nil)
 	if err != nil {
 		return fail("%v", err)
 	}
@@ -134,9 +110,7 @@ func runVerify(opts options, repair bool, stdout, stderr io.Writer) int {
 			}
 		}
 		// A normal run fetches what is now missing, and only that.
-		fetcher, cache := cfg.fetcherFor(ctx, opts, sums, nil)
-		run, err := pipeline.New(pipeline.Config{Main: mainMod, Args: opts.args, Fetcher: fetcher, Cache: cache, Sums: sums, Jobs: opts.jobs,
-			Interrupted: func() bool { return intr.signal() != nil }})
+		run, _, err := p.newRun(ctx, opts, false, c.interrupted)
 		if err != nil {
 			return fail("%v", err)
 		}

@@ -16,6 +16,7 @@ import (
 	"gomodfetch/goauth"
 	"gomodfetch/gocmd"
 	"gomodfetch/modcache"
+	"gomodfetch/pipeline"
 	"gomodfetch/proxy"
 	"gomodfetch/resolver"
 	"gomodfetch/retry"
@@ -258,6 +259,57 @@ func findWork(wd, gowork string) (string, error) {
 		return "", errors.New("invalid GOWORK: not an absolute path")
 	}
 	return gowork, nil
+}
+
+// project is what every command reads first: the working directory, the
+// Go environment, the main module and its go.sum files.
+type project struct {
+	wd   string
+	env  *goEnv
+	cfg  *config
+	main *resolver.Main // nil outside a module
+	sums *verify.Sums   // nil outside a module
+}
+
+func loadProject(opts options) (*project, error) {
+	p := &project{env: newGoEnv(os.Getenv)}
+	var err error
+	if p.wd, err = workDir(opts.chdir); err != nil {
+		return nil, err
+	}
+	if p.cfg, err = loadConfig(p.env); err != nil {
+		return nil, err
+	}
+	if p.main, err = loadMain(p.wd, opts, p.env); err != nil {
+		return nil, err
+	}
+	if p.sums, err = readSums(p.main); err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+// newRun prepares a run of the download pipeline for opts' arguments, on
+// the engine the environment describes, or (offline) on the cache alone.
+func (p *project) newRun(ctx context.Context, opts options, offline bool, interrupted func() bool) (*pipeline.Run, *modcache.Cache, error) {
+	cfg := p.cfg
+	if offline {
+		cfg = cfg.offline()
+	}
+	fetcher, cache := cfg.fetcherFor(ctx, opts, p.sums, nil)
+	run, err := pipeline.New(pipeline.Config{Main: p.main, Args: opts.args, Fetcher: fetcher, Cache: cache, Sums: p.sums, Jobs: opts.jobs, Interrupted: interrupted})
+	return run, cache, err
+}
+
+// offline is c with every download disabled (GOPROXY=off) and nothing
+// looked up in the checksum database: a cache read as it is, for working
+// out what a run needs without fetching it.
+func (c *config) offline() *config {
+	o := *c
+	o.proxies = []proxy.Proxy{{Kind: proxy.KindOff}}
+	o.skipSumDB = func(string) bool { return true }
+	o.sumdb = nil
+	return &o
 }
 
 // readSums reads the main module's go.sum (in a workspace, go.work.sum and

@@ -95,46 +95,27 @@ func run(args []string, stdout, stderr io.Writer) int {
 			&cli.StringFlag{Name: "reuse", Usage: "read `file`, a previous -json output: accepted for compatibility with go mod download -reuse"},
 			&cli.StringFlag{Name: "mod", Usage: "accepted for compatibility (-mod=readonly|mod|vendor) and ignored: go.mod is rewritten where go mod download rewrites it"},
 			&cli.IntFlag{Name: "j", Value: defaultJobs, Usage: "download up to `N` modules at a time"},
-			&cli.IntFlag{Name: "conns", Value: defaultConns, Usage: "send at most `N` requests at a time to one proxy host, over at most N connections"},
 			&cli.BoolFlag{Name: "q", Usage: "no progress display and no summary line"},
 			&cli.DurationFlag{Name: "timeout", Usage: "give up on the whole run after `d` (0: no limit)"},
-			&cli.DurationFlag{Name: "stall-timeout", Value: 30 * time.Second, Usage: "cut a response that sends no byte for `d`"},
-			&cli.Int64Flag{Name: "min-rate", Value: 100, Usage: "cut a response that brings fewer than `N` bytes/s over a whole -stall-timeout window (0: no minimum)"},
-			&cli.DurationFlag{Name: "connect-timeout", Value: 15 * time.Second, Usage: "bound each connection and TLS handshake to `d`"},
-			&cli.DurationFlag{Name: "header-timeout", Value: 30 * time.Second, Usage: "bound the wait for response headers to `d`"},
-			&cli.IntFlag{Name: "retries", Value: 8, Usage: "retry a transient failure (5xx, 429, reset, timeout, truncated or corrupt body) up to `N` times per proxy"},
-			&cli.DurationFlag{Name: "retry-initial", Value: 200 * time.Millisecond, Usage: "first backoff wait `d` (doubling, with jitter; a server's Retry-After is honoured)"},
-			&cli.DurationFlag{Name: "retry-max", Value: 5 * time.Second, Usage: "longest backoff wait `d`"},
-			&cli.DurationFlag{Name: "hedge-delay", Value: time.Second, Usage: "in a GOPROXY run joined by '|', also ask the next proxy when one has not answered in `d` (0: only after a failure)"},
 			&cli.StringFlag{Name: "report", Usage: "write a JSON report of the run to `file`: per module its source, bytes, attempts and time; per proxy its requests, failures, retries, hedges and demotions"},
-			&cli.BoolFlag{Name: "hedge-across-comma", Usage: "treat ',' in GOPROXY like '|' (hedge and fall through on any error); later proxies then see requests for every module, which a ',' list keeps from them"},
-		}, fleetFlags()...),
+		}, append(engineFlags(), fleetFlags()...)...),
 		Action: func(c *cli.Context) error {
 			parsed = true
 			opts = options{
-				json:             c.Bool("json"),
-				trace:            c.Bool("x"),
-				chdir:            c.String("C"),
-				modCacheRW:       c.Bool("modcacherw"),
-				modFile:          c.String("modfile"),
-				reuse:            c.String("reuse"),
-				jobs:             c.Int("j"),
-				conns:            c.Int("conns"),
-				quiet:            c.Bool("q"),
-				timeout:          c.Duration("timeout"),
-				stallTimeout:     c.Duration("stall-timeout"),
-				minRate:          c.Int64("min-rate"),
-				connectTimeout:   c.Duration("connect-timeout"),
-				headerTimeout:    c.Duration("header-timeout"),
-				retries:          c.Int("retries"),
-				retryInitial:     c.Duration("retry-initial"),
-				retryMax:         c.Duration("retry-max"),
-				hedgeDelay:       c.Duration("hedge-delay"),
-				hedgeAcrossComma: c.Bool("hedge-across-comma"),
-				report:           c.String("report"),
-				args:             c.Args().Slice(),
-				fleet:            fleetOptionsFrom(c),
+				json:       c.Bool("json"),
+				trace:      c.Bool("x"),
+				chdir:      c.String("C"),
+				modCacheRW: c.Bool("modcacherw"),
+				modFile:    c.String("modfile"),
+				reuse:      c.String("reuse"),
+				jobs:       c.Int("j"),
+				quiet:      c.Bool("q"),
+				timeout:    c.Duration("timeout"),
+				report:     c.String("report"),
+				args:       c.Args().Slice(),
+				fleet:      fleetOptionsFrom(c),
 			}
+			opts.readEngine(c)
 			// GOFLAGS supplies what the command line did not set.
 			flags, err := parseGoFlags(newGoEnv(os.Getenv).Get("GOFLAGS"))
 			if err != nil {
@@ -237,6 +218,33 @@ func chdirNotFirst(args []string) string {
 	return ""
 }
 
+// engineFlags are the flags that tune the download engine, shared by the
+// download command and serve.
+func engineFlags() []cli.Flag {
+	d := defaultOptions()
+	return []cli.Flag{
+		&cli.IntFlag{Name: "conns", Value: d.conns, Usage: "send at most `N` requests at a time to one proxy host, over at most N connections"},
+		&cli.DurationFlag{Name: "stall-timeout", Value: d.stallTimeout, Usage: "cut a response that sends no byte for `d`"},
+		&cli.Int64Flag{Name: "min-rate", Value: d.minRate, Usage: "cut a response that brings fewer than `N` bytes/s over a whole -stall-timeout window (0: no minimum)"},
+		&cli.DurationFlag{Name: "connect-timeout", Value: d.connectTimeout, Usage: "bound each connection and TLS handshake to `d`"},
+		&cli.DurationFlag{Name: "header-timeout", Value: d.headerTimeout, Usage: "bound the wait for response headers to `d`"},
+		&cli.IntFlag{Name: "retries", Value: d.retries, Usage: "retry a transient failure (5xx, 429, reset, timeout, truncated or corrupt body) up to `N` times per proxy"},
+		&cli.DurationFlag{Name: "retry-initial", Value: d.retryInitial, Usage: "first backoff wait `d` (doubling, with jitter; a server's Retry-After is honoured)"},
+		&cli.DurationFlag{Name: "retry-max", Value: d.retryMax, Usage: "longest backoff wait `d`"},
+		&cli.DurationFlag{Name: "hedge-delay", Value: d.hedgeDelay, Usage: "in a GOPROXY run joined by '|', also ask the next proxy when one has not answered in `d` (0: only after a failure)"},
+		&cli.BoolFlag{Name: "hedge-across-comma", Usage: "treat ',' in GOPROXY like '|' (hedge and fall through on any error); later proxies then see requests for every module, which a ',' list keeps from them"},
+	}
+}
+
+// readEngine sets the engine options from engineFlags' values.
+func (o *options) readEngine(c *cli.Context) {
+	o.conns = c.Int("conns")
+	o.stallTimeout, o.minRate = c.Duration("stall-timeout"), c.Int64("min-rate")
+	o.connectTimeout, o.headerTimeout = c.Duration("connect-timeout"), c.Duration("header-timeout")
+	o.retries, o.retryInitial, o.retryMax = c.Int("retries"), c.Duration("retry-initial"), c.Duration("retry-max")
+	o.hedgeDelay, o.hedgeAcrossComma = c.Duration("hedge-delay"), c.Bool("hedge-across-comma")
+}
+
 // defaultJobs is sized for the network, not the CPU: module downloads are
 // latency-bound. On the benchmark (go run ./bench: 50ms RTT, 8 MB/s per
 // connection) 32 came within 1.1x of the network's floor where 16 took
@@ -263,26 +271,15 @@ func runDownload(opts options, stdout, stderr, rawStderr io.Writer) int {
 		ctx, cancel = context.WithTimeout(ctx, opts.timeout)
 		defer cancel()
 	}
-	fail := func(format string, args ...any) int {
-		fmt.Fprintf(stderr, "gomodfetch: "+format+"\n", args...)
-		return 1
-	}
+	fail := failTo(stderr)
 
-	wd, err := workDir(opts.chdir)
+	p, err := loadProject(opts)
 	if err != nil {
 		return fail("%v", err)
 	}
-	env := newGoEnv(os.Getenv)
-	cfg, err := loadConfig(env)
-	if err != nil {
-		return fail("%v", err)
-	}
+	env, cfg, mainMod, sums := p.env, p.cfg, p.main, p.sums
 	if cfg.warning != "" {
 		fmt.Fprintf(stderr, "gomodfetch: warning: %s\n", cfg.warning)
-	}
-	mainMod, err := loadMain(wd, opts, env)
-	if err != nil {
-		return fail("%v", err)
 	}
 	running, err := toolchain.NewRunning(env.Get("GOTOOLCHAIN"), toolchain.Local(env.goroot()))
 	if err != nil {
@@ -290,10 +287,6 @@ func runDownload(opts options, stdout, stderr, rawStderr io.Writer) int {
 	}
 	if opts.reuse != "" && mainMod != nil {
 		return fail("-reuse cannot be used inside a module")
-	}
-	sums, err := readSums(mainMod)
-	if err != nil {
-		return fail("%v", err)
 	}
 
 	prog := newProgress(rawStderr, opts.quiet) // progress.go
@@ -438,6 +431,40 @@ func failEach(stderr io.Writer, err error) int {
 		fmt.Fprintf(stderr, "gomodfetch: %v\n", e)
 	}
 	return 1
+}
+
+// command is a subcommand's run: its context (ended by SIGINT or
+// SIGTERM), the project it works on, and how it fails.
+type command struct {
+	ctx  context.Context
+	intr *interrupts
+	p    *project
+	fail func(format string, args ...any) int
+}
+
+// startCommand starts a subcommand for opts, or prints why it cannot and
+// returns nil and the exit status. The caller stops it with c.intr.stop.
+func startCommand(opts options, stderr io.Writer) (*command, int) {
+	ctx, intr := notifyInterrupts(context.Background())
+	c := &command{ctx: ctx, intr: intr, fail: failTo(stderr)}
+	var err error
+	if c.p, err = loadProject(opts); err != nil {
+		intr.stop()
+		return nil, c.fail("%v", err)
+	}
+	return c, 0
+}
+
+// interrupted reports whether a signal stopped the command.
+func (c *command) interrupted() bool { return c.intr.signal() != nil }
+
+// failTo returns a function that prints a "gomodfetch:" line on w and
+// returns exit status 1, for a command's fatal errors.
+func failTo(w io.Writer) func(format string, args ...any) int {
+	return func(format string, args ...any) int {
+		fmt.Fprintf(w, "gomodfetch: "+format+"\n", args...)
+		return 1
+	}
 }
 
 // workDir is the directory the run works in: -C's, made absolute, or the

@@ -48,37 +48,10 @@ func serveCommand() *cli.Command {
 	}
 }
 
-// engineFlags are the download command's flags for the engine, with the
-// same names and defaults.
-func engineFlags() []cli.Flag {
-	return []cli.Flag{
-		&cli.IntFlag{Name: "conns", Value: defaultConns, Usage: "send at most `N` requests at a time to one proxy host"},
-		&cli.DurationFlag{Name: "stall-timeout", Value: 30 * time.Second, Usage: "cut a response that sends no byte for `d`"},
-		&cli.Int64Flag{Name: "min-rate", Value: 100, Usage: "cut a response that brings fewer than `N` bytes/s over a whole -stall-timeout window (0: no minimum)"},
-		&cli.DurationFlag{Name: "connect-timeout", Value: 15 * time.Second, Usage: "bound each connection and TLS handshake to `d`"},
-		&cli.DurationFlag{Name: "header-timeout", Value: 30 * time.Second, Usage: "bound the wait for response headers to `d`"},
-		&cli.IntFlag{Name: "retries", Value: 8, Usage: "retry a transient failure up to `N` times per proxy"},
-		&cli.DurationFlag{Name: "retry-initial", Value: 200 * time.Millisecond, Usage: "first backoff wait `d`"},
-		&cli.DurationFlag{Name: "retry-max", Value: 5 * time.Second, Usage: "longest backoff wait `d`"},
-		&cli.DurationFlag{Name: "hedge-delay", Value: time.Second, Usage: "in a GOPROXY run joined by '|', also ask the next proxy after `d` (0: only after a failure)"},
-		&cli.BoolFlag{Name: "hedge-across-comma", Usage: "treat ',' in GOPROXY like '|'"},
-	}
-}
-
 func runServe(c *cli.Context) error {
 	stderr := c.App.ErrWriter
-	opts := options{
-		conns:            c.Int("conns"),
-		stallTimeout:     c.Duration("stall-timeout"),
-		minRate:          c.Int64("min-rate"),
-		connectTimeout:   c.Duration("connect-timeout"),
-		headerTimeout:    c.Duration("header-timeout"),
-		retries:          c.Int("retries"),
-		retryInitial:     c.Duration("retry-initial"),
-		retryMax:         c.Duration("retry-max"),
-		hedgeDelay:       c.Duration("hedge-delay"),
-		hedgeAcrossComma: c.Bool("hedge-across-comma"),
-	}
+	var opts options
+	opts.readEngine(c)
 	if opts.conns < 1 || c.Int("upstream") < 1 || c.Int("prefetch") < 0 {
 		return cli.Exit("gomodfetch serve: -conns and -upstream must be at least 1, -prefetch at least 0", exitUsage)
 	}

@@ -196,12 +196,47 @@ func (x *fetch) run(ctx context.Context) error {
 	if err != nil || x.noExtract {
 		return err
 	}
+	x.m.Dir, err = x.tree(ctx, held, z, zipfile)
+	return err
+}
+
+// commitZip gives a verified zip its final name: its .ziphash, then the
+// rename (or, for a zip in place that lost its .ziphash, the .ziphash
+// alone); a downloaded zip is then put back to the fleet cache. It
+// returns the zip's path.
+func (x *fetch) commitZip(held *modcache.Locked, z verifiedZip) (string, error) {
+	f, mod := x.f, x.mod
+	zipfile, err := f.cfg.Cache.File(mod, "zip")
+	if err != nil {
+		z.discard()
+		return "", module.VersionError(mod, err)
+	}
+	switch {
+	case z.tmp != "":
+		if _, err := held.CommitZip(z.tmp, z.hash); err != nil {
+			z.discard()
+			return "", module.VersionError(mod, err)
+		}
+		f.countZip(z.from)
+		if rel, err := modcache.RelPath(mod, "zip"); err == nil {
+			f.putBackFile(z.from, mod.Path, rel, zipfile)
+		}
+	case z.needHash:
+		if err := held.WriteZipHash(z.hash); err != nil {
+			return "", module.VersionError(mod, err)
+		}
+	}
+	return zipfile, nil
+}
+
+// tree makes the committed zip's source tree count: the tree unpacked
+// while hashing is sealed; a zip that was in the cache is extracted.
+func (x *fetch) tree(ctx context.Context, held *modcache.Locked, z verifiedZip, zipfile string) (string, error) {
 	if z.unpacked != nil {
 		if err := z.unpacked.Seal(); err != nil {
-			return module.VersionError(mod, err)
+			return "", module.VersionError(x.mod, err)
 		}
-		x.m.Dir = z.unpacked.Dir
-		return nil
+		return z.unpacked.Dir, nil
 	}
 	return x.extract(ctx, held, zipfile)
 }
@@ -562,26 +597,9 @@ func (x *fetch) commit(held *modcache.Locked, z verifiedZip, ia infoAnswer, mf m
 			return "", module.VersionError(mod, err)
 		}
 	}
-	zipfile, err := f.cfg.Cache.File(mod, "zip")
+	zipfile, err := x.commitZip(held, z)
 	if err != nil {
-		z.discard()
-		return "", module.VersionError(mod, err)
-	}
-	switch {
-	case z.tmp != "":
-		if _, err := held.CommitZip(z.tmp, z.hash); err != nil {
-			z.discard()
-			return "", module.VersionError(mod, err)
-		}
-		z.tmp = ""
-		f.countZip(z.from)
-		if rel, err := modcache.RelPath(mod, "zip"); err == nil {
-			f.putBackFile(z.from, mod.Path, rel, zipfile)
-		}
-	case z.needHash:
-		if err := held.WriteZipHash(z.hash); err != nil {
-			return "", module.VersionError(mod, err)
-		}
+		return "", err
 	}
 	h, err := verify.HashGoMod(mf.data)
 	if err != nil {
@@ -592,19 +610,18 @@ func (x *fetch) commit(held *modcache.Locked, z verifiedZip, ia infoAnswer, mf m
 }
 
 // extract unpacks the committed zip, at most Config.Extractions at a time.
-func (x *fetch) extract(ctx context.Context, held *modcache.Locked, zipfile string) error {
+func (x *fetch) extract(ctx context.Context, held *modcache.Locked, zipfile string) (string, error) {
 	select {
 	case x.f.extract <- struct{}{}:
 	case <-ctx.Done():
-		return module.VersionError(x.mod, ctx.Err())
+		return "", module.VersionError(x.mod, ctx.Err())
 	}
 	dir, err := held.Extract(zipfile)
 	<-x.f.extract
 	if err != nil {
-		return module.VersionError(x.mod, err)
+		return "", module.VersionError(x.mod, err)
 	}
-	x.m.Dir = dir
-	return nil
+	return dir, nil
 }
 
 // future is a value being computed in the background.

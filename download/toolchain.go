@@ -43,26 +43,13 @@ func (f *Fetcher) Toolchain(ctx context.Context, mod module.Version, readWrite b
 	if err != nil {
 		return "", err
 	}
-	zipfile, err := ro.File(mod, "zip")
+	zipfile, err := x.commitZip(held, z)
 	if err != nil {
-		z.discard()
-		return "", module.VersionError(mod, err)
+		return "", err
 	}
-	switch {
-	case z.tmp != "":
-		if _, err := held.CommitZip(z.tmp, z.hash); err != nil {
-			z.discard()
-			return "", module.VersionError(mod, err)
-		}
-		f.countZip(z.from)
-	case z.needHash:
-		if err := held.WriteZipHash(z.hash); err != nil {
-			return "", module.VersionError(mod, err)
-		}
-	}
-	dir, err := held.Extract(zipfile)
+	dir, err := x.tree(ctx, held, z, zipfile)
 	if err != nil {
-		return "", module.VersionError(mod, err)
+		return "", err
 	}
 	return dir, nil
 }

@@ -95,20 +95,19 @@ func (s *Server) serveModule(w *recorder, r *http.Request, q moduleRequest) {
 		w.fail(http.StatusNotFound, "not found: "+q.path+" is private here (GONOPROXY/GOPRIVATE); fetch it directly")
 		return
 	}
-	switch q.kind {
-	case "list":
-		s.serveList(w, r, q)
-	case "latest":
-		s.serveLatest(w, r, q)
-	case "info":
-		s.serveInfo(w, r, q)
-	case "query":
-		s.serveQuery(w, r, q)
-	case "mod":
-		s.serveMod(w, r, q)
-	case "zip":
-		s.serveZip(w, r, q)
+	if h := moduleHandlers[q.kind]; h != nil {
+		h(s, w, r, q)
 	}
+}
+
+// moduleHandlers answer each kind of module request.
+var moduleHandlers = map[string]func(*Server, *recorder, *http.Request, moduleRequest){
+	"list":   (*Server).serveList,
+	"latest": (*Server).serveLatest,
+	"info":   (*Server).serveInfo,
+	"query":  (*Server).serveQuery,
+	"mod":    (*Server).serveMod,
+	"zip":    (*Server).serveZip,
 }
 
 const (
@@ -165,7 +164,13 @@ func (s *Server) serveQuery(w *recorder, r *http.Request, q moduleRequest) {
 		w.failErr(err)
 		return
 	}
-	file, err := s.cfg.Cache.File(module.Version{Path: q.path, Version: v}, "info")
+	s.serveResolved(w, r, q.path, v)
+}
+
+// serveResolved answers a query with the cached .info of the version it
+// resolved to (an answer that may change: a branch moves, @latest grows).
+func (s *Server) serveResolved(w *recorder, r *http.Request, path, v string) {
+	file, err := s.cfg.Cache.File(module.Version{Path: path, Version: v}, "info")
 	if err != nil {
 		w.failErr(err)
 		return
@@ -364,12 +369,7 @@ func (s *Server) serveLatest(w *recorder, r *http.Request, q moduleRequest) {
 		w.failErr(err)
 		return
 	}
-	file, err := s.cfg.Cache.File(module.Version{Path: q.path, Version: v}, "info")
-	if err != nil {
-		w.failErr(err)
-		return
-	}
-	s.serveFile(w, r, file, "application/json", mutable, "")
+	s.serveResolved(w, r, q.path, v)
 }
 
 // cachedLatest returns the .info file of path's highest cached version:
