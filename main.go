@@ -275,7 +275,7 @@ func runDownload(opts options, stdout, stderr, rawStderr io.Writer) int {
 
 	p, err := loadProject(opts)
 	if err != nil {
-		return fail("%v", err)
+		return failEach(stderr, err)
 	}
 	env, cfg, mainMod, sums := p.env, p.cfg, p.main, p.sums
 	if cfg.warning != "" {

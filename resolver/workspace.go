@@ -70,6 +70,7 @@ func LoadWorkspace(work, wd string) (*Main, error) {
 	}
 	seen := map[string]bool{}
 	conflicts := map[module.Version]error{} // modules replaced differently by two modules
+	var missing []error
 	for _, u := range wf.Use {
 		dir := u.Path
 		if !filepath.IsAbs(dir) {
@@ -86,7 +87,9 @@ func LoadWorkspace(work, wd string) (*Main, error) {
 			if errors.As(err, &pe) {
 				pe.Path = shortPath(wd, pe.Path)
 			}
-			return nil, fmt.Errorf("cannot load module %s listed in go.work file: %w", shortPath(wd, dir), err)
+			// go reports every module it cannot load, not only the first.
+			missing = append(missing, fmt.Errorf("cannot load module %s listed in go.work file: %w", shortPath(wd, dir), err))
+			continue
 		}
 		m, err := ParseMain(dir, gomod, data)
 		if err != nil {
@@ -120,6 +123,9 @@ func LoadWorkspace(work, wd string) (*Main, error) {
 		for x := range m.exclude {
 			ws.exclude[x] = true
 		}
+	}
+	if len(missing) > 0 {
+		return nil, errors.Join(missing...)
 	}
 	// go.work's own replacements override the modules' (and settle their
 	// conflicts); its relative directories are relative to go.work.
