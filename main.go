@@ -93,7 +93,6 @@ func run(args []string, stdout, stderr io.Writer) int {
 			&cli.BoolFlag{Name: "modcacherw", Usage: "leave extracted module directories writable"},
 			&cli.StringFlag{Name: "modfile", Usage: "read `file` instead of go.mod (and the .sum beside it)"},
 			&cli.StringFlag{Name: "reuse", Usage: "read `file`, a previous -json output: accepted for compatibility with go mod download -reuse"},
-			&cli.StringFlag{Name: "mod", Usage: "accepted for compatibility (-mod=readonly|mod|vendor) and ignored: go.mod is rewritten where go mod download rewrites it"},
 			&cli.IntFlag{Name: "j", Value: defaultJobs, Usage: "download up to `N` modules at a time"},
 			&cli.BoolFlag{Name: "q", Usage: "no progress display and no summary line"},
 			&cli.DurationFlag{Name: "timeout", Usage: "give up on the whole run after `d` (0: no limit)"},
