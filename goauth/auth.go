@@ -66,7 +66,21 @@ func ParseGOAUTH(goauth, netrcFile string) (*Auth, error) {
 			}
 			return &Auth{creds: map[string]http.Header{}}, nil
 		case f[0] == "git":
-			return nil, fmt.Errorf("GOAUTH=%s: the git method is not supported by gomodfetch; use netrc or a command", goauth)
+			// As go checks it: an explicit, absolute working directory
+			// (git reads its configuration from there).
+			if len(f) != 2 {
+				return nil, errors.New("GOAUTH=git dir method requires an absolute path to the git working directory")
+			}
+			if !filepath.IsAbs(f[1]) {
+				return nil, errors.New("GOAUTH=git dir method requires an absolute path to the git working directory, dir is not absolute")
+			}
+			fi, err := os.Stat(f[1])
+			if err != nil {
+				return nil, fmt.Errorf("GOAUTH=git encountered an error; cannot stat %s: %v", f[1], err)
+			}
+			if !fi.IsDir() {
+				return nil, errors.New("GOAUTH=git dir method requires an absolute path to the git working directory, dir is not a directory")
+			}
 		}
 		a.methods = append(a.methods, m)
 	}
@@ -216,7 +230,18 @@ func (a *Auth) collect(ctx context.Context, target string, res *http.Response) {
 			a.mu.Unlock()
 			continue
 		}
-		creds, err := a.runCommand(ctx, m, target, res)
+		var (
+			creds map[string]http.Header
+			err   error
+		)
+		if dir, ok := strings.CutPrefix(m, "git "); ok {
+			if target == "" {
+				continue // git credential needs a URL: none on the first run
+			}
+			creds, err = gitCredential(ctx, strings.TrimSpace(dir), target)
+		} else {
+			creds, err = a.runCommand(ctx, m, target, res)
+		}
 		if err != nil {
 			errs = append(errs, err)
 			continue
@@ -234,6 +259,50 @@ func (a *Auth) collect(ctx context.Context, target string, res *http.Response) {
 	a.mu.Lock()
 	a.lastErr = errors.Join(errs...)
 	a.mu.Unlock()
+}
+
+// gitCredential asks `git credential fill`, run in dir, for target's
+// credentials, as GOAUTH=git dir does: the answer must be for a prefix of
+// target, and becomes basic authentication for that prefix.
+func gitCredential(ctx context.Context, dir, target string) (map[string]http.Header, error) {
+	cmd := exec.CommandContext(ctx, "git", "credential", "fill")
+	cmd.Dir = dir
+	cmd.Stdin = strings.NewReader("url=" + target + "\n")
+	out, err := cmd.Output()
+	if err != nil {
+		return nil, fmt.Errorf("GOAUTH=git %s: 'git credential fill' failed: %v", dir, err)
+	}
+	prefix := new(url.URL)
+	var user, password string
+	for _, line := range strings.Split(string(out), "\n") {
+		k, v, ok := strings.Cut(strings.TrimSpace(line), "=")
+		if !ok {
+			continue
+		}
+		switch k {
+		case "protocol":
+			prefix.Scheme = v
+		case "host":
+			prefix.Host = v
+		case "path":
+			prefix.Path = v
+		case "username":
+			user = v
+		case "password":
+			password = v
+		case "url":
+			if u, err := url.ParseRequestURI(v); err == nil {
+				prefix = u
+			}
+		}
+	}
+	p := prefix.String()
+	if prefix.Host == "" || !strings.HasPrefix(target, p) {
+		return nil, fmt.Errorf("GOAUTH=git %s: 'git credential fill' gave credentials for another URL than %s", dir, target)
+	}
+	r := http.Request{Header: http.Header{}}
+	r.SetBasicAuth(user, password)
+	return map[string]http.Header{credentialPrefix(p): r.Header}, nil
 }
 
 func (a *Auth) runCommand(ctx context.Context, command, target string, res *http.Response) (map[string]http.Header, error) {

@@ -1,6 +1,10 @@
 package goauth
 
 import (
+	"context"
+	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -17,7 +21,10 @@ func TestParseGOAUTH(t *testing.T) {
 		{name: "command and netrc", in: "/bin/auth --flag; netrc", methods: []string{"/bin/auth --flag", "netrc"}},
 		{name: "off combined", in: "off;netrc", error: "off cannot be combined"},
 		{name: "empty command", in: "netrc;;", error: "empty authentication command"},
-		{name: "git", in: "git /src", error: "git method is not supported"},
+		{name: "git missing dir", in: "git /nonexistent/src", error: "cannot stat /nonexistent/src"},
+		{name: "git relative dir", in: "git src", error: "dir is not absolute"},
+		{name: "git without dir", in: "git", error: "requires an absolute path"},
+		{name: "git", in: "git /", methods: []string{"git /"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -91,3 +98,32 @@ func TestParseAuthOutput(t *testing.T) {
 // (and supplies nothing), then, after a 401, with the URL and the response
 // on stdin, and its credentials get the request through. The credentials
 // appear in no error or trace.
+
+// TestGitCredential: GOAUTH=git dir asks 'git credential fill' in dir and
+// sends what it answers for a prefix of the URL as basic authentication;
+// an answer for another URL is refused.
+func TestGitCredential(t *testing.T) {
+	bin := t.TempDir()
+	script := "#!/bin/sh\nread line\ncase \"$line\" in\n*evil*) printf 'protocol=https\\nhost=elsewhere.example\\nusername=u\\npassword=p\\n';;\n*) printf 'protocol=https\\nhost=proxy.example\\nusername=alice\\npassword=secret\\n';;\nesac\n"
+	if err := os.WriteFile(filepath.Join(bin, "git"), []byte(script), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("PATH", bin+string(os.PathListSeparator)+os.Getenv("PATH"))
+	dir := t.TempDir()
+	a, err := ParseGOAUTH("git "+dir, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	a.collect(context.Background(), "https://proxy.example/mod/x/@v/list", nil)
+	req, _ := http.NewRequest("GET", "https://proxy.example/mod/x/@v/list", nil)
+	if _, ok := a.apply(req); !ok {
+		t.Fatalf("no credentials from git credential fill (error: %v)", a.lastErr)
+	}
+	if u, p, ok := req.BasicAuth(); !ok || u != "alice" || p != "secret" {
+		t.Errorf("basic auth = %q, %q, %v; want alice, secret", u, p, ok)
+	}
+	creds, err := gitCredential(context.Background(), dir, "https://proxy.example/evil/x")
+	if err == nil {
+		t.Errorf("credentials for another host were accepted: %v", creds)
+	}
+}
