@@ -84,6 +84,7 @@ func TestFleetScripts(t *testing.T) {
 		RequireExplicitExec: true,
 	}
 	maps.Copy(p.Cmds, trustCmds)
+	maps.Copy(p.Cmds, serveCmds)
 	if err := gotooltest.Setup(&p); err != nil {
 		t.Fatal(err)
 	}

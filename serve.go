@@ -43,7 +43,7 @@ func serveCommand() *cli.Command {
 			&cli.IntFlag{Name: "upstream", Value: 64, Usage: "run at most `N` upstream fetches at a time"},
 			&cli.IntFlag{Name: "prefetch", Value: 8, Usage: "when a .mod is served, fetch its requirements' .mod files and its .info and .zip ahead, at most `N` at a time (0: off)"},
 			&cli.DurationFlag{Name: "shutdown-timeout", Value: 30 * time.Second, Usage: "on SIGTERM or SIGINT, let requests in flight finish for up to `d`"},
-		}, engineFlags()...),
+		}, append(engineFlags(), fleetFlags()...)...),
 		Action: runServe,
 	}
 }
@@ -86,6 +86,16 @@ func runServe(c *cli.Context) error {
 	// requests in flight had their chance to finish.
 	engineCtx, stopEngine := context.WithCancel(context.Background())
 	defer stopEngine()
+	// The fleet cache: replicas that share one bucket fill each other.
+	fopts := fleetOptionsFrom(c)
+	if err := fopts.check(); err != nil {
+		return cli.Exit("gomodfetch serve: "+err.Error(), exitUsage)
+	}
+	fl, err := openFleet(engineCtx, fopts, cfg, stderr)
+	if err != nil {
+		return fail(err)
+	}
+	defer fl.close()
 	dc := cfg.engineFor(engineCtx, opts, nil, nil)
 	dc.GoCommand = nil // a module only version control has: 404, the client goes direct
 	dc.ForgetAnswers = true
@@ -160,6 +170,10 @@ func runServe(c *cli.Context) error {
 	// partial under a final name.
 	stopEngine()
 	srv.Wait()
+	// Write-backs to the fleet cache get -cache-wait to finish.
+	for _, line := range fl.finish(false, false) {
+		logger.Info(line)
+	}
 	if err != nil && !errors.Is(err, context.DeadlineExceeded) {
 		return fail(err)
 	}
