@@ -159,6 +159,10 @@ func run(o options) error {
 		baseEnv = append(baseEnv, "GOPROXY=file://"+filepath.ToSlash(set.Dir))
 		connBW, linkBW = 0, 0
 	}
+	// The fleet cache of the bucket case: a file:// bucket on the same
+	// disk, filled once by an unmeasured run.
+	bucketDir := filepath.Join(work, "bucket")
+	bucketURL := "file://" + filepath.ToSlash(bucketDir) + "?metadata=skip"
 	tools := []tool{
 		{name: "go mod download", env: []string{"GOMAXPROCS=2"}, cmd: func(dir, c string) *exec.Cmd {
 			args := []string{"mod", "download"}
@@ -177,6 +181,9 @@ func run(o options) error {
 			if c == "verify" {
 				args = []string{"verify"}
 			}
+			if c == "bucket" {
+				args = append(args, "-cache-url", bucketURL)
+			}
 			cmd := exec.Command(gmf, args...)
 			cmd.Dir = dir
 			return cmd
@@ -186,8 +193,9 @@ func run(o options) error {
 		tools = tools[1:]
 	}
 	// verify checks the cache the runs left: go mod verify against
-	// gomodfetch verify, both offline.
-	cases := []string{"cold", "warm", "changed", "verify"}
+	// gomodfetch verify, both offline. bucket is a cold runner with a warm
+	// fleet cache (gomodfetch -cache-url) against go from the proxy.
+	cases := []string{"cold", "warm", "changed", "verify", "bucket"}
 	samples := map[string][][]sample{} // case → tool → samples
 	for _, c := range cases {
 		samples[c] = make([][]sample, len(tools))
@@ -225,6 +233,14 @@ func run(o options) error {
 					if err := os.WriteFile(filepath.Join(projects[i], "go.mod"), []byte(set.GoModChg), 0o666); err != nil {
 						return err
 					}
+				}
+			}
+			if c == "bucket" {
+				if err := fillBucket(gmf, bucketDir, bucketURL, projects[1], baseEnv, rdir); err != nil {
+					return err
+				}
+				for i := range caches {
+					caches[i] += "-bucket" // cold runners
 				}
 			}
 			for _, i := range order {
@@ -318,6 +334,26 @@ func run(o options) error {
 		return fmt.Errorf("%d cases where the caches differ", len(mismatches))
 	}
 	return nil
+}
+
+// fillBucket fills the bucket case's fleet cache once, unmeasured: a
+// gomodfetch run into a throwaway cache writes back everything.
+func fillBucket(gmf, dir, bucketURL, project string, env []string, rdir string) error {
+	if _, err := os.Stat(filepath.Join(dir, "filled")); err == nil {
+		return nil
+	}
+	if err := os.MkdirAll(dir, 0o777); err != nil {
+		return err
+	}
+	c := exec.Command(gmf, "-q", "-cache-url", bucketURL, "-cache-wait", "5m")
+	c.Dir = project
+	c.Env = append(slices.Clip(env), "GOMODCACHE="+filepath.Join(rdir, "fill-cache"), "GOPATH="+filepath.Join(rdir, "fill-gopath"))
+	c.Stdout, c.Stderr = os.Stderr, os.Stderr
+	if err := c.Run(); err != nil {
+		return fmt.Errorf("filling the bucket: %v", err)
+	}
+	removeAll(filepath.Join(rdir, "fill-cache"))
+	return os.WriteFile(filepath.Join(dir, "filled"), nil, 0o666)
 }
 
 // measureArg makes the bench binary run the rest of its arguments as a
