@@ -167,9 +167,12 @@ func (c *config) engineFor(ctx context.Context, opts options, sums *verify.Sums,
 		GoCommand: &gocmd.Runner{
 			Env:     append(os.Environ(), "GOMODCACHE="+c.modCache),
 			GoFlags: strings.TrimSpace(goflags),
-			Policy:  policy,
-			Trace:   trace,
+			Policy:   policy,
+			Trace:    trace,
+			Reuse:    opts.reuse,
+			ReuseDir: opts.reuseDir,
 		},
+		ReuseKeys: opts.reuseKeys,
 	}
 }
 

@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/urfave/cli/v2"
+	"golang.org/x/mod/module"
 
 	"gomodfetch/internal/termsafe"
 	"gomodfetch/modcache"
@@ -45,6 +46,10 @@ type options struct {
 	connectTimeout, headerTimeout  time.Duration
 	fleet                          fleetOptions // fleet.go
 	args                           []string
+
+	// reuseKeys and reuseDir are set from -reuse (reuse.go).
+	reuseKeys map[module.Version]bool
+	reuseDir  string
 
 	// switched is the toolchain a run switched to, for the run it starts
 	// again as that toolchain; switches counts them.
@@ -286,6 +291,12 @@ func runDownload(opts options, stdout, stderr, rawStderr io.Writer) int {
 	}
 	if opts.reuse != "" && mainMod != nil {
 		return fail("-reuse cannot be used inside a module")
+	}
+	if opts.reuse != "" {
+		if opts.reuse, opts.reuseKeys, err = readReuse(p.wd, opts.reuse); err != nil {
+			return fail("%v", err)
+		}
+		opts.reuseDir = p.wd
 	}
 
 	prog := newProgress(rawStderr, opts.quiet) // progress.go

@@ -57,6 +57,9 @@ type Config struct {
 	// GoCommand fetches what only version control can supply; nil means
 	// such modules fail with a *proxy.NeedVCSError.
 	GoCommand *gocmd.Runner
+	// ReuseKeys are the module versions (and path@query pairs) that the
+	// -reuse file holds records with an Origin for (see Reused).
+	ReuseKeys map[module.Version]bool
 	// Tier, if not nil, is asked for each version's .info, .mod and .zip
 	// before the GOPROXY list, and given back what the list served (see
 	// Tier).
@@ -122,6 +125,8 @@ type Fetcher struct {
 	lists    memo[string, versionList]
 	stats    memo[string, *modcache.Info] // path@query → its .info
 	handoffs memo[module.Version, *gocmd.Result]
+	// directQueries: path@query → the go command's answer (direct.go)
+	directQueries memo[string, *gocmd.Result]
 	fetches  fetches
 	zips     fetches // FetchZip's downloads: the same steps, less extraction
 

@@ -63,3 +63,20 @@ func final(err error) bool {
 	}
 	return retry.Classify(err) != retry.Transient
 }
+
+// Peek returns key's remembered answer without running anything: ok is
+// false if no call for key has ended with an answer kept.
+func (c *memo[K, V]) Peek(key K) (v V, ok bool) {
+	c.mu.Lock()
+	call, found := c.calls[key]
+	c.mu.Unlock()
+	if !found {
+		return v, false
+	}
+	select {
+	case <-call.done:
+		return call.v, call.err == nil
+	default:
+		return v, false
+	}
+}

@@ -47,6 +47,13 @@ type Runner struct {
 	Policy retry.Policy
 	// Trace, if not nil, receives the command line, as go's -x prints it.
 	Trace io.Writer
+	// Reuse, if set, is a previous -json output (an absolute file name)
+	// passed on as go mod download -reuse: the go command then checks, at
+	// the repository, whether what it recorded still holds, and reports
+	// Reuse instead of downloading. -reuse is refused inside a module, so
+	// such runs have no scratch module and run in ReuseDir (the user's
+	// directory, outside any module).
+	Reuse, ReuseDir string
 }
 
 // NotFoundError reports that the go command was needed and could not be
@@ -75,6 +82,10 @@ type Error struct {
 func (e *Error) Error() string           { return e.Msg }
 func (e *Error) RetryClass() retry.Class { return e.class }
 
+// NamesModule reports that the message already starts with path@query,
+// as the go command's reports do.
+func (e *Error) NamesModule() bool { return true }
+
 // transientMarkers are signs, in the go command's report, of a network
 // fault that another attempt may not meet.
 var transientMarkers = []string{
@@ -100,6 +111,14 @@ func classifyGoReport(msg string) retry.Class {
 // returns its -json report. sums are go.sum lines the scratch module's
 // go.sum starts with.
 func (d *Runner) Download(ctx context.Context, mod module.Version, sums []string) (*Result, error) {
+	return d.Query(ctx, mod.Path, mod.Version, sums)
+}
+
+// Query runs the go command for path@query (a version or any version query
+// the go command accepts), under the retry policy, and returns its -json
+// report, whose Version is what query resolved to.
+func (d *Runner) Query(ctx context.Context, path, query string, sums []string) (*Result, error) {
+	mod := module.Version{Path: path, Version: query}
 	goBin := d.GoBin
 	if goBin == "" {
 		var err error
@@ -128,29 +147,39 @@ func (d *Runner) run(ctx context.Context, goBin string, mod module.Version, sums
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 
-	dir, err := os.MkdirTemp("", "gomodfetch-direct-")
-	if err != nil {
-		return nil, err
-	}
-	defer os.RemoveAll(dir)
-	if err := os.WriteFile(filepath.Join(dir, "go.mod"), []byte("module gomodfetch.invalid/direct\n"), 0o666); err != nil {
-		return nil, err
-	}
-	if len(sums) > 0 {
-		if err := os.WriteFile(filepath.Join(dir, "go.sum"), []byte(strings.Join(sums, "\n")+"\n"), 0o666); err != nil {
+	args := []string{"mod", "download", "-json"}
+	var dir string
+	if d.Reuse != "" {
+		// Outside a module (where -reuse is allowed): the run has no
+		// go.sum, as the user's has none.
+		dir = d.ReuseDir
+		args = append(args, "-reuse="+d.Reuse)
+	} else {
+		var err error
+		if dir, err = os.MkdirTemp("", "gomodfetch-direct-"); err != nil {
 			return nil, err
+		}
+		defer os.RemoveAll(dir)
+		if err := os.WriteFile(filepath.Join(dir, "go.mod"), []byte("module gomodfetch.invalid/direct\n"), 0o666); err != nil {
+			return nil, err
+		}
+		if len(sums) > 0 {
+			if err := os.WriteFile(filepath.Join(dir, "go.sum"), []byte(strings.Join(sums, "\n")+"\n"), 0o666); err != nil {
+				return nil, err
+			}
 		}
 	}
 
 	arg := mod.Path + "@" + mod.Version
-	cmd := exec.CommandContext(ctx, goBin, "mod", "download", "-json", arg)
+	args = append(args, arg)
+	cmd := exec.CommandContext(ctx, goBin, args...)
 	cmd.Dir = dir
 	cmd.Env = directEnv(d.Env, d.GoFlags)
 	cmd.WaitDelay = 5 * time.Second
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	if d.Trace != nil {
-		fmt.Fprintf(d.Trace, "cd %s; %s mod download -json %s\n", dir, goBin, arg)
+		fmt.Fprintf(d.Trace, "cd %s; %s %s\n", dir, goBin, strings.Join(args, " "))
 	}
 	runErr := cmd.Run()
 	if ctx.Err() == context.DeadlineExceeded {
@@ -170,10 +199,19 @@ func (d *Runner) run(ctx context.Context, goBin string, mod module.Version, sums
 	if runErr != nil {
 		return m, &Error{Mod: mod, Msg: fmt.Sprintf("%s: go mod download: %v\n%s", arg, runErr, strings.TrimSpace(stderr.String())), Stderr: stderr.String(), class: retry.Permanent}
 	}
-	if m.Path != mod.Path || m.Version != mod.Version {
+	if m.Path != mod.Path || !answers(mod.Version, m) {
 		return m, &Error{Mod: mod, Msg: fmt.Sprintf("%s: go mod download reported %s@%s", arg, m.Path, m.Version), class: retry.Permanent}
 	}
 	return m, nil
+}
+
+// answers reports whether m is a report for query: the version itself, or
+// for a query, a canonical version reported with that query.
+func answers(query string, m *Result) bool {
+	if m.Version == query {
+		return m.Query == ""
+	}
+	return module.CanonicalVersion(m.Version) == m.Version && module.Check(m.Path, m.Version) == nil && m.Query == query
 }
 
 // directEnv is env with GOWORK=off and GOFLAGS set to goflags without the
@@ -202,8 +240,11 @@ func directEnv(env []string, goflags string) []string {
 
 // Result is the go command's -json object for one module.
 type Result struct {
-	Path, Version, Error, Info, GoMod, Zip, Dir, Sum, GoModSum string
-	Origin                                                     json.RawMessage
+	Path, Version, Query, Error, Info, GoMod, Zip, Dir, Sum, GoModSum string
+	Origin                                                            json.RawMessage
+	// Reuse says that -reuse's record still holds: nothing was
+	// downloaded, and only Path, Version, Query and Origin are set.
+	Reuse bool
 }
 
 func firstLine(err error) string {

@@ -411,11 +411,29 @@ func fetchTarget(ctx context.Context, f *download.Fetcher, t resolver.Target, ke
 	if t.Err != nil {
 		return download.Failed(module.Version{Path: t.Path, Version: t.Version}, t.Err)
 	}
-	m := f.DownloadIf(ctx, module.Version{Path: t.Path, Version: t.Version}, keep)
+	mod := module.Version{Path: t.Path, Version: t.Version}
+	var origin *modcache.Origin
+	if t.Query != "" {
+		// A query the go command resolved at the repository: its report
+		// of reuse, or the Origin it gives for the query.
+		reused, o, ok := f.DirectAnswer(t.Path, t.Query)
+		if reused != nil {
+			return reused
+		}
+		if ok {
+			origin = o
+		}
+	} else if reused := f.Reused(ctx, mod); reused != nil {
+		return reused
+	}
+	m := f.DownloadIf(ctx, mod, keep)
 	if m == nil {
 		return nil
 	}
 	m.Query = t.Query
+	if origin != nil && m.Error == "" {
+		m.Origin = origin
+	}
 	if !t.Explicit {
 		m.Origin = nil // the go command reports Origin only for path@version arguments
 	}

@@ -469,3 +469,19 @@ func answeredHook(ctx context.Context) {
 		fn()
 	}
 }
+
+// ReusableAt reports whether a -reuse record for path could be confirmed,
+// as the go command confirms one: only a repository can, and the go
+// command asks the list's entries in order, moving past a proxy (which
+// cannot confirm anything) only when it is followed by '|'.
+func (r *Router) ReusableAt(path string) bool {
+	for _, p := range r.For(path) {
+		switch {
+		case p.Kind == KindDirect:
+			return true
+		case p.Kind == KindOff || !p.FallbackOnError:
+			return false
+		}
+	}
+	return false
+}

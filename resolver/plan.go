@@ -180,7 +180,14 @@ func (p *Plan) ResolveQueries(ctx context.Context, src VersionSource, g *Graph, 
 		}
 		eg.Go(func() error {
 			t.resolve = false
-			v, viaStat, err := q.query(ctx, t.Path, t.Query, p.current(t.Path, g), !isRevisionQuery(t.Query))
+			current := p.current(t.Path, g)
+			v, viaStat, err := q.query(ctx, t.Path, t.Query, current, !isRevisionQuery(t.Query))
+			if d, ok := src.(DirectQuerier); ok && err != nil {
+				var handled bool
+				if v, handled, err = queryDirect(ctx, d, t.Path, t.Query, current, err); handled && err == nil {
+					viaStat = true // the go command reports its Origin
+				}
+			}
 			if err != nil {
 				t.Version, t.Query, t.Explicit = t.Query, "", false
 				t.Err = queryError(t.Path, t.Version, err)
@@ -194,6 +201,39 @@ func (p *Plan) ResolveQueries(ctx context.Context, src VersionSource, g *Graph, 
 		})
 	}
 	eg.Wait()
+}
+
+// DirectQuerier is a VersionSource that can also have a query resolved
+// at the module's repository, by the go command, when the proxies' answer
+// says only version control can supply the path.
+type DirectQuerier interface {
+	// QueryDirect resolves path@query when err (the proxies' answer) says
+	// the path needs version control; otherwise handled is false and err
+	// is returned. An error it returns names the module and query.
+	QueryDirect(ctx context.Context, path, query string, err error) (version string, handled bool, _ error)
+}
+
+// queryDirect resolves path@query through d. The go command is run
+// outside the main module, so @upgrade and @patch are put to it as the
+// queries they stand for from current (latest; current's minor series),
+// and never go below current.
+func queryDirect(ctx context.Context, d DirectQuerier, path, query, current string, err error) (string, bool, error) {
+	ask := query
+	hasCurrent := current != "" && current != "none"
+	switch {
+	case query == "upgrade" || (query == "patch" && !hasCurrent):
+		ask = "latest"
+	case query == "patch":
+		ask = semver.MajorMinor(current)
+	}
+	v, handled, err := d.QueryDirect(ctx, path, ask, err)
+	if !handled {
+		return "", false, err
+	}
+	if (query == "upgrade" || query == "patch") && hasCurrent && (err != nil || semver.Compare(current, v) > 0) {
+		return current, true, nil
+	}
+	return v, true, err
 }
 
 // current is the version of path that @upgrade and @patch start from.
@@ -218,6 +258,10 @@ func queryError(path, query string, err error) error {
 	case errors.As(err, &nm):
 		return &module.ModuleError{Path: path, Err: err}
 	case errors.As(err, &me):
+		return err
+	}
+	var named interface{ NamesModule() bool }
+	if errors.As(err, &named) && named.NamesModule() {
 		return err
 	}
 	return &module.ModuleError{Path: path, Version: query, Err: err}

@@ -378,3 +378,31 @@ func HashGoMod(data []byte) (string, error) {
 		return io.NopCloser(bytes.NewReader(data)), nil
 	})
 }
+
+// VersionsOf returns the versions (not /go.mod keys) of path that some
+// go.sum file, or this run, records a hash for, in no particular order.
+func (s *Sums) VersionsOf(path string) []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	seen := map[string]bool{}
+	var out []string
+	add := func(known map[module.Version][]string) {
+		for m := range known {
+			if m.Path == path && !strings.HasSuffix(m.Version, "/go.mod") && !seen[m.Version] {
+				seen[m.Version] = true
+				out = append(out, m.Version)
+			}
+		}
+	}
+	add(s.known)
+	for _, o := range s.others {
+		add(o.known)
+	}
+	for m := range s.added {
+		if m.Path == path && !strings.HasSuffix(m.Version, "/go.mod") && !seen[m.Version] {
+			seen[m.Version] = true
+			out = append(out, m.Version)
+		}
+	}
+	return out
+}
