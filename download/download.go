@@ -127,8 +127,8 @@ type Fetcher struct {
 	handoffs memo[module.Version, *gocmd.Result]
 	// directQueries: path@query → the go command's answer (direct.go)
 	directQueries memo[string, *gocmd.Result]
-	fetches  fetches
-	zips     fetches // FetchZip's downloads: the same steps, less extraction
+	fetches       fetches
+	zips          fetches // FetchZip's downloads: the same steps, less extraction
 
 	cacheErr atomic.Pointer[modcache.WriteError] // first write that found the cache unusable
 	mu       sync.Mutex
