@@ -170,3 +170,13 @@ func (f *Fetcher) statURL(ctx context.Context, path, query, rel string) (*modcac
 		return info, nil
 	})
 }
+
+// QueryOrigin returns the Origin of the proxy's answer to path@query, as
+// it came (before the cache's copy drops its tag and repository sums), if
+// this run asked it: what the go command prints for a query it resolved.
+func (f *Fetcher) QueryOrigin(path, query string) *modcache.Origin {
+	if info, ok := f.stats.Peek(path + "@" + query); ok && info != nil {
+		return info.Origin
+	}
+	return nil
+}

@@ -422,6 +422,8 @@ func fetchTarget(ctx context.Context, f *download.Fetcher, t resolver.Target, ke
 		}
 		if ok {
 			origin = o
+		} else {
+			origin = f.QueryOrigin(t.Path, t.Query)
 		}
 	} else if reused := f.Reused(ctx, mod); reused != nil {
 		return reused

@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -202,7 +203,7 @@ func (q *querier) query(ctx context.Context, path, query, current string, checkD
 		return "", false, err
 	}
 	if m.canStat {
-		v, _, err := q.src.Stat(ctx, path, query)
+		v, _, err := q.stat(ctx, path, query)
 		if err != nil {
 			// "v1.2.3+meta" may be tagged without its metadata.
 			canon := module.CanonicalVersion(query)
@@ -210,7 +211,7 @@ func (q *querier) query(ctx context.Context, path, query, current string, checkD
 				return "", false, err
 			}
 			var err2 error
-			if v, _, err2 = q.src.Stat(ctx, path, canon); err2 != nil {
+			if v, _, err2 = q.stat(ctx, path, canon); err2 != nil {
 				return "", false, err
 			}
 		}
@@ -230,14 +231,14 @@ func (q *querier) query(ctx context.Context, path, query, current string, checkD
 		return "", false, err
 	}
 	lookup := func(v string) (string, bool, error) {
-		got, t, err := q.src.Stat(ctx, path, v)
+		got, t, err := q.stat(ctx, path, v)
 		if err != nil {
 			return "", false, err
 		}
 		if (query == "upgrade" || query == "patch") && module.IsPseudoVersion(current) && !t.IsZero() {
 			// Never "upgrade" from a pseudo-version to an older commit.
 			if ct, err := module.PseudoVersionTime(current); err == nil && t.Before(ct) {
-				got, _, err = q.src.Stat(ctx, path, current)
+				got, _, err = q.stat(ctx, path, current)
 				if err != nil {
 					return "", false, err
 				}
@@ -258,7 +259,7 @@ func (q *querier) query(ctx context.Context, path, query, current string, checkD
 		return lookup(pick(prereleases))
 	}
 	if m.mayUseLatest {
-		v, _, err := q.src.Latest(ctx, path)
+		v, _, err := q.latestOf(ctx, path)
 		if err == nil && m.matches(ctx, v) {
 			return lookup(v)
 		}
@@ -278,7 +279,18 @@ func (q *querier) versions(ctx context.Context, path string) ([]string, error) {
 	r := q.lists.Do(path, func() any {
 		list, err := q.src.Versions(ctx, path)
 		list = append([]string(nil), list...) // sorted here: the source's slice may be shared
+		if _, ok := q.highestReplaced(path); ok {
+			// A replaced path's versions include the replaced ones, and a
+			// path no proxy has is one without other versions.
+			if err != nil && isNotFound(err) {
+				list, err = nil, nil
+			}
+			if err == nil {
+				list = append(list, q.replacedVersions(path)...)
+			}
+		}
 		semver.Sort(list)
+		list = slices.Compact(list)
 		return listResult{list, err}
 	}).(listResult)
 	return r.list, r.err
@@ -372,6 +384,98 @@ func (q *querier) latestIgnoringRetractions(ctx context.Context, path string) (m
 		return latestResult{version: m}
 	}).(latestResult)
 	return r.version, r.err
+}
+
+// The go command answers queries on a path the main module replaces with
+// the replacements in view (its replacementRepo): the versions replaced
+// count as versions of the path, an exact version no proxy has resolves to
+// itself when a replacement covers it, and @latest is the highest version
+// replaced when that is above the proxies' (a replacement of every version
+// alone stands for a pseudo-version below any real one).
+
+// replacedVersions returns the versions the main module replaces path at
+// (not pseudo-versions, not the every-version replacement).
+func (q *querier) replacedVersions(path string) []string {
+	if q.main == nil {
+		return nil
+	}
+	var vs []string
+	for old := range q.main.replace {
+		if old.Path == path && old.Version != "" && !module.IsPseudoVersion(old.Version) {
+			vs = append(vs, old.Version)
+		}
+	}
+	return vs
+}
+
+// highestReplaced returns the highest version the main module replaces
+// path at ("" for a replacement of every version alone), and whether it
+// replaces path at all.
+func (q *querier) highestReplaced(path string) (string, bool) {
+	if q.main == nil {
+		return "", false
+	}
+	v, ok := "", false
+	for old := range q.main.replace {
+		if old.Path == path && (!ok || semver.Compare(old.Version, v) > 0) {
+			v, ok = old.Version, true
+		}
+	}
+	return v, ok
+}
+
+// stat is the source's Stat, with replacements in view.
+func (q *querier) stat(ctx context.Context, path, rev string) (string, time.Time, error) {
+	v, t, err := q.src.Stat(ctx, path, rev)
+	if err == nil || q.main == nil || len(q.main.replace) == 0 {
+		return v, t, err
+	}
+	if _, ok := q.highestReplaced(path); !ok {
+		return v, t, err
+	}
+	canon := module.CanonicalVersion(rev)
+	if canon != rev {
+		return v, t, err // replacements name canonical versions only
+	}
+	if _, major, ok := module.SplitPathVersion(path); ok && major == "" {
+		if module.CheckPathMajor(canon, major) != nil && semver.Build(canon) == "" {
+			canon += "+incompatible"
+		}
+	}
+	if _, ok := q.main.Replacement(module.Version{Path: path, Version: canon}); !ok {
+		return v, t, err
+	}
+	return replacedStat(canon)
+}
+
+// latestOf is the source's Latest, with replacements in view.
+func (q *querier) latestOf(ctx context.Context, path string) (string, time.Time, error) {
+	v, t, err := q.src.Latest(ctx, path)
+	hv, ok := q.highestReplaced(path)
+	if !ok {
+		return v, t, err
+	}
+	if hv == "" {
+		major := "v0"
+		if _, pathMajor, ok := module.SplitPathVersion(path); ok && len(pathMajor) > 0 {
+			major = module.PathMajorPrefix(pathMajor)
+		}
+		hv = module.PseudoVersion(major, "", time.Time{}, "000000000000")
+	}
+	if err != nil || semver.Compare(hv, v) > 0 {
+		return replacedStat(hv)
+	}
+	return v, t, err
+}
+
+// replacedStat is what the go command makes up for a replaced version: the
+// version, with a pseudo-version's own time.
+func replacedStat(v string) (string, time.Time, error) {
+	var t time.Time
+	if module.IsPseudoVersion(v) {
+		t, _ = module.PseudoVersionTime(v)
+	}
+	return v, t, nil
 }
 
 func isNotFound(err error) bool { return errors.Is(err, fs.ErrNotExist) }
