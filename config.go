@@ -45,6 +45,8 @@ type config struct {
 	tier download.Tier
 	// warning, if not empty, is printed once on stderr.
 	warning string
+	// warn, if not nil, prints a warning of the run on stderr.
+	warn func(msg string)
 }
 
 func loadConfig(env *goEnv) (*config, error) {
@@ -162,7 +164,7 @@ func (c *config) engineFor(ctx context.Context, opts options, sums *verify.Sums,
 			HedgeDelay:       hedge,
 			HedgeAcrossComma: opts.hedgeAcrossComma,
 		},
-		Verifier: &verify.Verifier{Sums: sums, SkipSumDB: c.skipSumDB, DB: db},
+		Verifier: &verify.Verifier{Sums: sums, SkipSumDB: c.skipSumDB, DB: db, Warn: c.warn},
 		Tier:     c.tier,
 		GoCommand: &gocmd.Runner{
 			Env:      append(os.Environ(), "GOMODCACHE="+c.modCache),

@@ -305,6 +305,8 @@ func runDownload(opts options, stdout, stderr, rawStderr io.Writer) int {
 	if opts.trace {
 		trace = prog.writer(stderr)
 	}
+	warnings := prog.writer(stderr)
+	cfg.warn = func(msg string) { fmt.Fprintf(warnings, "gomodfetch: warning: %s\n", msg) }
 	fleet, err := openFleet(ctx, opts.fleet, cfg, prog.writer(stderr))
 	if err != nil {
 		return fail("%v", err)

@@ -19,6 +19,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -172,14 +173,23 @@ func (s *Sums) match(mod module.Version, h string) (bool, error) {
 // add records h for mod unless another hash was recorded for it first (two
 // downloads of one version raced with different bytes); it then returns
 // that hash and false.
-func (s *Sums) add(mod module.Version, h string) (string, bool) {
+// first reports that h was not recorded before.
+func (s *Sums) add(mod module.Version, h string) (_ string, ok, first bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if prev, ok := s.added[mod]; ok && prev != h {
-		return prev, false
+	prev, had := s.added[mod]
+	if had && prev != h {
+		return prev, false, false
 	}
 	s.added[mod] = h
-	return h, true
+	return h, true, !had
+}
+
+// lines returns the main file's hashes for mod, in file order.
+func (s *Sums) lines(mod module.Version) []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.Clone(s.known[mod])
 }
 
 // added returns the go.sum lines learned during the run that the file did
@@ -314,7 +324,22 @@ type Verifier struct {
 	SkipSumDB func(path string) bool
 	// DB is the checksum database; nil when none is configured.
 	DB SumDB
+	// Warn, if not nil, is told (once per module version) of a hash
+	// recorded for a module whose go.sum lines all use an unknown
+	// algorithm: go's SECURITY WARNING, as go words it.
+	Warn func(msg string)
 }
+
+// unknownHashesWarning is the go command's text for a go.sum that names a
+// download only with hashes of algorithms it does not know.
+const unknownHashesWarning = `verifying %s@%s: unknown hashes in go.sum: %v; adding %v
+
+SECURITY WARNING
+This download is listed in go.sum, but using an unknown hash algorithm.
+The download cannot be verified.
+
+For more information, see 'go help module-auth'.
+`
 
 // Check accepts hash h for mod (whose Version ends in "/go.mod" for a go.mod
 // file) if go.sum records it (see Sums.match), or, when no go.sum line
@@ -339,8 +364,14 @@ func (v *Verifier) Check(ctx context.Context, mod module.Version, h string) erro
 		}
 	}
 	if v.Sums != nil {
-		if prev, ok := v.Sums.add(mod, h); !ok {
+		prev, ok, first := v.Sums.add(mod, h)
+		if !ok {
 			return &ChecksumMismatchError{Mod: mod, Downloaded: h, Recorded: prev, Source: "this run"}
+		}
+		if unknown := v.Sums.lines(mod); first && len(unknown) > 0 && v.Warn != nil {
+			// Only lines of unknown algorithms can be there: an h1 line
+			// would have matched or been a mismatch.
+			v.Warn(fmt.Sprintf(unknownHashesWarning, mod.Path, mod.Version, strings.Join(unknown, ", "), h))
 		}
 	}
 	return nil
