@@ -125,6 +125,8 @@ type Fetcher struct {
 	lists    memo[string, versionList]
 	stats    memo[string, *modcache.Info] // path@query → its .info
 	handoffs memo[module.Version, *gocmd.Result]
+	// handoffMods: go.mod files alone that the go command fetched
+	handoffMods memo[module.Version, struct{}]
 	// directQueries: path@query → the go command's answer (direct.go)
 	directQueries memo[string, *gocmd.Result]
 	fetches       fetches
@@ -151,7 +153,7 @@ func New(cfg Config) *Fetcher {
 	}
 	if cfg.ForgetAnswers {
 		f.infos.forget, f.goMods.forget, f.lists.forget = true, true, true
-		f.stats.forget, f.handoffs.forget = true, true
+		f.stats.forget, f.handoffs.forget, f.handoffMods.forget = true, true, true
 		f.fetches.forget, f.zips.forget = true, true
 	}
 	return f

@@ -41,6 +41,25 @@ func (f *Fetcher) handoff(ctx context.Context, mod module.Version) (*gocmd.Resul
 	})
 }
 
+// handoffGoMod has the go command fetch mod's go.mod alone (once per
+// run), checked against the go.sum line the project has for it.
+func (f *Fetcher) handoffGoMod(ctx context.Context, mod module.Version) error {
+	_, err := f.handoffMods.Do(mod, func() (struct{}, error) {
+		var sums []string
+		if s := f.cfg.Verifier.Sums; s != nil {
+			h, err := s.Expected(verify.GoModKey(mod))
+			if err != nil {
+				return struct{}{}, err
+			}
+			if h != "" {
+				sums = append(sums, mod.Path+" "+mod.Version+"/go.mod "+h)
+			}
+		}
+		return struct{}{}, f.cfg.GoCommand.GoMod(ctx, mod, sums)
+	})
+	return err
+}
+
 // handoff fills the fetch's module from the go command's report, after
 // checking (and recording for go.sum) the hashes it reports.
 func (x *fetch) handoff(ctx context.Context) error {

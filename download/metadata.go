@@ -114,9 +114,9 @@ func (f *Fetcher) goMod(ctx context.Context, mod module.Version) (modFile, error
 	if f.cfg.GoCommand == nil || !errors.As(err, &vcs) {
 		return r, err
 	}
-	// The go command fetches the whole module; its go.mod is then read
-	// from the cache and checked like any other.
-	if _, err := f.handoff(ctx, mod); err != nil {
+	// The go command fetches the go.mod alone, as it does for a module
+	// graph; it is then read from the cache and checked like any other.
+	if err := f.handoffGoMod(ctx, mod); err != nil {
 		return modFile{}, err
 	}
 	data, file, err := f.cfg.Cache.ReadGoMod(mod)

@@ -251,3 +251,77 @@ func firstLine(err error) string {
 	s, _, _ := strings.Cut(err.Error(), "\n")
 	return s
 }
+
+// GoMod has the go command fetch only mod's go.mod into the module cache,
+// as it does when a module graph needs that file alone: a scratch module
+// requires mod and `go mod graph` loads it (the go command checks it
+// against sums, the scratch go.sum, and the checksum database). It runs
+// under the retry policy; the caller reads the file from the cache.
+func (d *Runner) GoMod(ctx context.Context, mod module.Version, sums []string) error {
+	goBin := d.GoBin
+	if goBin == "" {
+		var err error
+		if goBin, err = exec.LookPath("go"); err != nil {
+			return &NotFoundError{Mod: mod, Err: err}
+		}
+	}
+	return retry.Do(ctx, d.Policy, func(ctx context.Context) error {
+		return d.runGoMod(ctx, goBin, mod, sums)
+	}, func(a retry.Attempt) {
+		if d.Trace != nil {
+			fmt.Fprintf(d.Trace, "# retry go mod graph for %s in %.3fs (attempt %d failed: %s)\n", mod, a.Wait.Seconds(), a.N, firstLine(a.Err))
+		}
+	})
+}
+
+func (d *Runner) runGoMod(ctx context.Context, goBin string, mod module.Version, sums []string) error {
+	timeout := d.Timeout
+	if timeout <= 0 {
+		timeout = 10 * time.Minute
+	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	dir, err := os.MkdirTemp("", "gomodfetch-direct-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	// A pruned scratch module: only mod's own go.mod is read.
+	gomod := fmt.Sprintf("module gomodfetch.invalid/direct\n\ngo 1.17\n\nrequire %s %s\n", mod.Path, mod.Version)
+	if err := os.WriteFile(filepath.Join(dir, "go.mod"), []byte(gomod), 0o666); err != nil {
+		return err
+	}
+	if len(sums) > 0 {
+		if err := os.WriteFile(filepath.Join(dir, "go.sum"), []byte(strings.Join(sums, "\n")+"\n"), 0o666); err != nil {
+			return err
+		}
+	}
+	cmd := exec.CommandContext(ctx, goBin, "mod", "graph")
+	cmd.Dir = dir
+	env := directEnv(d.Env, d.GoFlags)
+	// -mod=mod lets the scratch go.sum grow; GOTOOLCHAIN=local keeps a
+	// newer go line from switching toolchains here (the caller decides).
+	env[len(env)-1] += " -mod=mod"
+	cmd.Env = append(env, "GOTOOLCHAIN=local")
+	cmd.WaitDelay = 5 * time.Second
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	if d.Trace != nil {
+		fmt.Fprintf(d.Trace, "cd %s; %s mod graph # for %s's go.mod\n", dir, goBin, mod)
+	}
+	runErr := cmd.Run()
+	if ctx.Err() == context.DeadlineExceeded {
+		return &retry.AttemptTimeoutError{Timeout: timeout, Err: fmt.Errorf("go mod graph for %s", mod)}
+	}
+	if runErr != nil {
+		msg := strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(stderr.String()), "go: "))
+		if msg == "" {
+			msg = runErr.Error()
+		}
+		if !strings.HasPrefix(msg, mod.Path+"@") {
+			msg = mod.Path + "@" + mod.Version + ": " + msg
+		}
+		return &Error{Mod: mod, Msg: msg, Stderr: stderr.String(), class: classifyGoReport(msg)}
+	}
+	return nil
+}
