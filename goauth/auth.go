@@ -28,7 +28,9 @@ import (
 // with the URL (and the response on its stdin) after a 4xx, whose output
 // is blocks of URL prefixes, a blank line, header lines and a blank line.
 // Earlier methods win. Credentials are kept by URL prefix (host[:port][/path])
-// and sent only over https. "git dir" is not supported.
+// and sent only over https. "git dir" asks 'git credential fill' in dir
+// for each URL that needs credentials and, as go does, checks the answer
+// with a HEAD request and tells git whether it worked.
 //
 // After a 4xx the methods run once per host at a time: requests to one
 // host that fail together share one run (see Refresh).
@@ -45,6 +47,11 @@ type Auth struct {
 	lastErr error
 	gen     map[string]uint64        // host → refreshes run for it
 	running map[string]chan struct{} // host → held while a refresh runs
+
+	// ValidateClient sends the HEAD requests that check credentials from
+	// 'git credential fill' (nil: a client with a 10s timeout).
+	ValidateClient *http.Client
+	bg             sync.WaitGroup
 }
 
 // ParseGOAUTH checks a GOAUTH value and returns an Auth for it; netrcFile
@@ -238,7 +245,11 @@ func (a *Auth) collect(ctx context.Context, target string, res *http.Response) {
 			if target == "" {
 				continue // git credential needs a URL: none on the first run
 			}
-			creds, err = gitCredential(ctx, strings.TrimSpace(dir), target)
+			var fill []byte
+			creds, fill, err = gitCredential(ctx, strings.TrimSpace(dir), target)
+			if err == nil {
+				a.validateGit(strings.TrimSpace(dir), creds, fill)
+			}
 		} else {
 			creds, err = a.runCommand(ctx, m, target, res)
 		}
@@ -264,13 +275,13 @@ func (a *Auth) collect(ctx context.Context, target string, res *http.Response) {
 // gitCredential asks `git credential fill`, run in dir, for target's
 // credentials, as GOAUTH=git dir does: the answer must be for a prefix of
 // target, and becomes basic authentication for that prefix.
-func gitCredential(ctx context.Context, dir, target string) (map[string]http.Header, error) {
+func gitCredential(ctx context.Context, dir, target string) (map[string]http.Header, []byte, error) {
 	cmd := exec.CommandContext(ctx, "git", "credential", "fill")
 	cmd.Dir = dir
 	cmd.Stdin = strings.NewReader("url=" + target + "\n")
 	out, err := cmd.Output()
 	if err != nil {
-		return nil, fmt.Errorf("GOAUTH=git %s: 'git credential fill' failed: %v", dir, err)
+		return nil, nil, fmt.Errorf("GOAUTH=git %s: 'git credential fill' failed: %v", dir, err)
 	}
 	prefix := new(url.URL)
 	var user, password string
@@ -298,12 +309,62 @@ func gitCredential(ctx context.Context, dir, target string) (map[string]http.Hea
 	}
 	p := prefix.String()
 	if prefix.Host == "" || !strings.HasPrefix(target, p) {
-		return nil, fmt.Errorf("GOAUTH=git %s: 'git credential fill' gave credentials for another URL than %s", dir, target)
+		return nil, nil, fmt.Errorf("GOAUTH=git %s: 'git credential fill' gave credentials for another URL than %s", dir, target)
 	}
 	r := http.Request{Header: http.Header{}}
 	r.SetBasicAuth(user, password)
-	return map[string]http.Header{credentialPrefix(p): r.Header}, nil
+	return map[string]http.Header{credentialPrefix(p): r.Header}, out, nil
 }
+
+// validateGit checks credentials 'git credential fill' gave, as the go
+// command does: in the background, a HEAD request to their URL prefix
+// (up to three tries), then 'git credential approve' if it answered 200
+// or 'git credential reject' if 401, with fill's answer on stdin, so the
+// credential helper keeps good credentials and forgets bad ones. The
+// request is bounded by a timeout; Wait waits for it.
+func (a *Auth) validateGit(dir string, creds map[string]http.Header, fill []byte) {
+	for prefix, h := range creds {
+		if len(h) == 0 {
+			continue
+		}
+		a.bg.Add(1)
+		go func() {
+			defer a.bg.Done()
+			client := a.ValidateClient
+			if client == nil {
+				client = &http.Client{Timeout: 10 * time.Second}
+			}
+			for range 3 {
+				req, err := http.NewRequest(http.MethodHead, "https://"+prefix, nil)
+				if err != nil {
+					return
+				}
+				req.Header = h.Clone()
+				res, err := client.Do(req)
+				if err != nil {
+					continue
+				}
+				res.Body.Close()
+				if res.StatusCode == http.StatusOK || res.StatusCode == http.StatusUnauthorized {
+					action := "reject"
+					if res.StatusCode == http.StatusOK {
+						action = "approve"
+					}
+					ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+					cmd := exec.CommandContext(ctx, "git", "credential", action)
+					cmd.Dir = dir
+					cmd.Stdin = bytes.NewReader(fill)
+					cmd.Run() // best effort, as go's
+					cancel()
+					return
+				}
+			}
+		}()
+	}
+}
+
+// Wait waits for the background checks of git credentials to end.
+func (a *Auth) Wait() { a.bg.Wait() }
 
 func (a *Auth) runCommand(ctx context.Context, command, target string, res *http.Response) (map[string]http.Header, error) {
 	words := strings.Fields(command)

@@ -3,6 +3,7 @@ package goauth
 import (
 	"context"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -122,8 +123,50 @@ func TestGitCredential(t *testing.T) {
 	if u, p, ok := req.BasicAuth(); !ok || u != "alice" || p != "secret" {
 		t.Errorf("basic auth = %q, %q, %v; want alice, secret", u, p, ok)
 	}
-	creds, err := gitCredential(context.Background(), dir, "https://proxy.example/evil/x")
+	creds, _, err := gitCredential(context.Background(), dir, "https://proxy.example/evil/x")
 	if err == nil {
 		t.Errorf("credentials for another host were accepted: %v", creds)
+	}
+}
+
+// TestGitCredentialValidated: as go does, credentials from 'git credential
+// fill' are checked with a HEAD request to their URL prefix, and git is
+// told: 'git credential approve' (with fill's answer) when it answers 200,
+// 'git credential reject' when 401.
+func TestGitCredentialValidated(t *testing.T) {
+	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if u, p, ok := r.BasicAuth(); r.Method != http.MethodHead || !ok || u != "alice" || p != "secret" {
+			w.WriteHeader(http.StatusUnauthorized)
+		}
+	}))
+	defer srv.Close()
+	host := strings.TrimPrefix(srv.URL, "https://")
+	for _, tc := range []struct {
+		password, want string
+	}{
+		{"secret", "approve"},
+		{"wrong", "reject"},
+	} {
+		bin := t.TempDir()
+		log := filepath.Join(bin, "log")
+		script := "#!/bin/sh\n" +
+			"if [ \"$2\" = fill ]; then read line; printf 'protocol=https\\nhost=" + host + "\\nusername=alice\\npassword=" + tc.password + "\\n'; exit 0; fi\n" +
+			"echo \"$2\" >> " + log + "\ncat >> " + log + "\n"
+		if err := os.WriteFile(filepath.Join(bin, "git"), []byte(script), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		t.Setenv("PATH", bin+string(os.PathListSeparator)+os.Getenv("PATH"))
+		a, err := ParseGOAUTH("git "+t.TempDir(), "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		a.ValidateClient = srv.Client()
+		a.collect(context.Background(), srv.URL+"/mod/x/@v/list", nil)
+		a.Wait()
+		data, _ := os.ReadFile(log)
+		got := string(data)
+		if !strings.HasPrefix(got, tc.want+"\n") || !strings.Contains(got, "password="+tc.password) {
+			t.Errorf("password %s: git was told %q; want %s with fill's answer", tc.password, got, tc.want)
+		}
 	}
 }
