@@ -399,7 +399,10 @@ func runDownload(opts options, stdout, stderr, rawStderr io.Writer) int {
 			fmt.Fprintf(stderr, "gomodfetch: %s\n", m.Error)
 		}
 	}
-	if rep.GraphErr != nil {
+	// Without -json go stops after the modules' errors (base.ExitIfErrors):
+	// the graph's error, printed after the objects with -json, is then not
+	// printed at all.
+	if rep.GraphErr != nil && (opts.json || nerr == 0) {
 		graphError(stderr, intr, fetcher, rep.GraphErr)
 	}
 	if cacheErr != nil && intr.signal() == nil {
