@@ -24,6 +24,7 @@ import (
 	"gomodfetch/internal/termsafe"
 	"gomodfetch/modcache"
 	"gomodfetch/pipeline"
+	"gomodfetch/resolver"
 	"gomodfetch/toolchain"
 )
 
@@ -327,6 +328,14 @@ func runDownload(opts options, stdout, stderr, rawStderr io.Writer) int {
 		mainMod.Running = running
 		if err := mainMod.CheckGo(); err != nil {
 			return fail("%v", err)
+		}
+		if mainMod.File.Go == nil && !mainMod.Workspace {
+			// go mod download adds the missing go line, which makes the
+			// module pruned, with the unpruned build list as requirements.
+			// If that graph fails, the run reports it as it would anyway.
+			if g, err := resolver.LoadGraph(ctx, mainMod, fetcher, opts.jobs); err == nil {
+				mainMod = mainMod.AddGoLine(running.Version, g)
+			}
 		}
 		if err := mainMod.CheckGodebugs(running.Version); err != nil {
 			return failEach(stderr, err)

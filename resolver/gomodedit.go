@@ -203,7 +203,7 @@ func (g *Graph) minimalRoots(base []string) []module.Version {
 func (p *Plan) GoModUpdate(g *Graph) ([]byte, bool, error) {
 	m := p.main
 	if m == nil || m.Workspace || m.File.Go == nil {
-		// (go adds a missing go line and reads the module anew: not done.)
+		// (A missing go line is added by AddGoLine before the run.)
 		return nil, false, nil
 	}
 	goVersion := m.File.Go.Version

@@ -67,6 +67,11 @@ type Main struct {
 	mains map[string]bool   // main module paths
 	work  *modfile.WorkFile // a workspace's go.work
 
+	// roots, if set, are the require lines go.mod had before AddGoLine
+	// made every module of the build list a requirement: what a run
+	// without arguments downloads.
+	roots []module.Version
+
 	replace map[module.Version]module.Version // exact and wildcard (Version "") keys
 	written map[module.Version]string         // directory replacements as written in go.mod
 	exclude map[module.Version]bool
@@ -245,4 +250,45 @@ func (m *Main) ToolchainLines() (goVersion, toolchainName string) {
 		toolchainName = m.File.Toolchain.Name
 	}
 	return goVersion, toolchainName
+}
+
+// AddGoLine returns main as the go command reads a go.mod without a go
+// line when it may write go.mod, as go mod download always may: with a go
+// line for goVersion (the running go's), so pruned, and (go's
+// convertPruning) every module of the unpruned build list g selects
+// promoted to a requirement, "// indirect" unless go.mod requires it
+// directly. A run without arguments still downloads only the paths go.mod
+// required. main is returned as it is if it has a go line or is a
+// workspace.
+func (m *Main) AddGoLine(goVersion string, g *Graph) *Main {
+	if m.Workspace || m.File.Go != nil {
+		return m
+	}
+	c := *m
+	f := *m.File
+	f.Go = &modfile.Go{Version: goVersion}
+	indirect := m.indirect()
+	f.Require = nil
+	for _, r := range g.BuildList() {
+		if r.Version == "" || m.IsMain(r.Path) {
+			continue
+		}
+		_, required := m.rootVersion(r.Path)
+		f.Require = append(f.Require, &modfile.Require{Mod: r, Indirect: !required || indirect[r.Path]})
+	}
+	c.File = &f
+	c.roots = m.liveRequirements()
+	if c.roots == nil {
+		c.roots = []module.Version{}
+	}
+	return &c
+}
+
+// downloadRoots are the require lines a run without arguments downloads
+// (at the versions the graph selects).
+func (m *Main) downloadRoots() []module.Version {
+	if m.roots != nil {
+		return m.roots
+	}
+	return m.Requirements()
 }

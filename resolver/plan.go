@@ -86,7 +86,7 @@ func NewPlan(main *Main, args []string) (*Plan, error) {
 		// at the version go.mod gives, which a tidy go.mod's graph selects
 		// (Confirm replaces the others). An excluded version is dropped, as
 		// go drops it, and waits for the graph.
-		for _, r := range main.Requirements() {
+		for _, r := range main.downloadRoots() {
 			t := main.target(r)
 			t.Req = r
 			t.Speculative = !main.Excluded(r) && main.isHighest(r)
