@@ -34,6 +34,14 @@ func switchToolchain(ctx context.Context, stderr io.Writer, running toolchain.Ru
 	if m != nil {
 		goVersion, line = m.ToolchainLines()
 		file = m.GoMod
+		if gomod := filepath.Join(m.Dir, "go.mod"); !m.Workspace && file != gomod {
+			// -modfile: go picks the toolchain before it reads any module,
+			// from the go.mod in the working directory's module root.
+			goVersion, line, file = "", "", gomod
+			if data, err := os.ReadFile(gomod); err == nil {
+				goVersion, line = goModLookup(data, "go"), goModLookup(data, "toolchain")
+			}
+		}
 		if m.WorkDir != "" {
 			file = shortName(m.WorkDir, file)
 		}
@@ -156,4 +164,19 @@ func pathToolchains() []string {
 		}
 	}
 	return list
+}
+
+// goModLookup returns the value of a go.mod's first line for key ("go",
+// "toolchain"), read as go reads it to pick a toolchain: line by line,
+// without parsing the file.
+func goModLookup(data []byte, key string) string {
+	for _, line := range strings.Split(string(data), "\n") {
+		rest, ok := strings.CutPrefix(strings.TrimSpace(line), key)
+		if !ok || rest == "" || (rest[0] != ' ' && rest[0] != '\t') {
+			continue
+		}
+		rest, _, _ = strings.Cut(rest, "//")
+		return strings.TrimSpace(rest)
+	}
+	return ""
 }

@@ -425,8 +425,18 @@ func fetchTarget(ctx context.Context, f *download.Fetcher, t resolver.Target, ke
 		} else {
 			origin = f.QueryOrigin(t.Path, t.Query)
 		}
-	} else if reused := f.Reused(ctx, mod); reused != nil {
-		return reused
+	}
+	if reused := f.Reused(ctx, mod); reused != nil {
+		// A -reuse record of the version a query resolved to still
+		// holds: go reports it with the query and the query's Origin.
+		r := *reused
+		if t.Query != "" {
+			r.Query, r.Origin = t.Query, nil
+			if t.Explicit {
+				r.Origin = origin
+			}
+		}
+		return &r
 	}
 	m := f.DownloadIf(ctx, mod, keep)
 	if m == nil {
