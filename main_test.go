@@ -40,6 +40,7 @@ func TestScripts(t *testing.T) {
 			"proxyreqs": cmdProxyReqs,
 			"proxylog":  cmdProxyLog,
 			"cmpjson":   cmdCmpJSON,
+			"cmperr":    cmdCmpErr,
 			"faults":    cmdFaults,
 		},
 		RequireExplicitExec: true,
@@ -196,6 +197,25 @@ func cmdCmpCache(ts *testscript.TestScript, neg bool, args []string) {
 // cmpjson goFile ourFile goCache ourCache compares two `-json` outputs after
 // replacing goCache with ourCache in the first: same objects, same fields,
 // same order.
+// cmdCmpErr compares what go printed on stderr (goFile) with what
+// gomodfetch printed (ourFile), line for line, with each line's "go: "
+// prefix read as "gomodfetch: ".
+func cmdCmpErr(ts *testscript.TestScript, neg bool, args []string) {
+	if len(args) != 2 {
+		ts.Fatalf("usage: cmperr goFile ourFile")
+	}
+	lines := strings.Split(ts.ReadFile(args[0]), "\n")
+	for i, l := range lines {
+		if rest, ok := strings.CutPrefix(l, "go: "); ok {
+			lines[i] = "gomodfetch: " + rest
+		}
+	}
+	want, got := strings.Join(lines, "\n"), ts.ReadFile(args[1])
+	if (want == got) == neg {
+		ts.Fatalf("stderr differs from go's (neg=%v):\n--- go\n%s\n--- gomodfetch\n%s", neg, want, got)
+	}
+}
+
 func cmdCmpJSON(ts *testscript.TestScript, neg bool, args []string) {
 	if len(args) != 4 {
 		ts.Fatalf("usage: cmpjson goFile ourFile goCache ourCache")

@@ -16,6 +16,7 @@ package verify
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -278,9 +279,21 @@ type ChecksumMismatchError struct {
 	Downloaded string
 	Recorded   string
 	Source     string // "go.sum", "go.work.sum", a workspace module's go.sum path, "this run" or the checksum database name
+	// DB says Source is a checksum database: go's words differ.
+	DB bool
 }
 
 func (e *ChecksumMismatchError) Error() string {
+	if e.DB {
+		base, noun := sumdbNoun(e.Mod)
+		return fmt.Sprintf("%s@%s: verifying %s: checksum mismatch\n\tdownloaded: %s\n\t%s: %s\n\n"+
+			"SECURITY ERROR\n"+
+			"This download does NOT match the one reported by the checksum server.\n"+
+			"The bits may have been replaced on the origin server, or an attacker may\n"+
+			"have intercepted the download attempt.\n\n"+
+			"For more information, see 'go help module-auth'.",
+			base.Path, base.Version, noun, e.Downloaded, e.Source, e.Recorded)
+	}
 	return fmt.Sprintf("verifying %s@%s: checksum mismatch\n\tdownloaded: %s\n\t%s:     %s\n\n"+
 		"SECURITY ERROR\n"+
 		"This download does NOT match an earlier download recorded in %s.\n"+
@@ -380,8 +393,14 @@ func (v *Verifier) Check(ctx context.Context, mod module.Version, h string) erro
 func (v *Verifier) checkDB(ctx context.Context, mod module.Version, h string) error {
 	ver := strings.TrimSuffix(mod.Version, "/go.mod")
 	lines, err := v.DB.Lookup(ctx, mod.Path, ver)
+	base, noun := sumdbNoun(mod)
 	if err != nil {
-		return fmt.Errorf("verifying %s@%s: checksum database %s: %w", mod.Path, mod.Version, v.DB.Name(), err)
+		var sec *SumDBSecurityError
+		if errors.As(err, &sec) {
+			return fmt.Errorf("verifying %s@%s: %w", mod.Path, mod.Version, err)
+		}
+		// go's words: "m@v: verifying go.mod: m@v/go.mod: <the request's error>"
+		return module.VersionError(base, fmt.Errorf("verifying %s: %s@%s: %w", noun, mod.Path, mod.Version, err))
 	}
 	want := mod.Path + " " + mod.Version + " "
 	for _, line := range lines {
@@ -390,11 +409,29 @@ func (v *Verifier) checkDB(ctx context.Context, mod module.Version, h string) er
 				return nil
 			}
 			if strings.HasPrefix(rest, "h1:") {
-				return &ChecksumMismatchError{Mod: mod, Downloaded: h, Recorded: rest, Source: v.DB.Name()}
+				return &ChecksumMismatchError{Mod: mod, Downloaded: h, Recorded: rest, Source: v.DB.Name(), DB: true}
 			}
 		}
 	}
-	return fmt.Errorf("verifying %s@%s: checksum database %s has no entry for it", mod.Path, mod.Version, v.DB.Name())
+	return module.VersionError(base, fmt.Errorf("verifying %s: checksum missing from sumdb response\n\n"+
+		"SECURITY ERROR\n"+
+		"This download does NOT match one reported by the checksum server.\n"+
+		"The checksum server has provided checksums, but the checksums do\n"+
+		"not contain an entry for the download.\n"+
+		"The checksum server may be malfunctioning, or an attacker may have\n"+
+		"intercepted the checksum request.\n"+
+		"The download cannot be verified.\n\n"+
+		"For more information, see 'go help module-auth'.", noun))
+}
+
+// sumdbNoun is how go names a checksum database check of mod (whose
+// Version ends in "/go.mod" for a go.mod): the module version without the
+// suffix, and "go.mod" or "module".
+func sumdbNoun(mod module.Version) (module.Version, string) {
+	if v, ok := strings.CutSuffix(mod.Version, "/go.mod"); ok {
+		return module.Version{Path: mod.Path, Version: v}, "go.mod"
+	}
+	return mod, "module"
 }
 
 // GoModKey is the go.sum key of mod's go.mod file: mod's version with
