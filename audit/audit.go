@@ -138,10 +138,14 @@ func Check(ctx context.Context, cfg Config, res *pipeline.Resolution) ([]*Findin
 	return found, other
 }
 
-// leaves are the errors joined in err (errors.Join), or err itself.
+// leaves are the errors joined in err (errors.Join, or every failure of a
+// module graph), or err itself.
 func leaves(err error) []error {
 	if err == nil {
 		return nil
+	}
+	if all, ok := err.(interface{ Errors() []error }); ok {
+		return all.Errors() // a graph's every failure, not the first alone
 	}
 	if j, ok := err.(interface{ Unwrap() []error }); ok {
 		return j.Unwrap()

@@ -55,7 +55,17 @@ func (f *Fetcher) handoffGoMod(ctx context.Context, mod module.Version) error {
 				sums = append(sums, mod.Path+" "+mod.Version+"/go.mod "+h)
 			}
 		}
-		return struct{}{}, f.cfg.GoCommand.GoMod(ctx, mod, sums)
+		err := f.cfg.GoCommand.GoMod(ctx, mod, sums)
+		if err != nil {
+			// The go command fails the whole graph for reasons beside this
+			// go.mod (its go line too new for the scratch module's
+			// toolchain, say); a go.mod it put in the cache is all that was
+			// asked, and the caller checks it like any other.
+			if _, _, rerr := f.cfg.Cache.ReadGoMod(mod); rerr == nil {
+				return struct{}{}, nil
+			}
+		}
+		return struct{}{}, err
 	})
 	return err
 }

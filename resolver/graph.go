@@ -21,7 +21,9 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
+	"strings"
 	"sync"
 
 	"github.com/rogpeppe/go-internal/par"
@@ -47,6 +49,7 @@ type Graph struct {
 	goVers   map[module.Version]string // go lines of the go.mod files read
 	selected map[string]string
 	errs     []error
+	failed   map[module.Version]error // go.mod files that failed to load
 }
 
 // summary is what the graph needs from one go.mod.
@@ -139,6 +142,10 @@ func LoadGraph(ctx context.Context, main *Main, src ModSource, jobs int) (*Graph
 			if err != nil {
 				g.mu.Lock()
 				g.errs = append(g.errs, err)
+				if g.failed == nil {
+					g.failed = map[module.Version]error{}
+				}
+				g.failed[m] = err
 				g.mu.Unlock()
 				return nil
 			}
@@ -193,10 +200,121 @@ func LoadGraph(ctx context.Context, main *Main, src ModSource, jobs int) (*Graph
 		eg.Wait()
 	}
 	if len(g.errs) > 0 {
+		if err := g.firstError(); err != nil {
+			sort.Slice(g.errs, func(i, j int) bool { return g.errs[i].Error() < g.errs[j].Error() })
+			return g, &GraphError{First: err, All: g.errs}
+		}
 		sort.Slice(g.errs, func(i, j int) bool { return g.errs[i].Error() < g.errs[j].Error() })
 		return g, errors.Join(g.errs...)
 	}
 	return g, ctx.Err()
+}
+
+// firstError is the one error the go command reports for a graph whose
+// go.mod files failed to load: the first failing module a breadth-first
+// walk from the main module meets (the main module's requirements in
+// module order, each go.mod's in file order), with the path to it, as
+// its mvs.BuildListError prints it.
+func (g *Graph) firstError() error {
+	var mains []module.Version
+	if g.main.Workspace {
+		for _, m := range g.main.Modules {
+			mains = append(mains, module.Version{Path: m.Path})
+		}
+	} else {
+		mains = []module.Version{{Path: g.main.Path}}
+	}
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	first := map[module.Version]module.Version{} // m → the module that first required it
+	queue := append([]module.Version(nil), mains...)
+	for _, m := range mains {
+		first[m] = module.Version{}
+	}
+	for len(queue) > 0 {
+		m := queue[0]
+		queue = queue[1:]
+		if err, ok := g.failed[m]; ok {
+			var alone interface{ Unchained() bool }
+			if errors.As(err, &alone) && alone.Unchained() {
+				return err // go stops on it at once (a go.sum mismatch)
+			}
+			path := []module.Version{m}
+			for p := first[m]; p.Path != ""; p = first[p] {
+				path = append(path, p)
+			}
+			slices.Reverse(path)
+			return &BuildListError{Err: err, Path: path}
+		}
+		reqs := g.reqs[m]
+		if m.Version == "" {
+			reqs = slices.Clone(reqs)
+			module.Sort(reqs) // go's roots are kept sorted
+		}
+		for _, r := range reqs {
+			if _, seen := first[r]; !seen {
+				first[r] = m
+				queue = append(queue, r)
+			}
+		}
+	}
+	return nil
+}
+
+// GraphError is a module graph that failed to load: it reads as the one
+// error the go command reports (First), and keeps every go.mod failure
+// (All) for a caller that reports each, like gomodfetch verify.
+type GraphError struct {
+	First error
+	All   []error
+}
+
+func (e *GraphError) Error() string   { return e.First.Error() }
+func (e *GraphError) Unwrap() error   { return e.First }
+func (e *GraphError) Errors() []error { return e.All }
+
+// BuildListError is a module graph's failure at one module, with the
+// requirement path to it from the main module, printed as the go command
+// prints it: "a@v1 requires\n\tb@v2: <error>".
+type BuildListError struct {
+	Err  error
+	Path []module.Version // from the main module to the failing module
+}
+
+func (e *BuildListError) Unwrap() error { return e.Err }
+
+func (e *BuildListError) Error() string {
+	stack := e.Path
+	for len(stack) > 0 && stack[0].Version == "" {
+		stack = stack[1:] // the main module
+	}
+	if len(stack) == 0 {
+		return e.Err.Error()
+	}
+	var b strings.Builder
+	for _, m := range stack[:len(stack)-1] {
+		fmt.Fprintf(&b, "%s requires\n\t", m)
+	}
+	m := stack[len(stack)-1]
+	var me *module.ModuleError
+	var named interface{ NamesModule() bool }
+	if errors.As(e.Err, &named) && named.NamesModule() {
+		b.WriteString(e.Err.Error())
+	} else if errors.As(e.Err, &me) && me == e.Err {
+		actual := module.Version{Path: me.Path, Version: me.Version}
+		var iv *module.InvalidVersionError
+		if errors.As(me.Err, &iv) {
+			actual.Version = iv.Version
+		}
+		if actual == m {
+			b.WriteString(e.Err.Error())
+		} else {
+			fmt.Fprintf(&b, "%s (replaced by %s): %v", m, actual, me.Err)
+		}
+	} else {
+		b.WriteString(module.VersionError(m, e.Err).Error())
+	}
+	return b.String()
 }
 
 // pruning is how much of the graph below a module version is read.

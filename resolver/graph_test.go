@@ -205,13 +205,34 @@ c@v1.0.0 go=1.16:`,
 	}
 }
 
-func TestLoadGraphReportsEveryFailure(t *testing.T) {
+// TestLoadGraphFailures: a graph that fails reads as go's one error, the
+// first failing module a breadth-first walk meets (with the requirement
+// path to it), and keeps every failure for those who report each.
+func TestLoadGraphFailures(t *testing.T) {
 	main, src := parseGraph(t, `
-main go=1.21: a@v1.0.0 b@v1.0.0 c@v1.0.0
-c@v1.0.0 go=1.21:`)
+main go=1.21: d@v1.0.0 b@v1.0.0 c@v1.0.0
+c@v1.0.0 go=1.16: e@v1.0.0
+e@v1.0.0 go=1.16:
+d@v1.0.0 go=1.16: f@v1.0.0`)
 	_, err := LoadGraph(context.Background(), main, src, 2)
-	if err == nil || !strings.Contains(err.Error(), "example.com/a@v1.0.0") || !strings.Contains(err.Error(), "example.com/b@v1.0.0") {
-		t.Fatalf("error = %v; want both missing modules named", err)
+	var ge *GraphError
+	if !errors.As(err, &ge) {
+		t.Fatalf("error = %v (%T); want a *GraphError", err, err)
+	}
+	// b is a root (one step from the main module); f is two.
+	if msg := err.Error(); !strings.HasPrefix(msg, "example.com/b@v1.0.0: ") || strings.Contains(msg, "example.com/f") {
+		t.Errorf("error = %q; want b's alone", msg)
+	}
+	if len(ge.All) != 2 {
+		t.Errorf("All = %v; want b's and f's", ge.All)
+	}
+	// Without b, f's error comes with the path to it.
+	main, src = parseGraph(t, `
+main go=1.21: d@v1.0.0
+d@v1.0.0 go=1.16: f@v1.0.0`)
+	_, err = LoadGraph(context.Background(), main, src, 2)
+	if msg := fmt.Sprint(err); !strings.HasPrefix(msg, "example.com/d@v1.0.0 requires\n\texample.com/f@v1.0.0: ") {
+		t.Errorf("error = %q; want d's requirement path to f", msg)
 	}
 }
 

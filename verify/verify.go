@@ -283,6 +283,14 @@ type ChecksumMismatchError struct {
 	DB bool
 }
 
+// NamesModule reports that the message starts with the module version
+// (go's words for a checksum database's mismatch).
+func (e *ChecksumMismatchError) NamesModule() bool { return e.DB }
+
+// Unchained reports that go stops on this error at once, without the
+// requirement path to the module (a go.sum mismatch).
+func (e *ChecksumMismatchError) Unchained() bool { return !e.DB }
+
 func (e *ChecksumMismatchError) Error() string {
 	if e.DB {
 		base, noun := sumdbNoun(e.Mod)
