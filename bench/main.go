@@ -41,7 +41,7 @@ type options struct {
 	rtt                          time.Duration
 	connMB, linkMB               float64
 	goCmd, gmf, dir              string
-	keep, verbose, only          bool
+	keep, verbose, only, resume  bool
 	set, net                     string
 }
 
@@ -66,6 +66,7 @@ func main() {
 	flag.BoolVar(&o.keep, "keep", false, "keep the caches of the last round")
 	flag.BoolVar(&o.verbose, "v", false, "print every run")
 	flag.BoolVar(&o.only, "only", false, "run gomodfetch alone (for tuning: no go runs, no cache comparison)")
+	flag.BoolVar(&o.resume, "resume", false, "run only the resume case: the largest zip alone, clean and with its connection reset at 50% and 90% (see resume.go)")
 	flag.StringVar(&o.set, "set", "real", "module set: real (many small files, like real modules) or blobs (few large files)")
 	flag.StringVar(&o.net, "net", "emulated", "network: emulated (loopback proxy with -rtt and bandwidths) or file (GOPROXY=file://, no network: the CPU and disk floor)")
 	flag.Parse()
@@ -191,6 +192,12 @@ func run(o options) error {
 	}
 	if o.only {
 		tools = tools[1:]
+	}
+	if o.resume {
+		if o.net != "emulated" {
+			return fmt.Errorf("-resume needs -net emulated")
+		}
+		return runResume(o, set, px, tools, baseEnv, work)
 	}
 	// verify checks the cache the runs left: go mod verify against
 	// gomodfetch verify, both offline. bucket is a cold runner with a warm

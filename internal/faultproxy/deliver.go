@@ -62,6 +62,7 @@ func (s *Server) serve(ctx context.Context, w http.ResponseWriter, r *http.Reque
 		resp.setBody(b)
 		resp.header.Set("ETag", etagOf(b))
 	}
+	size := resp.body.Size() // of the whole file
 	if f.action != "ignore-range" {
 		resp = ranged(r, resp)
 	}
@@ -70,6 +71,10 @@ func (s *Server) serve(ctx context.Context, w http.ResponseWriter, r *http.Reque
 		return
 	}
 	whole := resp.body.Size()
+	if f.action == "reset-file-at" {
+		s.resetFileAt(ctx, w, r, resp, path, f, size)
+		return
+	}
 	switch f.action {
 	case "corrupt":
 		// Damage on the way lands somewhere new each time (a proxy that
@@ -134,6 +139,51 @@ func (s *Server) serve(ctx context.Context, w http.ResponseWriter, r *http.Reque
 	}
 }
 
+// resetFileAt delivers resp (200 or 206, the answer for path, a file of
+// size bytes) and, if it holds the byte at fraction f.arg of the file,
+// resets the connection when it gets there, provided the rule still has a
+// use left then. A response that does not hold the byte, or whose client
+// goes away before it, is delivered as if there were no rule.
+func (s *Server) resetFileAt(ctx context.Context, w http.ResponseWriter, r *http.Request, resp *response, path string, f fault, size int64) {
+	frac, _ := strconv.ParseFloat(f.arg, 64)
+	at := int64(frac * float64(size))
+	var from int64
+	if resp.code == http.StatusPartialContent {
+		fmt.Sscanf(resp.header.Get("Content-Range"), "bytes %d-", &from)
+	}
+	to := from + resp.body.Size()
+	if at < from || at >= to || r.Method == http.MethodHead {
+		s.deliver(ctx, w, r, resp, path)
+		return
+	}
+	for k, v := range resp.header {
+		w.Header()[k] = v
+	}
+	w.Header().Set("Content-Length", strconv.FormatInt(resp.body.Size(), 10))
+	w.WriteHeader(resp.code)
+	flush := func() error {
+		http.NewResponseController(w).Flush()
+		return nil
+	}
+	body := io.Reader(resp.body)
+	if s.copyBody(ctx, w, flush, body, at-from) != nil || ctx.Err() != nil {
+		return
+	}
+	flush()
+	if !f.claim() {
+		if s.copyBody(ctx, w, flush, body, -1) == nil {
+			s.finish(path)
+		}
+		return
+	}
+	s.mu.Lock()
+	s.cuts = append(s.cuts, Cut{Path: path, From: from, To: to, Size: size, At: at})
+	s.mu.Unlock()
+	if c, _, err := http.NewResponseController(w).Hijack(); err == nil {
+		resetConn(c)
+	}
+}
+
 // deliver writes resp (the answer for path) through w, paced, stopping at
 // the stall point of a StallAt hook for path if there is one. It reports
 // whether the whole body was written and whether a hook stalled it.
@@ -172,7 +222,18 @@ func (s *Server) deliver(ctx context.Context, w http.ResponseWriter, r *http.Req
 			return false, held
 		}
 	}
-	return s.copyBody(ctx, w, flush, body, -1) == nil, held
+	if s.copyBody(ctx, w, flush, body, -1) != nil {
+		return false, held
+	}
+	s.finish(path)
+	return true, held
+}
+
+// finish records that a response for path has written its whole body.
+func (s *Server) finish(path string) {
+	s.mu.Lock()
+	s.finished[path] = time.Now()
+	s.mu.Unlock()
 }
 
 // copyBody copies n bytes (-1: all) of body to w, paced to the Server's

@@ -26,8 +26,9 @@
 //     so a test can kill the client at exactly that point;
 //   - a record: every request line (Log, Count), counters of requests,
 //     body bytes and connections (Stats), the most requests in flight at
-//     once (MaxInFlight) and the size of every response served whole
-//     (Served).
+//     once (MaxInFlight), the size of every response served whole
+//     (Served), when a path's last body was written out (Finished) and
+//     which responses reset-file-at rules cut (Cuts).
 //
 // The testscript harness in the root package starts two Servers in front
 // of a goproxytest server, loads each script's faults file into them and

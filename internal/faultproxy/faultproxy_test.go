@@ -375,7 +375,7 @@ func TestParseRules(t *testing.T) {
 	if err != nil || len(rs.list) != 3 || rs.list[0].left != 2 || rs.list[2].arg != "429 retry-after=1" {
 		t.Fatalf("ParseRules: %v %+v", err, rs)
 	}
-	for _, bad := range []string{"*.zip", "*.zip explode", "* status", "* hostile", "* hostile rude", "* slow", "* slow soon", "* random", "* random p", "* random 0.1 seed=x"} {
+	for _, bad := range []string{"*.zip", "*.zip explode", "* status", "* hostile", "* hostile rude", "* slow", "* slow soon", "* random", "* random p", "* random 0.1 seed=x", "* reset-file-at", "* reset-file-at 2"} {
 		if _, err := ParseRules("bad", strings.NewReader("\n"+bad+"\n")); err == nil || !strings.HasPrefix(err.Error(), "bad:2: ") {
 			t.Errorf("%q: error %v", bad, err)
 		}
@@ -501,6 +501,79 @@ func TestNetwork(t *testing.T) {
 	}
 	if st := s.Stats(); st.Bytes != int64(2*len(zipBody)) {
 		t.Errorf("link stats %+v", st)
+	}
+}
+
+// TestResetFileAt: reset-file-at cuts the first response that gets to a
+// byte of the file, whatever range it answers, and spends its use only
+// then.
+func TestResetFileAt(t *testing.T) {
+	root, files := tree(t)
+	body := files[zipPath]
+	n := len(body)
+	at := int(0.75 * float64(n))
+	// Paced, so that a client that goes away early is noticed before the
+	// byte is reached.
+	s := start(t, Options{Dir: root, Network: Network{ConnBW: 256 << 10, Chunk: 4 << 10}, Rules: mustRules(t, "*.zip reset-file-at 0.75 x1\n")})
+	u := s.URL + "/" + zipPath
+
+	// A range before the byte: whole.
+	r := mustGet(t, u, 206, "Range", fmt.Sprintf("bytes=0-%d", n/2-1))
+	if !bytes.Equal(r.body, body[:n/2]) {
+		t.Errorf("range before the byte: %d bytes", len(r.body))
+	}
+	// A whole GET that the client closes early: not cut, use not spent.
+	resp, err := oneShot.Get(u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	io.ReadFull(resp.Body, make([]byte, 1<<10))
+	resp.Body.Close()
+	time.Sleep(50 * time.Millisecond)
+	if c := s.Cuts(); len(c) != 0 {
+		t.Fatalf("cut a response its client closed: %v", c)
+	}
+	// The range that holds the byte: reset right there.
+	from := n / 2
+	r = get(oneShot, u, "Range", fmt.Sprintf("bytes=%d-", from))
+	if r.err == nil || r.resp.StatusCode != 206 || len(r.body) > at-from || !bytes.Equal(r.body, body[from:from+len(r.body)]) {
+		t.Errorf("range holding the byte: %v, %d bytes, want at most %d", r.err, len(r.body), at-from)
+	}
+	want := Cut{Path: zipPath, From: int64(from), To: int64(n), Size: int64(n), At: int64(at)}
+	if c := s.Cuts(); len(c) != 1 || c[0] != want {
+		t.Errorf("Cuts() = %v, want [%v]", c, want)
+	}
+	if !strings.Contains(want.String(), "of the range") {
+		t.Errorf("Cut.String() = %q", want.String())
+	}
+	// x1: spent.
+	t0 := time.Now()
+	if fin := s.Finished(zipPath); fin.IsZero() || fin.After(t0) {
+		t.Errorf("Finished %v, want the end of the first range, before %v", fin, t0)
+	}
+	if r := mustGet(t, u, 200); !bytes.Equal(r.body, body) {
+		t.Errorf("after the cut: %d bytes", len(r.body))
+	}
+	if fin := s.Finished(zipPath); fin.Before(t0) || fin.After(time.Now()) {
+		t.Errorf("Finished %v, want between %v and now", fin, t0)
+	}
+	if c := s.Cuts(); len(c) != 1 {
+		t.Errorf("cut twice: %v", c)
+	}
+	s.Reset()
+	if c := s.Cuts(); len(c) != 0 || !s.Finished(zipPath).IsZero() {
+		t.Errorf("after Reset: Cuts %v, Finished %v", c, s.Finished(zipPath))
+	}
+
+	// Unlimited, on a whole body: every GET is cut at the byte.
+	s.SetRules(mustRules(t, "*.zip reset-file-at 0.5\n"))
+	for range 2 {
+		if r := get(oneShot, u); r.err == nil || len(r.body) > n/2 {
+			t.Errorf("whole body: %v, %d bytes", r.err, len(r.body))
+		}
+	}
+	if c := s.Cuts(); len(c) != 2 || !strings.Contains(c[0].String(), "(all ") {
+		t.Errorf("Cuts() = %v", c)
 	}
 }
 

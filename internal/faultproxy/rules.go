@@ -33,6 +33,9 @@ type rule struct {
 // and its argument.
 type fault struct {
 	action, arg string
+	// claim, for reset-file-at, spends a use of the rule when the fault
+	// fires; false if none is left by then.
+	claim func() bool
 }
 
 // ParseRules reads fault rules from r (name is used in error messages).
@@ -50,6 +53,13 @@ type fault struct {
 //	reset-mid                    send half the body, then reset
 //	reset-at F                   send the fraction F (0 to 1) of the body, then
 //	                             reset
+//	reset-file-at F              reset the first response that gets to the byte
+//	                             at fraction F of the whole file (whatever range
+//	                             it answers), once the bytes before it are sent;
+//	                             a use is spent only when it fires, so "x1" cuts
+//	                             the file once even if a client closes earlier
+//	                             responses that hold the byte (Server.Cuts says
+//	                             which response it cut)
 //	truncate                     promise the whole body, send half, close
 //	corrupt                      send the body with bytes flipped (at a new
 //	                             place each time)
@@ -132,12 +142,12 @@ func parseRule(fields []string) (*rule, error) {
 			return nil, fmt.Errorf("hostile needs body, status or info")
 		}
 		r.arg = rest[0]
-	case "reset-at":
+	case "reset-at", "reset-file-at":
 		if len(rest) != 1 {
-			return nil, fmt.Errorf("reset-at needs a fraction")
+			return nil, fmt.Errorf("%s needs a fraction", r.action)
 		}
 		if f, err := strconv.ParseFloat(rest[0], 64); err != nil || f < 0 || f > 1 {
-			return nil, fmt.Errorf("reset-at needs a fraction between 0 and 1")
+			return nil, fmt.Errorf("%s needs a fraction between 0 and 1", r.action)
 		}
 		r.arg = rest[0]
 	case "stall-headers", "stall-body", "slow", "trickle":
@@ -187,18 +197,34 @@ func (rs *Rules) pick(path string) fault {
 		if r.left == 0 || !r.pat.MatchString(path) {
 			continue
 		}
+		if r.action == "reset-file-at" {
+			return fault{action: r.action, arg: r.arg, claim: func() bool { return rs.claim(r) }}
+		}
 		if r.left > 0 {
 			r.left--
 		}
 		if r.action != "random" {
-			return fault{r.action, r.arg}
+			return fault{action: r.action, arg: r.arg}
 		}
 		if r.rng.Float64() >= r.prob {
 			return fault{}
 		}
 		c := randomChoices[r.rng.IntN(len(randomChoices))]
 		action, arg, _ := strings.Cut(c, " ")
-		return fault{action, arg}
+		return fault{action: action, arg: arg}
 	}
 	return fault{}
+}
+
+// claim spends a use of r, if it has one left.
+func (rs *Rules) claim(r *rule) bool {
+	rs.mu.Lock()
+	defer rs.mu.Unlock()
+	if r.left == 0 {
+		return false
+	}
+	if r.left > 0 {
+		r.left--
+	}
+	return true
 }

@@ -93,6 +93,32 @@ type Server struct {
 	maxIn     int
 	served    map[string]int
 	corrupted int // bodies corrupted so far
+	cuts      []Cut
+	finished  map[string]time.Time
+}
+
+// Cut is a response that a reset-file-at rule reset: the bytes From to To
+// (exclusive) of a file of Size bytes at Path (below the proxy root), of
+// which the bytes before At were sent.
+type Cut struct {
+	Path               string
+	From, To, Size, At int64
+}
+
+func (c Cut) String() string {
+	if c.From == 0 && c.To == c.Size {
+		return fmt.Sprintf("%s (all %d bytes) reset after byte %d (%.0f%% of the file)", c.Path, c.Size, c.At, 100*float64(c.At)/float64(c.Size))
+	}
+	return fmt.Sprintf("%s [bytes %d-%d of %d] reset after byte %d (%.0f%% of the file, %.0f%% of the range)",
+		c.Path, c.From, c.To-1, c.Size, c.At, 100*float64(c.At)/float64(c.Size), 100*float64(c.At-c.From)/float64(c.To-c.From))
+}
+
+// Cuts returns the responses reset-file-at rules have reset since the
+// Server started or was last Reset.
+func (s *Server) Cuts() []Cut {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]Cut(nil), s.cuts...)
 }
 
 // Start starts a Server on 127.0.0.1:0.
@@ -124,15 +150,16 @@ func Start(o Options) (*Server, error) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	s := &Server{
-		URL:     "http://" + l.Addr().String() + prefix,
-		opts:    o,
-		prefix:  prefix,
-		client:  &http.Client{Transport: &http.Transport{Proxy: nil, DisableCompression: true}},
-		ctx:     ctx,
-		cancel:  cancel,
-		rules:   o.Rules,
-		release: make(chan struct{}),
-		served:  map[string]int{},
+		URL:      "http://" + l.Addr().String() + prefix,
+		opts:     o,
+		prefix:   prefix,
+		client:   &http.Client{Transport: &http.Transport{Proxy: nil, DisableCompression: true}},
+		ctx:      ctx,
+		cancel:   cancel,
+		rules:    o.Rules,
+		release:  make(chan struct{}),
+		served:   map[string]int{},
+		finished: map[string]time.Time{},
 	}
 	s.srv = &http.Server{Handler: http.HandlerFunc(s.handle)}
 	s.wg.Add(1)
@@ -232,10 +259,22 @@ func (s *Server) Reset() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.log = nil
+	s.cuts = nil
+	clear(s.finished)
 	s.maxIn = s.inFlight
 	s.requests.Store(0)
 	s.bytes.Store(0)
 	s.conns.Store(0)
+}
+
+// Finished returns when a response for path (below the proxy root) last
+// finished writing its body, whole (a range counts when the range is
+// written), since the Server started or was last Reset; the zero time if
+// none has.
+func (s *Server) Finished(path string) time.Time {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.finished[path]
 }
 
 // Served returns, for every path (below the proxy root) answered 200 with
