@@ -116,7 +116,7 @@ func (m *Module) Unusable(err error) { m.Error, m.err, m.Dir = err.Error(), err,
 // Fetcher downloads module versions into the cache.
 type Fetcher struct {
 	cfg       Config
-	extract   chan struct{} // semaphore: Config.Extractions
+	extract   *sizeSlots    // Config.Extractions slots, largest zip first
 	downloads chan struct{} // semaphore: Config.Downloads; nil for none
 
 	// Answers kept for the run (memo.go), one memo per question.
@@ -147,7 +147,7 @@ func New(cfg Config) *Fetcher {
 	if n <= 0 {
 		n = runtime.GOMAXPROCS(0)
 	}
-	f := &Fetcher{cfg: cfg, served: map[string]int{}, extract: make(chan struct{}, n)}
+	f := &Fetcher{cfg: cfg, served: map[string]int{}, extract: newSizeSlots(n)}
 	if cfg.Downloads > 0 {
 		f.downloads = make(chan struct{}, cfg.Downloads)
 	}

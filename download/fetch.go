@@ -546,13 +546,20 @@ func (x *fetch) fetchZipBytes(ctx context.Context, held *modcache.Locked, rel st
 // unpack extracts the downloaded zip (at most Config.Extractions at a
 // time) and hashes it in the same pass.
 func (x *fetch) unpack(ctx context.Context, held *modcache.Locked, tmp string) (*modcache.Unpacked, error) {
-	select {
-	case x.f.extract <- struct{}{}:
-	case <-ctx.Done():
-		return nil, ctx.Err()
+	if err := x.f.extract.acquire(ctx, fileSize(tmp)); err != nil {
+		return nil, err
 	}
-	defer func() { <-x.f.extract }()
+	defer x.f.extract.release()
 	return held.Unpack(tmp)
+}
+
+// fileSize is the size of file, or 0 if it cannot be read.
+func fileSize(file string) int64 {
+	fi, err := os.Stat(file)
+	if err != nil {
+		return 0
+	}
+	return fi.Size()
 }
 
 // cacheWriter reports a failed write to a cache file as the cache's
@@ -611,13 +618,11 @@ func (x *fetch) commit(held *modcache.Locked, z verifiedZip, ia infoAnswer, mf m
 
 // extract unpacks the committed zip, at most Config.Extractions at a time.
 func (x *fetch) extract(ctx context.Context, held *modcache.Locked, zipfile string) (string, error) {
-	select {
-	case x.f.extract <- struct{}{}:
-	case <-ctx.Done():
-		return "", module.VersionError(x.mod, ctx.Err())
+	if err := x.f.extract.acquire(ctx, fileSize(zipfile)); err != nil {
+		return "", module.VersionError(x.mod, err)
 	}
 	dir, err := held.Extract(zipfile)
-	<-x.f.extract
+	x.f.extract.release()
 	if err != nil {
 		return "", module.VersionError(x.mod, err)
 	}
