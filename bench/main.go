@@ -95,6 +95,7 @@ type sample struct {
 	conns    int64
 	rss      int64 // bytes
 	cpu      time.Duration
+	proxyCPU time.Duration // the bench's own CPU meanwhile: the emulated proxy, on the same CPUs
 }
 
 type tool struct {
@@ -263,8 +264,8 @@ func run(o options) error {
 				}
 				samples[c][i] = append(samples[c][i], s)
 				if o.verbose {
-					fmt.Printf("round %d %-8s %-16s %7.2fs %5d requests %5d conns %9s %6.1f MiB RSS %6.2fs CPU\n",
-						round+1, c, t.name, s.wall.Seconds(), s.requests, s.conns, mib(s.bytes), float64(s.rss)/(1<<20), s.cpu.Seconds())
+					fmt.Printf("round %d %-8s %-16s %7.2fs %5d requests %5d conns %9s %6.1f MiB RSS %6.2fs CPU %6.2fs proxy CPU\n",
+						round+1, c, t.name, s.wall.Seconds(), s.requests, s.conns, mib(s.bytes), float64(s.rss)/(1<<20), s.cpu.Seconds(), s.proxyCPU.Seconds())
 				}
 			}
 			if o.only {
@@ -334,6 +335,9 @@ func run(o options) error {
 	}
 	mibs := float64(total) / (1 << 20)
 	fmt.Printf("cold CPU per MiB of zip: go %.3fs, gomodfetch %.3fs\n", goCold.cpu.Seconds()/mibs, cold.cpu.Seconds()/mibs)
+	if o.net != "file" {
+		fmt.Printf("cold CPU of the emulated proxy on the same CPUs: %.2fs during go's run, %.2fs during gomodfetch's\n", goCold.proxyCPU.Seconds(), cold.proxyCPU.Seconds())
+	}
 	for _, m := range mismatches {
 		fmt.Printf("MISMATCH %s\n", m)
 	}
@@ -402,6 +406,7 @@ func measure(px *faultproxy.Server, cmd *exec.Cmd, env []string) (sample, error)
 	// The run must not pay for the previous one's disk writeback.
 	syscall.Sync()
 	px.Reset()
+	self0 := selfCPU()
 	var stdout, stderr bytes.Buffer
 	w := exec.Command(self, append([]string{measureArg, cmd.Path}, cmd.Args[1:]...)...)
 	w.Dir, w.Env, w.Stdout, w.Stderr = cmd.Dir, env, &stdout, &stderr
@@ -415,7 +420,17 @@ func measure(px *faultproxy.Server, cmd *exec.Cmd, env []string) (sample, error)
 		return sample{}, fmt.Errorf("reading the measurement %q: %v", stdout.String(), err)
 	}
 	s.wall, s.cpu = time.Duration(ns), time.Duration(cpu)
+	s.proxyCPU = selfCPU() - self0
 	return s, nil
+}
+
+// selfCPU is the CPU time (user and system) this process has used.
+func selfCPU() time.Duration {
+	var ru syscall.Rusage
+	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 // median returns the sample with the median wall time (the others' fields
