@@ -31,15 +31,13 @@ import (
 	"net/url"
 	"os"
 	"path"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"gocloud.dev/blob"
-	_ "gocloud.dev/blob/azureblob" // azblob://
-	_ "gocloud.dev/blob/fileblob"  // file://
-	_ "gocloud.dev/blob/gcsblob"   // gs://
-	_ "gocloud.dev/blob/s3blob"    // s3://
+	_ "gocloud.dev/blob/fileblob" // file://; s3://, gs://, azblob:// in drivers_*.go
 	"gocloud.dev/gcerrors"
 )
 
@@ -129,6 +127,9 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 		cfg.Cooldown = 30 * time.Second
 	}
 	name := redact(cfg.URL)
+	if tag, ok := leftOut[schemeOf(cfg.URL)]; ok {
+		return nil, fmt.Errorf("opening fleet cache %s: this gomodfetch was built with -tags %s, without the %s:// driver; use a build without that tag", name, tag, schemeOf(cfg.URL))
+	}
 	b, err := blob.OpenBucket(ctx, cfg.URL)
 	if err != nil {
 		return nil, fmt.Errorf("opening fleet cache %s: %w", name, err)
@@ -407,4 +408,14 @@ func (s *Store) Stats() Stats {
 		WriteErrors: s.writeErrs.Load(),
 		Dropped:     s.dropped.Load(),
 	}
+}
+
+// leftOut names the bucket schemes whose drivers a build tag left out
+// (drivers_*.go), with the tag: each cloud SDK costs every run its package
+// initialisation and memory, linked or not used.
+var leftOut = map[string]string{}
+
+func schemeOf(rawURL string) string {
+	scheme, _, _ := strings.Cut(rawURL, "://")
+	return scheme
 }

@@ -1,0 +1,5 @@
+//go:build !gomodfetch_noazure
+
+package bucket
+
+import _ "gocloud.dev/blob/azureblob" // azblob://

@@ -1,0 +1,5 @@
+//go:build !gomodfetch_nogcs
+
+package bucket
+
+import _ "gocloud.dev/blob/gcsblob" // gs://
