@@ -14,6 +14,7 @@
 //
 //	go run ./bench            # the full run (a few minutes)
 //	go run ./bench -quick     # a smaller module set, one round
+//	go run ./bench -serve     # gomodfetch serve: cold through it, warm throughput (bench/serve.go)
 package main
 
 import (
@@ -81,7 +82,11 @@ func main() {
 		fmt.Fprintf(os.Stderr, "bench: -net must be emulated or file\n")
 		os.Exit(2)
 	}
-	if err := run(o); err != nil {
+	runBench := run
+	if *serveBench {
+		runBench = runServe // bench/serve.go
+	}
+	if err := runBench(o); err != nil {
 		fmt.Fprintf(os.Stderr, "bench: %v\n", err)
 		os.Exit(1)
 	}

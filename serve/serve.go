@@ -245,6 +245,29 @@ func (w *recorder) Write(p []byte) (int, error) {
 	return n, err
 }
 
+// ReadFrom hands a body read from a file (http.ServeContent's copy of a
+// cached zip) to the connection's own ReadFrom, which sends it with
+// sendfile on Linux. Without it every byte went through a 32 KiB copy
+// buffer, and `go run ./bench -serve` had serve -offline's zips at 0.56
+// of a static file server's rate over the same cache (0.83 with it).
+func (w *recorder) ReadFrom(r io.Reader) (int64, error) {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	var n int64
+	var err error
+	if rf, ok := w.ResponseWriter.(io.ReaderFrom); ok {
+		n, err = rf.ReadFrom(r)
+	} else {
+		n, err = io.Copy(struct{ io.Writer }{w.ResponseWriter}, r)
+	}
+	w.n += n
+	return n, err
+}
+
+// Unwrap gives http.ResponseController the connection's writer.
+func (w *recorder) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
 func (w *recorder) code() int {
 	if w.status == 0 {
 		return http.StatusOK

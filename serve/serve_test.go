@@ -2,6 +2,7 @@ package serve
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -462,6 +463,50 @@ func TestMetrics(t *testing.T) {
 	} {
 		if !strings.Contains(body, want) {
 			t.Errorf("metrics lack %s", want)
+		}
+	}
+}
+
+// readFromWriter is a ResponseWriter with a ReadFrom, as the connection's
+// own is (sendfile on Linux), that remembers it was used.
+type readFromWriter struct {
+	*httptest.ResponseRecorder
+	readFrom int64
+}
+
+func (w *readFromWriter) ReadFrom(r io.Reader) (int64, error) {
+	n, err := io.Copy(struct{ io.Writer }{w.ResponseRecorder}, r)
+	w.readFrom += n
+	return n, err
+}
+
+// TestZipReadFrom checks that a cached zip reaches the connection's
+// ReadFrom whole (not through a copy buffer) and is counted in the
+// metrics.
+func TestZipReadFrom(t *testing.T) {
+	st := newSetup(t, nil)
+	st.do(t, "GET", "/example.com/m/@v/v1.0.0.zip")
+	for _, offline := range []bool{false, true} {
+		s := st.s
+		if offline {
+			s = New(Config{Cache: st.cache, Offline: true})
+		}
+		w := &readFromWriter{ResponseRecorder: httptest.NewRecorder()}
+		s.ServeHTTP(w, httptest.NewRequest("GET", "/example.com/m/@v/v1.0.0.zip", nil))
+		if w.Code != 200 || w.Body.String() != string(st.up.zip) {
+			t.Fatalf("offline=%v: %d, %d bytes; want 200 and the zip's %d", offline, w.Code, w.Body.Len(), len(st.up.zip))
+		}
+		if w.readFrom != int64(len(st.up.zip)) {
+			t.Errorf("offline=%v: %d bytes through ReadFrom; want all %d", offline, w.readFrom, len(st.up.zip))
+		}
+		w = &readFromWriter{ResponseRecorder: httptest.NewRecorder()}
+		s.ServeHTTP(w, httptest.NewRequest("GET", "/metrics", nil))
+		want := fmt.Sprintf(`gomodfetch_serve_response_bytes_total{endpoint="zip"} %d`, len(st.up.zip))
+		if !offline {
+			want = fmt.Sprintf(`gomodfetch_serve_response_bytes_total{endpoint="zip"} %d`, 2*len(st.up.zip))
+		}
+		if !strings.Contains(w.Body.String(), want) {
+			t.Errorf("offline=%v: metrics lack %s", offline, want)
 		}
 	}
 }
