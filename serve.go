@@ -41,7 +41,7 @@ func serveCommand() *cli.Command {
 			&cli.DurationFlag{Name: "list-timeout", Value: 10 * time.Second, Usage: "give up refreshing a version list or @latest upstream after `d` and serve the cache's"},
 			&cli.DurationFlag{Name: "not-found-ttl", Value: time.Minute, Usage: "remember an upstream \"not found\" for `d` (0: not at all)"},
 			&cli.IntFlag{Name: "upstream", Value: 64, Usage: "run at most `N` upstream fetches at a time"},
-			&cli.IntFlag{Name: "prefetch", Value: 8, Usage: "when a .mod is served, fetch its requirements' .mod files and its .info and .zip ahead, at most `N` at a time (0: off)"},
+			&cli.IntFlag{Name: "prefetch", Value: 16, Usage: "when a .mod is served, fetch its requirements' .mod files and its .info and .zip ahead, at most `N` at a time (0: off)"},
 			&cli.DurationFlag{Name: "shutdown-timeout", Value: 30 * time.Second, Usage: "on SIGTERM or SIGINT, let requests in flight finish for up to `d`"},
 		}, append(engineFlags(), fleetFlags()...)...),
 		Action: runServe,

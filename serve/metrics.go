@@ -19,7 +19,7 @@ type metrics struct {
 	bytes    *prometheus.CounterVec   // endpoint
 	latency  *prometheus.HistogramVec // endpoint
 	stale    *prometheus.CounterVec   // what
-	prefetch *prometheus.CounterVec   // started, skipped
+	prefetch *prometheus.CounterVec   // started, queued, skipped
 	events   *prometheus.CounterVec   // proxy, event
 }
 
@@ -42,7 +42,7 @@ func newMetrics(reg *prometheus.Registry, f *download.Fetcher) *metrics {
 			Name: "gomodfetch_serve_stale_total", Help: "Answers served stale from the cache because upstream failed.",
 		}, []string{"what"}),
 		prefetch: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "gomodfetch_serve_prefetch_total", Help: "Background prefetches started, or skipped because the bound was reached.",
+			Name: "gomodfetch_serve_prefetch_total", Help: "Background prefetches started, queued for a free slot, or skipped because the queue was full.",
 		}, []string{"result"}),
 		events: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "gomodfetch_upstream_events_total", Help: "Upstream retries, failed requests (after retries) and demotions, per proxy.",

@@ -465,7 +465,6 @@ func (s *Server) prefetchFor(mod module.Version, gomod []byte) {
 	if err != nil {
 		return
 	}
-	s.spawn(func(ctx context.Context) { s.ensureZip(ctx, mod) })
 	for _, req := range f.Require {
 		m := req.Mod
 		if s.cfg.Private(m.Path) || module.Check(m.Path, m.Version) != nil || module.CanonicalVersion(m.Version) != m.Version {
@@ -474,23 +473,60 @@ func (s *Server) prefetchFor(mod module.Version, gomod []byte) {
 		if _, _, err := s.cfg.Cache.ReadGoMod(m); err == nil {
 			continue
 		}
-		s.spawn(func(ctx context.Context) { s.ensureMod(ctx, m) })
+		s.spawn(true, func(ctx context.Context) { s.ensureMod(ctx, m) })
 	}
+	s.spawn(false, func(ctx context.Context) { s.ensureZip(ctx, mod) })
 }
 
-// spawn runs fn in the background if a prefetch slot is free.
-func (s *Server) spawn(fn func(ctx context.Context)) {
+// maxPending bounds the prefetches waiting for one of the Prefetch slots;
+// beyond it new ones are skipped.
+const maxPending = 4096
+
+// spawn runs a prefetch in one of the Prefetch slots, or queues it for the
+// next free one: go.mod files first (the client's module graph waits on
+// them), then zips, each in the order asked.
+func (s *Server) spawn(isMod bool, fn func(ctx context.Context)) {
+	s.pmu.Lock()
+	defer s.pmu.Unlock()
 	select {
 	case s.prefetch <- struct{}{}:
+		s.wg.Add(1)
+		go s.runPrefetch(fn)
+		return
 	default:
+	}
+	if len(s.pendingMods)+len(s.pendingZips) >= maxPending {
 		s.metrics.prefetch.WithLabelValues("skipped").Inc()
 		return
 	}
-	s.metrics.prefetch.WithLabelValues("started").Inc()
 	s.wg.Add(1)
-	go func() {
-		defer s.wg.Done()
-		defer func() { <-s.prefetch }()
+	s.metrics.prefetch.WithLabelValues("queued").Inc()
+	if isMod {
+		s.pendingMods = append(s.pendingMods, fn)
+	} else {
+		s.pendingZips = append(s.pendingZips, fn)
+	}
+}
+
+// runPrefetch runs fn, then what is queued, in its slot; it gives the
+// slot back (under the queue's lock, so nothing queued is left behind)
+// when the queue is empty.
+func (s *Server) runPrefetch(fn func(ctx context.Context)) {
+	for {
+		s.metrics.prefetch.WithLabelValues("started").Inc()
 		fn(s.ctx)
-	}()
+		s.wg.Done()
+		s.pmu.Lock()
+		switch {
+		case len(s.pendingMods) > 0:
+			fn, s.pendingMods = s.pendingMods[0], s.pendingMods[1:]
+		case len(s.pendingZips) > 0:
+			fn, s.pendingZips = s.pendingZips[0], s.pendingZips[1:]
+		default:
+			<-s.prefetch
+			s.pmu.Unlock()
+			return
+		}
+		s.pmu.Unlock()
+	}
 }

@@ -108,9 +108,12 @@ type Server struct {
 	flights  singleflight.Group
 	upstream chan struct{} // semaphore: MaxUpstream
 	prefetch chan struct{} // semaphore: Prefetch
-	misses   notFound
-	mux      *http.ServeMux
-	wg       sync.WaitGroup // prefetches
+	// prefetches waiting for a slot (module.go's spawn)
+	pmu                      sync.Mutex
+	pendingMods, pendingZips []func(context.Context)
+	misses                   notFound
+	mux                      *http.ServeMux
+	wg                       sync.WaitGroup // prefetches
 }
 
 // New returns a Server for cfg.

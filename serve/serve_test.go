@@ -450,6 +450,26 @@ func TestPrefetch(t *testing.T) {
 	}
 }
 
+// TestPrefetchQueued: with one prefetch slot, what does not fit waits for
+// it (go.mod files first) instead of being skipped.
+func TestPrefetchQueued(t *testing.T) {
+	st := newSetup(t, func(c *Config) { c.Prefetch = 1 })
+	st.do(t, "GET", "/example.com/m/@v/v1.0.0.mod")
+	deadline := time.Now().Add(10 * time.Second)
+	for st.up.count("/example.com/dep/@v/v1.2.0.mod") == 0 || st.up.count("/example.com/m/@v/v1.0.0.zip") == 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("a prefetch was dropped; upstream saw %v", st.up.requests())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	st.s.Wait()
+	st.s.pmu.Lock()
+	defer st.s.pmu.Unlock()
+	if n := len(st.s.pendingMods) + len(st.s.pendingZips); n != 0 || len(st.s.prefetch) != 0 {
+		t.Errorf("after Wait: %d queued, %d slots held; want 0 and 0", n, len(st.s.prefetch))
+	}
+}
+
 func TestMetrics(t *testing.T) {
 	st := newSetup(t, nil)
 	st.do(t, "GET", "/example.com/m/@v/v1.0.0.mod")
