@@ -249,7 +249,7 @@ func run(o options) error {
 				}
 			}
 			if c == "bucket" {
-				if err := fillBucket(gmf, bucketDir, bucketURL, projects[1], baseEnv, rdir); err != nil {
+				if err := fillBucket(gmf, bucketDir, bucketURL, projects[len(projects)-1], baseEnv, rdir); err != nil {
 					return err
 				}
 				for i := range caches {
