@@ -475,6 +475,9 @@ func (s *Server) prefetchFor(mod module.Version, gomod []byte) {
 		}
 		s.spawn(true, func(ctx context.Context) { s.ensureMod(ctx, m) })
 	}
+	if _, _, ok := s.cfg.Cache.ZipHash(mod); ok {
+		return // the zip is there (checked when it is asked for)
+	}
 	s.spawn(false, func(ctx context.Context) { s.ensureZip(ctx, mod) })
 }
 
