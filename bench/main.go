@@ -131,16 +131,7 @@ func run(o options) error {
 	if !o.keep {
 		defer removeAll(work)
 	}
-	gmf := o.gmf
-	if gmf == "" {
-		gmf = filepath.Join(work, "gomodfetch")
-		b := exec.Command(o.goCmd, "build", "-o", gmf, ".")
-		b.Stdout, b.Stderr = os.Stderr, os.Stderr
-		if err := b.Run(); err != nil {
-			return fmt.Errorf("building gomodfetch (run from the repository root): %v", err)
-		}
-	}
-	goPath, err := exec.LookPath(o.goCmd)
+	gmf, goPath, err := tools(o, work)
 	if err != nil {
 		return err
 	}
@@ -350,6 +341,22 @@ func run(o options) error {
 		return fmt.Errorf("%d cases where the caches differ", len(mismatches))
 	}
 	return nil
+}
+
+// tools returns the gomodfetch binary to measure (-gomodfetch, or this
+// module built into work) and the go command's path.
+func tools(o options, work string) (gmf, goPath string, err error) {
+	gmf = o.gmf
+	if gmf == "" {
+		gmf = filepath.Join(work, "gomodfetch")
+		b := exec.Command(o.goCmd, "build", "-o", gmf, ".")
+		b.Stdout, b.Stderr = os.Stderr, os.Stderr
+		if err := b.Run(); err != nil {
+			return "", "", fmt.Errorf("building gomodfetch (run from the repository root): %v", err)
+		}
+	}
+	goPath, err = exec.LookPath(o.goCmd)
+	return gmf, goPath, err
 }
 
 // fillBucket fills the bucket case's fleet cache once, unmeasured: a

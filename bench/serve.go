@@ -342,16 +342,7 @@ func runServe(o options) error {
 	if !o.keep {
 		defer removeAll(work)
 	}
-	gmf := o.gmf
-	if gmf == "" {
-		gmf = filepath.Join(work, "gomodfetch")
-		b := exec.Command(o.goCmd, "build", "-o", gmf, ".")
-		b.Stdout, b.Stderr = os.Stderr, os.Stderr
-		if err := b.Run(); err != nil {
-			return fmt.Errorf("building gomodfetch (run from the repository root): %v", err)
-		}
-	}
-	goPath, err := exec.LookPath(o.goCmd)
+	gmf, goPath, err := tools(o, work)
 	if err != nil {
 		return err
 	}
