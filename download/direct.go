@@ -27,19 +27,16 @@ func (f *Fetcher) QueryDirect(ctx context.Context, path, query string, err error
 		return "", false, err
 	}
 	r, err := f.directQueries.Do(path+"@"+query, func() (*gocmd.Result, error) {
-		var sums []string
+		var keys []module.Version
 		if s := f.cfg.Verifier.Sums; s != nil {
 			for _, v := range s.VersionsOf(path) {
-				for _, m := range []module.Version{{Path: path, Version: v}, verify.GoModKey(module.Version{Path: path, Version: v})} {
-					h, err := s.Expected(m)
-					if err != nil {
-						return nil, err
-					}
-					if h != "" {
-						sums = append(sums, m.Path+" "+m.Version+" "+h)
-					}
-				}
+				m := module.Version{Path: path, Version: v}
+				keys = append(keys, m, verify.GoModKey(m))
 			}
+		}
+		sums, err := f.expectedSums(keys...)
+		if err != nil {
+			return nil, err
 		}
 		r, err := f.cfg.GoCommand.Query(ctx, path, query, sums)
 		if err != nil {

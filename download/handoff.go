@@ -11,6 +11,28 @@ import (
 	"gomodfetch/verify"
 )
 
+// expectedSums are the go.sum lines for keys (module versions, or their
+// go.mod keys) that a scratch module's go.sum starts with: for each, the
+// one hash the project's go.sum files accept, if any. Files that cannot
+// agree are an error.
+func (f *Fetcher) expectedSums(keys ...module.Version) ([]string, error) {
+	s := f.cfg.Verifier.Sums
+	if s == nil {
+		return nil, nil
+	}
+	var sums []string
+	for _, m := range keys {
+		h, err := s.Expected(m)
+		if err != nil {
+			return nil, err
+		}
+		if h != "" {
+			sums = append(sums, m.Path+" "+m.Version+" "+h)
+		}
+	}
+	return sums, nil
+}
+
 // handoff has the go command fetch mod (once per run) and returns its
 // report. The go command checks the bytes against the go.sum lines the
 // project has for mod (and the checksum database) before they land.
@@ -20,17 +42,9 @@ func (f *Fetcher) handoff(ctx context.Context, mod module.Version) (*gocmd.Resul
 		// the one hash the project's go.sum files accept, so the go
 		// command refuses what gomodfetch would refuse before anything
 		// lands; files that cannot agree stop the hand-off.
-		var sums []string
-		if s := f.cfg.Verifier.Sums; s != nil {
-			for _, m := range []module.Version{mod, verify.GoModKey(mod)} {
-				h, err := s.Expected(m)
-				if err != nil {
-					return nil, err
-				}
-				if h != "" {
-					sums = append(sums, m.Path+" "+m.Version+" "+h)
-				}
-			}
+		sums, err := f.expectedSums(mod, verify.GoModKey(mod))
+		if err != nil {
+			return nil, err
 		}
 		r, err := f.cfg.GoCommand.Download(ctx, mod, sums)
 		if err != nil {
@@ -45,17 +59,11 @@ func (f *Fetcher) handoff(ctx context.Context, mod module.Version) (*gocmd.Resul
 // run), checked against the go.sum line the project has for it.
 func (f *Fetcher) handoffGoMod(ctx context.Context, mod module.Version) error {
 	_, err := f.handoffMods.Do(mod, func() (struct{}, error) {
-		var sums []string
-		if s := f.cfg.Verifier.Sums; s != nil {
-			h, err := s.Expected(verify.GoModKey(mod))
-			if err != nil {
-				return struct{}{}, err
-			}
-			if h != "" {
-				sums = append(sums, mod.Path+" "+mod.Version+"/go.mod "+h)
-			}
+		sums, err := f.expectedSums(verify.GoModKey(mod))
+		if err != nil {
+			return struct{}{}, err
 		}
-		err := f.cfg.GoCommand.GoMod(ctx, mod, sums)
+		err = f.cfg.GoCommand.GoMod(ctx, mod, sums)
 		if err != nil {
 			// The go command fails the whole graph for reasons beside this
 			// go.mod (its go line too new for the scratch module's
