@@ -39,7 +39,7 @@ func switchToolchain(ctx context.Context, stderr io.Writer, running toolchain.Ru
 			// from the go.mod in the working directory's module root.
 			goVersion, line, file = "", "", gomod
 			if data, err := os.ReadFile(gomod); err == nil {
-				goVersion, line = goModLookup(data, "go"), goModLookup(data, "toolchain")
+				goVersion, line = toolchain.GoModLookup(data, "go"), toolchain.GoModLookup(data, "toolchain")
 			}
 		}
 		if m.WorkDir != "" {
@@ -164,19 +164,4 @@ func pathToolchains() []string {
 		}
 	}
 	return list
-}
-
-// goModLookup returns the value of a go.mod's first line for key ("go",
-// "toolchain"), read as go reads it to pick a toolchain: line by line,
-// without parsing the file.
-func goModLookup(data []byte, key string) string {
-	for _, line := range strings.Split(string(data), "\n") {
-		rest, ok := strings.CutPrefix(strings.TrimSpace(line), key)
-		if !ok || rest == "" || (rest[0] != ' ' && rest[0] != '\t') {
-			continue
-		}
-		rest, _, _ = strings.Cut(rest, "//")
-		return strings.TrimSpace(rest)
-	}
-	return ""
 }

@@ -48,6 +48,12 @@ type Cache struct {
 
 	mu        sync.Mutex
 	forgotten []string // lock directories of versions with nothing written (Locked.Forget)
+
+	// lists holds, per @v directory, the versions its list file named
+	// when RepairList first read it in this run (a map[string]bool; nil
+	// for a torn or missing list), so a directory's list is read once,
+	// not once per cached version.
+	lists sync.Map
 }
 
 // RemoveEmptyDirs removes the directories that only the lock files of
@@ -197,6 +203,7 @@ func (c *Cache) WriteGoMod(mod module.Version, data []byte) (string, error) {
 	if err := c.writeFile(file, data); err != nil {
 		return "", err
 	}
+	c.lists.Delete(filepath.Dir(file))
 	if err := rewriteVersionList(filepath.Dir(file)); err != nil {
 		return "", &WriteError{Path: filepath.Join(filepath.Dir(file), "list"), Err: unwrapPathError(err)}
 	}
@@ -213,15 +220,31 @@ func (c *Cache) RepairList(mod module.Version) {
 		return
 	}
 	dir := filepath.Dir(file)
+	listed, ok := c.lists.Load(dir)
+	if !ok {
+		listed, _ = c.lists.LoadOrStore(dir, readVersionList(dir))
+	}
+	if listed.(map[string]bool)[mod.Version] {
+		return
+	}
+	c.lists.Delete(dir)
+	rewriteVersionList(dir)
+}
+
+// readVersionList returns the versions dir/list names, or nil if the list
+// is missing, unreadable or torn (a NUL byte or no final newline).
+func readVersionList(dir string) map[string]bool {
 	data, err := os.ReadFile(filepath.Join(dir, "list"))
-	if err == nil && !bytes.ContainsRune(data, 0) && (len(data) == 0 || data[len(data)-1] == '\n') {
-		for _, l := range strings.Split(string(data), "\n") {
-			if l == mod.Version {
-				return
-			}
+	if err != nil || bytes.ContainsRune(data, 0) || (len(data) > 0 && data[len(data)-1] != '\n') {
+		return map[string]bool(nil)
+	}
+	listed := make(map[string]bool)
+	for _, l := range strings.Split(string(data), "\n") {
+		if l != "" {
+			listed[l] = true
 		}
 	}
-	rewriteVersionList(dir)
+	return listed
 }
 
 // ZipHash returns the recorded hash of mod's zip if both the .zip and a

@@ -4,6 +4,7 @@
 package toolchain
 
 import (
+	"bytes"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -154,4 +155,22 @@ func Local(goroot string) string {
 		return v
 	}
 	return "1.26.0"
+}
+
+// GoModLookup returns the value of a go.mod's first line for key ("go",
+// "toolchain"), read as go reads it to pick a toolchain or check a
+// dependency's go line (cmd/go's gover.GoModLookup): line by line, without
+// parsing the file.
+func GoModLookup(data []byte, key string) string {
+	for len(data) > 0 {
+		var line []byte
+		line, data, _ = bytes.Cut(data, []byte("\n"))
+		rest, ok := strings.CutPrefix(string(bytes.TrimSpace(line)), key)
+		if !ok || rest == "" || (rest[0] != ' ' && rest[0] != '\t') {
+			continue
+		}
+		rest, _, _ = strings.Cut(rest, "//")
+		return strings.TrimSpace(rest)
+	}
+	return ""
 }
