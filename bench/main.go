@@ -304,8 +304,12 @@ func run(o options) error {
 	if o.only {
 		for _, c := range cases {
 			f := median(samples[c][0])
-			fmt.Printf("%-8s gomodfetch %.2fs (%.2fx the floor), %d requests, %d conns, %.0f MiB RSS, %.2fs CPU\n",
-				c, f.wall.Seconds(), f.wall.Seconds()/max(floor.Seconds(), 1e-9), f.requests, f.conns, float64(f.rss)/(1<<20), f.cpu.Seconds())
+			ofFloor := ""
+			if floor > 0 && c == "cold" {
+				ofFloor = fmt.Sprintf(" (%.2fx the floor)", f.wall.Seconds()/floor.Seconds())
+			}
+			fmt.Printf("%-8s gomodfetch %.2fs%s, %d requests, %d conns, %.0f MiB RSS, %.2fs CPU\n",
+				c, f.wall.Seconds(), ofFloor, f.requests, f.conns, float64(f.rss)/(1<<20), f.cpu.Seconds())
 		}
 		return nil
 	}
