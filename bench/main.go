@@ -44,6 +44,7 @@ type options struct {
 	goCmd, gmf, dir              string
 	keep, verbose, only, resume  bool
 	set, net                     string
+	vs, cases                    string
 }
 
 func main() {
@@ -67,6 +68,8 @@ func main() {
 	flag.BoolVar(&o.keep, "keep", false, "keep the caches of the last round")
 	flag.BoolVar(&o.verbose, "v", false, "print every run")
 	flag.BoolVar(&o.only, "only", false, "run gomodfetch alone (for tuning: no go runs, no cache comparison)")
+	flag.StringVar(&o.vs, "vs", "", "for tuning: compare with this other gomodfetch binary (in go's column) instead of go")
+	flag.StringVar(&o.cases, "cases", "cold,warm,changed,verify,bucket", "the cases to run, comma-separated")
 	flag.BoolVar(&o.resume, "resume", false, "run only the resume case: the largest zip alone, clean and with its connection reset at 50% and 90% (see resume.go)")
 	flag.StringVar(&o.set, "set", "real", "module set: real (many small files, like real modules) or blobs (few large files)")
 	flag.StringVar(&o.net, "net", "emulated", "network: emulated (loopback proxy with -rtt and bandwidths) or file (GOPROXY=file://, no network: the CPU and disk floor)")
@@ -161,17 +164,8 @@ func run(o options) error {
 	// disk, filled once by an unmeasured run.
 	bucketDir := filepath.Join(work, "bucket")
 	bucketURL := "file://" + filepath.ToSlash(bucketDir) + "?metadata=skip"
-	tools := []tool{
-		{name: "go mod download", env: []string{"GOMAXPROCS=2"}, cmd: func(dir, c string) *exec.Cmd {
-			args := []string{"mod", "download"}
-			if c == "verify" {
-				args = []string{"mod", "verify"}
-			}
-			cmd := exec.Command(goPath, args...)
-			cmd.Dir = dir
-			return cmd
-		}},
-		{name: "gomodfetch", cmd: func(dir, c string) *exec.Cmd {
+	gmfCmd := func(bin string) func(dir, c string) *exec.Cmd {
+		return func(dir, c string) *exec.Cmd {
 			args := []string{"-q"}
 			if o.jobs > 0 {
 				args = append(args, "-j", fmt.Sprint(o.jobs))
@@ -182,10 +176,25 @@ func run(o options) error {
 			if c == "bucket" {
 				args = append(args, "-cache-url", bucketURL)
 			}
-			cmd := exec.Command(gmf, args...)
+			cmd := exec.Command(bin, args...)
+			cmd.Dir = dir
+			return cmd
+		}
+	}
+	tools := []tool{
+		{name: "go mod download", env: []string{"GOMAXPROCS=2"}, cmd: func(dir, c string) *exec.Cmd {
+			args := []string{"mod", "download"}
+			if c == "verify" {
+				args = []string{"mod", "verify"}
+			}
+			cmd := exec.Command(goPath, args...)
 			cmd.Dir = dir
 			return cmd
 		}},
+		{name: "gomodfetch", cmd: gmfCmd(gmf)},
+	}
+	if o.vs != "" {
+		tools[0] = tool{name: "gomodfetch " + o.vs, cmd: gmfCmd(o.vs)}
 	}
 	if o.only {
 		tools = tools[1:]
@@ -199,7 +208,16 @@ func run(o options) error {
 	// verify checks the cache the runs left: go mod verify against
 	// gomodfetch verify, both offline. bucket is a cold runner with a warm
 	// fleet cache (gomodfetch -cache-url) against go from the proxy.
-	cases := []string{"cold", "warm", "changed", "verify", "bucket"}
+	var cases []string
+	for _, c := range strings.Split(o.cases, ",") {
+		if !slices.Contains([]string{"cold", "warm", "changed", "verify", "bucket"}, c) {
+			return fmt.Errorf("-cases: unknown case %q (cold, warm, changed, verify, bucket)", c)
+		}
+		cases = append(cases, c)
+	}
+	if !slices.Contains(cases, "cold") && slices.ContainsFunc(cases, func(c string) bool { return c != "bucket" }) {
+		return fmt.Errorf("-cases: warm, changed and verify run on the caches cold leaves; add cold")
+	}
 	samples := map[string][][]sample{} // case → tool → samples
 	for _, c := range cases {
 		samples[c] = make([][]sample, len(tools))
@@ -313,7 +331,7 @@ func run(o options) error {
 		}
 		return nil
 	}
-	fmt.Printf("| case | go mod download | gomodfetch | gomodfetch / go | requests (go / gmf) | conns (go / gmf) | bytes (go / gmf) | peak RSS (go / gmf) | CPU (go / gmf) | caches equal |\n")
+	fmt.Printf("| case | %s | gomodfetch | gomodfetch / go | requests (go / gmf) | conns (go / gmf) | bytes (go / gmf) | peak RSS (go / gmf) | CPU (go / gmf) | caches equal |\n", tools[0].name)
 	fmt.Printf("|---|---|---|---|---|---|---|---|---|---|\n")
 	for _, c := range cases {
 		g, f := median(samples[c][0]), median(samples[c][1])
