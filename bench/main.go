@@ -52,6 +52,7 @@ func main() {
 		os.Exit(measureChild(os.Args[2:]))
 	}
 	var o options
+	all := flag.Bool("all", false, "run the four benches the README shows, one after another: the real-shaped set over the emulated network, the same from file://, -resume, and the blobs set")
 	quick := flag.Bool("quick", false, "a smaller module set (80 modules, quarter sizes) and one round")
 	flag.IntVar(&o.modules, "modules", 300, "regular modules in the set")
 	flag.IntVar(&o.chain, "chain", 6, "length of the chain of go 1.16 modules read one level after another")
@@ -89,10 +90,46 @@ func main() {
 	if *serveBench {
 		runBench = runServe // bench/serve.go
 	}
+	if *all {
+		runBench = runAll
+	}
 	if err := runBench(o); err != nil {
 		fmt.Fprintf(os.Stderr, "bench: %v\n", err)
 		os.Exit(1)
 	}
+}
+
+// runAll runs the benches the README's tables come from, in one run: the
+// same gomodfetch binary, the same machine state, one after another.
+func runAll(o options) error {
+	if o.gmf == "" {
+		work, err := os.MkdirTemp("", "gomodfetch-bench-bin-")
+		if err != nil {
+			return err
+		}
+		defer os.RemoveAll(work)
+		if o.gmf, _, err = tools(o, work); err != nil {
+			return err
+		}
+	}
+	parts := []struct {
+		title string
+		set   func(*options)
+	}{
+		{"real-shaped set, emulated network", func(*options) {}},
+		{"real-shaped set, GOPROXY=file:// (no network)", func(o *options) { o.net = "file" }},
+		{"resume: the largest zip alone, clean and cut at 50% and 90%", func(o *options) { o.resume = true }},
+		{"blobs set (few large files), emulated network", func(o *options) { o.set = "blobs" }},
+	}
+	for i, p := range parts {
+		po := o
+		p.set(&po)
+		fmt.Printf("\n## %d/%d: %s (%s)\n\n", i+1, len(parts), p.title, time.Now().Format(time.TimeOnly))
+		if err := run(po); err != nil {
+			return fmt.Errorf("%s: %v", p.title, err)
+		}
+	}
+	return nil
 }
 
 // sample is one run of one tool.

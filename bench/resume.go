@@ -92,8 +92,12 @@ func runResume(o options, set *moduleSet, px *faultproxy.Server, tools []tool, b
 	// gomodfetch's ranges (proxy.Client.GetFile with Parallel 4: as many
 	// as fit at least 16 MiB each, at most 4).
 	parts := min(4, big.ZipSize/(16<<20))
-	fmt.Printf("resume: %s, a %s zip of %d files, alone on a fresh cache (go mod download path@version and gomodfetch -q path@version, outside a module); go fetches it in one GET, gomodfetch in %d ranges of %s\n",
-		target, mib(big.ZipSize), big.ZipFiles, parts, mib(big.ZipSize/max(parts, 1)))
+	how := "one GET too (it is under 16 MiB)"
+	if parts > 1 {
+		how = fmt.Sprintf("%d ranges of %s", parts, mib(big.ZipSize/parts))
+	}
+	fmt.Printf("resume: %s, a %s zip of %d files, alone on a fresh cache (go mod download path@version and gomodfetch -q path@version, outside a module); go fetches it in one GET, gomodfetch in %s\n",
+		target, mib(big.ZipSize), big.ZipFiles, how)
 
 	cases := []string{"clean"}
 	for _, f := range resumeCuts {
