@@ -92,7 +92,7 @@ func runResume(o options, set *moduleSet, px *faultproxy.Server, tools []tool, b
 	// gomodfetch's ranges (proxy.Client.GetFile with Parallel 4: as many
 	// as fit at least 16 MiB each, at most 4).
 	parts := min(4, big.ZipSize/(16<<20))
-	how := "one GET too (it is under 16 MiB)"
+	how := "one GET too (its ranges are at least 16 MiB, so it is one)"
 	if parts > 1 {
 		how = fmt.Sprintf("%d ranges of %s", parts, mib(big.ZipSize/parts))
 	}
