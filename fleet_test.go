@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"maps"
 	"net"
+	"net/http/httptest"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -16,6 +17,8 @@ import (
 	"github.com/rogpeppe/go-internal/testscript"
 	"gocloud.dev/blob"
 	_ "gocloud.dev/blob/s3blob"
+
+	"gomodfetch/internal/fakegcs"
 )
 
 // The S3-compatible server the fleet tests use, started by .ci/run on
@@ -33,8 +36,12 @@ const (
 //	            for each script (only under [s3])
 //	$DEADS3     an s3:// URL whose endpoint refuses connections
 //	$STALLEDS3  an s3:// URL whose endpoint accepts and never answers
+//	$GSURL      a gs:// -cache-url, with a prefix of its own, on a fake GCS
+//	            (internal/fakegcs) on loopback, which STORAGE_EMULATOR_HOST
+//	            points the gs:// driver at
 //
-// and the command s3obj (get|put|rm) to reach the objects under $S3URL.
+// and the commands s3obj and gsobj (get|put|rm) to reach the objects under
+// $S3URL and $GSURL.
 func TestFleetScripts(t *testing.T) {
 	endpoint, bucketName := os.Getenv(envS3Endpoint), os.Getenv(envS3Bucket)
 	if endpoint == "" {
@@ -51,6 +58,8 @@ func TestFleetScripts(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	gcs := httptest.NewServer(fakegcs.New("gomodfetch-test"))
+	t.Cleanup(gcs.Close) // after the parallel scripts, not when this returns
 	p := testscript.Params{
 		Dir: filepath.Join("testscript", "fleet"),
 		Setup: withTrust(func(env *testscript.Env) error {
@@ -63,6 +72,8 @@ func TestFleetScripts(t *testing.T) {
 			env.Setenv("AWS_EC2_METADATA_DISABLED", "true")
 			env.Setenv("DEADS3", s3URL("fleet", dead, ""))
 			env.Setenv("STALLEDS3", s3URL("fleet", stalled, ""))
+			env.Setenv("STORAGE_EMULATOR_HOST", gcs.Listener.Addr().String())
+			env.Setenv("GSURL", fmt.Sprintf("gs://gomodfetch-test?prefix=%s-%d/", filepath.Base(env.WorkDir), time.Now().UnixNano()))
 			if endpoint != "" {
 				prefix := fmt.Sprintf("%s-%d/", filepath.Base(env.WorkDir), time.Now().UnixNano())
 				env.Setenv("S3URL", s3URL(bucketName, endpoint, prefix))
@@ -74,6 +85,7 @@ func TestFleetScripts(t *testing.T) {
 			"proxyreqs": cmdProxyReqs,
 			"proxylog":  cmdProxyLog,
 			"s3obj":     cmdS3Obj,
+			"gsobj":     cmdGSObj,
 		},
 		Condition: func(cond string) (bool, error) {
 			if cond == "s3" {
@@ -148,16 +160,27 @@ func stalledEndpoint(t *testing.T) (string, error) {
 
 // s3obj get key file | put key file | rm key: an object under $S3URL.
 func cmdS3Obj(ts *testscript.TestScript, neg bool, args []string) {
-	if neg || len(args) < 2 {
-		ts.Fatalf("usage: s3obj get|put key file | s3obj rm key")
-	}
 	// The SDK reads credentials from the process environment.
 	for _, k := range []string{"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_EC2_METADATA_DISABLED"} {
 		os.Setenv(k, ts.Getenv(k))
 	}
+	bucketObj(ts, "s3obj", "S3URL", neg, args)
+}
+
+// gsobj get key file | put key file | rm key: an object under $GSURL.
+func cmdGSObj(ts *testscript.TestScript, neg bool, args []string) {
+	os.Setenv("STORAGE_EMULATOR_HOST", ts.Getenv("STORAGE_EMULATOR_HOST"))
+	bucketObj(ts, "gsobj", "GSURL", neg, args)
+}
+
+// bucketObj is the command name, on the bucket at $urlVar.
+func bucketObj(ts *testscript.TestScript, name, urlVar string, neg bool, args []string) {
+	if neg || len(args) < 2 {
+		ts.Fatalf("usage: %s get|put key file | %s rm key", name, name)
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	b, err := blob.OpenBucket(ctx, ts.Getenv("S3URL"))
+	b, err := blob.OpenBucket(ctx, ts.Getenv(urlVar))
 	ts.Check(err)
 	defer b.Close()
 	switch {
@@ -172,6 +195,6 @@ func cmdS3Obj(ts *testscript.TestScript, neg bool, args []string) {
 	case args[0] == "rm" && len(args) == 2:
 		ts.Check(b.Delete(ctx, args[1]))
 	default:
-		ts.Fatalf("usage: s3obj get|put key file | s3obj rm key")
+		ts.Fatalf("usage: %s get|put key file | %s rm key", name, name)
 	}
 }
