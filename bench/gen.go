@@ -392,7 +392,7 @@ func generate(p genParams, dir string) (*moduleSet, error) {
 	if _, err := os.Stat(done); err == nil {
 		reuse = true
 	} else {
-		os.RemoveAll(dir)
+		removeAll(dir)
 	}
 	var (
 		mu   sync.Mutex

@@ -170,6 +170,13 @@ func run(o options) error {
 	}
 	if !o.keep {
 		defer removeAll(work)
+	} else {
+		defer func() { // all but the last round's
+			for r := range max(o.rounds-1, 0) {
+				removeAll(filepath.Join(work, fmt.Sprintf("round%d", r)))
+				removeAll(filepath.Join(work, fmt.Sprintf("resume%d", r)))
+			}
+		}()
 	}
 	gmf, goPath, err := tools(o, work)
 	if err != nil {
@@ -329,9 +336,9 @@ func run(o options) error {
 				mismatches = append(mismatches, fmt.Sprintf("round %d, %s: caches differ:\n\t%s", round+1, c, strings.Join(diffs, "\n\t")))
 			}
 		}
-		if !o.keep || round < o.rounds-1 {
-			removeAll(rdir)
-		} else {
+		// Rounds are removed with the whole work directory when the run
+		// ends (see settleInodes), or kept with -keep.
+		if o.keep && round == o.rounds-1 {
 			fmt.Printf("caches kept under %s\n", rdir)
 		}
 	}
@@ -434,7 +441,8 @@ func fillBucket(gmf, dir, bucketURL, project string, env []string, rdir string) 
 	if err := c.Run(); err != nil {
 		return fmt.Errorf("filling the bucket: %v", err)
 	}
-	removeAll(filepath.Join(rdir, "fill-cache"))
+	// fill-cache stays until the run ends: removing it here would slow
+	// the file creation of the timed runs that follow (see settleInodes).
 	return os.WriteFile(filepath.Join(dir, "filled"), nil, 0o666)
 }
 
@@ -474,7 +482,9 @@ func measure(px *faultproxy.Server, cmd *exec.Cmd, env []string) (sample, error)
 	if err != nil {
 		return sample{}, err
 	}
-	// The run must not pay for the previous one's disk writeback.
+	// The run must not pay for the previous one's disk writeback, nor for
+	// the inodes an earlier removal freed.
+	settleInodes()
 	syscall.Sync()
 	px.Reset()
 	self0 := selfCPU()
@@ -524,7 +534,8 @@ func mbs(mb float64) string {
 	return fmt.Sprintf("%g MB", mb)
 }
 
-// removeAll removes a tree that may have read-only directories in it.
+// removeAll removes a tree that may have read-only directories in it, and
+// notes when (see settleInodes).
 func removeAll(dir string) {
 	filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
 		if err == nil && d.IsDir() {
@@ -533,4 +544,38 @@ func removeAll(dir string) {
 		return nil
 	})
 	os.RemoveAll(dir)
+	os.WriteFile(removedMark, []byte(time.Now().Format(time.RFC3339Nano)), 0o666)
+}
+
+// inodeSettle is how long the inodes a removal frees stay "recently
+// deleted". ext4 without a journal (this VM's root file system, and many
+// cloud runners') skips, when it allocates an inode, every free one deleted
+// in the last 30 s (55 s while the inode table block is dirty), reading
+// each one's deletion time on the way: the first tree of tens of
+// thousands of files created after a large tree was removed pays for all
+// of them. 30,000 small files took 1.1 s to create here on a quiet file
+// system and 9.1 s right after 30,000 others were removed, so a cold run
+// started right after the previous round's caches were removed measured
+// the file system, not the tool (and whichever tool ran first paid).
+const inodeSettle = 60 * time.Second
+
+// removedMark records the last removal, across bench runs.
+var removedMark = filepath.Join(os.TempDir(), "gomodfetch-bench-removed")
+
+// settleInodes waits until the last removal (this run's or an earlier
+// bench's) is inodeSettle old. The bench removes trees only when a run of
+// it ends, so this waits at most once per run.
+func settleInodes() {
+	data, err := os.ReadFile(removedMark)
+	if err != nil {
+		return
+	}
+	at, err := time.Parse(time.RFC3339Nano, string(data))
+	if err != nil {
+		return
+	}
+	if wait := inodeSettle - time.Since(at); wait > 0 {
+		fmt.Fprintf(os.Stderr, "bench: waiting %.0fs for the inodes freed %.0fs ago to age (see settleInodes in bench/main.go)\n", wait.Seconds(), time.Since(at).Seconds())
+		time.Sleep(wait)
+	}
 }

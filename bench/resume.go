@@ -189,9 +189,8 @@ func runResume(o options, set *moduleSet, px *faultproxy.Server, tools []tool, b
 				}
 			}
 		}
-		if !o.keep || round < o.rounds-1 {
-			removeAll(rdir)
-		}
+		// The rounds are removed with the work directory at the end
+		// (see settleInodes).
 	}
 
 	// What was cut, from the last round (the ranges are the same every
@@ -255,6 +254,7 @@ func measureResume(px *faultproxy.Server, cmd *exec.Cmd, env []string, zipPath s
 	if err != nil {
 		return resumeSample{}, err
 	}
+	settleInodes()
 	syscall.Sync()
 	px.Reset()
 	var stdout, stderr bytes.Buffer

@@ -341,6 +341,12 @@ func runServe(o options) error {
 	}
 	if !o.keep {
 		defer removeAll(work)
+	} else {
+		defer func() { // all but the last round's
+			for r := range max(o.rounds-1, 0) {
+				removeAll(filepath.Join(work, fmt.Sprintf("round%d", r)))
+			}
+		}()
 	}
 	gmf, goPath, err := tools(o, work)
 	if err != nil {
@@ -464,9 +470,8 @@ func runServe(o options) error {
 				mismatches = append(mismatches, fmt.Sprintf("round %d: %s: the cache differs from go's:\n\t%s", round+1, tools[i].name, strings.Join(diffs, "\n\t")))
 			}
 		}
-		if round < rounds-1 {
-			removeAll(rdir)
-		}
+		// The rounds are removed with the work directory at the end
+		// (see settleInodes).
 	}
 
 	// Warm: the last round's serve cache (and Athens's storage), from
@@ -521,6 +526,7 @@ func runServe(o options) error {
 			}
 		}
 	}()
+	settleInodes()
 	syscall.Sync()
 	for i, s := range servers {
 		p, err := s.start(filepath.Join(work, fmt.Sprintf("warm%d.log", i)))
