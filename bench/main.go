@@ -93,11 +93,21 @@ func main() {
 	if *all {
 		runBench = runAll
 	}
-	if err := runBench(o); err != nil {
+	err := runBench(o)
+	for _, dir := range atExit {
+		removeAll(dir)
+	}
+	if err != nil {
 		fmt.Fprintf(os.Stderr, "bench: %v\n", err)
 		os.Exit(1)
 	}
 }
+
+// atExit are the trees the bench removes when it is done, not earlier:
+// see settleInodes.
+var atExit []string
+
+func removeAtExit(dir string) { atExit = append(atExit, dir) }
 
 // runAll runs the benches the README's tables come from, in one run: the
 // same gomodfetch binary, the same machine state, one after another.
@@ -169,14 +179,12 @@ func run(o options) error {
 		return err
 	}
 	if !o.keep {
-		defer removeAll(work)
-	} else {
-		defer func() { // all but the last round's
-			for r := range max(o.rounds-1, 0) {
-				removeAll(filepath.Join(work, fmt.Sprintf("round%d", r)))
-				removeAll(filepath.Join(work, fmt.Sprintf("resume%d", r)))
-			}
-		}()
+		removeAtExit(work)
+	} else { // all but the last round's
+		for r := range max(o.rounds-1, 0) {
+			removeAtExit(filepath.Join(work, fmt.Sprintf("round%d", r)))
+			removeAtExit(filepath.Join(work, fmt.Sprintf("resume%d", r)))
+		}
 	}
 	gmf, goPath, err := tools(o, work)
 	if err != nil {
@@ -547,24 +555,28 @@ func removeAll(dir string) {
 	os.WriteFile(removedMark, []byte(time.Now().Format(time.RFC3339Nano)), 0o666)
 }
 
-// inodeSettle is how long the inodes a removal frees stay "recently
-// deleted". ext4 without a journal (this VM's root file system, and many
-// cloud runners') skips, when it allocates an inode, every free one deleted
-// in the last 30 s (55 s while the inode table block is dirty), reading
-// each one's deletion time on the way: the first tree of tens of
-// thousands of files created after a large tree was removed pays for all
-// of them. 30,000 small files took 1.1 s to create here on a quiet file
-// system and 9.1 s right after 30,000 others were removed, so a cold run
-// started right after the previous round's caches were removed measured
-// the file system, not the tool (and whichever tool ran first paid).
-const inodeSettle = 60 * time.Second
+// inodeSettle is how long a removal slows down the creation of files
+// after it. On ext4 without a journal (this VM's root file system, and
+// many cloud runners'), allocating an inode skips, one by one, the free
+// inodes near it that were deleted "recently" (30 s, plus 5 commit
+// intervals while their inode table block is dirty, as it is while files
+// are being created around them), so the first tree of tens of thousands
+// of files created after a large tree was removed pays for all of them:
+// here 5,000 small files took 2.4-2.8 s to create from 0 to 90 s after
+// 80,000 others were removed, 0.54 s at 120 s, and 0.18-0.21 s from 180 s
+// on. A cold run started right after the previous round's caches were
+// removed measured the file system, not the tool (whichever tool ran
+// first paid more). So the bench removes its trees only when it exits,
+// and waits this long after the last removal (its own or an earlier
+// run's) before it times anything.
+const inodeSettle = 150 * time.Second
 
 // removedMark records the last removal, across bench runs.
 var removedMark = filepath.Join(os.TempDir(), "gomodfetch-bench-removed")
 
-// settleInodes waits until the last removal (this run's or an earlier
-// bench's) is inodeSettle old. The bench removes trees only when a run of
-// it ends, so this waits at most once per run.
+// settleInodes waits until the last removal (an earlier bench run's, or
+// the generation of a new module set's) is inodeSettle old; the bench
+// itself removes trees only when it exits (removeAtExit).
 func settleInodes() {
 	data, err := os.ReadFile(removedMark)
 	if err != nil {

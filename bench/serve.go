@@ -340,13 +340,11 @@ func runServe(o options) error {
 		return err
 	}
 	if !o.keep {
-		defer removeAll(work)
-	} else {
-		defer func() { // all but the last round's
-			for r := range max(o.rounds-1, 0) {
-				removeAll(filepath.Join(work, fmt.Sprintf("round%d", r)))
-			}
-		}()
+		removeAtExit(work)
+	} else { // all but the last round's
+		for r := range max(o.rounds-1, 0) {
+			removeAtExit(filepath.Join(work, fmt.Sprintf("round%d", r)))
+		}
 	}
 	gmf, goPath, err := tools(o, work)
 	if err != nil {
