@@ -582,7 +582,7 @@ func settleInodes() {
 	if err != nil {
 		return
 	}
-	at, err := time.Parse(time.RFC3339Nano, string(data))
+	at, err := time.Parse(time.RFC3339Nano, strings.TrimSpace(string(data)))
 	if err != nil {
 		return
 	}
