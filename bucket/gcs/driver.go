@@ -151,6 +151,21 @@ func (b *bucket) Attributes(ctx context.Context, key string) (*driver.Attributes
 	}, nil
 }
 
+// before runs a Before* hook of gocloud's options (nil: none), whose As
+// exposes the request about to be sent.
+func before[T any](hook func(asFunc func(any) bool) error, call *T) error {
+	if hook == nil {
+		return nil
+	}
+	return hook(func(i any) bool {
+		p, ok := i.(**T)
+		if ok {
+			*p = call
+		}
+		return ok
+	})
+}
+
 // objectAs exposes a copy of obj as *storage.Object.
 func objectAs(obj *storage.Object) func(any) bool {
 	return func(i any) bool {
@@ -195,17 +210,8 @@ func (b *bucket) ListPaged(ctx context.Context, opts *driver.ListOptions) (*driv
 	if len(opts.PageToken) > 0 {
 		call.PageToken(string(opts.PageToken))
 	}
-	if opts.BeforeList != nil {
-		err := opts.BeforeList(func(i any) bool {
-			p, ok := i.(**storage.ObjectsListCall)
-			if ok {
-				*p = call
-			}
-			return ok
-		})
-		if err != nil {
-			return nil, err
-		}
+	if err := before(opts.BeforeList, call); err != nil {
+		return nil, err
 	}
 	res, err := call.Context(ctx).Do()
 	if err != nil {
@@ -237,17 +243,8 @@ func (b *bucket) NewRangeReader(ctx context.Context, key string, offset, length 
 		return nil, err
 	}
 	call := b.svc.Objects.Get(b.name, key)
-	if opts.BeforeRead != nil {
-		err := opts.BeforeRead(func(i any) bool {
-			p, ok := i.(**storage.ObjectsGetCall)
-			if ok {
-				*p = call
-			}
-			return ok
-		})
-		if err != nil {
-			return nil, err
-		}
+	if err := before(opts.BeforeRead, call); err != nil {
+		return nil, err
 	}
 	call.Context(ctx)
 	if length == 0 {
@@ -376,17 +373,8 @@ func (b *bucket) Copy(ctx context.Context, dstKey, srcKey string, opts *driver.C
 		return err
 	}
 	call := b.svc.Objects.Rewrite(b.name, srcKey, b.name, dstKey, &storage.Object{})
-	if opts.BeforeCopy != nil {
-		err := opts.BeforeCopy(func(i any) bool {
-			p, ok := i.(**storage.ObjectsRewriteCall)
-			if ok {
-				*p = call
-			}
-			return ok
-		})
-		if err != nil {
-			return err
-		}
+	if err := before(opts.BeforeCopy, call); err != nil {
+		return err
 	}
 	call.Context(ctx)
 	for {
@@ -410,17 +398,8 @@ func (b *bucket) Delete(ctx context.Context, key string, opts *driver.DeleteOpti
 		return err
 	}
 	call := b.svc.Objects.Delete(b.name, key)
-	if opts.BeforeDelete != nil {
-		err := opts.BeforeDelete(func(i any) bool {
-			p, ok := i.(**storage.ObjectsDeleteCall)
-			if ok {
-				*p = call
-			}
-			return ok
-		})
-		if err != nil {
-			return err
-		}
+	if err := before(opts.BeforeDelete, call); err != nil {
+		return err
 	}
 	return call.Context(ctx).Do()
 }
