@@ -159,7 +159,9 @@ type tool struct {
 	env  []string
 }
 
-func run(o options) error {
+// loadSet generates (or reuses) the module set o names and says what it
+// holds.
+func loadSet(o options) (*moduleSet, error) {
 	gp := genParams{Seed: o.seed, Modules: o.modules, Chain: o.chain, Scale: o.scale, Shape: o.set}
 	dir := o.dir
 	if dir == "" {
@@ -168,11 +170,20 @@ func run(o options) error {
 	t0 := time.Now()
 	set, err := generate(gp, dir)
 	if err != nil {
-		return fmt.Errorf("generating the module set: %v", err)
+		return nil, fmt.Errorf("generating the module set: %v", err)
 	}
 	total, largest, nfiles := set.zipBytes(set.Main)
 	fmt.Printf("module set (%s): %d module versions, %d zips to download (%s, %d files, largest %s), graph depth %d; ready in %.1fs (%s)\n",
 		o.set, len(set.Versions), len(set.Main), mib(total), nfiles, mib(largest), set.Depth, time.Since(t0).Seconds(), dir)
+	return set, nil
+}
+
+func run(o options) error {
+	set, err := loadSet(o)
+	if err != nil {
+		return err
+	}
+	total, largest, _ := set.zipBytes(set.Main)
 
 	work, err := os.MkdirTemp("", "gomodfetch-bench-run-")
 	if err != nil {

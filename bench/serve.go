@@ -320,20 +320,11 @@ func (a *warmResult) percentiles() {
 }
 
 func runServe(o options) error {
-	gp := genParams{Seed: o.seed, Modules: o.modules, Chain: o.chain, Scale: o.scale, Shape: o.set}
-	dir := o.dir
-	if dir == "" {
-		dir = filepath.Join(os.TempDir(), fmt.Sprintf("gomodfetch-bench-v%d-%s-%d-%d-%d-%g", genVersion, gp.Shape, gp.Seed, gp.Modules, gp.Chain, gp.Scale))
-	}
-	t0 := time.Now()
-	set, err := generate(gp, dir)
+	set, err := loadSet(o)
 	if err != nil {
-		return fmt.Errorf("generating the module set: %v", err)
+		return err
 	}
 	load0 := loadAvg()
-	total, _, nfiles := set.zipBytes(set.Main)
-	fmt.Printf("module set (%s): %d module versions, %d zips to download (%s, %d files), graph depth %d; ready in %.1fs (%s)\n",
-		o.set, len(set.Versions), len(set.Main), mib(total), nfiles, set.Depth, time.Since(t0).Seconds(), dir)
 
 	work, err := os.MkdirTemp("", "gomodfetch-bench-serve-")
 	if err != nil {
