@@ -481,7 +481,7 @@ func TestCanceledWrite(t *testing.T) {
 			case !tc.exists && got != nil:
 				t.Errorf("a canceled write left %d bytes", len(got.Data))
 			}
-			if tc.name == "resumable" && !contains(h.requests(), "POST /upload/storage/v1/b/bkt/o resumable") {
+			if tc.opts.BufferSize != 0 && !contains(h.requests(), "POST /upload/storage/v1/b/bkt/o resumable") {
 				t.Errorf("requests = %q, want a resumable upload", h.requests())
 			}
 		})
@@ -499,6 +499,9 @@ func TestCanceledWriteDeafTransport(t *testing.T) {
 	}{
 		{"multipart", blob.WriterOptions{ContentType: "text/plain"}, 100},
 		{"resumable", blob.WriterOptions{ContentType: "application/zip", BufferSize: 256 << 10}, 700 << 10},
+		// A streamed multipart body would get its closing boundary
+		// even though the data failed, and be stored (see bufferSize).
+		{"unbuffered", blob.WriterOptions{ContentType: "application/zip", BufferSize: -1}, 700 << 10},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			h := newHarness(t)

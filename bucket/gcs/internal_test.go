@@ -44,11 +44,22 @@ func TestSizedBuffer(t *testing.T) {
 		{def, fh, 1001},
 		{def, bytes.NewReader(make([]byte, def)), def}, // not smaller: as asked
 		{def, struct{ *os.File }{fh}, def},             // size unknown
-		{0, bytes.NewReader(nil), 0},                   // unbuffered stays so
 	} {
 		r, _ := tc.r.(interface{ Read([]byte) (int, error) })
 		if got := sizedBuffer(tc.buffer, r); got != tc.want {
 			t.Errorf("sizedBuffer(%d, %T) = %d, want %d", tc.buffer, tc.r, got, tc.want)
+		}
+	}
+}
+
+func TestBufferSize(t *testing.T) {
+	for _, tc := range []struct{ in, want int }{
+		{0, 16 << 20},
+		{-1, 256 << 10}, // unbuffered: the smallest resumable chunks, never one streamed request
+		{512 << 10, 512 << 10},
+	} {
+		if got := bufferSize(tc.in); got != tc.want {
+			t.Errorf("bufferSize(%d) = %d, want %d", tc.in, got, tc.want)
 		}
 	}
 }

@@ -61,15 +61,19 @@ func (b *bucket) NewTypedWriter(ctx context.Context, key, contentType string, op
 	return w, nil
 }
 
-// bufferSize is the upload chunk for WriterOptions.BufferSize, as gcsblob
-// reads it: 0 is the default (16 MiB), a negative size sends the object in
-// one request as it is written.
+// bufferSize is the upload chunk for WriterOptions.BufferSize: 0 is the
+// default (16 MiB). A negative size (gcsblob's "unbuffered": one request
+// streamed as it is written) sends the smallest chunks GCS takes, 256 KiB,
+// of a resumable upload instead: the client library ends a streamed
+// multipart body with its closing boundary even when the data fails, so a
+// server reading the body as it arrives could store a write canceled
+// half-way. A resumable upload lands only with its last chunk.
 func bufferSize(size int) int {
 	switch {
 	case size == 0:
 		return googleapi.DefaultUploadChunkSize
 	case size < 0:
-		return 0
+		return googleapi.MinUploadChunkSize
 	}
 	return size
 }
