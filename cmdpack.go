@@ -8,6 +8,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"gomodfetch/internal/gctune"
 	"gomodfetch/pack"
 )
 
@@ -37,6 +38,7 @@ func packCommand(stdout, stderr io.Writer, code *int) *cli.Command {
 }
 
 func runPack(opts options, out, dir string, stdout, stderr io.Writer) int {
+	gctune.Start() // a one-shot command: see internal/gctune
 	c, code := startCommand(opts, stderr)
 	if c == nil {
 		return code

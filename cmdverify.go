@@ -10,6 +10,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"gomodfetch/audit"
+	"gomodfetch/internal/gctune"
 	"gomodfetch/internal/termsafe"
 )
 
@@ -80,6 +81,7 @@ func verifyCommand(stdout, stderr io.Writer, code *int) *cli.Command {
 // runVerify audits the cache for the run opts describe and, with repair,
 // fetches again what is missing or damaged.
 func runVerify(opts options, repair bool, stdout, stderr io.Writer) int {
+	gctune.Start() // a one-shot command: see internal/gctune
 	c, code := startCommand(opts, stderr)
 	if c == nil {
 		return code

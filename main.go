@@ -21,6 +21,7 @@ import (
 	"github.com/urfave/cli/v2"
 	"golang.org/x/mod/module"
 
+	"gomodfetch/internal/gctune"
 	"gomodfetch/internal/termsafe"
 	"gomodfetch/modcache"
 	"gomodfetch/pipeline"
@@ -268,6 +269,7 @@ const defaultConns = 2 * defaultJobs
 // stderr escapes control characters (termsafe); rawStderr is the same
 // stream unfiltered, for the progress display alone.
 func runDownload(opts options, stdout, stderr, rawStderr io.Writer) int {
+	gctune.Start() // a one-shot command: see internal/gctune
 	start := time.Now()
 	ctx, intr := notifyInterrupts(context.Background())
 	defer intr.stop()
