@@ -33,7 +33,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/rogpeppe/go-internal/lockedfile"
 	"golang.org/x/mod/module"
 	"golang.org/x/mod/semver"
 )
@@ -54,6 +53,33 @@ type Cache struct {
 	// for a torn or missing list), so a directory's list is read once,
 	// not once per cached version.
 	lists sync.Map
+
+	// paths holds, per module version, its escaped names below Root (a
+	// paths), so the path checks and escaping run once per version, not
+	// once per file.
+	paths sync.Map
+}
+
+// paths are a version's names below Root: base + "." + suffix for its
+// download files, dir for its source tree.
+type paths struct {
+	base, dir string
+	err       error
+}
+
+func (c *Cache) pathsOf(mod module.Version) *paths {
+	if p, ok := c.paths.Load(mod); ok {
+		return p.(*paths)
+	}
+	ps := new(paths)
+	if p, v, err := escape(mod); err != nil {
+		ps.err = err
+	} else {
+		ps.base = filepath.Join(c.Root, "cache", "download", filepath.FromSlash(p), "@v", v)
+		ps.dir = filepath.Join(c.Root, filepath.FromSlash(p)+"@"+v)
+	}
+	p, _ := c.paths.LoadOrStore(mod, ps)
+	return p.(*paths)
 }
 
 // RemoveEmptyDirs removes the directories that only the lock files of
@@ -120,20 +146,20 @@ func (c *Cache) File(mod module.Version, suffix string) (string, error) {
 	if !semver.IsValid(mod.Version) {
 		return "", fmt.Errorf("non-semver version %q", mod.Version)
 	}
-	rel, err := RelPath(mod, suffix)
-	if err != nil {
-		return "", err
+	p := c.pathsOf(mod)
+	if p.err != nil {
+		return "", p.err
 	}
-	return filepath.Join(c.Root, "cache", "download", filepath.FromSlash(rel)), nil
+	return p.base + "." + suffix, nil
 }
 
 // Dir returns the directory mod's source is extracted to.
 func (c *Cache) Dir(mod module.Version) (string, error) {
-	p, v, err := escape(mod)
-	if err != nil {
-		return "", err
+	p := c.pathsOf(mod)
+	if p.err != nil {
+		return "", p.err
 	}
-	return filepath.Join(c.Root, filepath.FromSlash(p)+"@"+v), nil
+	return p.dir, nil
 }
 
 // ReadInfo returns mod's cached .info, or an error if it is absent or
@@ -143,7 +169,7 @@ func (c *Cache) ReadInfo(mod module.Version) (*Info, string, error) {
 	if err != nil {
 		return nil, "", err
 	}
-	data, err := os.ReadFile(file)
+	data, err := ReadFile(file)
 	if err != nil {
 		return nil, file, err
 	}
@@ -189,7 +215,7 @@ func (c *Cache) ReadGoMod(mod module.Version) ([]byte, string, error) {
 	if err != nil {
 		return nil, "", err
 	}
-	data, err := os.ReadFile(file)
+	data, err := ReadFile(file)
 	return data, file, err
 }
 
@@ -234,7 +260,7 @@ func (c *Cache) RepairList(mod module.Version) {
 // readVersionList returns the versions dir/list names, or nil if the list
 // is missing, unreadable or torn (a NUL byte or no final newline).
 func readVersionList(dir string) map[string]bool {
-	data, err := os.ReadFile(filepath.Join(dir, "list"))
+	data, err := ReadFile(filepath.Join(dir, "list"))
 	if err != nil || bytes.ContainsRune(data, 0) || (len(data) > 0 && data[len(data)-1] != '\n') {
 		return map[string]bool(nil)
 	}
@@ -257,7 +283,7 @@ func (c *Cache) ZipHash(mod module.Version) (zipfile, hash string, ok bool) {
 	if _, err := os.Stat(zipfile); err != nil {
 		return zipfile, "", false
 	}
-	data, err := lockedfile.Read(zipfile + "hash")
+	data, err := readLocked(zipfile + "hash")
 	if err != nil {
 		return zipfile, "", false
 	}

@@ -23,7 +23,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
 	"path/filepath"
 	"sync"
 
@@ -195,7 +194,9 @@ func (r *Run) Download(ctx context.Context) *Report {
 			}
 		}
 		eg.Go(func() error {
-			out(fetchTarget(ctx, cfg.Fetcher, t, keep))
+			m := fetchTarget(ctx, cfg.Fetcher, t, keep)
+			checkGoLine(cfg.Running, m)
+			out(m)
 			return nil
 		})
 	}
@@ -239,7 +240,6 @@ func (r *Run) Download(ctx context.Context) *Report {
 		}
 	}
 	cfg.Cache.RemoveEmptyDirs()
-	checkGoLines(cfg.Running, rep.Modules)
 	if cfg.Running.CanSwitch() {
 		errs := []error{rep.Fatal, rep.GraphErr}
 		if len(cfg.Args) > 0 || (cfg.Main != nil && cfg.Main.Workspace) {
@@ -258,29 +258,21 @@ func (r *Run) Download(ctx context.Context) *Report {
 	return rep
 }
 
-// checkGoLines marks each downloaded module whose go.mod's go line the
-// running toolchain is too old for, as go checks each module it downloads.
-// The files are read in parallel: a warm run of a few hundred modules
-// otherwise spends its time waiting on one read after another.
-func checkGoLines(running toolchain.Running, mods []*download.Module) {
-	var g errgroup.Group
-	g.SetLimit(8)
-	for _, m := range mods {
-		if m.Error != "" || m.Dir == "" {
-			continue
-		}
-		g.Go(func() error {
-			data, err := os.ReadFile(filepath.Join(m.Dir, "go.mod"))
-			if err != nil {
-				return nil
-			}
-			if err := running.Check(m.Path+"@"+m.Version, toolchain.GoModLookup(data, "go")); err != nil {
-				m.Unusable(err)
-			}
-			return nil
-		})
+// checkGoLine marks m unusable if it was downloaded and its go.mod's go
+// line is newer than the running toolchain, as go checks each module it
+// downloads. It runs as each fetch ends, so the reads overlap the rest of
+// the run instead of following it.
+func checkGoLine(running toolchain.Running, m *download.Module) {
+	if m == nil || m.Error != "" || m.Dir == "" {
+		return
 	}
-	g.Wait()
+	data, err := modcache.ReadFile(filepath.Join(m.Dir, "go.mod"))
+	if err != nil {
+		return
+	}
+	if err := running.Check(m.Path+"@"+m.Version, toolchain.GoModLookup(data, "go")); err != nil {
+		m.Unusable(err)
+	}
 }
 
 // writeGoMod rewrites go.mod as go would after this run (see

@@ -46,8 +46,9 @@ func (g *Graph) Expand(ctx context.Context, src ModSource, jobs int) (*Graph, er
 func (m *Main) liveRequirements() []module.Version {
 	var reqs []module.Version
 	seen := map[string]bool{}
+	roots := m.rootVersions()
 	for _, r := range m.Requirements() {
-		if m.Excluded(r) || !m.isHighest(r) || seen[r.Path] {
+		if m.Excluded(r) || !highest(roots, r) || seen[r.Path] {
 			continue
 		}
 		seen[r.Path] = true

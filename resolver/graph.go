@@ -76,8 +76,9 @@ func LoadGraph(ctx context.Context, main *Main, src ModSource, jobs int) (*Graph
 	// as go drops them.
 	// A path required on several lines is required at the highest.
 	var roots []module.Version
+	rootVersions := main.rootVersions()
 	for _, r := range main.Requirements() {
-		if !main.Excluded(r) && main.isHighest(r) {
+		if !main.Excluded(r) && highest(rootVersions, r) {
 			roots = append(roots, r)
 		}
 	}

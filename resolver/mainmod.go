@@ -268,12 +268,13 @@ func (m *Main) AddGoLine(goVersion string, g *Graph) *Main {
 	f := *m.File
 	f.Go = &modfile.Go{Version: goVersion}
 	indirect := m.indirect()
+	roots := m.rootVersions()
 	f.Require = nil
 	for _, r := range g.BuildList() {
 		if r.Version == "" || m.IsMain(r.Path) {
 			continue
 		}
-		_, required := m.rootVersion(r.Path)
+		_, required := roots[r.Path]
 		f.Require = append(f.Require, &modfile.Require{Mod: r, Indirect: !required || indirect[r.Path]})
 	}
 	c.File = &f

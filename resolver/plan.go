@@ -86,10 +86,11 @@ func NewPlan(main *Main, args []string) (*Plan, error) {
 		// at the version go.mod gives, which a tidy go.mod's graph selects
 		// (Confirm replaces the others). An excluded version is dropped, as
 		// go drops it, and waits for the graph.
+		roots := main.rootVersions()
 		for _, r := range main.downloadRoots() {
 			t := main.target(r)
 			t.Req = r
-			t.Speculative = !main.Excluded(r) && main.isHighest(r)
+			t.Speculative = !main.Excluded(r) && highest(roots, r)
 			if !t.Speculative {
 				t.Path, t.Version = r.Path, ""
 			}
@@ -279,11 +280,24 @@ func (m *Main) rootVersion(path string) (string, bool) {
 	return v, ok
 }
 
-// isHighest reports whether r is the highest of the require lines for its
-// path (a path required twice is required at the higher version).
-func (m *Main) isHighest(r module.Version) bool {
-	v, _ := m.rootVersion(r.Path)
-	return v == r.Version
+// rootVersions maps each path main's go.mod requires to the version
+// rootVersion returns for it, for a loop over the requirements (one
+// rootVersion per requirement is quadratic in a go.mod's length).
+func (m *Main) rootVersions() map[string]string {
+	vs := make(map[string]string, len(m.File.Require))
+	for _, r := range m.File.Require {
+		if v, ok := vs[r.Mod.Path]; !ok || semver.Compare(r.Mod.Version, v) > 0 {
+			vs[r.Mod.Path] = r.Mod.Version
+		}
+	}
+	return vs
+}
+
+// highest reports whether r is the highest of the require lines for its
+// path (a path required twice is required at the higher version), given
+// main's rootVersions.
+func highest(roots map[string]string, r module.Version) bool {
+	return roots[r.Path] == r.Version
 }
 
 // target applies main's replacements to a selected module version.
