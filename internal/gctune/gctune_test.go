@@ -61,9 +61,6 @@ func TestStart(t *testing.T) {
 	// A live heap of Target/2 brings the percentage down to Min after
 	// the next collections; dropping it brings it back up.
 	live := make([]byte, Target/2)
-	for i := range live {
-		live[i] = 1
-	}
 	waitFor(t, Min)
 	runtime.KeepAlive(live)
 	live = nil
