@@ -569,18 +569,20 @@ func removeAll(dir string) {
 // inodeSettle is how long a removal slows down the creation of files
 // after it. On ext4 without a journal (this VM's root file system, and
 // many cloud runners'), allocating an inode skips, one by one, the free
-// inodes near it that were deleted "recently" (30 s, plus 5 commit
-// intervals while their inode table block is dirty, as it is while files
-// are being created around them), so the first tree of tens of thousands
-// of files created after a large tree was removed pays for all of them:
-// here 5,000 small files took 2.4-2.8 s to create from 0 to 90 s after
-// 80,000 others were removed, 0.54 s at 120 s, and 0.18-0.21 s from 180 s
-// on. A cold run started right after the previous round's caches were
-// removed measured the file system, not the tool (whichever tool ran
-// first paid more). So the bench removes its trees only when it exits,
-// and waits this long after the last removal (its own or an earlier
-// run's) before it times anything.
-const inodeSettle = 150 * time.Second
+// inodes near it that were deleted recently (ext4's recently_deleted:
+// 60 s after the deletion, RECENTCY_MIN, and 300 s more while their inode
+// table block is dirty, RECENTCY_DIRTY, as it is while files are being
+// created around them), looking each one up in the buffer cache. So the
+// first trees of tens of thousands of files created after a large tree
+// was removed pay for all of those inodes: here a cold run that follows
+// the removal of the previous bench's caches spent 42% of its CPU in
+// find_get_block_common, recently_deleted and find_inode_bit, and took
+// twice as long. A bench that removed each round's caches before the
+// next cold runs measured the file system, not the tool (whichever tool
+// ran first paid more). So the bench removes its trees only when it
+// exits, and waits until the last removal (its own or an earlier run's)
+// is older than the longest window before it times anything.
+const inodeSettle = 370 * time.Second
 
 // removedMark records the last removal, across bench runs.
 var removedMark = filepath.Join(os.TempDir(), "gomodfetch-bench-removed")
