@@ -187,6 +187,11 @@ func unpack(dir, prefix, zipfile string) (string, error) {
 
 // unpackFile writes one entry (a directory entry is only hashed) and puts
 // its content's SHA-256 in sum.
+// copyBuffers hold the buffers files are copied through: io.Copy would
+// allocate one per file (up to 32 KiB), hundreds of megabytes of garbage
+// for the tens of thousands of files of a cold run.
+var copyBuffers = sync.Pool{New: func() any { b := make([]byte, 64<<10); return &b }}
+
 func unpackFile(dir, prefix string, zf *zip.File, sum *[sha256.Size]byte) error {
 	r, err := zf.Open()
 	if err != nil {
@@ -197,7 +202,10 @@ func unpackFile(dir, prefix string, zf *zip.File, sum *[sha256.Size]byte) error 
 	name := zf.Name[len(prefix):]
 	lr := &io.LimitedReader{R: r, N: int64(zf.UncompressedSize64) + 1}
 	if name == "" || strings.HasSuffix(name, "/") {
-		if _, err := io.Copy(h, lr); err != nil {
+		buf := copyBuffers.Get().(*[]byte)
+		_, err := io.CopyBuffer(h, lr, *buf)
+		copyBuffers.Put(buf)
+		if err != nil {
 			return err
 		}
 	} else {
@@ -205,7 +213,9 @@ func unpackFile(dir, prefix string, zf *zip.File, sum *[sha256.Size]byte) error 
 		if err != nil {
 			return err
 		}
-		_, err = io.Copy(io.MultiWriter(w, h), lr)
+		buf := copyBuffers.Get().(*[]byte)
+		_, err = io.CopyBuffer(io.MultiWriter(w, h), lr, *buf)
+		copyBuffers.Put(buf)
 		if cerr := w.Close(); err == nil {
 			err = cerr
 		}

@@ -2,14 +2,15 @@
 // and exits: download, verify, pack (not serve, which runs for days).
 //
 // At the default GOGC=100 a warm run of a few hundred modules spent about a
-// fifth of its CPU collecting short-lived parse results, and a cold run
-// collected every few megabytes of buffers it was about to reuse. Start lets
-// the heap grow to five times what is live (GOGC=400) while that stays under
-// a heap of Target bytes, and lowers the percentage as the live heap grows,
-// never below go's default of 100: a large build list costs no more memory
-// than it would at the default, and no less-than-default setting can make
-// the collector run back to back (as a fixed GOMEMLIMIT would once the live
-// heap neared it).
+// fifth of its CPU collecting short-lived parse results. Start lets the heap
+// grow to five times what is live (GOGC=400) while that stays under Target,
+// and lowers the percentage as the live heap grows, never below go's
+// default of 100. The percentage is set after each collection from the heap
+// live then, so it lags a heap that grows fast (a cold run starting
+// hundreds of fetches at once): a soft memory limit of Limit, raised with
+// the live heap so that it is never tighter than GOGC=100 (a fixed
+// GOMEMLIMIT would make the collector run back to back once the live heap
+// neared it), caps the peak meanwhile.
 package gctune
 
 import (
@@ -23,14 +24,19 @@ import (
 
 const (
 	// Target is the heap size the percentage aims for.
-	Target = 128 << 20
+	Target = 48 << 20
 	// Max and Min bound the percentage.
 	Max, Min = 400, 100
+	// Limit is the least memory limit (all of the runtime's memory:
+	// heap, stacks, its own); Slack is what the limit leaves above
+	// twice the live heap for the rest.
+	Limit, Slack = 64 << 20, 16 << 20
 )
 
 var (
 	once    sync.Once
 	current atomic.Int32 // the percentage set last (0: not tuning)
+	limit   atomic.Int64 // the memory limit set last
 )
 
 // Start tunes the collector for the rest of the process, unless GOGC or
@@ -42,7 +48,7 @@ func Start() {
 	}
 	once.Do(func() {
 		t := &tuner{sample: []metrics.Sample{{Name: "/gc/heap/live:bytes"}}}
-		t.set(Max)
+		t.set(Max, Limit)
 		t.arm()
 	})
 }
@@ -57,13 +63,25 @@ func Percent(live uint64) int {
 	return min(max(p, Min), Max)
 }
 
+// MemoryLimit is the memory limit for a live heap of live bytes: Limit,
+// or room for the heap GOGC=100 would allow plus Slack if that is more.
+func MemoryLimit(live uint64) int64 {
+	return max(Limit, 2*int64(live)+Slack)
+}
+
 type tuner struct {
 	sample []metrics.Sample
 }
 
-func (t *tuner) set(p int) {
-	current.Store(int32(p))
-	debug.SetGCPercent(p)
+func (t *tuner) set(p int, lim int64) {
+	if int(current.Load()) != p {
+		current.Store(int32(p))
+		debug.SetGCPercent(p)
+	}
+	if limit.Load() != lim {
+		limit.Store(lim)
+		debug.SetMemoryLimit(lim)
+	}
 }
 
 // sentinel is garbage from the moment it is armed, so its finalizer runs
@@ -84,7 +102,6 @@ func (t *tuner) adjust() {
 	if t.sample[0].Value.Kind() != metrics.KindUint64 {
 		return
 	}
-	if p := Percent(t.sample[0].Value.Uint64()); p != int(current.Load()) {
-		t.set(p)
-	}
+	live := t.sample[0].Value.Uint64()
+	t.set(Percent(live), MemoryLimit(live))
 }

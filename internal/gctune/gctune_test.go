@@ -29,6 +29,21 @@ func TestPercent(t *testing.T) {
 	}
 }
 
+func TestMemoryLimit(t *testing.T) {
+	for _, c := range []struct {
+		live uint64
+		want int64
+	}{
+		{0, Limit},
+		{(Limit - Slack) / 2, Limit},
+		{Limit, 2*Limit + Slack}, // never tighter than GOGC=100
+	} {
+		if got := MemoryLimit(c.live); got != c.want {
+			t.Errorf("MemoryLimit(%d) = %d, want %d", c.live, got, c.want)
+		}
+	}
+}
+
 // TestStart runs in a child process: the collector's settings are global.
 func TestStart(t *testing.T) {
 	if os.Getenv("GCTUNE_CHILD") == "" {
@@ -44,12 +59,13 @@ func TestStart(t *testing.T) {
 	}
 	before := debug.SetGCPercent(-1)
 	debug.SetGCPercent(before)
+	beforeLimit := debug.SetMemoryLimit(-1)
 	Start()
 	Start()
 	got := debug.SetGCPercent(-1)
 	debug.SetGCPercent(got)
 	if os.Getenv("GOGC") != "" || os.Getenv("GOMEMLIMIT") != "" {
-		if got != before || current.Load() != 0 {
+		if got != before || current.Load() != 0 || debug.SetMemoryLimit(-1) != beforeLimit {
 			t.Fatalf("with GOGC=%q GOMEMLIMIT=%q: percent %d (was %d), tuning %d; want the user's setting alone",
 				os.Getenv("GOGC"), os.Getenv("GOMEMLIMIT"), got, before, current.Load())
 		}
@@ -58,10 +74,16 @@ func TestStart(t *testing.T) {
 	if got != Max {
 		t.Fatalf("after Start: percent %d, want %d", got, Max)
 	}
-	// A live heap of Target/2 brings the percentage down to Min after
+	if got := debug.SetMemoryLimit(-1); got != Limit {
+		t.Fatalf("after Start: memory limit %d, want %d", got, Limit)
+	}
+	// A live heap of Limit bytes brings the percentage down to Min after
 	// the next collections; dropping it brings it back up.
-	live := make([]byte, Target/2)
+	live := make([]byte, Limit)
 	waitFor(t, Min)
+	if got := debug.SetMemoryLimit(-1); got < 2*int64(len(live))+Slack {
+		t.Errorf("with %d bytes live: memory limit %d, want at least twice that plus %d", len(live), got, Slack)
+	}
 	runtime.KeepAlive(live)
 	live = nil
 	waitFor(t, Max)
