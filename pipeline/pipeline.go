@@ -175,10 +175,14 @@ func (r *Run) Download(ctx context.Context) *Report {
 		confirmed = map[int]*download.Module{}
 		mu        sync.Mutex
 	)
-	// Twice Jobs: the Fetcher holds its network slots (Jobs of them) only
-	// while bytes come in, so as many again can be verifying, unpacking
-	// or waiting to unpack meanwhile.
-	eg.SetLimit(2 * cfg.Jobs)
+	// Eight times Jobs: the Fetcher holds its network slots (Jobs of
+	// them) only while bytes come in, and the client bounds the requests
+	// to each host, so the rest can be verifying, unpacking or waiting to
+	// unpack. At twice Jobs, modules waiting for the disk held every
+	// place, and a large zip late in go.mod started seconds late while
+	// the network sat idle. The bound keeps a build list of thousands
+	// from holding a lock file open per module.
+	eg.SetLimit(8 * cfg.Jobs)
 	launch := func(i int, out func(*download.Module)) {
 		t := plan.Targets[i]
 		if t.Version == "" && t.Err == nil {
