@@ -53,33 +53,6 @@ type Cache struct {
 	// for a torn or missing list), so a directory's list is read once,
 	// not once per cached version.
 	lists sync.Map
-
-	// paths holds, per module version, its escaped names below Root (a
-	// paths), so the path checks and escaping run once per version, not
-	// once per file.
-	paths sync.Map
-}
-
-// paths are a version's names below Root: base + "." + suffix for its
-// download files, dir for its source tree.
-type paths struct {
-	base, dir string
-	err       error
-}
-
-func (c *Cache) pathsOf(mod module.Version) *paths {
-	if p, ok := c.paths.Load(mod); ok {
-		return p.(*paths)
-	}
-	ps := new(paths)
-	if p, v, err := escape(mod); err != nil {
-		ps.err = err
-	} else {
-		ps.base = filepath.Join(c.Root, "cache", "download", filepath.FromSlash(p), "@v", v)
-		ps.dir = filepath.Join(c.Root, filepath.FromSlash(p)+"@"+v)
-	}
-	p, _ := c.paths.LoadOrStore(mod, ps)
-	return p.(*paths)
 }
 
 // RemoveEmptyDirs removes the directories that only the lock files of
@@ -146,20 +119,20 @@ func (c *Cache) File(mod module.Version, suffix string) (string, error) {
 	if !semver.IsValid(mod.Version) {
 		return "", fmt.Errorf("non-semver version %q", mod.Version)
 	}
-	p := c.pathsOf(mod)
-	if p.err != nil {
-		return "", p.err
+	rel, err := RelPath(mod, suffix)
+	if err != nil {
+		return "", err
 	}
-	return p.base + "." + suffix, nil
+	return filepath.Join(c.Root, "cache", "download", filepath.FromSlash(rel)), nil
 }
 
 // Dir returns the directory mod's source is extracted to.
 func (c *Cache) Dir(mod module.Version) (string, error) {
-	p := c.pathsOf(mod)
-	if p.err != nil {
-		return "", p.err
+	p, v, err := escape(mod)
+	if err != nil {
+		return "", err
 	}
-	return p.dir, nil
+	return filepath.Join(c.Root, filepath.FromSlash(p)+"@"+v), nil
 }
 
 // ReadInfo returns mod's cached .info, or an error if it is absent or

@@ -185,13 +185,21 @@ func unpack(dir, prefix, zipfile string) (string, error) {
 	return hash1(z.File, sums)
 }
 
-// unpackFile writes one entry (a directory entry is only hashed) and puts
-// its content's SHA-256 in sum.
 // copyBuffers hold the buffers files are copied through: io.Copy would
 // allocate one per file (up to 32 KiB), hundreds of megabytes of garbage
 // for the tens of thousands of files of a cold run.
 var copyBuffers = sync.Pool{New: func() any { b := make([]byte, 64<<10); return &b }}
 
+// copyPooled is io.Copy through one of copyBuffers.
+func copyPooled(dst io.Writer, src io.Reader) error {
+	buf := copyBuffers.Get().(*[]byte)
+	defer copyBuffers.Put(buf)
+	_, err := io.CopyBuffer(dst, src, *buf)
+	return err
+}
+
+// unpackFile writes one entry (a directory entry is only hashed) and puts
+// its content's SHA-256 in sum.
 func unpackFile(dir, prefix string, zf *zip.File, sum *[sha256.Size]byte) error {
 	r, err := zf.Open()
 	if err != nil {
@@ -202,10 +210,7 @@ func unpackFile(dir, prefix string, zf *zip.File, sum *[sha256.Size]byte) error 
 	name := zf.Name[len(prefix):]
 	lr := &io.LimitedReader{R: r, N: int64(zf.UncompressedSize64) + 1}
 	if name == "" || strings.HasSuffix(name, "/") {
-		buf := copyBuffers.Get().(*[]byte)
-		_, err := io.CopyBuffer(h, lr, *buf)
-		copyBuffers.Put(buf)
-		if err != nil {
+		if err := copyPooled(h, lr); err != nil {
 			return err
 		}
 	} else {
@@ -213,9 +218,7 @@ func unpackFile(dir, prefix string, zf *zip.File, sum *[sha256.Size]byte) error 
 		if err != nil {
 			return err
 		}
-		buf := copyBuffers.Get().(*[]byte)
-		_, err = io.CopyBuffer(io.MultiWriter(w, h), lr, *buf)
-		copyBuffers.Put(buf)
+		err = copyPooled(io.MultiWriter(w, h), lr)
 		if cerr := w.Close(); err == nil {
 			err = cerr
 		}

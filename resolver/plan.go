@@ -271,18 +271,13 @@ func queryError(path, query string, err error) error {
 // rootVersion returns the version main's go.mod requires for path (in a
 // workspace, the highest any module requires).
 func (m *Main) rootVersion(path string) (string, bool) {
-	v, ok := "", false
-	for _, r := range m.File.Require {
-		if r.Mod.Path == path && (!ok || semver.Compare(r.Mod.Version, v) > 0) {
-			v, ok = r.Mod.Version, true
-		}
-	}
+	v, ok := m.rootVersions()[path]
 	return v, ok
 }
 
-// rootVersions maps each path main's go.mod requires to the version
-// rootVersion returns for it, for a loop over the requirements (one
-// rootVersion per requirement is quadratic in a go.mod's length).
+// rootVersions maps each path main's go.mod requires to the highest
+// version it requires; a loop over the requirements asks it once (one
+// rootVersion per requirement would be quadratic in go.mod's length).
 func (m *Main) rootVersions() map[string]string {
 	vs := make(map[string]string, len(m.File.Require))
 	for _, r := range m.File.Require {
