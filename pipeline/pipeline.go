@@ -28,9 +28,9 @@ import (
 
 	"github.com/rogpeppe/go-internal/lockedfile"
 	"golang.org/x/mod/module"
-	"golang.org/x/sync/errgroup"
 
 	"gomodfetch/download"
+	"gomodfetch/internal/workpool"
 	"gomodfetch/modcache"
 	"gomodfetch/resolver"
 	"gomodfetch/toolchain"
@@ -170,7 +170,6 @@ func (r *Run) Download(ctx context.Context) *Report {
 	plan.ResolveQueries(ctx, cfg.Fetcher, resolved, cfg.Jobs)
 
 	var (
-		eg        errgroup.Group
 		first     = make([]*download.Module, len(plan.Targets))
 		confirmed = map[int]*download.Module{}
 		mu        sync.Mutex
@@ -181,8 +180,10 @@ func (r *Run) Download(ctx context.Context) *Report {
 	// unpack. At twice Jobs, modules waiting for the disk held every
 	// place, and a large zip late in go.mod started seconds late while
 	// the network sat idle. The bound keeps a build list of thousands
-	// from holding a lock file open per module.
-	eg.SetLimit(8 * cfg.Jobs)
+	// from holding a lock file open per module. The pool's goroutines take
+	// the targets in order and are reused: a warm run no longer starts
+	// (and grows the stack of) a goroutine per module.
+	pool := workpool.New(8 * cfg.Jobs)
 	launch := func(i int, out func(*download.Module)) {
 		t := plan.Targets[i]
 		if t.Version == "" && t.Err == nil {
@@ -197,11 +198,10 @@ func (r *Run) Download(ctx context.Context) *Report {
 				return !endsRun()
 			}
 		}
-		eg.Go(func() error {
+		pool.Go(func() {
 			m := fetchTarget(ctx, cfg.Fetcher, t, keep)
 			checkGoLine(cfg.Running, m)
 			out(m)
-			return nil
 		})
 	}
 	r.total()
@@ -228,7 +228,7 @@ func (r *Run) Download(ctx context.Context) *Report {
 		}
 		r.total()
 	}
-	eg.Wait()
+	pool.Wait()
 
 	if rep.Fatal == nil {
 		for i := range plan.Targets {

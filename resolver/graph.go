@@ -30,8 +30,8 @@ import (
 	"golang.org/x/mod/modfile"
 	"golang.org/x/mod/module"
 	"golang.org/x/mod/semver"
-	"golang.org/x/sync/errgroup"
 
+	"gomodfetch/internal/workpool"
 	"gomodfetch/toolchain"
 )
 
@@ -95,7 +95,7 @@ func LoadGraph(ctx context.Context, main *Main, src ModSource, jobs int) (*Graph
 		mode pruning
 	}
 	var (
-		eg      errgroup.Group
+		pool    *workpool.Pool
 		seenMu  sync.Mutex
 		seen    = map[key]bool{}
 		sums    par.Cache // module.Version → sumResult
@@ -104,14 +104,15 @@ func LoadGraph(ctx context.Context, main *Main, src ModSource, jobs int) (*Graph
 	if jobs <= 0 {
 		jobs = 16
 	}
-	eg.SetLimit(-1)
-	sem := make(chan struct{}, jobs)
+	// At most jobs go.mod files are read at once, by as many goroutines
+	// taking the queue in order: one goroutine per module, each waiting
+	// for a slot, cost a warm run more than the reads (thousands of
+	// stacks for a large graph, each grown anew).
+	pool = workpool.New(jobs)
 
 	load := func(m module.Version) (*summary, error) {
 		r := sums.Do(m, func() any {
-			sem <- struct{}{}
 			s, err := g.summary(ctx, src, m)
-			<-sem
 			if err == nil {
 				g.mu.Lock()
 				g.reqs[m] = s.require
@@ -138,7 +139,7 @@ func LoadGraph(ctx context.Context, main *Main, src ModSource, jobs int) (*Graph
 		if dup {
 			return
 		}
-		eg.Go(func() error {
+		pool.Go(func() {
 			s, err := load(m)
 			if err != nil {
 				g.mu.Lock()
@@ -148,7 +149,7 @@ func LoadGraph(ctx context.Context, main *Main, src ModSource, jobs int) (*Graph
 				}
 				g.failed[m] = err
 				g.mu.Unlock()
-				return nil
+				return
 			}
 			// Below an unpruned module everything is read; a pruned
 			// module's requirements are read only when it is a workspace
@@ -162,7 +163,6 @@ func LoadGraph(ctx context.Context, main *Main, src ModSource, jobs int) (*Graph
 					enqueue(r, next)
 				}
 			}
-			return nil
 		})
 	}
 	if main.Workspace {
@@ -177,9 +177,9 @@ func LoadGraph(ctx context.Context, main *Main, src ModSource, jobs int) (*Graph
 				enqueue(r, mode)
 			}
 		}
-		eg.Wait()
+		pool.Wait()
 		if len(g.errs) == 0 {
-			g.expandWorkspace(func(m module.Version) { enqueue(m, workspace) }, eg.Wait)
+			g.expandWorkspace(func(m module.Version) { enqueue(m, workspace) }, pool.Wait)
 		}
 	} else {
 		mode := pruned
@@ -198,7 +198,7 @@ func LoadGraph(ctx context.Context, main *Main, src ModSource, jobs int) (*Graph
 				}
 			}
 		}
-		eg.Wait()
+		pool.Wait()
 	}
 	if len(g.errs) > 0 {
 		if err := g.firstError(); err != nil {
@@ -332,7 +332,7 @@ const (
 // requires a path at a version lower than the one selected, the selected
 // version is read with its requirements' go.mod files, until nothing
 // changes. The loop ends because each path's selected version only grows.
-func (g *Graph) expandWorkspace(enqueue func(module.Version), wait func() error) {
+func (g *Graph) expandWorkspace(enqueue func(module.Version), wait func()) {
 	seen := map[module.Version]bool{}
 	paths := map[string]bool{}
 	for _, mod := range g.main.Modules {
