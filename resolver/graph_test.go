@@ -7,10 +7,12 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"runtime"
 	"sort"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"golang.org/x/mod/module"
 )
@@ -348,5 +350,63 @@ b@v1.0.0 go=1.21:`)
 	_, err = LoadGraph(context.Background(), main, src, 2)
 	if err == nil || !strings.Contains(err.Error(), "example.com/a@v1.0.0 (replaced by ./nope): reading ") || !errors.Is(err, fs.ErrNotExist) {
 		t.Errorf("missing directory: error %v", err)
+	}
+}
+
+// boundSource is a fakeSource that records how many GoMod calls run at once
+// and the most goroutines alive while one runs.
+type boundSource struct {
+	*fakeSource
+	inFlight, peak, peakG int
+	mu                    sync.Mutex
+}
+
+func (s *boundSource) GoMod(ctx context.Context, m module.Version) ([]byte, error) {
+	s.mu.Lock()
+	s.inFlight++
+	s.peak = max(s.peak, s.inFlight)
+	s.peakG = max(s.peakG, runtime.NumGoroutine())
+	s.mu.Unlock()
+	time.Sleep(200 * time.Microsecond)
+	s.mu.Lock()
+	s.inFlight--
+	s.mu.Unlock()
+	return s.fakeSource.GoMod(ctx, m)
+}
+
+// TestLoadGraphBound: a wide graph is read with at most jobs go.mod reads
+// at once, by at most jobs goroutines, not one goroutine per module
+// waiting for a slot; each go.mod is asked once.
+func TestLoadGraphBound(t *testing.T) {
+	const width, jobs = 200, 3
+	var spec strings.Builder
+	spec.WriteString("main go=1.21:")
+	for i := range width {
+		fmt.Fprintf(&spec, " a%d@v1.0.0", i)
+	}
+	spec.WriteString("\n")
+	for i := range width {
+		fmt.Fprintf(&spec, "a%d@v1.0.0 go=1.16: b%d@v1.0.0\nb%d@v1.0.0 go=1.16:\n", i, i, i)
+	}
+	main, fake := parseGraph(t, spec.String())
+	src := &boundSource{fakeSource: fake}
+	base := runtime.NumGoroutine()
+	g, err := LoadGraph(context.Background(), main, src, jobs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := len(g.BuildList()); n != 2*width {
+		t.Errorf("build list has %d modules, want %d", n, 2*width)
+	}
+	for m, n := range fake.asked {
+		if n != 1 {
+			t.Errorf("%s: go.mod asked %d times, want once", m, n)
+		}
+	}
+	if src.peak > jobs {
+		t.Errorf("%d go.mod reads at once, want at most %d", src.peak, jobs)
+	}
+	if extra := src.peakG - base; extra > jobs+2 {
+		t.Errorf("%d goroutines beyond the test's while the graph was read, want at most %d (one per job)", extra, jobs+2)
 	}
 }
