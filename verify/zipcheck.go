@@ -109,22 +109,27 @@ func fileDigest(f *os.File) string {
 // file would not be the one the proxy serves; this finds it so the download
 // is retried.
 func checkZipLayout(r io.ReaderAt, size int64, z *zip.Reader) error {
-	files := append([]*zip.File(nil), z.File...)
-	for _, f := range files {
-		if _, err := f.DataOffset(); err != nil {
+	// DataOffset reads the entry's local header each time it is called:
+	// once per entry here, not in the sort's comparisons (for a zip of
+	// 4,000 files that was some 100,000 reads).
+	type entry struct {
+		f    *zip.File
+		data int64
+	}
+	entries := make([]entry, len(z.File))
+	for i, f := range z.File {
+		data, err := f.DataOffset()
+		if err != nil {
 			return err
 		}
+		entries[i] = entry{f, data}
 	}
-	sort.Slice(files, func(i, j int) bool {
-		a, _ := files[i].DataOffset()
-		b, _ := files[j].DataOffset()
-		return a < b
-	})
+	sort.Slice(entries, func(i, j int) bool { return entries[i].data < entries[j].data })
 	var pos int64
-	for _, f := range files {
-		next, err := checkLocal(r, pos, f)
+	for _, e := range entries {
+		next, err := checkLocal(r, pos, e.f, e.data)
 		if err != nil {
-			return fmt.Errorf("zip entry %s: %w", f.Name, err)
+			return fmt.Errorf("zip entry %s: %w", e.f.Name, err)
 		}
 		pos = next
 	}
@@ -135,7 +140,7 @@ func checkZipLayout(r io.ReaderAt, size int64, z *zip.Reader) error {
 	if pos != cd {
 		return fmt.Errorf("%d unexplained bytes before the central directory", cd-pos)
 	}
-	return checkCentralDir(r, cd, eocd, len(files))
+	return checkCentralDir(r, cd, eocd, len(entries))
 }
 
 // checkCentralDir walks the central directory's entries from cd: each must
@@ -173,8 +178,9 @@ func checkCentralDir(r io.ReaderAt, cd, eocd int64, n int) error {
 var errLayout = errors.New("local header does not match the central directory")
 
 // checkLocal checks the local header, data and data descriptor of f that
-// start at pos and returns where the next entry starts.
-func checkLocal(r io.ReaderAt, pos int64, f *zip.File) (int64, error) {
+// start at pos (its data at data, as f.DataOffset says) and returns where
+// the next entry starts.
+func checkLocal(r io.ReaderAt, pos int64, f *zip.File, data int64) (int64, error) {
 	var h [30]byte
 	if _, err := r.ReadAt(h[:], pos); err != nil {
 		return 0, err
@@ -195,10 +201,6 @@ func checkLocal(r io.ReaderAt, pos int64, f *zip.File) (int64, error) {
 	}
 	if string(buf[:nameLen]) != f.Name {
 		return 0, errLayout
-	}
-	data, err := f.DataOffset()
-	if err != nil {
-		return 0, err
 	}
 	if data != pos+30+nameLen+extraLen {
 		return 0, errLayout
