@@ -448,6 +448,9 @@ func TestPrefetch(t *testing.T) {
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
+	// The prefetches may still be writing the cache in the test's
+	// TempDir, whose removal would then fail.
+	st.s.Wait()
 }
 
 // TestPrefetchQueued: with one prefetch slot, what does not fit waits for
