@@ -207,16 +207,7 @@ func (p *Plan) GoModUpdate(g *Graph) ([]byte, bool, error) {
 		// (A missing go line is added by AddGoLine before the run.)
 		return nil, false, nil
 	}
-	goVersion := m.File.Go.Version
-	roots := m.liveRequirements()
-	if g != nil && p.NeedsGraph {
-		goVersion = g.selectedGo()
-		if m.Pruned() {
-			roots = g.selectedRoots()
-		} else if !g.allRootsSelected(roots) || goVersion != m.File.Go.Version || m.hasDuplicates() {
-			roots = g.minimalRoots(g.unprunedBase(roots))
-		}
-	}
+	goVersion, roots := p.updatedRoots(g)
 	indirect := m.indirect()
 	var list []*modfile.Require
 	for _, r := range roots {
@@ -264,6 +255,23 @@ func (p *Plan) GoModUpdate(g *Graph) ([]byte, bool, error) {
 		return nil, false, err
 	}
 	return out, true, nil
+}
+
+// updatedRoots are the go line and the requirements go.mod has after this
+// run (see GoModUpdate); m.File.Go must be set.
+func (p *Plan) updatedRoots(g *Graph) (goVersion string, roots []module.Version) {
+	m := p.main
+	goVersion = m.File.Go.Version
+	roots = m.liveRequirements()
+	if g != nil && p.NeedsGraph {
+		goVersion = g.selectedGo()
+		if m.Pruned() {
+			roots = g.selectedRoots()
+		} else if !g.allRootsSelected(roots) || goVersion != m.File.Go.Version || m.hasDuplicates() {
+			roots = g.minimalRoots(g.unprunedBase(roots))
+		}
+	}
+	return goVersion, roots
 }
 
 // allRootsSelected reports whether the graph selects every root.

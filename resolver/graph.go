@@ -487,6 +487,13 @@ func (g *Graph) reachableLoaded(roots []module.Version) []module.Version {
 	return out
 }
 
+// partial reports whether some go.mod of the graph failed to load.
+func (g *Graph) partial() bool {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return len(g.failed) > 0
+}
+
 // GoModsRead returns the module versions whose go.mod files the graph read
 // from its ModSource, after replacement, in path and version order: what a
 // later run needs in the cache to load the same graph offline. Main

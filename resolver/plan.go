@@ -428,7 +428,8 @@ func matchPattern(pattern string) func(string) bool {
 // loaded.
 //
 // With no arguments, only go.mod hashes checked while loading the graph
-// are recorded. With arguments, the main module's requirements (after
+// are recorded: those of the graph read from the requirements go.mod is
+// left with, and of the build list. With arguments, the main module's requirements (after
 // replacement) get both hashes if the graph was not loaded; otherwise every
 // go.mod read for the graph and every zip of the build list with its
 // go.mod. (go keeps a zip's go.mod sum for a main module older than go 1.21
@@ -453,14 +454,36 @@ func (p *Plan) SumsToKeep(g *Graph) func(module.Version) bool {
 			return func(module.Version) bool { return false }
 		}
 		var roots []module.Version
-		for _, r := range p.main.Requirements() {
-			if v := g.Selected(r.Path); v != "none" {
-				roots = append(roots, module.Version{Path: r.Path, Version: v})
+		switch {
+		case g.partial():
+			// A graph that failed leaves go.mod's requirements as they
+			// are: go keeps what it read from them.
+			for _, r := range p.main.Requirements() {
+				if !p.main.Excluded(r) {
+					roots = append(roots, r)
+				}
+			}
+		case p.main.File.Go != nil:
+			// The requirements go.mod is left with (GoModUpdate): in an
+			// unpruned module they may name paths go.mod did not.
+			_, roots = p.updatedRoots(g)
+		default:
+			for _, r := range p.main.Requirements() {
+				if v := g.Selected(r.Path); v != "none" {
+					roots = append(roots, module.Version{Path: r.Path, Version: v})
+				}
 			}
 		}
 		// go reads the graph again from those requirements, so their own
 		// go.mod files count as read.
 		for _, m := range append(roots, g.reachableLoaded(roots)...) {
+			keep[modkey(resolve(m))] = true
+		}
+		// go keeps the go.mod sums of the build list too (its keepSums
+		// adds them for `go mod download`, which runs with -mod=mod): a
+		// selected version whose go.mod only an earlier reading of the
+		// graph loaded, before Expand raised the roots, is recorded.
+		for _, m := range g.BuildList() {
 			keep[modkey(resolve(m))] = true
 		}
 		return func(m module.Version) bool { return keep[m] }
