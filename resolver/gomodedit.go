@@ -115,6 +115,18 @@ func (m *Main) indirect() map[string]bool {
 	return ind
 }
 
+// direct reports which paths go.mod requires on a line (of a version not
+// excluded) without "// indirect": the go command's direct requirements.
+func (m *Main) direct() map[string]bool {
+	direct := map[string]bool{}
+	for _, r := range m.File.Require {
+		if !r.Indirect && !m.Excluded(r.Mod) {
+			direct[r.Mod.Path] = true
+		}
+	}
+	return direct
+}
+
 // selectedGo is the go version the graph selects: the highest of the main
 // module's go line and the go lines (from 1.21 on) of the go.mod files read.
 func (g *Graph) selectedGo() string {
@@ -208,10 +220,13 @@ func (p *Plan) GoModUpdate(g *Graph) ([]byte, bool, error) {
 		return nil, false, nil
 	}
 	goVersion, roots := p.updatedRoots(g)
-	indirect := m.indirect()
+	// As go writes them: a root is "// indirect" unless go.mod requires
+	// its path on a line without the mark, so a path new to go.mod (one
+	// that an unpruned module's new requirement list adds) is indirect.
+	direct := m.direct()
 	var list []*modfile.Require
 	for _, r := range roots {
-		list = append(list, &modfile.Require{Mod: r, Indirect: indirect[r.Path]})
+		list = append(list, &modfile.Require{Mod: r, Indirect: !direct[r.Path]})
 	}
 
 	f, err := modfile.Parse(m.GoMod, m.Data, nil)
