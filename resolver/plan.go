@@ -429,10 +429,10 @@ func matchPattern(pattern string) func(string) bool {
 //
 // With no arguments, only go.mod hashes checked while loading the graph
 // are recorded: those of the graph read from the requirements go.mod is
-// left with, and of the build list. With arguments, the main module's requirements (after
-// replacement) get both hashes if the graph was not loaded; otherwise every
-// go.mod read for the graph and every zip of the build list with its
-// go.mod. (go keeps a zip's go.mod sum for a main module older than go 1.21
+// left with, and of the build list. With arguments, the main module's
+// requirements (after replacement) get both hashes if the graph was not
+// loaded; otherwise every go.mod read for the graph and every zip of the
+// build list with its go.mod. (go keeps a zip's go.mod sum for a main module older than go 1.21
 // only under -mod=mod, which `go mod download` always runs with.)
 func (p *Plan) SumsToKeep(g *Graph) func(module.Version) bool {
 	keep := map[module.Version]bool{}

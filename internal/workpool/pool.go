@@ -5,8 +5,8 @@ package workpool
 
 import "sync"
 
-// A Pool runs the functions given to Go on at most Limit goroutines at a
-// time, in the order they were given. The zero Pool is not usable: make
+// A Pool runs the functions given to Go on at most limit goroutines at a
+// time, taking them in the order they were given. The zero Pool is not usable: make
 // one with New.
 type Pool struct {
 	limit   int
