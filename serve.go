@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
-	"net/http"
 	"os"
 	"path/filepath"
 	"time"
@@ -40,8 +39,16 @@ func serveCommand() *cli.Command {
 			&cli.StringFlag{Name: "log-format", Value: "text", Usage: "access log on stderr as `text` or json"},
 			&cli.DurationFlag{Name: "list-timeout", Value: 10 * time.Second, Usage: "give up refreshing a version list or @latest upstream after `d` and serve the cache's"},
 			&cli.DurationFlag{Name: "not-found-ttl", Value: time.Minute, Usage: "remember an upstream \"not found\" for `d` (0: not at all)"},
-			&cli.IntFlag{Name: "upstream", Value: 64, Usage: "run at most `N` upstream fetches at a time"},
+			&cli.DurationFlag{Name: "failure-ttl", Value: 10 * time.Second, Usage: "remember any other upstream failure for `d` and answer it again without asking (0: not at all)"},
+			&cli.IntFlag{Name: "upstream", Value: 64, Usage: "send at most `N` upstream requests at a time (clients' first, then prefetches')"},
+			&cli.IntFlag{Name: "client-upstream", Value: 0, Usage: "let one client address start at most `N` upstream fetches at a time; more wait for its own (default: a quarter of -upstream)"},
+			&cli.DurationFlag{Name: "upstream-timeout", Value: time.Minute, Usage: "give up an upstream .info, .mod, list, query or checksum-database read (retries included) after `d`: 504"},
+			&cli.DurationFlag{Name: "zip-timeout", Value: 10 * time.Minute, Usage: "give up an upstream zip download (retries included) after `d`: 504"},
 			&cli.IntFlag{Name: "prefetch", Value: 16, Usage: "when a .mod is served, fetch its requirements' .mod files and its .info and .zip ahead, at most `N` at a time (0: off)"},
+			&cli.IntFlag{Name: "prefetch-per-client", Value: 64, Usage: "skip prefetches beyond `N` queued or running for one client address"},
+			&cli.IntFlag{Name: "max-conns", Value: 1024, Usage: "keep at most `N` client connections open; past it the longest idle one is closed, or the new one answered 503"},
+			&cli.IntFlag{Name: "max-conns-per-client", Value: 128, Usage: "keep at most `N` connections open from one client address (same rule)"},
+			&cli.DurationFlag{Name: "write-timeout", Value: 30 * time.Second, Usage: "cut a client that does not take each 128 KiB of a response within `d`"},
 			&cli.DurationFlag{Name: "shutdown-timeout", Value: 30 * time.Second, Usage: "on SIGTERM or SIGINT, let requests in flight finish for up to `d`"},
 		}, append(engineFlags(), fleetFlags()...)...),
 		Action: runServe,
@@ -52,8 +59,14 @@ func runServe(c *cli.Context) error {
 	stderr := c.App.ErrWriter
 	var opts options
 	opts.readEngine(c)
-	if opts.conns < 1 || c.Int("upstream") < 1 || c.Int("prefetch") < 0 {
-		return cli.Exit("gomodfetch serve: -conns and -upstream must be at least 1, -prefetch at least 0", exitUsage)
+	if opts.conns < 1 || c.Int("upstream") < 1 || c.Int("prefetch") < 0 || c.Int("client-upstream") < 0 || c.Int("prefetch-per-client") < 1 ||
+		c.Int("max-conns") < 1 || c.Int("max-conns-per-client") < 1 {
+		return cli.Exit("gomodfetch serve: -conns, -upstream, -prefetch-per-client, -max-conns and -max-conns-per-client must be at least 1, -prefetch and -client-upstream at least 0", exitUsage)
+	}
+	for _, name := range []string{"upstream-timeout", "zip-timeout", "write-timeout"} {
+		if c.Duration(name) <= 0 {
+			return cli.Exit("gomodfetch serve: -"+name+" must be positive", exitUsage)
+		}
 	}
 	var logger *slog.Logger
 	switch c.String("log-format") {
@@ -111,13 +124,18 @@ func runServe(c *cli.Context) error {
 		Offline:     c.Bool("offline"),
 		Context:     engineCtx,
 		Logger:      logger,
-		ListTimeout: c.Duration("list-timeout"),
-		NotFoundTTL: c.Duration("not-found-ttl"),
-		MaxUpstream: c.Int("upstream"),
-		Prefetch:    c.Int("prefetch"),
-	}
-	if sc.NotFoundTTL == 0 {
-		sc.NotFoundTTL = -1
+		ListTimeout:       c.Duration("list-timeout"),
+		NotFoundTTL:       offIfZero(c.Duration("not-found-ttl")),
+		FailureTTL:        offIfZero(c.Duration("failure-ttl")),
+		MaxUpstream:       c.Int("upstream"),
+		ClientUpstream:    c.Int("client-upstream"),
+		UpstreamTimeout:   c.Duration("upstream-timeout"),
+		ZipTimeout:        c.Duration("zip-timeout"),
+		Prefetch:          offIfZero(c.Int("prefetch")),
+		PrefetchPerClient: c.Int("prefetch-per-client"),
+		MaxConns:          c.Int("max-conns"),
+		MaxConnsPerClient: c.Int("max-conns-per-client"),
+		WriteTimeout:      c.Duration("write-timeout"),
 	}
 	if !sc.Offline {
 		// download.New only after the hook above is set.
@@ -132,6 +150,7 @@ func runServe(c *cli.Context) error {
 		}
 	}
 	srv = serve.New(sc)
+	dc.Router.Client.Gate = srv.Gate() // every upstream request within -upstream
 
 	l, err := net.Listen("tcp", c.String("addr"))
 	if err != nil {
@@ -144,19 +163,12 @@ func runServe(c *cli.Context) error {
 			return fail(err)
 		}
 	}
-	hs := &http.Server{
-		Handler:           srv,
-		ReadHeaderTimeout: 10 * time.Second,
-		IdleTimeout:       2 * time.Minute,
-		MaxHeaderBytes:    64 << 10,
-		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
-	}
 	logger.Info("serving", "url", url, "cache", cfg.modCache, "offline", sc.Offline, "upstream", proxyList(cfg.proxies), "sumdb", sc.SumDBName)
 
 	sigCtx, intr := notifyInterrupts(context.Background())
 	defer intr.stop()
 	served := make(chan error, 1)
-	go func() { served <- hs.Serve(l) }()
+	go func() { served <- srv.Serve(l) }()
 	select {
 	case err := <-served:
 		return fail(err)
@@ -165,7 +177,7 @@ func runServe(c *cli.Context) error {
 	logger.Info("shutting down", "signal", fmt.Sprint(intr.signal()))
 	shutCtx, cancel := context.WithTimeout(context.Background(), c.Duration("shutdown-timeout"))
 	defer cancel()
-	err = hs.Shutdown(shutCtx)
+	err = srv.Shutdown(shutCtx)
 	// Downloads still running are cut; the cache protocol leaves nothing
 	// partial under a final name.
 	stopEngine()
@@ -179,6 +191,14 @@ func runServe(c *cli.Context) error {
 	}
 	logger.Info("stopped")
 	return nil
+}
+
+// offIfZero turns a flag's 0 ("off") into serve.Config's negative.
+func offIfZero[T int | time.Duration](v T) T {
+	if v == 0 {
+		return -1
+	}
+	return v
 }
 
 func proxyList(ps []proxy.Proxy) string {

@@ -130,6 +130,13 @@ type Client struct {
 	// .info, .mod and .zip, hedges, the graph's go.mod files, queries and
 	// checksum-database lookups. Zero means no bound.
 	PerHost int
+	// Gate, if not nil, admits each request before it is sent (after its
+	// PerHost slot): Enter waits until the request may go, or fails when
+	// ctx ends, and the function it returns is called once when the
+	// request is over (its body closed, or it failed). It is never held
+	// while an operation waits to retry. A server uses it to bound and
+	// order its upstream requests; nil admits every request at once.
+	Gate Gate
 
 	slotsMu sync.Mutex
 	slots   map[string]chan struct{} // host → PerHost tokens
@@ -499,9 +506,31 @@ func (b *watchedBody) Close() error {
 	return err
 }
 
-// acquire waits for a free request slot for host (see PerHost) and returns
-// the function that gives it back (once).
+// Gate admits requests to proxies (see Client.Gate). It must be safe for
+// concurrent use.
+type Gate interface {
+	Enter(ctx context.Context) (leave func(), err error)
+}
+
+// acquire waits for a free request slot for host (see PerHost), then for
+// the Gate, and returns the function that gives both back (once).
 func (c *Client) acquire(ctx context.Context, host string) (func(), error) {
+	slot, err := c.hostSlot(ctx, host)
+	if err != nil || c.Gate == nil {
+		return slot, err
+	}
+	leave, err := c.Gate.Enter(ctx)
+	if err != nil {
+		slot()
+		return nil, err
+	}
+	var once sync.Once
+	return func() { once.Do(func() { leave(); slot() }) }, nil
+}
+
+// hostSlot waits for a free request slot for host (see PerHost) and
+// returns the function that gives it back (once).
+func (c *Client) hostSlot(ctx context.Context, host string) (func(), error) {
 	if c.PerHost <= 0 {
 		return func() {}, nil
 	}

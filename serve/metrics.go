@@ -21,6 +21,15 @@ type metrics struct {
 	stale    *prometheus.CounterVec   // what
 	prefetch *prometheus.CounterVec   // started, queued, skipped
 	events   *prometheus.CounterVec   // proxy, event
+
+	limited            *prometheus.CounterVec   // bound
+	abandoned          *prometheus.CounterVec   // prefetched, cancelled
+	flights            prometheus.Gauge         // upstream operations in progress
+	rememberedFailures prometheus.Counter       // answered from the failure memory
+	gateWaits          *prometheus.HistogramVec // class
+	conns              *prometheus.GaugeVec     // state
+	connsRefused       *prometheus.CounterVec   // reason
+	connsEvicted       *prometheus.CounterVec   // reason
 }
 
 func newMetrics(reg *prometheus.Registry, f *download.Fetcher) *metrics {
@@ -42,12 +51,38 @@ func newMetrics(reg *prometheus.Registry, f *download.Fetcher) *metrics {
 			Name: "gomodfetch_serve_stale_total", Help: "Answers served stale from the cache because upstream failed.",
 		}, []string{"what"}),
 		prefetch: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "gomodfetch_serve_prefetch_total", Help: "Background prefetches started, queued for a free slot, or skipped because the queue was full.",
+			Name: "gomodfetch_serve_prefetch_total", Help: "Background prefetches started, queued for a free slot, or skipped: skipped-recent (prefetched lately), skipped-client-budget (-prefetch-per-client), skipped-queue-full.",
 		}, []string{"result"}),
 		events: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "gomodfetch_upstream_events_total", Help: "Upstream retries, failed requests (after retries) and demotions, per proxy.",
 		}, []string{"proxy", "event"}),
 	}
+	m.limited = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "gomodfetch_serve_limited_total", Help: "Times a bound on clients bit: write-timeout (a response cut), client-upstream (a client waited for its own fetches).",
+	}, []string{"bound"})
+	m.abandoned = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "gomodfetch_serve_abandoned_total", Help: "Upstream operations whose every waiter went away: carried on as a prefetch, or cancelled.",
+	}, []string{"result"})
+	m.flights = prometheus.NewGauge(prometheus.GaugeOpts{
+		Name: "gomodfetch_serve_upstream_operations", Help: "Upstream operations (a module file, list or checksum-database read, with its retries) in progress.",
+	})
+	m.rememberedFailures = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "gomodfetch_serve_remembered_failures_total", Help: "Requests answered with an upstream failure remembered from a recent attempt (-failure-ttl).",
+	})
+	m.gateWaits = prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Name: "gomodfetch_serve_upstream_wait_seconds", Help: "Time an upstream request waited for one of the -upstream places, by class (client, prefetch).",
+		Buckets: []float64{.001, .01, .1, .5, 1, 5, 10, 30, 60},
+	}, []string{"class"})
+	m.conns = prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "gomodfetch_serve_connections", Help: "Client connections open, by state: new (no request yet), active, idle (kept alive between requests).",
+	}, []string{"state"})
+	m.connsRefused = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "gomodfetch_serve_connections_refused_total", Help: "Client connections answered 503 and closed at a bound: per-client (-max-conns-per-client) or total (-max-conns).",
+	}, []string{"reason"})
+	m.connsEvicted = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "gomodfetch_serve_connections_evicted_total", Help: "Idle kept-alive connections closed to make room for a new one, by the bound that was reached.",
+	}, []string{"reason"})
+	reg.MustRegister(m.limited, m.abandoned, m.flights, m.rememberedFailures, m.gateWaits, m.conns, m.connsRefused, m.connsEvicted)
 	reg.MustRegister(m.requests, m.cache, m.bytes, m.latency, m.stale, m.prefetch, m.events,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	if f != nil {
@@ -80,4 +115,13 @@ func (m *metrics) observe(endpoint string, code int, outcome string, n int64, d 
 // UpstreamEvent counts a Router event (proxy.Router.OnEvent).
 func (s *Server) UpstreamEvent(proxy, event string) {
 	s.metrics.events.WithLabelValues(proxy, event).Inc()
+}
+
+// gateWait observes how long an upstream request waited at the gate.
+func (m *metrics) gateWait(prefetch bool, d time.Duration) {
+	class := "client"
+	if prefetch {
+		class = "prefetch"
+	}
+	m.gateWaits.WithLabelValues(class).Observe(d.Seconds())
 }

@@ -15,7 +15,6 @@ import (
 	"strings"
 	"time"
 
-	"golang.org/x/mod/modfile"
 	"golang.org/x/mod/module"
 	"golang.org/x/mod/semver"
 
@@ -95,6 +94,9 @@ func (s *Server) serveModule(w *recorder, r *http.Request, q moduleRequest) {
 		w.fail(http.StatusNotFound, "not found: "+q.path+" is private here (GONOPROXY/GOPRIVATE); fetch it directly")
 		return
 	}
+	if q.kind == "mod" || q.kind == "zip" {
+		s.prefetcher.asked(client(r).client, q.kind+" "+q.mod().String())
+	}
 	if h := moduleHandlers[q.kind]; h != nil {
 		h(s, w, r, q)
 	}
@@ -130,7 +132,7 @@ func (s *Server) serveInfo(w *recorder, r *http.Request, q moduleRequest) {
 		return
 	}
 	w.outcome = "miss"
-	if _, err := s.ensureInfo(r.Context(), mod); err != nil {
+	if _, err := s.ensureInfo(r.Context(), client(r), mod); err != nil {
 		w.failErr(err)
 		return
 	}
@@ -138,8 +140,8 @@ func (s *Server) serveInfo(w *recorder, r *http.Request, q moduleRequest) {
 	s.serveFile(w, r, file, "application/json", immutable, "")
 }
 
-func (s *Server) ensureInfo(ctx context.Context, mod module.Version) (string, error) {
-	return flight(s, ctx, "info "+mod.String(), func(ctx context.Context) (string, error) {
+func (s *Server) ensureInfo(ctx context.Context, who requester, mod module.Version) (string, error) {
+	return flight(s, ctx, who, opMeta, "info "+mod.String(), func(ctx context.Context) (string, error) {
 		v, _, err := s.cfg.Fetcher.Stat(ctx, mod.Path, mod.Version)
 		return v, err
 	})
@@ -154,7 +156,7 @@ func (s *Server) serveQuery(w *recorder, r *http.Request, q moduleRequest) {
 		return
 	}
 	w.outcome = "miss"
-	v, err := flight(s, r.Context(), "query "+q.path+"@"+q.version, func(ctx context.Context) (string, error) {
+	v, err := flight(s, r.Context(), client(r), opMeta, "query "+q.path+"@"+q.version, func(ctx context.Context) (string, error) {
 		ctx, cancel := context.WithTimeout(ctx, s.cfg.ListTimeout)
 		defer cancel()
 		v, _, err := s.cfg.Fetcher.Stat(ctx, q.path, q.version)
@@ -195,18 +197,19 @@ func (s *Server) serveMod(w *recorder, r *http.Request, q moduleRequest) {
 	if cerr == nil {
 		w.outcome = "hit" // checked again, against the checksum database's cached answer
 	}
-	data, err := s.ensureMod(r.Context(), mod)
+	data, err := s.ensureMod(r.Context(), client(r), mod)
 	if err != nil {
 		w.failErr(err)
 		return
 	}
+	// What the client will ask next starts on its way before it has this.
+	s.prefetchFor(client(r).client, mod, data)
 	file, _ = s.cfg.Cache.File(mod, "mod")
 	s.serveFile(w, r, file, "text/plain; charset=utf-8", immutable, "")
-	s.prefetchFor(mod, data)
 }
 
-func (s *Server) ensureMod(ctx context.Context, mod module.Version) ([]byte, error) {
-	return flight(s, ctx, "mod "+mod.String(), func(ctx context.Context) ([]byte, error) {
+func (s *Server) ensureMod(ctx context.Context, who requester, mod module.Version) ([]byte, error) {
+	return flight(s, ctx, who, opMeta, "mod "+mod.String(), func(ctx context.Context) ([]byte, error) {
 		return s.cfg.Fetcher.GoMod(ctx, mod)
 	})
 }
@@ -229,7 +232,7 @@ func (s *Server) serveZip(w *recorder, r *http.Request, q moduleRequest) {
 	if ok {
 		w.outcome = "hit"
 	}
-	m, err := s.ensureZip(r.Context(), mod)
+	m, err := s.ensureZip(r.Context(), client(r), mod)
 	if err != nil {
 		w.failErr(err)
 		return
@@ -237,8 +240,8 @@ func (s *Server) serveZip(w *recorder, r *http.Request, q moduleRequest) {
 	s.serveFile(w, r, m.Zip, "application/zip", immutable, m.Sum)
 }
 
-func (s *Server) ensureZip(ctx context.Context, mod module.Version) (*download.Module, error) {
-	return flight(s, ctx, "zip "+mod.String(), func(ctx context.Context) (*download.Module, error) {
+func (s *Server) ensureZip(ctx context.Context, who requester, mod module.Version) (*download.Module, error) {
+	return flight(s, ctx, who, opZip, "zip "+mod.String(), func(ctx context.Context) (*download.Module, error) {
 		// The .info first, written to the cache at once, so a client's
 		// .info request during the zip download asks nothing again.
 		if _, _, err := s.cfg.Fetcher.Stat(ctx, mod.Path, mod.Version); err != nil {
@@ -269,7 +272,7 @@ func (s *Server) serveList(w *recorder, r *http.Request, q moduleRequest) {
 		return
 	}
 	w.outcome = "miss"
-	list, err := flight(s, r.Context(), "list "+q.path, func(ctx context.Context) ([]string, error) {
+	list, err := flight(s, r.Context(), client(r), opMeta, "list "+q.path, func(ctx context.Context) ([]string, error) {
 		ctx, cancel := context.WithTimeout(ctx, s.cfg.ListTimeout)
 		defer cancel()
 		return s.cfg.Fetcher.Versions(ctx, q.path)
@@ -352,7 +355,7 @@ func (s *Server) serveLatest(w *recorder, r *http.Request, q moduleRequest) {
 		return
 	}
 	w.outcome = "miss"
-	v, err := flight(s, r.Context(), "latest "+q.path, func(ctx context.Context) (string, error) {
+	v, err := flight(s, r.Context(), client(r), opMeta, "latest "+q.path, func(ctx context.Context) (string, error) {
 		ctx, cancel := context.WithTimeout(ctx, s.cfg.ListTimeout)
 		defer cancel()
 		v, _, err := s.cfg.Fetcher.Latest(ctx, q.path)
@@ -451,85 +454,4 @@ func (s *Server) serveBytes(w *recorder, r *http.Request, data []byte, ctype str
 	sum := sha256.Sum256(data)
 	hd.Set("ETag", `"`+hex.EncodeToString(sum[:16])+`"`)
 	http.ServeContent(w, r, "", time.Time{}, bytes.NewReader(data))
-}
-
-// prefetchFor starts, within the Prefetch bound, what a client that asked
-// for mod's go.mod will likely ask next: the go.mod of each requirement,
-// and mod's own .info and .zip. Whatever does not fit in the bound is
-// skipped.
-func (s *Server) prefetchFor(mod module.Version, gomod []byte) {
-	if cap(s.prefetch) == 0 {
-		return
-	}
-	f, err := modfile.ParseLax("go.mod", gomod, nil)
-	if err != nil {
-		return
-	}
-	for _, req := range f.Require {
-		m := req.Mod
-		if s.cfg.Private(m.Path) || module.Check(m.Path, m.Version) != nil || module.CanonicalVersion(m.Version) != m.Version {
-			continue
-		}
-		if _, _, err := s.cfg.Cache.ReadGoMod(m); err == nil {
-			continue
-		}
-		s.spawn(true, func(ctx context.Context) { s.ensureMod(ctx, m) })
-	}
-	if _, _, ok := s.cfg.Cache.ZipHash(mod); ok {
-		return // the zip is there (checked when it is asked for)
-	}
-	s.spawn(false, func(ctx context.Context) { s.ensureZip(ctx, mod) })
-}
-
-// maxPending bounds the prefetches waiting for one of the Prefetch slots;
-// beyond it new ones are skipped.
-const maxPending = 4096
-
-// spawn runs a prefetch in one of the Prefetch slots, or queues it for the
-// next free one: go.mod files first (the client's module graph waits on
-// them), then zips, each in the order asked.
-func (s *Server) spawn(isMod bool, fn func(ctx context.Context)) {
-	s.pmu.Lock()
-	defer s.pmu.Unlock()
-	select {
-	case s.prefetch <- struct{}{}:
-		s.wg.Add(1)
-		go s.runPrefetch(fn)
-		return
-	default:
-	}
-	if len(s.pendingMods)+len(s.pendingZips) >= maxPending {
-		s.metrics.prefetch.WithLabelValues("skipped").Inc()
-		return
-	}
-	s.wg.Add(1)
-	s.metrics.prefetch.WithLabelValues("queued").Inc()
-	if isMod {
-		s.pendingMods = append(s.pendingMods, fn)
-	} else {
-		s.pendingZips = append(s.pendingZips, fn)
-	}
-}
-
-// runPrefetch runs fn, then what is queued, in its slot; it gives the
-// slot back (under the queue's lock, so nothing queued is left behind)
-// when the queue is empty.
-func (s *Server) runPrefetch(fn func(ctx context.Context)) {
-	for {
-		s.metrics.prefetch.WithLabelValues("started").Inc()
-		fn(s.ctx)
-		s.wg.Done()
-		s.pmu.Lock()
-		switch {
-		case len(s.pendingMods) > 0:
-			fn, s.pendingMods = s.pendingMods[0], s.pendingMods[1:]
-		case len(s.pendingZips) > 0:
-			fn, s.pendingZips = s.pendingZips[0], s.pendingZips[1:]
-		default:
-			<-s.prefetch
-			s.pmu.Unlock()
-			return
-		}
-		s.pmu.Unlock()
-	}
 }

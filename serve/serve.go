@@ -31,18 +31,16 @@ package serve
 import (
 	"context"
 	"errors"
-	"fmt"
 	"io"
 	"io/fs"
 	"log/slog"
 	"net/http"
+	"os"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
-	"golang.org/x/sync/singleflight"
 
 	"gomodfetch/download"
 	"gomodfetch/modcache"
@@ -91,29 +89,65 @@ type Config struct {
 	// NotFoundTTL is how long an upstream "not found" is remembered
 	// (zero: 1m; negative: not at all).
 	NotFoundTTL time.Duration
-	// MaxUpstream bounds the upstream operations in flight (zero: 64).
+	// FailureTTL is how long any other upstream failure is remembered and
+	// answered again without asking upstream (zero: 10s; negative: not at
+	// all).
+	FailureTTL time.Duration
+
+	// The bounds below keep what a client can make the server spend
+	// (connections, time, upstream work, memory) finite. Zero means the
+	// default given; each one that bites is logged (at most a line per
+	// bound every 10s) and counted in /metrics.
+
+	// MaxUpstream bounds the upstream requests in flight at once, for
+	// clients and prefetches (zero: 64). A request holds its place while
+	// its response is read, not while it waits to be retried.
 	MaxUpstream int
+	// ClientUpstream bounds the upstream fetches one client (address)
+	// may have started and not yet seen end; more wait for one of its own
+	// (zero: a quarter of MaxUpstream, at least 1).
+	ClientUpstream int
+	// UpstreamTimeout bounds one upstream operation for a .info, .mod,
+	// version list, query or checksum-database read, its retries included,
+	// and how long a client waits for it (zero: 1m). ZipTimeout is the
+	// same for a zip (zero: 10m).
+	UpstreamTimeout, ZipTimeout time.Duration
 	// Prefetch bounds the background fetches started when a .mod is
-	// served: its requirements' .mod files, and its own .info and .zip
-	// (zero: none).
+	// served (its requirements' .mod files, its own .info and .zip) that
+	// run at once; their upstream requests hold at most as many places,
+	// never more than half of MaxUpstream (zero: 16; negative: no
+	// prefetch).
 	Prefetch int
+	// PrefetchPerClient bounds one client's prefetches queued or running
+	// (zero: 64); more are skipped.
+	PrefetchPerClient int
+
+	// MaxConns bounds the open client connections (zero: 1024), and
+	// MaxConnsPerClient those from one address (zero: 128): past a bound,
+	// the longest idle connection is closed to make room, or the new one
+	// is answered 503 (see Serve).
+	MaxConns, MaxConnsPerClient int
+	// WriteTimeout cuts a client that does not take each 128 KiB of a
+	// response within it (zero: 30s): a reader that stalls or trickles
+	// cannot hold a connection, its buffers and a file open for ever.
+	WriteTimeout time.Duration
 }
 
 // Server is the proxy, an http.Handler. It is safe for concurrent use.
 type Server struct {
-	cfg      Config
-	ctx      context.Context
-	log      *slog.Logger
-	metrics  *metrics
-	flights  singleflight.Group
-	upstream chan struct{} // semaphore: MaxUpstream
-	prefetch chan struct{} // semaphore: Prefetch
-	// prefetches waiting for a slot (module.go's spawn)
-	pmu                      sync.Mutex
-	pendingMods, pendingZips []func(context.Context)
-	misses                   notFound
-	mux                      *http.ServeMux
-	wg                       sync.WaitGroup // prefetches
+	cfg          Config
+	ctx          context.Context
+	log          *slog.Logger
+	limits       *limitLog
+	metrics      *metrics
+	flights      flights
+	gate         *upstreamGate
+	clientPlaces clientPlaces
+	prefetcher   *prefetcher
+	misses       answers // upstream "not found", by flight key
+	failures     answers // other upstream failures, by flight key
+	mux          *http.ServeMux
+	listening    listening
 }
 
 // New returns a Server for cfg.
@@ -121,15 +155,21 @@ func New(cfg Config) *Server {
 	if cfg.Context == nil {
 		cfg.Context = context.Background()
 	}
-	if cfg.ListTimeout <= 0 {
-		cfg.ListTimeout = 10 * time.Second
+	setDefault(&cfg.ListTimeout, 10*time.Second)
+	setDefault(&cfg.NotFoundTTL, time.Minute)
+	setDefault(&cfg.FailureTTL, 10*time.Second)
+	setDefault(&cfg.MaxUpstream, 64)
+	setDefault(&cfg.ClientUpstream, max(1, cfg.MaxUpstream/4))
+	setDefault(&cfg.UpstreamTimeout, time.Minute)
+	setDefault(&cfg.ZipTimeout, 10*time.Minute)
+	setDefault(&cfg.Prefetch, 16)
+	if cfg.MaxUpstream < 2 {
+		cfg.Prefetch = -1 // prefetches may hold at most half the places: none of one
 	}
-	if cfg.NotFoundTTL == 0 {
-		cfg.NotFoundTTL = time.Minute
-	}
-	if cfg.MaxUpstream <= 0 {
-		cfg.MaxUpstream = 64
-	}
+	setDefault(&cfg.PrefetchPerClient, 64)
+	setDefault(&cfg.MaxConns, 1024)
+	setDefault(&cfg.MaxConnsPerClient, 128)
+	setDefault(&cfg.WriteTimeout, 30*time.Second)
 	if cfg.Private == nil {
 		cfg.Private = func(string) bool { return false }
 	}
@@ -145,15 +185,19 @@ func New(cfg Config) *Server {
 		reg = prometheus.NewRegistry()
 	}
 	s := &Server{
-		cfg:      cfg,
-		ctx:      cfg.Context,
-		log:      log,
-		upstream: make(chan struct{}, cfg.MaxUpstream),
-		prefetch: make(chan struct{}, max(cfg.Prefetch, 0)),
-		misses:   notFound{ttl: cfg.NotFoundTTL},
-		mux:      http.NewServeMux(),
+		cfg:          cfg,
+		ctx:          cfg.Context,
+		log:          log,
+		limits:       &limitLog{log: log, every: 10 * time.Second},
+		gate:         &upstreamGate{size: cfg.MaxUpstream, share: min(cfg.Prefetch, cfg.MaxUpstream/2)},
+		clientPlaces: clientPlaces{per: cfg.ClientUpstream},
+		prefetcher:   newPrefetcher(cfg.Prefetch, cfg.PrefetchPerClient),
+		misses:       answers{ttl: cfg.NotFoundTTL, max: 10000},
+		failures:     answers{ttl: cfg.FailureTTL, max: 10000},
+		mux:          http.NewServeMux(),
 	}
 	s.metrics = newMetrics(reg, cfg.Fetcher)
+	s.gate.onWait = s.metrics.gateWait
 	s.mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 	s.mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
@@ -162,9 +206,25 @@ func New(cfg Config) *Server {
 	return s
 }
 
-// Wait waits for the background prefetches to end (they end soon once the
-// server's context is done).
-func (s *Server) Wait() { s.wg.Wait() }
+// setDefault sets *v to def if it is zero. (A negative value is left as
+// it is: "off" or "none" where a bound allows that.)
+func setDefault[T int | time.Duration](v *T, def T) {
+	if *v == 0 {
+		*v = def
+	}
+}
+
+// Gate is what the Fetcher's proxy.Client must pass every upstream
+// request through (proxy.Client.Gate), so that MaxUpstream, the order of
+// clients before prefetches, and the flights' classes hold.
+func (s *Server) Gate() proxy.Gate { return s.gate }
+
+// Wait waits for the upstream operations and prefetches in progress to
+// end (they end soon once the server's context is done).
+func (s *Server) Wait() {
+	s.prefetcher.wg.Wait()
+	s.flights.wg.Wait()
+}
 
 // maxURL bounds a request's path: a module path and version are far
 // shorter.
@@ -173,9 +233,13 @@ const maxURL = 4096
 // ServeHTTP implements http.Handler.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
-	rw := &recorder{ResponseWriter: w}
+	rw := &recorder{ResponseWriter: w, rc: http.NewResponseController(w), timeout: s.cfg.WriteTimeout}
+	rw.arm()
 	ep := "other"
 	defer func() {
+		// The server flushes what is buffered after this returns: that
+		// too must go within the write timeout.
+		rw.arm()
 		d := time.Since(start)
 		s.metrics.observe(ep, rw.code(), rw.outcome, rw.n, d)
 		level := slog.LevelInfo
@@ -192,6 +256,11 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		if rw.detail != "" {
 			attrs = append(attrs, slog.String("error", rw.detail))
+		}
+		if rw.cut {
+			s.metrics.limited.WithLabelValues("write-timeout").Inc()
+			s.limits.note("write-timeout", "a client did not take a response's bytes in time; its connection was cut (-write-timeout)", hostOf(r.RemoteAddr))
+			attrs = append(attrs, slog.String("cut", "write timeout"))
 		}
 		s.log.LogAttrs(r.Context(), level, "request", attrs...)
 	}()
@@ -223,13 +292,40 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// recorder remembers what was answered, for the log and the metrics.
+// client is who a request counts against: its address.
+func client(r *http.Request) requester { return requester{client: hostOf(r.RemoteAddr)} }
+
+// recorder remembers what was answered, for the log and the metrics, and
+// holds the client to the write timeout: every chunk of at most writeChunk
+// bytes must be taken within it, so a response makes progress at no less
+// than writeChunk per timeout or its connection is cut.
 type recorder struct {
 	http.ResponseWriter
+	rc      *http.ResponseController
+	timeout time.Duration
 	status  int
 	n       int64
 	outcome string // "hit", "miss", "stale", "offline" or ""
 	detail  string // the error behind a failure, for the log
+	cut     bool   // a write ran past the timeout
+}
+
+// writeChunk is how much of a response must go within one write timeout.
+const writeChunk = 128 << 10
+
+// arm gives the next write the write timeout from now.
+func (w *recorder) arm() {
+	if w.rc != nil {
+		w.rc.SetWriteDeadline(time.Now().Add(w.timeout))
+	}
+}
+
+// wrote counts n bytes sent and notes a write that timed out.
+func (w *recorder) wrote(n int64, err error) {
+	w.n += n
+	if err != nil && errors.Is(err, os.ErrDeadlineExceeded) {
+		w.cut = true
+	}
 }
 
 func (w *recorder) WriteHeader(code int) {
@@ -243,29 +339,64 @@ func (w *recorder) Write(p []byte) (int, error) {
 	if w.status == 0 {
 		w.status = http.StatusOK
 	}
-	n, err := w.ResponseWriter.Write(p)
-	w.n += int64(n)
-	return n, err
+	written := 0
+	for len(p) > 0 {
+		chunk := p[:min(len(p), writeChunk)]
+		w.arm()
+		n, err := w.ResponseWriter.Write(chunk)
+		written += n
+		w.wrote(int64(n), err)
+		if err != nil {
+			return written, err
+		}
+		p = p[n:]
+	}
+	return written, nil
 }
 
 // ReadFrom hands a body read from a file (http.ServeContent's copy of a
 // cached zip) to the connection's own ReadFrom, which sends it with
-// sendfile on Linux. Without it every byte went through a 32 KiB copy
-// buffer, and `go run ./bench -serve` had serve -offline's zips at 0.56
-// of a static file server's rate over the same cache (0.83 with it).
+// sendfile on Linux, a chunk at a time under the write timeout. Without
+// it every byte went through a 32 KiB copy buffer, and `go run ./bench
+// -serve` had serve -offline's zips at 0.56 of a static file server's
+// rate over the same cache (0.83 with it).
 func (w *recorder) ReadFrom(r io.Reader) (int64, error) {
 	if w.status == 0 {
 		w.status = http.StatusOK
 	}
-	var n int64
-	var err error
-	if rf, ok := w.ResponseWriter.(io.ReaderFrom); ok {
-		n, err = rf.ReadFrom(r)
-	} else {
-		n, err = io.Copy(struct{ io.Writer }{w.ResponseWriter}, r)
+	rf, ok := w.ResponseWriter.(io.ReaderFrom)
+	if !ok {
+		return io.Copy(struct{ io.Writer }{w}, r)
 	}
-	w.n += n
-	return n, err
+	// ServeContent passes an *io.LimitedReader over the file: chunks of
+	// it are read as LimitedReaders over the file itself, which the
+	// connection still sends with sendfile.
+	src, left := r, int64(-1)
+	if lr, ok := r.(*io.LimitedReader); ok {
+		src, left = lr.R, lr.N
+		defer func() { lr.N = left }()
+	}
+	var total int64
+	for left != 0 {
+		n := int64(writeChunk)
+		if left > 0 {
+			n = min(n, left)
+		}
+		w.arm()
+		m, err := rf.ReadFrom(&io.LimitedReader{R: src, N: n})
+		total += m
+		if left > 0 {
+			left -= m
+		}
+		w.wrote(m, err)
+		if err != nil {
+			return total, err
+		}
+		if m < n {
+			break // the source ended
+		}
+	}
+	return total, nil
 }
 
 // Unwrap gives http.ResponseController the connection's writer.
@@ -295,12 +426,20 @@ func (w *recorder) fail(code int, msg string) {
 }
 
 // failErr answers err with the status a go command expects: 404 for "not
-// here", 503 while shutting down, 502 for any other upstream failure.
+// here", 503 while shutting down or when the client must wait its turn,
+// 504 when upstream did not answer in time, 502 for any other upstream
+// failure.
 func (w *recorder) failErr(err error) {
 	w.detail = oneLine(err.Error(), 500)
+	var timeout *upstreamTimeout
 	switch {
 	case notExist(err):
 		w.fail(http.StatusNotFound, "not found: "+err.Error())
+	case errors.Is(err, errTooManyFlights):
+		w.Header().Set("Retry-After", "1")
+		w.fail(http.StatusServiceUnavailable, err.Error())
+	case errors.As(err, &timeout):
+		w.fail(http.StatusGatewayTimeout, "upstream: "+err.Error())
 	case errors.Is(err, context.Canceled):
 		w.fail(http.StatusServiceUnavailable, "server shutting down")
 	default:
@@ -328,81 +467,4 @@ func oneLine(s string, n int) string {
 		}
 	}
 	return string(b)
-}
-
-// notFound remembers upstream "not found" answers for a while, bounded in
-// number.
-type notFound struct {
-	ttl time.Duration
-	mu  sync.Mutex
-	m   map[string]time.Time // key → expiry
-}
-
-const maxNotFound = 10000
-
-func (n *notFound) has(key string) bool {
-	if n.ttl < 0 {
-		return false
-	}
-	n.mu.Lock()
-	defer n.mu.Unlock()
-	exp, ok := n.m[key]
-	if ok && time.Now().After(exp) {
-		delete(n.m, key)
-		return false
-	}
-	return ok
-}
-
-func (n *notFound) add(key string) {
-	if n.ttl < 0 {
-		return
-	}
-	n.mu.Lock()
-	defer n.mu.Unlock()
-	if n.m == nil {
-		n.m = map[string]time.Time{}
-	}
-	now := time.Now()
-	if len(n.m) >= maxNotFound {
-		for k, exp := range n.m {
-			if now.After(exp) || len(n.m) >= maxNotFound {
-				delete(n.m, k)
-			}
-		}
-	}
-	n.m[key] = now.Add(n.ttl)
-}
-
-// flight runs fn once for key among the requests asking at the same time,
-// on the server's context and within the upstream bound, and waits for it
-// on ctx (a request's): a request that goes away leaves fn running for the
-// others, and its result lands in the cache.
-func flight[T any](s *Server, ctx context.Context, key string, fn func(ctx context.Context) (T, error)) (T, error) {
-	var zero T
-	if s.misses.has(key) {
-		return zero, fmt.Errorf("%s: %w (remembered)", key, fs.ErrNotExist)
-	}
-	ch := s.flights.DoChan(key, func() (any, error) {
-		select {
-		case s.upstream <- struct{}{}:
-		case <-s.ctx.Done():
-			return zero, s.ctx.Err()
-		}
-		defer func() { <-s.upstream }()
-		v, err := fn(s.ctx)
-		if err != nil && notExist(err) {
-			s.misses.add(key)
-		}
-		return v, err
-	})
-	select {
-	case res := <-ch:
-		if res.Err != nil {
-			return zero, res.Err
-		}
-		return res.Val.(T), nil
-	case <-ctx.Done():
-		return zero, ctx.Err()
-	}
 }

@@ -36,6 +36,8 @@ type upstream struct {
 	fail     map[string]int // path → status
 	tamper   bool
 	zipDelay chan struct{} // if set, the zip waits for it
+	// extra, if set, may answer a request first (reporting true if it did).
+	extra func(w http.ResponseWriter, r *http.Request) bool
 }
 
 func newUpstream(t *testing.T) *upstream {
@@ -44,8 +46,11 @@ func newUpstream(t *testing.T) *upstream {
 	u.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		u.mu.Lock()
 		u.reqs = append(u.reqs, r.URL.Path)
-		code, tamper, delay := u.fail[r.URL.Path], u.tamper, u.zipDelay
+		code, tamper, delay, extra := u.fail[r.URL.Path], u.tamper, u.zipDelay, u.extra
 		u.mu.Unlock()
+		if extra != nil && extra(w, r) {
+			return
+		}
 		if code != 0 {
 			http.Error(w, "injected", code)
 			return
@@ -101,10 +106,12 @@ func (d *fakeDB) Lookup(ctx context.Context, path, version string) ([]string, er
 func (d *fakeDB) Name() string { return "sum.example" }
 
 type setup struct {
-	up    *upstream
-	srv   *httptest.Server
-	cache *modcache.Cache
-	s     *Server
+	up     *upstream
+	srv    *httptest.Server
+	cache  *modcache.Cache
+	s      *Server
+	db     *fakeDB
+	router *proxy.Router
 }
 
 func newSetup(t *testing.T, edit func(*Config)) *setup {
@@ -120,25 +127,31 @@ func newSetup(t *testing.T, edit func(*Config)) *setup {
 		"example.com/m v1.0.0/go.mod " + mh,
 	}}
 	cache := &modcache.Cache{Root: t.TempDir(), ReadWrite: true}
+	client := &proxy.Client{HTTP: proxy.NewHTTPClient(0, 0, 4)}
+	router := &proxy.Router{
+		Proxies: proxies,
+		Client:  client,
+		Policy:  retry.Policy{MaxAttempts: 3, Initial: time.Millisecond, Max: time.Millisecond},
+	}
 	f := download.New(download.Config{
-		Cache: cache,
-		Router: &proxy.Router{
-			Proxies: proxies,
-			Client:  &proxy.Client{HTTP: proxy.NewHTTPClient(0, 0, 4)},
-			Policy:  retry.Policy{MaxAttempts: 3, Initial: time.Millisecond, Max: time.Millisecond},
-		},
+		Cache:         cache,
+		Router:        router,
 		Verifier:      &verify.Verifier{DB: db},
 		ForgetAnswers: true,
 	})
-	cfg := Config{Cache: cache, Fetcher: f, SumDBName: "sum.example",
+	ctx, stop := context.WithCancel(context.Background())
+	cfg := Config{Cache: cache, Fetcher: f, SumDBName: "sum.example", Prefetch: -1, Context: ctx,
 		Private: func(p string) bool { return strings.HasPrefix(p, "example.com/private") }}
 	if edit != nil {
 		edit(&cfg)
 	}
 	s := New(cfg)
+	client.Gate = s.Gate()
+	// Before the cache's TempDir goes: what still runs is stopped.
+	t.Cleanup(func() { stop(); s.Wait() })
 	srv := httptest.NewServer(s)
 	t.Cleanup(srv.Close)
-	return &setup{up: up, srv: srv, cache: cache, s: s}
+	return &setup{up: up, srv: srv, cache: cache, s: s, db: db, router: router}
 }
 
 func (st *setup) do(t *testing.T, method, path string, hdr ...string) (*http.Response, string) {
@@ -331,7 +344,9 @@ func TestOffline(t *testing.T) {
 // TestTamper checks that a zip the checksum database does not confirm
 // reaches no client and is not stored.
 func TestTamper(t *testing.T) {
-	st := newSetup(t, nil)
+	// Failures are not remembered here: the test's upstream stops lying
+	// at once.
+	st := newSetup(t, func(c *Config) { c.FailureTTL = -1 })
 	st.up.mu.Lock()
 	st.up.tamper = true
 	st.up.mu.Unlock()
@@ -350,11 +365,11 @@ func TestTamper(t *testing.T) {
 	}
 }
 
-// TestDisconnect checks that a client going away cancels nothing: the
-// download finishes, lands in the cache, and a second client waiting for
-// it gets it from the one upstream request.
+// TestDisconnect checks that a client going away cancels nothing another
+// client waits for: the download finishes, lands in the cache, and the
+// second client gets it from the one upstream request.
 func TestDisconnect(t *testing.T) {
-	st := newSetup(t, func(c *Config) { c.Prefetch = 0 })
+	st := newSetup(t, func(c *Config) { c.Prefetch = -1 })
 	st.up.mu.Lock()
 	st.up.zipDelay = make(chan struct{})
 	st.up.mu.Unlock()
@@ -408,7 +423,7 @@ func TestDisconnect(t *testing.T) {
 }
 
 func TestConcurrentOneFetch(t *testing.T) {
-	st := newSetup(t, func(c *Config) { c.Prefetch = 0 })
+	st := newSetup(t, func(c *Config) { c.Prefetch = -1 })
 	var wg sync.WaitGroup
 	var bad atomic.Int64
 	for range 50 {
@@ -466,10 +481,11 @@ func TestPrefetchQueued(t *testing.T) {
 		time.Sleep(10 * time.Millisecond)
 	}
 	st.s.Wait()
-	st.s.pmu.Lock()
-	defer st.s.pmu.Unlock()
-	if n := len(st.s.pendingMods) + len(st.s.pendingZips); n != 0 || len(st.s.prefetch) != 0 {
-		t.Errorf("after Wait: %d queued, %d slots held; want 0 and 0", n, len(st.s.prefetch))
+	p := st.s.prefetcher
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if n := len(p.pendingMods) + len(p.pendingZips); n != 0 || len(p.slots) != 0 {
+		t.Errorf("after Wait: %d queued, %d slots held; want 0 and 0", n, len(p.slots))
 	}
 }
 
@@ -532,4 +548,13 @@ func TestZipReadFrom(t *testing.T) {
 			t.Errorf("offline=%v: metrics lack %s", offline, want)
 		}
 	}
+}
+
+func goModHash(t *testing.T, gomod string) string {
+	t.Helper()
+	h, err := verify.HashGoMod([]byte(gomod))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return h
 }

@@ -72,7 +72,7 @@ func (s *Server) sumdbFile(w *recorder, r *http.Request, name, rest, ctype, cach
 		return
 	}
 	w.outcome = "miss"
-	data, err := flight(s, r.Context(), "sumdb "+rest, func(ctx context.Context) ([]byte, error) {
+	data, err := flight(s, r.Context(), client(r), opMeta, "sumdb "+rest, func(ctx context.Context) ([]byte, error) {
 		return s.cfg.SumDB.Remote("/" + rest)
 	})
 	if err != nil {
@@ -102,7 +102,7 @@ func (s *Server) sumdbLatest(w *recorder, r *http.Request, name string) {
 		return
 	}
 	w.outcome = "miss"
-	data, err := flight(s, r.Context(), "sumdb latest", func(ctx context.Context) ([]byte, error) {
+	data, err := flight(s, r.Context(), client(r), opMeta, "sumdb latest", func(ctx context.Context) ([]byte, error) {
 		// Not remembered as "not found": latest changes.
 		return s.cfg.SumDB.Remote("/latest")
 	})

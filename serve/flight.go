@@ -1,0 +1,334 @@
+package serve
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// A flight is one upstream operation (a .mod, a zip, a version list...)
+// that every request asking for the same thing at the same time waits for.
+// It runs on the server's context, not on a request's, under a deadline of
+// its own (Config.UpstreamTimeout, Config.ZipTimeout), and it counts its
+// waiters:
+//
+//   - a request that goes away stops waiting; when the last waiter has
+//     gone, the flight is carried on as a prefetch if one of the prefetch
+//     slots is free (what it fetches lands in the cache for the next
+//     client), and is cancelled otherwise, so that abandoned requests
+//     cannot hold upstream capacity that others need;
+//   - a flight runs for a client or for a prefetch (its class); a client
+//     that joins a prefetch's flight makes it a client's, so its upstream
+//     requests stop queueing behind other clients' (upstreamGate);
+//   - the client that starts a flight holds one of its Config.ClientUpstream
+//     places until the flight ends or is given up, so one client cannot
+//     start every upstream fetch there is room for.
+//
+// Its result is shared with every waiter; a "not found" is remembered for
+// Config.NotFoundTTL and any other failure for Config.FailureTTL, so a burst
+// of clients asking for one broken path costs upstream one operation.
+type flightCall struct {
+	key    string
+	done   chan struct{}
+	val    any
+	err    error
+	cancel context.CancelFunc
+
+	prefetch atomic.Bool // no client waits for it (a prefetch, or adopted)
+
+	// guarded by flights.mu
+	waiters int    // requests and prefetches waiting for it
+	clients int    // the requests among them
+	adopted bool   // carried on in a prefetch slot after its waiters left
+	ended   bool   // finished or given up: new requests start anew
+	release func() // gives back what the flight holds: the starter's place, an adopted prefetch slot
+}
+
+func (c *flightCall) isPrefetch() bool { return c != nil && c.prefetch.Load() }
+
+type flightKey struct{}
+
+// flightOf returns the flight a context belongs to (the upstream gate asks
+// it whom a request is for), or nil.
+func flightOf(ctx context.Context) *flightCall {
+	c, _ := ctx.Value(flightKey{}).(*flightCall)
+	return c
+}
+
+// flights are the flights in progress, by key.
+type flights struct {
+	mu    sync.Mutex
+	calls map[string]*flightCall
+	wg    sync.WaitGroup // running
+}
+
+// requester is who asks for a flight: a client (by its address, or its
+// credential's name) or a prefetch.
+type requester struct {
+	client   string
+	prefetch bool
+}
+
+// opKind says which deadline bounds a flight.
+type opKind int
+
+const (
+	opMeta opKind = iota // .info, .mod, lists, queries, checksum database
+	opZip
+)
+
+// errTooManyFlights is a client that already has all its upstream fetches
+// in flight (Config.ClientUpstream) and waited too long for one to end.
+var errTooManyFlights = errors.New("too many upstream fetches of yours in flight; try again shortly")
+
+// flight runs fn once for key among the requests asking at the same time
+// (see flightCall) and waits for its result on ctx (a request's, or the
+// server's for a prefetch).
+func flight[T any](s *Server, ctx context.Context, who requester, kind opKind, key string, fn func(ctx context.Context) (T, error)) (T, error) {
+	var zero T
+	if err := s.remembered(key); err != nil {
+		return zero, err
+	}
+	c, err := s.joinFlight(ctx, who, kind, key, func(ctx context.Context) (any, error) { return fn(ctx) })
+	if err != nil {
+		return zero, err
+	}
+	select {
+	case <-c.done:
+		if c.err != nil {
+			return zero, c.err
+		}
+		return c.val.(T), nil
+	case <-ctx.Done():
+		s.leaveFlight(c, who)
+		return zero, ctx.Err()
+	}
+}
+
+// joinFlight returns key's flight in progress with one more waiter, or
+// starts it.
+func (s *Server) joinFlight(ctx context.Context, who requester, kind opKind, key string, fn func(ctx context.Context) (any, error)) (*flightCall, error) {
+	if c := s.joinRunning(who, key); c != nil {
+		return c, nil
+	}
+	release := func() {}
+	if !who.prefetch {
+		// The place is taken before the flight exists, so a client at its
+		// bound waits without holding anything.
+		pctx, cancel := context.WithTimeout(ctx, s.cfg.UpstreamTimeout)
+		r, err := s.clientPlaces.acquire(pctx, who.client, func() {
+			s.metrics.limited.WithLabelValues("client-upstream").Inc()
+			s.limits.note("client-upstream", "a client waits for one of its own upstream fetches to end (-client-upstream)", who.client)
+		})
+		cancel()
+		if err != nil {
+			if s.ctx.Err() == nil {
+				return nil, errTooManyFlights
+			}
+			return nil, err
+		}
+		release = r
+	}
+	s.flights.mu.Lock()
+	if c := s.flights.calls[key]; c != nil && !c.ended {
+		s.addWaiter(c, who)
+		s.flights.mu.Unlock()
+		release()
+		return c, nil
+	}
+	deadline := s.cfg.UpstreamTimeout
+	if kind == opZip {
+		deadline = s.cfg.ZipTimeout
+	}
+	c := &flightCall{key: key, done: make(chan struct{}), release: release}
+	c.prefetch.Store(true)
+	s.addWaiter(c, who)
+	fctx, cancel := context.WithTimeout(s.ctx, deadline)
+	c.cancel = cancel
+	fctx = context.WithValue(fctx, flightKey{}, c)
+	if s.flights.calls == nil {
+		s.flights.calls = map[string]*flightCall{}
+	}
+	s.flights.calls[key] = c
+	s.flights.wg.Add(1)
+	s.flights.mu.Unlock()
+	s.metrics.flights.Inc()
+	go s.runFlight(fctx, c, kind, deadline, fn)
+	return c, nil
+}
+
+// joinRunning adds a waiter to key's flight in progress, if there is one.
+func (s *Server) joinRunning(who requester, key string) *flightCall {
+	s.flights.mu.Lock()
+	c := s.flights.calls[key]
+	if c == nil || c.ended {
+		s.flights.mu.Unlock()
+		return nil
+	}
+	s.addWaiter(c, who)
+	s.flights.mu.Unlock()
+	return c
+}
+
+// addWaiter counts who as waiting for c; a client's waiting makes c a
+// client's flight. The caller holds flights.mu.
+func (s *Server) addWaiter(c *flightCall, who requester) {
+	c.waiters++
+	if who.prefetch {
+		return
+	}
+	c.clients++
+	if c.clients == 1 && c.prefetch.CompareAndSwap(true, false) {
+		s.gate.kick() // its requests waiting at the gate now go first
+	}
+}
+
+func (s *Server) runFlight(ctx context.Context, c *flightCall, kind opKind, deadline time.Duration, fn func(ctx context.Context) (any, error)) {
+	v, err := fn(ctx)
+	switch {
+	case err == nil:
+	case ctx.Err() == context.DeadlineExceeded && s.ctx.Err() == nil:
+		err = &upstreamTimeout{d: deadline, err: err}
+		s.failures.add(c.key, err)
+	case notExist(err):
+		s.misses.add(c.key, err)
+	case ctx.Err() == nil:
+		s.failures.add(c.key, err)
+	}
+	c.cancel()
+	s.flights.mu.Lock()
+	c.val, c.err = v, err
+	release := c.release
+	c.release = nil
+	if !c.ended {
+		c.ended = true
+		if s.flights.calls[c.key] == c {
+			delete(s.flights.calls, c.key)
+		}
+	}
+	s.flights.mu.Unlock()
+	if release != nil {
+		release()
+	}
+	s.metrics.flights.Dec()
+	close(c.done)
+	s.flights.wg.Done()
+}
+
+// leaveFlight takes a waiter that went away off c. When no client waits
+// any more, c is a prefetch's; when nothing waits at all, c is carried on
+// in a free prefetch slot, or else cancelled.
+func (s *Server) leaveFlight(c *flightCall, who requester) {
+	s.flights.mu.Lock()
+	defer s.flights.mu.Unlock()
+	c.waiters--
+	if !who.prefetch {
+		c.clients--
+		if c.clients == 0 {
+			c.prefetch.Store(true)
+		}
+	}
+	if c.waiters > 0 || c.ended || c.adopted {
+		return
+	}
+	if slot, ok := s.trySlot(); ok {
+		// The starter's place goes back now, the slot when c ends.
+		s.metrics.abandoned.WithLabelValues("prefetched").Inc()
+		c.adopted = true
+		if c.release != nil {
+			c.release()
+		}
+		c.release = slot
+		return
+	}
+	s.metrics.abandoned.WithLabelValues("cancelled").Inc()
+	c.ended = true
+	if s.flights.calls[c.key] == c {
+		delete(s.flights.calls, c.key)
+	}
+	c.cancel()
+}
+
+// upstreamTimeout is a flight that ran out of its deadline.
+type upstreamTimeout struct {
+	d   time.Duration
+	err error
+}
+
+func (e *upstreamTimeout) Error() string {
+	return fmt.Sprintf("no answer from upstream within %v (%v)", e.d, e.err)
+}
+func (e *upstreamTimeout) Unwrap() error { return e.err }
+
+// remembered returns the remembered answer for key: a recent "not found"
+// or failure, or nil.
+func (s *Server) remembered(key string) error {
+	if err := s.misses.get(key); err != nil {
+		return fmt.Errorf("%w (remembered)", err)
+	}
+	if err := s.failures.get(key); err != nil {
+		s.metrics.rememberedFailures.Inc()
+		return &rememberedFailure{err: err}
+	}
+	return nil
+}
+
+// rememberedFailure is an upstream failure answered again from memory.
+type rememberedFailure struct{ err error }
+
+func (e *rememberedFailure) Error() string { return e.err.Error() + " (remembered)" }
+func (e *rememberedFailure) Unwrap() error { return e.err }
+
+// answers remembers errors for a while (a "not found" or a failure),
+// bounded in number.
+type answers struct {
+	ttl time.Duration // negative: nothing is remembered
+	max int
+	mu  sync.Mutex
+	m   map[string]answer
+}
+
+type answer struct {
+	err    error
+	expiry time.Time
+}
+
+func (a *answers) get(key string) error {
+	if a.ttl < 0 {
+		return nil
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	e, ok := a.m[key]
+	if !ok {
+		return nil
+	}
+	if time.Now().After(e.expiry) {
+		delete(a.m, key)
+		return nil
+	}
+	return e.err
+}
+
+func (a *answers) add(key string, err error) {
+	if a.ttl < 0 {
+		return
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.m == nil {
+		a.m = map[string]answer{}
+	}
+	now := time.Now()
+	if len(a.m) >= a.max {
+		for k, e := range a.m {
+			if now.After(e.expiry) || len(a.m) >= a.max {
+				delete(a.m, k)
+			}
+		}
+	}
+	a.m[key] = answer{err: err, expiry: now.Add(a.ttl)}
+}

@@ -1,0 +1,486 @@
+package serve
+
+import (
+	"archive/zip"
+	"bufio"
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
+	"golang.org/x/mod/module"
+
+	"gomodfetch/internal/modtest"
+)
+
+// Tests of the bounds on what clients can make the server spend. None
+// measures time: each waits (up to waitLimit) for a state the bound must
+// bring about, or checks what upstream was asked.
+
+const waitLimit = 20 * time.Second
+
+// waitFor polls cond until it holds, failing the test after waitLimit.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(waitLimit)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// value reads a counter's or gauge's value.
+func value(t *testing.T, m prometheus.Metric) float64 {
+	t.Helper()
+	var d dto.Metric
+	if err := m.Write(&d); err != nil {
+		t.Fatal(err)
+	}
+	switch {
+	case d.Counter != nil:
+		return d.Counter.GetValue()
+	case d.Gauge != nil:
+		return d.Gauge.GetValue()
+	}
+	t.Fatalf("not a counter or gauge: %v", m.Desc())
+	return 0
+}
+
+// from returns an HTTP client whose connections come from the loopback
+// address ip (all of 127.0.0.0/8 is loopback), as if from another host.
+func from(ip string) *http.Client {
+	d := &net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(ip)}, Timeout: 5 * time.Second}
+	return &http.Client{Transport: &http.Transport{DialContext: d.DialContext, DisableKeepAlives: false}}
+}
+
+// get asks path of srv with hc and returns the status (0 for a transport
+// error) and body.
+func get(ctx context.Context, hc *http.Client, url string) (int, string) {
+	req, err := http.NewRequestWithContext(ctx, "GET", url, nil)
+	if err != nil {
+		return 0, err.Error()
+	}
+	resp, err := hc.Do(req)
+	if err != nil {
+		return 0, err.Error()
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(body)
+}
+
+// hangUpstream makes the setup's upstream hold every request whose path
+// has prefix until the request is cancelled (or the test ends), counting
+// them.
+func hangUpstream(t *testing.T, st *setup, prefix string) *atomic.Int64 {
+	var n atomic.Int64
+	done := make(chan struct{})
+	t.Cleanup(func() { close(done) })
+	st.up.mu.Lock()
+	st.up.extra = func(w http.ResponseWriter, r *http.Request) bool {
+		if !strings.HasPrefix(r.URL.Path, prefix) {
+			return false
+		}
+		n.Add(1)
+		select {
+		case <-r.Context().Done():
+		case <-done:
+		}
+		return true
+	}
+	st.up.mu.Unlock()
+	return &n
+}
+
+// bigZip puts a zip of about size bytes (stored, incompressible) for mod
+// in the cache, with its .ziphash, and returns its length.
+func bigZip(t *testing.T, st *setup, mod module.Version, size int) int {
+	t.Helper()
+	data := make([]byte, size)
+	rand.NewChaCha8([32]byte{1}).Read(data)
+	var buf bytes.Buffer
+	zw := zip.NewWriter(&buf)
+	for name, content := range map[string][]byte{"go.mod": []byte("module " + mod.Path + "\n"), "blob.bin": data} {
+		w, err := zw.CreateHeader(&zip.FileHeader{Name: mod.String() + "/" + name, Method: zip.Store})
+		if err != nil {
+			t.Fatal(err)
+		}
+		w.Write(content)
+	}
+	if err := zw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	file, err := st.cache.File(mod, "zip")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(filepath.Dir(file), 0o777); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(file, buf.Bytes(), 0o666); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(file+"hash", []byte(modtest.MustHashZip(t, buf.Bytes())), 0o666); err != nil {
+		t.Fatal(err)
+	}
+	return buf.Len()
+}
+
+// TestWriteTimeout: a client that asks for a large zip and never reads it
+// is cut once it has not taken a chunk within the write timeout, and the
+// cut is counted; before, it held its connection, a file and the kernel's
+// buffers for as long as it liked.
+func TestWriteTimeout(t *testing.T) {
+	st := newSetup(t, func(c *Config) { c.Offline = true; c.WriteTimeout = 300 * time.Millisecond })
+	mod := module.Version{Path: "example.com/big", Version: "v1.0.0"}
+	size := bigZip(t, st, mod, 12<<20) // far more than the socket buffers hold
+
+	conn, err := net.Dial("tcp", strings.TrimPrefix(st.srv.URL, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	conn.(*net.TCPConn).SetReadBuffer(16 << 10) // no autotuning of the window
+	fmt.Fprintf(conn, "GET /example.com/big/@v/v1.0.0.zip HTTP/1.1\r\nHost: x\r\n\r\n")
+	cut := st.s.metrics.limited.WithLabelValues("write-timeout")
+	waitFor(t, "the stalled reader to be cut", func() bool { return value(t, cut) == 1 })
+
+	// What the client gets when it reads at last is short, then the end.
+	conn.SetReadDeadline(time.Now().Add(waitLimit))
+	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n, err := io.Copy(io.Discard, resp.Body)
+	if err == nil || n >= int64(size) {
+		t.Errorf("the cut client read %d of %d bytes, then %v; want fewer and an error", n, size, err)
+	}
+
+	// A client that reads gets the whole zip under the same timeout.
+	code, body := get(context.Background(), http.DefaultClient, st.srv.URL+"/example.com/big/@v/v1.0.0.zip")
+	if code != 200 || len(body) != size {
+		t.Errorf("a reading client got %d with %d bytes; want 200 with %d", code, len(body), size)
+	}
+}
+
+// serveListener runs st's Server with Serve (the connection bounds) on a
+// listener of its own and returns its address.
+func serveListener(t *testing.T, st *setup) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go st.s.Serve(l)
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		defer cancel()
+		st.s.Shutdown(ctx)
+	})
+	return l.Addr().String()
+}
+
+// rawConn opens a connection from ip that has started a request and not
+// finished it (not idle: the server is reading its headers).
+func rawConn(t *testing.T, addr, ip string) net.Conn {
+	t.Helper()
+	d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(ip)}}
+	c, err := d.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	io.WriteString(c, "GET /healthz HTTP/1.1\r\n")
+	return c
+}
+
+// refused reports whether conn was answered 503 and closed.
+func refused(t *testing.T, c net.Conn) (bool, string) {
+	t.Helper()
+	c.SetReadDeadline(time.Now().Add(waitLimit))
+	resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+	if err != nil {
+		return false, err.Error()
+	}
+	body, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode == 503 && resp.Header.Get("Retry-After") != "", string(body)
+}
+
+// TestConnLimits: the open connections are bounded per client address and
+// in all; a connection past a bound first closes an idle one in its way,
+// else it is answered 503 with Retry-After and a text/plain reason.
+func TestConnLimits(t *testing.T) {
+	st := newSetup(t, func(c *Config) { c.MaxConns = 3; c.MaxConnsPerClient = 2 })
+	addr := serveListener(t, st)
+
+	rawConn(t, addr, "127.0.0.1")
+	rawConn(t, addr, "127.0.0.1")
+	conns := func(st *setup, state string) float64 { return value(t, st.s.metrics.conns.WithLabelValues(state)) }
+	waitFor(t, "two connections counted", func() bool { return conns(st, "new") == 2 })
+	third := rawConn(t, addr, "127.0.0.1")
+	if ok, body := refused(t, third); !ok || !strings.Contains(body, "from your address") {
+		t.Errorf("a third connection from one address: refused=%v %q; want 503 naming the address", ok, body)
+	}
+	// Another address still gets in, up to the total.
+	rawConn(t, addr, "127.0.0.2")
+	waitFor(t, "three connections counted", func() bool { return conns(st, "new") == 3 })
+	fourth := rawConn(t, addr, "127.0.0.3")
+	if ok, body := refused(t, fourth); !ok || !strings.Contains(body, "too many open connections") {
+		t.Errorf("a connection past the total: refused=%v %q; want 503", ok, body)
+	}
+	if a, b := value(t, st.s.metrics.connsRefused.WithLabelValues("per-client")), value(t, st.s.metrics.connsRefused.WithLabelValues("total")); a != 1 || b != 1 {
+		t.Errorf("refusals counted: per-client %v, total %v; want 1 and 1", a, b)
+	}
+
+	// An idle kept-alive connection makes room: a client of 127.0.0.4
+	// that finished a request keeps its connection idle; at the total, a
+	// new connection closes it instead of being refused.
+	st2 := newSetup(t, func(c *Config) { c.MaxConns = 1; c.MaxConnsPerClient = 1 })
+	addr2 := serveListener(t, st2)
+	hc := from("127.0.0.4")
+	if code, _ := get(context.Background(), hc, "http://"+addr2+"/healthz"); code != 200 {
+		t.Fatalf("healthz = %d", code)
+	}
+	waitFor(t, "the idle connection", func() bool { return conns(st2, "idle") == 1 })
+	if code, body := get(context.Background(), from("127.0.0.5"), "http://"+addr2+"/healthz"); code != 200 {
+		t.Errorf("a new client past the total while one connection was idle: %d %q; want 200", code, body)
+	}
+	if n := value(t, st2.s.metrics.connsEvicted.WithLabelValues("total")); n != 1 {
+		t.Errorf("evictions counted: %v; want 1", n)
+	}
+	// The evicted client's next request opens a new connection, in place
+	// of the other client's, idle by then.
+	waitFor(t, "the other client's connection idle", func() bool { return conns(st2, "idle") == 1 })
+	if code, body := get(context.Background(), hc, "http://"+addr2+"/healthz"); code != 200 {
+		t.Errorf("the evicted client's next request: %d %q; want 200", code, body)
+	}
+}
+
+// manyRequires is a go.mod that requires n modules upstream does not have.
+func manyRequires(n int) string {
+	var b strings.Builder
+	b.WriteString("module example.com/m\n\ngo 1.21\n\nrequire (\n")
+	for i := range n {
+		fmt.Fprintf(&b, "\texample.com/dep%d v1.0.0\n", i)
+	}
+	b.WriteString(")\n")
+	return b.String()
+}
+
+// TestPrefetchBudget: one request for a go.mod that requires 300 modules
+// sets off at most -prefetch-per-client prefetches, and asking again (the
+// not-found memory expired) sets off none: the client owes those it never
+// asked for, and what was prefetched lately is skipped. Before, it cost
+// 300 upstream requests, and 300 more each time.
+func TestPrefetchBudget(t *testing.T) {
+	st := newSetup(t, func(c *Config) {
+		c.Prefetch = 4
+		c.PrefetchPerClient = 8
+		c.NotFoundTTL = time.Millisecond
+	})
+	st.up.gomod = manyRequires(300)
+	// The checksum database vouches for the new go.mod.
+	hashUpstreamGoMod(t, st)
+	deps := func() int {
+		n := 0
+		for _, r := range st.up.requests() {
+			if strings.HasPrefix(r, "/example.com/dep") {
+				n++
+			}
+		}
+		return n
+	}
+	for round := range 3 {
+		if code, body := get(context.Background(), http.DefaultClient, st.srv.URL+"/example.com/m/@v/v1.0.0.mod"); code != 200 {
+			t.Fatalf("round %d: .mod = %d %q", round, code, body)
+		}
+		st.s.Wait()
+		time.Sleep(2 * time.Millisecond) // the not-found memory expires
+	}
+	if n := deps(); n == 0 || n > 8 {
+		t.Errorf("upstream was asked %d times for requirements; want 1 to 8: %v", n, st.up.requests())
+	}
+	if n := value(t, st.s.metrics.prefetch.WithLabelValues("skipped-client-budget")); n < 1 {
+		t.Errorf("skipped-client-budget = %v; want it counted", n)
+	}
+}
+
+// hashUpstreamGoMod makes the fake checksum database vouch for the
+// upstream's current go.mod of example.com/m.
+func hashUpstreamGoMod(t *testing.T, st *setup) {
+	t.Helper()
+	db := st.db
+	h := goModHash(t, st.up.gomod)
+	for i, l := range db.lines {
+		if strings.HasPrefix(l, "example.com/m v1.0.0/go.mod ") {
+			db.lines[i] = "example.com/m v1.0.0/go.mod " + h
+		}
+	}
+}
+
+// TestPrefetchLeavesRoom: prefetches hold at most their share of the
+// upstream places; a client's miss is answered while every prefetch hangs.
+// Before, prefetches took the places client requests needed.
+func TestPrefetchLeavesRoom(t *testing.T) {
+	st := newSetup(t, func(c *Config) { c.Prefetch = 8; c.MaxUpstream = 2; c.PrefetchPerClient = 64 })
+	st.up.gomod = manyRequires(20)
+	hashUpstreamGoMod(t, st)
+	hung := hangUpstream(t, st, "/example.com/dep")
+	if code, _ := get(context.Background(), http.DefaultClient, st.srv.URL+"/example.com/m/@v/v1.0.0.mod"); code != 200 {
+		t.Fatalf(".mod = %d", code)
+	}
+	waitFor(t, "a prefetch to hang", func() bool { return hung.Load() >= 1 })
+	ctx, cancel := context.WithTimeout(context.Background(), waitLimit)
+	defer cancel()
+	if code, body := get(ctx, http.DefaultClient, st.srv.URL+"/example.com/m/@v/v1.0.0.info"); code != 200 {
+		t.Errorf("a client's miss while prefetches hang: %d %q; want 200", code, body)
+	}
+	if n := hung.Load(); n != 1 {
+		t.Errorf("%d prefetch requests got upstream at once; want 1 (half of -upstream 2)", n)
+	}
+}
+
+// TestAbandoned: a request whose client goes away while its upstream hangs
+// stops holding upstream capacity. With no prefetch slot free its fetch is
+// cancelled, and an unrelated miss is answered at once; with one free, the
+// fetch carries on in it. Before, abandoned requests held every place for
+// minutes and the unrelated miss got no answer.
+func TestAbandoned(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		prefetch int
+		result   string
+	}{
+		{"cancelled", -1, "cancelled"},
+		{"carried on", 1, "prefetched"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			st := newSetup(t, func(c *Config) { c.MaxUpstream = 2; c.ClientUpstream = 2; c.Prefetch = tc.prefetch })
+			hung := hangUpstream(t, st, "/example.com/hang")
+			var wg sync.WaitGroup
+			for i := range 2 {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					ctx, cancel := context.WithCancel(context.Background())
+					defer cancel()
+					go func() {
+						for hung.Load() < 2 {
+							time.Sleep(time.Millisecond)
+						}
+						cancel()
+					}()
+					get(ctx, http.DefaultClient, fmt.Sprintf("%s/example.com/hang%d/@v/v1.0.0.info", st.srv.URL, i))
+				}()
+			}
+			wg.Wait()
+			ab := st.s.metrics.abandoned.WithLabelValues(tc.result)
+			waitFor(t, "the abandoned fetches to be dealt with", func() bool { return value(t, ab) >= 1 })
+			ctx, cancel := context.WithTimeout(context.Background(), waitLimit)
+			defer cancel()
+			if code, body := get(ctx, http.DefaultClient, st.srv.URL+"/example.com/m/@v/v1.0.0.info"); code != 200 {
+				t.Errorf("an unrelated miss after two abandoned requests: %d %q; want 200", code, body)
+			}
+		})
+	}
+}
+
+// TestNoPlaceDuringBackoff: an upstream request gives its place back
+// while its operation waits to retry, so with one place an unrelated miss
+// goes upstream between the failing operation's attempts. Before, the
+// place was held across the backoff and every retry.
+func TestNoPlaceDuringBackoff(t *testing.T) {
+	st := newSetup(t, func(c *Config) { c.MaxUpstream = 1; c.ClientUpstream = 2; c.FailureTTL = -1 })
+	st.router.Policy.MaxAttempts = 2
+	st.router.Policy.Initial, st.router.Policy.Max = 3*time.Second, 3*time.Second
+	st.up.mu.Lock()
+	st.up.fail["/example.com/flaky/@v/v1.0.0.info"] = 503
+	st.up.mu.Unlock()
+	go get(context.Background(), http.DefaultClient, st.srv.URL+"/example.com/flaky/@v/v1.0.0.info")
+	waitFor(t, "the first attempt", func() bool { return st.up.count("/example.com/flaky/@v/v1.0.0.info") == 1 })
+	if code, body := get(context.Background(), http.DefaultClient, st.srv.URL+"/example.com/m/@v/v1.0.0.info"); code != 200 {
+		t.Fatalf("unrelated miss: %d %q", code, body)
+	}
+	if n := st.up.count("/example.com/flaky/@v/v1.0.0.info"); n != 1 {
+		t.Errorf("the unrelated miss was answered after %d attempts of the failing one; want after its first (during its backoff)", n)
+	}
+}
+
+// TestClientUpstream: a client with -client-upstream fetches in flight
+// waits for one of its own, while another client's miss goes through.
+func TestClientUpstream(t *testing.T) {
+	st := newSetup(t, func(c *Config) { c.MaxUpstream = 8; c.ClientUpstream = 1 })
+	hung := hangUpstream(t, st, "/example.com/hang")
+	greedy := from("127.0.0.7")
+	go get(context.Background(), greedy, st.srv.URL+"/example.com/hang0/@v/v1.0.0.info")
+	waitFor(t, "the greedy client's first fetch", func() bool { return hung.Load() == 1 })
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	get(ctx, greedy, st.srv.URL+"/example.com/hang1/@v/v1.0.0.info")
+	if n := hung.Load(); n != 1 {
+		t.Errorf("the greedy client's second fetch went upstream (%d requests); want it to wait", n)
+	}
+	if n := value(t, st.s.metrics.limited.WithLabelValues("client-upstream")); n != 1 {
+		t.Errorf("client-upstream waits counted: %v; want 1", n)
+	}
+	if code, body := get(context.Background(), from("127.0.0.8"), st.srv.URL+"/example.com/m/@v/v1.0.0.info"); code != 200 {
+		t.Errorf("another client's miss: %d %q; want 200", code, body)
+	}
+}
+
+// TestUpstreamDeadline: an upstream that never answers costs a client
+// -upstream-timeout, answered 504, not the retries' sum of header timeouts.
+func TestUpstreamDeadline(t *testing.T) {
+	st := newSetup(t, func(c *Config) { c.UpstreamTimeout = 200 * time.Millisecond })
+	hangUpstream(t, st, "/example.com/hang")
+	ctx, cancel := context.WithTimeout(context.Background(), waitLimit)
+	defer cancel()
+	code, body := get(ctx, http.DefaultClient, st.srv.URL+"/example.com/hang/@v/v1.0.0.info")
+	if code != 504 || !strings.Contains(body, "no answer from upstream within 200ms") {
+		t.Errorf("hanging upstream: %d %q; want 504 naming the deadline", code, body)
+	}
+}
+
+// TestFailureShared: an upstream failure is one operation for every
+// client asking at once, and is remembered briefly: a burst of 20 clients,
+// then 20 more, cost upstream one operation (its attempts), not one each.
+func TestFailureShared(t *testing.T) {
+	st := newSetup(t, func(c *Config) { c.FailureTTL = time.Minute })
+	const path = "/example.com/broken/@v/v1.0.0.info"
+	st.up.mu.Lock()
+	st.up.fail[path] = 500
+	st.up.mu.Unlock()
+	for range 2 {
+		var wg sync.WaitGroup
+		for range 20 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				if code, _ := get(context.Background(), http.DefaultClient, st.srv.URL+path); code != 502 {
+					t.Errorf("broken path = %d; want 502", code)
+				}
+			}()
+		}
+		wg.Wait()
+	}
+	if n, max := st.up.count(path), st.router.Policy.MaxAttempts; n > max {
+		t.Errorf("upstream asked %d times; want at most %d (one operation)", n, max)
+	}
+	if n := value(t, st.s.metrics.rememberedFailures); n < 1 {
+		t.Errorf("remembered failures counted: %v", n)
+	}
+}
