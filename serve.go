@@ -119,11 +119,11 @@ func runServe(c *cli.Context) error {
 		}
 	}
 	sc := serve.Config{
-		Cache:       dc.Cache,
-		Private:     cfg.noProxy,
-		Offline:     c.Bool("offline"),
-		Context:     engineCtx,
-		Logger:      logger,
+		Cache:             dc.Cache,
+		Private:           cfg.noProxy,
+		Offline:           c.Bool("offline"),
+		Context:           engineCtx,
+		Logger:            logger,
 		ListTimeout:       c.Duration("list-timeout"),
 		NotFoundTTL:       offIfZero(c.Duration("not-found-ttl")),
 		FailureTTL:        offIfZero(c.Duration("failure-ttl")),
