@@ -272,3 +272,30 @@ func TestJoinURLEscaping(t *testing.T) {
 		}
 	}
 }
+
+// TestAnswersLookup: a lookup is kept in the cache only if its record has
+// a line for the module version asked about.
+func TestAnswersLookup(t *testing.T) {
+	record := func(lines string) []byte {
+		return []byte("7\n" + lines + "\ngo.sum database tree\n9\nAAAA\n\n— sum.example.com sig\n")
+	}
+	const db = "sum.example.com"
+	for _, tc := range []struct {
+		name, file string
+		data       []byte
+		want       bool
+	}{
+		{"its record", db + "/lookup/example.com/a@v1.0.0", record("example.com/a v1.0.0 h1:x=\nexample.com/a v1.0.0/go.mod h1:y=\n"), true},
+		{"go.mod line only", db + "/lookup/example.com/a@v1.0.0", record("example.com/a v1.0.0/go.mod h1:y=\n"), true},
+		{"escaped path", db + "/lookup/github.com/!burnt!sushi/toml@v1.0.0", record("github.com/BurntSushi/toml v1.0.0 h1:x=\n"), true},
+		{"another module's record", db + "/lookup/example.com/a@v1.0.0", record("example.com/b v1.0.0 h1:x=\nexample.com/b v1.0.0/go.mod h1:y=\n"), false},
+		{"another version's record", db + "/lookup/example.com/a@v1.0.0", record("example.com/a v1.0.1 h1:x=\n"), false},
+		{"a longer path", db + "/lookup/example.com/a@v1.0.0", record("example.com/a/v2 v1.0.0 h1:x=\n"), false},
+		{"not a record", db + "/lookup/example.com/a@v1.0.0", []byte("example.com/a v1.0.0 h1:x=\n"), false},
+		{"a tile", db + "/tile/8/0/000", []byte("anything"), true},
+	} {
+		if got := answersLookup(db, tc.file, tc.data); got != tc.want {
+			t.Errorf("%s: answersLookup(%s) = %v, want %v", tc.name, tc.file, got, tc.want)
+		}
+	}
+}
