@@ -218,16 +218,7 @@ func TestSumDBConcurrentLookupErrors(t *testing.T) {
 		}
 	}))
 	defer srv.Close()
-	spec, err := ParseGOSUMDB(vkey + " " + srv.URL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c := NewSumDB(SumDBConfig{
-		Spec: spec, Context: context.Background(),
-		Client:   &proxy.Client{HTTP: srv.Client()},
-		Policy:   retry.Policy{MaxAttempts: -1},
-		CacheDir: t.TempDir(), ConfigDir: t.TempDir(),
-	})
+	c := clientOf(t, vkey, srv)
 	want := map[string]int{"example.com/denied": http.StatusForbidden, "example.com/busy": http.StatusServiceUnavailable}
 	errs := make(map[string]error)
 	var mu sync.Mutex
@@ -381,17 +372,23 @@ func newLyingDB(t *testing.T, n int) (*lyingDB, *Verifier) {
 	}
 	srv := httptest.NewServer(sumdb.NewServer(d))
 	t.Cleanup(srv.Close)
+	return d, &Verifier{DB: clientOf(t, vkey, srv)}
+}
+
+// clientOf returns a client, without retries, of the database with
+// verifier key vkey served by srv, with caches of its own.
+func clientOf(t *testing.T, vkey string, srv *httptest.Server) *SumDBClient {
+	t.Helper()
 	spec, err := ParseGOSUMDB(vkey + " " + srv.URL)
 	if err != nil {
 		t.Fatal(err)
 	}
-	db := NewSumDB(SumDBConfig{
+	return NewSumDB(SumDBConfig{
 		Spec: spec, Context: context.Background(),
 		Client:   &proxy.Client{HTTP: srv.Client()},
 		Policy:   retry.Policy{MaxAttempts: -1},
 		CacheDir: t.TempDir(), ConfigDir: t.TempDir(),
 	})
-	return d, &Verifier{DB: db}
 }
 
 // The hashes a lying database vouches for in TestSumDBForgedTile and
