@@ -153,6 +153,19 @@ func (c *config) engineFor(ctx context.Context, opts options, sums *verify.Sums,
 	if opts.modCacheRW {
 		goflags += " -modcacherw"
 	}
+	runner := &gocmd.Runner{
+		Env:      append(os.Environ(), "GOMODCACHE="+c.modCache),
+		GoFlags:  strings.TrimSpace(goflags),
+		Policy:   policy,
+		Trace:    trace,
+		Reuse:    opts.reuse,
+		ReuseDir: opts.reuseDir,
+	}
+	if s := opts.switched; s != nil && s.Go != "" {
+		// go, switched to that toolchain, would fetch these itself.
+		runner.GoBin = s.Go
+		runner.Env = append(runner.Env, s.ExecEnv()...)
+	}
 	return download.Config{
 		Cache:     cache,
 		Downloads: opts.jobs,
@@ -164,16 +177,9 @@ func (c *config) engineFor(ctx context.Context, opts options, sums *verify.Sums,
 			HedgeDelay:       hedge,
 			HedgeAcrossComma: opts.hedgeAcrossComma,
 		},
-		Verifier: &verify.Verifier{Sums: sums, SkipSumDB: c.skipSumDB, DB: db, Warn: c.warn},
-		Tier:     c.tier,
-		GoCommand: &gocmd.Runner{
-			Env:      append(os.Environ(), "GOMODCACHE="+c.modCache),
-			GoFlags:  strings.TrimSpace(goflags),
-			Policy:   policy,
-			Trace:    trace,
-			Reuse:    opts.reuse,
-			ReuseDir: opts.reuseDir,
-		},
+		Verifier:  &verify.Verifier{Sums: sums, SkipSumDB: c.skipSumDB, DB: db, Warn: c.warn},
+		Tier:      c.tier,
+		GoCommand: runner,
 		ReuseKeys: opts.reuseKeys,
 	}
 }

@@ -53,8 +53,9 @@ type options struct {
 	reuseKeys map[module.Version]bool
 	reuseDir  string
 
-	// switched is the toolchain a run switched to, for the run it starts
-	// again as that toolchain; switches counts them.
+	// switched is the toolchain a run switched to (at startup, or for the
+	// run it starts again as that toolchain), whose go command the run's
+	// hand-offs use; switches counts the runs started again.
 	switched *toolchain.Running
 	switches int
 }
@@ -315,7 +316,6 @@ func runDownload(opts options, stdout, stderr, rawStderr io.Writer) int {
 		return fail("%v", err)
 	}
 	defer fleet.close()
-	fetcher, cache := cfg.fetcherFor(ctx, opts, sums, trace)
 	downloadToolchain := func(ctx context.Context, target string, atStartup bool, announce func()) (string, error) {
 		// go checks a toolchain against the checksum database, never go.sum.
 		f, _ := cfg.fetcherFor(ctx, opts, nil, trace)
@@ -325,7 +325,10 @@ func runDownload(opts options, stdout, stderr, rawStderr io.Writer) int {
 		running = *opts.switched
 	} else if running, err = switchToolchain(ctx, stderr, running, mainMod, downloadToolchain); err != nil {
 		return fail("%v", err)
+	} else if running.Go != "" {
+		opts.switched = &running
 	}
+	fetcher, cache := cfg.fetcherFor(ctx, opts, sums, trace)
 	if mainMod != nil {
 		mainMod.Running = running
 		if err := mainMod.CheckGo(); err != nil {

@@ -57,14 +57,17 @@ func switchToolchain(ctx context.Context, stderr io.Writer, running toolchain.Ru
 // one, else (unless GOTOOLCHAIN says path) its module, downloaded and made
 // runnable, with a "downloading" line if announce (go prints it at startup,
 // not for a switch during `go mod download`). It returns the Running of
-// target.
+// target, with the program that runs it: what the run hands to the go
+// command goes to that one, as go, running as target, would fetch it.
 func runAs(ctx context.Context, stderr io.Writer, running toolchain.Running, target string, announce bool, download func(ctx context.Context, target string, atStartup bool, announce func()) (string, error)) (toolchain.Running, error) {
 	version := toolchain.FromToolchain(target)
 	switched, err := toolchain.NewRunning(running.GOTOOLCHAIN, version)
 	if err != nil {
 		return running, err
 	}
-	if _, err := exec.LookPath(target); err == nil {
+	switched.Name = target
+	if exe, err := exec.LookPath(target); err == nil {
+		switched.Go = exe
 		return switched, nil // go runs the one on PATH
 	}
 	if running.HasPath() {
@@ -87,6 +90,7 @@ func runAs(ctx context.Context, stderr io.Writer, running toolchain.Running, tar
 	if err := toolchain.Prepare(dir, toolchain.WriteBits()); err != nil {
 		return running, fmt.Errorf("download %s: %v", target, err)
 	}
+	switched.Go, switched.Root = filepath.Join(dir, "bin", "go"), dir
 	return switched, nil
 }
 

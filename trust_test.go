@@ -41,6 +41,8 @@ const sumdbName = "sumdb.test"
 // checksum database on 127.0.0.1:0, served at $SUMDBURL and, through a
 // proxy in front of the script's module proxy that supports it, at
 // $GOPROXY/sumdb/<name>/. GOSUMDB is set to its key and GONOSUMDB cleared.
+// $SUMDBREDIRECT/<path>@<version>: is the same database gone bad: every
+// lookup there answers with the record of path@version.
 func setupTrust(env *testscript.Env) error {
 	lines := filepath.Join(env.WorkDir, ".sumdb")
 	if _, err := os.Stat(lines); err != nil {
@@ -78,6 +80,22 @@ func setupTrust(env *testscript.Env) error {
 		case strings.HasPrefix(r.URL.Path, prefix+"/"):
 			rec.add(r)
 			http.StripPrefix(prefix, db).ServeHTTP(w, r)
+		case strings.HasPrefix(r.URL.Path, "/sumdb-redirect/"):
+			// $SUMDBREDIRECT/<path>@<version>:/lookup/<other>: the signed
+			// record of path@version, whatever was asked (go's
+			// cmd/go/proxy_test.go has the same attacker).
+			rec.add(r)
+			target, rest, ok := strings.Cut(strings.TrimPrefix(r.URL.Path, "/sumdb-redirect"), ":")
+			if !ok {
+				http.Error(w, "no ':' after the redirect target", http.StatusBadRequest)
+				return
+			}
+			r2 := r.Clone(r.Context())
+			r2.URL.Path, r2.URL.RawPath = rest, ""
+			if strings.HasPrefix(rest, "/lookup/") {
+				r2.URL.Path = "/lookup" + target
+			}
+			db.ServeHTTP(w, r2)
 		default:
 			upstream.ServeHTTP(w, r)
 		}
@@ -90,6 +108,7 @@ func setupTrust(env *testscript.Env) error {
 	env.Setenv("GONOSUMDB", "")
 	env.Setenv("SUMDBKEY", vkey)
 	env.Setenv("SUMDBURL", base+prefix)
+	env.Setenv("SUMDBREDIRECT", base+"/sumdb-redirect")
 	if env.Getenv("PROXYURL") != "" {
 		env.Setenv("GOPROXY", base+proxyPath)
 		env.Setenv("PROXYURL", base+proxyPath)

@@ -15,6 +15,28 @@ type Running struct {
 	Version string
 	// GOTOOLCHAIN is the setting as given ("" when unset).
 	GOTOOLCHAIN string
+	// Name is the toolchain switched to ("go1.99.0"); "" for the
+	// installed one.
+	Name string
+	// Go is the go command of the toolchain switched to: its program in
+	// PATH, or bin/go in its module's directory; "" for the installed
+	// one (the go on PATH).
+	Go string
+	// Root is the directory of a toolchain switched to from its module
+	// (its GOROOT); "" otherwise.
+	Root string
+}
+
+// ExecEnv returns what go adds to the environment of a toolchain it
+// switches to, to run Go with (nil for the installed one):
+// GOTOOLCHAIN_INTERNAL_SWITCH_VERSION naming it (that go checks it is the
+// toolchain named, and switches no further) and GOROOT, its directory, or
+// empty (as unset) for a toolchain in PATH, which finds its own.
+func (r Running) ExecEnv() []string {
+	if r.Go == "" {
+		return nil
+	}
+	return []string{"GOTOOLCHAIN_INTERNAL_SWITCH_VERSION=" + r.Name, "GOROOT=" + r.Root}
 }
 
 // NewRunning checks GOTOOLCHAIN as the go command does at startup; local

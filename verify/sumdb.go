@@ -14,8 +14,10 @@ import (
 	"sync"
 
 	"github.com/rogpeppe/go-internal/lockedfile"
+	"golang.org/x/mod/module"
 	"golang.org/x/mod/sumdb"
 	"golang.org/x/mod/sumdb/note"
+	"golang.org/x/mod/sumdb/tlog"
 	"golang.org/x/sync/singleflight"
 
 	"gomodfetch/proxy"
@@ -401,12 +403,47 @@ func (o *sumdbOps) ReadCache(file string) ([]byte, error) {
 	return data, err
 }
 
+// WriteCache keeps a verified lookup or tile, except a lookup whose record
+// has no line for the module version it was asked about: that answer
+// proves nothing about it (Verifier.checkDB refuses it), and a kept copy
+// would make every later lookup of the version fail, go's included, until
+// the cache is cleaned.
 func (o *sumdbOps) WriteCache(file string, data []byte) {
+	if !answersLookup(o.c.Name(), file, data) {
+		return
+	}
 	target := filepath.Join(o.c.cfg.CacheDir, filepath.FromSlash(file))
 	if err := os.MkdirAll(filepath.Dir(target), 0o777); err != nil {
 		return // the cache is an optimisation; the next run fetches again
 	}
 	lockedfile.Write(target, bytes.NewReader(data), 0o666)
+}
+
+// answersLookup reports whether data, the database's answer to file (a
+// cache file name: "<db>/lookup/<path>@<version>", escaped), is a record
+// with a line for that path and version; a file that is not a lookup is
+// let through.
+func answersLookup(db, file string, data []byte) bool {
+	mod, ok := strings.CutPrefix(file, db+"/lookup/")
+	if !ok {
+		return true
+	}
+	i := strings.LastIndex(mod, "@")
+	if i < 0 {
+		return false
+	}
+	path, err1 := module.UnescapePath(mod[:i])
+	vers, err2 := module.UnescapeVersion(mod[i+1:])
+	_, text, _, err3 := tlog.ParseRecord(data)
+	if err1 != nil || err2 != nil || err3 != nil {
+		return false
+	}
+	for line := range strings.SplitSeq(string(text), "\n") {
+		if strings.HasPrefix(line, path+" "+vers+" ") || strings.HasPrefix(line, path+" "+vers+"/go.mod ") {
+			return true
+		}
+	}
+	return false
 }
 
 func (o *sumdbOps) Log(msg string) {}
