@@ -21,6 +21,7 @@ type metrics struct {
 	stale    *prometheus.CounterVec   // what
 	prefetch *prometheus.CounterVec   // started, queued, skipped
 	events   *prometheus.CounterVec   // proxy, event
+	damaged  *prometheus.CounterVec   // what
 }
 
 func newMetrics(reg *prometheus.Registry, f *download.Fetcher) *metrics {
@@ -47,8 +48,11 @@ func newMetrics(reg *prometheus.Registry, f *download.Fetcher) *metrics {
 		events: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "gomodfetch_upstream_events_total", Help: "Upstream retries, failed requests (after retries) and demotions, per proxy.",
 		}, []string{"proxy", "event"}),
+		damaged: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "gomodfetch_serve_damaged_total", Help: "Cache files not served: not a regular file (a symlink, a special file), or a zip whose bytes do not match its recorded hash.",
+		}, []string{"what"}),
 	}
-	reg.MustRegister(m.requests, m.cache, m.bytes, m.latency, m.stale, m.prefetch, m.events,
+	reg.MustRegister(m.requests, m.cache, m.bytes, m.latency, m.stale, m.prefetch, m.events, m.damaged,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	if f != nil {
 		stat := func(get func(download.Stats) float64) func() float64 {

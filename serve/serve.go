@@ -114,6 +114,7 @@ type Server struct {
 	misses                   notFound
 	mux                      *http.ServeMux
 	wg                       sync.WaitGroup // prefetches
+	disk                     *disk          // what is served from disk is checked (disk.go)
 }
 
 // New returns a Server for cfg.
@@ -152,6 +153,7 @@ func New(cfg Config) *Server {
 		prefetch: make(chan struct{}, max(cfg.Prefetch, 0)),
 		misses:   notFound{ttl: cfg.NotFoundTTL},
 		mux:      http.NewServeMux(),
+		disk:     newDisk(cfg),
 	}
 	s.metrics = newMetrics(reg, cfg.Fetcher)
 	s.mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))

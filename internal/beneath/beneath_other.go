@@ -56,6 +56,23 @@ func (r *Root) Open(rel string) (*os.File, error) {
 	return f, nil
 }
 
+// OpenWrite opens the regular file rel for reading and writing, creating
+// it if it is missing.
+func (r *Root) OpenWrite(rel string, perm os.FileMode) (*os.File, error) {
+	if err := checkRel(rel); err != nil {
+		return nil, r.pathErr("open", rel, err)
+	}
+	if dir, _ := split(rel); dir != "" {
+		if err := r.check(dir, false); err != nil {
+			return nil, r.pathErr("open", rel, err)
+		}
+	}
+	if fi, err := os.Lstat(r.Join(rel)); err == nil && !fi.Mode().IsRegular() {
+		return nil, r.pathErr("open", rel, ErrNotRegular)
+	}
+	return os.OpenFile(r.Join(rel), os.O_RDWR|os.O_CREATE, perm)
+}
+
 // Regular reports, as an error, whether rel is a regular file.
 func (r *Root) Regular(rel string) error {
 	f, err := r.Open(rel)

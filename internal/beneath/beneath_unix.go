@@ -24,9 +24,9 @@ func openRoot(dir string) (*os.File, error) {
 
 // openFd opens rel below dirfd with flags (O_NOFOLLOW and O_CLOEXEC are
 // added), with openat2 where the kernel has it, else by the walk.
-func (r *Root) openFd(dirfd int, rel string, flags int) (int, error) {
+func (r *Root) openFd(dirfd int, rel string, flags int, perm uint32) (int, error) {
 	if !r.noOpenat2.Load() {
-		fd, err := openat2(dirfd, rel, flags)
+		fd, err := openat2(dirfd, rel, flags, perm)
 		switch {
 		case err == unix.ENOSYS:
 			r.noOpenat2.Store(true)
@@ -38,12 +38,12 @@ func (r *Root) openFd(dirfd int, rel string, flags int) (int, error) {
 			return fd, err
 		}
 	}
-	return walkOpen(dirfd, rel, flags)
+	return walkOpen(dirfd, rel, flags, perm)
 }
 
 // walkOpen opens each directory component of rel with O_NOFOLLOW, then the
 // last one with flags.
-func walkOpen(dirfd int, rel string, flags int) (int, error) {
+func walkOpen(dirfd int, rel string, flags int, perm uint32) (int, error) {
 	dir, name := split(rel)
 	pfd, err := walkDir(dirfd, dir)
 	if err != nil {
@@ -52,7 +52,7 @@ func walkOpen(dirfd int, rel string, flags int) (int, error) {
 	if pfd != dirfd {
 		defer unix.Close(pfd)
 	}
-	return retry(func() (int, error) { return unix.Openat(pfd, name, flags|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0) })
+	return retry(func() (int, error) { return unix.Openat(pfd, name, flags|unix.O_NOFOLLOW|unix.O_CLOEXEC, perm) })
 }
 
 // walkDir opens the directory rel below dirfd ("" is dirfd itself), one
@@ -93,6 +93,10 @@ func mapErr(err error) error {
 // openRegular opens rel for reading (non-blocking, so a FIFO cannot hang
 // the open) and checks it is a regular file.
 func (r *Root) openRegular(rel string) (int, *unix.Stat_t, error) {
+	return r.openRegularFlags(rel, unix.O_RDONLY, 0)
+}
+
+func (r *Root) openRegularFlags(rel string, flags int, perm uint32) (int, *unix.Stat_t, error) {
 	if err := checkRel(rel); err != nil {
 		return -1, nil, r.pathErr("open", rel, err)
 	}
@@ -100,7 +104,7 @@ func (r *Root) openRegular(rel string) (int, *unix.Stat_t, error) {
 	var st unix.Stat_t
 	err := r.with(func(dirfd int) error {
 		var err error
-		fd, err = r.openFd(dirfd, rel, unix.O_RDONLY|unix.O_NONBLOCK|unix.O_NOCTTY)
+		fd, err = r.openFd(dirfd, rel, flags|unix.O_NONBLOCK|unix.O_NOCTTY, perm)
 		if err != nil {
 			return mapErr(err)
 		}
@@ -123,6 +127,17 @@ func (r *Root) openRegular(rel string) (int, *unix.Stat_t, error) {
 // Open opens the regular file rel for reading.
 func (r *Root) Open(rel string) (*os.File, error) {
 	fd, _, err := r.openRegular(rel)
+	if err != nil {
+		return nil, err
+	}
+	return os.NewFile(uintptr(fd), r.Join(rel)), nil
+}
+
+// OpenWrite opens the regular file rel for reading and writing, creating
+// it (with perm, before the umask) if it is missing; its directory must
+// exist.
+func (r *Root) OpenWrite(rel string, perm os.FileMode) (*os.File, error) {
+	fd, _, err := r.openRegularFlags(rel, unix.O_RDWR|unix.O_CREAT, uint32(perm.Perm()))
 	if err != nil {
 		return nil, err
 	}
@@ -190,7 +205,7 @@ func (r *Root) ReadDir(rel string) ([]fs.DirEntry, error) {
 		fd := dirfd
 		var err error
 		if rel != "" {
-			fd, err = r.openFd(dirfd, rel, unix.O_RDONLY|unix.O_DIRECTORY)
+			fd, err = r.openFd(dirfd, rel, unix.O_RDONLY|unix.O_DIRECTORY, 0)
 		} else {
 			fd, err = retry(func() (int, error) { return unix.Openat(dirfd, ".", unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0) })
 		}

@@ -7,4 +7,4 @@ import "golang.org/x/sys/unix"
 const oPath = 0
 
 // openat2 is Linux's; elsewhere the walk does its work.
-func openat2(dirfd int, rel string, flags int) (int, error) { return -1, unix.ENOSYS }
+func openat2(dirfd int, rel string, flags int, perm uint32) (int, error) { return -1, unix.ENOSYS }
