@@ -92,8 +92,8 @@ type Stats struct {
 
 // Store is an open fleet-cache bucket. It is safe for concurrent use.
 type Store struct {
-	cfg    Config
-	b      *blob.Bucket // nil for a file:// bucket
+	cfg Config
+	b   *blob.Bucket // nil for a file:// bucket
 	// dir is a file:// bucket's directory (with the URL's prefix):
 	// objects are read and written there without following a symlink
 	// below it, where gocloud.dev/blob's fileblob follows them (a
