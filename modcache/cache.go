@@ -17,6 +17,11 @@
 // rest (reads, .info and .mod writes, the version list) are Cache's and need
 // no version lock, as in the go command.
 //
+// Nothing below Root is trusted (the cache may be shared, restored or
+// tampered with): the files the cache reads for others are regular files
+// reached without a symlink (Files, internal/beneath), and the version list
+// is replaced by rename, never written through.
+//
 // Errors writing the cache are *WriteError; Unusable tells the ones that
 // mean no other module will fare better (read-only, not ours, full).
 package modcache

@@ -16,9 +16,12 @@
 // Trust: the engine's Verifier has no go.sum, so every .mod and .zip is
 // checked in the checksum database (unless GONOSUMDB or GOSUMDB=off cover
 // the path) before it is stored or served, and one lying upstream cannot
-// reach a client. Private paths (GONOPROXY, default GOPRIVATE) are never
-// asked upstream and never served, even from the cache: they are answered
-// 404, so a client's own ",direct" takes over.
+// reach a client. Nor does a cache file someone else changed: a file is
+// served only if it is a regular file below the cache, reached without a
+// symlink, and a zip only while its bytes match its .ziphash (checked once
+// per file, disk.go). Private paths (GONOPROXY, default GOPRIVATE) are
+// never asked upstream and never served, even from the cache: they are
+// answered 404, so a client's own ",direct" takes over.
 //
 // Answers follow what the go command expects of a proxy: 404 for anything
 // not here (a client falls through a ',' list only on 404 and 410), 400 for
