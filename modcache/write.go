@@ -205,6 +205,9 @@ func (c *Cache) rewriteListOnce(root *beneath.Root, dir, listRel string) (bool, 
 		if !sameFile(root, listRel, f) {
 			return false, nil
 		}
+		// A temp list is written only under this lock: one there now was
+		// left by a writer that died.
+		sweepListTemps(root, dir)
 	}
 	want, err := versionList(root, dir)
 	if err != nil {
@@ -235,6 +238,19 @@ func (c *Cache) rewriteListOnce(root *beneath.Root, dir, listRel string) (bool, 
 	}
 	after, err := versionList(root, dir)
 	return err == nil && bytes.Equal(after, want), err
+}
+
+// sweepListTemps removes the temp lists (list.gmf<random>.tmp) in dir.
+func sweepListTemps(root *beneath.Root, dir string) {
+	entries, err := root.ReadDir(dir)
+	if err != nil {
+		return
+	}
+	for _, e := range entries {
+		if n := e.Name(); strings.HasPrefix(n, "list"+ownTempMark) && strings.HasSuffix(n, ".tmp") {
+			root.Remove(dir + "/" + n)
+		}
+	}
 }
 
 // versionList is the list file's content for the .mod files in dir, as
