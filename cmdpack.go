@@ -74,7 +74,9 @@ func runPack(opts options, out, dir string, stdout, stderr io.Writer) int {
 	if res.GraphErr != nil {
 		return fail("%v", res.GraphErr)
 	}
-	pcfg := pack.Config{Cache: cache, SumDBConfigDir: cfg.sumdbConfigDir}
+	// Every .mod and .zip packed is checked as the download checked it.
+	verifier := cfg.engineFor(ctx, opts, p.sums, nil).Verifier
+	pcfg := pack.Config{Cache: cache, SumDBConfigDir: cfg.sumdbConfigDir, Verifier: verifier}
 	if cfg.sumdb != nil {
 		pcfg.SumDB = cfg.sumdb.Name
 	}
@@ -82,7 +84,11 @@ func runPack(opts options, out, dir string, stdout, stderr io.Writer) int {
 	var tmp string
 	switch {
 	case dir != "":
-		sink = pack.Dir(dir)
+		d, err := pack.NewDir(dir)
+		if err != nil {
+			return fail("pack: %v", err)
+		}
+		sink = d
 	case out == "-":
 		t, err := pack.NewTar(stdout, ".tar")
 		if err != nil {
@@ -104,7 +110,7 @@ func runPack(opts options, out, dir string, stdout, stderr io.Writer) int {
 		}
 		sink = t
 	}
-	st, err := pack.Write(pcfg, res, sink)
+	st, err := pack.Write(ctx, pcfg, res, sink)
 	if err != nil {
 		return fail("pack: %v", err)
 	}

@@ -95,6 +95,9 @@ func runVerify(opts options, repair bool, stdout, stderr io.Writer) int {
 	if err != nil {
 		return fail("%v", err)
 	}
+	// Without -repair nothing is written, not even a version list the
+	// run would otherwise mend.
+	cache.ReadOnly = !repair
 	res := run.Resolve(ctx)
 	acfg := audit.Config{Cache: cache, Sums: sums}
 	found, graphErrs := audit.Check(ctx, acfg, res)

@@ -48,6 +48,7 @@ func TestScripts(t *testing.T) {
 	p.Setup = withTrust(p.Setup)
 	maps.Copy(p.Cmds, trustCmds)
 	maps.Copy(p.Cmds, serveCmds)
+	maps.Copy(p.Cmds, diskCmds)
 	if err := gotooltest.Setup(&p); err != nil {
 		t.Fatal(err)
 	}

@@ -12,10 +12,13 @@
 //     every module downloaded whole, and the .mod of every module whose
 //     go.mod the module graph reads;
 //   - integrity: each .mod and .ziphash against go.sum (go's line rule),
-//     and each extracted tree's hash against go.sum (or, without a go.sum
-//     line, against its .ziphash), hashed in parallel on every CPU. The
-//     zips themselves are not rehashed: their hash was checked before they
-//     got their names, and builds read the trees.
+//     each zip's bytes against its .ziphash (as go mod verify rehashes
+//     them: a zip changed after it was verified is what a file:// GOPROXY
+//     or a pack would hand on), and each extracted tree's hash against
+//     go.sum (or, without a go.sum line, against its .ziphash), hashed in
+//     parallel on every CPU. Files are read below GOMODCACHE without
+//     following a symlink: a .info, .mod or .zip that is a symlink or a
+//     special file is a problem of its own.
 //
 // Each module with a problem becomes a Finding that says what is wrong and
 // which parts of it a repair must fetch again.
@@ -33,6 +36,7 @@ import (
 	"golang.org/x/mod/sumdb/dirhash"
 	"golang.org/x/sync/errgroup"
 
+	"gomodfetch/internal/beneath"
 	"gomodfetch/modcache"
 	"gomodfetch/pipeline"
 	"gomodfetch/verify"
@@ -188,6 +192,10 @@ func (a *auditor) expected(key module.Version) (string, error) {
 // goMod checks mod's .mod file against go.sum.
 func (a *auditor) goMod(f *Finding, mod module.Version, why string) {
 	data, _, err := a.cfg.Cache.ReadGoMod(mod)
+	if errors.Is(err, beneath.ErrNotRegular) {
+		f.add(modcache.PartMod, ".mod is not a regular file (a symlink, or a special file)")
+		return
+	}
 	if err != nil {
 		if why != "" {
 			f.add(modcache.PartMod, "missing .mod (%s)", why)
@@ -214,7 +222,9 @@ func (a *auditor) zipModule(ctx context.Context, mod module.Version) *Finding {
 	c := a.cfg.Cache
 	f := &Finding{Path: mod.Path, Version: mod.Version}
 	if _, _, err := c.ReadInfo(mod); err != nil {
-		if os.IsNotExist(err) {
+		if errors.Is(err, beneath.ErrNotRegular) {
+			f.add(modcache.PartInfo, ".info is not a regular file (a symlink, or a special file)")
+		} else if os.IsNotExist(err) {
 			f.add(modcache.PartInfo, "missing .info")
 		} else {
 			f.add(modcache.PartInfo, "damaged .info")
@@ -225,14 +235,27 @@ func (a *auditor) zipModule(ctx context.Context, mod module.Version) *Finding {
 	if err != nil {
 		f.Problems = append(f.Problems, err.Error())
 	}
-	zipfile, hash, ok := c.ZipHash(mod)
+	_, hash, ok := c.ZipHash(mod)
+	zf, zerr := c.Open(mod, "zip")
 	switch {
+	case errors.Is(zerr, beneath.ErrNotRegular):
+		f.add(modcache.PartZip, ".zip is not a regular file (a symlink, or a special file)")
 	case ok && want != "" && hash != want:
 		f.add(modcache.PartZip, ".ziphash does not match go.sum (%s; go.sum has %s)", hash, want)
-	case !ok && zipfile != "" && exists(zipfile):
+	case !ok && zerr == nil:
 		f.add(modcache.PartHash, "missing or damaged .ziphash")
 	case !ok:
 		f.add(modcache.PartZip, "missing .zip")
+	case ctx.Err() == nil:
+		switch h, err := verify.HashZipFile(zf); {
+		case err != nil:
+			f.add(modcache.PartZip, "unreadable .zip: %v", err)
+		case h != hash:
+			f.add(modcache.PartZip, ".zip has been modified (%s; .ziphash has %s)", h, hash)
+		}
+	}
+	if zf != nil {
+		zf.Close()
 	}
 	sumKnown := want != ""
 	if !sumKnown {

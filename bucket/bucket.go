@@ -19,6 +19,9 @@
 //
 // URLs are gocloud.dev/blob's: s3://bucket?region=…, gs://bucket,
 // azblob://container, file:///dir, each with its cloud's usual credentials.
+// file:// is read and written by the Store itself, below the directory
+// without following a symlink (internal/beneath), not by gocloud.dev's
+// fileblob, which follows them.
 // gs:// is served by bucket/gcs, not gocloud.dev/blob/gcsblob (whose
 // client's package initialisation would cost every run ~10 ms).
 package bucket
@@ -33,14 +36,18 @@ import (
 	"net/url"
 	"os"
 	"path"
+	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"gocloud.dev/blob"
-	_ "gocloud.dev/blob/fileblob" // file://; s3://, gs://, azblob:// in drivers_*.go
+	// s3://, gs://, azblob:// in drivers_*.go; file:// is the Store's own
+	// (openDir).
 	"gocloud.dev/gcerrors"
+
+	"gomodfetch/internal/beneath"
 )
 
 // Config is what a Store needs. URL is required; the rest have usable zero
@@ -85,8 +92,14 @@ type Stats struct {
 
 // Store is an open fleet-cache bucket. It is safe for concurrent use.
 type Store struct {
-	cfg    Config
-	b      *blob.Bucket
+	cfg Config
+	b   *blob.Bucket // nil for a file:// bucket
+	// dir is a file:// bucket's directory (with the URL's prefix):
+	// objects are read and written there without following a symlink
+	// below it, where gocloud.dev/blob's fileblob follows them (a
+	// symlinked module directory had objects written outside the bucket).
+	dir    *beneath.Root
+	prefix string
 	name   string // the URL, redacted, for messages
 	queue  chan write
 	wg     sync.WaitGroup // writers
@@ -132,12 +145,21 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	if tag, ok := leftOut[schemeOf(cfg.URL)]; ok {
 		return nil, fmt.Errorf("opening fleet cache %s: this gomodfetch was built with -tags %s, without the %s:// driver; use a build without that tag", name, tag, schemeOf(cfg.URL))
 	}
-	b, err := blob.OpenBucket(ctx, cfg.URL)
-	if err != nil {
-		return nil, fmt.Errorf("opening fleet cache %s: %w", name, err)
-	}
 	wctx, cancel := context.WithCancel(context.Background())
-	s := &Store{cfg: cfg, b: b, name: name, queue: make(chan write, cfg.Queue), wctx: wctx, cancel: cancel}
+	s := &Store{cfg: cfg, name: name, queue: make(chan write, cfg.Queue), wctx: wctx, cancel: cancel}
+	if schemeOf(cfg.URL) == "file" {
+		if err := s.openDir(cfg.URL); err != nil {
+			cancel()
+			return nil, fmt.Errorf("opening fleet cache %s: %w", name, err)
+		}
+	} else {
+		b, err := blob.OpenBucket(ctx, cfg.URL)
+		if err != nil {
+			cancel()
+			return nil, fmt.Errorf("opening fleet cache %s: %w", name, err)
+		}
+		s.b = b
+	}
 	for range cfg.Writers {
 		s.wg.Add(1)
 		go s.writer()
@@ -209,7 +231,9 @@ func (s *Store) Read(ctx context.Context, key string, w io.Writer, limit int64) 
 	case err == nil:
 		s.hits.Add(1)
 		return nil
-	case gcerrors.Code(err) == gcerrors.NotFound:
+	case gcerrors.Code(err) == gcerrors.NotFound, s.dir != nil && (errors.Is(err, fs.ErrNotExist) || errors.Is(err, beneath.ErrNotRegular)):
+		// (A file:// object that is not a regular file is not there: it
+		// is fetched upstream and written back in its place.)
 		s.misses.Add(1)
 		return fmt.Errorf("%s: %w", key, fs.ErrNotExist)
 	case errors.As(err, &tooLarge), isWriteErr(err):
@@ -225,7 +249,13 @@ func (s *Store) Read(ctx context.Context, key string, w io.Writer, limit int64) 
 }
 
 func (s *Store) read(ctx context.Context, key string, w io.Writer, limit int64) error {
-	r, err := s.b.NewReader(ctx, key, nil)
+	var r io.ReadCloser
+	var err error
+	if s.dir != nil {
+		r, err = s.dir.Open(s.prefix + key)
+	} else {
+		r, err = s.b.NewReader(ctx, key, nil)
+	}
 	if err != nil {
 		return err
 	}
@@ -338,7 +368,61 @@ func (s *Store) put(w write) error {
 		defer f.Close()
 		r = f
 	}
+	if s.dir != nil {
+		return s.putFile(w.key, r)
+	}
 	return s.b.Upload(ctx, w.key, r, &blob.WriterOptions{ContentType: contentType(w.key)})
+}
+
+// openDir opens a file:// bucket: file:///dir, with fileblob's query
+// parameters (create_dir makes the directory; the rest concern fileblob's
+// own files and are of no use here) and blob's prefix.
+func (s *Store) openDir(rawURL string) error {
+	u, err := url.Parse(rawURL)
+	if err != nil {
+		return err
+	}
+	q := u.Query()
+	for k := range q {
+		switch k {
+		case "create_dir", "dir_file_mode", "metadata", "no_tmp_dir", "prefix":
+		default:
+			return fmt.Errorf("unknown query parameter %q", k)
+		}
+	}
+	dir := filepath.FromSlash(u.Host + u.Path)
+	if q.Get("create_dir") != "" {
+		if err := os.MkdirAll(dir, 0o777); err != nil {
+			return err
+		}
+	}
+	if fi, err := os.Stat(dir); err != nil || !fi.IsDir() {
+		return fmt.Errorf("%s is not a directory", dir)
+	}
+	s.dir, s.prefix = beneath.New(dir), q.Get("prefix")
+	return nil
+}
+
+// putFile writes an object of a file:// bucket: to a temp file below the
+// bucket's directory (O_EXCL, never through a symlink or an existing name)
+// renamed into place; a symlink on the way is refused.
+func (s *Store) putFile(key string, r io.Reader) error {
+	dir, base := path.Split(s.prefix + key)
+	f, tmp, err := s.dir.CreateTemp(strings.TrimSuffix(dir, "/"), base+".", 0o666)
+	if err != nil {
+		return err
+	}
+	_, err = io.Copy(f, r)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = s.dir.Rename(tmp, s.prefix+key)
+	}
+	if err != nil {
+		s.dir.Remove(tmp)
+	}
+	return err
 }
 
 // contentType is what a GOPROXY serves the file at key as.
@@ -394,7 +478,9 @@ func (s *Store) Close(ctx context.Context) int64 {
 		<-done
 	}
 	s.cancel()
-	s.b.Close()
+	if s.b != nil {
+		s.b.Close()
+	}
 	return s.dropped.Load() - before
 }
 

@@ -174,3 +174,31 @@ func stalledS3(t *testing.T) string {
 	t.Setenv("AWS_EC2_METADATA_DISABLED", "true")
 	return "s3://b?region=us-east-1&use_path_style=true&endpoint=http://" + ln.Addr().String()
 }
+
+// TestFileBucketStaysInside checks that a file:// bucket whose module
+// directory is a symlink gets no object written outside its directory,
+// and that an object that is a symlink is read as missing.
+func TestFileBucketStaysInside(t *testing.T) {
+	s, dir := openFile(t, Config{})
+	outside := t.TempDir()
+	if err := os.Symlink(outside, filepath.Join(dir, "example.com")); err != nil {
+		t.Fatal(err)
+	}
+	secret := filepath.Join(outside, "secret")
+	os.WriteFile(secret, []byte("SECRET"), 0o666)
+	os.MkdirAll(filepath.Join(dir, "m", "@v"), 0o777)
+	os.Symlink(secret, filepath.Join(dir, "m", "@v", "v1.0.0.info"))
+
+	var b bytes.Buffer
+	if err := s.Read(context.Background(), "m/@v/v1.0.0.info", &b, 100); !errors.Is(err, fs.ErrNotExist) || strings.Contains(b.String(), "SECRET") {
+		t.Errorf("symlinked object: Read = %q, %v; want not found", b.String(), err)
+	}
+	s.Put("example.com/a/@v/v1.0.0.mod", []byte("module example.com/a\n"))
+	s.Close(context.Background())
+	if ents, _ := os.ReadDir(outside); len(ents) != 1 {
+		t.Errorf("objects were written outside the bucket: %v", ents)
+	}
+	if st := s.Stats(); st.WriteErrors != 1 {
+		t.Errorf("stats = %+v; want the write refused", st)
+	}
+}

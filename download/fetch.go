@@ -11,6 +11,7 @@ import (
 	"golang.org/x/mod/module"
 	"golang.org/x/mod/sumdb/dirhash"
 
+	"gomodfetch/internal/beneath"
 	"gomodfetch/modcache"
 	"gomodfetch/proxy"
 	"gomodfetch/retry"
@@ -368,16 +369,19 @@ func (x *fetch) zip(ctx context.Context, held *modcache.Locked) (verifiedZip, er
 		}
 		return verifiedZip{hash: hash}, nil
 	}
-	zipfile, err := f.cfg.Cache.File(mod, "zip")
-	if err != nil {
-		return verifiedZip{}, module.VersionError(mod, err)
-	}
-	if _, err := os.Stat(zipfile); err == nil {
+	zf, err := f.cfg.Cache.Open(mod, "zip")
+	if err == nil || errors.Is(err, beneath.ErrNotRegular) {
 		// A zip without its .ziphash: rehash it rather than trust it. Only
-		// a zip shown to be damaged is removed: a verification that could
-		// not be done (checksum database unreachable, run cancelled)
-		// leaves it for next time.
-		if hash, err := dirhash.HashZip(zipfile, dirhash.DefaultHash); err == nil {
+		// a zip shown to be damaged (or not a regular file: a symlink is
+		// never followed) is removed: a verification that could not be
+		// done (checksum database unreachable, run cancelled) leaves it
+		// for next time.
+		hash, err := "", err
+		if zf != nil {
+			hash, err = verify.HashZipFile(zf)
+			zf.Close()
+		}
+		if err == nil {
 			err := f.cfg.Verifier.Check(ctx, mod, hash)
 			var mismatch *verify.ChecksumMismatchError
 			if err == nil {

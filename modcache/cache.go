@@ -17,6 +17,11 @@
 // rest (reads, .info and .mod writes, the version list) are Cache's and need
 // no version lock, as in the go command.
 //
+// Nothing below Root is trusted (the cache may be shared, restored or
+// tampered with): the files the cache reads for others are regular files
+// reached without a symlink (Files, internal/beneath), and the version list
+// is replaced by rename, never written through.
+//
 // Errors writing the cache are *WriteError; Unusable tells the ones that
 // mean no other module will fare better (read-only, not ours, full).
 package modcache
@@ -28,6 +33,7 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"path"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -35,6 +41,8 @@ import (
 
 	"golang.org/x/mod/module"
 	"golang.org/x/mod/semver"
+
+	"gomodfetch/internal/beneath"
 )
 
 // Cache is a module cache. It is safe for concurrent use by goroutines and
@@ -44,6 +52,13 @@ type Cache struct {
 	Root string
 	// ReadWrite leaves extracted directories writable (-modcacherw).
 	ReadWrite bool
+	// ReadOnly writes nothing: RepairList does nothing and every write
+	// (a .info, a .mod, a version list, a lock) fails with a *WriteError
+	// (EROFS). For reading a cache without touching it (verify).
+	ReadOnly bool
+
+	rootOnce sync.Once
+	root     *beneath.Root
 
 	mu        sync.Mutex
 	forgotten []string // lock directories of versions with nothing written (Locked.Forget)
@@ -53,6 +68,51 @@ type Cache struct {
 	// for a torn or missing list), so a directory's list is read once,
 	// not once per cached version.
 	lists sync.Map
+}
+
+// Files is the cache's root, below which every file the cache reads for
+// others (.info, .mod, .zip, .ziphash, the version list, the checksum
+// database's files) is opened without following a symlink, and only if it
+// is a regular file: the cache may be shared with others, restored from
+// elsewhere or tampered with. Root itself is trusted and may be a symlink.
+func (c *Cache) Files() *beneath.Root {
+	c.rootOnce.Do(func() { c.root = beneath.New(c.Root) })
+	return c.root
+}
+
+// Rel is the path of mod's file with the given suffix below a cache's Root,
+// slash-separated: "cache/download/" + RelPath.
+func Rel(mod module.Version, suffix string) (string, error) {
+	if !semver.IsValid(mod.Version) {
+		return "", fmt.Errorf("non-semver version %q", mod.Version)
+	}
+	r, err := RelPath(mod, suffix)
+	if err != nil {
+		return "", err
+	}
+	return "cache/download/" + r, nil
+}
+
+// Open opens mod's cache file with the given suffix for reading, if it is
+// a regular file reached without a symlink (else an error matching
+// beneath.ErrNotRegular, or fs.ErrNotExist).
+func (c *Cache) Open(mod module.Version, suffix string) (*os.File, error) {
+	r, err := Rel(mod, suffix)
+	if err != nil {
+		return nil, err
+	}
+	return c.Files().Open(r)
+}
+
+// readFile reads mod's cache file with the given suffix as Open opens it,
+// and returns its content and path.
+func (c *Cache) readFile(mod module.Version, suffix string) ([]byte, string, error) {
+	r, err := Rel(mod, suffix)
+	if err != nil {
+		return nil, "", err
+	}
+	data, err := c.Files().ReadFile(r)
+	return data, c.Files().Join(r), err
 }
 
 // RemoveEmptyDirs removes the directories that only the lock files of
@@ -138,11 +198,7 @@ func (c *Cache) Dir(mod module.Version) (string, error) {
 // ReadInfo returns mod's cached .info, or an error if it is absent or
 // unreadable (the caller then fetches it again).
 func (c *Cache) ReadInfo(mod module.Version) (*Info, string, error) {
-	file, err := c.File(mod, "info")
-	if err != nil {
-		return nil, "", err
-	}
-	data, err := ReadFile(file)
+	data, file, err := c.readFile(mod, "info")
 	if err != nil {
 		return nil, file, err
 	}
@@ -182,14 +238,9 @@ func (c *Cache) WriteInfo(mod module.Version, info *Info) (string, error) {
 	return file, c.writeFile(file, js)
 }
 
-// ReadGoMod returns mod's cached .mod file.
+// ReadGoMod returns mod's cached .mod file (see Open for what is read).
 func (c *Cache) ReadGoMod(mod module.Version) ([]byte, string, error) {
-	file, err := c.File(mod, "mod")
-	if err != nil {
-		return nil, "", err
-	}
-	data, err := ReadFile(file)
-	return data, file, err
+	return c.readFile(mod, "mod")
 }
 
 // WriteGoMod writes mod's .mod file (already verified) and rewrites the
@@ -202,38 +253,42 @@ func (c *Cache) WriteGoMod(mod module.Version, data []byte) (string, error) {
 	if err := c.writeFile(file, data); err != nil {
 		return "", err
 	}
-	c.lists.Delete(filepath.Dir(file))
-	if err := rewriteVersionList(filepath.Dir(file)); err != nil {
-		return "", &WriteError{Path: filepath.Join(filepath.Dir(file), "list"), Err: unwrapPathError(err)}
+	dir, _ := Rel(mod, "mod")
+	dir = path.Dir(dir)
+	c.lists.Delete(dir)
+	if err := c.rewriteVersionList(dir); err != nil {
+		return "", &WriteError{Path: c.Files().Join(dir + "/list"), Err: unwrapPathError(err)}
 	}
 	return file, nil
 }
 
 // RepairList rewrites the version list beside mod's cached .mod if the
 // list does not name mod's version or is torn (a run was killed between
-// writing the .mod and rewriting the list, or while rewriting it). It is
-// best effort: a read-only cache that is otherwise complete still serves.
+// writing the .mod and rewriting the list, or while rewriting it), or is
+// not a regular file. It is best effort: a read-only cache that is
+// otherwise complete still serves. It does nothing if ReadOnly.
 func (c *Cache) RepairList(mod module.Version) {
-	file, err := c.File(mod, "mod")
-	if err != nil || module.CanonicalVersion(mod.Version) != mod.Version {
+	r, err := Rel(mod, "mod")
+	if err != nil || module.CanonicalVersion(mod.Version) != mod.Version || c.ReadOnly {
 		return
 	}
-	dir := filepath.Dir(file)
+	dir := path.Dir(r)
 	listed, ok := c.lists.Load(dir)
 	if !ok {
-		listed, _ = c.lists.LoadOrStore(dir, readVersionList(dir))
+		listed, _ = c.lists.LoadOrStore(dir, c.readVersionList(dir))
 	}
 	if listed.(map[string]bool)[mod.Version] {
 		return
 	}
 	c.lists.Delete(dir)
-	rewriteVersionList(dir)
+	c.rewriteVersionList(dir)
 }
 
-// readVersionList returns the versions dir/list names, or nil if the list
-// is missing, unreadable or torn (a NUL byte or no final newline).
-func readVersionList(dir string) map[string]bool {
-	data, err := ReadFile(filepath.Join(dir, "list"))
+// readVersionList returns the versions dir/list names (dir relative to
+// Root), or nil if the list is missing, unreadable, not a regular file or
+// torn (a NUL byte or no final newline).
+func (c *Cache) readVersionList(dir string) map[string]bool {
+	data, err := c.Files().ReadFile(dir + "/list")
 	if err != nil || bytes.ContainsRune(data, 0) || (len(data) > 0 && data[len(data)-1] != '\n') {
 		return map[string]bool(nil)
 	}
@@ -247,16 +302,21 @@ func readVersionList(dir string) map[string]bool {
 }
 
 // ZipHash returns the recorded hash of mod's zip if both the .zip and a
-// valid .ziphash are present.
+// valid .ziphash are present as regular files (see Open). The hash is
+// what was recorded when the zip was verified; the zip's bytes are not
+// read (a caller that serves or copies them checks them: HashZipFile).
 func (c *Cache) ZipHash(mod module.Version) (zipfile, hash string, ok bool) {
 	zipfile, err := c.File(mod, "zip")
 	if err != nil {
 		return "", "", false
 	}
-	if _, err := os.Stat(zipfile); err != nil {
+	zrel, _ := Rel(mod, "zip")
+	if c.Files().Regular(zrel) != nil {
 		return zipfile, "", false
 	}
-	data, err := readLocked(zipfile + "hash")
+	// Under a shared lock: the go command writes it in place under an
+	// exclusive one.
+	data, err := c.Files().ReadFileShared(zrel + "hash")
 	if err != nil {
 		return zipfile, "", false
 	}
@@ -275,11 +335,8 @@ func validSum(h string) bool {
 // tree are all in place.
 func (c *Cache) Complete(mod module.Version) bool {
 	for _, suffix := range []string{"info", "mod"} {
-		file, err := c.File(mod, suffix)
-		if err != nil {
-			return false
-		}
-		if _, err := os.Stat(file); err != nil {
+		r, err := Rel(mod, suffix)
+		if err != nil || c.Files().Regular(r) != nil {
 			return false
 		}
 	}

@@ -34,6 +34,9 @@ func (c *Cache) Lock(ctx context.Context, mod module.Version) (*Locked, error) {
 	if err != nil {
 		return nil, err
 	}
+	if c.ReadOnly {
+		return nil, readOnly(file)
+	}
 	_, statErr := os.Lstat(file)
 	created := errors.Is(statErr, fs.ErrNotExist)
 	if err := os.MkdirAll(filepath.Dir(file), 0o777); err != nil {
@@ -95,6 +98,9 @@ func (l *Locked) Abandon() {
 // returns the function that releases it.
 func (c *Cache) SideLock() (func(), error) {
 	dir := filepath.Join(c.Root, "cache")
+	if c.ReadOnly {
+		return nil, readOnly(filepath.Join(dir, "lock"))
+	}
 	if err := os.MkdirAll(dir, 0o777); err != nil {
 		return nil, writeErr(dir, err)
 	}

@@ -2,14 +2,7 @@
 
 package modcache
 
-import (
-	"os"
-
-	"github.com/rogpeppe/go-internal/lockedfile"
-)
+import "os"
 
 // ReadFile reads a whole small file (see readfile_unix.go).
 func ReadFile(name string) ([]byte, error) { return os.ReadFile(name) }
-
-// readLocked reads a file under a shared lock, as lockedfile.Read does.
-func readLocked(name string) ([]byte, error) { return lockedfile.Read(name) }

@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/rogpeppe/go-internal/lockedfile"
+
+	"gomodfetch/internal/beneath"
 )
 
 // ReadFile returns what os.ReadFile returns: the bytes of files of every
@@ -39,8 +41,13 @@ func TestReadFile(t *testing.T) {
 	}
 }
 
-// readLocked waits for a writer holding the go command's lock, as
-// lockedfile.Read does, and reads what it wrote.
+// readLocked is how the cache reads a .ziphash (ZipHash).
+func readLocked(name string) ([]byte, error) {
+	return beneath.New(filepath.Dir(name)).ReadFileShared(filepath.Base(name))
+}
+
+// A .ziphash is read after a writer holding the go command's lock is
+// done, as lockedfile.Read waits for it, and what it wrote is read.
 func TestReadLockedWaitsForWriter(t *testing.T) {
 	name := filepath.Join(t.TempDir(), "x.ziphash")
 	f, err := lockedfile.Create(name)

@@ -13,14 +13,10 @@ import (
 // and poller registration that a regular file refuses): a warm run reads
 // five or six small files per module, so those were most of its system
 // calls.
-func ReadFile(name string) ([]byte, error) { return readFile(name, false) }
-
-// readLocked is lockedfile.Read in the same few calls: it holds a shared
-// flock while it reads, the lock the go command takes to read a file it
-// writes under an exclusive one (.ziphash). Closing releases it.
-func readLocked(name string) ([]byte, error) { return readFile(name, true) }
-
-func readFile(name string, lock bool) ([]byte, error) {
+//
+// It follows symlinks: it reads files outside the cache (a replacement
+// directory's go.mod). The cache's own files are read with Cache.Files.
+func ReadFile(name string) ([]byte, error) {
 	var fd int
 	err := retryEINTR(func() (err error) {
 		fd, err = syscall.Open(name, syscall.O_RDONLY|syscall.O_CLOEXEC, 0)
@@ -30,11 +26,6 @@ func readFile(name string, lock bool) ([]byte, error) {
 		return nil, &fs.PathError{Op: "open", Path: name, Err: err}
 	}
 	defer syscall.Close(fd)
-	if lock {
-		if err := retryEINTR(func() error { return syscall.Flock(fd, syscall.LOCK_SH) }); err != nil {
-			return nil, &fs.PathError{Op: "flock", Path: name, Err: err}
-		}
-	}
 	buf := make([]byte, 0, 1024)
 	for {
 		if len(buf) == cap(buf) {

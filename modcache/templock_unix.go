@@ -18,3 +18,15 @@ func lockTemp(f *os.File) {
 func tryLockTemp(f *os.File) bool {
 	return syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB) == nil
 }
+
+// lockExclusive takes the exclusive flock the go command takes on a file
+// it edits in place (lockedfile.Edit), waiting for it; it is released
+// when f is closed.
+func lockExclusive(f *os.File) error {
+	for {
+		err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX)
+		if err != syscall.EINTR {
+			return err
+		}
+	}
+}

@@ -13,10 +13,10 @@ import (
 	"strings"
 	"syscall"
 
-	"github.com/rogpeppe/go-internal/lockedfile"
 	"golang.org/x/mod/module"
 	"golang.org/x/mod/semver"
 
+	"gomodfetch/internal/beneath"
 	"gomodfetch/retry"
 )
 
@@ -59,6 +59,9 @@ func writeErr(path string, err error) error {
 // can tell a temp file whose writer died (unlocked) from one being written
 // now, and remove it (sweepTemps).
 func (c *Cache) writeFile(file string, data []byte) (err error) {
+	if c.ReadOnly {
+		return readOnly(file)
+	}
 	dir := filepath.Dir(file)
 	if err := os.MkdirAll(dir, 0o777); err != nil {
 		return &WriteError{Path: dir, Err: unwrapPathError(err)}
@@ -150,30 +153,119 @@ func createTemp(dir, prefix string) (*os.File, error) {
 	return nil, err
 }
 
-// rewriteVersionList rewrites dir/list (the versions that have a .mod file,
-// in semver order) under the list's lock, as the go command does.
-func rewriteVersionList(dir string) (err error) {
-	f, err := lockedfile.Edit(filepath.Join(dir, "list"))
-	if err != nil {
-		return err
+// rewriteVersionList rewrites dir/list (dir relative to Root; the list
+// names the versions that have a .mod file, in semver order).
+//
+// The list is written to a temp file and renamed into place, never
+// written through: a list that is a symlink (to a file outside the cache,
+// say) is replaced, not followed, and a reader never sees a torn list.
+// The go command instead rewrites the list in place under a flock on the
+// list itself, so, to stay out of its way, this holds that same flock on
+// the file it replaces while it reads the directory and renames. One
+// interleaving remains: a go command that opened the old file while this
+// held its lock writes, once it has the lock, into the file no longer
+// named list. What it writes is the directory as it saw it, and it wrote
+// its .mod before it opened the list, so before the rename; the directory
+// is therefore read again after the rename, and the list rewritten (on
+// the new file, under its lock) until the two agree. A list that is not a
+// regular file cannot be locked as go locks it (go would lock what it
+// points to) and is replaced without a lock.
+func (c *Cache) rewriteVersionList(dir string) error {
+	if c.ReadOnly {
+		return readOnly(c.Files().Join(dir + "/list"))
 	}
-	defer func() {
-		if cerr := f.Close(); cerr != nil && err == nil {
-			err = cerr
+	root := c.Files()
+	listRel := dir + "/list"
+	var err error
+	for range 5 {
+		var done bool
+		if done, err = c.rewriteListOnce(root, dir, listRel); done || err != nil {
+			return err
 		}
-	}()
-	entries, err := os.ReadDir(dir)
+	}
+	return err
+}
+
+// rewriteListOnce is one try of rewriteVersionList: it reports whether the
+// list it leaves agrees with the directory read after the rename.
+func (c *Cache) rewriteListOnce(root *beneath.Root, dir, listRel string) (bool, error) {
+	f, err := root.OpenWrite(listRel, 0o666)
+	switch {
+	case errors.Is(err, beneath.ErrNotRegular):
+		f = nil // replaced below, without a lock
+	case err != nil:
+		return false, err
+	default:
+		defer f.Close() // releases the lock, after the rename
+		if err := lockExclusive(f); err != nil {
+			return false, err
+		}
+		// The name may have been given to a new file while this waited
+		// for the lock: then that file is the list to lock.
+		if !sameFile(root, listRel, f) {
+			return false, nil
+		}
+		// A temp list is written only under this lock: one there now was
+		// left by a writer that died.
+		sweepListTemps(root, dir)
+	}
+	want, err := versionList(root, dir)
 	if err != nil {
-		return err
+		return false, err
+	}
+	if f != nil {
+		if fi, err := f.Stat(); err == nil && fi.Size() == int64(len(want)) {
+			old := make([]byte, len(want)+1)
+			if n, err := f.ReadAt(old, 0); err == io.EOF && n == len(want) && bytes.Equal(old[:n], want) {
+				return true, nil
+			}
+		}
+	}
+	tmp, tmpRel, err := root.CreateTemp(dir, "list"+ownTempMark, 0o666)
+	if err != nil {
+		return false, err
+	}
+	_, err = tmp.Write(want)
+	if cerr := tmp.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = root.Rename(tmpRel, listRel)
+	}
+	if err != nil {
+		root.Remove(tmpRel)
+		return false, err
+	}
+	after, err := versionList(root, dir)
+	return err == nil && bytes.Equal(after, want), err
+}
+
+// sweepListTemps removes the temp lists (list.gmf<random>.tmp) in dir.
+func sweepListTemps(root *beneath.Root, dir string) {
+	entries, err := root.ReadDir(dir)
+	if err != nil {
+		return
+	}
+	for _, e := range entries {
+		if n := e.Name(); strings.HasPrefix(n, "list"+ownTempMark) && strings.HasSuffix(n, ".tmp") {
+			root.Remove(dir + "/" + n)
+		}
+	}
+}
+
+// versionList is the list file's content for the .mod files in dir, as
+// the go command writes it: each canonical version that has a .mod, in
+// semver order, one per line (a version escaped for upper case is not
+// canonical and is left out, as go leaves it out).
+func versionList(root *beneath.Root, dir string) ([]byte, error) {
+	entries, err := root.ReadDir(dir)
+	if err != nil {
+		return nil, err
 	}
 	var list []string
 	for _, e := range entries {
-		if v, ok := strings.CutSuffix(e.Name(), ".mod"); ok && v != "" {
-			// The go command lists the file names as they are (a version
-			// escaped for upper case is not canonical and is left out).
-			if module.CanonicalVersion(v) == v {
-				list = append(list, v)
-			}
+		if v, ok := strings.CutSuffix(e.Name(), ".mod"); ok && v != "" && module.CanonicalVersion(v) == v {
+			list = append(list, v)
 		}
 	}
 	semver.Sort(list)
@@ -182,25 +274,24 @@ func rewriteVersionList(dir string) (err error) {
 		buf.WriteString(v)
 		buf.WriteByte('\n')
 	}
-	if fi, err := f.Stat(); err == nil && fi.Size() == int64(buf.Len()) {
-		old := make([]byte, buf.Len()+1)
-		if n, err := f.ReadAt(old, 0); err == io.EOF && n == buf.Len() && bytes.Equal(old[:n], buf.Bytes()) {
-			return nil
-		}
+	return buf.Bytes(), nil
+}
+
+// sameFile reports whether rel below root still names the open file f.
+func sameFile(root *beneath.Root, rel string, f *os.File) bool {
+	g, err := root.Open(rel)
+	if err != nil {
+		return false
 	}
-	// Zero-fill to the final size first, so that a torn write shows up as
-	// trailing NULs rather than as a plausible shorter list.
-	if err := f.Truncate(0); err != nil {
-		return err
-	}
-	if err := f.Truncate(int64(buf.Len())); err != nil {
-		return err
-	}
-	if _, err := f.Write(buf.Bytes()); err != nil {
-		f.Truncate(0)
-		return err
-	}
-	return nil
+	defer g.Close()
+	fi, err1 := f.Stat()
+	gi, err2 := g.Stat()
+	return err1 == nil && err2 == nil && os.SameFile(fi, gi)
+}
+
+// readOnly is the error of a write to a ReadOnly cache.
+func readOnly(path string) error {
+	return &WriteError{Path: path, Err: fmt.Errorf("the cache is opened read-only: %w", syscall.EROFS)}
 }
 
 func unwrapPathError(err error) error {

@@ -67,9 +67,9 @@ func from(ip string) *http.Client {
 	return &http.Client{Transport: &http.Transport{DialContext: d.DialContext, DisableKeepAlives: false}}
 }
 
-// get asks path of srv with hc and returns the status (0 for a transport
+// fetchURL asks url with hc and returns the status (0 for a transport
 // error) and body.
-func get(ctx context.Context, hc *http.Client, url string) (int, string) {
+func fetchURL(ctx context.Context, hc *http.Client, url string) (int, string) {
 	req, err := http.NewRequestWithContext(ctx, "GET", url, nil)
 	if err != nil {
 		return 0, err.Error()
@@ -171,7 +171,7 @@ func TestWriteTimeout(t *testing.T) {
 	}
 
 	// A client that reads gets the whole zip under the same timeout.
-	code, body := get(context.Background(), http.DefaultClient, st.srv.URL+"/example.com/big/@v/v1.0.0.zip")
+	code, body := fetchURL(context.Background(), http.DefaultClient, st.srv.URL+"/example.com/big/@v/v1.0.0.zip")
 	if code != 200 || len(body) != size {
 		t.Errorf("a reading client got %d with %d bytes; want 200 with %d", code, len(body), size)
 	}
@@ -252,11 +252,11 @@ func TestConnLimits(t *testing.T) {
 	st2 := newSetup(t, func(c *Config) { c.MaxConns = 1; c.MaxConnsPerClient = 1 })
 	addr2 := serveListener(t, st2)
 	hc := from("127.0.0.4")
-	if code, _ := get(context.Background(), hc, "http://"+addr2+"/healthz"); code != 200 {
+	if code, _ := fetchURL(context.Background(), hc, "http://"+addr2+"/healthz"); code != 200 {
 		t.Fatalf("healthz = %d", code)
 	}
 	waitFor(t, "the idle connection", func() bool { return conns(st2, "idle") == 1 })
-	if code, body := get(context.Background(), from("127.0.0.5"), "http://"+addr2+"/healthz"); code != 200 {
+	if code, body := fetchURL(context.Background(), from("127.0.0.5"), "http://"+addr2+"/healthz"); code != 200 {
 		t.Errorf("a new client past the total while one connection was idle: %d %q; want 200", code, body)
 	}
 	if n := value(t, st2.s.metrics.connsEvicted.WithLabelValues("total")); n != 1 {
@@ -265,7 +265,7 @@ func TestConnLimits(t *testing.T) {
 	// The evicted client's next request opens a new connection, in place
 	// of the other client's, idle by then.
 	waitFor(t, "the other client's connection idle", func() bool { return conns(st2, "idle") == 1 })
-	if code, body := get(context.Background(), hc, "http://"+addr2+"/healthz"); code != 200 {
+	if code, body := fetchURL(context.Background(), hc, "http://"+addr2+"/healthz"); code != 200 {
 		t.Errorf("the evicted client's next request: %d %q; want 200", code, body)
 	}
 }
@@ -305,7 +305,7 @@ func TestPrefetchBudget(t *testing.T) {
 		return n
 	}
 	for round := range 3 {
-		if code, body := get(context.Background(), http.DefaultClient, st.srv.URL+"/example.com/m/@v/v1.0.0.mod"); code != 200 {
+		if code, body := fetchURL(context.Background(), http.DefaultClient, st.srv.URL+"/example.com/m/@v/v1.0.0.mod"); code != 200 {
 			t.Fatalf("round %d: .mod = %d %q", round, code, body)
 		}
 		st.s.Wait()
@@ -340,13 +340,13 @@ func TestPrefetchLeavesRoom(t *testing.T) {
 	st.up.gomod = manyRequires(20)
 	hashUpstreamGoMod(t, st)
 	hung := hangUpstream(t, st, "/example.com/dep")
-	if code, _ := get(context.Background(), http.DefaultClient, st.srv.URL+"/example.com/m/@v/v1.0.0.mod"); code != 200 {
+	if code, _ := fetchURL(context.Background(), http.DefaultClient, st.srv.URL+"/example.com/m/@v/v1.0.0.mod"); code != 200 {
 		t.Fatalf(".mod = %d", code)
 	}
 	waitFor(t, "a prefetch to hang", func() bool { return hung.Load() >= 1 })
 	ctx, cancel := context.WithTimeout(context.Background(), waitLimit)
 	defer cancel()
-	if code, body := get(ctx, http.DefaultClient, st.srv.URL+"/example.com/m/@v/v1.0.0.info"); code != 200 {
+	if code, body := fetchURL(ctx, http.DefaultClient, st.srv.URL+"/example.com/m/@v/v1.0.0.info"); code != 200 {
 		t.Errorf("a client's miss while prefetches hang: %d %q; want 200", code, body)
 	}
 	if n := hung.Load(); n != 1 {
@@ -384,7 +384,7 @@ func TestAbandoned(t *testing.T) {
 						}
 						cancel()
 					}()
-					get(ctx, http.DefaultClient, fmt.Sprintf("%s/example.com/hang%d/@v/v1.0.0.info", st.srv.URL, i))
+					fetchURL(ctx, http.DefaultClient, fmt.Sprintf("%s/example.com/hang%d/@v/v1.0.0.info", st.srv.URL, i))
 				}()
 			}
 			wg.Wait()
@@ -392,7 +392,7 @@ func TestAbandoned(t *testing.T) {
 			waitFor(t, "the abandoned fetches to be dealt with", func() bool { return value(t, ab) >= 1 })
 			ctx, cancel := context.WithTimeout(context.Background(), waitLimit)
 			defer cancel()
-			if code, body := get(ctx, http.DefaultClient, st.srv.URL+"/example.com/m/@v/v1.0.0.info"); code != 200 {
+			if code, body := fetchURL(ctx, http.DefaultClient, st.srv.URL+"/example.com/m/@v/v1.0.0.info"); code != 200 {
 				t.Errorf("an unrelated miss after two abandoned requests: %d %q; want 200", code, body)
 			}
 		})
@@ -410,9 +410,9 @@ func TestNoPlaceDuringBackoff(t *testing.T) {
 	st.up.mu.Lock()
 	st.up.fail["/example.com/flaky/@v/v1.0.0.info"] = 503
 	st.up.mu.Unlock()
-	go get(context.Background(), http.DefaultClient, st.srv.URL+"/example.com/flaky/@v/v1.0.0.info")
+	go fetchURL(context.Background(), http.DefaultClient, st.srv.URL+"/example.com/flaky/@v/v1.0.0.info")
 	waitFor(t, "the first attempt", func() bool { return st.up.count("/example.com/flaky/@v/v1.0.0.info") == 1 })
-	if code, body := get(context.Background(), http.DefaultClient, st.srv.URL+"/example.com/m/@v/v1.0.0.info"); code != 200 {
+	if code, body := fetchURL(context.Background(), http.DefaultClient, st.srv.URL+"/example.com/m/@v/v1.0.0.info"); code != 200 {
 		t.Fatalf("unrelated miss: %d %q", code, body)
 	}
 	if n := st.up.count("/example.com/flaky/@v/v1.0.0.info"); n != 1 {
@@ -426,18 +426,18 @@ func TestClientUpstream(t *testing.T) {
 	st := newSetup(t, func(c *Config) { c.MaxUpstream = 8; c.ClientUpstream = 1 })
 	hung := hangUpstream(t, st, "/example.com/hang")
 	greedy := from("127.0.0.7")
-	go get(context.Background(), greedy, st.srv.URL+"/example.com/hang0/@v/v1.0.0.info")
+	go fetchURL(context.Background(), greedy, st.srv.URL+"/example.com/hang0/@v/v1.0.0.info")
 	waitFor(t, "the greedy client's first fetch", func() bool { return hung.Load() == 1 })
 	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
 	defer cancel()
-	get(ctx, greedy, st.srv.URL+"/example.com/hang1/@v/v1.0.0.info")
+	fetchURL(ctx, greedy, st.srv.URL+"/example.com/hang1/@v/v1.0.0.info")
 	if n := hung.Load(); n != 1 {
 		t.Errorf("the greedy client's second fetch went upstream (%d requests); want it to wait", n)
 	}
 	if n := value(t, st.s.metrics.limited.WithLabelValues("client-upstream")); n != 1 {
 		t.Errorf("client-upstream waits counted: %v; want 1", n)
 	}
-	if code, body := get(context.Background(), from("127.0.0.8"), st.srv.URL+"/example.com/m/@v/v1.0.0.info"); code != 200 {
+	if code, body := fetchURL(context.Background(), from("127.0.0.8"), st.srv.URL+"/example.com/m/@v/v1.0.0.info"); code != 200 {
 		t.Errorf("another client's miss: %d %q; want 200", code, body)
 	}
 }
@@ -449,7 +449,7 @@ func TestUpstreamDeadline(t *testing.T) {
 	hangUpstream(t, st, "/example.com/hang")
 	ctx, cancel := context.WithTimeout(context.Background(), waitLimit)
 	defer cancel()
-	code, body := get(ctx, http.DefaultClient, st.srv.URL+"/example.com/hang/@v/v1.0.0.info")
+	code, body := fetchURL(ctx, http.DefaultClient, st.srv.URL+"/example.com/hang/@v/v1.0.0.info")
 	if code != 504 || !strings.Contains(body, "no answer from upstream within 200ms") {
 		t.Errorf("hanging upstream: %d %q; want 504 naming the deadline", code, body)
 	}
@@ -470,7 +470,7 @@ func TestFailureShared(t *testing.T) {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				if code, _ := get(context.Background(), http.DefaultClient, st.srv.URL+path); code != 502 {
+				if code, _ := fetchURL(context.Background(), http.DefaultClient, st.srv.URL+path); code != 502 {
 					t.Errorf("broken path = %d; want 502", code)
 				}
 			}()

@@ -30,6 +30,7 @@ type metrics struct {
 	conns              *prometheus.GaugeVec     // state
 	connsRefused       *prometheus.CounterVec   // reason
 	connsEvicted       *prometheus.CounterVec   // reason
+	damaged            *prometheus.CounterVec   // what
 }
 
 func newMetrics(reg *prometheus.Registry, f *download.Fetcher) *metrics {
@@ -56,6 +57,9 @@ func newMetrics(reg *prometheus.Registry, f *download.Fetcher) *metrics {
 		events: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "gomodfetch_upstream_events_total", Help: "Upstream retries, failed requests (after retries) and demotions, per proxy.",
 		}, []string{"proxy", "event"}),
+		damaged: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "gomodfetch_serve_damaged_total", Help: "Cache files not served: not a regular file (a symlink, a special file), or a zip whose bytes do not match its recorded hash.",
+		}, []string{"what"}),
 	}
 	m.limited = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "gomodfetch_serve_limited_total", Help: "Times a bound on clients bit: write-timeout (a response cut), client-upstream (a client waited for its own fetches).",
@@ -83,7 +87,7 @@ func newMetrics(reg *prometheus.Registry, f *download.Fetcher) *metrics {
 		Name: "gomodfetch_serve_connections_evicted_total", Help: "Idle kept-alive connections closed to make room for a new one, by the bound that was reached.",
 	}, []string{"reason"})
 	reg.MustRegister(m.limited, m.abandoned, m.flights, m.rememberedFailures, m.gateWaits, m.conns, m.connsRefused, m.connsEvicted)
-	reg.MustRegister(m.requests, m.cache, m.bytes, m.latency, m.stale, m.prefetch, m.events,
+	reg.MustRegister(m.requests, m.cache, m.bytes, m.latency, m.stale, m.prefetch, m.events, m.damaged,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	if f != nil {
 		stat := func(get func(download.Stats) float64) func() float64 {

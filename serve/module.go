@@ -10,15 +10,18 @@ import (
 	"io/fs"
 	"net/http"
 	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"time"
+
+	pathpkg "path"
 
 	"golang.org/x/mod/module"
 	"golang.org/x/mod/semver"
 
 	"gomodfetch/download"
+	"gomodfetch/internal/beneath"
+	"gomodfetch/modcache"
 )
 
 // moduleRequest is one request of the GOPROXY protocol.
@@ -180,17 +183,23 @@ func (s *Server) serveResolved(w *recorder, r *http.Request, path, v string) {
 	s.serveFile(w, r, file, "application/json", mutable, "")
 }
 
-// serveMod answers <v>.mod, verified.
+// serveMod answers <v>.mod, verified; the bytes served are the bytes
+// checked (read once), never the file read again. Offline, the cached .mod
+// is served if it is a regular file below the cache (nothing is asked of
+// the checksum database: see docs/security-disk.md).
 func (s *Server) serveMod(w *recorder, r *http.Request, q moduleRequest) {
 	mod := q.mod()
-	_, file, cerr := s.cfg.Cache.ReadGoMod(mod)
+	cached, file, cerr := s.cfg.Cache.ReadGoMod(mod)
+	if cerr != nil && errors.Is(cerr, beneath.ErrNotRegular) {
+		s.damaged("mod", file, cerr)
+	}
 	if s.cfg.Offline {
 		w.outcome = "offline"
 		if cerr != nil {
 			w.fail(http.StatusNotFound, "not found: "+mod.String()+" is not in the cache (offline)")
 			return
 		}
-		s.serveFile(w, r, file, "text/plain; charset=utf-8", immutable, "")
+		s.serveContent(w, r, cached, "text/plain; charset=utf-8", immutable)
 		return
 	}
 	w.outcome = "miss"
@@ -204,8 +213,7 @@ func (s *Server) serveMod(w *recorder, r *http.Request, q moduleRequest) {
 	}
 	// What the client will ask next starts on its way before it has this.
 	s.prefetchFor(client(r).client, mod, data)
-	file, _ = s.cfg.Cache.File(mod, "mod")
-	s.serveFile(w, r, file, "text/plain; charset=utf-8", immutable, "")
+	s.serveContent(w, r, data, "text/plain; charset=utf-8", immutable)
 }
 
 func (s *Server) ensureMod(ctx context.Context, who requester, mod module.Version) ([]byte, error) {
@@ -215,21 +223,39 @@ func (s *Server) ensureMod(ctx context.Context, who requester, mod module.Versio
 }
 
 // serveZip answers <v>.zip, verified; ranges and conditional requests are
-// http.ServeContent's.
+// http.ServeContent's. A cached zip is served only if it is a regular file
+// whose bytes match its .ziphash (openZip); online, a damaged one is
+// removed and fetched again, offline it is answered 404.
 func (s *Server) serveZip(w *recorder, r *http.Request, q moduleRequest) {
 	mod := q.mod()
-	zipfile, hash, ok := s.cfg.Cache.ZipHash(mod)
 	if s.cfg.Offline {
 		w.outcome = "offline"
+		zipfile, hash, ok := s.cfg.Cache.ZipHash(mod)
 		if !ok {
+			if rel, err := modcache.Rel(mod, "zip"); err == nil {
+				if err := s.cfg.Cache.Files().Regular(rel); errors.Is(err, beneath.ErrNotRegular) {
+					s.damaged("zip", zipfile, err)
+				}
+			}
 			w.fail(http.StatusNotFound, "not found: "+mod.String()+" is not in the cache (offline)")
 			return
 		}
-		s.serveFile(w, r, zipfile, "application/zip", immutable, hash)
+		f, err := s.openZip(mod, hash)
+		if err != nil {
+			if !errors.Is(err, fs.ErrNotExist) {
+				s.damaged("zip", zipfile, err)
+			}
+			w.detail = oneLine(err.Error(), 500)
+			w.fail(http.StatusNotFound, "not found: "+mod.String()+" is damaged in the cache (offline)")
+			return
+		}
+		defer f.Close()
+		s.serveOpen(w, r, f, "application/zip", immutable, hash)
 		return
 	}
 	w.outcome = "miss"
-	if ok {
+	if f := s.checkCachedZip(r.Context(), mod); f != nil {
+		f.Close()
 		w.outcome = "hit"
 	}
 	m, err := s.ensureZip(r.Context(), client(r), mod)
@@ -237,7 +263,16 @@ func (s *Server) serveZip(w *recorder, r *http.Request, q moduleRequest) {
 		w.failErr(err)
 		return
 	}
-	s.serveFile(w, r, m.Zip, "application/zip", immutable, m.Sum)
+	f, err := s.openZip(mod, m.Sum)
+	if err != nil {
+		// Replaced since the engine verified it.
+		s.damaged("zip", m.Zip, err)
+		w.detail = oneLine(err.Error(), 500)
+		w.fail(http.StatusBadGateway, "the cached zip changed after it was verified; try again")
+		return
+	}
+	defer f.Close()
+	s.serveOpen(w, r, f, "application/zip", immutable, m.Sum)
 }
 
 func (s *Server) ensureZip(ctx context.Context, who requester, mod module.Version) (*download.Module, error) {
@@ -319,8 +354,11 @@ func (s *Server) cachedList(path string) ([]string, error) {
 	if err != nil {
 		return nil, err
 	}
-	data, err := os.ReadFile(filepath.Join(dir, "list"))
+	data, err := s.cfg.Cache.Files().ReadFile(dir + "/list")
 	if err != nil {
+		if errors.Is(err, beneath.ErrNotRegular) {
+			s.damaged("list", s.cfg.Cache.Files().Join(dir+"/list"), err)
+		}
 		return nil, err
 	}
 	var list []string
@@ -333,13 +371,13 @@ func (s *Server) cachedList(path string) ([]string, error) {
 	return list, nil
 }
 
-// versionDir is $GOMODCACHE/cache/download/<escaped path>/@v.
+// versionDir is cache/download/<escaped path>/@v, below the cache's root.
 func (s *Server) versionDir(path string) (string, error) {
-	f, err := s.cfg.Cache.File(module.Version{Path: path, Version: "v0.0.0"}, "info")
+	f, err := modcache.Rel(module.Version{Path: path, Version: "v0.0.0"}, "info")
 	if err != nil {
 		return "", err
 	}
-	return filepath.Dir(f), nil
+	return pathpkg.Dir(f), nil
 }
 
 // serveLatest answers @latest from upstream; when upstream fails, with the
@@ -382,7 +420,7 @@ func (s *Server) cachedLatest(path string) (string, bool) {
 	if err != nil {
 		return "", false
 	}
-	entries, err := os.ReadDir(dir)
+	entries, err := s.cfg.Cache.Files().ReadDir(dir)
 	if err != nil {
 		return "", false
 	}
@@ -408,23 +446,34 @@ func (s *Server) cachedLatest(path string) (string, bool) {
 	if best == "" {
 		return "", false
 	}
-	return filepath.Join(dir, best+".info"), true
+	return s.cfg.Cache.Files().Join(dir + "/" + best + ".info"), true
 }
 
-// serveFile serves a cache file. etag, if empty, is made from the content
-// (a .info or .mod is small).
+// serveFile serves a cache file, opened as open opens it (a regular file
+// below one of the server's roots). etag, if empty, is made from the
+// content (a .info or .mod is small).
 func (s *Server) serveFile(w *recorder, r *http.Request, file, ctype, cacheControl, etag string) {
-	f, err := os.Open(file)
+	f, err := s.open(file)
 	if err != nil {
-		if errors.Is(err, fs.ErrNotExist) {
+		switch {
+		case errors.Is(err, fs.ErrNotExist):
 			w.failErr(fmt.Errorf("%w: gone from the cache", fs.ErrNotExist))
-		} else {
+		case errors.Is(err, beneath.ErrNotRegular):
+			s.damaged(kindOf(file), file, err)
+			w.detail = oneLine(err.Error(), 500)
+			w.fail(http.StatusNotFound, "not found: damaged in the cache")
+		default:
 			w.detail = err.Error()
 			w.fail(http.StatusInternalServerError, "reading the cache failed")
 		}
 		return
 	}
 	defer f.Close()
+	s.serveOpen(w, r, f, ctype, cacheControl, etag)
+}
+
+// serveOpen serves an open cache file.
+func (s *Server) serveOpen(w *recorder, r *http.Request, f *os.File, ctype, cacheControl, etag string) {
 	fi, err := f.Stat()
 	if err != nil {
 		w.fail(http.StatusInternalServerError, "reading the cache failed")
@@ -446,12 +495,17 @@ func (s *Server) serveFile(w *recorder, r *http.Request, file, ctype, cacheContr
 	http.ServeContent(w, r, "", fi.ModTime(), f)
 }
 
-// serveBytes serves a generated answer (a version list).
-func (s *Server) serveBytes(w *recorder, r *http.Request, data []byte, ctype string) {
+// serveContent serves bytes read from the cache and checked (a .mod).
+func (s *Server) serveContent(w *recorder, r *http.Request, data []byte, ctype, cacheControl string) {
 	hd := w.Header()
 	hd.Set("Content-Type", ctype)
-	hd.Set("Cache-Control", mutable)
+	hd.Set("Cache-Control", cacheControl)
 	sum := sha256.Sum256(data)
 	hd.Set("ETag", `"`+hex.EncodeToString(sum[:16])+`"`)
 	http.ServeContent(w, r, "", time.Time{}, bytes.NewReader(data))
+}
+
+// serveBytes serves a generated answer (a version list).
+func (s *Server) serveBytes(w *recorder, r *http.Request, data []byte, ctype string) {
+	s.serveContent(w, r, data, ctype, mutable)
 }

@@ -16,9 +16,12 @@
 // Trust: the engine's Verifier has no go.sum, so every .mod and .zip is
 // checked in the checksum database (unless GONOSUMDB or GOSUMDB=off cover
 // the path) before it is stored or served, and one lying upstream cannot
-// reach a client. Private paths (GONOPROXY, default GOPRIVATE) are never
-// asked upstream and never served, even from the cache: they are answered
-// 404, so a client's own ",direct" takes over.
+// reach a client. Nor does a cache file someone else changed: a file is
+// served only if it is a regular file below the cache, reached without a
+// symlink, and a zip only while its bytes match its .ziphash (checked once
+// per file, disk.go). Private paths (GONOPROXY, default GOPRIVATE) are
+// never asked upstream and never served, even from the cache: they are
+// answered 404, so a client's own ",direct" takes over.
 //
 // Answers follow what the go command expects of a proxy: 404 for anything
 // not here (a client falls through a ',' list only on 404 and 410), 400 for
@@ -148,6 +151,7 @@ type Server struct {
 	failures     answers // other upstream failures, by flight key
 	mux          *http.ServeMux
 	listening    listening
+	disk         *disk // what is served from disk is checked (disk.go)
 }
 
 // New returns a Server for cfg.
@@ -195,6 +199,7 @@ func New(cfg Config) *Server {
 		misses:       answers{ttl: cfg.NotFoundTTL, max: 10000},
 		failures:     answers{ttl: cfg.FailureTTL, max: 10000},
 		mux:          http.NewServeMux(),
+		disk:         newDisk(cfg),
 	}
 	s.metrics = newMetrics(reg, cfg.Fetcher)
 	s.gate.onWait = s.metrics.gateWait

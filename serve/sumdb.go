@@ -2,6 +2,7 @@ package serve
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -9,6 +10,8 @@ import (
 
 	"golang.org/x/mod/module"
 	"golang.org/x/mod/sumdb/tlog"
+
+	"gomodfetch/internal/beneath"
 )
 
 // serveSumDB answers /sumdb/<name>/<rest> for the one checksum database
@@ -60,9 +63,10 @@ func (s *Server) serveSumDB(w *recorder, r *http.Request, p string) {
 func (s *Server) sumdbFile(w *recorder, r *http.Request, name, rest, ctype, cacheControl string) {
 	if s.cfg.SumDBCacheDir != "" {
 		file := filepath.Join(s.cfg.SumDBCacheDir, filepath.FromSlash(name), filepath.FromSlash(rest))
-		if fi, err := os.Stat(file); err == nil && fi.Mode().IsRegular() && fi.Size() > 0 {
+		if f := s.openNonEmpty(file); f != nil {
+			defer f.Close()
 			w.outcome = "hit"
-			s.serveFile(w, r, file, ctype, cacheControl, "")
+			s.serveOpen(w, r, f, ctype, cacheControl, "")
 			return
 		}
 	}
@@ -94,8 +98,9 @@ func (s *Server) sumdbLatest(w *recorder, r *http.Request, name string) {
 	}
 	if s.cfg.Offline || s.cfg.SumDB == nil {
 		w.outcome = "offline"
-		if fi, err := os.Stat(cached); cached != "" && err == nil && fi.Size() > 0 {
-			s.serveFile(w, r, cached, ctype, mutable, "")
+		if f := s.openNonEmpty(cached); f != nil {
+			defer f.Close()
+			s.serveOpen(w, r, f, ctype, mutable, "")
 			return
 		}
 		w.fail(http.StatusNotFound, "not found: no signed tree head in the cache (offline)")
@@ -107,10 +112,13 @@ func (s *Server) sumdbLatest(w *recorder, r *http.Request, name string) {
 		return s.cfg.SumDB.Remote("/latest")
 	})
 	if err != nil {
-		if fi, serr := os.Stat(cached); cached != "" && serr == nil && fi.Size() > 0 && !notExist(err) {
+		if f := s.openNonEmpty(cached); f != nil && !notExist(err) {
+			defer f.Close()
 			s.stale(w, "sumdb-latest", name, err)
-			s.serveFile(w, r, cached, ctype, mutable, "")
+			s.serveOpen(w, r, f, ctype, mutable, "")
 			return
+		} else if f != nil {
+			f.Close()
 		}
 		w.failErr(err)
 		return
@@ -118,4 +126,25 @@ func (s *Server) sumdbLatest(w *recorder, r *http.Request, name string) {
 	w.Header().Set("Cache-Control", mutable)
 	w.Header().Set("Content-Type", ctype)
 	w.Write(data)
+}
+
+// openNonEmpty opens a checksum database file the server serves (see
+// open), or returns nil if it is missing, empty (being created) or not a
+// regular file below its root (counted as damage).
+func (s *Server) openNonEmpty(file string) *os.File {
+	if file == "" {
+		return nil
+	}
+	f, err := s.open(file)
+	if err != nil {
+		if errors.Is(err, beneath.ErrNotRegular) {
+			s.damaged(kindOf(file), file, err)
+		}
+		return nil
+	}
+	if fi, err := f.Stat(); err != nil || fi.Size() == 0 {
+		f.Close()
+		return nil
+	}
+	return f
 }

@@ -9,6 +9,7 @@ import (
 	"io/fs"
 	"net/url"
 	"os"
+	"path"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -20,6 +21,7 @@ import (
 	"golang.org/x/mod/sumdb/tlog"
 	"golang.org/x/sync/singleflight"
 
+	"gomodfetch/internal/beneath"
 	"gomodfetch/proxy"
 	"gomodfetch/retry"
 )
@@ -127,8 +129,9 @@ func (e *SumDBSecurityError) RetryClass() retry.Class { return retry.Permanent }
 // command's cache layout, so either program can use what the other fetched
 // and verified. It is safe for concurrent use.
 type SumDBClient struct {
-	cfg    SumDBConfig
-	direct *url.URL
+	cfg       SumDBConfig
+	direct    *url.URL
+	cacheRoot *beneath.Root // CacheDir
 
 	baseMu sync.Mutex // held while deciding where the database is reached
 	base   *url.URL   // nil until decided
@@ -151,7 +154,7 @@ func NewSumDB(cfg SumDBConfig) *SumDBClient {
 			cfg.Client.Tracef("# retry checksum database %s in %.3fs (attempt %d failed: %s)\n", cfg.Spec.Name, a.Wait.Seconds(), a.N, firstLine(a.Err))
 		}
 	}
-	return &SumDBClient{cfg: cfg, direct: &url.URL{Scheme: "https", Host: hostOf(cfg.Spec.Name), Path: pathOf(cfg.Spec.Name)}}
+	return &SumDBClient{cfg: cfg, cacheRoot: beneath.New(cfg.CacheDir), direct: &url.URL{Scheme: "https", Host: hostOf(cfg.Spec.Name), Path: pathOf(cfg.Spec.Name)}}
 }
 
 func hostOf(name string) string { h, _, _ := strings.Cut(name, "/"); return h }
@@ -393,30 +396,48 @@ func (o *sumdbOps) WriteConfig(file string, old, new []byte) (err error) {
 	return err
 }
 
+// ReadCache reads a lookup or tile the database's client cached, below
+// CacheDir without following a symlink, under a shared lock (the go
+// command writes them in place under an exclusive one). A file that is
+// not a regular file is "not there": it is fetched again and replaced.
 func (o *sumdbOps) ReadCache(file string) ([]byte, error) {
-	target := filepath.Join(o.c.cfg.CacheDir, filepath.FromSlash(file))
-	data, err := lockedfile.Read(target)
+	data, err := o.c.cacheRoot.ReadFileShared(file)
 	// A file being created is briefly empty: that is "not there yet".
-	if err == nil && len(data) == 0 {
-		return nil, &fs.PathError{Op: "read", Path: target, Err: fs.ErrNotExist}
+	if (err == nil && len(data) == 0) || errors.Is(err, beneath.ErrNotRegular) {
+		return nil, &fs.PathError{Op: "read", Path: o.c.cacheRoot.Join(file), Err: fs.ErrNotExist}
 	}
 	return data, err
 }
 
-// WriteCache keeps a verified lookup or tile, except a lookup whose record
-// has no line for the module version it was asked about: that answer
-// proves nothing about it (Verifier.checkDB refuses it), and a kept copy
-// would make every later lookup of the version fail, go's included, until
-// the cache is cleaned.
+// WriteCache keeps a lookup or tile the client verified, except a lookup
+// whose record has no line for the module version it was asked about: that
+// answer proves nothing about it (Verifier.checkDB refuses it), and a kept
+// copy would make every later lookup of the version fail, go's included,
+// until the cache is cleaned. It is written to a temp file below CacheDir
+// and renamed into place, so it is never written through a symlink, and
+// never seen partly written.
 func (o *sumdbOps) WriteCache(file string, data []byte) {
 	if !answersLookup(o.c.Name(), file, data) {
 		return
 	}
-	target := filepath.Join(o.c.cfg.CacheDir, filepath.FromSlash(file))
-	if err := os.MkdirAll(filepath.Dir(target), 0o777); err != nil {
+	dir, base := path.Split(file)
+	if err := os.MkdirAll(o.c.cfg.CacheDir, 0o777); err != nil {
 		return // the cache is an optimisation; the next run fetches again
 	}
-	lockedfile.Write(target, bytes.NewReader(data), 0o666)
+	f, tmp, err := o.c.cacheRoot.CreateTemp(strings.TrimSuffix(dir, "/"), base+".", 0o666)
+	if err != nil {
+		return // the cache is an optimisation; the next run fetches again
+	}
+	_, err = f.Write(data)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = o.c.cacheRoot.Rename(tmp, file)
+	}
+	if err != nil {
+		o.c.cacheRoot.Remove(tmp)
+	}
 }
 
 // answersLookup reports whether data, the database's answer to file (a

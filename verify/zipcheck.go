@@ -342,3 +342,30 @@ func centralDir(r io.ReaderAt, size int64) (cd, eocd int64, err error) {
 	}
 	return 0, 0, errors.New("no end of central directory record")
 }
+
+// HashZipFile is dirhash.HashZip (h1:) of an open zip: the bytes of the
+// file the caller opened, not of whatever its name names by the time it
+// is hashed.
+func HashZipFile(f *os.File) (string, error) {
+	fi, err := f.Stat()
+	if err != nil {
+		return "", err
+	}
+	z, err := zip.NewReader(f, fi.Size())
+	if err != nil {
+		return "", err
+	}
+	files := make([]string, 0, len(z.File))
+	byName := make(map[string]*zip.File, len(z.File))
+	for _, zf := range z.File {
+		files = append(files, zf.Name)
+		byName[zf.Name] = zf
+	}
+	return dirhash.DefaultHash(files, func(name string) (io.ReadCloser, error) {
+		zf := byName[name]
+		if zf == nil {
+			return nil, fmt.Errorf("file %q not found in zip", name)
+		}
+		return zf.Open()
+	})
+}
