@@ -2,7 +2,6 @@ package serve
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"sync"
 	"sync/atomic"
@@ -23,9 +22,10 @@ import (
 //   - a flight runs for a client or for a prefetch (its class); a client
 //     that joins a prefetch's flight makes it a client's, so its upstream
 //     requests stop queueing behind other clients' (upstreamGate);
-//   - the client that starts a flight holds one of its Config.ClientUpstream
-//     places until the flight ends or is given up, so one client cannot
-//     start every upstream fetch there is room for.
+//   - the upstream requests of the flights one client started are bounded
+//     (Config.ClientUpstream, upstreamGate), so one client cannot take every
+//     place there is; a client whose request needs nothing upstream (a
+//     cache hit) is never held back by that bound.
 //
 // Its result is shared with every waiter; a "not found" is remembered for
 // Config.NotFoundTTL and any other failure for Config.FailureTTL, so a burst
@@ -44,10 +44,63 @@ type flightCall struct {
 	clients int    // the requests among them
 	adopted bool   // carried on in a prefetch slot after its waiters left
 	ended   bool   // finished or given up: new requests start anew
-	release func() // gives back what the flight holds: the starter's place, an adopted prefetch slot
+	release func() // gives back the prefetch slot an adopted flight holds
+
+	starter string // the client that started it ("" for a prefetch or a step)
+
+	// parents are the flights waiting for this one as a step of theirs (a
+	// zip's .info and go.mod): a step is a client's while any of them is.
+	parents atomic.Pointer[[]*flightCall]
 }
 
-func (c *flightCall) isPrefetch() bool { return c != nil && c.prefetch.Load() }
+// isPrefetch reports whether no client waits for c, directly or through a
+// flight c is a step of.
+func (c *flightCall) isPrefetch() bool {
+	if c == nil || !c.prefetch.Load() {
+		return false
+	}
+	if ps := c.parents.Load(); ps != nil {
+		for _, p := range *ps {
+			if !p.isPrefetch() {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// owner is the client c's upstream requests count against: its starter's,
+// or for a step, that of a flight waiting for it.
+func (c *flightCall) owner() string {
+	if c == nil {
+		return ""
+	}
+	if c.starter != "" {
+		return c.starter
+	}
+	if ps := c.parents.Load(); ps != nil {
+		for _, p := range *ps {
+			if o := p.owner(); o != "" {
+				return o
+			}
+		}
+	}
+	return ""
+}
+
+// addParent records that parent waits for c as a step of its own. The
+// caller holds flights.mu.
+func (c *flightCall) addParent(parent *flightCall) {
+	if parent == nil || parent == c {
+		return
+	}
+	var ps []*flightCall
+	if old := c.parents.Load(); old != nil {
+		ps = append(ps, *old...)
+	}
+	ps = append(ps, parent)
+	c.parents.Store(&ps)
+}
 
 type flightKey struct{}
 
@@ -80,10 +133,6 @@ const (
 	opZip
 )
 
-// errTooManyFlights is a client that already has all its upstream fetches
-// in flight (Config.ClientUpstream) and waited too long for one to end.
-var errTooManyFlights = errors.New("too many upstream fetches of yours in flight; try again shortly")
-
 // flight runs fn once for key among the requests asking at the same time
 // (see flightCall) and waits for its result on ctx (a request's, or the
 // server's for a prefetch).
@@ -111,41 +160,23 @@ func flight[T any](s *Server, ctx context.Context, who requester, kind opKind, k
 // joinFlight returns key's flight in progress with one more waiter, or
 // starts it.
 func (s *Server) joinFlight(ctx context.Context, who requester, kind opKind, key string, fn func(ctx context.Context) (any, error)) (*flightCall, error) {
-	if c := s.joinRunning(who, key); c != nil {
+	parent := flightOf(ctx) // a step of that flight
+	if c := s.joinRunning(who, key, parent); c != nil {
 		return c, nil
-	}
-	release := func() {}
-	if !who.prefetch {
-		// The place is taken before the flight exists, so a client at its
-		// bound waits without holding anything.
-		pctx, cancel := context.WithTimeout(ctx, s.cfg.UpstreamTimeout)
-		r, err := s.clientPlaces.acquire(pctx, who.client, func() {
-			s.metrics.limited.WithLabelValues("client-upstream").Inc()
-			s.limits.note("client-upstream", "a client waits for one of its own upstream fetches to end (-client-upstream)", who.client)
-		})
-		cancel()
-		if err != nil {
-			if s.ctx.Err() == nil {
-				return nil, errTooManyFlights
-			}
-			return nil, err
-		}
-		release = r
 	}
 	s.flights.mu.Lock()
 	if c := s.flights.calls[key]; c != nil && !c.ended {
-		s.addWaiter(c, who)
+		s.addWaiter(c, who, parent)
 		s.flights.mu.Unlock()
-		release()
 		return c, nil
 	}
 	deadline := s.cfg.UpstreamTimeout
 	if kind == opZip {
 		deadline = s.cfg.ZipTimeout
 	}
-	c := &flightCall{key: key, done: make(chan struct{}), release: release}
+	c := &flightCall{key: key, done: make(chan struct{}), starter: who.client}
 	c.prefetch.Store(true)
-	s.addWaiter(c, who)
+	s.addWaiter(c, who, parent)
 	fctx, cancel := context.WithTimeout(s.ctx, deadline)
 	c.cancel = cancel
 	fctx = context.WithValue(fctx, flightKey{}, c)
@@ -161,23 +192,29 @@ func (s *Server) joinFlight(ctx context.Context, who requester, kind opKind, key
 }
 
 // joinRunning adds a waiter to key's flight in progress, if there is one.
-func (s *Server) joinRunning(who requester, key string) *flightCall {
+func (s *Server) joinRunning(who requester, key string, parent *flightCall) *flightCall {
 	s.flights.mu.Lock()
 	c := s.flights.calls[key]
 	if c == nil || c.ended {
 		s.flights.mu.Unlock()
 		return nil
 	}
-	s.addWaiter(c, who)
+	s.addWaiter(c, who, parent)
 	s.flights.mu.Unlock()
 	return c
 }
 
 // addWaiter counts who as waiting for c; a client's waiting makes c a
 // client's flight. The caller holds flights.mu.
-func (s *Server) addWaiter(c *flightCall, who requester) {
+func (s *Server) addWaiter(c *flightCall, who requester, parent *flightCall) {
 	c.waiters++
 	if who.prefetch {
+		if parent != nil {
+			c.addParent(parent)
+			if !parent.isPrefetch() {
+				s.gate.kick() // a client waits for it, through parent
+			}
+		}
 		return
 	}
 	c.clients++
@@ -235,12 +272,8 @@ func (s *Server) leaveFlight(c *flightCall, who requester) {
 		return
 	}
 	if slot, ok := s.trySlot(); ok {
-		// The starter's place goes back now, the slot when c ends.
 		s.metrics.abandoned.WithLabelValues("prefetched").Inc()
 		c.adopted = true
-		if c.release != nil {
-			c.release()
-		}
 		c.release = slot
 		return
 	}
@@ -266,10 +299,10 @@ func (e *upstreamTimeout) Unwrap() error { return e.err }
 // remembered returns the remembered answer for key: a recent "not found"
 // or failure, or nil.
 func (s *Server) remembered(key string) error {
-	if err := s.misses.get(key); err != nil {
+	if err, ok := s.misses.get(key); ok {
 		return fmt.Errorf("%w (remembered)", err)
 	}
-	if err := s.failures.get(key); err != nil {
+	if err, ok := s.failures.get(key); ok {
 		s.metrics.rememberedFailures.Inc()
 		return &rememberedFailure{err: err}
 	}
@@ -282,45 +315,46 @@ type rememberedFailure struct{ err error }
 func (e *rememberedFailure) Error() string { return e.err.Error() + " (remembered)" }
 func (e *rememberedFailure) Unwrap() error { return e.err }
 
-// answers remembers errors for a while (a "not found" or a failure),
-// bounded in number.
-type answers struct {
+// memory remembers values by key for a while (ttl), bounded in number
+// (max): past the bound, expired entries go first, then any.
+type memory[V any] struct {
 	ttl time.Duration // negative: nothing is remembered
 	max int
 	mu  sync.Mutex
-	m   map[string]answer
+	m   map[string]memoryEntry[V]
 }
 
-type answer struct {
-	err    error
+type memoryEntry[V any] struct {
+	v      V
 	expiry time.Time
 }
 
-func (a *answers) get(key string) error {
+func (a *memory[V]) get(key string) (V, bool) {
+	var zero V
 	if a.ttl < 0 {
-		return nil
+		return zero, false
 	}
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	e, ok := a.m[key]
 	if !ok {
-		return nil
+		return zero, false
 	}
 	if time.Now().After(e.expiry) {
 		delete(a.m, key)
-		return nil
+		return zero, false
 	}
-	return e.err
+	return e.v, true
 }
 
-func (a *answers) add(key string, err error) {
+func (a *memory[V]) add(key string, v V) {
 	if a.ttl < 0 {
 		return
 	}
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	if a.m == nil {
-		a.m = map[string]answer{}
+		a.m = map[string]memoryEntry[V]{}
 	}
 	now := time.Now()
 	if len(a.m) >= a.max {
@@ -330,5 +364,9 @@ func (a *answers) add(key string, err error) {
 			}
 		}
 	}
-	a.m[key] = answer{err: err, expiry: now.Add(a.ttl)}
+	a.m[key] = memoryEntry[V]{v: v, expiry: now.Add(a.ttl)}
 }
+
+// answers remembers upstream errors (a "not found", a failure) by flight
+// key.
+type answers = memory[error]

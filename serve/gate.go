@@ -13,22 +13,30 @@ import (
 // read, never while waiting to retry. Those waiting are let in by class,
 // then in order: a client's before a prefetch's, and prefetches hold at
 // most share places, so a client's miss always finds most of the places
-// for itself. A request outside any flight counts as a client's.
+// for itself; the requests of the flights one client started hold at most
+// perClient places (Config.ClientUpstream), so one client cannot take
+// them all. A request outside any flight counts as a client's, of no
+// client in particular.
 type upstreamGate struct {
-	mu       sync.Mutex
-	size     int // places
-	share    int // places prefetches may hold
-	inUse    int
-	prefetch int // places held by prefetches
-	waiting  []*gateWaiter
-	onWait   func(prefetch bool, d time.Duration) // metrics: how long a request waited
+	mu        sync.Mutex
+	size      int // places
+	share     int // places prefetches may hold
+	perClient int // places one client's flights may hold
+	inUse     int
+	prefetch  int            // places held by prefetches
+	byClient  map[string]int // places held by each client's flights
+	waiting   []*gateWaiter
+	onWait    func(prefetch bool, d time.Duration) // metrics: how long a request waited
+	onLimited func(client string)                  // a request waits because its client is at perClient
 }
 
 type gateWaiter struct {
 	ready    chan struct{}
 	call     *flightCall // nil outside any flight
 	granted  bool
-	prefetch bool // the place granted is counted as a prefetch's
+	prefetch bool   // the place granted is counted as a prefetch's
+	client   string // the place granted is counted as this client's ("": none)
+	limited  bool   // reported to onLimited already
 }
 
 // Enter implements proxy.Gate.
@@ -65,6 +73,11 @@ func (g *upstreamGate) leave(w *gateWaiter) {
 	if w.prefetch {
 		g.prefetch--
 	}
+	if w.client != "" {
+		if g.byClient[w.client]--; g.byClient[w.client] <= 0 {
+			delete(g.byClient, w.client)
+		}
+	}
 	g.dispatch()
 }
 
@@ -76,8 +89,8 @@ func (g *upstreamGate) kick() {
 }
 
 // dispatch lets in the waiting requests there are places for: clients'
-// first, then prefetches' within their share, each in arrival order. The
-// caller holds g.mu.
+// first, then prefetches' within their share, each in arrival order,
+// skipping those whose client is at its bound. The caller holds g.mu.
 func (g *upstreamGate) dispatch() {
 	for _, prefetches := range []bool{false, true} {
 		for i := 0; i < len(g.waiting) && g.inUse < g.size; {
@@ -87,11 +100,29 @@ func (g *upstreamGate) dispatch() {
 				i++
 				continue
 			}
+			client := ""
+			if !pf {
+				client = w.call.owner()
+			}
+			if client != "" && g.byClient[client] >= g.perClient {
+				if !w.limited && g.onLimited != nil {
+					w.limited = true
+					g.onLimited(client)
+				}
+				i++
+				continue
+			}
 			g.waiting = append(g.waiting[:i], g.waiting[i+1:]...)
-			w.granted, w.prefetch = true, pf
+			w.granted, w.prefetch, w.client = true, pf, client
 			g.inUse++
 			if pf {
 				g.prefetch++
+			}
+			if client != "" {
+				if g.byClient == nil {
+					g.byClient = map[string]int{}
+				}
+				g.byClient[client]++
 			}
 			close(w.ready)
 		}
@@ -104,63 +135,5 @@ func (g *upstreamGate) remove(w *gateWaiter) {
 			g.waiting = append(g.waiting[:i], g.waiting[i+1:]...)
 			return
 		}
-	}
-}
-
-// clientPlaces bounds the upstream fetches each client may have started
-// and not yet seen end (Config.ClientUpstream). A client at its bound
-// waits for one of its own.
-type clientPlaces struct {
-	per int
-	mu  sync.Mutex
-	m   map[string]*placeSet
-}
-
-type placeSet struct {
-	ch   chan struct{}
-	refs int // holders and waiters; the set is dropped at zero
-}
-
-// acquire takes one of client's places, waiting on ctx if it has none
-// free (and then calling onWait first), and returns the function that
-// gives it back.
-func (p *clientPlaces) acquire(ctx context.Context, client string, onWait func()) (release func(), err error) {
-	p.mu.Lock()
-	if p.m == nil {
-		p.m = map[string]*placeSet{}
-	}
-	ps := p.m[client]
-	if ps == nil {
-		ps = &placeSet{ch: make(chan struct{}, p.per)}
-		p.m[client] = ps
-	}
-	ps.refs++
-	p.mu.Unlock()
-	select {
-	case ps.ch <- struct{}{}:
-	default:
-		onWait()
-		select {
-		case ps.ch <- struct{}{}:
-		case <-ctx.Done():
-			p.unref(client, ps)
-			return nil, ctx.Err()
-		}
-	}
-	var once sync.Once
-	return func() {
-		once.Do(func() {
-			<-ps.ch
-			p.unref(client, ps)
-		})
-	}, nil
-}
-
-func (p *clientPlaces) unref(client string, ps *placeSet) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	ps.refs--
-	if ps.refs == 0 && p.m[client] == ps {
-		delete(p.m, client)
 	}
 }

@@ -270,10 +270,11 @@ func TestConnLimits(t *testing.T) {
 	}
 }
 
-// manyRequires is a go.mod that requires n modules upstream does not have.
+// manyRequires is an unpruned go.mod (its requirements' go.mod files are
+// read by the client) that requires n modules upstream does not have.
 func manyRequires(n int) string {
 	var b strings.Builder
-	b.WriteString("module example.com/m\n\ngo 1.21\n\nrequire (\n")
+	b.WriteString("module example.com/m\n\ngo 1.16\n\nrequire (\n")
 	for i := range n {
 		fmt.Fprintf(&b, "\texample.com/dep%d v1.0.0\n", i)
 	}

@@ -12,6 +12,7 @@ import (
 	"os"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	pathpkg "path"
@@ -277,10 +278,25 @@ func (s *Server) serveZip(w *recorder, r *http.Request, q moduleRequest) {
 
 func (s *Server) ensureZip(ctx context.Context, who requester, mod module.Version) (*download.Module, error) {
 	return flight(s, ctx, who, opZip, "zip "+mod.String(), func(ctx context.Context) (*download.Module, error) {
-		// The .info first, written to the cache at once, so a client's
-		// .info request during the zip download asks nothing again.
-		if _, _, err := s.cfg.Fetcher.Stat(ctx, mod.Path, mod.Version); err != nil {
-			return nil, err
+		// The .info and go.mod first, at once, each as a flight of its
+		// own, written to the cache as it comes: a client asking for
+		// either during the zip download joins that flight (and makes it,
+		// a step of this one, a client's), and the zip's own steps find
+		// them in the cache.
+		step := requester{prefetch: true}
+		var infoErr, modErr error
+		var wg sync.WaitGroup
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, modErr = s.ensureMod(ctx, step, mod)
+		}()
+		_, infoErr = s.ensureInfo(ctx, step, mod)
+		wg.Wait()
+		for _, err := range []error{infoErr, modErr} {
+			if err != nil {
+				return nil, err
+			}
 		}
 		m := s.cfg.Fetcher.FetchZip(ctx, mod)
 		if m == nil {

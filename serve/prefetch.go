@@ -7,13 +7,28 @@ import (
 
 	"golang.org/x/mod/modfile"
 	"golang.org/x/mod/module"
+
+	"gomodfetch/toolchain"
 )
 
-// Prefetch: when a client reads a .mod, it will likely ask next for what
-// that go.mod implies, and the server can start those fetches before the
-// client knows it needs them. What one client can make the server fetch
-// ahead is bounded, because anyone can publish a go.mod with thousands of
-// requirements:
+// Prefetch: when a client reads a .mod, the go command's rules say what it
+// will ask for next, and the server starts those fetches before the client
+// knows it needs them:
+//
+//   - a go.mod older than go 1.17 (or without a go line) is unpruned: the
+//     client loads the go.mod of each of its requirements, and theirs below
+//     any that are unpruned too. Those .mod files are prefetched, the whole
+//     unpruned closure, breadth first, as each go.mod arrives;
+//   - a .mod the client asked for without such a prediction is one its own
+//     main module requires (or that it asked by name): `go mod download`
+//     then wants that version's .info and .zip, which are prefetched. A .mod
+//     that was predicted is only read for the module graph (most of a large
+//     graph): its zip is never wanted at that version, and is not fetched;
+//   - nothing else: a pruned go.mod's requirements are not read because of
+//     it.
+//
+// What one client can make the server fetch ahead is bounded, because
+// anyone can publish a go.mod with thousands of requirements:
 //
 //   - a prefetch is owed by the client it was made for until that client
 //     asks for it (or recentTTL passes); a client owing
@@ -26,7 +41,8 @@ import (
 //   - at most Config.Prefetch prefetches run at once, and their upstream
 //     requests hold at most that many of the Config.MaxUpstream places
 //     (never more than half), behind any client's (upstreamGate); at most
-//     maxPending wait for a slot.
+//     maxPending wait for a slot;
+//   - a walk of the unpruned closure reads at most maxWalk go.mod files.
 //
 // A prefetch runs as a flight of its own class: a client asking for the
 // same thing joins it, and it is then a client's (flightCall).
@@ -39,7 +55,8 @@ type prefetcher struct {
 	pendingZips []prefetchTask                  // then zips, each in the order asked
 	owed        map[string]map[string]time.Time // client → prefetch key → when it is forgiven
 	owedAll     int
-	recent      answers // keys prefetched lately (their error unused)
+	recent      memory[struct{}] // keys prefetched lately
+	predicted   memory[struct{}] // client + " " + "mod <path>@<version>": go.mod files a client will read for its graph
 
 	wg sync.WaitGroup
 }
@@ -58,12 +75,16 @@ const recentTTL = 10 * time.Minute
 // maxOwed bounds the owed prefetches remembered, for all clients.
 const maxOwed = 100000
 
+// maxWalk bounds the go.mod files one walk of an unpruned closure reads.
+const maxWalk = 10000
+
 func newPrefetcher(slots, perClient int) *prefetcher {
 	return &prefetcher{
 		slots:     make(chan struct{}, max(slots, 0)),
 		perClient: perClient,
 		owed:      map[string]map[string]time.Time{},
-		recent:    answers{ttl: recentTTL, max: 100000},
+		recent:    memory[struct{}]{ttl: recentTTL, max: 100000},
+		predicted: memory[struct{}]{ttl: recentTTL, max: 100000},
 	}
 }
 
@@ -90,32 +111,64 @@ func (s *Server) trySlot() (func(), bool) {
 }
 
 // prefetchFor starts, within the bounds above, what a client that asked
-// for mod's go.mod will likely ask next: the go.mod of each requirement,
-// and mod's own .info and .zip.
+// for mod's go.mod will ask for next (see above).
 func (s *Server) prefetchFor(client string, mod module.Version, gomod []byte) {
 	if cap(s.prefetcher.slots) == 0 {
 		return
 	}
+	if _, graphOnly := s.prefetcher.predicted.get(client + " mod " + mod.String()); !graphOnly {
+		if _, _, ok := s.cfg.Cache.ZipHash(mod); !ok {
+			s.spawn(client, "zip "+mod.String(), false, func(ctx context.Context) { s.ensureZip(ctx, requester{prefetch: true}, mod) })
+		}
+	}
+	s.walkUnpruned(client, gomod)
+}
+
+// walkUnpruned predicts, if gomod is unpruned, the go.mod files below it
+// that client will read, and prefetches those not in the cache; a cached
+// one is walked at once, a fetched one when it arrives.
+func (s *Server) walkUnpruned(client string, gomod []byte) {
+	p := s.prefetcher
+	queue := [][]byte{gomod}
+	for n := 0; len(queue) > 0 && n < maxWalk; n++ {
+		reqs := unprunedRequires(queue[0])
+		queue = queue[1:]
+		for _, m := range reqs {
+			key := client + " mod " + m.String()
+			if _, seen := p.predicted.get(key); seen || s.cfg.Private(m.Path) {
+				continue
+			}
+			p.predicted.add(key, struct{}{})
+			if data, _, err := s.cfg.Cache.ReadGoMod(m); err == nil {
+				queue = append(queue, data)
+				continue
+			}
+			if !s.spawn(client, "mod "+m.String(), true, func(ctx context.Context) {
+				if data, err := s.ensureMod(ctx, requester{prefetch: true}, m); err == nil {
+					s.walkUnpruned(client, data)
+				}
+			}) {
+				return // the client's budget is spent
+			}
+		}
+	}
+}
+
+// unprunedRequires returns the requirements of gomod if it is unpruned
+// (older than go 1.17, or without a go line): those whose go.mod a client
+// reads because of it. A pruned or unreadable go.mod has none.
+func unprunedRequires(gomod []byte) []module.Version {
 	f, err := modfile.ParseLax("go.mod", gomod, nil)
-	if err != nil {
-		return
+	if err != nil || (f.Go != nil && toolchain.Compare(f.Go.Version, "1.17") >= 0) {
+		return nil
 	}
-	for _, req := range f.Require {
-		m := req.Mod
-		if s.cfg.Private(m.Path) || module.Check(m.Path, m.Version) != nil || module.CanonicalVersion(m.Version) != m.Version {
-			continue
-		}
-		if _, _, err := s.cfg.Cache.ReadGoMod(m); err == nil {
-			continue
-		}
-		if !s.spawn(client, "mod "+m.String(), true, func(ctx context.Context) { s.ensureMod(ctx, requester{prefetch: true}, m) }) {
-			break // the client's budget is spent: the rest would be skipped too
+	var reqs []module.Version
+	for _, r := range f.Require {
+		if module.Check(r.Mod.Path, r.Mod.Version) == nil && module.CanonicalVersion(r.Mod.Version) == r.Mod.Version {
+			reqs = append(reqs, r.Mod)
 		}
 	}
-	if _, _, ok := s.cfg.Cache.ZipHash(mod); ok {
-		return // the zip is there (checked when it is asked for)
-	}
-	s.spawn(client, "zip "+mod.String(), false, func(ctx context.Context) { s.ensureZip(ctx, requester{prefetch: true}, mod) })
+	return reqs
 }
 
 // spawn runs a prefetch in a free slot, or queues it for the next one,
@@ -127,7 +180,7 @@ func (s *Server) spawn(client, key string, isMod bool, fn func(ctx context.Conte
 	defer p.mu.Unlock()
 	owed := p.owedBy(client)
 	switch {
-	case p.recent.get(key) != nil:
+	case p.recentlyDone(key):
 		s.metrics.prefetch.WithLabelValues("skipped-recent").Inc()
 		return true
 	case len(owed) >= p.perClient:
@@ -139,7 +192,7 @@ func (s *Server) spawn(client, key string, isMod bool, fn func(ctx context.Conte
 		s.limits.note("prefetch-queue", "the prefetch queue is full; prefetches are skipped", client)
 		return true
 	}
-	p.recent.add(key, errPrefetched)
+	p.recent.add(key, struct{}{})
 	if owed == nil {
 		owed = map[string]time.Time{}
 		p.owed[client] = owed
@@ -196,12 +249,10 @@ func (p *prefetcher) asked(client, key string) {
 	}
 }
 
-// errPrefetched marks a key in prefetcher.recent.
-var errPrefetched = errorString("prefetched")
-
-type errorString string
-
-func (e errorString) Error() string { return string(e) }
+func (p *prefetcher) recentlyDone(key string) bool {
+	_, ok := p.recent.get(key)
+	return ok
+}
 
 // runPrefetch runs t, then what is queued, in its slot.
 func (s *Server) runPrefetch(t prefetchTask) {

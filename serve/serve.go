@@ -106,8 +106,8 @@ type Config struct {
 	// clients and prefetches (zero: 64). A request holds its place while
 	// its response is read, not while it waits to be retried.
 	MaxUpstream int
-	// ClientUpstream bounds the upstream fetches one client (address)
-	// may have started and not yet seen end; more wait for one of its own
+	// ClientUpstream bounds the upstream requests in flight for the
+	// fetches one client (address) started; more wait for one of its own
 	// (zero: a quarter of MaxUpstream, at least 1).
 	ClientUpstream int
 	// UpstreamTimeout bounds one upstream operation for a .info, .mod,
@@ -138,20 +138,19 @@ type Config struct {
 
 // Server is the proxy, an http.Handler. It is safe for concurrent use.
 type Server struct {
-	cfg          Config
-	ctx          context.Context
-	log          *slog.Logger
-	limits       *limitLog
-	metrics      *metrics
-	flights      flights
-	gate         *upstreamGate
-	clientPlaces clientPlaces
-	prefetcher   *prefetcher
-	misses       answers // upstream "not found", by flight key
-	failures     answers // other upstream failures, by flight key
-	mux          *http.ServeMux
-	listening    listening
-	disk         *disk // what is served from disk is checked (disk.go)
+	cfg        Config
+	ctx        context.Context
+	log        *slog.Logger
+	limits     *limitLog
+	metrics    *metrics
+	flights    flights
+	gate       *upstreamGate
+	prefetcher *prefetcher
+	misses     answers // upstream "not found", by flight key
+	failures   answers // other upstream failures, by flight key
+	mux        *http.ServeMux
+	listening  listening
+	disk       *disk // what is served from disk is checked (disk.go)
 }
 
 // New returns a Server for cfg.
@@ -189,20 +188,23 @@ func New(cfg Config) *Server {
 		reg = prometheus.NewRegistry()
 	}
 	s := &Server{
-		cfg:          cfg,
-		ctx:          cfg.Context,
-		log:          log,
-		limits:       &limitLog{log: log, every: 10 * time.Second},
-		gate:         &upstreamGate{size: cfg.MaxUpstream, share: min(cfg.Prefetch, cfg.MaxUpstream/2)},
-		clientPlaces: clientPlaces{per: cfg.ClientUpstream},
-		prefetcher:   newPrefetcher(cfg.Prefetch, cfg.PrefetchPerClient),
-		misses:       answers{ttl: cfg.NotFoundTTL, max: 10000},
-		failures:     answers{ttl: cfg.FailureTTL, max: 10000},
-		mux:          http.NewServeMux(),
-		disk:         newDisk(cfg),
+		cfg:        cfg,
+		ctx:        cfg.Context,
+		log:        log,
+		limits:     &limitLog{log: log, every: 10 * time.Second},
+		gate:       &upstreamGate{size: cfg.MaxUpstream, share: min(cfg.Prefetch, cfg.MaxUpstream/2), perClient: cfg.ClientUpstream},
+		prefetcher: newPrefetcher(cfg.Prefetch, cfg.PrefetchPerClient),
+		misses:     answers{ttl: cfg.NotFoundTTL, max: 10000},
+		failures:   answers{ttl: cfg.FailureTTL, max: 10000},
+		mux:        http.NewServeMux(),
+		disk:       newDisk(cfg),
 	}
 	s.metrics = newMetrics(reg, cfg.Fetcher)
 	s.gate.onWait = s.metrics.gateWait
+	s.gate.onLimited = func(client string) {
+		s.metrics.limited.WithLabelValues("client-upstream").Inc()
+		s.limits.note("client-upstream", "a client's upstream requests wait for its own to end (-client-upstream)", client)
+	}
 	s.mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 	s.mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
@@ -238,7 +240,7 @@ const maxURL = 4096
 // ServeHTTP implements http.Handler.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
-	rw := &recorder{ResponseWriter: w, rc: http.NewResponseController(w), timeout: s.cfg.WriteTimeout}
+	rw := &recorder{ResponseWriter: w, rc: http.NewResponseController(w), timeout: s.cfg.WriteTimeout, ctx: r.Context()}
 	rw.arm()
 	ep := "other"
 	defer func() {
@@ -306,6 +308,7 @@ func client(r *http.Request) requester { return requester{client: hostOf(r.Remot
 // than writeChunk per timeout or its connection is cut.
 type recorder struct {
 	http.ResponseWriter
+	ctx     context.Context // the request's
 	rc      *http.ResponseController
 	timeout time.Duration
 	status  int
@@ -431,25 +434,60 @@ func (w *recorder) fail(code int, msg string) {
 }
 
 // failErr answers err with the status a go command expects: 404 for "not
-// here", 503 while shutting down or when the client must wait its turn,
-// 504 when upstream did not answer in time, 502 for any other upstream
-// failure.
+// here"; for an upstream that refused the request (400, 403, 451) the same
+// status and its words, so the client sees what it would have seen asking
+// upstream itself (go falls through a ',' list on neither); 503 when
+// upstream asks to slow down (429) or while shutting down; 504 when
+// upstream did not answer in time; 502 for any other upstream failure. A
+// client that went away gets nothing, and is logged as 499.
 func (w *recorder) failErr(err error) {
 	w.detail = oneLine(err.Error(), 500)
-	var timeout *upstreamTimeout
+	var (
+		timeout *upstreamTimeout
+		he      *proxy.HTTPError
+	)
 	switch {
+	case w.ctx != nil && w.ctx.Err() != nil && errors.Is(err, w.ctx.Err()):
+		w.status = statusClientGone
 	case notExist(err):
 		w.fail(http.StatusNotFound, "not found: "+err.Error())
-	case errors.Is(err, errTooManyFlights):
-		w.Header().Set("Retry-After", "1")
-		w.fail(http.StatusServiceUnavailable, err.Error())
 	case errors.As(err, &timeout):
 		w.fail(http.StatusGatewayTimeout, "upstream: "+err.Error())
+	case errors.As(err, &he) && he.StatusCode >= 400 && he.StatusCode < 500:
+		msg := "upstream answered " + he.Status
+		if he.Detail != "" {
+			msg += ": " + flatten(he.Detail)
+		}
+		switch he.StatusCode {
+		case http.StatusBadRequest, http.StatusForbidden, http.StatusUnavailableForLegalReasons:
+			w.fail(he.StatusCode, msg)
+		case http.StatusTooManyRequests:
+			w.Header().Set("Retry-After", "5")
+			w.fail(http.StatusServiceUnavailable, msg)
+		default:
+			w.fail(http.StatusBadGateway, msg)
+		}
 	case errors.Is(err, context.Canceled):
 		w.fail(http.StatusServiceUnavailable, "server shutting down")
 	default:
 		w.fail(http.StatusBadGateway, "upstream: "+err.Error())
 	}
+}
+
+// statusClientGone is what the log and metrics record for a request whose
+// client went away before it was answered (nginx's 499).
+const statusClientGone = 499
+
+// flatten is s on one line (its lines joined by "; "), with anything but
+// graphic ASCII replaced, at most 300 bytes.
+func flatten(s string) string {
+	var parts []string
+	for _, l := range strings.Split(s, "\n") {
+		if l = strings.TrimSpace(l); l != "" {
+			parts = append(parts, l)
+		}
+	}
+	return oneLine(strings.Join(parts, "; "), 300)
 }
 
 // notExist reports whether err means "no such module or version".
