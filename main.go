@@ -238,7 +238,7 @@ func engineFlags() []cli.Flag {
 		&cli.IntFlag{Name: "retries", Value: d.retries, Usage: "retry a transient failure (5xx, 429, reset, timeout, truncated or corrupt body) up to `N` times per proxy"},
 		&cli.DurationFlag{Name: "retry-initial", Value: d.retryInitial, Usage: "first backoff wait `d` (doubling, with jitter; a server's Retry-After is honoured)"},
 		&cli.DurationFlag{Name: "retry-max", Value: d.retryMax, Usage: "longest backoff wait `d`"},
-		&cli.DurationFlag{Name: "hedge-delay", Value: d.hedgeDelay, Usage: "in a GOPROXY run joined by '|', also ask the next proxy when one has not answered in `d` (0: only after a failure)"},
+		&cli.DurationFlag{Name: "hedge-delay", Value: d.hedgeDelay, Usage: "also ask the next proxy of a GOPROXY run joined by '|' when one has not answered in `d`, and a proxy alone in its run again, on a second connection, when an attempt has waited twice as long as its recent answers took (never longer than d) (0: only after a failure)"},
 		&cli.BoolFlag{Name: "hedge-across-comma", Usage: "treat ',' in GOPROXY like '|' (hedge and fall through on any error); later proxies then see requests for every module, which a ',' list keeps from them"},
 	}
 }
