@@ -10,6 +10,7 @@ import (
 	"math/rand/v2"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -483,5 +484,115 @@ func TestFailureShared(t *testing.T) {
 	}
 	if n := value(t, st.s.metrics.rememberedFailures); n < 1 {
 		t.Errorf("remembered failures counted: %v", n)
+	}
+}
+
+// TestStaleAfter: a version list or @latest the cache can answer is not
+// held for the whole -list-timeout by an upstream that does not answer:
+// past StaleAfter the cache's answer is served, marked stale.
+func TestStaleAfter(t *testing.T) {
+	st := newSetup(t, func(c *Config) {
+		c.ListTimeout = time.Minute
+		c.StaleAfter = 200 * time.Millisecond
+	})
+	st.do(t, "GET", "/example.com/m/@v/v1.0.0.mod")
+	st.do(t, "GET", "/example.com/m/@v/v1.0.0.info")
+	hangUpstream(t, st, "/example.com/m/@")
+	hc := &http.Client{Timeout: 20 * time.Second} // well inside ListTimeout
+	for _, path := range []string{"/example.com/m/@v/list", "/example.com/m/@latest"} {
+		resp, err := hc.Get(st.srv.URL + path)
+		if err != nil {
+			t.Fatalf("%s: %v (waited for upstream instead of serving the cache's answer)", path, err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 200 || resp.Header.Get("X-Gomodfetch-Stale") != "1" || !strings.Contains(string(body), "v1.0.0") {
+			t.Errorf("%s = %d %q stale=%q; want the cache's answer, marked stale", path, resp.StatusCode, body, resp.Header.Get("X-Gomodfetch-Stale"))
+		}
+	}
+}
+
+// TestAbsentSurvivesRestart: upstream's "not found" for an exact version
+// is kept below the cache and answered by the next server on that cache
+// without asking upstream; a version list's is not; a log someone else
+// wrote is read as untrusted.
+func TestAbsentSurvivesRestart(t *testing.T) {
+	st := newSetup(t, func(c *Config) { c.NotFoundTTL = -1 })
+	for _, p := range []string{"/example.com/nope/@v/v1.0.0.info", "/example.com/nope/@v/v1.0.0.mod", "/example.com/nope/@v/list"} {
+		if resp, _ := st.do(t, "GET", p); resp.StatusCode != 404 {
+			t.Fatalf("%s: %d; want 404", p, resp.StatusCode)
+		}
+	}
+	st.s.Wait()
+	log, err := os.ReadFile(filepath.Join(st.cache.Root, "cache", "gomodfetch", "serve-absent.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := strings.Count(string(log), "\n"); n != 2 {
+		t.Errorf("log holds %d lines; want 2 (the .info and the .mod):\n%s", n, log)
+	}
+	// Lines a careless or hostile writer added: none may take effect.
+	now := time.Now().Unix()
+	junk := fmt.Sprintf("garbage\n%d\tmod example.com/m@v1.0.0\tfrom the future\n%d\tmod example.com/m@v1.0.0\tlong expired\n%d\tlist example.com/m\tnot an exact version\n%d\tmod example.com/m@master\tnot canonical\n",
+		now+3600, now-24*3600, now, now)
+	f, err := os.OpenFile(filepath.Join(st.cache.Root, "cache", "gomodfetch", "serve-absent.log"), os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.WriteString(junk)
+	f.Close()
+
+	// A new server on the same cache, as after a restart.
+	cfg := st.s.cfg
+	cfg.Registry = nil
+	s2 := New(cfg)
+	srv2 := httptest.NewServer(s2)
+	defer srv2.Close()
+	before := len(st.up.requests())
+	for path, want := range map[string]int{
+		"/example.com/nope/@v/v1.0.0.info": 404,
+		"/example.com/nope/@v/v1.0.0.mod":  404,
+		"/example.com/m/@v/v1.0.0.mod":     200,
+	} {
+		resp, err := http.Get(srv2.URL + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != want {
+			t.Errorf("after restart, %s: %d; want %d", path, resp.StatusCode, want)
+		}
+	}
+	if got := st.up.requests()[before:]; len(got) != 1 || got[0] != "/example.com/m/@v/v1.0.0.mod" {
+		t.Errorf("after restart upstream was asked %q; want only example.com/m's .mod", got)
+	}
+	if n := value(t, s2.metrics.rememberedAbsent); n != 2 {
+		t.Errorf("remembered_absent_total = %v; want 2", n)
+	}
+	s2.Wait()
+
+	// A log that is a symlink is not followed (nor written through).
+	outside := filepath.Join(t.TempDir(), "outside")
+	os.WriteFile(outside, log, 0o666)
+	logPath := filepath.Join(st.cache.Root, "cache", "gomodfetch", "serve-absent.log")
+	os.Remove(logPath)
+	if err := os.Symlink(outside, logPath); err != nil {
+		t.Fatal(err)
+	}
+	s3 := New(cfg)
+	srv3 := httptest.NewServer(s3)
+	defer srv3.Close()
+	before = len(st.up.requests())
+	resp, err := http.Get(srv3.URL + "/example.com/nope/@v/v1.0.0.info")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if n := len(st.up.requests()) - before; resp.StatusCode != 404 || n != 1 {
+		t.Errorf("with a symlinked log: %d after %d upstream requests; want 404 after 1 (the log not read)", resp.StatusCode, n)
+	}
+	s3.Wait()
+	if data, _ := os.ReadFile(outside); !bytes.Equal(data, log) {
+		t.Errorf("the symlink's target was written through")
 	}
 }

@@ -323,12 +323,17 @@ func (s *Server) serveList(w *recorder, r *http.Request, q moduleRequest) {
 		return
 	}
 	w.outcome = "miss"
-	list, err := flight(s, r.Context(), client(r), opMeta, "list "+q.path, func(ctx context.Context) ([]string, error) {
+	ctx, stop := s.staleAfter(r.Context(), func() bool { _, err := s.cachedList(q.path); return err == nil })
+	defer stop()
+	list, err := flight(s, ctx, client(r), opMeta, "list "+q.path, func(ctx context.Context) ([]string, error) {
 		ctx, cancel := context.WithTimeout(ctx, s.cfg.ListTimeout)
 		defer cancel()
 		return s.cfg.Fetcher.Versions(ctx, q.path)
 	})
-	if err != nil && !notExist(err) && !errors.Is(err, r.Context().Err()) {
+	if err != nil && errors.Is(context.Cause(ctx), errStaleAfter) {
+		err = errStaleAfter
+	}
+	if err != nil && !notExist(err) && r.Context().Err() == nil {
 		if cached, cerr := s.cachedList(q.path); cerr == nil {
 			s.stale(w, "list", q.path, err)
 			s.serveBytes(w, r, listBody(cached), "text/plain; charset=utf-8")
@@ -341,6 +346,31 @@ func (s *Server) serveList(w *recorder, r *http.Request, q moduleRequest) {
 	}
 	s.serveBytes(w, r, listBody(list), "text/plain; charset=utf-8")
 }
+
+// staleAfter returns the context a request for a version list or @latest
+// waits on: once Config.StaleAfter has passed without upstream's answer,
+// it ends if cached reports that the cache can answer instead (the refresh
+// goes on without this request: as a prefetch, if a slot is free). stop
+// releases its timer.
+func (s *Server) staleAfter(ctx context.Context, cached func() bool) (context.Context, func()) {
+	if s.cfg.StaleAfter < 0 || s.cfg.StaleAfter >= s.cfg.ListTimeout {
+		return ctx, func() {}
+	}
+	ctx, cancel := context.WithCancelCause(ctx)
+	t := time.AfterFunc(s.cfg.StaleAfter, func() {
+		if cached() {
+			cancel(errStaleAfter)
+		}
+	})
+	return ctx, func() {
+		t.Stop()
+		cancel(nil)
+	}
+}
+
+// errStaleAfter ends the wait for upstream's version list or @latest
+// when the cache can answer.
+var errStaleAfter = errors.New("upstream has not answered within -stale-after")
 
 // stale marks an answer served from the cache because upstream failed.
 func (s *Server) stale(w *recorder, what, path string, err error) {
@@ -409,13 +439,18 @@ func (s *Server) serveLatest(w *recorder, r *http.Request, q moduleRequest) {
 		return
 	}
 	w.outcome = "miss"
-	v, err := flight(s, r.Context(), client(r), opMeta, "latest "+q.path, func(ctx context.Context) (string, error) {
+	ctx, stop := s.staleAfter(r.Context(), func() bool { _, ok := s.cachedLatest(q.path); return ok })
+	defer stop()
+	v, err := flight(s, ctx, client(r), opMeta, "latest "+q.path, func(ctx context.Context) (string, error) {
 		ctx, cancel := context.WithTimeout(ctx, s.cfg.ListTimeout)
 		defer cancel()
 		v, _, err := s.cfg.Fetcher.Latest(ctx, q.path)
 		return v, err
 	})
-	if err != nil && !notExist(err) && !errors.Is(err, r.Context().Err()) {
+	if err != nil && errors.Is(context.Cause(ctx), errStaleAfter) {
+		err = errStaleAfter
+	}
+	if err != nil && !notExist(err) && r.Context().Err() == nil {
 		if file, ok := s.cachedLatest(q.path); ok {
 			s.stale(w, "latest", q.path, err)
 			s.serveFile(w, r, file, "application/json", mutable, "")

@@ -46,6 +46,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"gomodfetch/download"
+	"gomodfetch/internal/beneath"
 	"gomodfetch/modcache"
 	"gomodfetch/proxy"
 	"gomodfetch/verify"
@@ -89,9 +90,20 @@ type Config struct {
 	// ListTimeout bounds the upstream refresh of a version list or
 	// @latest (zero: 10s); past it the cache's answer is served.
 	ListTimeout time.Duration
+	// StaleAfter is how long a request for a version list or @latest
+	// waits for upstream when the cache holds an answer (zero: 2s;
+	// negative: up to ListTimeout): past it the cache's answer is served,
+	// marked stale, and the refresh goes on without the request.
+	StaleAfter time.Duration
 	// NotFoundTTL is how long an upstream "not found" is remembered
 	// (zero: 1m; negative: not at all).
 	NotFoundTTL time.Duration
+	// AbsentTTL is how long upstream's "not found" for an exact module
+	// version (its .info, .mod or .zip) is remembered, in memory and in a
+	// log below the cache (cache/gomodfetch/serve-absent.log), so that it
+	// survives a restart (zero: 30m; negative: not at all beyond
+	// NotFoundTTL).
+	AbsentTTL time.Duration
 	// FailureTTL is how long any other upstream failure is remembered and
 	// answered again without asking upstream (zero: 10s; negative: not at
 	// all).
@@ -147,6 +159,7 @@ type Server struct {
 	gate       *upstreamGate
 	prefetcher *prefetcher
 	misses     answers // upstream "not found", by flight key
+	absent     *absent // the same for exact versions, kept longer and across restarts
 	failures   answers // other upstream failures, by flight key
 	mux        *http.ServeMux
 	listening  listening
@@ -159,7 +172,9 @@ func New(cfg Config) *Server {
 		cfg.Context = context.Background()
 	}
 	setDefault(&cfg.ListTimeout, 10*time.Second)
+	setDefault(&cfg.StaleAfter, 2*time.Second)
 	setDefault(&cfg.NotFoundTTL, time.Minute)
+	setDefault(&cfg.AbsentTTL, 30*time.Minute)
 	setDefault(&cfg.FailureTTL, 10*time.Second)
 	setDefault(&cfg.MaxUpstream, 64)
 	setDefault(&cfg.ClientUpstream, max(1, cfg.MaxUpstream/4))
@@ -199,6 +214,11 @@ func New(cfg Config) *Server {
 		mux:        http.NewServeMux(),
 		disk:       newDisk(cfg),
 	}
+	var absentRoot *beneath.Root
+	if !cfg.Offline && cfg.Cache != nil {
+		absentRoot = cfg.Cache.Files()
+	}
+	s.absent = newAbsent(cfg.AbsentTTL, absentRoot, func(msg string, err error) { log.Warn(msg, "error", oneLine(err.Error(), 300)) })
 	s.metrics = newMetrics(reg, cfg.Fetcher)
 	s.gate.onWait = s.metrics.gateWait
 	s.gate.onLimited = func(client string) {
@@ -231,6 +251,7 @@ func (s *Server) Gate() proxy.Gate { return s.gate }
 func (s *Server) Wait() {
 	s.prefetcher.wg.Wait()
 	s.flights.wg.Wait()
+	s.absent.close()
 }
 
 // maxURL bounds a request's path: a module path and version are far
