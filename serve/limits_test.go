@@ -7,6 +7,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"io/fs"
 	"math/rand/v2"
 	"net"
 	"net/http"
@@ -594,5 +595,109 @@ func TestAbsentSurvivesRestart(t *testing.T) {
 	s3.Wait()
 	if data, _ := os.ReadFile(outside); !bytes.Equal(data, log) {
 		t.Errorf("the symlink's target was written through")
+	}
+}
+
+// TestShutdownLeavesNoTemp: a zip download cut by the server's shutdown
+// leaves no temporary file in the cache.
+func TestShutdownLeavesNoTemp(t *testing.T) {
+	st := newSetup(t, nil)
+	started := make(chan struct{}, 1)
+	st.up.mu.Lock()
+	st.up.extra = func(w http.ResponseWriter, r *http.Request) bool {
+		if !strings.HasSuffix(r.URL.Path, ".zip") {
+			return false
+		}
+		w.Header().Set("Content-Length", fmt.Sprint(len(st.up.zip)))
+		w.Write(st.up.zip[:len(st.up.zip)/2])
+		w.(http.Flusher).Flush()
+		select {
+		case started <- struct{}{}:
+		default:
+		}
+		<-r.Context().Done()
+		return true
+	}
+	st.up.mu.Unlock()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, "GET", st.srv.URL+"/example.com/m/@v/v1.0.0.zip", nil)
+	go func() {
+		if resp, err := http.DefaultClient.Do(req); err == nil {
+			resp.Body.Close()
+		}
+	}()
+	select {
+	case <-started:
+	case <-ctx.Done():
+		t.Fatal("the zip download did not start")
+	}
+	temps := func() []string {
+		var left []string
+		filepath.WalkDir(st.cache.Root, func(path string, d fs.DirEntry, err error) error {
+			if err == nil && !d.IsDir() && (strings.Contains(d.Name(), ".tmp") || strings.HasSuffix(d.Name(), ".partial")) {
+				left = append(left, path)
+			}
+			return nil
+		})
+		return left
+	}
+	// The half zip is in a temporary file while the download waits.
+	waitFor(t, "a temporary zip in the cache", func() bool { return len(temps()) > 0 })
+	st.stop()
+	st.s.Wait()
+	if left := temps(); len(left) > 0 {
+		t.Errorf("left in the cache after shutdown: %q", left)
+	}
+}
+
+// TestShutdownDrains: during a shutdown the request in flight finishes,
+// while new requests (and /healthz) are answered 503 with Connection:
+// close; once nothing is in flight the listener closes.
+func TestShutdownDrains(t *testing.T) {
+	st := newSetup(t, nil)
+	st.up.mu.Lock()
+	st.up.zipDelay = make(chan struct{})
+	st.up.mu.Unlock()
+	addr := serveListener(t, st)
+	hc := &http.Client{Timeout: 20 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
+	inFlight := make(chan int, 1)
+	go func() {
+		code, _ := fetchURL(context.Background(), hc, "http://"+addr+"/example.com/m/@v/v1.0.0.zip")
+		inFlight <- code
+	}()
+	waitFor(t, "the zip asked upstream", func() bool { return st.up.count("/example.com/m/@v/v1.0.0.zip") > 0 })
+	shut := make(chan error, 1)
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		defer cancel()
+		shut <- st.s.Shutdown(ctx)
+	}()
+	waitFor(t, "draining", st.s.draining.Load)
+	for _, path := range []string{"/healthz", "/example.com/m/@v/v1.0.0.mod"} {
+		resp, err := hc.Get("http://" + addr + path)
+		if err != nil {
+			t.Fatalf("%s during the drain: %v; want 503", path, err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 503 || !resp.Close || !strings.Contains(string(body), "shutting down") {
+			t.Errorf("%s during the drain = %d %q (close=%v); want 503 \"shutting down\", Connection: close", path, resp.StatusCode, body, resp.Close)
+		}
+	}
+	select {
+	case err := <-shut:
+		t.Fatalf("Shutdown returned (%v) with a request in flight", err)
+	default:
+	}
+	close(st.up.zipDelay)
+	if code := <-inFlight; code != 200 {
+		t.Errorf("the request in flight got %d; want 200", code)
+	}
+	if err := <-shut; err != nil {
+		t.Errorf("Shutdown: %v", err)
+	}
+	if _, err := net.DialTimeout("tcp", addr, 5*time.Second); err == nil {
+		t.Errorf("a connection after the drain was accepted")
 	}
 }

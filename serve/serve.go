@@ -40,6 +40,7 @@ import (
 	"net/http"
 	"os"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -163,7 +164,9 @@ type Server struct {
 	failures   answers // other upstream failures, by flight key
 	mux        *http.ServeMux
 	listening  listening
-	disk       *disk // what is served from disk is checked (disk.go)
+	disk       *disk        // what is served from disk is checked (disk.go)
+	draining   atomic.Bool  // Shutdown has begun (listen.go)
+	active     atomic.Int64 // requests being answered, not refused for draining
 }
 
 // New returns a Server for cfg.
@@ -302,6 +305,20 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	p := strings.TrimPrefix(r.URL.Path, "/")
+	if s.draining.Load() && p != "metrics" {
+		// Shutdown has begun: the requests in flight finish, new ones are
+		// sent elsewhere (a load balancer watching /healthz stops sending).
+		if p == "healthz" {
+			ep = p
+		}
+		w.Header().Set("Retry-After", "1")
+		w.Header().Set("Connection", "close")
+		rw.outcome = "draining"
+		rw.fail(http.StatusServiceUnavailable, "shutting down")
+		return
+	}
+	s.active.Add(1)
+	defer s.active.Add(-1)
 	switch {
 	case p == "metrics" || p == "healthz":
 		ep = p

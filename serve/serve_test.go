@@ -112,6 +112,7 @@ type setup struct {
 	s      *Server
 	db     *fakeDB
 	router *proxy.Router
+	stop   context.CancelFunc // ends the server's context
 }
 
 func newSetup(t *testing.T, edit func(*Config)) *setup {
@@ -151,7 +152,7 @@ func newSetup(t *testing.T, edit func(*Config)) *setup {
 	t.Cleanup(func() { stop(); s.Wait() })
 	srv := httptest.NewServer(s)
 	t.Cleanup(srv.Close)
-	return &setup{up: up, srv: srv, cache: cache, s: s, db: db, router: router}
+	return &setup{up: up, srv: srv, cache: cache, s: s, db: db, router: router, stop: stop}
 }
 
 func (st *setup) do(t *testing.T, method, path string, hdr ...string) (*http.Response, string) {
