@@ -374,6 +374,10 @@ func (p *Plan) FromGraph(g *Graph) {
 			continue
 		}
 		switch {
+		case hasQuery:
+			// A pattern with a version is a path like any other (and an
+			// invalid one), as go has it.
+			out = append(out, explicitTarget(path, query))
 		case arg == "all" || strings.Contains(arg, "..."):
 			match := func(string) bool { return true }
 			if arg != "all" {
@@ -385,8 +389,6 @@ func (p *Plan) FromGraph(g *Graph) {
 					out = append(out, p.main.target(m))
 				}
 			}
-		case hasQuery:
-			out = append(out, explicitTarget(path, query))
 		default:
 			v := g.Selected(path)
 			if v == "none" {
