@@ -23,6 +23,7 @@ import (
 	"gomodfetch/download"
 	"gomodfetch/internal/beneath"
 	"gomodfetch/modcache"
+	"gomodfetch/verify"
 )
 
 // moduleRequest is one request of the GOPROXY protocol.
@@ -125,9 +126,9 @@ const (
 // from upstream (and then the cache).
 func (s *Server) serveInfo(w *recorder, r *http.Request, q moduleRequest) {
 	mod := q.mod()
-	if _, file, err := s.cfg.Cache.ReadInfo(mod); err == nil {
+	if _, data, _, err := s.cfg.Cache.ReadInfoData(mod); err == nil {
 		w.outcome = "hit"
-		s.serveFile(w, r, file, "application/json", immutable, "")
+		s.serveContent(w, r, data, "application/json", immutable)
 		return
 	}
 	if s.cfg.Offline {
@@ -204,13 +205,21 @@ func (s *Server) serveMod(w *recorder, r *http.Request, q moduleRequest) {
 		return
 	}
 	w.outcome = "miss"
+	var data []byte
 	if cerr == nil {
-		w.outcome = "hit" // checked again, against the checksum database's cached answer
+		w.outcome = "hit"
+		if h, err := verify.HashGoMod(cached); err == nil && s.confirmed.is("mod "+mod.String(), h) {
+			data = cached // the same bytes this process verified before
+		}
 	}
-	data, err := s.ensureMod(r.Context(), client(r), mod)
-	if err != nil {
-		w.failErr(err)
-		return
+	if data == nil {
+		// Checked (again, if cached: against the checksum database's
+		// cached answer) by the engine.
+		var err error
+		if data, err = s.ensureMod(r.Context(), client(r), mod); err != nil {
+			w.failErr(err)
+			return
+		}
 	}
 	// What the client will ask next starts on its way before it has this.
 	s.prefetchFor(client(r).client, mod, data)
@@ -219,7 +228,13 @@ func (s *Server) serveMod(w *recorder, r *http.Request, q moduleRequest) {
 
 func (s *Server) ensureMod(ctx context.Context, who requester, mod module.Version) ([]byte, error) {
 	return flight(s, ctx, who, opMeta, "mod "+mod.String(), func(ctx context.Context) ([]byte, error) {
-		return s.cfg.Fetcher.GoMod(ctx, mod)
+		data, err := s.cfg.Fetcher.GoMod(ctx, mod)
+		if err == nil {
+			if h, herr := verify.HashGoMod(data); herr == nil {
+				s.confirmed.add("mod "+mod.String(), h)
+			}
+		}
+		return data, err
 	})
 }
 
@@ -255,9 +270,15 @@ func (s *Server) serveZip(w *recorder, r *http.Request, q moduleRequest) {
 		return
 	}
 	w.outcome = "miss"
-	if f := s.checkCachedZip(r.Context(), mod); f != nil {
-		f.Close()
+	if f, hash := s.checkCachedZip(r.Context(), mod); f != nil {
 		w.outcome = "hit"
+		if s.confirmed.is("zip "+mod.String(), hash) {
+			// Bytes that match the hash this process verified.
+			defer f.Close()
+			s.serveOpen(w, r, f, "application/zip", immutable, hash)
+			return
+		}
+		f.Close()
 	}
 	m, err := s.ensureZip(r.Context(), client(r), mod)
 	if err != nil {
@@ -305,6 +326,7 @@ func (s *Server) ensureZip(ctx context.Context, who requester, mod module.Versio
 		if err := m.Err(); err != nil {
 			return nil, err
 		}
+		s.confirmed.add("zip "+mod.String(), m.Sum)
 		return m, nil
 	})
 }

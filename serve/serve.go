@@ -165,6 +165,7 @@ type Server struct {
 	mux        *http.ServeMux
 	listening  listening
 	disk       *disk        // what is served from disk is checked (disk.go)
+	confirmed  confirmedSet // hashes the engine verified, per module file (disk.go)
 	draining   atomic.Bool  // Shutdown has begun (listen.go)
 	active     atomic.Int64 // requests being answered, not refused for draining
 }
