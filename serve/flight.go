@@ -377,6 +377,13 @@ func (a *memory[V]) addUntil(key string, v V, expiry time.Time) {
 	a.m[key] = memoryEntry[V]{v: v, expiry: expiry}
 }
 
+// clear forgets everything.
+func (a *memory[V]) clear() {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	clear(a.m)
+}
+
 // each calls fn for every entry not yet expired.
 func (a *memory[V]) each(fn func(key string, v V, expiry time.Time)) {
 	a.mu.Lock()

@@ -95,7 +95,10 @@ func parseModuleRequest(p string) (moduleRequest, *badRequest) {
 }
 
 func (s *Server) serveModule(w *recorder, r *http.Request, q moduleRequest) {
-	if s.cfg.Private(q.path) {
+	if !s.authorize(w, r, q.path) {
+		return
+	}
+	if s.cfg.Private(q.path) && !s.cfg.Restricted(q.path) {
 		w.fail(http.StatusNotFound, "not found: "+q.path+" is private here (GONOPROXY/GOPRIVATE); fetch it directly")
 		return
 	}

@@ -110,6 +110,15 @@ type Config struct {
 	// all).
 	FailureTTL time.Duration
 
+	// Credentials, if not nil, are the clients the server knows
+	// (auth.go): a request with a wrong credential is answered 401, and
+	// a path Restricted reports is served only to a credential whose
+	// scope covers it (401 without one, 404 outside its scope). Other
+	// paths need a credential only if PublicNeedsAuth.
+	Credentials     *Credentials
+	Restricted      func(path string) bool
+	PublicNeedsAuth bool
+
 	// The bounds below keep what a client can make the server spend
 	// (connections, time, upstream work, memory) finite. Zero means the
 	// default given; each one that bites is logged (at most a line per
@@ -194,6 +203,9 @@ func New(cfg Config) *Server {
 	setDefault(&cfg.WriteTimeout, 30*time.Second)
 	if cfg.Private == nil {
 		cfg.Private = func(string) bool { return false }
+	}
+	if cfg.Restricted == nil {
+		cfg.Restricted = func(string) bool { return false }
 	}
 	if cfg.SumDB != nil {
 		cfg.SumDBName = cfg.SumDB.Name()
@@ -283,6 +295,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			slog.Int("status", rw.code()), slog.Int64("bytes", rw.n),
 			slog.Duration("duration", d), slog.String("remote", r.RemoteAddr),
 		}
+		if rw.user != "" {
+			attrs = append(attrs, slog.String("user", rw.user))
+		}
 		if rw.outcome != "" {
 			attrs = append(attrs, slog.String("cache", rw.outcome))
 		}
@@ -326,7 +341,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.mux.ServeHTTP(rw, r)
 	case strings.HasPrefix(p, "sumdb/"):
 		ep = "sumdb"
-		s.serveSumDB(rw, r, strings.TrimPrefix(p, "sumdb/"))
+		if s.authorize(rw, r, "") {
+			s.serveSumDB(rw, r, strings.TrimPrefix(p, "sumdb/"))
+		}
 	default:
 		req, err := parseModuleRequest(p)
 		if err != nil {
@@ -352,6 +369,7 @@ type recorder struct {
 	timeout time.Duration
 	status  int
 	n       int64
+	user    string // the credential's name, if one was presented and verified
 	outcome string // "hit", "miss", "stale", "offline" or ""
 	detail  string // the error behind a failure, for the log
 	cut     bool   // a write ran past the timeout
