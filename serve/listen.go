@@ -2,6 +2,7 @@ package serve
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"log"
 	"net"
@@ -48,7 +49,23 @@ func (s *Server) Serve(l net.Listener) error {
 			s.metrics.conns.WithLabelValues(to).Inc()
 		}
 	}
+	var tlsConfig *tls.Config
+	if s.cfg.TLS != nil {
+		s.listening.mu.Lock()
+		if s.certs == nil {
+			c, err := newCerts(*s.cfg.TLS, func(msg string, err error) { s.log.Warn(msg, "error", oneLine(err.Error(), 300)) })
+			if err != nil {
+				s.listening.mu.Unlock()
+				return err
+			}
+			s.certs = c
+		}
+		s.listening.mu.Unlock()
+		tlsConfig = s.certs.tlsConfig()
+		cl.wrap = func(c net.Conn) net.Conn { return tls.Server(c, tlsConfig) }
+	}
 	hs := &http.Server{
+		TLSConfig:         tlsConfig,
 		Handler:           s,
 		ReadHeaderTimeout: readHeaderTimeout,
 		IdleTimeout:       idleTimeout,
@@ -60,6 +77,9 @@ func (s *Server) Serve(l net.Listener) error {
 	s.listening.mu.Lock()
 	s.listening.hs = append(s.listening.hs, hs)
 	s.listening.mu.Unlock()
+	if tlsConfig != nil {
+		return hs.ServeTLS(cl, "", "")
+	}
 	return hs.Serve(cl)
 }
 

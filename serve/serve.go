@@ -115,6 +115,10 @@ type Config struct {
 	// a path Restricted reports is served only to a credential whose
 	// scope covers it (401 without one, 404 outside its scope). Other
 	// paths need a credential only if PublicNeedsAuth.
+	// TLS, if not nil, makes Serve answer HTTPS with this certificate
+	// and key (tls.go).
+	TLS *TLSFiles
+
 	Credentials     *Credentials
 	Restricted      func(path string) bool
 	PublicNeedsAuth bool
@@ -175,6 +179,7 @@ type Server struct {
 	listening  listening
 	disk       *disk        // what is served from disk is checked (disk.go)
 	confirmed  confirmedSet // hashes the engine verified, per module file (disk.go)
+	certs      *certs       // Config.TLS, loaded by the first Serve (guarded by listening.mu)
 	draining   atomic.Bool  // Shutdown has begun (listen.go)
 	active     atomic.Int64 // requests being answered, not refused for draining
 }
