@@ -1,4 +1,4 @@
-package main
+package project
 
 import (
 	"bytes"
@@ -9,28 +9,35 @@ import (
 	"strings"
 )
 
-// goEnv reads Go configuration the way the go command does: the process
+// Env reads Go configuration the way the go command does: the process
 // environment first, then the file written by `go env -w` ($GOENV, by
-// default <user config dir>/go/env), then $GOROOT/go.env.
-type goEnv struct {
+// default <user config dir>/go/env), then $GOROOT/go.env. GOFLAGS is
+// parsed once, into Flags.
+type Env struct {
 	getenv   func(string) string
 	userFile map[string]string
 	rootFile map[string]string
+	// Flags are GOFLAGS' flags.
+	Flags GoFlags
 }
 
-func newGoEnv(getenv func(string) string) *goEnv {
-	e := &goEnv{getenv: getenv}
+// NewEnv reads the Go environment through getenv (os.Getenv). Its error
+// is a GOFLAGS value the go command would refuse, worded as go words it.
+func NewEnv(getenv func(string) string) (*Env, error) {
+	e := &Env{getenv: getenv}
 	if file := e.goenvFile(); file != "" {
 		e.userFile = readEnvFile(file)
 	}
 	if root := e.goroot(); root != "" {
 		e.rootFile = readEnvFile(filepath.Join(root, "go.env"))
 	}
-	return e
+	var err error
+	e.Flags, err = parseGoFlags(e.Get("GOFLAGS"))
+	return e, err
 }
 
 // Get returns the value of a Go setting, and "" if it is unset everywhere.
-func (e *goEnv) Get(key string) string {
+func (e *Env) Get(key string) string {
 	if v, ok := e.lookupProcess(key); ok {
 		return v
 	}
@@ -40,13 +47,13 @@ func (e *goEnv) Get(key string) string {
 	return e.rootFile[key]
 }
 
-func (e *goEnv) lookupProcess(key string) (string, bool) {
+func (e *Env) lookupProcess(key string) (string, bool) {
 	v := e.getenv(key)
 	return v, v != ""
 }
 
 // goenvFile is $GOENV, or the default location of `go env -w` settings.
-func (e *goEnv) goenvFile() string {
+func (e *Env) goenvFile() string {
 	if v := e.getenv("GOENV"); v != "" {
 		if v == "off" {
 			return ""
@@ -65,7 +72,7 @@ func (e *goEnv) goenvFile() string {
 }
 
 // goroot is $GOROOT, else the root of the go binary found on $PATH.
-func (e *goEnv) goroot() string {
+func (e *Env) goroot() string {
 	if v := e.getenv("GOROOT"); v != "" {
 		return v
 	}
@@ -104,7 +111,7 @@ func readEnvFile(file string) map[string]string {
 }
 
 // gopath returns GOPATH's first entry (default $HOME/go).
-func (e *goEnv) gopath() (string, error) {
+func (e *Env) gopath() (string, error) {
 	gp := e.Get("GOPATH")
 	if gp == "" {
 		home := e.getenv("HOME")
@@ -121,7 +128,7 @@ func (e *goEnv) gopath() (string, error) {
 }
 
 // modCache returns GOMODCACHE (default $GOPATH/pkg/mod).
-func (e *goEnv) modCache() (string, error) {
+func (e *Env) modCache() (string, error) {
 	if v := e.Get("GOMODCACHE"); v != "" {
 		if !filepath.IsAbs(v) {
 			return "", fmt.Errorf("GOMODCACHE entry is relative; must be absolute path: %q", v)
@@ -135,22 +142,38 @@ func (e *goEnv) modCache() (string, error) {
 	return filepath.Join(gp, "pkg", "mod"), nil
 }
 
-// goFlags is the parsed GOFLAGS value: flag name → value ("" for booleans
-// given without one).
-type goFlags map[string]string
+// GoFlags are the flags of GOFLAGS that some gomodfetch command defines.
+// As in the go command, a command takes from GOFLAGS only the flags it
+// defines, and only those not set on its command line; any flag that no go
+// command defines is an error.
+type GoFlags struct {
+	JSON       bool   // -json
+	Trace      bool   // -x
+	ModCacheRW bool   // -modcacherw
+	ModFile    string // -modfile
+}
 
-func parseGoFlags(s string) (goFlags, error) {
-	f := goFlags{}
+func parseGoFlags(s string) (GoFlags, error) {
+	var f GoFlags
 	for _, field := range strings.Fields(s) {
 		if !strings.HasPrefix(field, "-") || field == "-" || field == "--" || strings.HasPrefix(field, "---") ||
 			strings.HasPrefix(field, "-=") || strings.HasPrefix(field, "--=") {
-			return nil, fmt.Errorf("parsing $GOFLAGS: non-flag %q", field)
+			return GoFlags{}, fmt.Errorf("parsing $GOFLAGS: non-flag %q", field)
 		}
 		name, val, _ := strings.Cut(strings.TrimPrefix(field[1:], "-"), "=")
 		if !knownGoFlags[name] {
-			return nil, fmt.Errorf("parsing $GOFLAGS: unknown flag -%s", name)
+			return GoFlags{}, fmt.Errorf("parsing $GOFLAGS: unknown flag -%s", name)
 		}
-		f[name] = val
+		switch name {
+		case "json":
+			f.JSON = isTrue(val)
+		case "x":
+			f.Trace = isTrue(val)
+		case "modcacherw":
+			f.ModCacheRW = isTrue(val)
+		case "modfile":
+			f.ModFile = val
+		}
 	}
 	return f, nil
 }
@@ -177,11 +200,6 @@ var knownGoFlags = func() map[string]bool {
 	return m
 }()
 
-// bool reports whether a boolean flag is on.
-func (f goFlags) bool(name string) bool {
-	v, ok := f[name]
-	if !ok {
-		return false
-	}
-	return v == "" || v == "true" || v == "1"
-}
+// isTrue reports whether a boolean flag's value (empty when given
+// without one) turns it on.
+func isTrue(v string) bool { return v == "" || v == "true" || v == "1" }

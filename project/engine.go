@@ -1,4 +1,4 @@
-package main
+package project
 
 import (
 	"context"
@@ -16,7 +16,6 @@ import (
 	"gomodfetch/goauth"
 	"gomodfetch/gocmd"
 	"gomodfetch/modcache"
-	"gomodfetch/pipeline"
 	"gomodfetch/proxy"
 	"gomodfetch/resolver"
 	"gomodfetch/retry"
@@ -27,7 +26,7 @@ import (
 // config is the part of the Go environment that governs downloads, read
 // as the go command reads it (env.go).
 type config struct {
-	env       *goEnv
+	env       *Env
 	modCache  string
 	proxies   []proxy.Proxy
 	noProxy   func(string) bool
@@ -41,15 +40,11 @@ type config struct {
 	// private reports whether a path is private (GOPRIVATE, GONOPROXY or
 	// GONOSUMDB): kept out of the fleet cache unless -cache-private.
 	private func(string) bool
-	// tier is the fleet cache (fleet.go); nil without -cache-url.
-	tier download.Tier
-	// warning, if not empty, is printed once on stderr.
+	// warning, if not empty, is to be shown once.
 	warning string
-	// warn, if not nil, prints a warning of the run on stderr.
-	warn func(msg string)
 }
 
-func loadConfig(env *goEnv) (*config, error) {
+func loadConfig(env *Env) (*config, error) {
 	c := &config{env: env}
 	var err error
 	if c.modCache, err = env.modCache(); err != nil {
@@ -105,38 +100,47 @@ func loadConfig(env *goEnv) (*config, error) {
 	return c, nil
 }
 
-// fetcherFor assembles the download engine for one run: an HTTP client with
-// the run's timeouts and credentials, the GOPROXY router with its retry
-// policy and hedging, the verifier with go.sum and the checksum database,
-// the module cache, and the go command for what only version control has.
-func (c *config) fetcherFor(ctx context.Context, opts options, sums *verify.Sums, trace io.Writer) (*download.Fetcher, *modcache.Cache) {
-	dc := c.engineFor(ctx, opts, sums, trace)
-	return download.New(dc), dc.Cache
+// engine is how a project's downloads are made: the settings, the run's
+// toolchain, its -reuse records, the fleet tier and where the run's words
+// go. The engine for one download is made anew from it (engineConfig).
+type engine struct {
+	cfg *config
+	s   Settings
+	// switched is the toolchain the run switched to, whose go command the
+	// hand-offs use; nil if none.
+	switched  *toolchain.Running
+	reuseFile string
+	reuseDir  string
+	reuseKeys map[module.Version]bool
+	tier      download.Tier // nil without a fleet cache
+	trace     io.Writer
+	warn      func(msg string)
 }
 
-// engineFor is the download.Config that fetcherFor assembles; serve adjusts
-// it before making its Fetcher.
-func (c *config) engineFor(ctx context.Context, opts options, sums *verify.Sums, trace io.Writer) download.Config {
+// engineConfig assembles the download engine for one run: an HTTP client
+// with the run's timeouts and credentials, the GOPROXY router with its
+// retry policy and hedging, the verifier with sums and the checksum
+// database, the module cache, and the go command for what only version
+// control has.
+func (e *engine) engineConfig(ctx context.Context, c *config, sums *verify.Sums) download.Config {
+	s := e.s
 	client := &proxy.Client{
-		HTTP:         proxy.NewHTTPClient(opts.connectTimeout, opts.headerTimeout, opts.conns),
-		Trace:        trace,
-		StallTimeout: opts.stallTimeout,
-		MinRate:      opts.minRate,
+		HTTP:         proxy.NewHTTPClient(s.ConnectTimeout, s.HeaderTimeout, s.Conns),
+		Trace:        e.trace,
+		StallTimeout: s.StallTimeout,
+		MinRate:      s.MinRate,
 		Auth:         c.auth,
-		PerHost:      opts.conns,
+		PerHost:      s.Conns,
 		Parallel:     4, // ranges for a zip of 16 MiB or more
 	}
 	policy := retry.DefaultPolicy()
-	policy.MaxAttempts = opts.retries + 1
-	if opts.retries < 0 {
-		policy.MaxAttempts = -1
-	}
-	policy.Initial, policy.Max = opts.retryInitial, opts.retryMax
-	hedge := opts.hedgeDelay
+	policy.MaxAttempts = s.Retries + 1
+	policy.Initial, policy.Max = s.RetryInitial, s.RetryMax
+	hedge := s.HedgeDelay
 	if hedge == 0 {
 		hedge = -1 // proxy.Router: negative means no timed hedging
 	}
-	cache := &modcache.Cache{Root: c.modCache, ReadWrite: opts.modCacheRW}
+	cache := &modcache.Cache{Root: c.modCache, ReadWrite: s.ModCacheRW}
 	var db verify.SumDB
 	if c.sumdb != nil {
 		db = verify.NewSumDB(verify.SumDBConfig{
@@ -150,44 +154,44 @@ func (c *config) engineFor(ctx context.Context, opts options, sums *verify.Sums,
 		})
 	}
 	goflags := c.env.Get("GOFLAGS")
-	if opts.modCacheRW {
+	if s.ModCacheRW {
 		goflags += " -modcacherw"
 	}
 	runner := &gocmd.Runner{
 		Env:      append(os.Environ(), "GOMODCACHE="+c.modCache),
 		GoFlags:  strings.TrimSpace(goflags),
 		Policy:   policy,
-		Trace:    trace,
-		Reuse:    opts.reuse,
-		ReuseDir: opts.reuseDir,
+		Trace:    e.trace,
+		Reuse:    e.reuseFile,
+		ReuseDir: e.reuseDir,
 	}
-	if s := opts.switched; s != nil && s.Go != "" {
+	if sw := e.switched; sw != nil && sw.Go != "" {
 		// go, switched to that toolchain, would fetch these itself.
-		runner.GoBin = s.Go
-		runner.Env = append(runner.Env, s.ExecEnv()...)
+		runner.GoBin = sw.Go
+		runner.Env = append(runner.Env, sw.ExecEnv()...)
 	}
 	return download.Config{
 		Cache:     cache,
-		Downloads: opts.jobs,
+		Downloads: s.Jobs,
 		Router: &proxy.Router{
 			Proxies:          c.proxies,
 			Client:           client,
 			NoProxy:          c.noProxy,
 			Policy:           policy,
 			HedgeDelay:       hedge,
-			HedgeAcrossComma: opts.hedgeAcrossComma,
+			HedgeAcrossComma: s.HedgeAcrossComma,
 		},
-		Verifier:  &verify.Verifier{Sums: sums, SkipSumDB: c.skipSumDB, DB: db, Warn: c.warn},
-		Tier:      c.tier,
+		Verifier:  &verify.Verifier{Sums: sums, SkipSumDB: c.skipSumDB, DB: db, Warn: e.warn},
+		Tier:      e.tier,
 		GoCommand: runner,
-		ReuseKeys: opts.reuseKeys,
+		ReuseKeys: e.reuseKeys,
 	}
 }
 
 // privacyWarning says which GONOPROXY patterns GONOSUMDB (default
 // GOPRIVATE) does not cover: their paths never reach a proxy but are still
 // looked up, by name, in the checksum database.
-func privacyWarning(env *goEnv, dbName string) string {
+func privacyWarning(env *Env, dbName string) string {
 	noSumDB := env.Get("GONOSUMDB")
 	if noSumDB == "" {
 		noSumDB = env.Get("GOPRIVATE")
@@ -212,7 +216,7 @@ func privacyWarning(env *goEnv, dbName string) string {
 
 // loadMain finds and parses the main module's go.mod (or go.work) as seen
 // from the working directory wd, or returns nil outside a module.
-func loadMain(wd string, opts options, env *goEnv) (*resolver.Main, error) {
+func loadMain(wd, modFile string, env *Env) (*resolver.Main, error) {
 	if env.Get("GO111MODULE") == "off" {
 		return nil, errors.New("modules disabled by GO111MODULE=off; see 'go help modules'")
 	}
@@ -221,21 +225,21 @@ func loadMain(wd string, opts options, env *goEnv) (*resolver.Main, error) {
 		return nil, err
 	}
 	if work != "" {
-		if opts.modFile != "" {
+		if modFile != "" {
 			return nil, errors.New("-modfile cannot be used in workspace mode")
 		}
 		return resolver.LoadWorkspace(work, wd)
 	}
 	var m *resolver.Main
-	if opts.modFile != "" {
-		if !strings.HasSuffix(opts.modFile, ".mod") {
-			return nil, fmt.Errorf("-modfile=%s: file does not have .mod extension", opts.modFile)
+	if modFile != "" {
+		if !strings.HasSuffix(modFile, ".mod") {
+			return nil, fmt.Errorf("-modfile=%s: file does not have .mod extension", modFile)
 		}
 		root := wd
 		if gm, err := resolver.FindGoMod(wd); err == nil {
 			root = filepath.Dir(gm)
 		}
-		file := opts.modFile
+		file := modFile
 		if !filepath.IsAbs(file) {
 			file = filepath.Join(wd, file)
 		}
@@ -270,46 +274,6 @@ func findWork(wd, gowork string) (string, error) {
 		return "", errors.New("invalid GOWORK: not an absolute path")
 	}
 	return gowork, nil
-}
-
-// project is what every command reads first: the working directory, the
-// Go environment, the main module and its go.sum files.
-type project struct {
-	wd   string
-	env  *goEnv
-	cfg  *config
-	main *resolver.Main // nil outside a module
-	sums *verify.Sums   // nil outside a module
-}
-
-func loadProject(opts options) (*project, error) {
-	p := &project{env: newGoEnv(os.Getenv)}
-	var err error
-	if p.wd, err = workDir(opts.chdir); err != nil {
-		return nil, err
-	}
-	if p.cfg, err = loadConfig(p.env); err != nil {
-		return nil, err
-	}
-	if p.main, err = loadMain(p.wd, opts, p.env); err != nil {
-		return nil, err
-	}
-	if p.sums, err = readSums(p.main); err != nil {
-		return nil, err
-	}
-	return p, nil
-}
-
-// newRun prepares a run of the download pipeline for opts' arguments, on
-// the engine the environment describes, or (offline) on the cache alone.
-func (p *project) newRun(ctx context.Context, opts options, offline bool, interrupted func() bool) (*pipeline.Run, *modcache.Cache, error) {
-	cfg := p.cfg
-	if offline {
-		cfg = cfg.offline()
-	}
-	fetcher, cache := cfg.fetcherFor(ctx, opts, p.sums, nil)
-	run, err := pipeline.New(pipeline.Config{Main: p.main, Args: opts.args, Fetcher: fetcher, Cache: cache, Sums: p.sums, Jobs: opts.jobs, Interrupted: interrupted})
-	return run, cache, err
 }
 
 // offline is c with every download disabled (GOPROXY=off) and nothing

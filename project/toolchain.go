@@ -1,10 +1,9 @@
-package main
+package project
 
 import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"os"
 	"os/exec"
@@ -29,7 +28,7 @@ import (
 // download fetches the toolchain module of a target, calling announce
 // first if it is not in the cache; atStartup is set when go would fetch it
 // before reading its flags.
-func switchToolchain(ctx context.Context, stderr io.Writer, running toolchain.Running, m *resolver.Main, download func(ctx context.Context, target string, atStartup bool, announce func()) (string, error)) (toolchain.Running, error) {
+func switchToolchain(ctx context.Context, note func(string), running toolchain.Running, m *resolver.Main, download func(ctx context.Context, target string, atStartup bool, announce func()) (string, error)) (toolchain.Running, error) {
 	var goVersion, line, file string
 	if m != nil {
 		goVersion, line = m.ToolchainLines()
@@ -50,7 +49,7 @@ func switchToolchain(ctx context.Context, stderr io.Writer, running toolchain.Ru
 	if err != nil || target == "" {
 		return running, err
 	}
-	return runAs(ctx, stderr, running, target, true, download)
+	return runAs(ctx, note, running, target, true, download)
 }
 
 // runAs is go's exec of toolchain target: the one in PATH if there is
@@ -59,7 +58,7 @@ func switchToolchain(ctx context.Context, stderr io.Writer, running toolchain.Ru
 // not for a switch during `go mod download`). It returns the Running of
 // target, with the program that runs it: what the run hands to the go
 // command goes to that one, as go, running as target, would fetch it.
-func runAs(ctx context.Context, stderr io.Writer, running toolchain.Running, target string, announce bool, download func(ctx context.Context, target string, atStartup bool, announce func()) (string, error)) (toolchain.Running, error) {
+func runAs(ctx context.Context, note func(string), running toolchain.Running, target string, announce bool, download func(ctx context.Context, target string, atStartup bool, announce func()) (string, error)) (toolchain.Running, error) {
 	version := toolchain.FromToolchain(target)
 	switched, err := toolchain.NewRunning(running.GOTOOLCHAIN, version)
 	if err != nil {
@@ -75,7 +74,7 @@ func runAs(ctx context.Context, stderr io.Writer, running toolchain.Running, tar
 	}
 	dir, err := download(ctx, target, announce, func() {
 		if announce {
-			fmt.Fprintf(stderr, "gomodfetch: downloading %s (%s/%s)\n", target, runtime.GOOS, runtime.GOARCH)
+			note(fmt.Sprintf("downloading %s (%s/%s)", target, runtime.GOOS, runtime.GOARCH))
 		}
 	})
 	if err != nil {
@@ -102,15 +101,12 @@ func shortName(dir, path string) string {
 	return path
 }
 
-// maxSwitches bounds the toolchain switches of one run, as go bounds them.
-const maxSwitches = 100
-
 // switchForModules is go's switch when modules turn out to need a newer go
 // than the running one (tooNew, the newest needed): it picks the newest
 // release of the first line at or above it among the toolchains the
 // proxies list (GOTOOLCHAIN=auto) or PATH holds (path), says so, and gets
 // it as switchToolchain does. The returned Running is the new toolchain's.
-func switchForModules(ctx context.Context, stderr io.Writer, running toolchain.Running, tooNew *toolchain.TooNewError, versions interface {
+func switchForModules(ctx context.Context, note func(string), running toolchain.Running, tooNew *toolchain.TooNewError, versions interface {
 	Versions(ctx context.Context, path string) ([]string, error)
 }, download func(ctx context.Context, target string, atStartup bool, announce func()) (string, error)) (toolchain.Running, error) {
 	var list []string
@@ -137,8 +133,8 @@ func switchForModules(ctx context.Context, stderr io.Writer, running toolchain.R
 	if err != nil {
 		return running, fmt.Errorf("%v\nswitching to go >= %v: %w", tooNew, tooNew.GoVersion, err)
 	}
-	fmt.Fprintf(stderr, "gomodfetch: %v requires go >= %v; switching to %v\n", tooNew.What, tooNew.GoVersion, target)
-	return runAs(ctx, stderr, running, target, false, download)
+	note(fmt.Sprintf("%v requires go >= %v; switching to %v", tooNew.What, tooNew.GoVersion, target))
+	return runAs(ctx, note, running, target, false, download)
 }
 
 // pathToolchains are the go versions of the go1.* programs in PATH.
