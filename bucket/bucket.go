@@ -190,30 +190,15 @@ func (s *Store) Holds(path string) bool {
 // matches fs.ErrNotExist: to a caller the object is simply not there.
 var ErrSetAside = fmt.Errorf("fleet cache set aside after a failure: %w", fs.ErrNotExist)
 
-// ReadError is a read that failed in the bucket (not a missing object).
-type ReadError struct {
-	Key string
-	Err error
-}
+// errTooLarge is an object larger than the reader's limit.
+var errTooLarge = errors.New("larger than the limit")
 
-func (e *ReadError) Error() string { return fmt.Sprintf("reading %s: %v", e.Key, e.Err) }
-func (e *ReadError) Unwrap() error { return e.Err }
-
-// TooLargeError is an object larger than the reader's limit.
-type TooLargeError struct {
-	Key   string
-	Limit int64
-}
-
-func (e *TooLargeError) Error() string {
-	return fmt.Sprintf("%s is larger than %d bytes", e.Key, e.Limit)
-}
-
-// Read copies the object at key into w, at most limit bytes (an object
-// larger than that is a *TooLargeError, after limit bytes were written). A
-// missing object is an error matching fs.ErrNotExist; a failure of the
-// bucket is a *ReadError. The whole read ends within ReadTimeout of the
-// last byte received.
+// Read copies the object at key into w, at most limit bytes. A missing
+// object is an error matching fs.ErrNotExist. An object larger than limit
+// is damaged: Read reports it (as Damaged does) and fails, after limit
+// bytes were written. Any other failure is the bucket's: it is counted,
+// warned about once, and sets the bucket aside. The whole read ends within
+// ReadTimeout of the last byte received.
 func (s *Store) Read(ctx context.Context, key string, w io.Writer, limit int64) error {
 	if s.setAside() {
 		s.skipped.Add(1)
@@ -226,7 +211,6 @@ func (s *Store) Read(ctx context.Context, key string, w io.Writer, limit int64) 
 	defer watch.Stop()
 
 	err := s.read(ctx, key, &progressWriter{w: w, watch: watch, d: s.cfg.ReadTimeout}, limit)
-	var tooLarge *TooLargeError
 	switch {
 	case err == nil:
 		s.hits.Add(1)
@@ -236,8 +220,11 @@ func (s *Store) Read(ctx context.Context, key string, w io.Writer, limit int64) 
 		// is fetched upstream and written back in its place.)
 		s.misses.Add(1)
 		return fmt.Errorf("%s: %w", key, fs.ErrNotExist)
-	case errors.As(err, &tooLarge), isWriteErr(err):
-		return err // what is stored, or the destination's failure
+	case errors.Is(err, errTooLarge):
+		s.Damaged(key, err)
+		return err
+	case isWriteErr(err):
+		return err // the destination's failure
 	case context.Cause(ctx) == stalled:
 		err = stalled
 	case ctx.Err() != nil:
@@ -245,7 +232,7 @@ func (s *Store) Read(ctx context.Context, key string, w io.Writer, limit int64) 
 	}
 	s.readErrs.Add(1)
 	s.fail(&s.warnedR, fmt.Sprintf("fleet cache %s: %v; using the GOPROXY list (the bucket is set aside for %v)", s.name, err, s.cfg.Cooldown))
-	return &ReadError{Key: key, Err: err}
+	return fmt.Errorf("reading %s: %w", key, err)
 }
 
 func (s *Store) read(ctx context.Context, key string, w io.Writer, limit int64) error {
@@ -265,7 +252,7 @@ func (s *Store) read(ctx context.Context, key string, w io.Writer, limit int64) 
 		return err
 	}
 	if n > limit {
-		return &TooLargeError{Key: key, Limit: limit}
+		return fmt.Errorf("%s: %w (%d bytes)", key, errTooLarge, limit)
 	}
 	return nil
 }

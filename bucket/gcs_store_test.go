@@ -86,9 +86,8 @@ func TestGSPermissionDenied(t *testing.T) {
 	deny.Store(true)
 	var warnings []string
 	s := openGS(t, Config{Warn: func(m string) { warnings = append(warnings, m) }})
-	var re *ReadError
-	if err := s.Read(context.Background(), "m/@v/v1.0.0.info", &bytes.Buffer{}, 100); !errors.As(err, &re) {
-		t.Fatalf("err = %v, want *ReadError", err)
+	if err := s.Read(context.Background(), "m/@v/v1.0.0.info", &bytes.Buffer{}, 100); err == nil || errors.Is(err, fs.ErrNotExist) {
+		t.Fatalf("err = %v, want a failure of the bucket", err)
 	}
 	if err := s.Read(context.Background(), "m/@v/v1.0.1.info", &bytes.Buffer{}, 100); !errors.Is(err, ErrSetAside) {
 		t.Fatalf("second read: err = %v, want ErrSetAside", err)
@@ -109,9 +108,8 @@ func TestGSNoCredentials(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s.Close(context.Background())
-	var re *ReadError
-	if err := s.Read(context.Background(), "m/@v/v1.0.0.info", &bytes.Buffer{}, 100); !errors.As(err, &re) {
-		t.Fatalf("err = %v, want *ReadError", err)
+	if err := s.Read(context.Background(), "m/@v/v1.0.0.info", &bytes.Buffer{}, 100); err == nil || s.Stats().ReadErrors != 1 {
+		t.Fatalf("err = %v, stats %+v; want a failure of the bucket", err, s.Stats())
 	}
 	if len(warnings) != 1 || !strings.Contains(warnings[0], "no usable Google credentials") {
 		t.Fatalf("warnings = %q", warnings)

@@ -450,7 +450,7 @@ func (x *fetch) downloadZip(ctx context.Context, held *modcache.Locked) (verifie
 				}
 				// Data that does not inflate, or fails its CRC: damage on
 				// the way, unless the proxy serves the same bytes again.
-				bad := &badResponse{fmt.Errorf("downloaded zip is damaged: %v", err), fileDigest(got.tmp)}
+				bad := &badResponse{fmt.Errorf("downloaded zip is damaged: %v", err), verify.FileDigest(got.tmp)}
 				got.discard()
 				return x.refused(&from, &tier, rel, &seen, bad)
 			}

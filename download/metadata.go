@@ -7,9 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/url"
-	"os"
 	"sync"
 
 	"golang.org/x/mod/module"
@@ -218,21 +216,6 @@ func (e *BadAnswerError) RetryClass() retry.Class { return retry.Permanent }
 func digest(data []byte) string {
 	sum := sha256.Sum256(data)
 	return hex.EncodeToString(sum[:])
-}
-
-// fileDigest is the sha256 of a file's content, or "" if it cannot be
-// read.
-func fileDigest(name string) string {
-	f, err := os.Open(name)
-	if err != nil {
-		return ""
-	}
-	defer f.Close()
-	h := sha256.New()
-	if _, err := io.Copy(h, f); err != nil {
-		return ""
-	}
-	return hex.EncodeToString(h.Sum(nil))
 }
 
 // corruptError is a download whose hash does not match go.sum. The bytes

@@ -7,13 +7,12 @@ import (
 	"io"
 	"net/url"
 
-	"gomodfetch/bucket"
 	"gomodfetch/proxy"
 	"gomodfetch/verify"
 )
 
-// Tier is a store of module files shared beyond this machine (the fleet
-// cache, package bucket), asked before the GOPROXY list. Its keys are
+// Tier is the fleet cache (package bucket's Store): module files shared
+// beyond this machine, asked before the GOPROXY list. Its keys are
 // modcache.RelPath's. It is not trusted: what it answers is checked by the
 // same attempt, and so the same code, that checks a proxy's answer, and only
 // what came from upstream and passed those checks is put back.
@@ -23,7 +22,9 @@ type Tier interface {
 	Holds(path string) bool
 	// Read copies the object at key into w, at most limit bytes; a missing
 	// object (or a tier set aside after a fault) matches fs.ErrNotExist. It
-	// returns within a short timeout however the tier behaves.
+	// returns within a short timeout however the tier behaves. An object
+	// larger than limit, and any fault of the tier, the tier reports
+	// itself: to the caller every error means "ask upstream".
 	Read(ctx context.Context, key string, w io.Writer, limit int64) error
 	// Put and PutFile write verified bytes at key in the background; they
 	// never block and never fail the caller.
@@ -113,9 +114,8 @@ func damaged(err error) bool {
 		bad      *badResponse
 		dz       *verify.DamagedZipError
 		uz       *verify.UnsafeZipError
-		tooLarge *bucket.TooLargeError
 	)
-	return errors.As(err, &mismatch) || errors.As(err, &bad) || errors.As(err, &dz) || errors.As(err, &uz) || errors.As(err, &tooLarge)
+	return errors.As(err, &mismatch) || errors.As(err, &bad) || errors.As(err, &dz) || errors.As(err, &uz)
 }
 
 // served says where an answer came from.
