@@ -101,7 +101,7 @@ func loadConfig(env *Env) (*config, error) {
 }
 
 // engine is how a project's downloads are made: the settings, the run's
-// toolchain, its -reuse records, the fleet tier and where the run's words
+// toolchain, its -reuse records, the fleet cache and where the run's words
 // go. The engine for one download is made anew from it (engineConfig).
 type engine struct {
 	cfg *config
@@ -112,7 +112,7 @@ type engine struct {
 	reuseFile string
 	reuseDir  string
 	reuseKeys map[module.Version]bool
-	tier      download.Tier // nil without a fleet cache
+	fleet     download.Fleet // nil without a fleet cache
 	trace     io.Writer
 	warn      func(msg string)
 }
@@ -182,7 +182,7 @@ func (e *engine) engineConfig(ctx context.Context, c *config, sums *verify.Sums)
 			HedgeAcrossComma: s.HedgeAcrossComma,
 		},
 		Verifier:  &verify.Verifier{Sums: sums, SkipSumDB: c.skipSumDB, DB: db, Warn: e.warn},
-		Tier:      e.tier,
+		Fleet:     e.fleet,
 		GoCommand: runner,
 		ReuseKeys: e.reuseKeys,
 	}

@@ -23,6 +23,7 @@ import (
 	"runtime"
 
 	"gomodfetch/download"
+	"gomodfetch/fleet"
 	"gomodfetch/modcache"
 	"gomodfetch/pipeline"
 	"gomodfetch/resolver"
@@ -58,7 +59,7 @@ type Project struct {
 	cfg    *config
 	eng    *engine
 	loaded *resolver.Main // Main as read from disk
-	fleet  *fleet
+	fleet  *fleet.Cache   // nil without one, and once closed
 	hooks  Hooks
 }
 
@@ -131,7 +132,7 @@ func open(ctx context.Context, s Settings, env *Env, h Hooks, module bool) (*Pro
 		return nil, err
 	}
 	if p.fleet != nil {
-		p.eng.tier = p.fleet.store
+		p.eng.fleet = p.fleet
 	}
 	return p, nil
 }
@@ -278,9 +279,12 @@ func (p *Project) Close(hurry, quiet bool) []string {
 	if p == nil || p.fleet == nil {
 		return nil
 	}
-	fl := p.fleet
+	c, wait := p.fleet, p.s.Fleet.Wait
 	p.fleet = nil
-	return fl.finish(hurry, quiet)
+	if hurry {
+		wait = 0
+	}
+	return finishFleet(c, wait, quiet)
 }
 
 // workDir is the directory the run works in: dir, made absolute, or the

@@ -63,7 +63,7 @@ type Settings struct {
 	Fleet FleetSettings
 }
 
-// FleetSettings are the fleet cache's settings (package bucket).
+// FleetSettings are the fleet cache's settings (package fleet).
 type FleetSettings struct {
 	// URL is the bucket (s3://, gs://, azblob://, file://); "" for none.
 	URL string

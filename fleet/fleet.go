@@ -1,4 +1,4 @@
-// Package bucket is the fleet cache: one object-storage bucket shared by
+// Package fleet is the fleet cache: one object-storage bucket shared by
 // every runner and every serve replica, asked before the GOPROXY list.
 //
 // Objects are laid out as a GOPROXY serves them, <escaped path>/@v/<escaped
@@ -7,7 +7,7 @@
 // versions behind a CDN or a file:// mount. There is no @v/list: a list
 // changes, and a shared list would need a lock.
 //
-// The bucket is not trusted. A Store only moves bytes: its caller checks
+// The bucket is not trusted. A Cache only moves bytes: its caller checks
 // every answer exactly as it checks a proxy's, and writes back only what it
 // fetched upstream and verified. Those writes are idempotent (one key, the
 // same verified bytes from any writer), so replicas need no lock.
@@ -19,12 +19,12 @@
 //
 // URLs are gocloud.dev/blob's: s3://bucket?region=…, gs://bucket,
 // azblob://container, file:///dir, each with its cloud's usual credentials.
-// file:// is read and written by the Store itself, below the directory
+// file:// is read and written by the Cache itself, below the directory
 // without following a symlink (internal/beneath), not by gocloud.dev's
 // fileblob, which follows them.
-// gs:// is served by bucket/gcs, not gocloud.dev/blob/gcsblob (whose
+// gs:// is served by fleet/gcs, not gocloud.dev/blob/gcsblob (whose
 // client's package initialisation would cost every run ~10 ms).
-package bucket
+package fleet
 
 import (
 	"bytes"
@@ -43,14 +43,14 @@ import (
 	"time"
 
 	"gocloud.dev/blob"
-	// s3://, gs://, azblob:// in drivers_*.go; file:// is the Store's own
+	// s3://, gs://, azblob:// in drivers_*.go; file:// is the Cache's own
 	// (openDir).
 	"gocloud.dev/gcerrors"
 
 	"gomodfetch/internal/beneath"
 )
 
-// Config is what a Store needs. URL is required; the rest have usable zero
+// Config is what a Cache needs. URL is required; the rest have usable zero
 // values.
 type Config struct {
 	// URL is the bucket, as gocloud.dev/blob opens it.
@@ -78,7 +78,7 @@ type Config struct {
 	Warn func(msg string)
 }
 
-// Stats counts what a Store did.
+// Stats counts what a Cache did.
 type Stats struct {
 	Hits        int64 // objects read whole
 	Misses      int64 // objects not in the bucket
@@ -90,8 +90,8 @@ type Stats struct {
 	Dropped     int64 // writes dropped: queue full, or still pending at Close
 }
 
-// Store is an open fleet-cache bucket. It is safe for concurrent use.
-type Store struct {
+// Cache is an open fleet-cache bucket. It is safe for concurrent use.
+type Cache struct {
 	cfg Config
 	b   *blob.Bucket // nil for a file:// bucket
 	// dir is a file:// bucket's directory (with the URL's prefix):
@@ -125,7 +125,7 @@ type write struct {
 
 // Open opens the bucket at cfg.URL and starts its writers. Opening does
 // not reach the bucket; a bucket that cannot be reached shows on first use.
-func Open(ctx context.Context, cfg Config) (*Store, error) {
+func Open(ctx context.Context, cfg Config) (*Cache, error) {
 	if cfg.ReadTimeout <= 0 {
 		cfg.ReadTimeout = 5 * time.Second
 	}
@@ -146,7 +146,7 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 		return nil, fmt.Errorf("opening fleet cache %s: this gomodfetch was built with -tags %s, without the %s:// driver; use a build without that tag", name, tag, schemeOf(cfg.URL))
 	}
 	wctx, cancel := context.WithCancel(context.Background())
-	s := &Store{cfg: cfg, name: name, queue: make(chan write, cfg.Queue), wctx: wctx, cancel: cancel}
+	s := &Cache{cfg: cfg, name: name, queue: make(chan write, cfg.Queue), wctx: wctx, cancel: cancel}
 	if schemeOf(cfg.URL) == "file" {
 		if err := s.openDir(cfg.URL); err != nil {
 			cancel()
@@ -178,11 +178,11 @@ func redact(raw string) string {
 }
 
 // String returns the bucket's URL without credentials or parameters.
-func (s *Store) String() string { return s.name }
+func (s *Cache) String() string { return s.name }
 
 // Holds reports whether path's files may be read from and written to the
 // bucket.
-func (s *Store) Holds(path string) bool {
+func (s *Cache) Holds(path string) bool {
 	return s.cfg.IncludePrivate || s.cfg.Private == nil || !s.cfg.Private(path)
 }
 
@@ -199,7 +199,7 @@ var errTooLarge = errors.New("larger than the limit")
 // bytes were written. Any other failure is the bucket's: it is counted,
 // warned about once, and sets the bucket aside. The whole read ends within
 // ReadTimeout of the last byte received.
-func (s *Store) Read(ctx context.Context, key string, w io.Writer, limit int64) error {
+func (s *Cache) Read(ctx context.Context, key string, w io.Writer, limit int64) error {
 	if s.setAside() {
 		s.skipped.Add(1)
 		return ErrSetAside
@@ -235,7 +235,7 @@ func (s *Store) Read(ctx context.Context, key string, w io.Writer, limit int64) 
 	return fmt.Errorf("reading %s: %w", key, err)
 }
 
-func (s *Store) read(ctx context.Context, key string, w io.Writer, limit int64) error {
+func (s *Cache) read(ctx context.Context, key string, w io.Writer, limit int64) error {
 	var r io.ReadCloser
 	var err error
 	if s.dir != nil {
@@ -286,7 +286,7 @@ func (p *progressWriter) Write(b []byte) (int, error) {
 
 // Damaged records that the object at key was read whole but failed
 // verification; the caller fetches it upstream and writes it back.
-func (s *Store) Damaged(key string, err error) {
+func (s *Cache) Damaged(key string, err error) {
 	s.damaged.Add(1)
 	s.mu.Lock()
 	first := !s.warnedD
@@ -299,13 +299,13 @@ func (s *Store) Damaged(key string, err error) {
 
 // Put writes data at key in the background. It never blocks: with the
 // queue full, or the bucket set aside, the write is dropped.
-func (s *Store) Put(key string, data []byte) { s.enqueue(write{key: key, data: data}) }
+func (s *Cache) Put(key string, data []byte) { s.enqueue(write{key: key, data: data}) }
 
 // PutFile writes the content of file (which must not change) at key in the
 // background, like Put.
-func (s *Store) PutFile(key, file string) { s.enqueue(write{key: key, file: file}) }
+func (s *Cache) PutFile(key, file string) { s.enqueue(write{key: key, file: file}) }
 
-func (s *Store) enqueue(w write) {
+func (s *Cache) enqueue(w write) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	switch {
@@ -323,7 +323,7 @@ func (s *Store) enqueue(w write) {
 	}
 }
 
-func (s *Store) writer() {
+func (s *Cache) writer() {
 	defer s.wg.Done()
 	for w := range s.queue {
 		if s.wctx.Err() != nil || s.setAside() {
@@ -343,7 +343,7 @@ func (s *Store) writer() {
 	}
 }
 
-func (s *Store) put(w write) error {
+func (s *Cache) put(w write) error {
 	ctx, cancel := context.WithTimeout(s.wctx, s.cfg.WriteTimeout)
 	defer cancel()
 	var r io.Reader = bytes.NewReader(w.data)
@@ -364,7 +364,7 @@ func (s *Store) put(w write) error {
 // openDir opens a file:// bucket: file:///dir, with fileblob's query
 // parameters (create_dir makes the directory; the rest concern fileblob's
 // own files and are of no use here) and blob's prefix.
-func (s *Store) openDir(rawURL string) error {
+func (s *Cache) openDir(rawURL string) error {
 	u, err := url.Parse(rawURL)
 	if err != nil {
 		return err
@@ -393,7 +393,7 @@ func (s *Store) openDir(rawURL string) error {
 // putFile writes an object of a file:// bucket: to a temp file below the
 // bucket's directory (O_EXCL, never through a symlink or an existing name)
 // renamed into place; a symlink on the way is refused.
-func (s *Store) putFile(key string, r io.Reader) error {
+func (s *Cache) putFile(key string, r io.Reader) error {
 	dir, base := path.Split(s.prefix + key)
 	f, tmp, err := s.dir.CreateTemp(strings.TrimSuffix(dir, "/"), base+".", 0o666)
 	if err != nil {
@@ -424,7 +424,7 @@ func contentType(key string) string {
 }
 
 // setAside reports whether the bucket is set aside after a failure.
-func (s *Store) setAside() bool {
+func (s *Cache) setAside() bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return time.Now().Before(s.downUntil)
@@ -432,7 +432,7 @@ func (s *Store) setAside() bool {
 
 // fail sets the bucket aside and reports msg if *warned says it is the
 // first of its kind.
-func (s *Store) fail(warned *bool, msg string) {
+func (s *Cache) fail(warned *bool, msg string) {
 	s.mu.Lock()
 	s.downUntil = time.Now().Add(s.cfg.Cooldown)
 	first := !*warned
@@ -446,7 +446,7 @@ func (s *Store) fail(warned *bool, msg string) {
 // Close waits for the pending writes until ctx is done, drops those still
 // pending then (counted in Stats.Dropped), and closes the bucket. It
 // returns how many writes were dropped at Close.
-func (s *Store) Close(ctx context.Context) int64 {
+func (s *Cache) Close(ctx context.Context) int64 {
 	s.mu.Lock()
 	if s.closed {
 		s.mu.Unlock()
@@ -472,7 +472,7 @@ func (s *Store) Close(ctx context.Context) int64 {
 }
 
 // Stats returns the counters so far.
-func (s *Store) Stats() Stats {
+func (s *Cache) Stats() Stats {
 	return Stats{
 		Hits:        s.hits.Load(),
 		Misses:      s.misses.Load(),

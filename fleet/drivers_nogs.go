@@ -1,5 +1,5 @@
 //go:build gomodfetch_nogcs
 
-package bucket
+package fleet
 
 func init() { leftOut["gs"] = "gomodfetch_nogcs" }

@@ -1,5 +1,5 @@
 //go:build gomodfetch_noazure
 
-package bucket
+package fleet
 
 func init() { leftOut["azblob"] = "gomodfetch_noazure" }

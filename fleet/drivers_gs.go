@@ -1,11 +1,11 @@
 //go:build !gomodfetch_nogcs
 
-package bucket
+package fleet
 
 import (
 	"gocloud.dev/blob"
 
-	"gomodfetch/bucket/gcs"
+	"gomodfetch/fleet/gcs"
 )
 
 // gs:// is gomodfetch's own driver on Google's generated JSON API client:

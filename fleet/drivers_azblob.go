@@ -1,5 +1,5 @@
 //go:build !gomodfetch_noazure
 
-package bucket
+package fleet
 
 import _ "gocloud.dev/blob/azureblob" // azblob://

@@ -23,7 +23,7 @@ import (
 	"google.golang.org/api/option"
 	storage "google.golang.org/api/storage/v1"
 
-	"gomodfetch/bucket/gcs"
+	"gomodfetch/fleet/gcs"
 	"gomodfetch/internal/fakegcs"
 )
 

@@ -1,4 +1,4 @@
-package bucket
+package fleet
 
 import (
 	"bytes"
@@ -14,7 +14,7 @@ import (
 	"time"
 )
 
-func openFile(t *testing.T, cfg Config) (*Store, string) {
+func openFile(t *testing.T, cfg Config) (*Cache, string) {
 	t.Helper()
 	dir := t.TempDir()
 	cfg.URL = "file://" + filepath.ToSlash(dir) + "?metadata=skip"

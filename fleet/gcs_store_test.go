@@ -1,6 +1,6 @@
 //go:build !gomodfetch_nogcs
 
-package bucket
+package fleet
 
 import (
 	"bytes"
@@ -37,7 +37,7 @@ func fakeGS(t *testing.T) (fake *fakegcs.Server, deny *atomic.Bool) {
 	return fake, deny
 }
 
-func openGS(t *testing.T, cfg Config) *Store {
+func openGS(t *testing.T, cfg Config) *Cache {
 	t.Helper()
 	cfg.URL = "gs://bkt?prefix=fleet/"
 	s, err := Open(context.Background(), cfg)
