@@ -7,7 +7,6 @@ import (
 
 	"github.com/urfave/cli/v2"
 
-	"gomodfetch/audit"
 	"gomodfetch/internal/gctune"
 	"gomodfetch/internal/termsafe"
 	"gomodfetch/project"
@@ -53,74 +52,16 @@ func runVerify(cc *cmdContext, c *cli.Context, repair bool) int {
 	defer p.Close(true, true)
 	asJSON := c.Bool("json")
 
-	// What the run needs, worked out from the cache alone. Without
-	// -repair nothing is written, not even a version list the run would
-	// otherwise mend.
-	res, err := p.Resolve(ctx, !repair)
+	a, err := p.Verify(ctx, repair, project.RunHooks{Interrupted: func() bool { return intr.signal() != nil }})
 	if err != nil {
 		return fail("%v", err)
 	}
-	cache := p.Cache(!repair)
-	acfg := audit.Config{Cache: cache, Sums: p.Sums}
-	found, graphErrs := audit.Check(ctx, acfg, res)
-
-	if repair && (len(found) > 0 || len(graphErrs) > 0) {
-		for _, f := range found {
-			held, err := cache.Lock(ctx, f.Mod())
-			if err != nil {
-				return fail("%s: %v", f.Mod(), err)
-			}
-			err = held.Forget(f.Parts()...)
-			held.Unlock()
-			if err != nil {
-				return fail("%s: %v", f.Mod(), err)
-			}
-		}
-		// A normal run fetches what is now missing, and only that.
-		dl, err := p.Download(ctx, project.RunHooks{Interrupted: func() bool { return intr.signal() != nil }})
-		if err != nil {
-			return fail("%v", err)
-		}
-		if dl.NothingToDo {
-			return 0
-		}
-		rep := dl.Report
-		for _, line := range dl.Errors(false, intr.signal() != nil) {
+	if a.Repair != nil {
+		for _, line := range a.Repair.Errors(false, intr.signal() != nil) {
 			fmt.Fprintf(stderr, "gomodfetch: %s\n", line)
 		}
-		left := map[string]bool{}
-		for _, m := range dl.Unfinished() {
-			left[m] = true
-		}
-		for _, f := range found {
-			f.Repaired = !left[f.Mod().String()] && rep.Fatal == nil
-		}
-		// Whatever is still wrong is reported as such.
-		again, err := p.Resolve(ctx, false)
-		if err != nil {
-			return fail("%v", err)
-		}
-		after, afterErrs := audit.Check(ctx, acfg, again)
-		still := map[string]*audit.Finding{}
-		for _, f := range after {
-			still[f.Mod().String()] = f
-		}
-		for _, f := range found {
-			if still[f.Mod().String()] != nil {
-				f.Repaired = false
-			}
-		}
-		for _, f := range after {
-			if !contains(found, f) {
-				found = append(found, f)
-			}
-		}
-		graphErrs = afterErrs
 	}
-
-	bad := len(graphErrs) > 0
-	for _, f := range found {
-		bad = bad || !f.Repaired
+	for _, f := range a.Findings {
 		if asJSON {
 			b, err := json.MarshalIndent(f, "", "\t")
 			if err != nil {
@@ -131,20 +72,11 @@ func runVerify(cc *cmdContext, c *cli.Context, repair bool) int {
 		}
 		fmt.Fprintf(stderr, "gomodfetch: %s\n", f.Line())
 	}
-	for _, err := range graphErrs {
+	for _, err := range a.GraphErrs {
 		fmt.Fprintf(stderr, "gomodfetch: the module graph cannot be read from the cache: %v\n", err)
 	}
-	if bad {
+	if a.Bad() {
 		return 1
 	}
 	return 0
-}
-
-func contains(list []*audit.Finding, f *audit.Finding) bool {
-	for _, g := range list {
-		if g.Mod() == f.Mod() {
-			return true
-		}
-	}
-	return false
 }

@@ -1,4 +1,4 @@
-package audit
+package audit_test
 
 import (
 	"context"
@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"gomodfetch/audit"
 	"gomodfetch/internal/modtest"
 	"gomodfetch/modcache"
 	"gomodfetch/project"
@@ -15,7 +16,7 @@ import (
 
 // downloaded is a project whose download filled a fresh module cache
 // from a file:// GOPROXY tree: a (which requires b) and c are required; the audit's Config for it, and the cache's root.
-func downloaded(t *testing.T) (*project.Project, Config, string) {
+func downloaded(t *testing.T) (*project.Project, audit.Config, string) {
 	t.Helper()
 	goproxy, _ := modtest.ProxyTree(t,
 		modtest.Module{Path: "example.com/a", Version: "v1.0.0", GoMod: "module example.com/a\n\ngo 1.21\n\nrequire example.com/b v1.1.0\n", Files: map[string]string{"a.go": "package a\n"}},
@@ -46,18 +47,18 @@ func downloaded(t *testing.T) (*project.Project, Config, string) {
 	if res, err := p.Download(ctx, project.RunHooks{}); err != nil || res.Failed() {
 		t.Fatalf("download: %v %q", err, res.Errors(false, false))
 	}
-	return p, Config{Cache: p.Cache(true), Sums: p.Sums}, modCache
+	return p, audit.Config{Cache: p.Cache(true), Sums: p.Sums}, modCache
 }
 
 // check audits the cache for p's download and returns each finding's
 // line, and the graph's other failures.
-func check(t *testing.T, p *project.Project, cfg Config) ([]string, []error) {
+func check(t *testing.T, p *project.Project, cfg audit.Config) ([]string, []error) {
 	t.Helper()
 	res, err := p.Resolve(context.Background(), true)
 	if err != nil {
 		t.Fatal(err)
 	}
-	found, other := Check(context.Background(), cfg, res)
+	found, other := audit.Check(context.Background(), cfg, res)
 	var lines []string
 	for _, f := range found {
 		lines = append(lines, f.Line())
@@ -104,7 +105,7 @@ func TestDamage(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			found, _ := Check(context.Background(), cfg, res)
+			found, _ := audit.Check(context.Background(), cfg, res)
 			if len(found) != 1 {
 				var lines []string
 				for _, f := range found {

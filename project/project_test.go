@@ -305,3 +305,36 @@ func TestGoFlags(t *testing.T) {
 		}
 	}
 }
+
+// TestVerifyRepair: Verify names a damaged module and writes nothing;
+// with repair it fetches that module again, and the cache is then whole.
+func TestVerifyRepair(t *testing.T) {
+	fx := newFixture(t, map[string]string{"go.mod": requireAB})
+	ctx := context.Background()
+	p, err := Open(ctx, fx.settings(), fx.env(t), Hooks{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close(true, true)
+	if res, err := p.Download(ctx, RunHooks{}); err != nil || res.Failed() {
+		t.Fatalf("download: %v", err)
+	}
+	zip := filepath.Join(fx.modCache, "cache", "download", "example.com", "a", "@v", "v1.0.0.zip")
+	if err := os.Remove(zip); err != nil {
+		t.Fatal(err)
+	}
+	a, err := p.Verify(ctx, false, RunHooks{})
+	if err != nil || !a.Bad() || len(a.Findings) != 1 || a.Findings[0].Path != "example.com/a" || a.Repair != nil {
+		t.Fatalf("verify: %v, %+v", err, a)
+	}
+	if _, err := os.Stat(zip); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("verify without repair wrote %s: %v", zip, err)
+	}
+	a, err = p.Verify(ctx, true, RunHooks{})
+	if err != nil || a.Bad() || len(a.Findings) != 1 || !a.Findings[0].Repaired || a.Repair == nil {
+		t.Fatalf("repair: %v, %+v", err, a)
+	}
+	if a, err := p.Verify(ctx, false, RunHooks{}); err != nil || a.Bad() || len(a.Findings) != 0 {
+		t.Fatalf("after the repair: %v, %+v", err, a)
+	}
+}
