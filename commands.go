@@ -17,8 +17,8 @@ import (
 
 // Subcommands. Any other first argument is a module query, so
 // `gomodfetch all` and `gomodfetch golang.org/x/mod@v0.20.0` still download;
-// none of "version", "completion" or "serve" can be a module path (its
-// first element has no dot).
+// none of "verify", "pack", "serve", "version" or "completion" can be a
+// module path to download (its first element has no dot).
 
 // completionFlag is the argument urfave/cli's shell completion appends.
 const completionFlag = "--generate-bash-completion"
@@ -97,7 +97,7 @@ func commands(cc *cmdContext) []*cli.Command {
 }
 
 // versionText describes the binary from its build information: the module
-// version ("(devel)" when built from a checkout), the Go version and
+// version ("(devel)" when the build recorded none), the Go version and
 // platform, and the commit when the build recorded one.
 func versionText(info *debug.BuildInfo) string {
 	if info == nil {

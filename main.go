@@ -62,7 +62,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 			"   gomodfetch -C ./svc -modcacherw         # another directory, writable cache\n" +
 			"   gomodfetch all                          # the whole build list\n" +
 			"   gomodfetch -q -timeout 10m              # no progress or summary; give up after 10 minutes\n" +
-			"   gomodfetch -j 32 -retries 8             # more parallel downloads, more patience\n" +
+			"   gomodfetch -j 64 -retries 12            # more parallel downloads, more patience\n" +
 			"   gomodfetch version                      # version, Go version, commit\n" +
 			"   source <(gomodfetch completion bash)    # shell completion (bash or zsh)\n\n" +
 			"Progress goes to stderr: a status line on a terminal, a line every 10s otherwise.",
@@ -77,7 +77,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 			chdirFlag,
 			modCacheRWFlag,
 			modFileFlag,
-			&cli.StringFlag{Name: "reuse", Usage: "read `file`, a previous -json output: accepted for compatibility with go mod download -reuse"},
+			&cli.StringFlag{Name: "reuse", Usage: "read `file`, a previous -json output (outside a module): as go mod download -reuse, a module only version control supplies is checked at its repository and reported \"Reuse\": true instead of downloaded"},
 			&cli.IntFlag{Name: "j", Value: project.DefaultJobs, Usage: "download up to `N` modules at a time"},
 			&cli.BoolFlag{Name: "q", Usage: "no progress display and no summary line"},
 			&cli.DurationFlag{Name: "timeout", Value: project.Defaults().Timeout, Usage: "give up on the whole run after `d` (0: no limit)"},
@@ -210,12 +210,13 @@ func runDownload(opts options, env *project.Env, stdout, stderr, rawStderr io.Wr
 	}
 	// The summary only after a run that went well: a failed run's stderr
 	// is go's lines alone.
+	summary := newRunReport(rep, res.Fetcher, time.Since(start))
 	if !opts.quiet && !res.Failed() && !interrupted {
-		st := res.Fetcher.Stats()
-		fmt.Fprintf(stderr, "gomodfetch: %d modules (%d downloaded, %d failed), %d requests, %s, %d retries, %.2fs%s\n",
-			len(rep.Modules), st.Zips, res.FailedModules(), st.Requests, humanBytes(st.Bytes), st.Retries, time.Since(start).Seconds(), servedBy(st.Served))
+		t, st := summary.Totals, res.Fetcher.Stats()
+		fmt.Fprintf(stderr, "gomodfetch: %d modules (%d downloaded, %d from the cache, %d failed), %d requests, %s, %d retries, %.2fs%s\n",
+			t.Modules, t.Downloaded, t.Cached, t.Failed, t.Requests, humanBytes(t.Bytes), t.Retries, t.Seconds, servedBy(st.Served))
 	}
-	reported := writeReports(opts.report, newRunReport(rep, res.Fetcher, time.Since(start)), stderr)
+	reported := writeReports(opts.report, summary, stderr)
 	if interrupted {
 		reportInterrupt(stderr, intr, len(rep.Modules), res.Unfinished())
 		return intr.exitCode()

@@ -164,7 +164,8 @@ func (r *Result) Errors(json, interrupted bool) []string {
 	return lines
 }
 
-// Unfinished are the modules an interrupt stopped, as path@version.
+// Unfinished are the modules that did not download, as path@version:
+// after an interrupt, those it stopped.
 func (r *Result) Unfinished() []string {
 	var list []string
 	if r.Report != nil {
@@ -175,9 +176,4 @@ func (r *Result) Unfinished() []string {
 		}
 	}
 	return list
-}
-
-// FailedModules counts the modules that failed.
-func (r *Result) FailedModules() int {
-	return len(r.Unfinished())
 }

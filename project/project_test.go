@@ -57,6 +57,17 @@ func (fx *fixture) settings(args ...string) Settings {
 	return s
 }
 
+// open opens the fixture's project with s, closed when the test ends.
+func (fx *fixture) open(t *testing.T, s Settings) *Project {
+	t.Helper()
+	p, err := Open(context.Background(), s, fx.env(t), Hooks{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { p.Close(true, true) })
+	return p
+}
+
 const requireAB = "module example.com/main\n\ngo 1.22\n\nrequire (\n\texample.com/a v1.0.0\n\texample.com/b v1.1.0\n)\n"
 
 // TestDownloadResolve: a download fills the cache with the require lines'
@@ -65,11 +76,7 @@ const requireAB = "module example.com/main\n\ngo 1.22\n\nrequire (\n\texample.co
 func TestDownloadResolve(t *testing.T) {
 	fx := newFixture(t, map[string]string{"go.mod": requireAB})
 	ctx := context.Background()
-	p, err := Open(ctx, fx.settings(), fx.env(t), Hooks{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer p.Close(true, true)
+	p := fx.open(t, fx.settings())
 	res, err := p.Download(ctx, RunHooks{})
 	if err != nil {
 		t.Fatal(err)
@@ -104,11 +111,7 @@ func TestDownloadResolve(t *testing.T) {
 func TestDownloadErrors(t *testing.T) {
 	fx := newFixture(t, map[string]string{"go.mod": "module example.com/main\n\ngo 1.22\n"})
 	ctx := context.Background()
-	p, err := Open(ctx, fx.settings("example.com/missing@v1.0.0"), fx.env(t), Hooks{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer p.Close(true, true)
+	p := fx.open(t, fx.settings("example.com/missing@v1.0.0"))
 	res, err := p.Download(ctx, RunHooks{})
 	if err != nil {
 		t.Fatal(err)
@@ -174,11 +177,7 @@ func TestModFileFromSettings(t *testing.T) {
 	s := fx.settings()
 	s.ModFile = "alt.mod"
 	ctx := context.Background()
-	p, err := Open(ctx, s, fx.env(t), Hooks{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer p.Close(true, true)
+	p := fx.open(t, s)
 	res, err := p.Download(ctx, RunHooks{})
 	if err != nil || res.Failed() || len(res.Report.Modules) != 1 || res.Report.Modules[0].Path != "example.com/a" {
 		t.Fatalf("download: %v, %+v", err, res.Report)
@@ -195,11 +194,7 @@ func TestModFileFromSettings(t *testing.T) {
 func TestNothingToDo(t *testing.T) {
 	fx := newFixture(t, map[string]string{"go.mod": "module example.com/main\n\ngo 1.22\n"})
 	ctx := context.Background()
-	p, err := Open(ctx, fx.settings(), fx.env(t), Hooks{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer p.Close(true, true)
+	p := fx.open(t, fx.settings())
 	res, err := p.Download(ctx, RunHooks{})
 	if err != nil || !res.NothingToDo || res.ExitStatus() != 0 || res.Errors(false, false) != nil {
 		t.Fatalf("res = %+v, %v", res, err)
@@ -311,11 +306,7 @@ func TestGoFlags(t *testing.T) {
 func TestVerifyRepair(t *testing.T) {
 	fx := newFixture(t, map[string]string{"go.mod": requireAB})
 	ctx := context.Background()
-	p, err := Open(ctx, fx.settings(), fx.env(t), Hooks{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer p.Close(true, true)
+	p := fx.open(t, fx.settings())
 	if res, err := p.Download(ctx, RunHooks{}); err != nil || res.Failed() {
 		t.Fatalf("download: %v", err)
 	}

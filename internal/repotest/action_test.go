@@ -5,10 +5,14 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"gopkg.in/yaml.v3"
+
+	"gomodfetch/project"
 )
 
 // actionFile is the part of action.yml's schema the test checks.
@@ -292,4 +296,32 @@ func evalIf(t *testing.T, cond string, inputs map[string]string) bool {
 		}
 	}
 	return true
+}
+
+// TestActionDefaults: an input that stands for a gomodfetch flag has the
+// flag's default, so the Action and the command line behave alike.
+func TestActionDefaults(t *testing.T) {
+	a, _ := readAction(t)
+	d := project.Defaults()
+	for input, want := range map[string]string{
+		"jobs":            strconv.Itoa(d.Jobs),
+		"retries":         strconv.Itoa(d.Retries),
+		"timeout":         d.Timeout.String(),
+		"stall-timeout":   d.StallTimeout.String(),
+		"connect-timeout": d.ConnectTimeout.String(),
+		"header-timeout":  d.HeaderTimeout.String(),
+	} {
+		in, ok := a.Inputs[input]
+		if !ok || in.Default == nil {
+			t.Errorf("input %s: missing, or without a default", input)
+			continue
+		}
+		got := *in.Default
+		if dur, err := time.ParseDuration(got); err == nil {
+			got = dur.String()
+		}
+		if got != want {
+			t.Errorf("input %s: default %q, but the flag's is %q", input, *in.Default, want)
+		}
+	}
 }

@@ -119,7 +119,7 @@ func TestDockerBuild(t *testing.T) {
 	if again != reqs {
 		t.Errorf("second build made %d module requests; want none (the cache mount should hold every module)\n%s", again-reqs, out)
 	}
-	if !strings.Contains(out, "modules (0 downloaded, 0 failed), 0 requests") {
+	if !strings.Contains(out, "modules (0 downloaded, 4 from the cache, 0 failed), 0 requests") {
 		t.Errorf("second build: gomodfetch did not run on a warm cache (no summary line)\n%s", out)
 	}
 	runService("gomodfetch-test-svc:"+id+"-2", dockerServiceWant+" (again)")
