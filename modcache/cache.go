@@ -1,5 +1,9 @@
 // Package modcache is the module cache ($GOMODCACHE) as the go command lays
-// it out and writes it, and the only code in gomodfetch that writes there.
+// it out and writes it. It writes every module file gomodfetch puts there
+// (.info, .mod, .zip, .ziphash, version lists, extracted trees); the
+// others that write below the root are the checksum database's cache
+// (package verify, cache/download/sumdb), a downloaded toolchain made
+// runnable (package toolchain), and the go command on a hand-off.
 //
 // The cache's protocol is an order of writes. A .info, .mod or .ziphash
 // reaches its final name by rename from a temp file, so no reader sees it

@@ -8,11 +8,11 @@ import (
 	"net/url"
 	"slices"
 	"sort"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
+	"gomodfetch/internal/errline"
 	"gomodfetch/retry"
 )
 
@@ -85,7 +85,7 @@ func Avoiding(ctx context.Context, p Proxy) context.Context {
 func (r *Router) Retried(p Proxy, a retry.Attempt) {
 	r.retries.Add(1)
 	r.event(p, "retry")
-	r.Client.Tracef("# retry %s in %.3fs (attempt %d failed: %s)\n", p, a.Wait.Seconds(), a.N, oneLine(a.Err))
+	r.Client.Tracef("# retry %s in %.3fs (attempt %d failed: %s)\n", p, a.Wait.Seconds(), a.N, errline.First(a.Err))
 	if p.Kind == KindURL && r.health.failed(p, r.demoteAfter()) {
 		r.event(p, "demoted")
 		r.Client.Tracef("# demoting %s for the rest of the run: it keeps failing\n", p)
@@ -137,14 +137,6 @@ func Ask[T any](ctx context.Context, r *Router, path string, attempt Attempt[T],
 	return v.(T), p, nil
 }
 
-func oneLine(err error) string {
-	s := err.Error()
-	if i := strings.IndexByte(s, '\n'); i >= 0 {
-		s = s[:i]
-	}
-	return s
-}
-
 // attemptFunc makes one attempt at a request against the proxy at base and
 // returns its (verified) result.
 type attemptFunc func(ctx context.Context, base *url.URL) (any, error)
@@ -178,7 +170,7 @@ func (r *Router) ask(ctx context.Context, path string, attempt attemptFunc, disc
 		}
 		for i, err := range errs {
 			if err != nil && run[i].Kind == KindURL && !errors.Is(err, fs.ErrNotExist) {
-				tried = append(tried, run[i].String()+": "+oneLine(err))
+				tried = append(tried, run[i].String()+": "+errline.First(err))
 			}
 		}
 		// Rank the run's errors in list order, as go ranks its list.
@@ -320,7 +312,7 @@ func (r *Router) askRun(ctx context.Context, path string, run []Proxy, attempt a
 				r.retries.Add(1)
 				r.event(p, "retry")
 				r.counters.retried(p, a.Err)
-				r.Client.Tracef("# retry %s in %.3fs (attempt %d failed: %s)\n", p, a.Wait.Seconds(), a.N, oneLine(a.Err))
+				r.Client.Tracef("# retry %s in %.3fs (attempt %d failed: %s)\n", p, a.Wait.Seconds(), a.N, errline.First(a.Err))
 				select {
 				case kick <- struct{}{}:
 				default:

@@ -22,6 +22,7 @@ import (
 	"golang.org/x/sync/singleflight"
 
 	"gomodfetch/internal/beneath"
+	"gomodfetch/internal/errline"
 	"gomodfetch/proxy"
 	"gomodfetch/retry"
 )
@@ -151,7 +152,7 @@ func NewSumDB(cfg SumDBConfig) *SumDBClient {
 	}
 	if cfg.OnRetry == nil {
 		cfg.OnRetry = func(a retry.Attempt) {
-			cfg.Client.Tracef("# retry checksum database %s in %.3fs (attempt %d failed: %s)\n", cfg.Spec.Name, a.Wait.Seconds(), a.N, firstLine(a.Err))
+			cfg.Client.Tracef("# retry checksum database %s in %.3fs (attempt %d failed: %s)\n", cfg.Spec.Name, a.Wait.Seconds(), a.N, errline.First(a.Err))
 		}
 	}
 	return &SumDBClient{cfg: cfg, cacheRoot: beneath.New(cfg.CacheDir), direct: &url.URL{Scheme: "https", Host: hostOf(cfg.Spec.Name), Path: pathOf(cfg.Spec.Name)}}
@@ -473,10 +474,4 @@ func (o *sumdbOps) SecurityError(msg string) {
 	o.c.mu.Lock()
 	defer o.c.mu.Unlock()
 	o.c.security = append(o.c.security, msg)
-}
-
-// firstLine is err's message up to its first newline.
-func firstLine(err error) string {
-	s, _, _ := strings.Cut(err.Error(), "\n")
-	return s
 }
