@@ -44,7 +44,7 @@ func serveCommand(cc *cmdContext) *cli.Command {
 			&cli.DurationFlag{Name: "absent-ttl", Value: 30 * time.Minute, Usage: "remember for `d`, across restarts (below the cache), that upstream has no such module version (an exact version's .info, .mod or .zip) (0: only for -not-found-ttl)"},
 			&cli.DurationFlag{Name: "failure-ttl", Value: 10 * time.Second, Usage: "remember any other upstream failure for `d` and answer it again without asking (0: not at all)"},
 			&cli.IntFlag{Name: "upstream", Value: 64, Usage: "send at most `N` upstream requests at a time (clients' first, then prefetches')"},
-			&cli.IntFlag{Name: "client-upstream", Value: 0, Usage: "let one client address start at most `N` upstream fetches at a time; more wait for its own (default: a quarter of -upstream)"},
+			&cli.IntFlag{Name: "client-upstream", Value: 16, Usage: "let one client address start at most `N` upstream fetches at a time (at most -upstream); more wait for its own"},
 			&cli.DurationFlag{Name: "upstream-timeout", Value: time.Minute, Usage: "give up an upstream .info, .mod, list, query or checksum-database read (retries included) after `d`: 504"},
 			&cli.DurationFlag{Name: "zip-timeout", Value: 10 * time.Minute, Usage: "give up an upstream zip download (retries included) after `d`: 504"},
 			&cli.IntFlag{Name: "prefetch", Value: 16, Usage: "when a .mod is served, fetch its requirements' .mod files and its .info and .zip ahead, at most `N` at a time (0: off)"},
@@ -60,9 +60,9 @@ func serveCommand(cc *cmdContext) *cli.Command {
 
 func runServe(cc *cmdContext, c *cli.Context) error {
 	stderr := c.App.ErrWriter
-	if c.Int("upstream") < 1 || c.Int("prefetch") < 0 || c.Int("client-upstream") < 0 || c.Int("prefetch-per-client") < 1 ||
+	if c.Int("upstream") < 1 || c.Int("prefetch") < 0 || c.Int("client-upstream") < 1 || c.Int("prefetch-per-client") < 1 ||
 		c.Int("max-conns") < 1 || c.Int("max-conns-per-client") < 1 {
-		return cli.Exit("gomodfetch serve: -upstream, -prefetch-per-client, -max-conns and -max-conns-per-client must be at least 1, -prefetch and -client-upstream at least 0", exitUsage)
+		return cli.Exit("gomodfetch serve: -upstream, -client-upstream, -prefetch-per-client, -max-conns and -max-conns-per-client must be at least 1, -prefetch at least 0", exitUsage)
 	}
 	for _, name := range []string{"upstream-timeout", "zip-timeout", "write-timeout"} {
 		if c.Duration(name) <= 0 {
@@ -125,7 +125,7 @@ func runServe(cc *cmdContext, c *cli.Context) error {
 		AbsentTTL:         offIfZero(c.Duration("absent-ttl")),
 		FailureTTL:        offIfZero(c.Duration("failure-ttl")),
 		MaxUpstream:       c.Int("upstream"),
-		ClientUpstream:    c.Int("client-upstream"),
+		ClientUpstream:    min(c.Int("client-upstream"), c.Int("upstream")),
 		UpstreamTimeout:   c.Duration("upstream-timeout"),
 		ZipTimeout:        c.Duration("zip-timeout"),
 		Prefetch:          offIfZero(c.Int("prefetch")),
