@@ -60,6 +60,13 @@ func OpenSeen(file string) (*Seen, error) {
 		f.Close()
 		return nil, fmt.Errorf("first-seen record %s:%d: %w", file, n, err)
 	}
+	// Start the next line on a line of its own after a cut one.
+	if st, err := f.Stat(); err == nil && st.Size() > 0 {
+		last := make([]byte, 1)
+		if _, err := f.ReadAt(last, st.Size()-1); err == nil && last[0] != '\n' {
+			f.WriteString("\n")
+		}
+	}
 	s.f = f
 	return s, nil
 }
