@@ -189,8 +189,10 @@ type finding struct {
 // nothing else already denies the version; a nil timeOf or an error from
 // it keeps the version in cooldown (the age cannot be shown).
 func (g *Gate) Check(ctx context.Context, path, version string, timeOf TimeFunc) Decision {
-	p := g.Policy.Current()
-	now := g.now()
+	return g.check(ctx, g.Policy.Current(), g.now(), path, version, timeOf)
+}
+
+func (g *Gate) check(ctx context.Context, p *Policy, now time.Time, path, version string, timeOf TimeFunc) Decision {
 	d := Decision{Path: path, Version: version, Action: Allow}
 
 	var plain *exception
@@ -415,12 +417,14 @@ func (p *Policy) cooldownFor(path string) *cooldown {
 
 // FilterList decides every version of a @v/list answer: kept are the
 // versions that may be offered (allowed or warned about), in the order
-// given; hidden are the decisions for the others, so that @latest,
+// given; hidden are the decisions for the others (one policy and one
+// instant for the whole list), so that @latest,
 // @upgrade and @patch, which the go command works out from the list,
 // choose among allowed versions only.
 func (g *Gate) FilterList(ctx context.Context, path string, versions []string, timeOf TimeFunc) (kept []string, hidden []Decision) {
+	p, now := g.Policy.Current(), g.now()
 	for _, v := range versions {
-		d := g.Check(ctx, path, v, timeOf)
+		d := g.check(ctx, p, now, path, v, timeOf)
 		if d.Allowed() {
 			kept = append(kept, v)
 		} else {
@@ -455,6 +459,7 @@ func (g *Gate) Latest(ctx context.Context, path string, versions []string, upstr
 	}
 	desc(rel)
 	desc(pre)
+	p, now := g.Policy.Current(), g.now()
 	held := map[string]int{}
 	seen := map[string]bool{}
 	for _, v := range append(append(rel, pre...), upstream) {
@@ -462,7 +467,7 @@ func (g *Gate) Latest(ctx context.Context, path string, versions []string, upstr
 			continue
 		}
 		seen[v] = true
-		d := g.Check(ctx, path, v, timeOf)
+		d := g.check(ctx, p, now, path, v, timeOf)
 		if d.Allowed() {
 			return d
 		}

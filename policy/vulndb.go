@@ -31,6 +31,7 @@ const (
 	maxIndexBytes    = 64 << 20 // index/modules.json (about 1 MiB in 2026)
 	maxEntryBytes    = 4 << 20  // one ID/<id>.json
 	defaultMaxCached = 4096     // parsed entries kept in memory
+	entryTimeout     = time.Minute
 )
 
 // VulnOptions configures OpenVulnDB. The zero value is ready to use.
@@ -313,6 +314,10 @@ func (db *VulnDB) entry(ctx context.Context, iv indexVuln) (*osvEntry, error) {
 	}
 	db.mu.Unlock()
 	v, err, _ := db.flight.Do(iv.ID+"@"+iv.Modified.String(), func() (any, error) {
+		// Shared by every caller waiting for it: one caller going away
+		// must not fail the others.
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), entryTimeout)
+		defer cancel()
 		raw, err := db.src.read(ctx, "ID/"+iv.ID+".json", maxEntryBytes)
 		if err != nil {
 			return nil, fmt.Errorf("vulnerability database %s: %w", db.src, err)
