@@ -177,8 +177,9 @@ type finding struct {
 	until  time.Time
 }
 
-// Check decides one module version: a version a client asks for exactly
-// (serve: .info and .zip; CLI: each module it downloads whole).
+// Check decides one module version (canonical: v1.2.3, a pseudo-version):
+// a version a client asks for exactly (serve: .info and .zip; CLI: each
+// module it downloads whole).
 //
 // The deny, warn and allow lines, the default, the vulnerability
 // database and the cooldown are each consulted; the most severe finding
