@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/urfave/cli/v2"
+	"golang.org/x/mod/module"
 
 	"gomodfetch/download"
 	"gomodfetch/project"
@@ -53,6 +54,11 @@ func serveCommand(cc *cmdContext) *cli.Command {
 			&cli.IntFlag{Name: "max-conns-per-client", Value: 128, Usage: "keep at most `N` connections open from one client address (same rule)"},
 			&cli.DurationFlag{Name: "write-timeout", Value: 30 * time.Second, Usage: "cut a client that does not take each 128 KiB of a response within `d`"},
 			&cli.DurationFlag{Name: "shutdown-timeout", Value: 30 * time.Second, Usage: "on SIGTERM or SIGINT, let requests in flight finish for up to `d`"},
+			&cli.StringFlag{Name: "tls-cert", Usage: "answer HTTPS with the certificate (PEM, chain after the leaf) in `file`, reloaded when it changes; needs -tls-key"},
+			&cli.StringFlag{Name: "tls-key", Usage: "the private key (PEM) of -tls-cert, in `file`"},
+			&cli.StringFlag{Name: "credentials", EnvVars: []string{"GOMODFETCH_SERVE_CREDENTIALS"}, Usage: "the clients' credentials, one `file` line each: name:bcrypt-hash (as htpasswd -nbB prints it) and the module path patterns it may read; reloaded when it changes"},
+			&cli.StringFlag{Name: "restrict", EnvVars: []string{"GOMODFETCH_SERVE_RESTRICT"}, Usage: "module path `patterns` (as GOPRIVATE) served only to a credential whose scope covers them: 401 without one, 404 outside its scope"},
+			&cli.BoolFlag{Name: "auth-public", Usage: "require a valid credential for every module path, not only -restrict's"},
 		}, append(engineFlags(), fleetFlags()...)...),
 		Action: func(c *cli.Context) error { return runServe(cc, c) },
 	}
@@ -145,6 +151,28 @@ func runServe(cc *cmdContext, c *cli.Context) error {
 			sc.SumDB = db
 		}
 	}
+	if cert, key := c.String("tls-cert"), c.String("tls-key"); cert != "" || key != "" {
+		if cert == "" || key == "" {
+			return cli.Exit("gomodfetch serve: -tls-cert and -tls-key go together", exitUsage)
+		}
+		sc.TLS = &serve.TLSFiles{Cert: cert, Key: key}
+	}
+	if file := c.String("credentials"); file != "" {
+		creds, err := serve.LoadCredentials(file, func(msg string, err error) { logger.Warn(msg, "error", err.Error()) })
+		if err != nil {
+			return fail(err)
+		}
+		sc.Credentials = creds
+		sc.PublicNeedsAuth = c.Bool("auth-public")
+		if pats := c.String("restrict"); pats != "" {
+			sc.Restricted = func(path string) bool { return module.MatchPrefixPatterns(pats, path) }
+		}
+		if sc.TLS == nil {
+			logger.Warn("-credentials without -tls-cert: secrets cross the network in clear unless a TLS-terminating proxy is in front")
+		}
+	} else if c.String("restrict") != "" || c.Bool("auth-public") {
+		return cli.Exit("gomodfetch serve: -restrict and -auth-public need -credentials", exitUsage)
+	}
 	srv = serve.New(sc)
 	dc.Router.Client.Gate = srv.Gate() // every upstream request within -upstream
 
@@ -153,6 +181,9 @@ func runServe(cc *cmdContext, c *cli.Context) error {
 		return fail(err)
 	}
 	url := "http://" + l.Addr().String()
+	if sc.TLS != nil {
+		url = "https://" + l.Addr().String()
+	}
 	if f := c.String("addr-file"); f != "" {
 		if err := writeAtomic(f, url+"\n"); err != nil {
 			l.Close()
