@@ -115,9 +115,18 @@ func (c *Cache) readFile(mod module.Version, suffix string) ([]byte, string, err
 	if err != nil {
 		return nil, "", err
 	}
-	data, err := c.Files().ReadFile(r)
+	limit, ok := maxRead[suffix]
+	if !ok {
+		limit = beneath.MaxRead
+	}
+	data, err := c.Files().ReadFileMax(r, limit)
 	return data, c.Files().Join(r), err
 }
+
+// maxRead bounds the cache files read whole, by suffix: what the go
+// command would accept (a go.mod of at most 16 MiB, as codehost.MaxGoMod)
+// and far more than any real one; a larger file is a planted one.
+var maxRead = map[string]int64{"info": 1 << 20, "mod": 16 << 20, "ziphash": 4 << 10}
 
 // RemoveEmptyDirs removes the directories that only the lock files of
 // forgotten versions needed, if they are still empty, up to Root. Call it

@@ -366,12 +366,20 @@ func (a *memory[V]) addUntil(key string, v V, expiry time.Time) {
 	if a.m == nil {
 		a.m = map[string]memoryEntry[V]{}
 	}
-	now := time.Now()
 	if len(a.m) >= a.max {
+		// Expired entries go first; then any, down to three quarters of
+		// the bound, so that the next max/4 adds cost no pass at all.
+		now := time.Now()
 		for k, e := range a.m {
-			if now.After(e.expiry) || len(a.m) >= a.max {
+			if now.After(e.expiry) {
 				delete(a.m, k)
 			}
+		}
+		for k := range a.m {
+			if len(a.m) <= a.max*3/4 {
+				break
+			}
+			delete(a.m, k)
 		}
 	}
 	a.m[key] = memoryEntry[V]{v: v, expiry: expiry}

@@ -701,3 +701,31 @@ func TestShutdownDrains(t *testing.T) {
 		t.Errorf("a connection after the drain was accepted")
 	}
 }
+
+// TestBodyNeverSent: a request that announces a body and never sends it
+// is answered at once and its connection closed; it does not hold the
+// connection while net/http waits for the body.
+func TestBodyNeverSent(t *testing.T) {
+	st := newSetup(t, nil)
+	addr := serveListener(t, st)
+	c, err := net.DialTimeout("tcp", addr, 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	io.WriteString(c, "GET /example.com/m/@v/v1.0.0.mod HTTP/1.1\r\nHost: x\r\nContent-Length: 200000\r\n\r\n")
+	c.SetReadDeadline(time.Now().Add(5 * time.Second)) // the answer and the close are immediate
+	resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+	if err != nil {
+		t.Fatalf("no answer to a request whose body never comes: %v", err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 400 || !resp.Close {
+		t.Errorf("got %d (close=%v); want 400 and the connection closed", resp.StatusCode, resp.Close)
+	}
+	// The server closed it: the next read ends.
+	var buf [1]byte
+	if _, err := c.Read(buf[:]); err == nil {
+		t.Errorf("the connection stayed open")
+	}
+}

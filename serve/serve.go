@@ -316,6 +316,16 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		s.log.LogAttrs(r.Context(), level, "request", attrs...)
 	}()
+	if r.ContentLength != 0 || len(r.TransferEncoding) > 0 {
+		// No go command sends a body. One that does not arrive would hold
+		// the connection: net/http reads an unread body before it
+		// answers on a connection it keeps, and nothing bounds that read.
+		// Answer at once and close, reading nothing.
+		w.Header().Set("Connection", "close")
+		rw.rc.SetReadDeadline(time.Now()) // nor after the answer (net/http would discard up to 256 KiB)
+		rw.fail(http.StatusBadRequest, "a request with a body")
+		return
+	}
 	if r.Method != http.MethodGet && r.Method != http.MethodHead {
 		w.Header().Set("Allow", "GET, HEAD")
 		rw.fail(http.StatusMethodNotAllowed, "method not allowed")
