@@ -213,13 +213,19 @@ func (s *Server) checkCachedZip(ctx context.Context, mod module.Version) (*os.Fi
 		return nil, ""
 	}
 	s.damaged("zip", zipfile, err)
-	held, lerr := s.cfg.Cache.Lock(ctx, mod)
-	if lerr != nil {
-		return nil, ""
+	s.forgetZip(ctx, mod, zipfile)
+	return nil, ""
+}
+
+// forgetZip removes mod's cached zip and .ziphash, under the version lock,
+// so that the engine fetches it again.
+func (s *Server) forgetZip(ctx context.Context, mod module.Version, zipfile string) {
+	held, err := s.cfg.Cache.Lock(ctx, mod)
+	if err != nil {
+		return
 	}
 	defer held.Unlock()
-	if ferr := held.Forget(modcache.PartZip); ferr != nil {
-		s.log.Warn("removing a damaged zip failed", "file", zipfile, "error", ferr.Error())
+	if err := held.Forget(modcache.PartZip); err != nil {
+		s.log.Warn("removing a damaged zip failed", "file", zipfile, "error", err.Error())
 	}
-	return nil, ""
 }

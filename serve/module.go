@@ -322,7 +322,17 @@ func (s *Server) ensureZip(ctx context.Context, who requester, mod module.Versio
 				return nil, err
 			}
 		}
+		zipfile, _, cached := s.cfg.Cache.ZipHash(mod)
 		m := s.cfg.Fetcher.FetchZip(ctx, mod)
+		var mismatch *verify.ChecksumMismatchError
+		if m != nil && cached && errors.As(m.Err(), &mismatch) {
+			// A cached zip and .ziphash that agree with each other but
+			// not with the checksum database (both replaced): they go, and
+			// the zip is fetched again.
+			s.damaged("zip", zipfile, m.Err())
+			s.forgetZip(ctx, mod, zipfile)
+			m = s.cfg.Fetcher.FetchZip(ctx, mod)
+		}
 		if m == nil {
 			return nil, errors.New("download abandoned")
 		}
