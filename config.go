@@ -140,13 +140,16 @@ func (c *config) engineFor(ctx context.Context, opts options, sums *verify.Sums,
 	var db verify.SumDB
 	if c.sumdb != nil {
 		db = verify.NewSumDB(verify.SumDBConfig{
-			Spec:      c.sumdb,
-			Proxies:   c.proxies,
-			Client:    client,
-			Policy:    policy,
-			CacheDir:  filepath.Join(c.modCache, "cache", "download", "sumdb"),
-			ConfigDir: c.sumdbConfigDir,
-			Context:   ctx,
+			Spec:       c.sumdb,
+			Proxies:    c.proxies,
+			Client:     client,
+			Policy:     policy,
+			HedgeDelay: hedge,
+			Tier:       c.tier,
+			Skip:       c.skipSumDB,
+			CacheDir:   filepath.Join(c.modCache, "cache", "download", "sumdb"),
+			ConfigDir:  c.sumdbConfigDir,
+			Context:    ctx,
 		})
 	}
 	goflags := c.env.Get("GOFLAGS")
