@@ -13,6 +13,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"gomodfetch/download"
+	"gomodfetch/project"
 	"gomodfetch/proxy"
 	"gomodfetch/serve"
 	"gomodfetch/verify"
@@ -20,11 +21,11 @@ import (
 
 // serveCommand is `gomodfetch serve`: a GOPROXY in front of the engine
 // (package serve), configured from the environment as a download is.
-func serveCommand() *cli.Command {
+func serveCommand(cc *cmdContext) *cli.Command {
 	return &cli.Command{
 		Name:  "serve",
 		Usage: "run a resilient, verifying, caching GOPROXY for every go command",
-		UsageText: "gomodfetch serve [-addr 127.0.0.1:3000] [-cache dir] [-offline] [-log-format text|json]\n" +
+		UsageText: "gomodfetch serve [-addr 127.0.0.1:3000] [-modcache dir] [-offline] [-log-format text|json]\n" +
 			"   export GOPROXY=http://127.0.0.1:3000 GOFLAGS=-mod=mod",
 		Description: "Serves the GOPROXY protocol and proxies the checksum database (GOSUMDB) from the\n" +
 			"module cache, filling it from the server's own GOPROXY list with gomodfetch's retries,\n" +
@@ -34,14 +35,16 @@ func serveCommand() *cli.Command {
 		Flags: append([]cli.Flag{
 			&cli.StringFlag{Name: "addr", Value: "127.0.0.1:3000", Usage: "listen on `host:port` (\":3000\" for every interface, \":0\" for any free port)"},
 			&cli.StringFlag{Name: "addr-file", Usage: "write the server's URL to `file` once it listens"},
-			&cli.StringFlag{Name: "cache", Usage: "module cache `dir` to serve and fill (default: GOMODCACHE)"},
+			&cli.StringFlag{Name: "modcache", Aliases: []string{"cache"}, Usage: "module cache `dir` to serve and fill (default: GOMODCACHE); not the fleet cache, which is -cache-url's"},
 			&cli.BoolFlag{Name: "offline", Usage: "serve only what the cache holds; never ask upstream"},
 			&cli.StringFlag{Name: "log-format", Value: "text", Usage: "access log on stderr as `text` or json"},
 			&cli.DurationFlag{Name: "list-timeout", Value: 10 * time.Second, Usage: "give up refreshing a version list or @latest upstream after `d` and serve the cache's"},
+			&cli.DurationFlag{Name: "stale-after", Value: 2 * time.Second, Usage: "when the cache holds a version list or @latest answer, serve it (marked stale) if upstream has not answered within `d`; the refresh goes on (0: wait up to -list-timeout)"},
 			&cli.DurationFlag{Name: "not-found-ttl", Value: time.Minute, Usage: "remember an upstream \"not found\" for `d` (0: not at all)"},
+			&cli.DurationFlag{Name: "absent-ttl", Value: 30 * time.Minute, Usage: "remember for `d`, across restarts (below the cache), that upstream has no such module version (an exact version's .info, .mod or .zip) (0: only for -not-found-ttl)"},
 			&cli.DurationFlag{Name: "failure-ttl", Value: 10 * time.Second, Usage: "remember any other upstream failure for `d` and answer it again without asking (0: not at all)"},
 			&cli.IntFlag{Name: "upstream", Value: 64, Usage: "send at most `N` upstream requests at a time (clients' first, then prefetches')"},
-			&cli.IntFlag{Name: "client-upstream", Value: 0, Usage: "let one client address start at most `N` upstream fetches at a time; more wait for its own (default: a quarter of -upstream)"},
+			&cli.IntFlag{Name: "client-upstream", Value: 16, Usage: "let one client address start at most `N` upstream fetches at a time (at most -upstream); more wait for its own"},
 			&cli.DurationFlag{Name: "upstream-timeout", Value: time.Minute, Usage: "give up an upstream .info, .mod, list, query or checksum-database read (retries included) after `d`: 504"},
 			&cli.DurationFlag{Name: "zip-timeout", Value: 10 * time.Minute, Usage: "give up an upstream zip download (retries included) after `d`: 504"},
 			&cli.IntFlag{Name: "prefetch", Value: 16, Usage: "when a .mod is served, fetch its requirements' .mod files and its .info and .zip ahead, at most `N` at a time (0: off)"},
@@ -51,17 +54,15 @@ func serveCommand() *cli.Command {
 			&cli.DurationFlag{Name: "write-timeout", Value: 30 * time.Second, Usage: "cut a client that does not take each 128 KiB of a response within `d`"},
 			&cli.DurationFlag{Name: "shutdown-timeout", Value: 30 * time.Second, Usage: "on SIGTERM or SIGINT, let requests in flight finish for up to `d`"},
 		}, append(engineFlags(), fleetFlags()...)...),
-		Action: runServe,
+		Action: func(c *cli.Context) error { return runServe(cc, c) },
 	}
 }
 
-func runServe(c *cli.Context) error {
+func runServe(cc *cmdContext, c *cli.Context) error {
 	stderr := c.App.ErrWriter
-	var opts options
-	opts.readEngine(c)
-	if opts.conns < 1 || c.Int("upstream") < 1 || c.Int("prefetch") < 0 || c.Int("client-upstream") < 0 || c.Int("prefetch-per-client") < 1 ||
+	if c.Int("upstream") < 1 || c.Int("prefetch") < 0 || c.Int("client-upstream") < 1 || c.Int("prefetch-per-client") < 1 ||
 		c.Int("max-conns") < 1 || c.Int("max-conns-per-client") < 1 {
-		return cli.Exit("gomodfetch serve: -conns, -upstream, -prefetch-per-client, -max-conns and -max-conns-per-client must be at least 1, -prefetch and -client-upstream at least 0", exitUsage)
+		return cli.Exit("gomodfetch serve: -upstream, -client-upstream, -prefetch-per-client, -max-conns and -max-conns-per-client must be at least 1, -prefetch at least 0", exitUsage)
 	}
 	for _, name := range []string{"upstream-timeout", "zip-timeout", "write-timeout"} {
 		if c.Duration(name) <= 0 {
@@ -79,37 +80,31 @@ func runServe(c *cli.Context) error {
 	}
 	fail := func(err error) error { return cli.Exit("gomodfetch serve: "+err.Error(), 1) }
 
-	cfg, err := loadConfig(newGoEnv(os.Getenv))
+	env, err := project.NewEnv(os.Getenv)
 	if err != nil {
 		return fail(err)
 	}
-	if dir := c.String("cache"); dir != "" {
-		if cfg.modCache, err = filepath.Abs(dir); err != nil {
-			return fail(err)
-		}
-	}
-	if cfg.warning != "" {
-		logger.Warn(cfg.warning)
-	}
-	if cfg.sumdb == nil {
-		logger.Warn("GOSUMDB=off: nothing is checked in a checksum database; what upstream serves is stored and served as it is")
-	}
-
-	// The engine runs on a context of its own, ended only after the
-	// requests in flight had their chance to finish.
-	engineCtx, stopEngine := context.WithCancel(context.Background())
-	defer stopEngine()
-	// The fleet cache: replicas that share one bucket fill each other.
-	fopts := fleetOptionsFrom(c)
-	if err := fopts.check(); err != nil {
+	settings := readSettings(c, cc.chdir, env.Flags)
+	settings.ModCache = c.String("modcache")
+	if err := settings.Check(); err != nil {
 		return cli.Exit("gomodfetch serve: "+err.Error(), exitUsage)
 	}
-	fl, err := openFleet(engineCtx, fopts, cfg, stderr)
+	// The engine runs on a context of its own, ended only after the
+	// requests in flight had their chance to finish. The fleet cache:
+	// replicas that share one bucket fill each other.
+	engineCtx, stopEngine := context.WithCancel(context.Background())
+	defer stopEngine()
+	p, err := project.OpenEngine(engineCtx, settings, env, project.Hooks{
+		Warn: func(msg string) { logger.Warn(msg) },
+	})
 	if err != nil {
 		return fail(err)
 	}
-	defer fl.close()
-	dc := cfg.engineFor(engineCtx, opts, nil, nil)
+	defer p.Close(true, true)
+	if p.SumDB() == "" {
+		logger.Warn("GOSUMDB=off: nothing is checked in a checksum database; what upstream serves is stored and served as it is")
+	}
+	dc := p.EngineConfig(engineCtx)
 	dc.GoCommand = nil // a module only version control has: 404, the client goes direct
 	dc.ForgetAnswers = true
 	var srv *serve.Server
@@ -120,15 +115,17 @@ func runServe(c *cli.Context) error {
 	}
 	sc := serve.Config{
 		Cache:             dc.Cache,
-		Private:           cfg.noProxy,
+		Private:           p.NoProxy,
 		Offline:           c.Bool("offline"),
 		Context:           engineCtx,
 		Logger:            logger,
 		ListTimeout:       c.Duration("list-timeout"),
+		StaleAfter:        offIfZero(c.Duration("stale-after")),
 		NotFoundTTL:       offIfZero(c.Duration("not-found-ttl")),
+		AbsentTTL:         offIfZero(c.Duration("absent-ttl")),
 		FailureTTL:        offIfZero(c.Duration("failure-ttl")),
 		MaxUpstream:       c.Int("upstream"),
-		ClientUpstream:    c.Int("client-upstream"),
+		ClientUpstream:    min(c.Int("client-upstream"), c.Int("upstream")),
 		UpstreamTimeout:   c.Duration("upstream-timeout"),
 		ZipTimeout:        c.Duration("zip-timeout"),
 		Prefetch:          offIfZero(c.Int("prefetch")),
@@ -141,10 +138,9 @@ func runServe(c *cli.Context) error {
 		// download.New only after the hook above is set.
 		sc.Fetcher = download.New(dc)
 	}
-	if cfg.sumdb != nil {
-		sc.SumDBName = cfg.sumdb.Name
-		sc.SumDBCacheDir = filepath.Join(cfg.modCache, "cache", "download", "sumdb")
-		sc.SumDBConfigDir = cfg.sumdbConfigDir
+	if sc.SumDBName = p.SumDB(); sc.SumDBName != "" {
+		sc.SumDBCacheDir = filepath.Join(p.ModCache(), "cache", "download", "sumdb")
+		sc.SumDBConfigDir = p.SumDBConfigDir()
 		if db, ok := dc.Verifier.DB.(*verify.SumDBClient); ok && !sc.Offline {
 			sc.SumDB = db
 		}
@@ -163,7 +159,7 @@ func runServe(c *cli.Context) error {
 			return fail(err)
 		}
 	}
-	logger.Info("serving", "url", url, "cache", cfg.modCache, "offline", sc.Offline, "upstream", proxyList(cfg.proxies), "sumdb", sc.SumDBName)
+	logger.Info("serving", "url", url, "cache", p.ModCache(), "offline", sc.Offline, "upstream", p.Proxies(), "sumdb", sc.SumDBName)
 
 	sigCtx, intr := notifyInterrupts(context.Background())
 	defer intr.stop()
@@ -183,7 +179,7 @@ func runServe(c *cli.Context) error {
 	stopEngine()
 	srv.Wait()
 	// Write-backs to the fleet cache get -cache-wait to finish.
-	for _, line := range fl.finish(false, false) {
+	for _, line := range p.Close(false, false) {
 		logger.Info(line)
 	}
 	if err != nil && !errors.Is(err, context.DeadlineExceeded) {
@@ -199,17 +195,6 @@ func offIfZero[T int | time.Duration](v T) T {
 		return -1
 	}
 	return v
-}
-
-func proxyList(ps []proxy.Proxy) string {
-	s := ""
-	for i, p := range ps {
-		if i > 0 {
-			s += ","
-		}
-		s += p.String()
-	}
-	return s
 }
 
 // writeAtomic writes data to file by rename, so a reader never sees it

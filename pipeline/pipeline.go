@@ -67,10 +67,23 @@ type Config struct {
 }
 
 // Run is one run, prepared: its plan is made and its notes are known.
+// Download and Resolve each work on a plan of their own (a plan is
+// completed as the graph is read), so a Run may be used for more than one
+// of them, one at a time.
 type Run struct {
 	cfg   Config
-	plan  *resolver.Plan
+	plan  *resolver.Plan // New's, until the first Download or Resolve takes it
 	notes []string
+}
+
+// takePlan returns a plan that no call has used yet. (New made the same
+// plan without an error, so an error here is not expected.)
+func (r *Run) takePlan() (*resolver.Plan, error) {
+	if p := r.plan; p != nil {
+		r.plan = nil
+		return p, nil
+	}
+	return resolver.NewPlan(r.cfg.Main, r.cfg.Args)
 }
 
 // New resolves the command line into a plan. Errors are the user's (bad
@@ -142,9 +155,13 @@ func (rep *Report) Failed() bool {
 
 // Download runs the plan.
 func (r *Run) Download(ctx context.Context) *Report {
-	cfg, plan := r.cfg, r.plan
-	rep := &Report{}
-	graph := r.startGraph(ctx)
+	cfg, rep := r.cfg, &Report{}
+	plan, err := r.takePlan()
+	if err != nil {
+		rep.Fatal = err
+		return rep
+	}
+	graph := r.startGraph(ctx, plan)
 
 	// endsRun says whether a graph that failed ends the run as go ends it:
 	// not when the run was interrupted or the cache is unusable, which
@@ -204,7 +221,7 @@ func (r *Run) Download(ctx context.Context) *Report {
 			out(m)
 		})
 	}
-	r.total()
+	r.total(plan)
 	for i := range plan.Targets {
 		launch(i, func(m *download.Module) { first[i] = m })
 	}
@@ -226,7 +243,7 @@ func (r *Run) Download(ctx context.Context) *Report {
 				mu.Unlock()
 			})
 		}
-		r.total()
+		r.total(plan)
 	}
 	pool.Wait()
 
@@ -255,9 +272,9 @@ func (r *Run) Download(ctx context.Context) *Report {
 			return rep
 		}
 	}
-	rep.GoModErr = r.writeGoMod(rep, g, gerr)
+	rep.GoModErr = r.writeGoMod(plan, rep, g, gerr)
 	if rep.GoModErr == nil {
-		rep.SumsErr = r.writeSums(rep, g)
+		rep.SumsErr = r.writeSums(plan, rep, g)
 	}
 	return rep
 }
@@ -282,7 +299,7 @@ func checkGoLine(running toolchain.Running, m *download.Module) {
 // writeGoMod rewrites go.mod as go would after this run (see
 // resolver.Plan.GoModUpdate): with no arguments whenever the run got past
 // the graph, with arguments when go.sum is written too.
-func (r *Run) writeGoMod(rep *Report, g *resolver.Graph, gerr error) error {
+func (r *Run) writeGoMod(plan *resolver.Plan, rep *Report, g *resolver.Graph, gerr error) error {
 	cfg := r.cfg
 	if cfg.Main == nil || rep.Fatal != nil || r.skipsSums(rep) {
 		return nil
@@ -290,7 +307,7 @@ func (r *Run) writeGoMod(rep *Report, g *resolver.Graph, gerr error) error {
 	if gerr != nil {
 		g = nil
 	}
-	data, changed, err := r.plan.GoModUpdate(g)
+	data, changed, err := plan.GoModUpdate(g)
 	if err != nil || !changed {
 		return err
 	}
@@ -341,9 +358,13 @@ type Resolution struct {
 
 // Resolve works out the run's downloads without making them.
 func (r *Run) Resolve(ctx context.Context) *Resolution {
-	cfg, plan := r.cfg, r.plan
-	res := &Resolution{}
-	g, err := r.startGraph(ctx).wait()
+	cfg, res := r.cfg, &Resolution{}
+	plan, err := r.takePlan()
+	if err != nil {
+		res.GraphErr = err
+		return res
+	}
+	g, err := r.startGraph(ctx, plan).wait()
 	res.GraphErr = err
 	if g != nil {
 		if plan.Wait {
@@ -373,7 +394,7 @@ func (r *Run) Resolve(ctx context.Context) *Resolution {
 }
 
 // writeSums adds to go.sum what go would add after this run.
-func (r *Run) writeSums(rep *Report, g *resolver.Graph) error {
+func (r *Run) writeSums(plan *resolver.Plan, rep *Report, g *resolver.Graph) error {
 	cfg := r.cfg
 	if cfg.Main == nil || rep.Fatal != nil {
 		return nil
@@ -384,12 +405,12 @@ func (r *Run) writeSums(rep *Report, g *resolver.Graph) error {
 	if r.skipsSums(rep) {
 		return nil
 	}
-	return cfg.Sums.WriteAdded(cfg.Cache, r.plan.SumsToKeep(g))
+	return cfg.Sums.WriteAdded(cfg.Cache, plan.SumsToKeep(g))
 }
 
-func (r *Run) total() {
+func (r *Run) total(plan *resolver.Plan) {
 	if r.cfg.OnTotal != nil {
-		r.cfg.OnTotal(countDownloads(r.plan.Targets))
+		r.cfg.OnTotal(countDownloads(plan.Targets))
 	}
 }
 
@@ -472,9 +493,9 @@ type graphFuture struct {
 }
 
 // startGraph starts reading the graph, if the plan needs it.
-func (r *Run) startGraph(ctx context.Context) *graphFuture {
+func (r *Run) startGraph(ctx context.Context, plan *resolver.Plan) *graphFuture {
 	gf := &graphFuture{done: make(chan struct{})}
-	if !r.plan.NeedsGraph {
+	if !plan.NeedsGraph {
 		close(gf.done)
 		return gf
 	}

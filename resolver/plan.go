@@ -40,6 +40,10 @@ type Target struct {
 	// resolve marks a version query (Query) that ResolveQueries must turn
 	// into a version.
 	resolve bool
+	// refuse is the error for a version the go command refuses even when
+	// the proxy has it (a major version the path does not allow), once
+	// the proxy was asked.
+	refuse error
 }
 
 // Plan is the result of resolving the command line.
@@ -154,7 +158,10 @@ func explicitTarget(path, query string) Target {
 	}
 	if module.CanonicalVersion(query) == query && query != "" {
 		if err := module.Check(path, query); err != nil {
-			t.Err = err
+			// go asks the proxy even then, and reports its answer (most
+			// often "not found"); if the proxy has such a version, this
+			// refusal stands (ResolveQueries).
+			t.Version, t.Query, t.resolve, t.refuse = "", query, true, err
 		}
 		return t
 	}
@@ -197,6 +204,9 @@ func (p *Plan) ResolveQueries(ctx context.Context, src VersionSource, g *Graph, 
 			t.Version, t.Explicit = v, viaStat
 			if v == t.Query {
 				t.Query = ""
+			}
+			if t.refuse != nil {
+				t.Err = t.refuse
 			}
 			return nil
 		})
@@ -374,6 +384,10 @@ func (p *Plan) FromGraph(g *Graph) {
 			continue
 		}
 		switch {
+		case hasQuery:
+			// A pattern with a version is a path like any other (and an
+			// invalid one), as go has it.
+			out = append(out, explicitTarget(path, query))
 		case arg == "all" || strings.Contains(arg, "..."):
 			match := func(string) bool { return true }
 			if arg != "all" {
@@ -385,8 +399,6 @@ func (p *Plan) FromGraph(g *Graph) {
 					out = append(out, p.main.target(m))
 				}
 			}
-		case hasQuery:
-			out = append(out, explicitTarget(path, query))
 		default:
 			v := g.Selected(path)
 			if v == "none" {

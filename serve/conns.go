@@ -21,6 +21,7 @@ type connLimiter struct {
 	onRefuse       func(reason, client string) // a connection refused
 	onEvict        func(reason string)         // an idle connection closed to make room
 	onState        func(from, to string)       // a connection moved: "" (not counted), "new", "active", "idle"
+	wrap           func(net.Conn) net.Conn     // for a refusal's answer: TLS, if the server answers TLS
 
 	mu       sync.Mutex
 	open     int
@@ -178,6 +179,9 @@ func (l *connLimiter) refuse(c net.Conn, reason string) {
 		defer func() { <-l.refusing }()
 		defer c.Close()
 		c.SetDeadline(time.Now().Add(time.Second))
+		if l.wrap != nil {
+			c = l.wrap(c) // the answer goes over TLS, after a handshake
+		}
 		if _, err := c.Write([]byte(busyResponse(reason))); err != nil {
 			return
 		}

@@ -23,6 +23,7 @@ import (
 	"golang.org/x/sync/singleflight"
 
 	"gomodfetch/internal/beneath"
+	"gomodfetch/internal/errline"
 	"gomodfetch/proxy"
 	"gomodfetch/retry"
 )
@@ -103,14 +104,17 @@ type SumDBConfig struct {
 	CacheDir string
 	// ConfigDir is $GOPATH/pkg/sumdb: the latest signed tree head.
 	ConfigDir string
-	// HedgeDelay is the proxy.Router's: when the database is reached
-	// through a proxy followed by '|', the next proxies of that run that
-	// serve it too are asked as well after this long without an answer
-	// (zero: 1s; negative: only after a failed attempt).
+	// HedgeDelay and HedgeSame are the proxy.Router's, for the proxies
+	// that serve the database: when it is reached through a proxy
+	// followed by '|', the next proxies of that run that serve it too are
+	// asked as well after HedgeDelay without an answer (zero: 1s;
+	// negative: only after a failed attempt); HedgeSame asks one alone a
+	// second time.
 	HedgeDelay time.Duration
-	// Tier, if not nil, is the fleet cache: full tiles are read from it
+	HedgeSame  bool
+	// Fleet, if not nil, is the fleet cache: full tiles are read from it
 	// before the database is asked, and written to it once proven.
-	Tier SumDBTier
+	Fleet SumDBFleet
 	// Skip reports paths never looked up (GONOSUMDB, GOPRIVATE); a lookup
 	// of one matches fs.ErrNotExist. Nil means none.
 	Skip func(path string) bool
@@ -176,7 +180,7 @@ func NewSumDB(cfg SumDBConfig) *SumDBClient {
 	}
 	if cfg.OnRetry == nil {
 		cfg.OnRetry = func(a retry.Attempt) {
-			cfg.Client.Tracef("# retry checksum database %s in %.3fs (attempt %d failed: %s)\n", cfg.Spec.Name, a.Wait.Seconds(), a.N, firstLine(a.Err))
+			cfg.Client.Tracef("# retry checksum database %s in %.3fs (attempt %d failed: %s)\n", cfg.Spec.Name, a.Wait.Seconds(), a.N, errline.First(a.Err))
 		}
 	}
 	c := &SumDBClient{cfg: cfg, cacheRoot: beneath.New(cfg.CacheDir), direct: &url.URL{Scheme: "https", Host: hostOf(cfg.Spec.Name), Path: pathOf(cfg.Spec.Name)}}
@@ -392,7 +396,7 @@ func (c *SumDBClient) routerFor(ctx context.Context) (*proxy.Router, error) {
 	if err != nil {
 		return nil, err
 	}
-	c.router = &proxy.Router{Proxies: bases, Client: c.cfg.Client, Policy: c.cfg.Policy, HedgeDelay: c.cfg.HedgeDelay}
+	c.router = &proxy.Router{Proxies: bases, Client: c.cfg.Client, Policy: c.cfg.Policy, HedgeDelay: c.cfg.HedgeDelay, HedgeSame: c.cfg.HedgeSame}
 	return c.router, nil
 }
 
@@ -668,10 +672,4 @@ func (o *sumdbOps) SecurityError(msg string) {
 	o.c.mu.Lock()
 	defer o.c.mu.Unlock()
 	o.c.security = append(o.c.security, msg)
-}
-
-// firstLine is err's message up to its first newline.
-func firstLine(err error) string {
-	s, _, _ := strings.Cut(err.Error(), "\n")
-	return s
 }

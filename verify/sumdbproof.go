@@ -20,7 +20,7 @@ package verify
 // Tiles never change: a proven tile is kept in the go command's cache
 // layout (CacheDir/<name>/tile/...) and never asked for again, a narrower
 // tile of an older tree head is cut from a wider one kept, and a full tile
-// is shared with the fleet cache (SumDBConfig.Tier), which every replica
+// is shared with the fleet cache (SumDBConfig.Fleet), which every replica
 // reads before the database and which proofs check like any other answer.
 
 import (
@@ -49,11 +49,11 @@ import (
 // the only one the go command reads.
 const tileHeight = 8
 
-// SumDBTier is the fleet cache as the checksum database's client uses it:
+// SumDBFleet is the fleet cache as the checksum database's client uses it:
 // full tiles are read from it before the database is asked, and written
 // to it once proven (bucket.Store is one). Its answers are checked like
 // the database's.
-type SumDBTier interface {
+type SumDBFleet interface {
 	// Read copies the object at key into w, at most limit bytes; a missing
 	// object matches fs.ErrNotExist.
 	Read(ctx context.Context, key string, w io.Writer, limit int64) error
@@ -452,7 +452,7 @@ type tileSource int
 const (
 	fromDisk tileSource = iota
 	fromProof
-	fromTier
+	fromFleet
 	fromDB
 )
 
@@ -526,8 +526,8 @@ func (r *tileReader) read(t tlog.Tile) ([]byte, error) {
 			r.note(t, fromProof, t.Path())
 			return data, nil
 		}
-		if data, ok := c.tierTile(r.ctx, t); ok {
-			r.note(t, fromTier, "")
+		if data, ok := c.fleetTile(r.ctx, t); ok {
+			r.note(t, fromFleet, "")
 			return data, nil
 		}
 	}
@@ -556,8 +556,8 @@ func (r *tileReader) SaveTiles(tiles []tlog.Tile, data [][]byte) {
 		if r.distrust == trustNone || c.cacheRoot.Regular(file) != nil {
 			c.writeCacheFile(file, data[i])
 		}
-		if src == fromDB && t.W == 1<<uint(t.H) && c.cfg.Tier != nil {
-			c.cfg.Tier.Put(c.tierKey(t), bytes.Clone(data[i]))
+		if src == fromDB && t.W == 1<<uint(t.H) && c.cfg.Fleet != nil {
+			c.cfg.Fleet.Put(c.fleetKey(t), bytes.Clone(data[i]))
 		}
 	}
 }
@@ -693,19 +693,19 @@ func (c *SumDBClient) cachedTile(t tlog.Tile) ([]byte, bool) {
 	return read(wider)
 }
 
-// tierKey is a tile's key in the fleet cache: where a GOPROXY serves it.
-func (c *SumDBClient) tierKey(t tlog.Tile) string {
+// fleetKey is a tile's key in the fleet cache: where a GOPROXY serves it.
+func (c *SumDBClient) fleetKey(t tlog.Tile) string {
 	return "sumdb/" + c.Name() + "/" + t.Path()
 }
 
-// tierTile reads a full tile from the fleet cache.
-func (c *SumDBClient) tierTile(ctx context.Context, t tlog.Tile) ([]byte, bool) {
-	if c.cfg.Tier == nil || t.W != 1<<uint(t.H) {
+// fleetTile reads a full tile from the fleet cache.
+func (c *SumDBClient) fleetTile(ctx context.Context, t tlog.Tile) ([]byte, bool) {
+	if c.cfg.Fleet == nil || t.W != 1<<uint(t.H) {
 		return nil, false
 	}
 	var buf bytes.Buffer
 	want := t.W * tlog.HashSize
-	if err := c.cfg.Tier.Read(ctx, c.tierKey(t), &buf, int64(want)); err != nil || buf.Len() != want {
+	if err := c.cfg.Fleet.Read(ctx, c.fleetKey(t), &buf, int64(want)); err != nil || buf.Len() != want {
 		return nil, false
 	}
 	return buf.Bytes(), true

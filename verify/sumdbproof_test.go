@@ -361,14 +361,14 @@ func TestSumDBDamagedRecordOnDisk(t *testing.T) {
 	}
 }
 
-// memTier is a fleet cache in memory.
-type memTier struct {
+// memFleet is a fleet cache in memory.
+type memFleet struct {
 	mu   sync.Mutex
 	objs map[string][]byte
 	puts int
 }
 
-func (m *memTier) Read(ctx context.Context, key string, w io.Writer, limit int64) error {
+func (m *memFleet) Read(ctx context.Context, key string, w io.Writer, limit int64) error {
 	m.mu.Lock()
 	data, ok := m.objs[key]
 	m.mu.Unlock()
@@ -379,31 +379,31 @@ func (m *memTier) Read(ctx context.Context, key string, w io.Writer, limit int64
 	return err
 }
 
-func (m *memTier) Put(key string, data []byte) {
+func (m *memFleet) Put(key string, data []byte) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.objs[key] = data
 	m.puts++
 }
 
-// TestSumDBTier: full tiles one replica proved are in the fleet cache, and
+// TestSumDBFleet: full tiles one replica proved are in the fleet cache, and
 // another replica with an empty cache reads them there; a damaged one
 // there is not used (the proof fails and is made again from the database)
 // and is replaced.
-func TestSumDBTier(t *testing.T) {
+func TestSumDBFleet(t *testing.T) {
 	d := newTestDB(t, 70000)
-	tier := &memTier{objs: map[string][]byte{}}
-	withTier := func(cfg *SumDBConfig) { cfg.Tier = tier }
+	fleet := &memFleet{objs: map[string][]byte{}}
+	withFleet := func(cfg *SumDBConfig) { cfg.Fleet = fleet }
 	ctx := context.Background()
-	a := d.client("", withTier)
+	a := d.client("", withFleet)
 	if _, err := a.Lookup(ctx, "example.com/m300", "v1.0.0"); err != nil {
 		t.Fatal(err)
 	}
 	d.requests()
-	if len(tier.objs) == 0 {
+	if len(fleet.objs) == 0 {
 		t.Fatal("no full tile was written to the fleet cache")
 	}
-	for key, data := range tier.objs {
+	for key, data := range fleet.objs {
 		tile, err := tlog.ParseTilePath(strings.TrimPrefix(key, "sumdb/sum.example.com/"))
 		if err != nil || tile.W != 256 || !bytes.Equal(data, d.tile(tile)) {
 			t.Errorf("fleet cache %s: not a full tile of the database (%v)", key, err)
@@ -411,7 +411,7 @@ func TestSumDBTier(t *testing.T) {
 	}
 	// Replica b, its cache empty, proves the same record from the fleet
 	// cache; only what is not a full tile comes from the database.
-	b := d.client("", withTier)
+	b := d.client("", withFleet)
 	if _, err := b.Lookup(ctx, "example.com/m300", "v1.0.0"); err != nil {
 		t.Fatal(err)
 	}
@@ -421,24 +421,24 @@ func TestSumDBTier(t *testing.T) {
 		}
 	}
 	// Damage one in the fleet cache: replica c does not take it.
-	tier.mu.Lock()
+	fleet.mu.Lock()
 	var damagedKey string
-	for key, data := range tier.objs {
+	for key, data := range fleet.objs {
 		b := bytes.Clone(data)
 		b[5] ^= 1
-		tier.objs[key], damagedKey = b, key
+		fleet.objs[key], damagedKey = b, key
 		break
 	}
-	puts := tier.puts
-	tier.mu.Unlock()
-	c := d.client("", withTier)
+	puts := fleet.puts
+	fleet.mu.Unlock()
+	c := d.client("", withFleet)
 	if _, err := c.Lookup(ctx, "example.com/m300", "v1.0.0"); err != nil {
 		t.Fatalf("a damaged fleet cache object failed the lookup: %v", err)
 	}
 	tile, _ := tlog.ParseTilePath(strings.TrimPrefix(damagedKey, "sumdb/sum.example.com/"))
-	tier.mu.Lock()
-	defer tier.mu.Unlock()
-	if !bytes.Equal(tier.objs[damagedKey], d.tile(tile)) || tier.puts == puts {
+	fleet.mu.Lock()
+	defer fleet.mu.Unlock()
+	if !bytes.Equal(fleet.objs[damagedKey], d.tile(tile)) || fleet.puts == puts {
 		t.Errorf("the damaged object %s was not replaced by the database's", damagedKey)
 	}
 }

@@ -27,7 +27,6 @@ import (
 
 	"github.com/rogpeppe/go-internal/lockedfile"
 	"golang.org/x/mod/module"
-	"golang.org/x/mod/semver"
 	"golang.org/x/mod/sumdb/dirhash"
 
 	"gomodfetch/modcache"
@@ -208,15 +207,17 @@ func (s *Sums) addedLines(keep func(module.Version) bool) []string {
 	return lines
 }
 
-// WriteAdded adds the lines learned during the run that keep accepts (keep
-// is given module versions, with "/go.mod" appended for go.mod hashes) to the
-// go.sum file, under the file's lock and the cache's side lock, as the go
-// command does. Existing lines are
-// kept as they are; if the file was sorted, as the go command writes it, the
-// result is sorted the same way, else the new lines are appended.
+// WriteAdded records in the go.sum file the hashes learned during the run
+// that keep accepts (keep is given module versions, with "/go.mod" appended
+// for go.mod hashes) and that the file lacks, as the go command does: under
+// the file's lock and the cache's side lock, the file is read again (other
+// processes may have added lines meanwhile) and written whole, sorted by
+// module path and version, each module's hashes sorted, without duplicate
+// or blank lines, with single spaces and LF endings. When the file already
+// has every such line it is left untouched, whatever its form.
 func (s *Sums) WriteAdded(cache *modcache.Cache, keep func(module.Version) bool) error {
-	added := s.addedLines(keep)
-	if len(added) == 0 {
+	added := s.addedSums(keep)
+	if !s.lacksAny(added) {
 		return nil
 	}
 	unlock, err := cache.SideLock()
@@ -225,51 +226,63 @@ func (s *Sums) WriteAdded(cache *modcache.Cache, keep func(module.Version) bool)
 	}
 	defer unlock()
 	return lockedfile.Transform(s.File, func(old []byte) ([]byte, error) {
-		var lines []string
-		for _, l := range strings.Split(string(old), "\n") {
-			if strings.TrimSpace(l) != "" {
-				lines = append(lines, l)
-			}
+		cur, err := ParseSums(s.File, old)
+		if err != nil {
+			return nil, err
 		}
-		have := map[string]bool{}
-		for _, l := range lines {
-			have[strings.Join(strings.Fields(l), " ")] = true
+		if !cur.lacksAny(added) {
+			return old, nil
 		}
-		sorted := sort.SliceIsSorted(lines, func(i, j int) bool { return sumLineLess(lines[i], lines[j]) })
-		for _, l := range added {
-			if !have[l] {
-				lines = append(lines, l)
-			}
+		for mod, h := range added {
+			cur.known[mod] = append(cur.known[mod], h)
 		}
-		if sorted {
-			sort.SliceStable(lines, func(i, j int) bool { return sumLineLess(lines[i], lines[j]) })
-		}
-		return []byte(strings.Join(lines, "\n") + "\n"), nil
+		return cur.format(), nil
 	})
 }
 
-// sumLineLess orders go.sum lines as the go command writes them: by module
-// path, then version (a version before its "/go.mod"), then hash.
-func sumLineLess(a, b string) bool {
-	fa, fb := strings.Fields(a), strings.Fields(b)
-	if len(fa) != 3 || len(fb) != 3 {
-		return a < b
+// addedSums returns the hashes learned during the run that keep accepts.
+func (s *Sums) addedSums(keep func(module.Version) bool) map[module.Version]string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := map[module.Version]string{}
+	for mod, h := range s.added {
+		if keep(mod) {
+			out[mod] = h
+		}
 	}
-	if fa[0] != fb[0] {
-		return fa[0] < fb[0]
+	return out
+}
+
+// lacksAny reports whether the file s was read from lacks one of sums.
+func (s *Sums) lacksAny(sums map[module.Version]string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for mod, h := range sums {
+		if !slices.Contains(s.known[mod], h) {
+			return true
+		}
 	}
-	va, sa, _ := strings.Cut(fa[1], "/")
-	vb, sb, _ := strings.Cut(fb[1], "/")
-	if c := semver.Compare(va, vb); c != 0 {
-		return c < 0
+	return false
+}
+
+// format is the file's lines as the go command writes go.sum.
+func (s *Sums) format() []byte {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	mods := make([]module.Version, 0, len(s.known))
+	for mod := range s.known {
+		mods = append(mods, mod)
 	}
-	if va != vb {
-		return va < vb
+	module.Sort(mods)
+	var b strings.Builder
+	for _, mod := range mods {
+		hs := slices.Clone(s.known[mod])
+		slices.Sort(hs)
+		for _, h := range slices.Compact(hs) {
+			b.WriteString(mod.Path + " " + mod.Version + " " + h + "\n")
+		}
 	}
-	if sa != sb {
-		return sa < sb
-	}
-	return fa[2] < fb[2]
+	return []byte(b.String())
 }
 
 // ChecksumMismatchError is a SECURITY ERROR: downloaded bytes differ from
