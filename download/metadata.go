@@ -159,6 +159,8 @@ func (f *Fetcher) goModFromProxies(ctx context.Context, mod module.Version) (mod
 		if err != nil {
 			return modFile{}, module.VersionError(mod, err)
 		}
+		// Its checksum database lookup, if it needs one, runs meanwhile.
+		f.cfg.Verifier.Prefetch(ctx, verify.GoModKey(mod))
 		var seen repeats
 		data, from, err := ask(ctx, f, mod.Path, rel, func(ctx context.Context, src source) ([]byte, error) {
 			data, err := src.getBytes(ctx, rel, maxGoMod)

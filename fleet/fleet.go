@@ -414,6 +414,9 @@ func (s *Cache) putFile(key string, r io.Reader) error {
 
 // contentType is what a GOPROXY serves the file at key as.
 func contentType(key string) string {
+	if strings.Contains(key, "sumdb/") && strings.Contains(key, "/tile/") {
+		return "application/octet-stream" // a checksum database tile
+	}
 	switch path.Ext(key) {
 	case ".zip":
 		return "application/zip"

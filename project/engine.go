@@ -144,13 +144,17 @@ func (e *engine) engineConfig(ctx context.Context, c *config, sums *verify.Sums)
 	var db verify.SumDB
 	if c.sumdb != nil {
 		db = verify.NewSumDB(verify.SumDBConfig{
-			Spec:      c.sumdb,
-			Proxies:   c.proxies,
-			Client:    client,
-			Policy:    policy,
-			CacheDir:  filepath.Join(c.modCache, "cache", "download", "sumdb"),
-			ConfigDir: c.sumdbConfigDir,
-			Context:   ctx,
+			Spec:       c.sumdb,
+			Proxies:    c.proxies,
+			Client:     client,
+			Policy:     policy,
+			HedgeDelay: hedge,
+			HedgeSame:  true,
+			Fleet:      e.fleet,
+			Skip:       c.skipSumDB,
+			CacheDir:   filepath.Join(c.modCache, "cache", "download", "sumdb"),
+			ConfigDir:  c.sumdbConfigDir,
+			Context:    ctx,
 		})
 	}
 	goflags := c.env.Get("GOFLAGS")

@@ -91,7 +91,8 @@ func TestAuth(t *testing.T) {
 		{"restricted, no scopes", mod, "nobody", "n-secret", 404},
 		{"restricted, in scope", mod, "team-a", "a-secret", 200},
 		{"restricted, everything", mod, "ci", "ci-secret", 200},
-		{"public, no credential", "/sumdb/sum.example/supported", "", "", 200},
+		// (This server proxies no checksum database: 404, not 401.)
+		{"public, no credential", "/sumdb/sum.example/supported", "", "", 404},
 		{"public path, wrong secret", "/example.com/other/@v/list", "ci", "nope", 401},
 	} {
 		resp := get(tc.path, tc.user, tc.secret)

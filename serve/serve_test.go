@@ -199,7 +199,7 @@ func TestProtocol(t *testing.T) {
 		{"bad suffix", "GET", "/example.com/m/@v/v1.0.0.exe", nil, 404, "text/plain; charset=utf-8", ""},
 		{"root", "GET", "/", nil, 404, "text/plain; charset=utf-8", ""},
 		{"post", "POST", "/example.com/m/@v/list", nil, 405, "text/plain; charset=utf-8", ""},
-		{"sumdb supported", "GET", "/sumdb/sum.example/supported", nil, 200, "", ""},
+		{"sumdb supported, but none to proxy", "GET", "/sumdb/sum.example/supported", nil, 404, "text/plain; charset=utf-8", "nothing of checksum database"},
 		{"other sumdb", "GET", "/sumdb/sum.golang.org/supported", nil, 404, "text/plain; charset=utf-8", ""},
 		{"sumdb bad tile", "GET", "/sumdb/sum.example/tile/8/0/../../x", nil, 400, "text/plain; charset=utf-8", ""},
 		{"healthz", "GET", "/healthz", nil, 200, "text/plain; charset=utf-8", "ok"},

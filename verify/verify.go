@@ -411,6 +411,25 @@ func (v *Verifier) Check(ctx context.Context, mod module.Version, h string) erro
 	return nil
 }
 
+// Prefetch starts, in the background, the slow part of checking mod (a
+// go.mod key or a zip) soon: its checksum database lookup, unless a go.sum
+// line or GONOSUMDB will decide, so that it runs while what it will check
+// downloads. It never blocks and never fails: Check does the checking.
+func (v *Verifier) Prefetch(ctx context.Context, mod module.Version) {
+	db, ok := v.DB.(interface {
+		Prefetch(ctx context.Context, path, version string)
+	})
+	if !ok || (v.SkipSumDB != nil && v.SkipSumDB(mod.Path)) {
+		return
+	}
+	if v.Sums != nil {
+		if want, err := v.Sums.Expected(mod); err != nil || want != "" {
+			return
+		}
+	}
+	db.Prefetch(ctx, mod.Path, strings.TrimSuffix(mod.Version, "/go.mod"))
+}
+
 func (v *Verifier) checkDB(ctx context.Context, mod module.Version, h string) error {
 	ver := strings.TrimSuffix(mod.Version, "/go.mod")
 	lines, err := v.DB.Lookup(ctx, mod.Path, ver)
