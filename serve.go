@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"time"
@@ -14,6 +15,7 @@ import (
 	"golang.org/x/mod/module"
 
 	"gomodfetch/download"
+	"gomodfetch/policy"
 	"gomodfetch/project"
 	"gomodfetch/proxy"
 	"gomodfetch/serve"
@@ -59,6 +61,9 @@ func serveCommand(cc *cmdContext) *cli.Command {
 			&cli.StringFlag{Name: "credentials", EnvVars: []string{"GOMODFETCH_SERVE_CREDENTIALS"}, Usage: "the clients' credentials, one `file` line each: name:bcrypt-hash (as htpasswd -nbB prints it) and the module path patterns it may read; reloaded when it changes"},
 			&cli.StringFlag{Name: "restrict", EnvVars: []string{"GOMODFETCH_SERVE_RESTRICT"}, Usage: "module path `patterns` (as GOPRIVATE) served only to a credential whose scope covers them: 401 without one, 404 outside its scope"},
 			&cli.BoolFlag{Name: "auth-public", Usage: "require a valid credential for every module path, not only -restrict's"},
+			&cli.StringFlag{Name: "policy", EnvVars: []string{"GOMODFETCH_POLICY"}, Usage: "apply the supply-chain policy in `file` (docs/policy.md): denied versions hidden from lists and @latest and answered 403; reloaded when it changes"},
+			&cli.BoolFlag{Name: "policy-dry-run", Usage: "with -policy, only log and count what it would deny"},
+			&cli.StringFlag{Name: "vulndb", Usage: "read the Go vulnerability database from `source` (https URL, directory or zip; default: the policy's vulndb line, else https://vuln.go.dev), refreshed hourly"},
 		}, append(engineFlags(), fleetFlags()...)...),
 		Action: func(c *cli.Context) error { return runServe(cc, c) },
 	}
@@ -173,6 +178,16 @@ func runServe(cc *cmdContext, c *cli.Context) error {
 	} else if c.String("restrict") != "" || c.Bool("auth-public") {
 		return cli.Exit("gomodfetch serve: -restrict and -auth-public need -credentials", exitUsage)
 	}
+	if file := c.String("policy"); file != "" {
+		gate, seen, err := openPolicy(engineCtx, file, c.String("vulndb"), p.ModCache(), dc.Router.Client.HTTP, logger)
+		if err != nil {
+			return fail(err)
+		}
+		defer seen.Close()
+		sc.Policy, sc.Seen, sc.PolicyDryRun = gate, seen, c.Bool("policy-dry-run")
+	} else if c.Bool("policy-dry-run") || c.String("vulndb") != "" {
+		return cli.Exit("gomodfetch serve: -policy-dry-run and -vulndb need -policy", exitUsage)
+	}
 	srv = serve.New(sc)
 	dc.Router.Client.Gate = srv.Gate() // every upstream request within -upstream
 
@@ -236,4 +251,58 @@ func writeAtomic(file, data string) error {
 		return err
 	}
 	return os.Rename(tmp, file)
+}
+
+// openPolicy loads serve's policy file (watched for changes), the
+// vulnerability database it needs (refreshed hourly; a failed refresh
+// keeps the data in use) and the first-seen record below the module cache.
+func openPolicy(ctx context.Context, file, vulndb, modCache string, hc *http.Client, logger *slog.Logger) (*policy.Gate, *policy.Seen, error) {
+	w, err := policy.NewWatcher(file)
+	if err != nil {
+		return nil, nil, err
+	}
+	go w.Run(ctx, time.NewTicker(5*time.Second).C, func(changed bool, err error) {
+		switch {
+		case err != nil:
+			logger.Warn("policy file not reloaded; the previous policy stays in force", "error", err.Error())
+		case changed:
+			logger.Info("policy reloaded", "file", file)
+		}
+	})
+	gate := &policy.Gate{Policy: w}
+	if w.Current().ChecksVulns() {
+		if vulndb == "" {
+			vulndb = w.Current().VulnDB()
+		}
+		if vulndb == "" {
+			vulndb = "https://vuln.go.dev"
+		}
+		db, err := policy.OpenVulnDB(vulndb, policy.VulnOptions{Client: hc})
+		if err != nil {
+			return nil, nil, err
+		}
+		rctx, cancel := context.WithTimeout(ctx, time.Minute)
+		if err := db.Refresh(rctx); err != nil {
+			logger.Warn("vulnerability database not read; versions it would check are refused until it is", "source", vulndb, "error", err.Error())
+		}
+		cancel()
+		go db.Run(ctx, time.NewTicker(time.Hour).C, func(err error) {
+			if err != nil {
+				logger.Warn("vulnerability database not refreshed; the data in use stays", "source", vulndb, "error", err.Error())
+			}
+		})
+		gate.Vulns = db
+	}
+	dir := filepath.Join(modCache, "cache", "gomodfetch")
+	if err := os.MkdirAll(dir, 0o777); err != nil {
+		return nil, nil, err
+	}
+	seen, err := policy.OpenSeen(filepath.Join(dir, "policy-first-seen"))
+	if err != nil {
+		return nil, nil, err
+	}
+	for _, e := range w.Current().Expired(time.Now()) {
+		logger.Warn("policy exception expired", "exception", fmt.Sprint(e))
+	}
+	return gate, seen, nil
 }

@@ -129,6 +129,9 @@ const (
 // from upstream (and then the cache).
 func (s *Server) serveInfo(w *recorder, r *http.Request, q moduleRequest) {
 	mod := q.mod()
+	if !s.checkVersion(w, r, "info", q.path, q.version) {
+		return
+	}
 	if _, data, _, err := s.cfg.Cache.ReadInfoData(mod); err == nil {
 		w.outcome = "hit"
 		s.serveContent(w, r, data, "application/json", immutable)
@@ -172,6 +175,9 @@ func (s *Server) serveQuery(w *recorder, r *http.Request, q moduleRequest) {
 	})
 	if err != nil {
 		w.failErr(err)
+		return
+	}
+	if !s.checkVersion(w, r, "query", q.path, v) {
 		return
 	}
 	s.serveResolved(w, r, q.path, v)
@@ -247,6 +253,9 @@ func (s *Server) ensureMod(ctx context.Context, who requester, mod module.Versio
 // removed and fetched again, offline it is answered 404.
 func (s *Server) serveZip(w *recorder, r *http.Request, q moduleRequest) {
 	mod := q.mod()
+	if !s.checkVersion(w, r, "zip", q.path, q.version) {
+		return
+	}
 	if s.cfg.Offline {
 		w.outcome = "offline"
 		zipfile, hash, ok := s.cfg.Cache.ZipHash(mod)
@@ -354,7 +363,7 @@ func (s *Server) serveList(w *recorder, r *http.Request, q moduleRequest) {
 			w.fail(http.StatusNotFound, "not found: "+q.path+" is not in the cache (offline)")
 			return
 		}
-		s.serveBytes(w, r, listBody(list), "text/plain; charset=utf-8")
+		s.serveBytes(w, r, listBody(s.filterList(w, r, q.path, list)), "text/plain; charset=utf-8")
 		return
 	}
 	w.outcome = "miss"
@@ -371,7 +380,7 @@ func (s *Server) serveList(w *recorder, r *http.Request, q moduleRequest) {
 	if err != nil && !notExist(err) && r.Context().Err() == nil {
 		if cached, cerr := s.cachedList(q.path); cerr == nil {
 			s.stale(w, "list", q.path, err)
-			s.serveBytes(w, r, listBody(cached), "text/plain; charset=utf-8")
+			s.serveBytes(w, r, listBody(s.filterList(w, r, q.path, cached)), "text/plain; charset=utf-8")
 			return
 		}
 	}
@@ -379,7 +388,7 @@ func (s *Server) serveList(w *recorder, r *http.Request, q moduleRequest) {
 		w.failErr(err)
 		return
 	}
-	s.serveBytes(w, r, listBody(list), "text/plain; charset=utf-8")
+	s.serveBytes(w, r, listBody(s.filterList(w, r, q.path, list)), "text/plain; charset=utf-8")
 }
 
 // staleAfter returns the context a request for a version list or @latest
@@ -496,7 +505,52 @@ func (s *Server) serveLatest(w *recorder, r *http.Request, q moduleRequest) {
 		w.failErr(err)
 		return
 	}
+	if s.cfg.Policy != nil {
+		var ok bool
+		if v, ok = s.policyLatest(w, r, q.path, v); !ok {
+			return
+		}
+	}
 	s.serveResolved(w, r, q.path, v)
+}
+
+// policyLatest is @latest under the policy: the highest version it
+// allows of the module's list (upstream's answer v if it is allowed and
+// the list has none), or a refusal when it allows none.
+func (s *Server) policyLatest(w *recorder, r *http.Request, path, v string) (string, bool) {
+	list, err := flight(s, r.Context(), client(r), opMeta, "list "+path, func(ctx context.Context) ([]string, error) {
+		ctx, cancel := context.WithTimeout(ctx, s.cfg.ListTimeout)
+		defer cancel()
+		return s.cfg.Fetcher.Versions(ctx, path)
+	})
+	if err != nil {
+		if cached, cerr := s.cachedList(path); cerr == nil {
+			list = cached
+		}
+	}
+	s.observe(path, list...)
+	d := s.cfg.Policy.Latest(r.Context(), path, list, v, s.timeOf(client(r), path))
+	switch {
+	case d.Version != "":
+		if s.cfg.PolicyDryRun {
+			if d.Version != v {
+				s.log.Warn("policy: would answer @latest with another version", "module", path, "upstream", v, "allowed", d.Version)
+			}
+			return v, true
+		}
+		if d.Version != v {
+			// Its .info, which serveResolved answers with.
+			if _, err := s.ensureInfo(r.Context(), client(r), module.Version{Path: path, Version: d.Version}); err != nil {
+				w.failErr(err)
+				return "", false
+			}
+		}
+		return d.Version, true
+	case s.decided(w, "latest", d):
+		s.refused(w, d)
+		return "", false
+	}
+	return v, true
 }
 
 // cachedLatest returns the .info file of path's highest cached version:

@@ -49,6 +49,7 @@ import (
 	"gomodfetch/download"
 	"gomodfetch/internal/beneath"
 	"gomodfetch/modcache"
+	"gomodfetch/policy"
 	"gomodfetch/proxy"
 	"gomodfetch/verify"
 )
@@ -115,6 +116,14 @@ type Config struct {
 	// a path Restricted reports is served only to a credential whose
 	// scope covers it (401 without one, 404 outside its scope). Other
 	// paths need a credential only if PublicNeedsAuth.
+	// Policy, if not nil, is the supply-chain policy applied to what is
+	// offered (policy.go); Seen records when versions were first seen,
+	// for its cooldown (nil: the .info Time alone). With PolicyDryRun the
+	// decisions are only logged and counted.
+	Policy       *policy.Gate
+	Seen         *policy.Seen
+	PolicyDryRun bool
+
 	// TLS, if not nil, makes Serve answer HTTPS with this certificate
 	// and key (tls.go).
 	TLS *TLSFiles
@@ -282,7 +291,7 @@ const maxURL = 4096
 // ServeHTTP implements http.Handler.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
-	rw := &recorder{ResponseWriter: w, rc: http.NewResponseController(w), timeout: s.cfg.WriteTimeout, ctx: r.Context()}
+	rw := &recorder{ResponseWriter: w, rc: http.NewResponseController(w), timeout: s.cfg.WriteTimeout, ctx: r.Context(), remote: r.RemoteAddr}
 	rw.arm()
 	ep := "other"
 	defer func() {
@@ -385,6 +394,7 @@ type recorder struct {
 	status  int
 	n       int64
 	user    string // the credential's name, if one was presented and verified
+	remote  string // the client's address
 	outcome string // "hit", "miss", "stale", "offline" or ""
 	detail  string // the error behind a failure, for the log
 	cut     bool   // a write ran past the timeout
