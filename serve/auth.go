@@ -47,7 +47,7 @@ type Credentials struct {
 	mu      sync.Mutex
 	creds   map[string]credential // by name
 	stamp   fileStamp
-	checked time.Time // last look at the file
+	checked onceASecond // looks at the file
 
 	key     []byte // for the keys of known
 	dummy   []byte // a bcrypt hash compared for unknown names
@@ -128,13 +128,7 @@ func (c *Credentials) reload() error {
 
 // maybeReload looks at the file at most once a second.
 func (c *Credentials) maybeReload() {
-	c.mu.Lock()
-	due := time.Since(c.checked) >= time.Second
-	if due {
-		c.checked = time.Now()
-	}
-	c.mu.Unlock()
-	if due {
+	if c.checked.due() {
 		if err := c.reload(); err != nil {
 			c.warn("credentials file not reloaded; the previous credentials stay in force", err)
 		}
@@ -279,4 +273,21 @@ func (s *Server) challenge(w *recorder, msg string) {
 	s.metrics.authRefused.WithLabelValues(reason).Inc()
 	w.Header().Set("WWW-Authenticate", `Basic realm="gomodfetch", charset="UTF-8"`)
 	w.fail(http.StatusUnauthorized, msg)
+}
+
+// onceASecond says when it is time to look at a file again: at most once
+// a second, however many requests ask.
+type onceASecond struct {
+	mu   sync.Mutex
+	last time.Time
+}
+
+func (o *onceASecond) due() bool {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if time.Since(o.last) < time.Second {
+		return false
+	}
+	o.last = time.Now()
+	return true
 }

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"os"
 	"sync"
-	"time"
 )
 
 // TLSFiles names a certificate (PEM, the chain after the leaf) and its key
@@ -26,7 +25,7 @@ type certs struct {
 	mu      sync.Mutex
 	cert    *tls.Certificate
 	stamp   [2]fileStamp
-	checked time.Time
+	checked onceASecond // looks at the files
 }
 
 func newCerts(files TLSFiles, warn func(string, error)) (*certs, error) {
@@ -72,13 +71,7 @@ func (c *certs) load() error {
 
 // get is tls.Config.GetCertificate.
 func (c *certs) get(*tls.ClientHelloInfo) (*tls.Certificate, error) {
-	c.mu.Lock()
-	due := time.Since(c.checked) >= time.Second
-	if due {
-		c.checked = time.Now()
-	}
-	c.mu.Unlock()
-	if due {
+	if c.checked.due() {
 		if err := c.load(); err != nil {
 			c.warn("TLS certificate not reloaded; the one in use stays", err)
 		}
