@@ -240,8 +240,16 @@ func TestConnLimits(t *testing.T) {
 	// Another address still gets in, up to the total.
 	rawConn(t, addr, "127.0.0.2")
 	waitFor(t, "three connections counted", func() bool { return conns(st, "new") == 3 })
-	fourth := rawConn(t, addr, "127.0.0.3")
-	if ok, body := refused(t, fourth); !ok || !strings.Contains(body, "too many open connections") {
+	// At the total, an address holding two more connections than the
+	// newcomer's gives up its oldest silent one (none has sent a request):
+	// a few addresses cannot lock everyone else out.
+	rawConn(t, addr, "127.0.0.3")
+	waitFor(t, "a silent connection of 127.0.0.1 evicted for 127.0.0.3", func() bool {
+		return value(t, st.s.metrics.connsEvicted.WithLabelValues("total")) == 1 && conns(st, "new") == 3
+	})
+	// Now every address holds one: past the total, a newcomer is refused.
+	fifth := rawConn(t, addr, "127.0.0.6")
+	if ok, body := refused(t, fifth); !ok || !strings.Contains(body, "too many open connections") {
 		t.Errorf("a connection past the total: refused=%v %q; want 503", ok, body)
 	}
 	if a, b := value(t, st.s.metrics.connsRefused.WithLabelValues("per-client")), value(t, st.s.metrics.connsRefused.WithLabelValues("total")); a != 1 || b != 1 {
