@@ -193,6 +193,9 @@ func runDownload(opts options, env *project.Env, stdout, stderr, rawStderr io.Wr
 		return 0
 	}
 	rep, interrupted := res.Report, intr.signal() != nil
+	for _, w := range rep.Warnings {
+		fmt.Fprintln(stderr, w) // go's words, as go prints them
+	}
 	if opts.JSON {
 		for _, m := range rep.Modules {
 			b, err := json.MarshalIndent(m, "", "\t")

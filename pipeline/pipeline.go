@@ -133,6 +133,8 @@ type Report struct {
 	SumsErr error
 	// GoModErr is a failure to update go.mod.
 	GoModErr error
+	// Warnings are lines go prints on stderr as they are (not errors).
+	Warnings []string
 	// Switch is set when go would switch to a newer toolchain and run
 	// again (GOTOOLCHAIN allows it, and a module needs a newer go than
 	// Config.Running): the newest go needed. go.mod and go.sum are then
@@ -178,6 +180,7 @@ func (r *Run) Download(ctx context.Context) *Report {
 		}
 		if g != nil {
 			plan.FromGraph(g)
+			rep.Warnings = plan.Warnings
 		}
 	}
 	var resolved *resolver.Graph

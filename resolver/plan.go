@@ -53,6 +53,10 @@ type Plan struct {
 	// Notes are messages the go command prints on stderr for these
 	// arguments ("skipping download of ...").
 	Notes []string
+	// Warnings are what the go command prints on stderr, as they are,
+	// once the graph has been matched against the arguments (a pattern
+	// that matched nothing).
+	Warnings []string
 	// NeedsGraph is true when the module graph must be loaded for the
 	// result to match the go command (no arguments, or arguments that
 	// name paths, patterns or "all").
@@ -393,11 +397,19 @@ func (p *Plan) FromGraph(g *Graph) {
 			if arg != "all" {
 				match = matchPattern(arg)
 			}
+			any := false
 			for _, m := range g.BuildList() {
-				if match(m.Path) && !matched[m.Path] {
+				if !match(m.Path) {
+					continue
+				}
+				any = true
+				if !matched[m.Path] {
 					matched[m.Path] = true
 					out = append(out, p.main.target(m))
 				}
+			}
+			if !any && (p.main == nil || !matchesMain(p.main, match)) {
+				p.Warnings = append(p.Warnings, fmt.Sprintf("warning: pattern %q matched no module dependencies", arg))
 			}
 		default:
 			v := g.Selected(path)
@@ -409,6 +421,17 @@ func (p *Plan) FromGraph(g *Graph) {
 		}
 	}
 	p.Targets = out
+}
+
+// matchesMain reports whether match matches a main module (the go
+// command counts it among a pattern's matches).
+func matchesMain(main *Main, match func(string) bool) bool {
+	for path := range main.mains {
+		if match(path) {
+			return true
+		}
+	}
+	return false
 }
 
 // matchPattern implements the go command's "..." wildcard for module paths.
