@@ -334,8 +334,11 @@ func (r *Run) writeGoMod(plan *resolver.Plan, rep *Report, g *resolver.Graph, ge
 
 // skipsSums reports whether go leaves go.mod and go.sum alone after this
 // run: a run with arguments where something failed, without -json.
+//
+// A failure to read the module graph does not count: go reports it after
+// it has written the sums of what it downloaded.
 func (r *Run) skipsSums(rep *Report) bool {
-	failed := rep.GraphErr != nil
+	failed := false
 	for _, m := range rep.Modules {
 		failed = failed || m.Error != ""
 	}
