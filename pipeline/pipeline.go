@@ -193,7 +193,10 @@ func (r *Run) Download(ctx context.Context) *Report {
 		first     = make([]*download.Module, len(plan.Targets))
 		confirmed = map[int]*download.Module{}
 		mu        sync.Mutex
+		stopped   error // a go.sum mismatch: go stops the whole run at the first
 	)
+	ctx, stopRun := context.WithCancel(ctx)
+	defer stopRun()
 	// Eight times Jobs: the Fetcher holds its network slots (Jobs of
 	// them) only while bytes come in, and the client bounds the requests
 	// to each host, so the rest can be verifying, unpacking or waiting to
@@ -221,6 +224,14 @@ func (r *Run) Download(ctx context.Context) *Report {
 		pool.Go(func() {
 			m := fetchTarget(ctx, cfg.Fetcher, t, keep)
 			checkGoLine(cfg.Running, m)
+			if m != nil && stopsRun(m.Err()) {
+				mu.Lock()
+				if stopped == nil {
+					stopped = m.Err()
+					stopRun() // what is still downloading is cut, as go exits
+				}
+				mu.Unlock()
+			}
 			out(m)
 		})
 	}
@@ -249,6 +260,11 @@ func (r *Run) Download(ctx context.Context) *Report {
 		r.total(plan)
 	}
 	pool.Wait()
+	if stopped != nil {
+		// go prints the SECURITY ERROR and exits: no -json object, no
+		// go.mod or go.sum update.
+		rep.Fatal = stopped
+	}
 
 	if rep.Fatal == nil {
 		for i := range plan.Targets {
@@ -280,6 +296,14 @@ func (r *Run) Download(ctx context.Context) *Report {
 		rep.SumsErr = r.writeSums(plan, rep, g)
 	}
 	return rep
+}
+
+// stopsRun reports whether err ends the whole run at once, as go's
+// base.Fatalf does: a hash that go.sum records differently (a SECURITY
+// ERROR); a checksum database's mismatch fails only its module.
+func stopsRun(err error) bool {
+	var alone interface{ Unchained() bool }
+	return err != nil && errors.As(err, &alone) && alone.Unchained()
 }
 
 // checkGoLine marks m unusable if it was downloaded and its go.mod's go
