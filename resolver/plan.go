@@ -110,6 +110,9 @@ func NewPlan(main *Main, args []string) (*Plan, error) {
 		if strings.Contains(arg, `\`) {
 			return nil, fmt.Errorf("%s: module paths use forward slashes", arg)
 		}
+		if arg == "." || arg == ".." || strings.HasPrefix(arg, "./") || strings.HasPrefix(arg, "../") {
+			return nil, fmt.Errorf("cannot use relative path %s to specify module", arg)
+		}
 		path, query, hasQuery := strings.Cut(arg, "@")
 		if hasQuery && (strings.HasPrefix(query, "-") || strings.HasPrefix(query, "/")) {
 			// Never passed on: it could pass for a flag or a path in a
@@ -123,7 +126,7 @@ func NewPlan(main *Main, args []string) (*Plan, error) {
 		switch {
 		case arg == "all" || strings.Contains(arg, "..."):
 			if main == nil {
-				return nil, fmt.Errorf("%s: pattern requires a main module (no go.mod found)", arg)
+				return nil, fmt.Errorf("cannot match %q: %w", arg, ErrNoGoMod)
 			}
 			p.NeedsGraph, p.Wait = true, true
 		case hasQuery:
