@@ -36,6 +36,9 @@ type options struct {
 	report       string // -report FILE (report.go)
 }
 
+// errUsageShown is a usage error whose lines are printed already.
+var errUsageShown = errors.New("usage error shown")
+
 func run(args []string, stdout, stderr io.Writer) int {
 	// Everything printed on stderr may quote a server or a child process;
 	// only the progress display writes its own control sequences.
@@ -102,6 +105,20 @@ func run(args []string, stdout, stderr io.Writer) int {
 		},
 		ExitErrHandler: func(*cli.Context, error) {},
 	}
+	// A bad flag: go's three lines (the error, the usage line, where to
+	// read more), not the whole help.
+	app.OnUsageError = func(c *cli.Context, err error, _ bool) error {
+		usage, name := app.UsageText, "gomodfetch"
+		if cmd := c.Command; cmd != nil && cmd.Name != "" && cmd.Name != app.Name && cmd.UsageText != "" {
+			usage, name = cmd.UsageText, "gomodfetch "+cmd.Name
+		}
+		usage, _, _ = strings.Cut(usage, "\n")
+		fmt.Fprintf(stderr, "%v\nusage: %s\nRun '%s -h' for details.\n", err, usage, name)
+		return errUsageShown
+	}
+	for _, cmd := range app.Commands {
+		cmd.OnUsageError = app.OnUsageError
+	}
 	if isCompletion(args) {
 		app.Writer = stdout
 	}
@@ -115,6 +132,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return exitUsage
 	}
 	if err := app.Run(args); err != nil {
+		if errors.Is(err, errUsageShown) {
+			return exitUsage
+		}
 		var exit cli.ExitCoder // a subcommand's own message and status
 		if errors.As(err, &exit) {
 			fmt.Fprintln(stderr, err)

@@ -73,7 +73,7 @@ func ParseSums(file string, data []byte) (*Sums, error) {
 			continue
 		}
 		if len(f) != 3 {
-			return nil, fmt.Errorf("malformed go.sum: %s:%d: wrong number of fields %d (want: path version hash); fix or delete the line", file, lineno+1, len(f))
+			return nil, fmt.Errorf("malformed go.sum:\n%s:%d: wrong number of fields %d", file, lineno+1, len(f)) // go's two lines
 		}
 		if f[2] == emptyGoModHash {
 			continue
