@@ -120,7 +120,7 @@ func open(ctx context.Context, s Settings, env *Env, h Hooks, module bool) (*Pro
 	}
 	p.eng = &engine{cfg: p.cfg, s: s, trace: h.Trace, warn: h.Warn}
 	if s.Reuse != "" && p.loaded != nil {
-		return nil, errors.New("-reuse cannot be used inside a module")
+		return nil, errors.New("go mod download -reuse cannot be used inside a module") // go's words
 	}
 	if s.Reuse != "" {
 		if p.eng.reuseFile, p.eng.reuseKeys, err = readReuse(p.Dir, s.Reuse); err != nil {

@@ -141,7 +141,7 @@ func TestOpenRefuses(t *testing.T) {
 		{"go line too new", "module m\n\ngo 1.99\n", nil, nil, "go.mod requires go >= 1.99"},
 		{"unknown godebug", "module m\n\ngo 1.22\n\ngodebug bogus=1\n", nil, nil, `unknown godebug "bogus"`},
 		{"modfile without .mod", "module m\n", nil, func(s *Settings) { s.ModFile = "alt.txt" }, "file does not have .mod extension"},
-		{"reuse inside a module", "module m\n", nil, func(s *Settings) { s.Reuse = "old.json" }, "-reuse cannot be used inside a module"},
+		{"reuse inside a module", "module m\n", nil, func(s *Settings) { s.Reuse = "old.json" }, "go mod download -reuse cannot be used inside a module"},
 		{"no such -C", "module m\n", nil, func(s *Settings) { s.Dir = filepath.Join(s.Dir, "nowhere") }, "-C: "},
 		{"GO111MODULE=off", "module m\n", map[string]string{"GO111MODULE": "off"}, nil, "modules disabled by GO111MODULE=off"},
 		{"relative GOMODCACHE", "module m\n", map[string]string{"GOMODCACHE": "rel"}, nil, "GOMODCACHE entry is relative"},
