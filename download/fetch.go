@@ -159,9 +159,14 @@ func (x *fetch) run(ctx context.Context) error {
 		return module.VersionError(mod, we)
 	}
 
-	zctx, cancelZip := context.WithCancel(ctx)
+	// The .mod and .zip are asked alongside the .info: until the .info
+	// answers, -x marks their requests speculative (go asks the .info
+	// first and nothing more if it fails).
+	var infoOK atomic.Bool
+	sctx := proxy.Speculative(ctx, infoOK.Load)
+	zctx, cancelZip := context.WithCancel(sctx)
 	defer cancelZip()
-	info, gomod := x.prefetch(ctx, cancelZip)
+	info, gomod := x.prefetch(ctx, sctx, cancelZip, &infoOK)
 
 	held, err := f.cfg.Cache.Lock(ctx, mod)
 	if err != nil {
@@ -311,18 +316,20 @@ func (x *fetch) fill(info *modcache.Info, infoFile, modFile, modSum, zipfile, ha
 
 // prefetch starts the .info and go.mod requests. Either failing cancels the
 // zip download (cancelZip): the module fails anyway.
-func (x *fetch) prefetch(ctx context.Context, cancelZip func()) (*future[infoAnswer], *future[modFile]) {
+func (x *fetch) prefetch(ctx, sctx context.Context, cancelZip func(), infoOK *atomic.Bool) (*future[infoAnswer], *future[modFile]) {
 	info := start(func() (infoAnswer, error) {
 		info, cached, err := x.f.Info(ctx, x.mod)
 		if err != nil {
 			cancelZip()
+		} else {
+			infoOK.Store(true)
 		}
 		return infoAnswer{info, cached}, err
 	})
 	gomod := start(func() (modFile, error) {
 		// Not goMod: the hand-off to the go command would wait for the
 		// version lock this fetch is about to take.
-		r, err := x.f.goModFromProxies(ctx, x.mod)
+		r, err := x.f.goModFromProxies(sctx, x.mod)
 		if err != nil {
 			cancelZip()
 		}

@@ -291,6 +291,12 @@ func (c *Client) open(ctx context.Context, u *url.URL, rng *byteRange) (*watched
 	if rng != nil {
 		redacted += " [" + rng.header() + "]"
 	}
+	if speculative(ctx) {
+		// Asked before the go command would know it needs it (a .mod or
+		// .zip alongside the .info): say so, so that a trace read to debug
+		// a proxy does not show requests go never makes as if they were.
+		redacted += " (speculative)"
+	}
 	c.Tracef("# get %s\n", redacted)
 	c.requests.Add(1)
 	start := time.Now()
@@ -807,4 +813,17 @@ func copyAt(dst Dest, r io.Reader, off, limit int64, u *url.URL) (int64, error) 
 			return off, err
 		}
 	}
+}
+
+type speculativeKey struct{}
+
+// Speculative returns a context whose requests are traced as speculative
+// while sure reports false: asked ahead of what would show they are needed.
+func Speculative(ctx context.Context, sure func() bool) context.Context {
+	return context.WithValue(ctx, speculativeKey{}, sure)
+}
+
+func speculative(ctx context.Context) bool {
+	sure, ok := ctx.Value(speculativeKey{}).(func() bool)
+	return ok && !sure()
 }
