@@ -327,6 +327,13 @@ func (x *fetch) prefetch(ctx, sctx context.Context, cancelZip func(), infoOK *at
 		return infoAnswer{info, cached}, err
 	})
 	gomod := start(func() (modFile, error) {
+		// After the .info, as go asks them: a version whose .info the
+		// proxy refuses leaves no .mod, version list entry or checksum
+		// database answer in the cache (the zip still starts at once,
+		// and commits nothing before both have answered).
+		if _, err := info.wait(); err != nil {
+			return modFile{}, err
+		}
 		// Not goMod: the hand-off to the go command would wait for the
 		// version lock this fetch is about to take.
 		r, err := x.f.goModFromProxies(sctx, x.mod)
