@@ -112,6 +112,9 @@ func runServe(cc *cmdContext, c *cli.Context) error {
 		return fail(err)
 	}
 	defer p.Close(true, true)
+	if err := p.SumDBErr(); err != nil {
+		return fail(err)
+	}
 	if p.SumDB() == "" {
 		logger.Warn("GOSUMDB=off: nothing is checked in a checksum database; what upstream serves is stored and served as it is")
 	}

@@ -33,6 +33,9 @@ type config struct {
 	skipSumDB func(string) bool
 	// sumdb is the parsed GOSUMDB; nil for GOSUMDB=off.
 	sumdb *verify.SumDBSpec
+	// sumdbErr is a GOSUMDB that does not parse: reported by each module
+	// that needs the database.
+	sumdbErr error
 	// sumdbConfigDir is $GOPATH/pkg/sumdb ("" if GOPATH is unknown).
 	sumdbConfigDir string
 	// auth supplies GOAUTH / .netrc credentials to https requests.
@@ -79,7 +82,9 @@ func loadConfig(env *Env) (*config, error) {
 		return nil, err
 	}
 	if c.sumdb, err = verify.ParseGOSUMDB(env.Get("GOSUMDB")); err != nil {
-		return nil, err
+		// As go: a GOSUMDB that does not parse fails each module that
+		// needs the database, when it needs it; one go.sum covers runs.
+		c.sumdbErr = err
 	}
 	if c.sumdb != nil {
 		c.warning = privacyWarning(env, c.sumdb.Name)
@@ -87,7 +92,7 @@ func loadConfig(env *Env) (*config, error) {
 	if gp, err := env.gopath(); err == nil {
 		c.sumdbConfigDir = filepath.Join(gp, "pkg", "sumdb")
 	}
-	sumdbOff := c.sumdb == nil
+	sumdbOff := c.sumdb == nil && c.sumdbErr == nil
 	// A toolchain cannot be listed in go.sum: go always checks it in the
 	// checksum database, unless GOPROXY is one file:// tree.
 	fileProxy := strings.HasPrefix(goproxy, "file://") && !strings.ContainsAny(goproxy, ",|")
@@ -142,6 +147,9 @@ func (e *engine) engineConfig(ctx context.Context, c *config, sums *verify.Sums)
 	}
 	cache := &modcache.Cache{Root: c.modCache, ReadWrite: s.ModCacheRW}
 	var db verify.SumDB
+	if c.sumdbErr != nil {
+		db = verify.FailingSumDB{Err: c.sumdbErr}
+	}
 	if c.sumdb != nil {
 		db = verify.NewSumDB(verify.SumDBConfig{
 			Spec:       c.sumdb,

@@ -232,6 +232,11 @@ func (p *Project) SumDB() string {
 	return p.cfg.sumdb.Name
 }
 
+// SumDBErr is GOSUMDB's error when it does not parse (a download reports
+// it for each module that needs the database, as go does; a server should
+// not start with it).
+func (p *Project) SumDBErr() error { return p.cfg.sumdbErr }
+
 // SumDBConfigDir is where go keeps the checksum database's signed tree
 // head ($GOPATH/pkg/sumdb; "" if GOPATH is unknown).
 func (p *Project) SumDBConfigDir() string { return p.cfg.sumdbConfigDir }

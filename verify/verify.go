@@ -341,6 +341,14 @@ func (e *MissingSumError) Error() string {
 }
 
 // SumDB looks up module hashes in a checksum database.
+// FailingSumDB is a checksum database that cannot be used (a GOSUMDB
+// that does not parse): every lookup fails with Err, as go fails each
+// module that needs the database.
+type FailingSumDB struct{ Err error }
+
+func (d FailingSumDB) Lookup(context.Context, string, string) ([]string, error) { return nil, d.Err }
+func (d FailingSumDB) Name() string                                             { return "GOSUMDB" }
+
 type SumDB interface {
 	// Lookup returns the database's go.sum lines for path@version
 	// (both the module and its go.mod).
@@ -438,6 +446,10 @@ func (v *Verifier) checkDB(ctx context.Context, mod module.Version, h string) er
 		var sec *SumDBSecurityError
 		if errors.As(err, &sec) {
 			return fmt.Errorf("verifying %s@%s: %w", mod.Path, mod.Version, err)
+		}
+		if _, unusable := v.DB.(FailingSumDB); unusable {
+			// go's words: "m@v: verifying go.mod: invalid GOSUMDB: ..."
+			return module.VersionError(base, fmt.Errorf("verifying %s: %w", noun, err))
 		}
 		// go's words: "m@v: verifying go.mod: m@v/go.mod: <the request's error>"
 		return module.VersionError(base, fmt.Errorf("verifying %s: %s@%s: %w", noun, mod.Path, mod.Version, err))
