@@ -41,7 +41,7 @@ type limitedConn struct {
 	// guarded by l.mu
 	idleSince time.Time // zero while a request is being read or answered
 	opened    time.Time
-	state     string    // "new", "active", "idle"; "" once uncounted
+	state     string // "new", "active", "idle"; "" once uncounted
 }
 
 func newConnLimiter(l net.Listener, max, perClient int) *connLimiter {
