@@ -15,6 +15,7 @@ import (
 	"golang.org/x/mod/module"
 
 	"gomodfetch/download"
+	"gomodfetch/modcache"
 	"gomodfetch/policy"
 	"gomodfetch/project"
 	"gomodfetch/proxy"
@@ -121,6 +122,16 @@ func runServe(cc *cmdContext, c *cli.Context) error {
 	dc := p.EngineConfig(engineCtx)
 	dc.GoCommand = nil // a module only version control has: 404, the client goes direct
 	dc.ForgetAnswers = true
+	if !c.Bool("offline") {
+		// Paths the checksum database does not cover (GONOSUMDB, GOPRIVATE,
+		// GOSUMDB=off): the first hash served of each version is kept, and
+		// different bytes for it later are refused (serve-private.sum).
+		stopRecord, err := recordFirstHashes(engineCtx, dc.Verifier, dc.Cache, logger)
+		if err != nil {
+			return fail(err)
+		}
+		defer stopRecord()
+	}
 	var srv *serve.Server
 	dc.Router.OnEvent = func(p proxy.Proxy, event string) {
 		if srv != nil {
@@ -308,4 +319,54 @@ func openPolicy(ctx context.Context, file, vulndb, modCache string, hc *http.Cli
 		logger.Warn("policy exception expired", "exception", fmt.Sprint(e))
 	}
 	return gate, seen, nil
+}
+
+// recordFirstHashes gives v a record, in go.sum form, of the hashes it
+// accepted for paths no checksum database covers, read from and written
+// to $GOMODCACHE/cache/gomodfetch/serve-private.sum (flushed each second
+// while something is new, and at stop): a version whose bytes change
+// upstream (a moved tag, a rebuilt zip) is refused from then on, across
+// restarts. An operator retires a version by deleting its lines.
+func recordFirstHashes(ctx context.Context, v *verify.Verifier, cache *modcache.Cache, logger *slog.Logger) (stop func(), err error) {
+	if v == nil || v.SkipSumDB == nil {
+		return func() {}, nil
+	}
+	dir := filepath.Join(cache.Root, "cache", "gomodfetch")
+	if err := os.MkdirAll(dir, 0o777); err != nil {
+		return nil, err
+	}
+	file := filepath.Join(dir, "serve-private.sum")
+	sums, err := verify.ReadSums(file)
+	if err != nil {
+		return nil, fmt.Errorf("reading the record of private modules' hashes: %w", err)
+	}
+	v.Sums, v.RecordOnly = sums, v.SkipSumDB
+	keep := func(m module.Version) bool { return v.SkipSumDB(m.Path) }
+	flush := func() {
+		if err := sums.WriteAdded(cache, keep); err != nil {
+			logger.Warn("writing the record of private modules' hashes failed", "file", file, "error", err.Error())
+		}
+	}
+	done := make(chan struct{})
+	stopped := make(chan struct{})
+	go func() {
+		defer close(stopped)
+		t := time.NewTicker(time.Second)
+		defer t.Stop()
+		for {
+			select {
+			case <-t.C:
+				flush()
+			case <-done:
+				return
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
+	return func() {
+		close(done)
+		<-stopped
+		flush()
+	}, nil
 }

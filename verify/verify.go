@@ -370,6 +370,10 @@ type Verifier struct {
 	// recorded for a module whose go.sum lines all use an unknown
 	// algorithm: go's SECURITY WARNING, as go words it.
 	Warn func(msg string)
+	// RecordOnly, if not nil, limits what Sums learns to the paths it
+	// reports (serve's record of private modules: it would otherwise
+	// grow with every version served).
+	RecordOnly func(path string) bool
 }
 
 // unknownHashesWarning is the go command's text for a go.sum that names a
@@ -405,7 +409,7 @@ func (v *Verifier) Check(ctx context.Context, mod module.Version, h string) erro
 			return err
 		}
 	}
-	if v.Sums != nil {
+	if v.Sums != nil && (v.RecordOnly == nil || v.RecordOnly(mod.Path)) {
 		prev, ok, first := v.Sums.add(mod, h)
 		if !ok {
 			return &ChecksumMismatchError{Mod: mod, Downloaded: h, Recorded: prev, Source: "this run"}
