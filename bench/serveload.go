@@ -92,6 +92,7 @@ const (
 	healthyTimeout = 30 * time.Second // a healthy request not answered by then is an error
 	abandonAfter   = 2 * time.Second
 	slowHold       = 40 * time.Second
+	slowDrain      = 16 << 20               // more than the socket buffers of a connection hold
 	coldCycle      = 250 * time.Millisecond // a cold client starts at most one version this often
 	malformedCycle = 40 * time.Millisecond  // a malformed client sends at most one request this often
 	coldSupply     = 2000                   // versions in the cold set
@@ -231,9 +232,11 @@ func runServeLoad(o options) error {
 	fmt.Printf("load: %d healthy clients (%d cached, %d range, %d cold) on %d addresses, %d slow readers, %d abandoners, %d malformed; %v\n",
 		cachedClients+rangeClients+coldClients, cachedClients, rangeClients, coldClients, healthyAddrs, slowClients, abandonClients, malformedClients, *loadDuration)
 	mon.mark("load")
+	load0 := loadAvg()
 	res := lo.run(*loadDuration, big)
 	loadEnd := time.Now()
 	mon.mark("settle")
+	load1 := loadAvg()
 
 	// After: until the server is back to the baseline for backFor, or
 	// -load-settle has passed.
@@ -261,8 +264,8 @@ func runServeLoad(o options) error {
 	_, hwm := srv.stop()
 	srv = nil
 
-	fmt.Printf("\nserve: %s; upstream: faultproxy over %d cold versions, %v RTT, %s/s a connection, %s/s the link; %d CPUs; serve's log: %s\n\n",
-		gmf, len(cold), o.rtt, mbs(o.connMB), mbs(o.linkMB), runtime.NumCPU(), logFile)
+	fmt.Printf("\nserve: %s; upstream: faultproxy over %d cold versions, %v RTT, %s/s a connection, %s/s the link; %d CPUs, load average (1 min) %s at the start of the load, %s at its end; serve's log: %s\n\n",
+		gmf, len(cold), o.rtt, mbs(o.connMB), mbs(o.linkMB), runtime.NumCPU(), load0, load1, logFile)
 	res.print(*loadDuration)
 	fmt.Println()
 	samples := mon.samples()
@@ -562,18 +565,20 @@ func (lo *loadRun) slowReader(ctx context.Context, ip string, f warmFile, r *loa
 		}
 		fmt.Fprintf(c, "GET %s HTTP/1.1\r\nHost: %s\r\nUser-Agent: slow-reader\r\n\r\n", f.path, u.Host)
 		sleepCtx(ctx, slowHold)
-		// Was it cut? Whatever the server sent, and then its close,
-		// comes at once now.
-		c.SetReadDeadline(time.Now().Add(3 * time.Second))
-		n, err := io.Copy(io.Discard, c)
+		// Was it cut? With the window open, what the socket buffers hold
+		// comes at once, and then the server's close if it cut the
+		// connection; one it still answers gives more than they hold.
+		if tc, ok := c.(*net.TCPConn); ok {
+			tc.SetReadBuffer(1 << 20)
+		}
+		c.SetReadDeadline(time.Now().Add(10 * time.Second))
+		n, err := io.Copy(io.Discard, io.LimitReader(c, slowDrain))
 		c.Close()
 		switch {
-		case err == nil && n < f.size:
+		case err == nil && n < slowDrain && n < f.size:
 			r.outcome("slow", "cut by the server")
-		case err == nil:
+		case err == nil && n < slowDrain:
 			r.outcome("slow", "answered whole, then closed by the server")
-		case n >= f.size:
-			r.outcome("slow", "answered whole, held open")
 		default:
 			r.outcome("slow", "held open until the client let go")
 		}
