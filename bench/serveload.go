@@ -95,7 +95,7 @@ const (
 	slowDrain      = 16 << 20               // more than the socket buffers of a connection hold
 	coldCycle      = 250 * time.Millisecond // a cold client starts at most one version this often
 	malformedCycle = 40 * time.Millisecond  // a malformed client sends at most one request this often
-	coldSupply     = 2000                   // versions in the cold set
+	coldSupply     = 4000                   // versions in the cold set: more than 16 clients take in a minute at four a second each
 
 	sampleEvery   = 500 * time.Millisecond
 	backFor       = 5 * time.Second // back to the baseline this long: settled
@@ -113,7 +113,7 @@ func runServeLoad(o options) error {
 		return err
 	}
 	co := o
-	co.set, co.modules, co.chain, co.scale, co.seed = "blobs", o.modules+coldSupply, 0, 0.05, o.seed+1
+	co.set, co.modules, co.chain, co.scale, co.seed = "blobs", o.modules+coldSupply, 0, 0.03, o.seed+1
 	coldSet, err := loadSet(co)
 	if err != nil {
 		return err
