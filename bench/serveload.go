@@ -232,11 +232,11 @@ func runServeLoad(o options) error {
 	fmt.Printf("load: %d healthy clients (%d cached, %d range, %d cold) on %d addresses, %d slow readers, %d abandoners, %d malformed; %v\n",
 		cachedClients+rangeClients+coldClients, cachedClients, rangeClients, coldClients, healthyAddrs, slowClients, abandonClients, malformedClients, *loadDuration)
 	mon.mark("load")
-	load0 := loadAvg()
+	load0, srvCPU0, selfCPU0 := loadAvg(), srv.cpuNow(), selfCPU()
 	res := lo.run(*loadDuration, big)
 	loadEnd := time.Now()
 	mon.mark("settle")
-	load1 := loadAvg()
+	load1, srvCPU, benchCPU := loadAvg(), srv.cpuNow()-srvCPU0, selfCPU()-selfCPU0
 
 	// After: until the server is back to the baseline for backFor, or
 	// -load-settle has passed.
@@ -267,7 +267,8 @@ func runServeLoad(o options) error {
 	fmt.Printf("\nserve: %s; upstream: faultproxy over %d cold versions, %v RTT, %s/s a connection, %s/s the link; %d CPUs, load average (1 min) %s at the start of the load, %s at its end; serve's log: %s\n\n",
 		gmf, len(cold), o.rtt, mbs(o.connMB), mbs(o.linkMB), runtime.NumCPU(), load0, load1, logFile)
 	res.print(*loadDuration)
-	fmt.Println()
+	fmt.Printf("\nCPU during the load: the server %.2f cores, the bench (its clients and the upstream) %.2f cores\n\n",
+		srvCPU.Seconds()/loadDuration.Seconds(), benchCPU.Seconds()/loadDuration.Seconds())
 	samples := mon.samples()
 	printResources(samples, base, after, loadEnd, backAt, hwm)
 	csv := filepath.Join(work, "resources.csv")
