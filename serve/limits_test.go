@@ -737,3 +737,24 @@ func TestBodyNeverSent(t *testing.T) {
 		t.Errorf("the connection stayed open")
 	}
 }
+
+// TestManyRanges: a request for thousands of ranges gets the whole file
+// (200), not a multipart answer far larger than it; a single range is
+// served as asked.
+func TestManyRanges(t *testing.T) {
+	st := newSetup(t, nil)
+	st.do(t, "GET", "/example.com/m/@v/v1.0.0.zip")
+	var b strings.Builder
+	b.WriteString("bytes=0-0")
+	for i := 1; i < 2000; i++ {
+		fmt.Fprintf(&b, ",%d-%d", i%50, i%50)
+	}
+	resp, body := st.do(t, "GET", "/example.com/m/@v/v1.0.0.zip", "Range", b.String())
+	if resp.StatusCode != 200 || body != string(st.up.zip) {
+		t.Errorf("2000 ranges: %d, %d bytes; want 200 and the whole zip (%d bytes)", resp.StatusCode, len(body), len(st.up.zip))
+	}
+	resp, body = st.do(t, "GET", "/example.com/m/@v/v1.0.0.zip", "Range", "bytes=0-9")
+	if resp.StatusCode != 206 || body != string(st.up.zip[:10]) {
+		t.Errorf("one range: %d %q", resp.StatusCode, body)
+	}
+}

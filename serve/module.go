@@ -626,6 +626,7 @@ func (s *Server) serveOpen(w *recorder, r *http.Request, f *os.File, ctype, cach
 		h.Write(buf[:n])
 		etag = hex.EncodeToString(h.Sum(nil))[:32]
 	}
+	limitRanges(r)
 	hd := w.Header()
 	hd.Set("Content-Type", ctype)
 	hd.Set("Cache-Control", cacheControl)
@@ -635,6 +636,19 @@ func (s *Server) serveOpen(w *recorder, r *http.Request, f *os.File, ctype, cach
 	http.ServeContent(w, r, "", fi.ModTime(), f)
 }
 
+// maxRanges bounds the ranges of one request: the go command asks for one
+// at most; thousands of small ones make a multipart answer far larger
+// than the file.
+const maxRanges = 16
+
+// limitRanges drops a Range header of more than maxRanges ranges: the
+// whole file is served instead, as a server may.
+func limitRanges(r *http.Request) {
+	if rg := r.Header.Get("Range"); strings.Count(rg, ",") >= maxRanges {
+		r.Header.Del("Range")
+	}
+}
+
 // serveContent serves bytes read from the cache and checked (a .mod).
 func (s *Server) serveContent(w *recorder, r *http.Request, data []byte, ctype, cacheControl string) {
 	hd := w.Header()
@@ -642,6 +656,7 @@ func (s *Server) serveContent(w *recorder, r *http.Request, data []byte, ctype, 
 	hd.Set("Cache-Control", cacheControl)
 	sum := sha256.Sum256(data)
 	hd.Set("ETag", `"`+hex.EncodeToString(sum[:16])+`"`)
+	limitRanges(r)
 	http.ServeContent(w, r, "", time.Time{}, bytes.NewReader(data))
 }
 
