@@ -758,3 +758,30 @@ func TestManyRanges(t *testing.T) {
 		t.Errorf("one range: %d %q", resp.StatusCode, body)
 	}
 }
+
+// TestUpstream4xx: an upstream refusal (400, 403, 451) keeps its status and
+// a one-line message, as go would have shown it asking upstream itself;
+// 429 becomes 503 with Retry-After; another 4xx is 502; 404/410 are 404.
+func TestUpstream4xx(t *testing.T) {
+	for _, tc := range []struct {
+		upstream, want int
+	}{{400, 400}, {403, 403}, {451, 451}, {429, 503}, {418, 502}, {404, 404}, {410, 404}} {
+		st := newSetup(t, func(c *Config) { c.FailureTTL = -1 })
+		st.up.mu.Lock()
+		st.up.fail["/example.com/m/@v/v1.0.0.info"] = tc.upstream
+		st.up.mu.Unlock()
+		resp, body := st.do(t, "GET", "/example.com/m/@v/v1.0.0.info")
+		if resp.StatusCode != tc.want {
+			t.Errorf("upstream %d: serve answered %d; want %d", tc.upstream, resp.StatusCode, tc.want)
+		}
+		if ct := resp.Header.Get("Content-Type"); !strings.HasPrefix(ct, "text/plain") || strings.Count(body, "\n") != 1 {
+			t.Errorf("upstream %d: body %q (%s); want one text/plain line", tc.upstream, body, ct)
+		}
+		if tc.want == tc.upstream && tc.want != 404 && !strings.Contains(body, fmt.Sprintf("upstream answered %d", tc.upstream)) {
+			t.Errorf("upstream %d: body %q does not pass its answer on", tc.upstream, body)
+		}
+		if tc.upstream == 429 && resp.Header.Get("Retry-After") == "" {
+			t.Errorf("upstream 429: no Retry-After")
+		}
+	}
+}
