@@ -16,6 +16,7 @@
 //	go run ./bench -quick     # a smaller module set, one round
 //	go run ./bench -serve     # gomodfetch serve: cold through it, warm throughput (bench/serve.go)
 //	go run ./bench -serve-load # gomodfetch serve under healthy and hostile clients at once (bench/serveload.go)
+//	go run ./bench -set projects  # real projects' go.mod and go.sum, from a mirror (bench/real.go)
 package main
 
 import (
@@ -47,6 +48,7 @@ type options struct {
 	keep, verbose, only, resume  bool
 	set, net                     string
 	vs, cases                    string
+	project                      string // with -set projects, the one loadSet loads (real.go)
 }
 
 func main() {
@@ -75,17 +77,17 @@ func main() {
 	flag.StringVar(&o.vs, "vs", "", "for tuning: compare with this other gomodfetch binary (in go's column) instead of go")
 	flag.StringVar(&o.cases, "cases", "cold,warm,changed,verify,bucket", "the cases to run, comma-separated")
 	flag.BoolVar(&o.resume, "resume", false, "run only the resume case: the largest zip alone, clean and with its connection reset at 50% and 90% (see resume.go)")
-	flag.StringVar(&o.set, "set", "real", "module set: real (many small files, like real modules) or blobs (few large files)")
+	flag.StringVar(&o.set, "set", "real", "module set: real (many small files, like real modules), blobs (few large files) or projects (real projects' go.mod and go.sum, bench/real.go)")
 	flag.StringVar(&o.net, "net", "emulated", "network: emulated (loopback proxy with -rtt and bandwidths) or file (GOPROXY=file://, no network: the CPU and disk floor)")
 	flag.Parse()
 	if *quick {
 		o.modules, o.scale, o.rounds = 80, 0.25, 1
 	}
-	if o.set != "real" && o.set != "blobs" {
-		fmt.Fprintf(os.Stderr, "bench: -set must be real or blobs\n")
+	if o.set != "real" && o.set != "blobs" && o.set != "projects" {
+		fmt.Fprintf(os.Stderr, "bench: -set must be real, blobs or projects\n")
 		os.Exit(2)
 	}
-	if o.net != "emulated" && o.net != "file" {
+	if o.net != "emulated" && o.net != "file" && o.set != "projects" { // projects: see projectNets
 		fmt.Fprintf(os.Stderr, "bench: -net must be emulated or file\n")
 		os.Exit(2)
 	}
@@ -98,6 +100,12 @@ func main() {
 	}
 	if *all {
 		runBench = runAll
+	}
+	if o.set == "projects" { // bench/real.go
+		runBench = runProjects
+		if *serveBench {
+			runBench = runServeProjects
+		}
 	}
 	err := runBench(o)
 	for _, dir := range atExit {
@@ -168,6 +176,9 @@ type tool struct {
 // loadSet generates (or reuses) the module set o names and says what it
 // holds.
 func loadSet(o options) (*moduleSet, error) {
+	if o.set == "projects" {
+		return projectSet(o) // bench/real.go
+	}
 	gp := genParams{Seed: o.seed, Modules: o.modules, Chain: o.chain, Scale: o.scale, Shape: o.set}
 	dir := o.dir
 	if dir == "" {

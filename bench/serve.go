@@ -49,6 +49,8 @@ import (
 	"sync/atomic"
 	"syscall"
 	"time"
+
+	"golang.org/x/mod/module"
 )
 
 var (
@@ -705,7 +707,15 @@ func warmFiles(root string) ([]warmFile, error) {
 		}
 		switch ext := filepath.Ext(rel); {
 		case d.Name() == "list":
-			files = append(files, warmFile{rel, -1})
+			// A module with only pseudo-versions (in real graphs, many)
+			// lists none: the mix asks for the lists that have some.
+			data, err := os.ReadFile(p)
+			if err != nil {
+				return err
+			}
+			if slices.ContainsFunc(strings.Fields(string(data)), func(v string) bool { return !module.IsPseudoVersion(v) }) {
+				files = append(files, warmFile{rel, -1})
+			}
 		case ext == ".info" || ext == ".mod" || ext == ".zip":
 			fi, err := d.Info()
 			if err != nil {

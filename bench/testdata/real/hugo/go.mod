@@ -1,0 +1,72 @@
+module github.com/gohugoio/hugo
+
+require (
+	github.com/BurntSushi/locker v0.0.0-20171006230638-a6e239ea1c69
+	github.com/PuerkitoBio/purell v1.1.1
+	github.com/PuerkitoBio/urlesc v0.0.0-20170810143723-de5bf2ad4578 // indirect
+	github.com/alecthomas/chroma v0.9.4
+	github.com/armon/go-radix v1.0.0
+	github.com/aws/aws-sdk-go v1.41.14
+	github.com/bep/debounce v1.2.0
+	github.com/bep/gitmap v1.1.2
+	github.com/bep/godartsass v0.12.0
+	github.com/bep/golibsass v1.0.0
+	github.com/bep/gowebp v0.1.0
+	github.com/bep/tmc v0.5.1
+	github.com/clbanning/mxj/v2 v2.5.5
+	github.com/cli/safeexec v1.0.0
+	github.com/disintegration/gift v1.2.1
+	github.com/dustin/go-humanize v1.0.0
+	github.com/evanw/esbuild v0.14.8
+	github.com/fortytw2/leaktest v1.3.0
+	github.com/frankban/quicktest v1.14.0
+	github.com/fsnotify/fsnotify v1.5.1
+	github.com/getkin/kin-openapi v0.85.0
+	github.com/ghodss/yaml v1.0.0
+	github.com/gobuffalo/flect v0.2.3
+	github.com/gobwas/glob v0.2.3
+	github.com/gohugoio/go-i18n/v2 v2.1.3-0.20210430103248-4c28c89f8013
+	github.com/gohugoio/locales v0.14.0
+	github.com/gohugoio/localescompressed v0.14.0
+	github.com/gohugoio/testmodBuilder/mods v0.0.0-20190520184928-c56af20f2e95
+	github.com/google/go-cmp v0.5.6
+	github.com/gorilla/websocket v1.4.2
+	github.com/jdkato/prose v1.2.1
+	github.com/kylelemons/godebug v1.1.0
+	github.com/kyokomi/emoji/v2 v2.2.8
+	github.com/magefile/mage v1.11.0
+	github.com/mattn/go-isatty v0.0.14
+	github.com/miekg/mmark v1.3.6
+	github.com/mitchellh/hashstructure v1.1.0
+	github.com/mitchellh/mapstructure v1.4.3
+	github.com/muesli/smartcrop v0.3.0
+	github.com/nfnt/resize v0.0.0-20180221191011-83c6a9932646 // indirect
+	github.com/niklasfasching/go-org v1.5.0
+	github.com/olekukonko/tablewriter v0.0.5
+	github.com/pelletier/go-toml/v2 v2.0.0-beta.3.0.20210727221244-fa0796069526
+	github.com/pkg/errors v0.9.1
+	github.com/rogpeppe/go-internal v1.8.0
+	github.com/russross/blackfriday v1.5.3-0.20200218234912-41c5fccfd6f6
+	github.com/rwcarlsen/goexif v0.0.0-20190401172101-9e8deecbddbd
+	github.com/sanity-io/litter v1.5.1
+	github.com/spf13/afero v1.6.0
+	github.com/spf13/cast v1.4.1
+	github.com/spf13/cobra v1.2.1
+	github.com/spf13/fsync v0.9.0
+	github.com/spf13/jwalterweatherman v1.1.0
+	github.com/spf13/pflag v1.0.5
+	github.com/spf13/viper v1.8.1
+	github.com/tdewolff/minify/v2 v2.9.22
+	github.com/yuin/goldmark v1.4.4
+	github.com/yuin/goldmark-highlighting v0.0.0-20200307114337-60d527fdb691
+	gocloud.dev v0.20.0
+	golang.org/x/image v0.0.0-20211028202545-6944b10bf410
+	golang.org/x/net v0.0.0-20210614182718-04defd469f4e
+	golang.org/x/sync v0.0.0-20210220032951-036812b2e83c
+	golang.org/x/text v0.3.7
+	google.golang.org/api v0.61.0
+	gopkg.in/check.v1 v1.0.0-20190902080502-41f04d3bba15 // indirect
+	gopkg.in/yaml.v2 v2.4.0
+)
+
+go 1.16
