@@ -1,8 +1,8 @@
 package main
 
 import (
+	"context"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 
@@ -10,9 +10,10 @@ import (
 
 	"gomodfetch/internal/gctune"
 	"gomodfetch/pack"
+	"gomodfetch/project"
 )
 
-func packCommand(stdout, stderr io.Writer, code *int) *cli.Command {
+func packCommand(cc *cmdContext) *cli.Command {
 	return &cli.Command{
 		Name:  "pack",
 		Usage: "write a project's modules, in the GOPROXY layout, to a directory or a tar file for offline builds",
@@ -20,66 +21,56 @@ func packCommand(stdout, stderr io.Writer, code *int) *cli.Command {
 			"Downloads what is missing (as gomodfetch does), then writes the .info, .mod and .zip files a\n" +
 			"download with the same arguments needs, a @v/list per module, and the checksum database's\n" +
 			"records for them. Use it with GOPROXY=file:///path/to/dir (gomodfetch or go mod download).",
-		Flags: append(moduleFlags()[:2],
+		Flags: []cli.Flag{
+			chdirFlag,
+			modFileFlag,
+			modCacheRWFlag,
 			&cli.StringFlag{Name: "o", Usage: "write a tar stream to `file` (.tar, .tar.gz, .tgz, .tar.zst; - for stdout)"},
 			&cli.StringFlag{Name: "dir", Usage: "write the files below `dir` instead"},
-		),
+		},
 		Action: func(c *cli.Context) error {
 			if (c.String("o") == "") == (c.String("dir") == "") {
 				return fmt.Errorf("pack: give one of -o file or -dir dir")
 			}
-			opts := defaultOptions()
-			opts.chdir, opts.modFile = c.String("C"), c.String("modfile")
-			opts.args = c.Args().Slice()
-			*code = runPack(opts, c.String("o"), c.String("dir"), stdout, stderr)
+			cc.code = runPack(cc, c, c.String("o"), c.String("dir"))
 			return nil
 		},
 	}
 }
 
-func runPack(opts options, out, dir string, stdout, stderr io.Writer) int {
+func runPack(cc *cmdContext, c *cli.Context, out, dir string) int {
 	gctune.Start() // a one-shot command: see internal/gctune
-	c, code := startCommand(opts, stderr)
-	if c == nil {
+	ctx, intr := notifyInterrupts(context.Background())
+	defer intr.stop()
+	stdout, stderr, fail := cc.stdout, cc.stderr, failTo(cc.stderr)
+	p, code := cc.open(ctx, c, nil)
+	if p == nil {
 		return code
 	}
-	defer c.intr.stop()
-	ctx, p, fail := c.ctx, c.p, c.fail
-	cfg := p.cfg
+	defer p.Close(true, true)
 
-	// First what is missing is fetched, as a download run fetches it.
-	run, cache, err := p.newRun(ctx, opts, false, c.interrupted)
+	// First what is missing is fetched, as a download fetches it.
+	dl, err := p.Download(ctx, project.RunHooks{Interrupted: func() bool { return intr.signal() != nil }})
 	if err != nil {
 		return fail("%v", err)
 	}
-	rep := run.Download(ctx)
-	if rep.Fatal != nil {
-		return fail("%v", rep.Fatal)
-	}
-	if rep.Failed() {
-		for _, m := range rep.Modules {
-			if m.Error != "" {
-				fmt.Fprintf(stderr, "gomodfetch: %s\n", m.Error)
-			}
+	if dl.Failed() {
+		for _, line := range dl.Errors(false, intr.signal() != nil) {
+			fmt.Fprintf(stderr, "gomodfetch: %s\n", line)
 		}
-		return fail("not packing: some modules could not be downloaded")
+		return fail("not packing: the download failed")
 	}
 
 	// Then the pack is written from the cache alone.
-	run2, _, err := p.newRun(ctx, opts, true, nil)
+	res, err := p.Resolve(ctx, false)
 	if err != nil {
 		return fail("%v", err)
 	}
-	res := run2.Resolve(ctx)
 	if res.GraphErr != nil {
 		return fail("%v", res.GraphErr)
 	}
 	// Every .mod and .zip packed is checked as the download checked it.
-	verifier := cfg.engineFor(ctx, opts, p.sums, nil).Verifier
-	pcfg := pack.Config{Cache: cache, SumDBConfigDir: cfg.sumdbConfigDir, Verifier: verifier}
-	if cfg.sumdb != nil {
-		pcfg.SumDB = cfg.sumdb.Name
-	}
+	pcfg := pack.Config{Cache: p.Cache(false), SumDBConfigDir: p.SumDBConfigDir(), Verifier: p.Verifier(ctx), SumDB: p.SumDB()}
 	var sink pack.Sink
 	var tmp string
 	switch {

@@ -1,29 +1,75 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"runtime"
 	"runtime/debug"
 	"strings"
 
 	"github.com/urfave/cli/v2"
+
+	"gomodfetch/project"
 )
 
 // Subcommands. Any other first argument is a module query, so
 // `gomodfetch all` and `gomodfetch golang.org/x/mod@v0.20.0` still download;
-// none of "version", "completion" or "serve" can be a module path (its
-// first element has no dot).
+// none of "verify", "pack", "serve", "version" or "completion" can be a
+// module path to download (its first element has no dot).
 
 // completionFlag is the argument urfave/cli's shell completion appends.
 const completionFlag = "--generate-bash-completion"
 
-func commands(stdout, stderr io.Writer, code *int) []*cli.Command {
+// cmdContext is what run gives its commands: the streams, the -C that
+// run took from the command line, and where a subcommand leaves its exit
+// status.
+type cmdContext struct {
+	stdout, stderr io.Writer
+	rawStderr      io.Writer // stderr unfiltered, for the progress display
+	chdir          string
+	code           int
+}
+
+// takeChdir takes -C out of args (see takeChdir) and keeps its directory
+// for the command; it returns the other arguments and go's complaint.
+func (cc *cmdContext) takeChdir(args, subcommands []string) ([]string, string) {
+	dir, rest, msg := takeChdir(args, subcommands)
+	cc.chdir = dir
+	return rest, msg
+}
+
+// open reads the Go environment and c's settings, and opens the project
+// for a subcommand; on failure it prints why and returns nil and the exit
+// status (1, as go's for a bad GOFLAGS or a project it cannot load).
+func (cc *cmdContext) open(ctx context.Context, c *cli.Context, adjust func(*project.Settings)) (*project.Project, int) {
+	env, err := project.NewEnv(os.Getenv)
+	if err != nil {
+		return nil, failTo(cc.stderr)("%v", err)
+	}
+	s := readSettings(c, cc.chdir, env.Flags)
+	if adjust != nil {
+		adjust(&s)
+	}
+	if err := s.Check(); err != nil {
+		fmt.Fprintf(cc.stderr, "gomodfetch: %v\n", err)
+		return nil, exitUsage
+	}
+	p, err := project.Open(ctx, s, env, hooksFor(cc.stderr))
+	if err != nil {
+		return nil, failEach(cc.stderr, err)
+	}
+	return p, 0
+}
+
+func commands(cc *cmdContext) []*cli.Command {
+	stdout := cc.stdout
 	return []*cli.Command{
-		verifyCommand(stdout, stderr, code), // cmdverify.go
-		packCommand(stdout, stderr, code),   // cmdpack.go
-		serveCommand(),                      // serve.go
+		verifyCommand(cc), // cmdverify.go
+		packCommand(cc),   // cmdpack.go
+		serveCommand(cc),  // serve.go
 		{
 			Name:      "version",
 			Usage:     "print gomodfetch's version, the Go version it was built with and its commit",
@@ -51,7 +97,7 @@ func commands(stdout, stderr io.Writer, code *int) []*cli.Command {
 }
 
 // versionText describes the binary from its build information: the module
-// version ("(devel)" when built from a checkout), the Go version and
+// version ("(devel)" when the build recorded none), the Go version and
 // platform, and the commit when the build recorded one.
 func versionText(info *debug.BuildInfo) string {
 	if info == nil {

@@ -105,32 +105,38 @@ func setupScript(env *testscript.Env) error {
 }
 
 // frontOf returns the front a command names with a leading "@2" (the
-// second front) or, by default, the first, and the remaining arguments.
+// second front) or "@sumdb" (the checksum database's, see setupTrust) or,
+// by default, the first, and the remaining arguments.
 func frontOf(ts *testscript.TestScript, args []string) (*faultproxy.Server, []string) {
 	n := 0
 	if len(args) > 0 && args[0] == "@2" {
 		n, args = 1, args[1:]
+	} else if len(args) > 0 && args[0] == "@sumdb" {
+		n, args = sumdbFrontN, args[1:]
 	}
 	f, _ := ts.Value(frontKey{n}).(*faultproxy.Server)
+	if f == nil && n == sumdbFrontN {
+		ts.Fatalf("no checksum database in this script (add a .sumdb file and a .gomodproxy directory)")
+	}
 	if f == nil {
 		ts.Fatalf("no proxy in this script (add a .gomodproxy directory)")
 	}
 	return f, args
 }
 
-// faults [@2] file replaces a front's fault rules with those in file (see
+// faults [@2|@sumdb] file replaces a front's fault rules with those in file (see
 // faultproxy.ParseRules for the rules).
 func cmdFaults(ts *testscript.TestScript, neg bool, args []string) {
 	f, args := frontOf(ts, args)
 	if neg || len(args) != 1 {
-		ts.Fatalf("usage: faults [@2] file")
+		ts.Fatalf("usage: faults [@2|@sumdb] file")
 	}
 	if err := f.LoadRules(ts.MkAbs(args[0])); err != nil {
 		ts.Fatalf("faults: %v", err)
 	}
 }
 
-// proxyreqs [@2] reset | proxyreqs [@2] [>|<] N
+// proxyreqs [@2|@sumdb] reset | proxyreqs [@2|@sumdb] [>|<] N
 // checks the number of requests a front has seen since the last reset.
 func cmdProxyReqs(ts *testscript.TestScript, neg bool, args []string) {
 	f, args := frontOf(ts, args)
@@ -143,7 +149,7 @@ func cmdProxyReqs(ts *testscript.TestScript, neg bool, args []string) {
 		cmp, args = args[0], args[1:]
 	}
 	if len(args) != 1 {
-		ts.Fatalf("usage: proxyreqs reset | proxyreqs [>|<] N")
+		ts.Fatalf("usage: proxyreqs [@2|@sumdb] reset | proxyreqs [@2|@sumdb] [>|<] N")
 	}
 	want, err := strconv.Atoi(args[0])
 	if err != nil {

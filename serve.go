@@ -6,13 +6,18 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"time"
 
 	"github.com/urfave/cli/v2"
+	"golang.org/x/mod/module"
 
 	"gomodfetch/download"
+	"gomodfetch/modcache"
+	"gomodfetch/policy"
+	"gomodfetch/project"
 	"gomodfetch/proxy"
 	"gomodfetch/serve"
 	"gomodfetch/verify"
@@ -20,11 +25,11 @@ import (
 
 // serveCommand is `gomodfetch serve`: a GOPROXY in front of the engine
 // (package serve), configured from the environment as a download is.
-func serveCommand() *cli.Command {
+func serveCommand(cc *cmdContext) *cli.Command {
 	return &cli.Command{
 		Name:  "serve",
 		Usage: "run a resilient, verifying, caching GOPROXY for every go command",
-		UsageText: "gomodfetch serve [-addr 127.0.0.1:3000] [-cache dir] [-offline] [-log-format text|json]\n" +
+		UsageText: "gomodfetch serve [-addr 127.0.0.1:3000] [-modcache dir] [-offline] [-log-format text|json]\n" +
 			"   export GOPROXY=http://127.0.0.1:3000 GOFLAGS=-mod=mod",
 		Description: "Serves the GOPROXY protocol and proxies the checksum database (GOSUMDB) from the\n" +
 			"module cache, filling it from the server's own GOPROXY list with gomodfetch's retries,\n" +
@@ -34,14 +39,16 @@ func serveCommand() *cli.Command {
 		Flags: append([]cli.Flag{
 			&cli.StringFlag{Name: "addr", Value: "127.0.0.1:3000", Usage: "listen on `host:port` (\":3000\" for every interface, \":0\" for any free port)"},
 			&cli.StringFlag{Name: "addr-file", Usage: "write the server's URL to `file` once it listens"},
-			&cli.StringFlag{Name: "cache", Usage: "module cache `dir` to serve and fill (default: GOMODCACHE)"},
+			&cli.StringFlag{Name: "modcache", Aliases: []string{"cache"}, Usage: "module cache `dir` to serve and fill (default: GOMODCACHE); not the fleet cache, which is -cache-url's"},
 			&cli.BoolFlag{Name: "offline", Usage: "serve only what the cache holds; never ask upstream"},
 			&cli.StringFlag{Name: "log-format", Value: "text", Usage: "access log on stderr as `text` or json"},
 			&cli.DurationFlag{Name: "list-timeout", Value: 10 * time.Second, Usage: "give up refreshing a version list or @latest upstream after `d` and serve the cache's"},
+			&cli.DurationFlag{Name: "stale-after", Value: 2 * time.Second, Usage: "when the cache holds a version list or @latest answer, serve it (marked stale) if upstream has not answered within `d`; the refresh goes on (0: wait up to -list-timeout)"},
 			&cli.DurationFlag{Name: "not-found-ttl", Value: time.Minute, Usage: "remember an upstream \"not found\" for `d` (0: not at all)"},
+			&cli.DurationFlag{Name: "absent-ttl", Value: 30 * time.Minute, Usage: "remember for `d`, across restarts (below the cache), that upstream has no such module version (an exact version's .info, .mod or .zip) (0: only for -not-found-ttl)"},
 			&cli.DurationFlag{Name: "failure-ttl", Value: 10 * time.Second, Usage: "remember any other upstream failure for `d` and answer it again without asking (0: not at all)"},
 			&cli.IntFlag{Name: "upstream", Value: 64, Usage: "send at most `N` upstream requests at a time (clients' first, then prefetches')"},
-			&cli.IntFlag{Name: "client-upstream", Value: 0, Usage: "let one client address start at most `N` upstream fetches at a time; more wait for its own (default: a quarter of -upstream)"},
+			&cli.IntFlag{Name: "client-upstream", Value: 16, Usage: "let one client address start at most `N` upstream fetches at a time (at most -upstream); more wait for its own"},
 			&cli.DurationFlag{Name: "upstream-timeout", Value: time.Minute, Usage: "give up an upstream .info, .mod, list, query or checksum-database read (retries included) after `d`: 504"},
 			&cli.DurationFlag{Name: "zip-timeout", Value: 10 * time.Minute, Usage: "give up an upstream zip download (retries included) after `d`: 504"},
 			&cli.IntFlag{Name: "prefetch", Value: 16, Usage: "when a .mod is served, fetch its requirements' .mod files and its .info and .zip ahead, at most `N` at a time (0: off)"},
@@ -50,18 +57,24 @@ func serveCommand() *cli.Command {
 			&cli.IntFlag{Name: "max-conns-per-client", Value: 128, Usage: "keep at most `N` connections open from one client address (same rule)"},
 			&cli.DurationFlag{Name: "write-timeout", Value: 30 * time.Second, Usage: "cut a client that does not take each 128 KiB of a response within `d`"},
 			&cli.DurationFlag{Name: "shutdown-timeout", Value: 30 * time.Second, Usage: "on SIGTERM or SIGINT, let requests in flight finish for up to `d`"},
+			&cli.StringFlag{Name: "tls-cert", Usage: "answer HTTPS with the certificate (PEM, chain after the leaf) in `file`, reloaded when it changes; needs -tls-key"},
+			&cli.StringFlag{Name: "tls-key", Usage: "the private key (PEM) of -tls-cert, in `file`"},
+			&cli.StringFlag{Name: "credentials", EnvVars: []string{"GOMODFETCH_SERVE_CREDENTIALS"}, Usage: "the clients' credentials, one `file` line each: name:bcrypt-hash (as htpasswd -nbB prints it) and the module path patterns it may read; reloaded when it changes"},
+			&cli.StringFlag{Name: "restrict", EnvVars: []string{"GOMODFETCH_SERVE_RESTRICT"}, Usage: "module path `patterns` (as GOPRIVATE) served only to a credential whose scope covers them: 401 without one, 404 outside its scope"},
+			&cli.BoolFlag{Name: "auth-public", Usage: "require a valid credential for every module path, not only -restrict's"},
+			&cli.StringFlag{Name: "policy", EnvVars: []string{"GOMODFETCH_POLICY"}, Usage: "apply the supply-chain policy in `file` (docs/policy.md): denied versions hidden from lists and @latest and answered 403; reloaded when it changes"},
+			&cli.BoolFlag{Name: "policy-dry-run", Usage: "with -policy, only log and count what it would deny"},
+			&cli.StringFlag{Name: "vulndb", Usage: "read the Go vulnerability database from `source` (https URL, directory or zip; default: the policy's vulndb line, else https://vuln.go.dev), refreshed hourly"},
 		}, append(engineFlags(), fleetFlags()...)...),
-		Action: runServe,
+		Action: func(c *cli.Context) error { return runServe(cc, c) },
 	}
 }
 
-func runServe(c *cli.Context) error {
+func runServe(cc *cmdContext, c *cli.Context) error {
 	stderr := c.App.ErrWriter
-	var opts options
-	opts.readEngine(c)
-	if opts.conns < 1 || c.Int("upstream") < 1 || c.Int("prefetch") < 0 || c.Int("client-upstream") < 0 || c.Int("prefetch-per-client") < 1 ||
+	if c.Int("upstream") < 1 || c.Int("prefetch") < 0 || c.Int("client-upstream") < 1 || c.Int("prefetch-per-client") < 1 ||
 		c.Int("max-conns") < 1 || c.Int("max-conns-per-client") < 1 {
-		return cli.Exit("gomodfetch serve: -conns, -upstream, -prefetch-per-client, -max-conns and -max-conns-per-client must be at least 1, -prefetch and -client-upstream at least 0", exitUsage)
+		return cli.Exit("gomodfetch serve: -upstream, -client-upstream, -prefetch-per-client, -max-conns and -max-conns-per-client must be at least 1, -prefetch at least 0", exitUsage)
 	}
 	for _, name := range []string{"upstream-timeout", "zip-timeout", "write-timeout"} {
 		if c.Duration(name) <= 0 {
@@ -79,39 +92,46 @@ func runServe(c *cli.Context) error {
 	}
 	fail := func(err error) error { return cli.Exit("gomodfetch serve: "+err.Error(), 1) }
 
-	cfg, err := loadConfig(newGoEnv(os.Getenv))
+	env, err := project.NewEnv(os.Getenv)
 	if err != nil {
 		return fail(err)
 	}
-	if dir := c.String("cache"); dir != "" {
-		if cfg.modCache, err = filepath.Abs(dir); err != nil {
-			return fail(err)
-		}
-	}
-	if cfg.warning != "" {
-		logger.Warn(cfg.warning)
-	}
-	if cfg.sumdb == nil {
-		logger.Warn("GOSUMDB=off: nothing is checked in a checksum database; what upstream serves is stored and served as it is")
-	}
-
-	// The engine runs on a context of its own, ended only after the
-	// requests in flight had their chance to finish.
-	engineCtx, stopEngine := context.WithCancel(context.Background())
-	defer stopEngine()
-	// The fleet cache: replicas that share one bucket fill each other.
-	fopts := fleetOptionsFrom(c)
-	if err := fopts.check(); err != nil {
+	settings := readSettings(c, cc.chdir, env.Flags)
+	settings.ModCache = c.String("modcache")
+	if err := settings.Check(); err != nil {
 		return cli.Exit("gomodfetch serve: "+err.Error(), exitUsage)
 	}
-	fl, err := openFleet(engineCtx, fopts, cfg, stderr)
+	// The engine runs on a context of its own, ended only after the
+	// requests in flight had their chance to finish. The fleet cache:
+	// replicas that share one bucket fill each other.
+	engineCtx, stopEngine := context.WithCancel(context.Background())
+	defer stopEngine()
+	p, err := project.OpenEngine(engineCtx, settings, env, project.Hooks{
+		Warn: func(msg string) { logger.Warn(msg) },
+	})
 	if err != nil {
 		return fail(err)
 	}
-	defer fl.close()
-	dc := cfg.engineFor(engineCtx, opts, nil, nil)
+	defer p.Close(true, true)
+	if err := p.SumDBErr(); err != nil {
+		return fail(err)
+	}
+	if p.SumDB() == "" {
+		logger.Warn("GOSUMDB=off: nothing is checked in a checksum database; what upstream serves is stored and served as it is")
+	}
+	dc := p.EngineConfig(engineCtx)
 	dc.GoCommand = nil // a module only version control has: 404, the client goes direct
 	dc.ForgetAnswers = true
+	if !c.Bool("offline") {
+		// Paths the checksum database does not cover (GONOSUMDB, GOPRIVATE,
+		// GOSUMDB=off): the first hash served of each version is kept, and
+		// different bytes for it later are refused (serve-private.sum).
+		stopRecord, err := recordFirstHashes(engineCtx, dc.Verifier, dc.Cache, logger)
+		if err != nil {
+			return fail(err)
+		}
+		defer stopRecord()
+	}
 	var srv *serve.Server
 	dc.Router.OnEvent = func(p proxy.Proxy, event string) {
 		if srv != nil {
@@ -120,15 +140,17 @@ func runServe(c *cli.Context) error {
 	}
 	sc := serve.Config{
 		Cache:             dc.Cache,
-		Private:           cfg.noProxy,
+		Private:           p.NoProxy,
 		Offline:           c.Bool("offline"),
 		Context:           engineCtx,
 		Logger:            logger,
 		ListTimeout:       c.Duration("list-timeout"),
+		StaleAfter:        offIfZero(c.Duration("stale-after")),
 		NotFoundTTL:       offIfZero(c.Duration("not-found-ttl")),
+		AbsentTTL:         offIfZero(c.Duration("absent-ttl")),
 		FailureTTL:        offIfZero(c.Duration("failure-ttl")),
 		MaxUpstream:       c.Int("upstream"),
-		ClientUpstream:    c.Int("client-upstream"),
+		ClientUpstream:    min(c.Int("client-upstream"), c.Int("upstream")),
 		UpstreamTimeout:   c.Duration("upstream-timeout"),
 		ZipTimeout:        c.Duration("zip-timeout"),
 		Prefetch:          offIfZero(c.Int("prefetch")),
@@ -141,13 +163,44 @@ func runServe(c *cli.Context) error {
 		// download.New only after the hook above is set.
 		sc.Fetcher = download.New(dc)
 	}
-	if cfg.sumdb != nil {
-		sc.SumDBName = cfg.sumdb.Name
-		sc.SumDBCacheDir = filepath.Join(cfg.modCache, "cache", "download", "sumdb")
-		sc.SumDBConfigDir = cfg.sumdbConfigDir
+	if sc.SumDBName = p.SumDB(); sc.SumDBName != "" {
+		sc.SumDBCacheDir = filepath.Join(p.ModCache(), "cache", "download", "sumdb")
+		sc.SumDBConfigDir = p.SumDBConfigDir()
 		if db, ok := dc.Verifier.DB.(*verify.SumDBClient); ok && !sc.Offline {
 			sc.SumDB = db
 		}
+	}
+	if cert, key := c.String("tls-cert"), c.String("tls-key"); cert != "" || key != "" {
+		if cert == "" || key == "" {
+			return cli.Exit("gomodfetch serve: -tls-cert and -tls-key go together", exitUsage)
+		}
+		sc.TLS = &serve.TLSFiles{Cert: cert, Key: key}
+	}
+	if file := c.String("credentials"); file != "" {
+		creds, err := serve.LoadCredentials(file, func(msg string, err error) { logger.Warn(msg, "error", err.Error()) })
+		if err != nil {
+			return fail(err)
+		}
+		sc.Credentials = creds
+		sc.PublicNeedsAuth = c.Bool("auth-public")
+		if pats := c.String("restrict"); pats != "" {
+			sc.Restricted = func(path string) bool { return module.MatchPrefixPatterns(pats, path) }
+		}
+		if sc.TLS == nil {
+			logger.Warn("-credentials without -tls-cert: secrets cross the network in clear unless a TLS-terminating proxy is in front")
+		}
+	} else if c.String("restrict") != "" || c.Bool("auth-public") {
+		return cli.Exit("gomodfetch serve: -restrict and -auth-public need -credentials", exitUsage)
+	}
+	if file := c.String("policy"); file != "" {
+		gate, seen, err := openPolicy(engineCtx, file, c.String("vulndb"), p.ModCache(), dc.Router.Client.HTTP, logger)
+		if err != nil {
+			return fail(err)
+		}
+		defer seen.Close()
+		sc.Policy, sc.Seen, sc.PolicyDryRun = gate, seen, c.Bool("policy-dry-run")
+	} else if c.Bool("policy-dry-run") || c.String("vulndb") != "" {
+		return cli.Exit("gomodfetch serve: -policy-dry-run and -vulndb need -policy", exitUsage)
 	}
 	srv = serve.New(sc)
 	dc.Router.Client.Gate = srv.Gate() // every upstream request within -upstream
@@ -157,13 +210,16 @@ func runServe(c *cli.Context) error {
 		return fail(err)
 	}
 	url := "http://" + l.Addr().String()
+	if sc.TLS != nil {
+		url = "https://" + l.Addr().String()
+	}
 	if f := c.String("addr-file"); f != "" {
 		if err := writeAtomic(f, url+"\n"); err != nil {
 			l.Close()
 			return fail(err)
 		}
 	}
-	logger.Info("serving", "url", url, "cache", cfg.modCache, "offline", sc.Offline, "upstream", proxyList(cfg.proxies), "sumdb", sc.SumDBName)
+	logger.Info("serving", "url", url, "cache", p.ModCache(), "offline", sc.Offline, "upstream", p.Proxies(), "sumdb", sc.SumDBName)
 
 	sigCtx, intr := notifyInterrupts(context.Background())
 	defer intr.stop()
@@ -183,7 +239,7 @@ func runServe(c *cli.Context) error {
 	stopEngine()
 	srv.Wait()
 	// Write-backs to the fleet cache get -cache-wait to finish.
-	for _, line := range fl.finish(false, false) {
+	for _, line := range p.Close(false, false) {
 		logger.Info(line)
 	}
 	if err != nil && !errors.Is(err, context.DeadlineExceeded) {
@@ -201,17 +257,6 @@ func offIfZero[T int | time.Duration](v T) T {
 	return v
 }
 
-func proxyList(ps []proxy.Proxy) string {
-	s := ""
-	for i, p := range ps {
-		if i > 0 {
-			s += ","
-		}
-		s += p.String()
-	}
-	return s
-}
-
 // writeAtomic writes data to file by rename, so a reader never sees it
 // half written.
 func writeAtomic(file, data string) error {
@@ -220,4 +265,108 @@ func writeAtomic(file, data string) error {
 		return err
 	}
 	return os.Rename(tmp, file)
+}
+
+// openPolicy loads serve's policy file (watched for changes), the
+// vulnerability database it needs (refreshed hourly; a failed refresh
+// keeps the data in use) and the first-seen record below the module cache.
+func openPolicy(ctx context.Context, file, vulndb, modCache string, hc *http.Client, logger *slog.Logger) (*policy.Gate, *policy.Seen, error) {
+	w, err := policy.NewWatcher(file)
+	if err != nil {
+		return nil, nil, err
+	}
+	go w.Run(ctx, time.NewTicker(5*time.Second).C, func(changed bool, err error) {
+		switch {
+		case err != nil:
+			logger.Warn("policy file not reloaded; the previous policy stays in force", "error", err.Error())
+		case changed:
+			logger.Info("policy reloaded", "file", file)
+		}
+	})
+	gate := &policy.Gate{Policy: w}
+	if w.Current().ChecksVulns() {
+		if vulndb == "" {
+			vulndb = w.Current().VulnDB()
+		}
+		if vulndb == "" {
+			vulndb = "https://vuln.go.dev"
+		}
+		db, err := policy.OpenVulnDB(vulndb, policy.VulnOptions{Client: hc})
+		if err != nil {
+			return nil, nil, err
+		}
+		rctx, cancel := context.WithTimeout(ctx, time.Minute)
+		if err := db.Refresh(rctx); err != nil {
+			logger.Warn("vulnerability database not read; versions it would check are refused until it is", "source", vulndb, "error", err.Error())
+		}
+		cancel()
+		go db.Run(ctx, time.NewTicker(time.Hour).C, func(err error) {
+			if err != nil {
+				logger.Warn("vulnerability database not refreshed; the data in use stays", "source", vulndb, "error", err.Error())
+			}
+		})
+		gate.Vulns = db
+	}
+	dir := filepath.Join(modCache, "cache", "gomodfetch")
+	if err := os.MkdirAll(dir, 0o777); err != nil {
+		return nil, nil, err
+	}
+	seen, err := policy.OpenSeen(filepath.Join(dir, "policy-first-seen"))
+	if err != nil {
+		return nil, nil, err
+	}
+	for _, e := range w.Current().Expired(time.Now()) {
+		logger.Warn("policy exception expired", "exception", fmt.Sprint(e))
+	}
+	return gate, seen, nil
+}
+
+// recordFirstHashes gives v a record, in go.sum form, of the hashes it
+// accepted for paths no checksum database covers, read from and written
+// to $GOMODCACHE/cache/gomodfetch/serve-private.sum (flushed each second
+// while something is new, and at stop): a version whose bytes change
+// upstream (a moved tag, a rebuilt zip) is refused from then on, across
+// restarts. An operator retires a version by deleting its lines.
+func recordFirstHashes(ctx context.Context, v *verify.Verifier, cache *modcache.Cache, logger *slog.Logger) (stop func(), err error) {
+	if v == nil || v.SkipSumDB == nil {
+		return func() {}, nil
+	}
+	dir := filepath.Join(cache.Root, "cache", "gomodfetch")
+	if err := os.MkdirAll(dir, 0o777); err != nil {
+		return nil, err
+	}
+	file := filepath.Join(dir, "serve-private.sum")
+	sums, err := verify.ReadSums(file)
+	if err != nil {
+		return nil, fmt.Errorf("reading the record of private modules' hashes: %w", err)
+	}
+	v.Sums, v.RecordOnly = sums, v.SkipSumDB
+	keep := func(m module.Version) bool { return v.SkipSumDB(m.Path) }
+	flush := func() {
+		if err := sums.WriteAdded(cache, keep); err != nil {
+			logger.Warn("writing the record of private modules' hashes failed", "file", file, "error", err.Error())
+		}
+	}
+	done := make(chan struct{})
+	stopped := make(chan struct{})
+	go func() {
+		defer close(stopped)
+		t := time.NewTicker(time.Second)
+		defer t.Stop()
+		for {
+			select {
+			case <-t.C:
+				flush()
+			case <-done:
+				return
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
+	return func() {
+		close(done)
+		<-stopped
+		flush()
+	}, nil
 }

@@ -1,7 +1,16 @@
 package main
 
 import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
 	"fmt"
+	"math/big"
+	"net"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -13,6 +22,7 @@ import (
 	"time"
 
 	"github.com/rogpeppe/go-internal/testscript"
+	"golang.org/x/crypto/bcrypt"
 )
 
 // serveCmds are the testscript commands for the serve scripts.
@@ -20,6 +30,64 @@ var serveCmds = map[string]func(ts *testscript.TestScript, neg bool, args []stri
 	"serveurl":  cmdServeURL,
 	"parallel":  cmdParallel,
 	"proxywait": cmdProxyWait,
+	"mkcert":    cmdMkcert,
+	"mkcred":    cmdMkcred,
+	"netrc":     cmdNetrc,
+}
+
+// mkcert cert.pem key.pem writes a self-signed certificate for 127.0.0.1
+// (a CA of its own, so a client can trust it with SSL_CERT_FILE) and its
+// key.
+func cmdMkcert(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 2 {
+		ts.Fatalf("usage: mkcert cert.pem key.pem")
+	}
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	ts.Check(err)
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(time.Now().UnixNano()), Subject: pkix.Name{CommonName: "gomodfetch test"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour),
+		IPAddresses: []net.IP{net.ParseIP("127.0.0.1")}, IsCA: true, BasicConstraintsValid: true,
+		KeyUsage: x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign,
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	ts.Check(err)
+	kder, err := x509.MarshalECPrivateKey(key)
+	ts.Check(err)
+	ts.Check(os.WriteFile(ts.MkAbs(args[0]), pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o644))
+	ts.Check(os.WriteFile(ts.MkAbs(args[1]), pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kder}), 0o600))
+}
+
+// mkcred file name secret [scopes] adds a credential line to serve's
+// credentials file (bcrypt, as htpasswd -nbB).
+func cmdMkcred(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) < 3 || len(args) > 4 {
+		ts.Fatalf("usage: mkcred file name secret [scopes]")
+	}
+	h, err := bcrypt.GenerateFromPassword([]byte(args[2]), bcrypt.MinCost)
+	ts.Check(err)
+	line := args[1] + ":" + string(h)
+	if len(args) == 4 {
+		line += " " + args[3]
+	}
+	f, err := os.OpenFile(ts.MkAbs(args[0]), os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o600)
+	ts.Check(err)
+	_, err = f.WriteString(line + "\n")
+	ts.Check(err)
+	ts.Check(f.Close())
+}
+
+// netrc URL login password writes $HOME/.netrc with one machine: URL's
+// host and port.
+func cmdNetrc(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 3 {
+		ts.Fatalf("usage: netrc URL login password")
+	}
+	u, err := url.Parse(args[0])
+	ts.Check(err)
+	home := ts.Getenv("HOME")
+	ts.Check(os.MkdirAll(home, 0o777))
+	ts.Check(os.WriteFile(filepath.Join(home, ".netrc"), []byte(fmt.Sprintf("machine %s login %s password %s\n", u.Host, args[1], args[2])), 0o600))
 }
 
 // serveurl file VAR waits (up to 30s) for file, which `gomodfetch serve
@@ -32,7 +100,7 @@ func cmdServeURL(ts *testscript.TestScript, neg bool, args []string) {
 	deadline := time.Now().Add(30 * time.Second)
 	for {
 		data, err := os.ReadFile(file)
-		if err == nil && strings.HasPrefix(string(data), "http://") {
+		if err == nil && (strings.HasPrefix(string(data), "http://") || strings.HasPrefix(string(data), "https://")) {
 			ts.Setenv(args[1], strings.TrimSpace(string(data)))
 			return
 		}

@@ -9,8 +9,6 @@ import (
 	"strings"
 	"sync/atomic"
 	"syscall"
-
-	"gomodfetch/download"
 )
 
 // interrupts cancels a run on SIGINT or SIGTERM and remembers which signal
@@ -59,16 +57,6 @@ func (in *interrupts) exitCode() int {
 		return 128 + int(s)
 	}
 	return 130
-}
-
-// graphError reports a failure to load the module graph, unless it is
-// the interruption or the unusable cache, which are reported once at the
-// end.
-func graphError(stderr io.Writer, in *interrupts, f *download.Fetcher, err error) {
-	if in.signal() != nil || f.CacheError() != nil {
-		return
-	}
-	fmt.Fprintf(stderr, "gomodfetch: %v\n", err)
 }
 
 // reportInterrupt says which signal stopped the run, how many modules

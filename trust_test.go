@@ -3,6 +3,7 @@ package main
 import (
 	"archive/zip"
 	"bufio"
+	"context"
 	"crypto/rand"
 	"encoding/pem"
 	"errors"
@@ -16,10 +17,12 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 
 	"github.com/rogpeppe/go-internal/testscript"
+	"golang.org/x/mod/module"
 	"golang.org/x/mod/sumdb"
 	"golang.org/x/mod/sumdb/note"
 )
@@ -41,6 +44,10 @@ const sumdbName = "sumdb.test"
 // checksum database on 127.0.0.1:0, served at $SUMDBURL and, through a
 // proxy in front of the script's module proxy that supports it, at
 // $GOPROXY/sumdb/<name>/. GOSUMDB is set to its key and GONOSUMDB cleared.
+// Its lookups and tiles (not supported) come through a fault-injecting
+// front of their own, "@sumdb" to the faults, proxylog and proxyreqs
+// commands (paths below /sumdb/<name>/: lookup/..., tile/...), with the
+// rules in the file faults-sumdb from the start.
 // $SUMDBREDIRECT/<path>@<version>: is the same database gone bad: every
 // lookup there answers with the record of path@version.
 func setupTrust(env *testscript.Env) error {
@@ -52,9 +59,16 @@ func setupTrust(env *testscript.Env) error {
 	if err != nil {
 		return err
 	}
-	db := sumdb.NewServer(sumdb.NewTestServer(skey, func(path, vers string) ([]byte, error) {
+	ts := sumdb.NewTestServer(skey, func(path, vers string) ([]byte, error) {
+		if strings.HasPrefix(path, fillerPrefix) {
+			return []byte(path + " " + vers + " " + fillerHash + "\n"), nil
+		}
 		return sumdbLines(lines, path, vers)
-	}))
+	})
+	db, err := fillSumDB(env, ts, lines)
+	if err != nil {
+		return err
+	}
 	var (
 		upstream  http.Handler = http.NotFoundHandler()
 		proxyPath string
@@ -73,13 +87,17 @@ func setupTrust(env *testscript.Env) error {
 	}
 	rec := &requestLog{}
 	prefix := proxyPath + "/sumdb/" + sumdbName
+	front, err := sumdbFront(env, db, prefix)
+	if err != nil {
+		return err
+	}
 	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch {
 		case r.URL.Path == prefix+"/supported":
 			rec.add(r)
 		case strings.HasPrefix(r.URL.Path, prefix+"/"):
 			rec.add(r)
-			http.StripPrefix(prefix, db).ServeHTTP(w, r)
+			front.ServeHTTP(w, r)
 		case strings.HasPrefix(r.URL.Path, "/sumdb-redirect/"):
 			// $SUMDBREDIRECT/<path>@<version>:/lookup/<other>: the signed
 			// record of path@version, whatever was asked (go's
@@ -114,6 +132,118 @@ func setupTrust(env *testscript.Env) error {
 		env.Setenv("PROXYURL", base+proxyPath)
 	}
 	return nil
+}
+
+// Filler records of a database that .sumdb-fill asks to be grown.
+const (
+	fillerPrefix = "filler.example/"
+	fillerHash   = "h1:47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU="
+)
+
+// fillSumDB returns the handler of the test database ts. A script with a
+// .sumdb-fill file ("spread S" and "grow G", one a line) gets a database
+// that looks more like sum.golang.org's, a large tree in which the
+// script's modules are far apart and which grows while it is used: S
+// records of other modules are added before each module version .sumdb
+// names (in its order, at setup), and G more before each lookup is
+// answered.
+func fillSumDB(env *testscript.Env, ts *sumdb.TestServer, lines string) (http.Handler, error) {
+	db := sumdb.NewServer(ts)
+	data, err := os.ReadFile(filepath.Join(env.WorkDir, ".sumdb-fill"))
+	if errors.Is(err, fs.ErrNotExist) {
+		return db, nil
+	} else if err != nil {
+		return nil, err
+	}
+	var spread, grow int
+	for _, l := range strings.Split(string(data), "\n") {
+		if f := strings.Fields(l); len(f) == 2 {
+			n, err := strconv.Atoi(f[1])
+			if err != nil || n < 0 || n > 1<<20 {
+				return nil, fmt.Errorf(".sumdb-fill: bad count %q", f[1])
+			}
+			switch f[0] {
+			case "spread":
+				spread = n
+			case "grow":
+				grow = n
+			default:
+				return nil, fmt.Errorf(".sumdb-fill: unknown %q", f[0])
+			}
+		}
+	}
+	var (
+		mu     sync.Mutex
+		filled int
+	)
+	ctx := context.Background()
+	fill := func(n int) error {
+		mu.Lock()
+		defer mu.Unlock()
+		for range n {
+			filled++
+			if _, err := ts.Lookup(ctx, module.Version{Path: fmt.Sprintf("%sf%d", fillerPrefix, filled), Version: "v1.0.0"}); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	sums, err := os.ReadFile(lines)
+	if err != nil {
+		return nil, err
+	}
+	for _, l := range strings.Split(string(sums), "\n") {
+		f := strings.Fields(l)
+		if len(f) != 3 || strings.HasSuffix(f[1], "/go.mod") {
+			continue
+		}
+		if err := fill(spread); err != nil {
+			return nil, err
+		}
+		if _, err := ts.Lookup(ctx, module.Version{Path: f[0], Version: f[1]}); err != nil {
+			return nil, err
+		}
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasPrefix(r.URL.Path, "/lookup/") {
+			if err := fill(grow); err != nil {
+				http.Error(w, err.Error(), http.StatusInternalServerError)
+				return
+			}
+		}
+		db.ServeHTTP(w, r)
+	}), nil
+}
+
+// sumdbFront starts the fault-injecting front of db (see setupTrust) and
+// returns a handler that passes requests for prefix/... to it.
+func sumdbFront(env *testscript.Env, db http.Handler, prefix string) (http.Handler, error) {
+	back := httptest.NewServer(http.StripPrefix(prefix, db))
+	env.Defer(back.Close)
+	f, err := faultproxy.Start(faultproxy.Options{Backend: back.URL + prefix})
+	if err != nil {
+		return nil, err
+	}
+	env.Defer(f.Close)
+	if rules := filepath.Join(env.WorkDir, "faults-sumdb"); fileExists(rules) {
+		if err := f.LoadRules(rules); err != nil {
+			return nil, err
+		}
+	}
+	env.Values[frontKey{sumdbFrontN}] = f
+	u, err := url.Parse(f.URL)
+	if err != nil {
+		return nil, err
+	}
+	return httputil.NewSingleHostReverseProxy(&url.URL{Scheme: u.Scheme, Host: u.Host}), nil
+}
+
+// sumdbFrontN is the checksum database's front among a script's fronts.
+const sumdbFrontN = 2
+
+func fileExists(name string) bool {
+	_, err := os.Stat(name)
+	return err == nil
 }
 
 // sumdbLines returns the lines of file for path at vers (the module and its

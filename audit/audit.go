@@ -37,6 +37,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"gomodfetch/internal/beneath"
+	"gomodfetch/internal/errline"
 	"gomodfetch/modcache"
 	"gomodfetch/pipeline"
 	"gomodfetch/verify"
@@ -136,7 +137,7 @@ func Check(ctx context.Context, cfg Config, res *pipeline.Resolution) ([]*Findin
 		}
 		have[mod] = true
 		f := &Finding{Path: mod.Path, Version: mod.Version, GoModOnly: true}
-		f.add(modcache.PartMod, "the module graph cannot read its .mod: %s", firstLine(err))
+		f.add(modcache.PartMod, "the module graph cannot read its .mod: %s", errline.First(err))
 		found = append(found, f)
 	}
 	return found, other
@@ -172,11 +173,6 @@ func moduleOf(err error) (module.Version, bool) {
 		return module.Version{Path: me.Path, Version: me.Version}, true
 	}
 	return module.Version{}, false
-}
-
-func firstLine(err error) string {
-	s, _, _ := strings.Cut(err.Error(), "\n")
-	return s
 }
 
 type auditor struct{ cfg Config }

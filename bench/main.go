@@ -15,6 +15,7 @@
 //	go run ./bench            # the full run (a few minutes)
 //	go run ./bench -quick     # a smaller module set, one round
 //	go run ./bench -serve     # gomodfetch serve: cold through it, warm throughput (bench/serve.go)
+//	go run ./bench -serve-load # gomodfetch serve under healthy and hostile clients at once (bench/serveload.go)
 //	go run ./bench -set projects  # real projects' go.mod and go.sum, from a mirror (bench/real.go)
 package main
 
@@ -93,6 +94,9 @@ func main() {
 	runBench := run
 	if *serveBench {
 		runBench = runServe // bench/serve.go
+	}
+	if *serveLoadBench {
+		runBench = runServeLoad // bench/serveload.go
 	}
 	if *all {
 		runBench = runAll
@@ -225,13 +229,7 @@ func run(o options) error {
 	}
 	defer px.Close()
 
-	baseEnv := []string{
-		"PATH=" + os.Getenv("PATH"),
-		"HOME=" + filepath.Join(work, "home"),
-		"GOENV=off", "GOTOOLCHAIN=local", "GOWORK=off", "GOSUMDB=off",
-		"GOPRIVATE=", "GONOPROXY=", "GONOSUMDB=", "GOFLAGS=-modcacherw",
-		"GOPROXY=" + px.URL, "GOCACHE=" + filepath.Join(work, "gocache"),
-	}
+	baseEnv := benchEnv(work, px.URL)
 	if o.net == "file" {
 		baseEnv = append(baseEnv, "GOPROXY=file://"+filepath.ToSlash(set.Dir))
 		connBW, linkBW = 0, 0
@@ -458,6 +456,19 @@ func run(o options) error {
 		return fmt.Errorf("%d cases where the caches differ", len(mismatches))
 	}
 	return nil
+}
+
+// benchEnv is the environment every tool the bench runs starts from: its
+// home and build cache under work, GOPROXY=goproxy, nothing from the
+// user's go env. (A setting appended later wins: os/exec keeps the last.)
+func benchEnv(work, goproxy string) []string {
+	return []string{
+		"PATH=" + os.Getenv("PATH"),
+		"HOME=" + filepath.Join(work, "home"),
+		"GOENV=off", "GOTOOLCHAIN=local", "GOWORK=off", "GOSUMDB=off",
+		"GOPRIVATE=", "GONOPROXY=", "GONOSUMDB=", "GOFLAGS=-modcacherw",
+		"GOPROXY=" + goproxy, "GOCACHE=" + filepath.Join(work, "gocache"),
+	}
 }
 
 // tools returns the gomodfetch binary to measure (-gomodfetch, or this

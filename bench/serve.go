@@ -362,13 +362,7 @@ func runServe(o options) error {
 	if o.net == "file" {
 		upstream = "file://" + filepath.ToSlash(set.Dir)
 	}
-	baseEnv := []string{
-		"PATH=" + os.Getenv("PATH"),
-		"HOME=" + filepath.Join(work, "home"),
-		"GOENV=off", "GOTOOLCHAIN=local", "GOWORK=off", "GOSUMDB=off",
-		"GOPRIVATE=", "GONOPROXY=", "GONOSUMDB=", "GOFLAGS=-modcacherw",
-		"GOPROXY=" + upstream, "GOCACHE=" + filepath.Join(work, "gocache"),
-	}
+	baseEnv := benchEnv(work, upstream)
 
 	tools := []coldTool{
 		{name: "go mod download"},
@@ -647,9 +641,11 @@ func loadAvg() string {
 
 // scrape reads a Prometheus text page into series → value (nothing on
 // failure).
-func scrape(url string) map[string]int {
+func scrape(url string) map[string]int { return scrapeWith(http.DefaultClient, url) }
+
+func scrapeWith(hc *http.Client, url string) map[string]int {
 	m := map[string]int{}
-	resp, err := http.Get(url)
+	resp, err := hc.Get(url)
 	if err != nil {
 		return m
 	}
@@ -794,25 +790,11 @@ func drive(p *proc, files []warmFile, clients int, d time.Duration) warmResult {
 }
 
 // get asks for url and reads the whole answer, which must be 200 and, if
-// size is not -1, size bytes long.
+// size is not -1, size bytes long (see check).
 func get(hc *http.Client, url string, size int64) (int64, error) {
-	resp, err := hc.Get(url)
-	if err != nil {
-		return 0, err
-	}
-	defer resp.Body.Close()
-	n, err := io.Copy(io.Discard, resp.Body)
-	switch {
-	case err != nil:
-		return n, fmt.Errorf("%s: after %d bytes: %v", url, n, err)
-	case resp.StatusCode != http.StatusOK:
-		return n, fmt.Errorf("%s: %s", url, resp.Status)
-	case resp.ContentLength >= 0 && n != resp.ContentLength:
-		return n, fmt.Errorf("%s: %d bytes of %d", url, n, resp.ContentLength)
-	case size >= 0 && n != size:
-		return n, fmt.Errorf("%s: %d bytes, the file has %d", url, n, size)
-	case size < 0 && n == 0:
+	n, _, err := check(context.Background(), hc, url, nil, expect{status: http.StatusOK, size: size})
+	if err == nil && size < 0 && n == 0 {
 		return n, errors.New(url + ": empty")
 	}
-	return n, nil
+	return n, err
 }

@@ -60,10 +60,10 @@ type Config struct {
 	// ReuseKeys are the module versions (and path@query pairs) that the
 	// -reuse file holds records with an Origin for (see Reused).
 	ReuseKeys map[module.Version]bool
-	// Tier, if not nil, is asked for each version's .info, .mod and .zip
+	// Fleet, if not nil, is asked for each version's .info, .mod and .zip
 	// before the GOPROXY list, and given back what the list served (see
-	// Tier).
-	Tier Tier
+	// Fleet).
+	Fleet Fleet
 	// Extractions bounds how many zips are unpacked at a time (zero:
 	// GOMAXPROCS). Unpacking is disk- and CPU-bound: more at once than
 	// there are CPUs only contends in the file system.
@@ -165,7 +165,7 @@ type Stats struct {
 	Bytes    int64
 	Retries  int64
 	Zips     int            // zips downloaded rather than found in the cache
-	Served   map[string]int // proxy or Tier (redacted) → zips it served
+	Served   map[string]int // proxy or Fleet (redacted) → zips it served
 }
 
 // Stats returns the counters so far.
@@ -188,8 +188,8 @@ func (f *Fetcher) Stats() Stats {
 // countZip records a zip downloaded from source.
 func (f *Fetcher) countZip(from served) {
 	source := from.proxy
-	if from.tier {
-		source = f.cfg.Tier.String()
+	if from.fleet {
+		source = f.cfg.Fleet.String()
 	}
 	f.mu.Lock()
 	f.served[source]++

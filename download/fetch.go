@@ -159,9 +159,14 @@ func (x *fetch) run(ctx context.Context) error {
 		return module.VersionError(mod, we)
 	}
 
-	zctx, cancelZip := context.WithCancel(ctx)
+	// The .mod and .zip are asked alongside the .info: until the .info
+	// answers, -x marks their requests speculative (go asks the .info
+	// first and nothing more if it fails).
+	var infoOK atomic.Bool
+	sctx := proxy.Speculative(ctx, infoOK.Load)
+	zctx, cancelZip := context.WithCancel(sctx)
 	defer cancelZip()
-	info, gomod := x.prefetch(ctx, cancelZip)
+	info, gomod := x.prefetch(ctx, sctx, cancelZip, &infoOK)
 
 	held, err := f.cfg.Cache.Lock(ctx, mod)
 	if err != nil {
@@ -311,18 +316,27 @@ func (x *fetch) fill(info *modcache.Info, infoFile, modFile, modSum, zipfile, ha
 
 // prefetch starts the .info and go.mod requests. Either failing cancels the
 // zip download (cancelZip): the module fails anyway.
-func (x *fetch) prefetch(ctx context.Context, cancelZip func()) (*future[infoAnswer], *future[modFile]) {
+func (x *fetch) prefetch(ctx, sctx context.Context, cancelZip func(), infoOK *atomic.Bool) (*future[infoAnswer], *future[modFile]) {
 	info := start(func() (infoAnswer, error) {
 		info, cached, err := x.f.Info(ctx, x.mod)
 		if err != nil {
 			cancelZip()
+		} else {
+			infoOK.Store(true)
 		}
 		return infoAnswer{info, cached}, err
 	})
 	gomod := start(func() (modFile, error) {
+		// After the .info, as go asks them: a version whose .info the
+		// proxy refuses leaves no .mod, version list entry or checksum
+		// database answer in the cache (the zip still starts at once,
+		// and commits nothing before both have answered).
+		if _, err := info.wait(); err != nil {
+			return modFile{}, err
+		}
 		// Not goMod: the hand-off to the go command would wait for the
 		// version lock this fetch is about to take.
-		r, err := x.f.goModFromProxies(ctx, x.mod)
+		r, err := x.f.goModFromProxies(sctx, x.mod)
 		if err != nil {
 			cancelZip()
 		}
@@ -417,14 +431,14 @@ func (x *fetch) downloadZip(ctx context.Context, held *modcache.Locked) (verifie
 		return verifiedZip{}, module.VersionError(mod, err)
 	}
 	var (
-		seen repeats
-		z    verifiedZip
-		from served
-		actx = ctx  // refused proxies are asked last on the next try
-		tier = true // the fleet cache is asked first, until it fails
+		seen  repeats
+		z     verifiedZip
+		from  served
+		actx  = ctx  // refused proxies are asked last on the next try
+		fleet = true // the fleet cache is asked first, until it fails
 	)
 	err = retry.Do(ctx, f.cfg.Router.Policy, func(ctx context.Context) error {
-		got, src, err := x.fetchZipBytes(actx, held, rel, &seen, tier)
+		got, src, err := x.fetchZipBytes(actx, held, rel, &seen, fleet)
 		if err != nil {
 			return askedOut{err}
 		}
@@ -450,21 +464,21 @@ func (x *fetch) downloadZip(ctx context.Context, held *modcache.Locked) (verifie
 				}
 				// Data that does not inflate, or fails its CRC: damage on
 				// the way, unless the proxy serves the same bytes again.
-				bad := &badResponse{fmt.Errorf("downloaded zip is damaged: %v", err), fileDigest(got.tmp)}
+				bad := &badResponse{fmt.Errorf("downloaded zip is damaged: %v", err), verify.FileDigest(got.tmp)}
 				got.discard()
-				return x.refused(&from, &tier, rel, &seen, bad)
+				return x.refused(&from, &fleet, rel, &seen, bad)
 			}
 			got.unpacked, hash = u, u.Hash
 		}
 		if err := f.cfg.Verifier.Check(ctx, mod, hash); err != nil {
 			got.discard()
-			return x.refused(&from, &tier, rel, &seen, err)
+			return x.refused(&from, &fleet, rel, &seen, err)
 		}
 		got.hash = hash
 		z = got
 		return nil
 	}, func(a retry.Attempt) {
-		if !from.tier {
+		if !from.fleet {
 			f.cfg.Router.Retried(from.p, a)
 			actx = proxy.Avoiding(actx, from.p)
 		}
@@ -485,12 +499,12 @@ func (x *fetch) downloadZip(ctx context.Context, held *modcache.Locked) (verifie
 // cache, it is reported damaged there and the proxies are asked next, at
 // once; from a proxy, it may be damage on the way (asked again) until the
 // proxy has served the same bytes twice (final).
-func (x *fetch) refused(from *served, tier *bool, rel string, seen *repeats, err error) error {
-	if from.tier {
+func (x *fetch) refused(from *served, fleet *bool, rel string, seen *repeats, err error) error {
+	if from.fleet {
 		if damaged(err) {
-			x.f.cfg.Tier.Damaged(rel, err)
+			x.f.cfg.Fleet.Damaged(rel, err)
 		}
-		*tier = false
+		*fleet = false
 		return errAskUpstream
 	}
 	if err = seen.judge(proxySource{x.f.cfg.Router.Client, from.p.URL}, err); retry.Classify(err) != retry.Transient {
@@ -510,16 +524,16 @@ type askedOut struct{ err error }
 func (e askedOut) Error() string           { return e.err.Error() }
 func (e askedOut) RetryClass() retry.Class { return retry.Permanent }
 
-// fetchZipBytes asks the fleet cache (if tier) and then the proxies for
+// fetchZipBytes asks the fleet cache (if fleet) and then the proxies for
 // the zip, holding a network slot.
-func (x *fetch) fetchZipBytes(ctx context.Context, held *modcache.Locked, rel string, seen *repeats, tier bool) (verifiedZip, served, error) {
+func (x *fetch) fetchZipBytes(ctx context.Context, held *modcache.Locked, rel string, seen *repeats, fleet bool) (verifiedZip, served, error) {
 	f, mod := x.f, x.mod
 	release, err := f.downloadSlot(ctx)
 	if err != nil {
 		return verifiedZip{}, served{}, err
 	}
 	defer release()
-	return askFrom(ctx, f, tier, mod.Path, rel, func(ctx context.Context, src source) (verifiedZip, error) {
+	return askFrom(ctx, f, fleet, mod.Path, rel, func(ctx context.Context, src source) (verifiedZip, error) {
 		x.attempts.Add(1)
 		tmp, err := held.CreateZipTemp()
 		if err != nil {

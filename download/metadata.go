@@ -7,9 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/url"
-	"os"
 	"sync"
 
 	"golang.org/x/mod/module"
@@ -64,11 +62,11 @@ type rawInfo struct {
 	data []byte
 }
 
-// askInfo asks the proxies (and, if tier, the Tier first: only a
+// askInfo asks the proxies (and, if fleet, the Fleet first: only a
 // version's own .info is immutable) for the .info answer at rel (relative
 // to a proxy's base URL) and checks it with check; an answer that does not
 // parse or that check refuses is a bad answer (see repeats).
-func (f *Fetcher) askInfo(ctx context.Context, path, rel string, check func(src source, info *modcache.Info) error, tier bool) (rawInfo, served, error) {
+func (f *Fetcher) askInfo(ctx context.Context, path, rel string, check func(src source, info *modcache.Info) error, fleet bool) (rawInfo, served, error) {
 	var seen repeats
 	attempt := func(ctx context.Context, src source) (rawInfo, error) {
 		data, err := src.getBytes(ctx, rel, maxInfo)
@@ -84,7 +82,7 @@ func (f *Fetcher) askInfo(ctx context.Context, path, rel string, check func(src 
 		}
 		return rawInfo{info, data}, nil
 	}
-	if tier {
+	if fleet {
 		return ask(ctx, f, path, rel, attempt, nil)
 	}
 	a, p, err := proxy.Ask(ctx, f.cfg.Router, path, func(ctx context.Context, base *url.URL) (rawInfo, error) {
@@ -161,6 +159,8 @@ func (f *Fetcher) goModFromProxies(ctx context.Context, mod module.Version) (mod
 		if err != nil {
 			return modFile{}, module.VersionError(mod, err)
 		}
+		// Its checksum database lookup, if it needs one, runs meanwhile.
+		f.cfg.Verifier.Prefetch(ctx, verify.GoModKey(mod))
 		var seen repeats
 		data, from, err := ask(ctx, f, mod.Path, rel, func(ctx context.Context, src source) ([]byte, error) {
 			data, err := src.getBytes(ctx, rel, maxGoMod)
@@ -218,21 +218,6 @@ func (e *BadAnswerError) RetryClass() retry.Class { return retry.Permanent }
 func digest(data []byte) string {
 	sum := sha256.Sum256(data)
 	return hex.EncodeToString(sum[:])
-}
-
-// fileDigest is the sha256 of a file's content, or "" if it cannot be
-// read.
-func fileDigest(name string) string {
-	f, err := os.Open(name)
-	if err != nil {
-		return ""
-	}
-	defer f.Close()
-	h := sha256.New()
-	if _, err := io.Copy(h, f); err != nil {
-		return ""
-	}
-	return hex.EncodeToString(h.Sum(nil))
 }
 
 // corruptError is a download whose hash does not match go.sum. The bytes

@@ -140,6 +140,11 @@ func (f *Fetcher) Stat(ctx context.Context, path, query string) (string, time.Ti
 	}
 	info, err := f.statURL(ctx, path, query, rel)
 	if err != nil {
+		if module.CanonicalVersion(query) == query {
+			// A version the path does not allow (v2 without /v2): go asks
+			// the proxy and reports its answer as it is.
+			return "", time.Time{}, err
+		}
 		return "", time.Time{}, invalid(err)
 	}
 	return info.Version, info.Time, nil

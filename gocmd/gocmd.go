@@ -27,6 +27,7 @@ import (
 
 	"golang.org/x/mod/module"
 
+	"gomodfetch/internal/errline"
 	"gomodfetch/retry"
 )
 
@@ -133,7 +134,7 @@ func (d *Runner) Query(ctx context.Context, path, query string, sums []string) (
 		return err
 	}, func(a retry.Attempt) {
 		if d.Trace != nil {
-			fmt.Fprintf(d.Trace, "# retry go mod download %s in %.3fs (attempt %d failed: %s)\n", mod, a.Wait.Seconds(), a.N, firstLine(a.Err))
+			fmt.Fprintf(d.Trace, "# retry go mod download %s in %.3fs (attempt %d failed: %s)\n", mod, a.Wait.Seconds(), a.N, errline.First(a.Err))
 		}
 	})
 	return out, err
@@ -247,11 +248,6 @@ type Result struct {
 	Reuse bool
 }
 
-func firstLine(err error) string {
-	s, _, _ := strings.Cut(err.Error(), "\n")
-	return s
-}
-
 // GoMod has the go command fetch only mod's go.mod into the module cache,
 // as it does when a module graph needs that file alone: a scratch module
 // requires mod and `go mod graph` loads it (the go command checks it
@@ -269,7 +265,7 @@ func (d *Runner) GoMod(ctx context.Context, mod module.Version, sums []string) e
 		return d.runGoMod(ctx, goBin, mod, sums)
 	}, func(a retry.Attempt) {
 		if d.Trace != nil {
-			fmt.Fprintf(d.Trace, "# retry go mod graph for %s in %.3fs (attempt %d failed: %s)\n", mod, a.Wait.Seconds(), a.N, firstLine(a.Err))
+			fmt.Fprintf(d.Trace, "# retry go mod graph for %s in %.3fs (attempt %d failed: %s)\n", mod, a.Wait.Seconds(), a.N, errline.First(a.Err))
 		}
 	})
 }

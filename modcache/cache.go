@@ -1,5 +1,9 @@
 // Package modcache is the module cache ($GOMODCACHE) as the go command lays
-// it out and writes it, and the only code in gomodfetch that writes there.
+// it out and writes it. It writes every module file gomodfetch puts there
+// (.info, .mod, .zip, .ziphash, version lists, extracted trees); the
+// others that write below the root are the checksum database's cache
+// (package verify, cache/download/sumdb), a downloaded toolchain made
+// runnable (package toolchain), and the go command on a hand-off.
 //
 // The cache's protocol is an order of writes. A .info, .mod or .ziphash
 // reaches its final name by rename from a temp file, so no reader sees it
@@ -111,9 +115,18 @@ func (c *Cache) readFile(mod module.Version, suffix string) ([]byte, string, err
 	if err != nil {
 		return nil, "", err
 	}
-	data, err := c.Files().ReadFile(r)
+	limit, ok := maxRead[suffix]
+	if !ok {
+		limit = beneath.MaxRead
+	}
+	data, err := c.Files().ReadFileMax(r, limit)
 	return data, c.Files().Join(r), err
 }
+
+// maxRead bounds the cache files read whole, by suffix: what the go
+// command would accept (a go.mod of at most 16 MiB, as codehost.MaxGoMod)
+// and far more than any real one; a larger file is a planted one.
+var maxRead = map[string]int64{"info": 1 << 20, "mod": 16 << 20, "ziphash": 4 << 10}
 
 // RemoveEmptyDirs removes the directories that only the lock files of
 // forgotten versions needed, if they are still empty, up to Root. Call it
@@ -198,19 +211,26 @@ func (c *Cache) Dir(mod module.Version) (string, error) {
 // ReadInfo returns mod's cached .info, or an error if it is absent or
 // unreadable (the caller then fetches it again).
 func (c *Cache) ReadInfo(mod module.Version) (*Info, string, error) {
+	info, _, file, err := c.ReadInfoData(mod)
+	return info, file, err
+}
+
+// ReadInfoData is ReadInfo, with the bytes read (for a caller that serves
+// the file as it is).
+func (c *Cache) ReadInfoData(mod module.Version) (*Info, []byte, string, error) {
 	data, file, err := c.readFile(mod, "info")
 	if err != nil {
-		return nil, file, err
+		return nil, nil, file, err
 	}
 	info := new(Info)
 	if err := json.Unmarshal(data, info); err != nil {
-		return nil, file, fmt.Errorf("%s: %v", file, err)
+		return nil, nil, file, fmt.Errorf("%s: %v", file, err)
 	}
 	if info.Version != mod.Version {
 		// Damaged or planted: the go command fetches such a file again.
-		return nil, file, fmt.Errorf("%s: names version %q", file, info.Version)
+		return nil, nil, file, fmt.Errorf("%s: names version %q", file, info.Version)
 	}
-	return info, file, nil
+	return info, data, file, nil
 }
 
 // WriteInfo writes mod's .info, re-marshalled as the go command does:

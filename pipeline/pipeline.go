@@ -67,10 +67,23 @@ type Config struct {
 }
 
 // Run is one run, prepared: its plan is made and its notes are known.
+// Download and Resolve each work on a plan of their own (a plan is
+// completed as the graph is read), so a Run may be used for more than one
+// of them, one at a time.
 type Run struct {
 	cfg   Config
-	plan  *resolver.Plan
+	plan  *resolver.Plan // New's, until the first Download or Resolve takes it
 	notes []string
+}
+
+// takePlan returns a plan that no call has used yet. (New made the same
+// plan without an error, so an error here is not expected.)
+func (r *Run) takePlan() (*resolver.Plan, error) {
+	if p := r.plan; p != nil {
+		r.plan = nil
+		return p, nil
+	}
+	return resolver.NewPlan(r.cfg.Main, r.cfg.Args)
 }
 
 // New resolves the command line into a plan. Errors are the user's (bad
@@ -120,6 +133,8 @@ type Report struct {
 	SumsErr error
 	// GoModErr is a failure to update go.mod.
 	GoModErr error
+	// Warnings are lines go prints on stderr as they are (not errors).
+	Warnings []string
 	// Switch is set when go would switch to a newer toolchain and run
 	// again (GOTOOLCHAIN allows it, and a module needs a newer go than
 	// Config.Running): the newest go needed. go.mod and go.sum are then
@@ -142,9 +157,13 @@ func (rep *Report) Failed() bool {
 
 // Download runs the plan.
 func (r *Run) Download(ctx context.Context) *Report {
-	cfg, plan := r.cfg, r.plan
-	rep := &Report{}
-	graph := r.startGraph(ctx)
+	cfg, rep := r.cfg, &Report{}
+	plan, err := r.takePlan()
+	if err != nil {
+		rep.Fatal = err
+		return rep
+	}
+	graph := r.startGraph(ctx, plan)
 
 	// endsRun says whether a graph that failed ends the run as go ends it:
 	// not when the run was interrupted or the cache is unusable, which
@@ -161,6 +180,7 @@ func (r *Run) Download(ctx context.Context) *Report {
 		}
 		if g != nil {
 			plan.FromGraph(g)
+			rep.Warnings = plan.Warnings
 		}
 	}
 	var resolved *resolver.Graph
@@ -173,7 +193,10 @@ func (r *Run) Download(ctx context.Context) *Report {
 		first     = make([]*download.Module, len(plan.Targets))
 		confirmed = map[int]*download.Module{}
 		mu        sync.Mutex
+		stopped   error // a go.sum mismatch: go stops the whole run at the first
 	)
+	ctx, stopRun := context.WithCancel(ctx)
+	defer stopRun()
 	// Eight times Jobs: the Fetcher holds its network slots (Jobs of
 	// them) only while bytes come in, and the client bounds the requests
 	// to each host, so the rest can be verifying, unpacking or waiting to
@@ -201,10 +224,18 @@ func (r *Run) Download(ctx context.Context) *Report {
 		pool.Go(func() {
 			m := fetchTarget(ctx, cfg.Fetcher, t, keep)
 			checkGoLine(cfg.Running, m)
+			if m != nil && stopsRun(m.Err()) {
+				mu.Lock()
+				if stopped == nil {
+					stopped = m.Err()
+					stopRun() // what is still downloading is cut, as go exits
+				}
+				mu.Unlock()
+			}
 			out(m)
 		})
 	}
-	r.total()
+	r.total(plan)
 	for i := range plan.Targets {
 		launch(i, func(m *download.Module) { first[i] = m })
 	}
@@ -226,9 +257,14 @@ func (r *Run) Download(ctx context.Context) *Report {
 				mu.Unlock()
 			})
 		}
-		r.total()
+		r.total(plan)
 	}
 	pool.Wait()
+	if stopped != nil {
+		// go prints the SECURITY ERROR and exits: no -json object, no
+		// go.mod or go.sum update.
+		rep.Fatal = stopped
+	}
 
 	if rep.Fatal == nil {
 		for i := range plan.Targets {
@@ -255,11 +291,19 @@ func (r *Run) Download(ctx context.Context) *Report {
 			return rep
 		}
 	}
-	rep.GoModErr = r.writeGoMod(rep, g, gerr)
+	rep.GoModErr = r.writeGoMod(plan, rep, g, gerr)
 	if rep.GoModErr == nil {
-		rep.SumsErr = r.writeSums(rep, g)
+		rep.SumsErr = r.writeSums(plan, rep, g)
 	}
 	return rep
+}
+
+// stopsRun reports whether err ends the whole run at once, as go's
+// base.Fatalf does: a hash that go.sum records differently (a SECURITY
+// ERROR); a checksum database's mismatch fails only its module.
+func stopsRun(err error) bool {
+	var alone interface{ Unchained() bool }
+	return err != nil && errors.As(err, &alone) && alone.Unchained()
 }
 
 // checkGoLine marks m unusable if it was downloaded and its go.mod's go
@@ -282,7 +326,7 @@ func checkGoLine(running toolchain.Running, m *download.Module) {
 // writeGoMod rewrites go.mod as go would after this run (see
 // resolver.Plan.GoModUpdate): with no arguments whenever the run got past
 // the graph, with arguments when go.sum is written too.
-func (r *Run) writeGoMod(rep *Report, g *resolver.Graph, gerr error) error {
+func (r *Run) writeGoMod(plan *resolver.Plan, rep *Report, g *resolver.Graph, gerr error) error {
 	cfg := r.cfg
 	if cfg.Main == nil || rep.Fatal != nil || r.skipsSums(rep) {
 		return nil
@@ -290,7 +334,7 @@ func (r *Run) writeGoMod(rep *Report, g *resolver.Graph, gerr error) error {
 	if gerr != nil {
 		g = nil
 	}
-	data, changed, err := r.plan.GoModUpdate(g)
+	data, changed, err := plan.GoModUpdate(g)
 	if err != nil || !changed {
 		return err
 	}
@@ -314,8 +358,11 @@ func (r *Run) writeGoMod(rep *Report, g *resolver.Graph, gerr error) error {
 
 // skipsSums reports whether go leaves go.mod and go.sum alone after this
 // run: a run with arguments where something failed, without -json.
+//
+// A failure to read the module graph does not count: go reports it after
+// it has written the sums of what it downloaded.
 func (r *Run) skipsSums(rep *Report) bool {
-	failed := rep.GraphErr != nil
+	failed := false
 	for _, m := range rep.Modules {
 		failed = failed || m.Error != ""
 	}
@@ -341,9 +388,13 @@ type Resolution struct {
 
 // Resolve works out the run's downloads without making them.
 func (r *Run) Resolve(ctx context.Context) *Resolution {
-	cfg, plan := r.cfg, r.plan
-	res := &Resolution{}
-	g, err := r.startGraph(ctx).wait()
+	cfg, res := r.cfg, &Resolution{}
+	plan, err := r.takePlan()
+	if err != nil {
+		res.GraphErr = err
+		return res
+	}
+	g, err := r.startGraph(ctx, plan).wait()
 	res.GraphErr = err
 	if g != nil {
 		if plan.Wait {
@@ -373,7 +424,7 @@ func (r *Run) Resolve(ctx context.Context) *Resolution {
 }
 
 // writeSums adds to go.sum what go would add after this run.
-func (r *Run) writeSums(rep *Report, g *resolver.Graph) error {
+func (r *Run) writeSums(plan *resolver.Plan, rep *Report, g *resolver.Graph) error {
 	cfg := r.cfg
 	if cfg.Main == nil || rep.Fatal != nil {
 		return nil
@@ -384,12 +435,12 @@ func (r *Run) writeSums(rep *Report, g *resolver.Graph) error {
 	if r.skipsSums(rep) {
 		return nil
 	}
-	return cfg.Sums.WriteAdded(cfg.Cache, r.plan.SumsToKeep(g))
+	return cfg.Sums.WriteAdded(cfg.Cache, plan.SumsToKeep(g))
 }
 
-func (r *Run) total() {
+func (r *Run) total(plan *resolver.Plan) {
 	if r.cfg.OnTotal != nil {
-		r.cfg.OnTotal(countDownloads(r.plan.Targets))
+		r.cfg.OnTotal(countDownloads(plan.Targets))
 	}
 }
 
@@ -472,9 +523,9 @@ type graphFuture struct {
 }
 
 // startGraph starts reading the graph, if the plan needs it.
-func (r *Run) startGraph(ctx context.Context) *graphFuture {
+func (r *Run) startGraph(ctx context.Context, plan *resolver.Plan) *graphFuture {
 	gf := &graphFuture{done: make(chan struct{})}
-	if !r.plan.NeedsGraph {
+	if !plan.NeedsGraph {
 		close(gf.done)
 		return gf
 	}

@@ -6,12 +6,13 @@ import (
 	"fmt"
 	"io/fs"
 	"net/url"
+	"slices"
 	"sort"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
+	"gomodfetch/internal/errline"
 	"gomodfetch/retry"
 )
 
@@ -36,6 +37,13 @@ type Router struct {
 	// HedgeAcrossComma treats ',' like '|' (opt-in: later proxies then see
 	// requests for modules an earlier one would have served).
 	HedgeAcrossComma bool
+	// HedgeSame asks a proxy that is alone in its run a second time, on
+	// another connection, when an attempt of a request has gone without an
+	// answer (response headers) for longer than its recent answers took:
+	// twice the 90th percentile of the last answers' times (at least 50ms),
+	// never later than HedgeDelay. The first answer wins; a "not found" or
+	// a refusal from either ends both. Off with a negative HedgeDelay.
+	HedgeSame bool
 	// DemoteAfter is how many requests in a row (each after its own
 	// retries) must fail at a proxy before it is asked last in its run for
 	// the rest of the run; a success forgives it (zero: 3).
@@ -46,6 +54,7 @@ type Router struct {
 	OnEvent func(p Proxy, event string)
 
 	health   health
+	latency  latencies // time to an answer, per proxy (HedgeSame)
 	retries  atomic.Int64
 	counters counters // per proxy, for ProxyStats (stats.go)
 }
@@ -76,7 +85,7 @@ func Avoiding(ctx context.Context, p Proxy) context.Context {
 func (r *Router) Retried(p Proxy, a retry.Attempt) {
 	r.retries.Add(1)
 	r.event(p, "retry")
-	r.Client.Tracef("# retry %s in %.3fs (attempt %d failed: %s)\n", p, a.Wait.Seconds(), a.N, oneLine(a.Err))
+	r.Client.Tracef("# retry %s in %.3fs (attempt %d failed: %s)\n", p, a.Wait.Seconds(), a.N, errline.First(a.Err))
 	if p.Kind == KindURL && r.health.failed(p, r.demoteAfter()) {
 		r.event(p, "demoted")
 		r.Client.Tracef("# demoting %s for the rest of the run: it keeps failing\n", p)
@@ -128,14 +137,6 @@ func Ask[T any](ctx context.Context, r *Router, path string, attempt Attempt[T],
 	return v.(T), p, nil
 }
 
-func oneLine(err error) string {
-	s := err.Error()
-	if i := strings.IndexByte(s, '\n'); i >= 0 {
-		s = s[:i]
-	}
-	return s
-}
-
 // attemptFunc makes one attempt at a request against the proxy at base and
 // returns its (verified) result.
 type attemptFunc func(ctx context.Context, base *url.URL) (any, error)
@@ -169,7 +170,7 @@ func (r *Router) ask(ctx context.Context, path string, attempt attemptFunc, disc
 		}
 		for i, err := range errs {
 			if err != nil && run[i].Kind == KindURL && !errors.Is(err, fs.ErrNotExist) {
-				tried = append(tried, run[i].String()+": "+oneLine(err))
+				tried = append(tried, run[i].String()+": "+errline.First(err))
 			}
 		}
 		// Rank the run's errors in list order, as go ranks its list.
@@ -269,21 +270,40 @@ func (r *Router) askRun(ctx context.Context, path string, run []Proxy, attempt a
 		// Proxies whose answer to this request was refused go last.
 		sort.SliceStable(order, func(a, b int) bool { return !avoid[run[order[a]].String()] && avoid[run[order[b]].String()] })
 	}
+	hedge := r.HedgeDelay
+	if hedge == 0 {
+		hedge = time.Second
+	}
+	// same: one proxy alone in its run may be asked a second time (lane 1).
+	same := r.HedgeSame && hedge > 0 && len(order) == 1
+	lanes := len(order)
+	if same {
+		lanes = 2
+	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	results := make(chan laneResult, len(order))
-	kick := make(chan struct{}, 4*len(order))
-	answered := make([]atomic.Bool, len(order))
+	results := make(chan laneResult, lanes)
+	kick := make(chan struct{}, 4*lanes)
+	answered := make([]atomic.Bool, lanes)
+	since := make([]atomic.Int64, lanes) // when the lane's attempt in progress began (0: none)
 
 	start := func(k int) {
-		i := order[k]
+		i := order[min(k, len(order)-1)]
 		p := run[i]
-		lctx := withAnswerHook(ctx, func() { answered[k].Store(true) })
+		lctx := withAnswerHook(ctx, func() {
+			if !answered[k].Swap(true) {
+				if t := since[k].Load(); t != 0 {
+					r.latency.add(p, time.Since(time.Unix(0, t)))
+				}
+			}
+		})
 		r.counters.request(p)
 		go func() {
 			var v any
 			failed := 0
 			err := retry.Do(lctx, r.Policy, func(actx context.Context) error {
+				since[k].Store(time.Now().UnixNano())
+				defer since[k].Store(0)
 				var err error
 				v, err = attempt(actx, p.URL)
 				return err
@@ -292,7 +312,7 @@ func (r *Router) askRun(ctx context.Context, path string, run []Proxy, attempt a
 				r.retries.Add(1)
 				r.event(p, "retry")
 				r.counters.retried(p, a.Err)
-				r.Client.Tracef("# retry %s in %.3fs (attempt %d failed: %s)\n", p, a.Wait.Seconds(), a.N, oneLine(a.Err))
+				r.Client.Tracef("# retry %s in %.3fs (attempt %d failed: %s)\n", p, a.Wait.Seconds(), a.N, errline.First(a.Err))
 				select {
 				case kick <- struct{}{}:
 				default:
@@ -302,21 +322,23 @@ func (r *Router) askRun(ctx context.Context, path string, run []Proxy, attempt a
 		}()
 	}
 
-	hedge := r.HedgeDelay
-	if hedge == 0 {
-		hedge = time.Second
-	}
 	var timer <-chan time.Time
 	var t *time.Timer
-	resetTimer := func() {
-		if hedge < 0 || len(order) == 1 {
-			return
-		}
+	arm := func(d time.Duration) {
 		if t != nil {
 			t.Stop()
 		}
-		t = time.NewTimer(hedge)
+		t = time.NewTimer(d)
 		timer = t.C
+	}
+	sameDelay := r.latency.hedgeDelay(run[order[0]], hedge)
+	resetTimer := func() {
+		switch {
+		case same:
+			arm(sameDelay)
+		case hedge > 0 && len(order) > 1:
+			arm(hedge)
+		}
 	}
 	defer func() {
 		if t != nil {
@@ -340,13 +362,27 @@ func (r *Router) askRun(ctx context.Context, path string, run []Proxy, attempt a
 
 	errs := make([]error, len(run))
 	var (
-		winner *laneResult
+		winner  *laneResult
+		decided bool // a lane of a same-proxy pair said "no" for both
 	)
 	for pending > 0 {
 		select {
 		case res := <-results:
 			pending--
 			p := run[res.i]
+			if same && res.err != nil && winner == nil {
+				switch {
+				case decided:
+					continue // cut by the other lane's answer
+				case pending > 0 && retry.Classify(res.err) == retry.Transient:
+					// The other lane may still get an answer.
+					r.counters.failed(p, res.err)
+					continue
+				default:
+					decided = true
+					cancel()
+				}
+			}
 			if res.err == nil {
 				r.health.ok(p)
 				if winner == nil {
@@ -385,6 +421,27 @@ func (r *Router) askRun(ctx context.Context, path string, run []Proxy, attempt a
 			}
 		case <-timer:
 			timer = nil
+			if same {
+				if winner != nil || decided || started > 1 || answered[0].Load() {
+					continue
+				}
+				// Hedge an attempt that has waited too long, not the
+				// request: between attempts the lane is backing off.
+				if t0 := since[0].Load(); t0 != 0 {
+					if waited := time.Since(time.Unix(0, t0)); waited >= sameDelay {
+						r.Client.Tracef("# hedge: asking %s again (no answer within %v)\n", run[order[0]], sameDelay.Round(time.Millisecond))
+						start(1)
+						started++
+						pending++
+						continue
+					} else {
+						arm(sameDelay - waited)
+						continue
+					}
+				}
+				arm(sameDelay)
+				continue
+			}
 			if winner == nil && !answered[started-1].Load() {
 				next(fmt.Sprintf("no answer within %v", hedge))
 			}
@@ -407,6 +464,57 @@ func (r *Router) askRun(ctx context.Context, path string, run []Proxy, attempt a
 		}
 	}
 	return nil, Proxy{}, errs
+}
+
+// latencies keeps, per proxy, how long its last answers took (from an
+// attempt's start to its response headers), to tell a slow attempt from a
+// stalled one.
+type latencies struct {
+	mu sync.Mutex
+	m  map[string]*latencyRing
+}
+
+type latencyRing struct {
+	d    [64]time.Duration
+	n    int // samples recorded (the ring holds the last len(d))
+	next int
+}
+
+func (l *latencies) add(p Proxy, d time.Duration) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.m == nil {
+		l.m = map[string]*latencyRing{}
+	}
+	r := l.m[p.String()]
+	if r == nil {
+		r = &latencyRing{}
+		l.m[p.String()] = r
+	}
+	r.d[r.next] = d
+	r.next = (r.next + 1) % len(r.d)
+	r.n++
+}
+
+// hedgeDelay is how long an attempt at p may go without an answer before
+// p is asked again: twice the 90th percentile of its recent answers' times,
+// at least 50ms, at most limit (and limit itself until p has answered 8
+// times).
+func (l *latencies) hedgeDelay(p Proxy, limit time.Duration) time.Duration {
+	const minSamples, floor = 8, 50 * time.Millisecond
+	l.mu.Lock()
+	r := l.m[p.String()]
+	var s []time.Duration
+	if r != nil && r.n >= minSamples {
+		s = append(s, r.d[:min(r.n, len(r.d))]...)
+	}
+	l.mu.Unlock()
+	if s == nil {
+		return limit
+	}
+	slices.Sort(s)
+	d := 2 * s[len(s)*9/10]
+	return min(max(d, floor), limit)
 }
 
 // health remembers which proxies keep failing, to ask them last.

@@ -130,12 +130,17 @@ type Client struct {
 	// .info, .mod and .zip, hedges, the graph's go.mod files, queries and
 	// checksum-database lookups. Zero means no bound.
 	PerHost int
-	// Gate, if not nil, admits each request before it is sent (after its
-	// PerHost slot): Enter waits until the request may go, or fails when
-	// ctx ends, and the function it returns is called once when the
-	// request is over (its body closed, or it failed). It is never held
-	// while an operation waits to retry. A server uses it to bound and
-	// order its upstream requests; nil admits every request at once.
+	// Gate, if not nil, admits each request before it is sent, and before
+	// it takes its PerHost slot: Enter waits until the request may go, or
+	// fails when ctx ends, and the function it returns is called once
+	// when the request is over (its body closed, or it failed). It is
+	// never held while an operation waits to retry. A server uses it to
+	// bound and order its upstream requests; nil admits every request at
+	// once. (A request the Gate holds back holds no slot: were the slot
+	// taken first, requests the Gate keeps waiting, a prefetch behind the
+	// clients' or a client past its own bound, would sit on the host's
+	// slots, and the requests the Gate lets go first would wait for one
+	// in no order at all.)
 	Gate Gate
 
 	slotsMu sync.Mutex
@@ -290,6 +295,12 @@ func (c *Client) open(ctx context.Context, u *url.URL, rng *byteRange) (*watched
 	gen, _ := c.Auth.Initial(ctx, req)
 	if rng != nil {
 		redacted += " [" + rng.header() + "]"
+	}
+	if speculative(ctx) {
+		// Asked before the go command would know it needs it (a .mod or
+		// .zip alongside the .info): say so, so that a trace read to debug
+		// a proxy does not show requests go never makes as if they were.
+		redacted += " (speculative)"
 	}
 	c.Tracef("# get %s\n", redacted)
 	c.requests.Add(1)
@@ -512,20 +523,23 @@ type Gate interface {
 	Enter(ctx context.Context) (leave func(), err error)
 }
 
-// acquire waits for a free request slot for host (see PerHost), then for
-// the Gate, and returns the function that gives both back (once).
+// acquire waits for the Gate, then for a free request slot for host (see
+// PerHost and Gate), and returns the function that gives both back (once).
 func (c *Client) acquire(ctx context.Context, host string) (func(), error) {
-	slot, err := c.hostSlot(ctx, host)
-	if err != nil || c.Gate == nil {
-		return slot, err
+	if c.Gate == nil {
+		return c.hostSlot(ctx, host)
 	}
 	leave, err := c.Gate.Enter(ctx)
 	if err != nil {
-		slot()
+		return nil, err
+	}
+	slot, err := c.hostSlot(ctx, host)
+	if err != nil {
+		leave()
 		return nil, err
 	}
 	var once sync.Once
-	return func() { once.Do(func() { leave(); slot() }) }, nil
+	return func() { once.Do(func() { slot(); leave() }) }, nil
 }
 
 // hostSlot waits for a free request slot for host (see PerHost) and
@@ -807,4 +821,17 @@ func copyAt(dst Dest, r io.Reader, off, limit int64, u *url.URL) (int64, error) 
 			return off, err
 		}
 	}
+}
+
+type speculativeKey struct{}
+
+// Speculative returns a context whose requests are traced as speculative
+// while sure reports false: asked ahead of what would show they are needed.
+func Speculative(ctx context.Context, sure func() bool) context.Context {
+	return context.WithValue(ctx, speculativeKey{}, sure)
+}
+
+func speculative(ctx context.Context) bool {
+	sure, ok := ctx.Value(speculativeKey{}).(func() bool)
+	return ok && !sure()
 }

@@ -80,3 +80,56 @@ func TestPerHostWaitEndsWithContext(t *testing.T) {
 		t.Fatal("a second slot was granted with PerHost 1")
 	}
 }
+
+// holdGate holds back the requests whose context carries holdKey until
+// release is closed, and admits the others at once.
+type holdGate struct {
+	held    chan struct{} // a request is held
+	release chan struct{}
+}
+
+type holdKey struct{}
+
+func (g *holdGate) Enter(ctx context.Context) (func(), error) {
+	if ctx.Value(holdKey{}) != nil {
+		g.held <- struct{}{}
+		select {
+		case <-g.release:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
+	return func() {}, nil
+}
+
+// TestGateHoldsNoHostSlot: a request the Gate holds back does not hold
+// one of the host's PerHost slots meanwhile, so the requests the Gate
+// lets go do not wait behind it.
+func TestGateHoldsNoHostSlot(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("ok")) }))
+	defer srv.Close()
+	g := &holdGate{held: make(chan struct{}, 1), release: make(chan struct{})}
+	c := &Client{HTTP: srv.Client(), PerHost: 1, Gate: g}
+	u, _ := url.Parse(srv.URL + "/x")
+	heldErr := make(chan error, 1)
+	go func() {
+		_, err := c.GetBytes(context.WithValue(context.Background(), holdKey{}, true), u, 10)
+		heldErr <- err
+	}()
+	select {
+	case <-g.held:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the first request never reached the gate")
+	}
+	// A bound on a hang, not on speed: behind the held request's slot,
+	// this one would wait until the context ends.
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if _, err := c.GetBytes(ctx, u, 10); err != nil {
+		t.Fatalf("a request the gate let go waited for the slot of one it holds back: %v", err)
+	}
+	close(g.release)
+	if err := <-heldErr; err != nil {
+		t.Fatal(err)
+	}
+}

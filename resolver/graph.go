@@ -410,7 +410,7 @@ func (g *Graph) summary(ctx context.Context, src ModSource, m module.Version) (*
 		name = filepath.Join(actual.Path, "go.mod")
 		data, err = os.ReadFile(name)
 		if err != nil {
-			return nil, fmt.Errorf("%s (replaced by %s): reading %s: %w", m, g.main.replacedBy(m), shortPath(g.main.WorkDir, name), err)
+			return nil, &namedError{msg: fmt.Sprintf("%s (replaced by %s): reading %s: %v", m, g.main.replacedBy(m), shortPath(g.main.WorkDir, name), err), err: err}
 		}
 	} else {
 		data, err = src.GoMod(ctx, actual)
@@ -564,3 +564,14 @@ func (g *Graph) BuildList() []module.Version {
 	sort.Slice(list, func(i, j int) bool { return list[i].Path < list[j].Path })
 	return list
 }
+
+// namedError is an error whose text names its module version already (as
+// go words it), so that no caller names it again.
+type namedError struct {
+	msg string
+	err error
+}
+
+func (e *namedError) Error() string     { return e.msg }
+func (e *namedError) Unwrap() error     { return e.err }
+func (e *namedError) NamesModule() bool { return true }

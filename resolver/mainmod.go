@@ -82,19 +82,29 @@ type Main struct {
 func LoadMain(dir, gomod string) (*Main, error) {
 	data, err := os.ReadFile(gomod)
 	if err != nil {
-		if errors.Is(err, fs.ErrNotExist) {
-			return nil, fmt.Errorf("reading %s: %w", gomod, fs.ErrNotExist)
+		var pe *fs.PathError
+		if errors.As(err, &pe) {
+			// Named as the go command names it: relative to the working
+			// directory when that is shorter ("open alt.mod: ...").
+			pe.Path = shortPath(workDir(), pe.Path)
 		}
 		return nil, err
 	}
 	return ParseMain(dir, gomod, data)
 }
 
+// workDir is the process's working directory, or "" if it is unknown.
+func workDir() string {
+	wd, _ := os.Getwd()
+	return wd
+}
+
 // ParseMain parses go.mod content for the main module.
 func ParseMain(dir, gomod string, data []byte) (*Main, error) {
-	f, err := modfile.Parse(gomod, data, nil)
+	short := shortPath(workDir(), gomod)
+	f, err := modfile.Parse(short, data, nil)
 	if err != nil {
-		return nil, fmt.Errorf("errors parsing %s:\n%w", gomod, err)
+		return nil, fmt.Errorf("errors parsing %s:\n%w", short, err)
 	}
 	if f.Module == nil {
 		return nil, fmt.Errorf("%s: no module declaration in go.mod; to specify the module path: go mod edit -module=example.com/mymodule", gomod)

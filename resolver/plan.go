@@ -40,6 +40,10 @@ type Target struct {
 	// resolve marks a version query (Query) that ResolveQueries must turn
 	// into a version.
 	resolve bool
+	// refuse is the error for a version the go command refuses even when
+	// the proxy has it (a major version the path does not allow), once
+	// the proxy was asked.
+	refuse error
 }
 
 // Plan is the result of resolving the command line.
@@ -49,6 +53,10 @@ type Plan struct {
 	// Notes are messages the go command prints on stderr for these
 	// arguments ("skipping download of ...").
 	Notes []string
+	// Warnings are what the go command prints on stderr, as they are,
+	// once the graph has been matched against the arguments (a pattern
+	// that matched nothing).
+	Warnings []string
 	// NeedsGraph is true when the module graph must be loaded for the
 	// result to match the go command (no arguments, or arguments that
 	// name paths, patterns or "all").
@@ -102,6 +110,9 @@ func NewPlan(main *Main, args []string) (*Plan, error) {
 		if strings.Contains(arg, `\`) {
 			return nil, fmt.Errorf("%s: module paths use forward slashes", arg)
 		}
+		if arg == "." || arg == ".." || strings.HasPrefix(arg, "./") || strings.HasPrefix(arg, "../") {
+			return nil, fmt.Errorf("cannot use relative path %s to specify module", arg)
+		}
 		path, query, hasQuery := strings.Cut(arg, "@")
 		if hasQuery && (strings.HasPrefix(query, "-") || strings.HasPrefix(query, "/")) {
 			// Never passed on: it could pass for a flag or a path in a
@@ -115,7 +126,7 @@ func NewPlan(main *Main, args []string) (*Plan, error) {
 		switch {
 		case arg == "all" || strings.Contains(arg, "..."):
 			if main == nil {
-				return nil, fmt.Errorf("%s: pattern requires a main module (no go.mod found)", arg)
+				return nil, fmt.Errorf("cannot match %q: %w", arg, ErrNoGoMod)
 			}
 			p.NeedsGraph, p.Wait = true, true
 		case hasQuery:
@@ -154,7 +165,10 @@ func explicitTarget(path, query string) Target {
 	}
 	if module.CanonicalVersion(query) == query && query != "" {
 		if err := module.Check(path, query); err != nil {
-			t.Err = err
+			// go asks the proxy even then, and reports its answer (most
+			// often "not found"); if the proxy has such a version, this
+			// refusal stands (ResolveQueries).
+			t.Version, t.Query, t.resolve, t.refuse = "", query, true, err
 		}
 		return t
 	}
@@ -197,6 +211,9 @@ func (p *Plan) ResolveQueries(ctx context.Context, src VersionSource, g *Graph, 
 			t.Version, t.Explicit = v, viaStat
 			if v == t.Query {
 				t.Query = ""
+			}
+			if t.refuse != nil {
+				t.Err = t.refuse
 			}
 			return nil
 		})
@@ -374,19 +391,29 @@ func (p *Plan) FromGraph(g *Graph) {
 			continue
 		}
 		switch {
+		case hasQuery:
+			// A pattern with a version is a path like any other (and an
+			// invalid one), as go has it.
+			out = append(out, explicitTarget(path, query))
 		case arg == "all" || strings.Contains(arg, "..."):
 			match := func(string) bool { return true }
 			if arg != "all" {
 				match = matchPattern(arg)
 			}
+			any := false
 			for _, m := range g.BuildList() {
-				if match(m.Path) && !matched[m.Path] {
+				if !match(m.Path) {
+					continue
+				}
+				any = true
+				if !matched[m.Path] {
 					matched[m.Path] = true
 					out = append(out, p.main.target(m))
 				}
 			}
-		case hasQuery:
-			out = append(out, explicitTarget(path, query))
+			if !any && (p.main == nil || !matchesMain(p.main, match)) {
+				p.Warnings = append(p.Warnings, fmt.Sprintf("warning: pattern %q matched no module dependencies", arg))
+			}
 		default:
 			v := g.Selected(path)
 			if v == "none" {
@@ -397,6 +424,17 @@ func (p *Plan) FromGraph(g *Graph) {
 		}
 	}
 	p.Targets = out
+}
+
+// matchesMain reports whether match matches a main module (the go
+// command counts it among a pattern's matches).
+func matchesMain(main *Main, match func(string) bool) bool {
+	for path := range main.mains {
+		if match(path) {
+			return true
+		}
+	}
+	return false
 }
 
 // matchPattern implements the go command's "..." wildcard for module paths.

@@ -25,9 +25,9 @@ import (
 // Policy says how often and how long an operation is retried.
 // The zero value is usable: it means DefaultPolicy's values.
 type Policy struct {
-	// Initial is the wait before the second attempt (default 250ms).
+	// Initial is the wait before the second attempt (default 200ms).
 	Initial time.Duration
-	// Max caps any single wait, including a Retry-After hint (default 10s).
+	// Max caps any single wait, including a Retry-After hint (default 5s).
 	Max time.Duration
 	// Multiplier grows the wait after each attempt (default 2).
 	Multiplier float64
@@ -35,7 +35,7 @@ type Policy struct {
 	// negative value means none (waits exactly as computed).
 	Jitter float64
 	// MaxAttempts bounds the number of attempts, the first included
-	// (default 5). A negative value means a single attempt.
+	// (default 9: eight retries). A negative value means a single attempt.
 	MaxAttempts int
 	// MaxElapsed bounds the total time spent waiting between attempts
 	// (default 2m). Time inside attempts does not count: a long download
@@ -47,14 +47,16 @@ type Policy struct {
 	AttemptTimeout time.Duration
 }
 
-// DefaultPolicy returns the policy used when nothing is configured.
+// DefaultPolicy returns the policy used when nothing is configured: the
+// one default set, which the command line's -retries, -retry-initial and
+// -retry-max defaults are read from.
 func DefaultPolicy() Policy {
 	return Policy{
-		Initial:     250 * time.Millisecond,
-		Max:         10 * time.Second,
+		Initial:     200 * time.Millisecond,
+		Max:         5 * time.Second,
 		Multiplier:  2,
 		Jitter:      0.5,
-		MaxAttempts: 5,
+		MaxAttempts: 9,
 		MaxElapsed:  2 * time.Minute,
 	}
 }

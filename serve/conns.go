@@ -21,6 +21,7 @@ type connLimiter struct {
 	onRefuse       func(reason, client string) // a connection refused
 	onEvict        func(reason string)         // an idle connection closed to make room
 	onState        func(from, to string)       // a connection moved: "" (not counted), "new", "active", "idle"
+	wrap           func(net.Conn) net.Conn     // for a refusal's answer: TLS, if the server answers TLS
 
 	mu       sync.Mutex
 	open     int
@@ -39,7 +40,8 @@ type limitedConn struct {
 	client string
 	// guarded by l.mu
 	idleSince time.Time // zero while a request is being read or answered
-	state     string    // "new", "active", "idle"; "" once uncounted
+	opened    time.Time
+	state     string // "new", "active", "idle"; "" once uncounted
 }
 
 func newConnLimiter(l net.Listener, max, perClient int) *connLimiter {
@@ -95,13 +97,20 @@ func (l *connLimiter) admit(c net.Conn, client string) (*limitedConn, string) {
 			}
 		}
 		if o == nil {
+			// None idle: an address holding more connections than this
+			// one gives up its oldest that has not sent a request, so
+			// that many silent connections from a few addresses cannot
+			// lock everyone else out.
+			o = l.oldestSilentOfBiggest(client)
+		}
+		if o == nil {
 			return nil, "total"
 		}
 		l.uncount(o)
 		evict = append(evict, o)
 		l.evicted("total")
 	}
-	lc := &limitedConn{Conn: c, l: l, client: client}
+	lc := &limitedConn{Conn: c, l: l, client: client, opened: time.Now()}
 	l.moved(lc, "new")
 	if cc = l.byClient[client]; cc == nil {
 		cc = &clientConns{conns: map[*limitedConn]struct{}{}}
@@ -116,6 +125,33 @@ func (l *connLimiter) evicted(reason string) {
 	if l.onEvict != nil {
 		l.onEvict(reason)
 	}
+}
+
+// oldestSilentOfBiggest returns the oldest connection that has not sent
+// a request yet of the address holding the most connections, if that
+// address holds at least two more than client; else nil. The caller holds
+// l.mu.
+func (l *connLimiter) oldestSilentOfBiggest(client string) *limitedConn {
+	var big *clientConns
+	for _, cc := range l.byClient {
+		if big == nil || len(cc.conns) > len(big.conns) {
+			big = cc
+		}
+	}
+	mine := 0
+	if cc := l.byClient[client]; cc != nil {
+		mine = len(cc.conns)
+	}
+	if big == nil || len(big.conns) < mine+2 {
+		return nil
+	}
+	var o *limitedConn
+	for c := range big.conns {
+		if c.state == "new" && (o == nil || c.opened.Before(o.opened)) {
+			o = c
+		}
+	}
+	return o
 }
 
 func oldestIdle(conns map[*limitedConn]struct{}) *limitedConn {
@@ -178,6 +214,9 @@ func (l *connLimiter) refuse(c net.Conn, reason string) {
 		defer func() { <-l.refusing }()
 		defer c.Close()
 		c.SetDeadline(time.Now().Add(time.Second))
+		if l.wrap != nil {
+			c = l.wrap(c) // the answer goes over TLS, after a handshake
+		}
 		if _, err := c.Write([]byte(busyResponse(reason))); err != nil {
 			return
 		}

@@ -161,39 +161,71 @@ func (s *Server) openZip(mod module.Version, hash string) (*os.File, error) {
 	return f, nil
 }
 
+// confirmedSet remembers, for this process, the hash the engine verified
+// for a module version's zip ("zip <mod>@<v>") or go.mod ("mod <mod>@<v>"):
+// a cached file whose bytes have that hash (a zip: checked once per file
+// identity, openZip) is served again without asking the engine, which
+// would read the .info, go.mod, .ziphash and checksum-database answers again.
+// Bounded by maxChecked (cleared when full).
+type confirmedSet struct {
+	mu sync.Mutex
+	m  map[string]string
+}
+
+func (c *confirmedSet) is(key, hash string) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return hash != "" && c.m[key] == hash
+}
+
+func (c *confirmedSet) add(key, hash string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.m == nil || len(c.m) >= maxChecked {
+		c.m = map[string]string{}
+	}
+	c.m[key] = hash
+}
+
 // checkCachedZip makes sure the engine does not take a damaged cached zip
 // for a good one (it trusts a zip that has a .ziphash): a zip that is not
 // a regular file, or whose bytes do not match its .ziphash, is counted,
 // logged and removed, with its .ziphash, under the version lock, so that
 // the engine fetches it again. It returns the zip, open, if it is good.
-func (s *Server) checkCachedZip(ctx context.Context, mod module.Version) *os.File {
+func (s *Server) checkCachedZip(ctx context.Context, mod module.Version) (*os.File, string) {
 	zipfile, hash, ok := s.cfg.Cache.ZipHash(mod)
 	var err error
 	if ok {
 		var f *os.File
 		if f, err = s.openZip(mod, hash); err == nil {
-			return f
+			return f, hash
 		}
 	} else {
 		rel, rerr := modcache.Rel(mod, "zip")
 		if rerr != nil {
-			return nil
+			return nil, ""
 		}
 		if err = s.cfg.Cache.Files().Regular(rel); !errors.Is(err, beneath.ErrNotRegular) {
-			return nil // missing, or a zip without .ziphash: the engine rehashes that
+			return nil, "" // missing, or a zip without .ziphash: the engine rehashes that
 		}
 	}
 	if errors.Is(err, fs.ErrNotExist) {
-		return nil
+		return nil, ""
 	}
 	s.damaged("zip", zipfile, err)
-	held, lerr := s.cfg.Cache.Lock(ctx, mod)
-	if lerr != nil {
-		return nil
+	s.forgetZip(ctx, mod, zipfile)
+	return nil, ""
+}
+
+// forgetZip removes mod's cached zip and .ziphash, under the version lock,
+// so that the engine fetches it again.
+func (s *Server) forgetZip(ctx context.Context, mod module.Version, zipfile string) {
+	held, err := s.cfg.Cache.Lock(ctx, mod)
+	if err != nil {
+		return
 	}
 	defer held.Unlock()
-	if ferr := held.Forget(modcache.PartZip); ferr != nil {
-		s.log.Warn("removing a damaged zip failed", "file", zipfile, "error", ferr.Error())
+	if err := held.Forget(modcache.PartZip); err != nil {
+		s.log.Warn("removing a damaged zip failed", "file", zipfile, "error", err.Error())
 	}
-	return nil
 }

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"gomodfetch/internal/modtest"
 )
 
 // outsideFile is a file outside the cache, whose content must never be
@@ -140,4 +142,43 @@ func TestTamperedCachedZip(t *testing.T) {
 	if code, _ := get(t, off, "/example.com/m/@v/v1.0.0.zip"); code != 200 {
 		t.Errorf("offline zip after the online repair = %d; want 200", code)
 	}
+}
+
+// TestTamperedZipAndHash: a cached zip and .ziphash replaced to agree with
+// each other, but not with the checksum database, are removed online and
+// the zip fetched again (not answered 502 for ever).
+func TestTamperedZipAndHash(t *testing.T) {
+	st := newSetup(t, func(c *Config) { c.Prefetch = 0 })
+	st.do(t, "GET", "/example.com/m/@v/v1.0.0.zip")
+	zipfile, _, ok := st.cache.ZipHash(st.up.mod)
+	if !ok {
+		t.Fatal("the zip is not in the cache")
+	}
+	orig, _ := os.ReadFile(zipfile)
+	data := []byte(strings.ReplaceAll(string(orig), "@v1.0.0/m.go", "@v1.0.0/n.go"))
+	os.Chmod(zipfile, 0o666)
+	if err := os.WriteFile(zipfile, data, 0o666); err != nil {
+		t.Fatal(err)
+	}
+	h := modtest.MustHashZip(t, data)
+	os.Chmod(zipfile+"hash", 0o666)
+	if err := os.WriteFile(zipfile+"hash", []byte(h), 0o666); err != nil {
+		t.Fatal(err)
+	}
+	// A server started on that cache, as after a restart.
+	cfg := st.s.cfg
+	cfg.Registry = nil
+	s2 := New(cfg)
+	n := st.up.count("/example.com/m/@v/v1.0.0.zip")
+	code, body := get(t, s2, "/example.com/m/@v/v1.0.0.zip")
+	if code != 200 || body != string(st.up.zip) {
+		t.Errorf("online zip replaced with its .ziphash = %d; want 200 and the true zip", code)
+	}
+	if got := st.up.count("/example.com/m/@v/v1.0.0.zip"); got != n+1 {
+		t.Errorf("upstream asked for the zip %d times more; want 1", got-n)
+	}
+	if got, _ := os.ReadFile(zipfile); string(got) != string(st.up.zip) {
+		t.Errorf("the cache still holds the replaced zip")
+	}
+	s2.Wait()
 }

@@ -232,6 +232,9 @@ func (s *Server) runFlight(ctx context.Context, c *flightCall, kind opKind, dead
 		s.failures.add(c.key, err)
 	case notExist(err):
 		s.misses.add(c.key, err)
+		if upstreamNotFound(err) {
+			s.absent.add(c.key, err)
+		}
 	case ctx.Err() == nil:
 		s.failures.add(c.key, err)
 	}
@@ -302,6 +305,10 @@ func (s *Server) remembered(key string) error {
 	if err, ok := s.misses.get(key); ok {
 		return fmt.Errorf("%w (remembered)", err)
 	}
+	if err := s.absent.get(key); err != nil {
+		s.metrics.rememberedAbsent.Inc()
+		return err
+	}
 	if err, ok := s.failures.get(key); ok {
 		s.metrics.rememberedFailures.Inc()
 		return &rememberedFailure{err: err}
@@ -347,7 +354,10 @@ func (a *memory[V]) get(key string) (V, bool) {
 	return e.v, true
 }
 
-func (a *memory[V]) add(key string, v V) {
+func (a *memory[V]) add(key string, v V) { a.addUntil(key, v, time.Now().Add(a.ttl)) }
+
+// addUntil remembers v for key until expiry.
+func (a *memory[V]) addUntil(key string, v V, expiry time.Time) {
 	if a.ttl < 0 {
 		return
 	}
@@ -356,15 +366,42 @@ func (a *memory[V]) add(key string, v V) {
 	if a.m == nil {
 		a.m = map[string]memoryEntry[V]{}
 	}
-	now := time.Now()
 	if len(a.m) >= a.max {
+		// Expired entries go first; then any, down to three quarters of
+		// the bound, so that the next max/4 adds cost no pass at all.
+		now := time.Now()
 		for k, e := range a.m {
-			if now.After(e.expiry) || len(a.m) >= a.max {
+			if now.After(e.expiry) {
 				delete(a.m, k)
 			}
 		}
+		for k := range a.m {
+			if len(a.m) <= a.max*3/4 {
+				break
+			}
+			delete(a.m, k)
+		}
 	}
-	a.m[key] = memoryEntry[V]{v: v, expiry: now.Add(a.ttl)}
+	a.m[key] = memoryEntry[V]{v: v, expiry: expiry}
+}
+
+// clear forgets everything.
+func (a *memory[V]) clear() {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	clear(a.m)
+}
+
+// each calls fn for every entry not yet expired.
+func (a *memory[V]) each(fn func(key string, v V, expiry time.Time)) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	now := time.Now()
+	for k, e := range a.m {
+		if now.Before(e.expiry) {
+			fn(k, e.v, e.expiry)
+		}
+	}
 }
 
 // answers remembers upstream errors (a "not found", a failure) by flight

@@ -7,9 +7,11 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"io/fs"
 	"math/rand/v2"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -238,8 +240,16 @@ func TestConnLimits(t *testing.T) {
 	// Another address still gets in, up to the total.
 	rawConn(t, addr, "127.0.0.2")
 	waitFor(t, "three connections counted", func() bool { return conns(st, "new") == 3 })
-	fourth := rawConn(t, addr, "127.0.0.3")
-	if ok, body := refused(t, fourth); !ok || !strings.Contains(body, "too many open connections") {
+	// At the total, an address holding two more connections than the
+	// newcomer's gives up its oldest silent one (none has sent a request):
+	// a few addresses cannot lock everyone else out.
+	rawConn(t, addr, "127.0.0.3")
+	waitFor(t, "a silent connection of 127.0.0.1 evicted for 127.0.0.3", func() bool {
+		return value(t, st.s.metrics.connsEvicted.WithLabelValues("total")) == 1 && conns(st, "new") == 3
+	})
+	// Now every address holds one: past the total, a newcomer is refused.
+	fifth := rawConn(t, addr, "127.0.0.6")
+	if ok, body := refused(t, fifth); !ok || !strings.Contains(body, "too many open connections") {
 		t.Errorf("a connection past the total: refused=%v %q; want 503", ok, body)
 	}
 	if a, b := value(t, st.s.metrics.connsRefused.WithLabelValues("per-client")), value(t, st.s.metrics.connsRefused.WithLabelValues("total")); a != 1 || b != 1 {
@@ -483,5 +493,295 @@ func TestFailureShared(t *testing.T) {
 	}
 	if n := value(t, st.s.metrics.rememberedFailures); n < 1 {
 		t.Errorf("remembered failures counted: %v", n)
+	}
+}
+
+// TestStaleAfter: a version list or @latest the cache can answer is not
+// held for the whole -list-timeout by an upstream that does not answer:
+// past StaleAfter the cache's answer is served, marked stale.
+func TestStaleAfter(t *testing.T) {
+	st := newSetup(t, func(c *Config) {
+		c.ListTimeout = time.Minute
+		c.StaleAfter = 200 * time.Millisecond
+	})
+	st.do(t, "GET", "/example.com/m/@v/v1.0.0.mod")
+	st.do(t, "GET", "/example.com/m/@v/v1.0.0.info")
+	hangUpstream(t, st, "/example.com/m/@")
+	hc := &http.Client{Timeout: 20 * time.Second} // well inside ListTimeout
+	for _, path := range []string{"/example.com/m/@v/list", "/example.com/m/@latest"} {
+		resp, err := hc.Get(st.srv.URL + path)
+		if err != nil {
+			t.Fatalf("%s: %v (waited for upstream instead of serving the cache's answer)", path, err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 200 || resp.Header.Get("X-Gomodfetch-Stale") != "1" || !strings.Contains(string(body), "v1.0.0") {
+			t.Errorf("%s = %d %q stale=%q; want the cache's answer, marked stale", path, resp.StatusCode, body, resp.Header.Get("X-Gomodfetch-Stale"))
+		}
+	}
+}
+
+// TestAbsentSurvivesRestart: upstream's "not found" for an exact version
+// is kept below the cache and answered by the next server on that cache
+// without asking upstream; a version list's is not; a log someone else
+// wrote is read as untrusted.
+func TestAbsentSurvivesRestart(t *testing.T) {
+	st := newSetup(t, func(c *Config) { c.NotFoundTTL = -1 })
+	for _, p := range []string{"/example.com/nope/@v/v1.0.0.info", "/example.com/nope/@v/v1.0.0.mod", "/example.com/nope/@v/list"} {
+		if resp, _ := st.do(t, "GET", p); resp.StatusCode != 404 {
+			t.Fatalf("%s: %d; want 404", p, resp.StatusCode)
+		}
+	}
+	st.s.Wait()
+	log, err := os.ReadFile(filepath.Join(st.cache.Root, "cache", "gomodfetch", "serve-absent.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := strings.Count(string(log), "\n"); n != 2 {
+		t.Errorf("log holds %d lines; want 2 (the .info and the .mod):\n%s", n, log)
+	}
+	// Lines a careless or hostile writer added: none may take effect.
+	now := time.Now().Unix()
+	junk := fmt.Sprintf("garbage\n%d\tmod example.com/m@v1.0.0\tfrom the future\n%d\tmod example.com/m@v1.0.0\tlong expired\n%d\tlist example.com/m\tnot an exact version\n%d\tmod example.com/m@master\tnot canonical\n",
+		now+3600, now-24*3600, now, now)
+	f, err := os.OpenFile(filepath.Join(st.cache.Root, "cache", "gomodfetch", "serve-absent.log"), os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.WriteString(junk)
+	f.Close()
+
+	// A new server on the same cache, as after a restart.
+	cfg := st.s.cfg
+	cfg.Registry = nil
+	s2 := New(cfg)
+	srv2 := httptest.NewServer(s2)
+	defer srv2.Close()
+	before := len(st.up.requests())
+	for path, want := range map[string]int{
+		"/example.com/nope/@v/v1.0.0.info": 404,
+		"/example.com/nope/@v/v1.0.0.mod":  404,
+		"/example.com/m/@v/v1.0.0.mod":     200,
+	} {
+		resp, err := http.Get(srv2.URL + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != want {
+			t.Errorf("after restart, %s: %d; want %d", path, resp.StatusCode, want)
+		}
+	}
+	if got := st.up.requests()[before:]; len(got) != 1 || got[0] != "/example.com/m/@v/v1.0.0.mod" {
+		t.Errorf("after restart upstream was asked %q; want only example.com/m's .mod", got)
+	}
+	if n := value(t, s2.metrics.rememberedAbsent); n != 2 {
+		t.Errorf("remembered_absent_total = %v; want 2", n)
+	}
+	s2.Wait()
+
+	// A log that is a symlink is not followed (nor written through).
+	outside := filepath.Join(t.TempDir(), "outside")
+	os.WriteFile(outside, log, 0o666)
+	logPath := filepath.Join(st.cache.Root, "cache", "gomodfetch", "serve-absent.log")
+	os.Remove(logPath)
+	if err := os.Symlink(outside, logPath); err != nil {
+		t.Fatal(err)
+	}
+	s3 := New(cfg)
+	srv3 := httptest.NewServer(s3)
+	defer srv3.Close()
+	before = len(st.up.requests())
+	resp, err := http.Get(srv3.URL + "/example.com/nope/@v/v1.0.0.info")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if n := len(st.up.requests()) - before; resp.StatusCode != 404 || n != 1 {
+		t.Errorf("with a symlinked log: %d after %d upstream requests; want 404 after 1 (the log not read)", resp.StatusCode, n)
+	}
+	s3.Wait()
+	if data, _ := os.ReadFile(outside); !bytes.Equal(data, log) {
+		t.Errorf("the symlink's target was written through")
+	}
+}
+
+// TestShutdownLeavesNoTemp: a zip download cut by the server's shutdown
+// leaves no temporary file in the cache.
+func TestShutdownLeavesNoTemp(t *testing.T) {
+	st := newSetup(t, nil)
+	started := make(chan struct{}, 1)
+	st.up.mu.Lock()
+	st.up.extra = func(w http.ResponseWriter, r *http.Request) bool {
+		if !strings.HasSuffix(r.URL.Path, ".zip") {
+			return false
+		}
+		w.Header().Set("Content-Length", fmt.Sprint(len(st.up.zip)))
+		w.Write(st.up.zip[:len(st.up.zip)/2])
+		w.(http.Flusher).Flush()
+		select {
+		case started <- struct{}{}:
+		default:
+		}
+		<-r.Context().Done()
+		return true
+	}
+	st.up.mu.Unlock()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, "GET", st.srv.URL+"/example.com/m/@v/v1.0.0.zip", nil)
+	go func() {
+		if resp, err := http.DefaultClient.Do(req); err == nil {
+			resp.Body.Close()
+		}
+	}()
+	select {
+	case <-started:
+	case <-ctx.Done():
+		t.Fatal("the zip download did not start")
+	}
+	temps := func() []string {
+		var left []string
+		filepath.WalkDir(st.cache.Root, func(path string, d fs.DirEntry, err error) error {
+			if err == nil && !d.IsDir() && (strings.Contains(d.Name(), ".tmp") || strings.HasSuffix(d.Name(), ".partial")) {
+				left = append(left, path)
+			}
+			return nil
+		})
+		return left
+	}
+	// The half zip is in a temporary file while the download waits.
+	waitFor(t, "a temporary zip in the cache", func() bool { return len(temps()) > 0 })
+	st.stop()
+	st.s.Wait()
+	if left := temps(); len(left) > 0 {
+		t.Errorf("left in the cache after shutdown: %q", left)
+	}
+}
+
+// TestShutdownDrains: during a shutdown the request in flight finishes,
+// while new requests (and /healthz) are answered 503 with Connection:
+// close; once nothing is in flight the listener closes.
+func TestShutdownDrains(t *testing.T) {
+	st := newSetup(t, nil)
+	st.up.mu.Lock()
+	st.up.zipDelay = make(chan struct{})
+	st.up.mu.Unlock()
+	addr := serveListener(t, st)
+	hc := &http.Client{Timeout: 20 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
+	inFlight := make(chan int, 1)
+	go func() {
+		code, _ := fetchURL(context.Background(), hc, "http://"+addr+"/example.com/m/@v/v1.0.0.zip")
+		inFlight <- code
+	}()
+	waitFor(t, "the zip asked upstream", func() bool { return st.up.count("/example.com/m/@v/v1.0.0.zip") > 0 })
+	shut := make(chan error, 1)
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		defer cancel()
+		shut <- st.s.Shutdown(ctx)
+	}()
+	waitFor(t, "draining", st.s.draining.Load)
+	for _, path := range []string{"/healthz", "/example.com/m/@v/v1.0.0.mod"} {
+		resp, err := hc.Get("http://" + addr + path)
+		if err != nil {
+			t.Fatalf("%s during the drain: %v; want 503", path, err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 503 || !resp.Close || !strings.Contains(string(body), "shutting down") {
+			t.Errorf("%s during the drain = %d %q (close=%v); want 503 \"shutting down\", Connection: close", path, resp.StatusCode, body, resp.Close)
+		}
+	}
+	select {
+	case err := <-shut:
+		t.Fatalf("Shutdown returned (%v) with a request in flight", err)
+	default:
+	}
+	close(st.up.zipDelay)
+	if code := <-inFlight; code != 200 {
+		t.Errorf("the request in flight got %d; want 200", code)
+	}
+	if err := <-shut; err != nil {
+		t.Errorf("Shutdown: %v", err)
+	}
+	if _, err := net.DialTimeout("tcp", addr, 5*time.Second); err == nil {
+		t.Errorf("a connection after the drain was accepted")
+	}
+}
+
+// TestBodyNeverSent: a request that announces a body and never sends it
+// is answered at once and its connection closed; it does not hold the
+// connection while net/http waits for the body.
+func TestBodyNeverSent(t *testing.T) {
+	st := newSetup(t, nil)
+	addr := serveListener(t, st)
+	c, err := net.DialTimeout("tcp", addr, 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	io.WriteString(c, "GET /example.com/m/@v/v1.0.0.mod HTTP/1.1\r\nHost: x\r\nContent-Length: 200000\r\n\r\n")
+	c.SetReadDeadline(time.Now().Add(5 * time.Second)) // the answer and the close are immediate
+	resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+	if err != nil {
+		t.Fatalf("no answer to a request whose body never comes: %v", err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 400 || !resp.Close {
+		t.Errorf("got %d (close=%v); want 400 and the connection closed", resp.StatusCode, resp.Close)
+	}
+	// The server closed it: the next read ends.
+	var buf [1]byte
+	if _, err := c.Read(buf[:]); err == nil {
+		t.Errorf("the connection stayed open")
+	}
+}
+
+// TestManyRanges: a request for thousands of ranges gets the whole file
+// (200), not a multipart answer far larger than it; a single range is
+// served as asked.
+func TestManyRanges(t *testing.T) {
+	st := newSetup(t, nil)
+	st.do(t, "GET", "/example.com/m/@v/v1.0.0.zip")
+	var b strings.Builder
+	b.WriteString("bytes=0-0")
+	for i := 1; i < 2000; i++ {
+		fmt.Fprintf(&b, ",%d-%d", i%50, i%50)
+	}
+	resp, body := st.do(t, "GET", "/example.com/m/@v/v1.0.0.zip", "Range", b.String())
+	if resp.StatusCode != 200 || body != string(st.up.zip) {
+		t.Errorf("2000 ranges: %d, %d bytes; want 200 and the whole zip (%d bytes)", resp.StatusCode, len(body), len(st.up.zip))
+	}
+	resp, body = st.do(t, "GET", "/example.com/m/@v/v1.0.0.zip", "Range", "bytes=0-9")
+	if resp.StatusCode != 206 || body != string(st.up.zip[:10]) {
+		t.Errorf("one range: %d %q", resp.StatusCode, body)
+	}
+}
+
+// TestUpstream4xx: an upstream refusal (400, 403, 451) keeps its status and
+// a one-line message, as go would have shown it asking upstream itself;
+// 429 becomes 503 with Retry-After; another 4xx is 502; 404/410 are 404.
+func TestUpstream4xx(t *testing.T) {
+	for _, tc := range []struct {
+		upstream, want int
+	}{{400, 400}, {403, 403}, {451, 451}, {429, 503}, {418, 502}, {404, 404}, {410, 404}} {
+		st := newSetup(t, func(c *Config) { c.FailureTTL = -1 })
+		st.up.mu.Lock()
+		st.up.fail["/example.com/m/@v/v1.0.0.info"] = tc.upstream
+		st.up.mu.Unlock()
+		resp, body := st.do(t, "GET", "/example.com/m/@v/v1.0.0.info")
+		if resp.StatusCode != tc.want {
+			t.Errorf("upstream %d: serve answered %d; want %d", tc.upstream, resp.StatusCode, tc.want)
+		}
+		if ct := resp.Header.Get("Content-Type"); !strings.HasPrefix(ct, "text/plain") || strings.Count(body, "\n") != 1 {
+			t.Errorf("upstream %d: body %q (%s); want one text/plain line", tc.upstream, body, ct)
+		}
+		if tc.want == tc.upstream && tc.want != 404 && !strings.Contains(body, fmt.Sprintf("upstream answered %d", tc.upstream)) {
+			t.Errorf("upstream %d: body %q does not pass its answer on", tc.upstream, body)
+		}
+		if tc.upstream == 429 && resp.Header.Get("Retry-After") == "" {
+			t.Errorf("upstream 429: no Retry-After")
+		}
 	}
 }

@@ -2,6 +2,7 @@ package serve
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"log"
 	"net"
@@ -48,7 +49,23 @@ func (s *Server) Serve(l net.Listener) error {
 			s.metrics.conns.WithLabelValues(to).Inc()
 		}
 	}
+	var tlsConfig *tls.Config
+	if s.cfg.TLS != nil {
+		s.listening.mu.Lock()
+		if s.certs == nil {
+			c, err := newCerts(*s.cfg.TLS, func(msg string, err error) { s.log.Warn(msg, "error", oneLine(err.Error(), 300)) })
+			if err != nil {
+				s.listening.mu.Unlock()
+				return err
+			}
+			s.certs = c
+		}
+		s.listening.mu.Unlock()
+		tlsConfig = s.certs.tlsConfig()
+		cl.wrap = func(c net.Conn) net.Conn { return tls.Server(c, tlsConfig) }
+	}
 	hs := &http.Server{
+		TLSConfig:         tlsConfig,
 		Handler:           s,
 		ReadHeaderTimeout: readHeaderTimeout,
 		IdleTimeout:       idleTimeout,
@@ -60,15 +77,36 @@ func (s *Server) Serve(l net.Listener) error {
 	s.listening.mu.Lock()
 	s.listening.hs = append(s.listening.hs, hs)
 	s.listening.mu.Unlock()
+	if tlsConfig != nil {
+		return hs.ServeTLS(cl, "", "")
+	}
 	return hs.Serve(cl)
 }
 
-// Shutdown stops every Serve: no new connections, and the requests in
-// flight get until ctx ends to finish (see http.Server.Shutdown).
+// Shutdown stops every Serve. First it drains: the requests in flight get
+// until ctx ends to finish, while new requests (on new connections or kept
+// alive ones) are answered 503 with "Connection: close", /healthz
+// included, so that clients and load balancers go elsewhere rather than
+// meet a refused connection. Then the listeners close and Serve returns
+// (see http.Server.Shutdown).
 func (s *Server) Shutdown(ctx context.Context) error {
 	s.listening.mu.Lock()
 	hss := s.listening.hs
 	s.listening.mu.Unlock()
+	if !s.draining.Swap(true) {
+		s.log.Info("draining: new requests are answered 503", "in_flight", s.active.Load())
+	}
+	for _, hs := range hss {
+		hs.SetKeepAlivesEnabled(false)
+	}
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	for s.active.Load() > 0 && ctx.Err() == nil {
+		select {
+		case <-tick.C:
+		case <-ctx.Done():
+		}
+	}
 	var errs []error
 	for _, hs := range hss {
 		errs = append(errs, hs.Shutdown(ctx))

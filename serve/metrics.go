@@ -26,6 +26,9 @@ type metrics struct {
 	abandoned          *prometheus.CounterVec   // prefetched, cancelled
 	flights            prometheus.Gauge         // upstream operations in progress
 	rememberedFailures prometheus.Counter       // answered from the failure memory
+	rememberedAbsent   prometheus.Counter       // answered from absent (-absent-ttl)
+	authRefused        *prometheus.CounterVec   // requests refused by authorize, by reason
+	policy             *prometheus.CounterVec   // policy decisions other than a plain allow
 	gateWaits          *prometheus.HistogramVec // class
 	conns              *prometheus.GaugeVec     // state
 	connsRefused       *prometheus.CounterVec   // reason
@@ -73,6 +76,15 @@ func newMetrics(reg *prometheus.Registry, f *download.Fetcher) *metrics {
 	m.rememberedFailures = prometheus.NewCounter(prometheus.CounterOpts{
 		Name: "gomodfetch_serve_remembered_failures_total", Help: "Requests answered with an upstream failure remembered from a recent attempt (-failure-ttl).",
 	})
+	m.rememberedAbsent = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "gomodfetch_serve_remembered_absent_total", Help: "Requests answered \"not found\" for an exact module version upstream said it does not have, remembered across restarts (-absent-ttl).",
+	})
+	m.authRefused = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "gomodfetch_serve_auth_refused_total", Help: "Requests refused for their credential: missing (401), wrong (401), scope (404: a restricted path the credential does not cover).",
+	}, []string{"reason"})
+	m.policy = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "gomodfetch_serve_policy_decisions_total", Help: "Policy decisions other than a plain allow, by action (deny, warn), kind (rule, default, vuln, vulndb, cooldown, latest), endpoint (list, latest, info, zip, query) and dry_run.",
+	}, []string{"action", "kind", "endpoint", "dry_run"})
 	m.gateWaits = prometheus.NewHistogramVec(prometheus.HistogramOpts{
 		Name: "gomodfetch_serve_upstream_wait_seconds", Help: "Time an upstream request waited for one of the -upstream places, by class (client, prefetch).",
 		Buckets: []float64{.001, .01, .1, .5, 1, 5, 10, 30, 60},
@@ -86,7 +98,7 @@ func newMetrics(reg *prometheus.Registry, f *download.Fetcher) *metrics {
 	m.connsEvicted = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "gomodfetch_serve_connections_evicted_total", Help: "Idle kept-alive connections closed to make room for a new one, by the bound that was reached.",
 	}, []string{"reason"})
-	reg.MustRegister(m.limited, m.abandoned, m.flights, m.rememberedFailures, m.gateWaits, m.conns, m.connsRefused, m.connsEvicted)
+	reg.MustRegister(m.limited, m.abandoned, m.flights, m.rememberedFailures, m.rememberedAbsent, m.authRefused, m.policy, m.gateWaits, m.conns, m.connsRefused, m.connsEvicted)
 	reg.MustRegister(m.requests, m.cache, m.bytes, m.latency, m.stale, m.prefetch, m.events, m.damaged,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	if f != nil {

@@ -23,6 +23,7 @@ import (
 	"gomodfetch/download"
 	"gomodfetch/internal/beneath"
 	"gomodfetch/modcache"
+	"gomodfetch/verify"
 )
 
 // moduleRequest is one request of the GOPROXY protocol.
@@ -94,7 +95,10 @@ func parseModuleRequest(p string) (moduleRequest, *badRequest) {
 }
 
 func (s *Server) serveModule(w *recorder, r *http.Request, q moduleRequest) {
-	if s.cfg.Private(q.path) {
+	if !s.authorize(w, r, q.path) {
+		return
+	}
+	if s.cfg.Private(q.path) && !s.cfg.Restricted(q.path) {
 		w.fail(http.StatusNotFound, "not found: "+q.path+" is private here (GONOPROXY/GOPRIVATE); fetch it directly")
 		return
 	}
@@ -125,9 +129,12 @@ const (
 // from upstream (and then the cache).
 func (s *Server) serveInfo(w *recorder, r *http.Request, q moduleRequest) {
 	mod := q.mod()
-	if _, file, err := s.cfg.Cache.ReadInfo(mod); err == nil {
+	if !s.checkVersion(w, r, "info", q.path, q.version) {
+		return
+	}
+	if _, data, _, err := s.cfg.Cache.ReadInfoData(mod); err == nil {
 		w.outcome = "hit"
-		s.serveFile(w, r, file, "application/json", immutable, "")
+		s.serveContent(w, r, data, "application/json", immutable)
 		return
 	}
 	if s.cfg.Offline {
@@ -170,6 +177,9 @@ func (s *Server) serveQuery(w *recorder, r *http.Request, q moduleRequest) {
 		w.failErr(err)
 		return
 	}
+	if !s.checkVersion(w, r, "query", q.path, v) {
+		return
+	}
 	s.serveResolved(w, r, q.path, v)
 }
 
@@ -204,13 +214,21 @@ func (s *Server) serveMod(w *recorder, r *http.Request, q moduleRequest) {
 		return
 	}
 	w.outcome = "miss"
+	var data []byte
 	if cerr == nil {
-		w.outcome = "hit" // checked again, against the checksum database's cached answer
+		w.outcome = "hit"
+		if h, err := verify.HashGoMod(cached); err == nil && s.confirmed.is("mod "+mod.String(), h) {
+			data = cached // the same bytes this process verified before
+		}
 	}
-	data, err := s.ensureMod(r.Context(), client(r), mod)
-	if err != nil {
-		w.failErr(err)
-		return
+	if data == nil {
+		// Checked (again, if cached: against the checksum database's
+		// cached answer) by the engine.
+		var err error
+		if data, err = s.ensureMod(r.Context(), client(r), mod); err != nil {
+			w.failErr(err)
+			return
+		}
 	}
 	// What the client will ask next starts on its way before it has this.
 	s.prefetchFor(client(r).client, mod, data)
@@ -219,7 +237,13 @@ func (s *Server) serveMod(w *recorder, r *http.Request, q moduleRequest) {
 
 func (s *Server) ensureMod(ctx context.Context, who requester, mod module.Version) ([]byte, error) {
 	return flight(s, ctx, who, opMeta, "mod "+mod.String(), func(ctx context.Context) ([]byte, error) {
-		return s.cfg.Fetcher.GoMod(ctx, mod)
+		data, err := s.cfg.Fetcher.GoMod(ctx, mod)
+		if err == nil {
+			if h, herr := verify.HashGoMod(data); herr == nil {
+				s.confirmed.add("mod "+mod.String(), h)
+			}
+		}
+		return data, err
 	})
 }
 
@@ -229,6 +253,9 @@ func (s *Server) ensureMod(ctx context.Context, who requester, mod module.Versio
 // removed and fetched again, offline it is answered 404.
 func (s *Server) serveZip(w *recorder, r *http.Request, q moduleRequest) {
 	mod := q.mod()
+	if !s.checkVersion(w, r, "zip", q.path, q.version) {
+		return
+	}
 	if s.cfg.Offline {
 		w.outcome = "offline"
 		zipfile, hash, ok := s.cfg.Cache.ZipHash(mod)
@@ -255,9 +282,15 @@ func (s *Server) serveZip(w *recorder, r *http.Request, q moduleRequest) {
 		return
 	}
 	w.outcome = "miss"
-	if f := s.checkCachedZip(r.Context(), mod); f != nil {
-		f.Close()
+	if f, hash := s.checkCachedZip(r.Context(), mod); f != nil {
 		w.outcome = "hit"
+		if s.confirmed.is("zip "+mod.String(), hash) {
+			// Bytes that match the hash this process verified.
+			defer f.Close()
+			s.serveOpen(w, r, f, "application/zip", immutable, hash)
+			return
+		}
+		f.Close()
 	}
 	m, err := s.ensureZip(r.Context(), client(r), mod)
 	if err != nil {
@@ -298,13 +331,24 @@ func (s *Server) ensureZip(ctx context.Context, who requester, mod module.Versio
 				return nil, err
 			}
 		}
+		zipfile, _, cached := s.cfg.Cache.ZipHash(mod)
 		m := s.cfg.Fetcher.FetchZip(ctx, mod)
+		var mismatch *verify.ChecksumMismatchError
+		if m != nil && cached && errors.As(m.Err(), &mismatch) {
+			// A cached zip and .ziphash that agree with each other but
+			// not with the checksum database (both replaced): they go, and
+			// the zip is fetched again.
+			s.damaged("zip", zipfile, m.Err())
+			s.forgetZip(ctx, mod, zipfile)
+			m = s.cfg.Fetcher.FetchZip(ctx, mod)
+		}
 		if m == nil {
 			return nil, errors.New("download abandoned")
 		}
 		if err := m.Err(); err != nil {
 			return nil, err
 		}
+		s.confirmed.add("zip "+mod.String(), m.Sum)
 		return m, nil
 	})
 }
@@ -319,19 +363,24 @@ func (s *Server) serveList(w *recorder, r *http.Request, q moduleRequest) {
 			w.fail(http.StatusNotFound, "not found: "+q.path+" is not in the cache (offline)")
 			return
 		}
-		s.serveBytes(w, r, listBody(list), "text/plain; charset=utf-8")
+		s.serveBytes(w, r, listBody(s.filterList(w, r, q.path, list)), "text/plain; charset=utf-8")
 		return
 	}
 	w.outcome = "miss"
-	list, err := flight(s, r.Context(), client(r), opMeta, "list "+q.path, func(ctx context.Context) ([]string, error) {
+	ctx, stop := s.staleAfter(r.Context(), func() bool { _, err := s.cachedList(q.path); return err == nil })
+	defer stop()
+	list, err := flight(s, ctx, client(r), opMeta, "list "+q.path, func(ctx context.Context) ([]string, error) {
 		ctx, cancel := context.WithTimeout(ctx, s.cfg.ListTimeout)
 		defer cancel()
 		return s.cfg.Fetcher.Versions(ctx, q.path)
 	})
-	if err != nil && !notExist(err) && !errors.Is(err, r.Context().Err()) {
+	if err != nil && errors.Is(context.Cause(ctx), errStaleAfter) {
+		err = errStaleAfter
+	}
+	if err != nil && !notExist(err) && r.Context().Err() == nil {
 		if cached, cerr := s.cachedList(q.path); cerr == nil {
 			s.stale(w, "list", q.path, err)
-			s.serveBytes(w, r, listBody(cached), "text/plain; charset=utf-8")
+			s.serveBytes(w, r, listBody(s.filterList(w, r, q.path, cached)), "text/plain; charset=utf-8")
 			return
 		}
 	}
@@ -339,8 +388,33 @@ func (s *Server) serveList(w *recorder, r *http.Request, q moduleRequest) {
 		w.failErr(err)
 		return
 	}
-	s.serveBytes(w, r, listBody(list), "text/plain; charset=utf-8")
+	s.serveBytes(w, r, listBody(s.filterList(w, r, q.path, list)), "text/plain; charset=utf-8")
 }
+
+// staleAfter returns the context a request for a version list or @latest
+// waits on: once Config.StaleAfter has passed without upstream's answer,
+// it ends if cached reports that the cache can answer instead (the refresh
+// goes on without this request: as a prefetch, if a slot is free). stop
+// releases its timer.
+func (s *Server) staleAfter(ctx context.Context, cached func() bool) (context.Context, func()) {
+	if s.cfg.StaleAfter < 0 || s.cfg.StaleAfter >= s.cfg.ListTimeout {
+		return ctx, func() {}
+	}
+	ctx, cancel := context.WithCancelCause(ctx)
+	t := time.AfterFunc(s.cfg.StaleAfter, func() {
+		if cached() {
+			cancel(errStaleAfter)
+		}
+	})
+	return ctx, func() {
+		t.Stop()
+		cancel(nil)
+	}
+}
+
+// errStaleAfter ends the wait for upstream's version list or @latest
+// when the cache can answer.
+var errStaleAfter = errors.New("upstream has not answered within -stale-after")
 
 // stale marks an answer served from the cache because upstream failed.
 func (s *Server) stale(w *recorder, what, path string, err error) {
@@ -409,13 +483,18 @@ func (s *Server) serveLatest(w *recorder, r *http.Request, q moduleRequest) {
 		return
 	}
 	w.outcome = "miss"
-	v, err := flight(s, r.Context(), client(r), opMeta, "latest "+q.path, func(ctx context.Context) (string, error) {
+	ctx, stop := s.staleAfter(r.Context(), func() bool { _, ok := s.cachedLatest(q.path); return ok })
+	defer stop()
+	v, err := flight(s, ctx, client(r), opMeta, "latest "+q.path, func(ctx context.Context) (string, error) {
 		ctx, cancel := context.WithTimeout(ctx, s.cfg.ListTimeout)
 		defer cancel()
 		v, _, err := s.cfg.Fetcher.Latest(ctx, q.path)
 		return v, err
 	})
-	if err != nil && !notExist(err) && !errors.Is(err, r.Context().Err()) {
+	if err != nil && errors.Is(context.Cause(ctx), errStaleAfter) {
+		err = errStaleAfter
+	}
+	if err != nil && !notExist(err) && r.Context().Err() == nil {
 		if file, ok := s.cachedLatest(q.path); ok {
 			s.stale(w, "latest", q.path, err)
 			s.serveFile(w, r, file, "application/json", mutable, "")
@@ -426,7 +505,52 @@ func (s *Server) serveLatest(w *recorder, r *http.Request, q moduleRequest) {
 		w.failErr(err)
 		return
 	}
+	if s.cfg.Policy != nil {
+		var ok bool
+		if v, ok = s.policyLatest(w, r, q.path, v); !ok {
+			return
+		}
+	}
 	s.serveResolved(w, r, q.path, v)
+}
+
+// policyLatest is @latest under the policy: the highest version it
+// allows of the module's list (upstream's answer v if it is allowed and
+// the list has none), or a refusal when it allows none.
+func (s *Server) policyLatest(w *recorder, r *http.Request, path, v string) (string, bool) {
+	list, err := flight(s, r.Context(), client(r), opMeta, "list "+path, func(ctx context.Context) ([]string, error) {
+		ctx, cancel := context.WithTimeout(ctx, s.cfg.ListTimeout)
+		defer cancel()
+		return s.cfg.Fetcher.Versions(ctx, path)
+	})
+	if err != nil {
+		if cached, cerr := s.cachedList(path); cerr == nil {
+			list = cached
+		}
+	}
+	s.observe(path, list...)
+	d := s.cfg.Policy.Latest(r.Context(), path, list, v, s.timeOf(client(r), path))
+	switch {
+	case d.Version != "":
+		if s.cfg.PolicyDryRun {
+			if d.Version != v {
+				s.log.Warn("policy: would answer @latest with another version", "module", path, "upstream", v, "allowed", d.Version)
+			}
+			return v, true
+		}
+		if d.Version != v {
+			// Its .info, which serveResolved answers with.
+			if _, err := s.ensureInfo(r.Context(), client(r), module.Version{Path: path, Version: d.Version}); err != nil {
+				w.failErr(err)
+				return "", false
+			}
+		}
+		return d.Version, true
+	case s.decided(w, "latest", d):
+		s.refused(w, d)
+		return "", false
+	}
+	return v, true
 }
 
 // cachedLatest returns the .info file of path's highest cached version:
@@ -502,6 +626,7 @@ func (s *Server) serveOpen(w *recorder, r *http.Request, f *os.File, ctype, cach
 		h.Write(buf[:n])
 		etag = hex.EncodeToString(h.Sum(nil))[:32]
 	}
+	limitRanges(r)
 	hd := w.Header()
 	hd.Set("Content-Type", ctype)
 	hd.Set("Cache-Control", cacheControl)
@@ -511,6 +636,19 @@ func (s *Server) serveOpen(w *recorder, r *http.Request, f *os.File, ctype, cach
 	http.ServeContent(w, r, "", fi.ModTime(), f)
 }
 
+// maxRanges bounds the ranges of one request: the go command asks for one
+// at most; thousands of small ones make a multipart answer far larger
+// than the file.
+const maxRanges = 16
+
+// limitRanges drops a Range header of more than maxRanges ranges: the
+// whole file is served instead, as a server may.
+func limitRanges(r *http.Request) {
+	if rg := r.Header.Get("Range"); strings.Count(rg, ",") >= maxRanges {
+		r.Header.Del("Range")
+	}
+}
+
 // serveContent serves bytes read from the cache and checked (a .mod).
 func (s *Server) serveContent(w *recorder, r *http.Request, data []byte, ctype, cacheControl string) {
 	hd := w.Header()
@@ -518,6 +656,7 @@ func (s *Server) serveContent(w *recorder, r *http.Request, data []byte, ctype, 
 	hd.Set("Cache-Control", cacheControl)
 	sum := sha256.Sum256(data)
 	hd.Set("ETag", `"`+hex.EncodeToString(sum[:16])+`"`)
+	limitRanges(r)
 	http.ServeContent(w, r, "", time.Time{}, bytes.NewReader(data))
 }
 

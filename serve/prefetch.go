@@ -57,6 +57,8 @@ type prefetcher struct {
 	owedAll     int
 	recent      memory[struct{}] // keys prefetched lately
 	predicted   memory[struct{}] // client + " " + "mod <path>@<version>": go.mod files a client will read for its graph
+	walks       []walk           // waiting for the walker (queueWalk)
+	walking     bool             // the walker runs
 
 	wg sync.WaitGroup
 }
@@ -121,7 +123,55 @@ func (s *Server) prefetchFor(client string, mod module.Version, gomod []byte) {
 			s.spawn(client, "zip "+mod.String(), false, func(ctx context.Context) { s.ensureZip(ctx, requester{prefetch: true}, mod) })
 		}
 	}
-	s.walkUnpruned(client, gomod)
+	s.queueWalk(client, gomod)
+}
+
+// walk is a walk of an unpruned graph waiting for the walker.
+type walk struct {
+	client string
+	gomod  []byte
+}
+
+// maxWalks bounds the walks waiting for the walker; more are skipped.
+const maxWalks = 256
+
+// queueWalk hands gomod, if it is unpruned, to the one goroutine that
+// walks graphs (its cached go.mod files are read from disk, thousands for
+// a large graph): off the request path, and one at a time, so that many
+// clients asking for such a go.mod cost the server one walk's CPU at a
+// time, not one each at once.
+func (s *Server) queueWalk(client string, gomod []byte) {
+	if unprunedRequires(gomod) == nil {
+		return
+	}
+	p := s.prefetcher
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if len(p.walks) >= maxWalks {
+		s.metrics.prefetch.WithLabelValues("skipped-walk-queue-full").Inc()
+		return
+	}
+	p.walks = append(p.walks, walk{client, gomod})
+	if p.walking {
+		return
+	}
+	p.walking = true
+	p.wg.Add(1)
+	go func() {
+		defer p.wg.Done()
+		for {
+			p.mu.Lock()
+			if len(p.walks) == 0 || s.ctx.Err() != nil {
+				p.walks, p.walking = nil, false
+				p.mu.Unlock()
+				return
+			}
+			w := p.walks[0]
+			p.walks = p.walks[1:]
+			p.mu.Unlock()
+			s.walkUnpruned(w.client, w.gomod)
+		}
+	}()
 }
 
 // walkUnpruned predicts, if gomod is unpruned, the go.mod files below it

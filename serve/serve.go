@@ -40,13 +40,16 @@ import (
 	"net/http"
 	"os"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"gomodfetch/download"
+	"gomodfetch/internal/beneath"
 	"gomodfetch/modcache"
+	"gomodfetch/policy"
 	"gomodfetch/proxy"
 	"gomodfetch/verify"
 )
@@ -89,13 +92,45 @@ type Config struct {
 	// ListTimeout bounds the upstream refresh of a version list or
 	// @latest (zero: 10s); past it the cache's answer is served.
 	ListTimeout time.Duration
+	// StaleAfter is how long a request for a version list or @latest
+	// waits for upstream when the cache holds an answer (zero: 2s;
+	// negative: up to ListTimeout): past it the cache's answer is served,
+	// marked stale, and the refresh goes on without the request.
+	StaleAfter time.Duration
 	// NotFoundTTL is how long an upstream "not found" is remembered
 	// (zero: 1m; negative: not at all).
 	NotFoundTTL time.Duration
+	// AbsentTTL is how long upstream's "not found" for an exact module
+	// version (its .info, .mod or .zip) is remembered, in memory and in a
+	// log below the cache (cache/gomodfetch/serve-absent.log), so that it
+	// survives a restart (zero: 30m; negative: not at all beyond
+	// NotFoundTTL).
+	AbsentTTL time.Duration
 	// FailureTTL is how long any other upstream failure is remembered and
 	// answered again without asking upstream (zero: 10s; negative: not at
 	// all).
 	FailureTTL time.Duration
+
+	// Credentials, if not nil, are the clients the server knows
+	// (auth.go): a request with a wrong credential is answered 401, and
+	// a path Restricted reports is served only to a credential whose
+	// scope covers it (401 without one, 404 outside its scope). Other
+	// paths need a credential only if PublicNeedsAuth.
+	// Policy, if not nil, is the supply-chain policy applied to what is
+	// offered (policy.go); Seen records when versions were first seen,
+	// for its cooldown (nil: the .info Time alone). With PolicyDryRun the
+	// decisions are only logged and counted.
+	Policy       *policy.Gate
+	Seen         *policy.Seen
+	PolicyDryRun bool
+
+	// TLS, if not nil, makes Serve answer HTTPS with this certificate
+	// and key (tls.go).
+	TLS *TLSFiles
+
+	Credentials     *Credentials
+	Restricted      func(path string) bool
+	PublicNeedsAuth bool
 
 	// The bounds below keep what a client can make the server spend
 	// (connections, time, upstream work, memory) finite. Zero means the
@@ -147,10 +182,15 @@ type Server struct {
 	gate       *upstreamGate
 	prefetcher *prefetcher
 	misses     answers // upstream "not found", by flight key
+	absent     *absent // the same for exact versions, kept longer and across restarts
 	failures   answers // other upstream failures, by flight key
 	mux        *http.ServeMux
 	listening  listening
-	disk       *disk // what is served from disk is checked (disk.go)
+	disk       *disk        // what is served from disk is checked (disk.go)
+	confirmed  confirmedSet // hashes the engine verified, per module file (disk.go)
+	certs      *certs       // Config.TLS, loaded by the first Serve (guarded by listening.mu)
+	draining   atomic.Bool  // Shutdown has begun (listen.go)
+	active     atomic.Int64 // requests being answered, not refused for draining
 }
 
 // New returns a Server for cfg.
@@ -159,7 +199,9 @@ func New(cfg Config) *Server {
 		cfg.Context = context.Background()
 	}
 	setDefault(&cfg.ListTimeout, 10*time.Second)
+	setDefault(&cfg.StaleAfter, 2*time.Second)
 	setDefault(&cfg.NotFoundTTL, time.Minute)
+	setDefault(&cfg.AbsentTTL, 30*time.Minute)
 	setDefault(&cfg.FailureTTL, 10*time.Second)
 	setDefault(&cfg.MaxUpstream, 64)
 	setDefault(&cfg.ClientUpstream, max(1, cfg.MaxUpstream/4))
@@ -175,6 +217,9 @@ func New(cfg Config) *Server {
 	setDefault(&cfg.WriteTimeout, 30*time.Second)
 	if cfg.Private == nil {
 		cfg.Private = func(string) bool { return false }
+	}
+	if cfg.Restricted == nil {
+		cfg.Restricted = func(string) bool { return false }
 	}
 	if cfg.SumDB != nil {
 		cfg.SumDBName = cfg.SumDB.Name()
@@ -199,6 +244,11 @@ func New(cfg Config) *Server {
 		mux:        http.NewServeMux(),
 		disk:       newDisk(cfg),
 	}
+	var absentRoot *beneath.Root
+	if !cfg.Offline && cfg.Cache != nil {
+		absentRoot = cfg.Cache.Files()
+	}
+	s.absent = newAbsent(cfg.AbsentTTL, absentRoot, func(msg string, err error) { log.Warn(msg, "error", oneLine(err.Error(), 300)) })
 	s.metrics = newMetrics(reg, cfg.Fetcher)
 	s.gate.onWait = s.metrics.gateWait
 	s.gate.onLimited = func(client string) {
@@ -231,6 +281,7 @@ func (s *Server) Gate() proxy.Gate { return s.gate }
 func (s *Server) Wait() {
 	s.prefetcher.wg.Wait()
 	s.flights.wg.Wait()
+	s.absent.close()
 }
 
 // maxURL bounds a request's path: a module path and version are far
@@ -240,7 +291,7 @@ const maxURL = 4096
 // ServeHTTP implements http.Handler.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
-	rw := &recorder{ResponseWriter: w, rc: http.NewResponseController(w), timeout: s.cfg.WriteTimeout, ctx: r.Context()}
+	rw := &recorder{ResponseWriter: w, rc: http.NewResponseController(w), timeout: s.cfg.WriteTimeout, ctx: r.Context(), remote: r.RemoteAddr}
 	rw.arm()
 	ep := "other"
 	defer func() {
@@ -258,6 +309,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			slog.Int("status", rw.code()), slog.Int64("bytes", rw.n),
 			slog.Duration("duration", d), slog.String("remote", r.RemoteAddr),
 		}
+		if rw.user != "" {
+			attrs = append(attrs, slog.String("user", rw.user))
+		}
 		if rw.outcome != "" {
 			attrs = append(attrs, slog.String("cache", rw.outcome))
 		}
@@ -271,6 +325,16 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		s.log.LogAttrs(r.Context(), level, "request", attrs...)
 	}()
+	if r.ContentLength != 0 || len(r.TransferEncoding) > 0 {
+		// No go command sends a body. One that does not arrive would hold
+		// the connection: net/http reads an unread body before it
+		// answers on a connection it keeps, and nothing bounds that read.
+		// Answer at once and close, reading nothing.
+		w.Header().Set("Connection", "close")
+		rw.rc.SetReadDeadline(time.Now()) // nor after the answer (net/http would discard up to 256 KiB)
+		rw.fail(http.StatusBadRequest, "a request with a body")
+		return
+	}
 	if r.Method != http.MethodGet && r.Method != http.MethodHead {
 		w.Header().Set("Allow", "GET, HEAD")
 		rw.fail(http.StatusMethodNotAllowed, "method not allowed")
@@ -281,13 +345,29 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	p := strings.TrimPrefix(r.URL.Path, "/")
+	if s.draining.Load() && p != "metrics" {
+		// Shutdown has begun: the requests in flight finish, new ones are
+		// sent elsewhere (a load balancer watching /healthz stops sending).
+		if p == "healthz" {
+			ep = p
+		}
+		w.Header().Set("Retry-After", "1")
+		w.Header().Set("Connection", "close")
+		rw.outcome = "draining"
+		rw.fail(http.StatusServiceUnavailable, "shutting down")
+		return
+	}
+	s.active.Add(1)
+	defer s.active.Add(-1)
 	switch {
 	case p == "metrics" || p == "healthz":
 		ep = p
 		s.mux.ServeHTTP(rw, r)
 	case strings.HasPrefix(p, "sumdb/"):
 		ep = "sumdb"
-		s.serveSumDB(rw, r, strings.TrimPrefix(p, "sumdb/"))
+		if s.authorize(rw, r, "") {
+			s.serveSumDB(rw, r, strings.TrimPrefix(p, "sumdb/"))
+		}
 	default:
 		req, err := parseModuleRequest(p)
 		if err != nil {
@@ -313,6 +393,8 @@ type recorder struct {
 	timeout time.Duration
 	status  int
 	n       int64
+	user    string // the credential's name, if one was presented and verified
+	remote  string // the client's address
 	outcome string // "hit", "miss", "stale", "offline" or ""
 	detail  string // the error behind a failure, for the log
 	cut     bool   // a write ran past the timeout

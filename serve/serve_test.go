@@ -40,7 +40,7 @@ type upstream struct {
 	extra func(w http.ResponseWriter, r *http.Request) bool
 }
 
-func newUpstream(t *testing.T) *upstream {
+func newUpstream(t testing.TB) *upstream {
 	u := &upstream{mod: module.Version{Path: "example.com/m", Version: "v1.0.0"}, gomod: "module example.com/m\n\ngo 1.21\n\nrequire example.com/dep v1.2.0\n", fail: map[string]int{}}
 	u.zip = modtest.Zip(t, u.mod, map[string]string{"go.mod": u.gomod, "m.go": "package m\n"})
 	u.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -112,9 +112,10 @@ type setup struct {
 	s      *Server
 	db     *fakeDB
 	router *proxy.Router
+	stop   context.CancelFunc // ends the server's context
 }
 
-func newSetup(t *testing.T, edit func(*Config)) *setup {
+func newSetup(t testing.TB, edit func(*Config)) *setup {
 	t.Helper()
 	up := newUpstream(t)
 	proxies, err := proxy.ParseList(up.srv.URL)
@@ -151,7 +152,7 @@ func newSetup(t *testing.T, edit func(*Config)) *setup {
 	t.Cleanup(func() { stop(); s.Wait() })
 	srv := httptest.NewServer(s)
 	t.Cleanup(srv.Close)
-	return &setup{up: up, srv: srv, cache: cache, s: s, db: db, router: router}
+	return &setup{up: up, srv: srv, cache: cache, s: s, db: db, router: router, stop: stop}
 }
 
 func (st *setup) do(t *testing.T, method, path string, hdr ...string) (*http.Response, string) {
@@ -198,7 +199,7 @@ func TestProtocol(t *testing.T) {
 		{"bad suffix", "GET", "/example.com/m/@v/v1.0.0.exe", nil, 404, "text/plain; charset=utf-8", ""},
 		{"root", "GET", "/", nil, 404, "text/plain; charset=utf-8", ""},
 		{"post", "POST", "/example.com/m/@v/list", nil, 405, "text/plain; charset=utf-8", ""},
-		{"sumdb supported", "GET", "/sumdb/sum.example/supported", nil, 200, "", ""},
+		{"sumdb supported, but none to proxy", "GET", "/sumdb/sum.example/supported", nil, 404, "text/plain; charset=utf-8", "nothing of checksum database"},
 		{"other sumdb", "GET", "/sumdb/sum.golang.org/supported", nil, 404, "text/plain; charset=utf-8", ""},
 		{"sumdb bad tile", "GET", "/sumdb/sum.example/tile/8/0/../../x", nil, 400, "text/plain; charset=utf-8", ""},
 		{"healthz", "GET", "/healthz", nil, 200, "text/plain; charset=utf-8", "ok"},

@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/rogpeppe/go-internal/lockedfile"
 	"golang.org/x/mod/module"
@@ -22,6 +23,7 @@ import (
 	"golang.org/x/sync/singleflight"
 
 	"gomodfetch/internal/beneath"
+	"gomodfetch/internal/errline"
 	"gomodfetch/proxy"
 	"gomodfetch/retry"
 )
@@ -102,11 +104,27 @@ type SumDBConfig struct {
 	CacheDir string
 	// ConfigDir is $GOPATH/pkg/sumdb: the latest signed tree head.
 	ConfigDir string
-	// Context bounds every request the database makes (x/mod/sumdb's
-	// client has no per-call context); nil means context.Background().
+	// HedgeDelay and HedgeSame are the proxy.Router's, for the proxies
+	// that serve the database: when it is reached through a proxy
+	// followed by '|', the next proxies of that run that serve it too are
+	// asked as well after HedgeDelay without an answer (zero: 1s;
+	// negative: only after a failed attempt); HedgeSame asks one alone a
+	// second time.
+	HedgeDelay time.Duration
+	HedgeSame  bool
+	// Fleet, if not nil, is the fleet cache: full tiles are read from it
+	// before the database is asked, and written to it once proven.
+	Fleet SumDBFleet
+	// Skip reports paths never looked up (GONOSUMDB, GOPRIVATE); a lookup
+	// of one matches fs.ErrNotExist. Nil means none.
+	Skip func(path string) bool
+	// Context ends every request the database makes, including those
+	// still running for callers that stopped waiting (work shared between
+	// callers runs on it, not on theirs); nil means context.Background().
 	Context context.Context
-	// OnRetry is called before each retry (nil: a "# retry" line in the
-	// client's -x trace).
+	// OnRetry is called before each retry of a proof or a check of where
+	// the database is (nil: a "# retry" line in the client's -x trace);
+	// the requests' own retries are traced by the proxy.Router.
 	OnRetry func(retry.Attempt)
 }
 
@@ -127,18 +145,29 @@ func (e *SumDBSecurityError) RetryClass() retry.Class { return retry.Permanent }
 
 // SumDBClient is a SumDB backed by golang.org/x/mod/sumdb that shares the go
 // command's cache layout, so either program can use what the other fetched
-// and verified. It is safe for concurrent use.
+// and verified. Everything it reads from the database is proven before it
+// is used or kept (sumdbproof.go). It is safe for concurrent use.
 type SumDBClient struct {
-	cfg       SumDBConfig
-	direct    *url.URL
-	cacheRoot *beneath.Root // CacheDir
+	cfg         SumDBConfig
+	direct      *url.URL
+	cacheRoot   *beneath.Root // CacheDir
+	verifiers   note.Verifiers
+	verifierErr error
 
-	baseMu sync.Mutex // held while deciding where the database is reached
-	base   *url.URL   // nil until decided
+	baseMu sync.Mutex    // held while deciding where the database is reached
+	router *proxy.Router // nil until decided: asks the proxies (or URL) that serve it
 
-	// remote runs one request per remote path at a time; concurrent
-	// lookups needing the same tile share it.
-	remote singleflight.Group
+	// One lookup per module version, one request per tile and one for
+	// the latest tree head at a time, shared by the callers asking.
+	lookups, tileFlights, latestFlight singleflight.Group
+
+	fetchedMu sync.Mutex
+	fetched   map[string]*fetchedTile // tiles fetched for proofs still running, by path
+
+	latestMu    sync.Mutex
+	latestTree  signedTree // the latest tree head last read, checked
+	refreshed   signedTree // the database's answer to the last refreshLatest
+	refreshedAt time.Time
 
 	mu       sync.Mutex
 	security []string
@@ -151,10 +180,17 @@ func NewSumDB(cfg SumDBConfig) *SumDBClient {
 	}
 	if cfg.OnRetry == nil {
 		cfg.OnRetry = func(a retry.Attempt) {
-			cfg.Client.Tracef("# retry checksum database %s in %.3fs (attempt %d failed: %s)\n", cfg.Spec.Name, a.Wait.Seconds(), a.N, firstLine(a.Err))
+			cfg.Client.Tracef("# retry checksum database %s in %.3fs (attempt %d failed: %s)\n", cfg.Spec.Name, a.Wait.Seconds(), a.N, errline.First(a.Err))
 		}
 	}
-	return &SumDBClient{cfg: cfg, cacheRoot: beneath.New(cfg.CacheDir), direct: &url.URL{Scheme: "https", Host: hostOf(cfg.Spec.Name), Path: pathOf(cfg.Spec.Name)}}
+	c := &SumDBClient{cfg: cfg, cacheRoot: beneath.New(cfg.CacheDir), direct: &url.URL{Scheme: "https", Host: hostOf(cfg.Spec.Name), Path: pathOf(cfg.Spec.Name)}}
+	v, err := note.NewVerifier(cfg.Spec.Key)
+	if err != nil {
+		c.verifierErr = fmt.Errorf("invalid GOSUMDB: %w", err)
+	} else {
+		c.verifiers = note.VerifierList(v)
+	}
+	return c
 }
 
 func hostOf(name string) string { h, _, _ := strings.Cut(name, "/"); return h }
@@ -169,55 +205,125 @@ func pathOf(name string) string {
 // Name implements SumDB.
 func (c *SumDBClient) Name() string { return c.cfg.Spec.Name }
 
-// Lookup implements SumDB. ctx ends the wait for the answer; the requests
-// themselves run under the client's context.
+// Lookup implements SumDB. ctx ends the wait for the answer; the lookup
+// itself goes on for the other callers waiting for it (one lookup per
+// module version runs at a time), and lands in the cache.
 //
 // Each lookup has its own x/mod/sumdb client: its requests' errors are its
 // own, and a failure is not kept in memory (x/mod keeps a failed record or
 // tile for good, so a database that recovers would never be asked again).
 // What was verified is shared through the disk cache.
 func (c *SumDBClient) Lookup(ctx context.Context, path, version string) ([]string, error) {
+	r, err := c.lookup(ctx, path, version)
+	if err != nil {
+		return nil, err
+	}
+	return r.lines, nil
+}
+
+// Record returns the database's answer to a lookup of path@version,
+// proven: the record, followed by the latest tree head the client has
+// checked that holds it (so that clients given records at different times
+// all check them against one tree, whose tiles are kept).
+func (c *SumDBClient) Record(ctx context.Context, path, version string) ([]byte, error) {
+	r, err := c.lookup(ctx, path, version)
+	if err != nil {
+		return nil, err
+	}
+	if r.record == nil {
+		return nil, fmt.Errorf("%s@%s: the checksum database's record was not kept", path, version)
+	}
+	return c.withTree(r.record), nil
+}
+
+// Prefetch starts the lookup of path@version in the background, unless
+// the cache holds its record already, so that a Lookup soon after finds
+// it done or under way: the caller can start it before it has what the
+// lookup will check (a go.mod, a zip), and wait for both at once.
+func (c *SumDBClient) Prefetch(ctx context.Context, path, version string) {
+	if c.cfg.Skip != nil && c.cfg.Skip(path) {
+		return
+	}
+	if file, err := c.lookupFile(path, version); err != nil || c.cacheRoot.Regular(file) == nil {
+		return
+	}
+	go c.lookup(ctx, path, version)
+}
+
+// lookupFile is a lookup's file in the cache: <name>/lookup/<path>@<version>, escaped.
+func (c *SumDBClient) lookupFile(path, version string) (string, error) {
+	ep, err := module.EscapePath(path)
+	if err != nil {
+		return "", err
+	}
+	ev, err := module.EscapeVersion(version)
+	if err != nil {
+		return "", err
+	}
+	return c.Name() + "/lookup/" + ep + "@" + ev, nil
+}
+
+// lookupResult is what a lookup learned: the go.sum lines for the module
+// version and its go.mod, and the answer they came from (see Record).
+type lookupResult struct {
+	lines  []string
+	record []byte
+}
+
+// lookup runs the lookup of path@version, or joins the one running.
+func (c *SumDBClient) lookup(ctx context.Context, path, version string) (*lookupResult, error) {
 	if err := c.securityErr(); err != nil {
 		return nil, err
 	}
-	type result struct {
-		lines []string
-		err   error
+	if c.cfg.Skip != nil && c.cfg.Skip(path) {
+		return nil, fmt.Errorf("%s: not looked up in the checksum database (GONOSUMDB, GOPRIVATE): %w", path, fs.ErrNotExist)
 	}
-	done := make(chan result, 1)
-	ops := &sumdbOps{c: c}
+	return share(c, &c.lookups, ctx, path+"@"+version, func(ctx context.Context) (*lookupResult, error) {
+		return c.runLookup(ctx, path, version)
+	})
+}
+
+// runLookup looks path@version up with an x/mod/sumdb client of its own.
+// A record kept in the cache that does not prove out (a damaged copy) is
+// asked of the database again, and replaced.
+func (c *SumDBClient) runLookup(ctx context.Context, path, version string) (*lookupResult, error) {
+	r, ops, err := c.runLookupOnce(ctx, path, version, false)
+	if err != nil && ops.recordCached() && ops.lastRemote() == nil && c.securityErr() == nil && !errors.Is(err, sumdb.ErrSecurity) {
+		r, ops, err = c.runLookupOnce(ctx, path, version, true)
+	}
+	if err == nil {
+		return r, nil
+	}
+	if err := c.securityErr(); err != nil {
+		return nil, err
+	}
+	if errors.Is(err, sumdb.ErrSecurity) {
+		return nil, &SumDBSecurityError{Name: c.Name(), Msg: err.Error()}
+	}
+	// x/mod passes on only the text of a request's error; the typed one
+	// says whether it is worth retrying.
+	if remote := ops.lastRemote(); remote != nil {
+		return nil, remote
+	}
+	return nil, err
+}
+
+func (c *SumDBClient) runLookupOnce(ctx context.Context, path, version string, uncached bool) (*lookupResult, *sumdbOps, error) {
+	ops := &sumdbOps{c: c, ctx: ctx, uncached: uncached}
+	ops.recordFile, _ = c.lookupFile(path, version)
 	db := sumdb.NewClient(ops)
-	go func() {
-		// x/mod/sumdb answers for one go.sum line kind at a time; both come
-		// from the same (cached) record.
-		lines, err := db.Lookup(path, version)
-		if err == nil {
-			var mod []string
-			mod, err = db.Lookup(path, version+"/go.mod")
-			lines = append(lines, mod...)
-		}
-		done <- result{lines, err}
-	}()
-	select {
-	case <-ctx.Done():
-		return nil, ctx.Err()
-	case r := <-done:
-		if r.err == nil {
-			return r.lines, nil
-		}
-		if err := c.securityErr(); err != nil {
-			return nil, err
-		}
-		if errors.Is(r.err, sumdb.ErrSecurity) {
-			return nil, &SumDBSecurityError{Name: c.Name(), Msg: r.err.Error()}
-		}
-		// x/mod passes on only the text of a request's error; the typed
-		// one says whether it is worth retrying.
-		if remote := ops.lastRemote(); remote != nil {
-			return nil, remote
-		}
-		return nil, r.err
+	// x/mod/sumdb answers for one go.sum line kind at a time; both come
+	// from the same (cached) record.
+	lines, err := db.Lookup(path, version)
+	if err == nil {
+		var mod []string
+		mod, err = db.Lookup(path, version+"/go.mod")
+		lines = append(lines, mod...)
 	}
+	if err != nil {
+		return nil, ops, err
+	}
+	return &lookupResult{lines: lines, record: ops.verifiedRecord()}, ops, nil
 }
 
 func (c *SumDBClient) securityErr() error {
@@ -229,52 +335,110 @@ func (c *SumDBClient) securityErr() error {
 	return &SumDBSecurityError{Name: c.Name(), Msg: strings.Join(c.security, "\n")}
 }
 
-// findBase decides where the database is reached, as the go command does:
-// the URL given in GOSUMDB; else the first proxy whose
+// findBases decides where the database is reached, as the go command
+// does: the URL given in GOSUMDB; else the first proxy whose
 // /sumdb/<name>/supported answers 200 (a 404 or 410, or any error from a
 // proxy followed by '|', moves on; any other error makes the database
 // unavailable); else, at "direct", "off" or the end of the list, the
-// database's own https://<name>.
-//
-// The answer is kept for the run; a failure is not (the next lookup asks
-// again).
-func (c *SumDBClient) findBase() (*url.URL, error) {
-	c.baseMu.Lock()
-	defer c.baseMu.Unlock()
-	if c.base != nil {
-		return c.base, nil
-	}
+// database's own https://<name>. Requests then go there only, except that
+// the proxies after the chosen one in its run of '|'-joined entries that
+// serve the database too are asked as well when it fails or is slow, as
+// for module files (never the database itself: go never falls back from
+// a proxy to it).
+func (c *SumDBClient) findBases(ctx context.Context) ([]proxy.Proxy, error) {
 	if c.cfg.Spec.URL != nil {
-		c.base = c.cfg.Spec.URL
-		return c.base, nil
+		return []proxy.Proxy{{Kind: proxy.KindURL, URL: c.cfg.Spec.URL}}, nil
 	}
-	for _, p := range c.cfg.Proxies {
+	list := c.cfg.Proxies
+	for i, p := range list {
 		if p.Kind != proxy.KindURL {
 			break
 		}
 		u := proxy.Join(p.URL, "sumdb/"+c.Name())
-		err := retry.Do(c.cfg.Context, c.cfg.Policy, func(ctx context.Context) error {
-			_, err := c.cfg.Client.GetBytes(ctx, proxy.Join(u, "supported"), maxSumDBResponse)
-			return err
-		}, c.cfg.OnRetry)
+		err := c.supported(ctx, u, c.cfg.Policy)
 		if err == nil {
-			c.base = u
-			return c.base, nil
+			bases := []proxy.Proxy{{Kind: proxy.KindURL, URL: u}}
+			for j := i; list[j].FallbackOnError && j+1 < len(list) && list[j+1].Kind == proxy.KindURL; j++ {
+				v := proxy.Join(list[j+1].URL, "sumdb/"+c.Name())
+				if c.supported(ctx, v, retry.Policy{MaxAttempts: -1}) == nil {
+					bases[len(bases)-1].FallbackOnError = true
+					bases = append(bases, proxy.Proxy{Kind: proxy.KindURL, URL: v})
+				}
+			}
+			return bases, nil
 		}
 		if !errors.Is(err, fs.ErrNotExist) && !p.FallbackOnError {
 			return nil, fmt.Errorf("checking whether proxy %s serves checksum database %s: %w", p, c.Name(), err)
 		}
 	}
-	c.base = c.direct
-	return c.base, nil
+	return []proxy.Proxy{{Kind: proxy.KindURL, URL: c.direct}}, nil
+}
+
+// supported asks base (a proxy's /sumdb/<name>) whether it serves the
+// database.
+func (c *SumDBClient) supported(ctx context.Context, base *url.URL, policy retry.Policy) error {
+	return retry.Do(ctx, policy, func(ctx context.Context) error {
+		_, err := c.cfg.Client.GetBytes(ctx, proxy.Join(base, "supported"), maxSumDBResponse)
+		return err
+	}, c.cfg.OnRetry)
+}
+
+// routerFor returns the router that asks the database where findBases
+// says it is. The answer is kept for the client's life; a failure is not
+// (the next request asks again).
+func (c *SumDBClient) routerFor(ctx context.Context) (*proxy.Router, error) {
+	c.baseMu.Lock()
+	defer c.baseMu.Unlock()
+	if c.router != nil {
+		return c.router, nil
+	}
+	bases, err := c.findBases(ctx)
+	if err != nil {
+		return nil, err
+	}
+	c.router = &proxy.Router{Proxies: bases, Client: c.cfg.Client, Policy: c.cfg.Policy, HedgeDelay: c.cfg.HedgeDelay, HedgeSame: c.cfg.HedgeSame}
+	return c.router, nil
+}
+
+// get fetches remotePath ("/lookup/...", "/tile/...", "/latest") from the
+// database, with the retries and hedging module files get; check, if not
+// nil, refuses an answer (with a transient error, so that it is asked
+// again, of another proxy of the run if there is one). It returns the
+// answer and the base that gave it.
+func (c *SumDBClient) get(ctx context.Context, remotePath string, check func([]byte) error) ([]byte, proxy.Proxy, error) {
+	r, err := c.routerFor(ctx)
+	if err != nil {
+		return nil, proxy.Proxy{}, err
+	}
+	return proxy.Ask(ctx, r, c.Name(), func(ctx context.Context, base *url.URL) ([]byte, error) {
+		data, err := c.cfg.Client.GetBytes(ctx, joinURL(base, remotePath), maxSumDBResponse)
+		if err == nil && check != nil {
+			err = check(data)
+		}
+		return data, err
+	}, nil)
 }
 
 // sumdbOps implements sumdb.ClientOps for one lookup of a SumDBClient.
 type sumdbOps struct {
-	c *SumDBClient
+	c   *SumDBClient
+	ctx context.Context // the lookup's: its requests run on it
+	// recordFile is the cache file of the record the lookup is about;
+	// uncached reads it from the database, not from the cache.
+	recordFile string
+	uncached   bool
 
-	mu   sync.Mutex
-	last error // this lookup's last request error, with its type
+	mu       sync.Mutex
+	last     error      // this lookup's last request error, with its type
+	tree     signedTree // the tree head the lookup's record came with
+	record   []byte     // the lookup's answer, as x/mod's client read it
+	fromDisk bool       // record came from the cache
+}
+
+func (o *sumdbOps) recordCached() bool {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.fromDisk
 }
 
 func (o *sumdbOps) lastRemote() error {
@@ -283,35 +447,63 @@ func (o *sumdbOps) lastRemote() error {
 	return o.last
 }
 
+func (o *sumdbOps) verifiedRecord() []byte {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.record
+}
+
+// ReadRemote gives x/mod's client proven answers only (sumdbproof.go): a
+// record, with the tree head it was proven against, and tiles proven
+// against the tree head of the record or the latest one the client has
+// checked (the trees x/mod checks).
 func (o *sumdbOps) ReadRemote(path string) ([]byte, error) {
-	v, err, shared := o.c.remote.Do(path, func() (any, error) { return o.c.readRemote(path) })
+	data, err := o.readRemote(path)
 	if err != nil {
-		o.mu.Lock()
-		o.last = err
-		o.mu.Unlock()
+		// x/mod asks for a full tile when a partial one failed, and
+		// reports the partial one's error: the full one, beyond every
+		// tree head, is not asked for and is not this lookup's error.
+		if !errors.Is(err, errNoTree) {
+			o.mu.Lock()
+			o.last = err
+			o.mu.Unlock()
+		}
 		return nil, err
-	}
-	data := v.([]byte)
-	if shared {
-		data = bytes.Clone(data)
 	}
 	return data, nil
 }
 
-// Remote fetches path ("/lookup/...", "/tile/...", "/latest") from the
-// database, where the go command would reach it, with retries, sharing the
-// request with lookups in flight. The bytes are not verified: a client
-// that proxies them to a go command leaves the verifying to it.
-func (c *SumDBClient) Remote(path string) ([]byte, error) {
-	v, err, shared := c.remote.Do(path, func() (any, error) { return c.readRemote(path) })
+// errNoTree is a tile that no tree head the client has checked holds.
+var errNoTree = errors.New("in no tree head the checksum database client has checked")
+
+func (o *sumdbOps) readRemote(remotePath string) ([]byte, error) {
+	c := o.c
+	if strings.HasPrefix(remotePath, "/lookup/") {
+		data, tree, err := c.fetchRecord(o.ctx, remotePath)
+		if err != nil {
+			return nil, err
+		}
+		o.mu.Lock()
+		o.tree, o.record = tree, data
+		o.mu.Unlock()
+		return data, nil
+	}
+	t, err := tlog.ParseTilePath(strings.TrimPrefix(remotePath, "/"))
 	if err != nil {
 		return nil, err
 	}
-	data := v.([]byte)
-	if shared {
-		data = bytes.Clone(data)
+	latest, err := c.latest()
+	if err != nil {
+		return nil, err
 	}
-	return data, nil
+	o.mu.Lock()
+	own := o.tree
+	o.mu.Unlock()
+	tree, ok := treeFor(t, own, latest)
+	if !ok {
+		return nil, fmt.Errorf("tile %s: %w", t.Path(), errNoTree)
+	}
+	return c.tileData(o.ctx, tree, t)
 }
 
 // joinURL appends path to base as the go command joins a checksum
@@ -324,25 +516,6 @@ func joinURL(base *url.URL, path string) *url.URL {
 	u.Path = strings.TrimSuffix(base.Path, "/") + rel
 	u.RawPath = strings.TrimSuffix(base.RawPath, "/") + rel
 	return &u
-}
-
-// readRemote fetches path from the database, with retries.
-func (c *SumDBClient) readRemote(path string) ([]byte, error) {
-	base, err := c.findBase()
-	if err != nil {
-		return nil, err
-	}
-	u := joinURL(base, path)
-	var data []byte
-	err = retry.Do(c.cfg.Context, c.cfg.Policy, func(ctx context.Context) error {
-		d, err := c.cfg.Client.GetBytes(ctx, u, maxSumDBResponse)
-		data = d
-		return err
-	}, c.cfg.OnRetry)
-	if err != nil {
-		return nil, err
-	}
-	return data, nil
 }
 
 func (o *sumdbOps) ReadConfig(file string) ([]byte, error) {
@@ -400,11 +573,24 @@ func (o *sumdbOps) WriteConfig(file string, old, new []byte) (err error) {
 // CacheDir without following a symlink, under a shared lock (the go
 // command writes them in place under an exclusive one). A file that is
 // not a regular file is "not there": it is fetched again and replaced.
+//
+// A tile is never there: x/mod's client then asks ReadRemote for it, which
+// proves it (reading the disk cache first), so that a damaged copy kept is
+// noticed and replaced rather than failing every lookup.
 func (o *sumdbOps) ReadCache(file string) ([]byte, error) {
+	notThere := &fs.PathError{Op: "read", Path: o.c.cacheRoot.Join(file), Err: fs.ErrNotExist}
+	if strings.HasPrefix(file, o.c.Name()+"/tile/") || (o.uncached && file == o.recordFile) {
+		return nil, notThere
+	}
 	data, err := o.c.cacheRoot.ReadFileShared(file)
 	// A file being created is briefly empty: that is "not there yet".
 	if (err == nil && len(data) == 0) || errors.Is(err, beneath.ErrNotRegular) {
-		return nil, &fs.PathError{Op: "read", Path: o.c.cacheRoot.Join(file), Err: fs.ErrNotExist}
+		return nil, notThere
+	}
+	if err == nil && file == o.recordFile {
+		o.mu.Lock()
+		o.record, o.fromDisk = data, true
+		o.mu.Unlock()
 	}
 	return data, err
 }
@@ -416,15 +602,28 @@ func (o *sumdbOps) ReadCache(file string) ([]byte, error) {
 // until the cache is cleaned. It is written to a temp file below CacheDir
 // and renamed into place, so it is never written through a symlink, and
 // never seen partly written.
+//
+// A tile is kept by the proof that read it already (tileReader.SaveTiles).
 func (o *sumdbOps) WriteCache(file string, data []byte) {
 	if !answersLookup(o.c.Name(), file, data) {
 		return
 	}
+	if strings.HasPrefix(file, o.c.Name()+"/tile/") && o.c.cacheRoot.Regular(file) == nil {
+		return
+	}
+	o.c.writeCacheFile(file, data)
+}
+
+// writeCacheFile writes a cache file (see WriteCache).
+func (c *SumDBClient) writeCacheFile(file string, data []byte) {
+	if c.cfg.CacheDir == "" {
+		return
+	}
 	dir, base := path.Split(file)
-	if err := os.MkdirAll(o.c.cfg.CacheDir, 0o777); err != nil {
+	if err := os.MkdirAll(c.cfg.CacheDir, 0o777); err != nil {
 		return // the cache is an optimisation; the next run fetches again
 	}
-	f, tmp, err := o.c.cacheRoot.CreateTemp(strings.TrimSuffix(dir, "/"), base+".", 0o666)
+	f, tmp, err := c.cacheRoot.CreateTemp(strings.TrimSuffix(dir, "/"), base+".", 0o666)
 	if err != nil {
 		return // the cache is an optimisation; the next run fetches again
 	}
@@ -433,10 +632,10 @@ func (o *sumdbOps) WriteCache(file string, data []byte) {
 		err = cerr
 	}
 	if err == nil {
-		err = o.c.cacheRoot.Rename(tmp, file)
+		err = c.cacheRoot.Rename(tmp, file)
 	}
 	if err != nil {
-		o.c.cacheRoot.Remove(tmp)
+		c.cacheRoot.Remove(tmp)
 	}
 }
 
@@ -473,10 +672,4 @@ func (o *sumdbOps) SecurityError(msg string) {
 	o.c.mu.Lock()
 	defer o.c.mu.Unlock()
 	o.c.security = append(o.c.security, msg)
-}
-
-// firstLine is err's message up to its first newline.
-func firstLine(err error) string {
-	s, _, _ := strings.Cut(err.Error(), "\n")
-	return s
 }

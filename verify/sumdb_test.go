@@ -80,7 +80,8 @@ func TestParseGOSUMDB(t *testing.T) {
 // TestSumDBBase checks how the database is reached: through the first
 // proxy whose /sumdb/<name>/supported answers 200, past 404s and past any
 // error after '|'; an error after ',' makes it unavailable; "direct", "off"
-// or the end of the list mean the database's own URL.
+// or the end of the list mean the database's own URL. The proxies after
+// the chosen one in its '|' run that serve it too are hedges.
 func TestSumDBBase(t *testing.T) {
 	status := func(code int) *httptest.Server {
 		s := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -93,6 +94,7 @@ func TestSumDBBase(t *testing.T) {
 		return s
 	}
 	ok, notFound, gone, broken := status(200), status(404), status(410), status(403)
+	ok2, ok3 := status(200), status(200)
 	tests := []struct {
 		name, goproxy, want, error string
 	}{
@@ -102,6 +104,8 @@ func TestSumDBBase(t *testing.T) {
 		{name: "all 404", goproxy: notFound.URL, want: "https://sum.golang.org"},
 		{name: "error then comma", goproxy: broken.URL + "," + ok.URL, error: "403 Forbidden"},
 		{name: "error then pipe", goproxy: broken.URL + "|" + ok.URL, want: ok.URL + "/sumdb/sum.golang.org"},
+		{name: "pipe run: hedges that serve it", goproxy: ok.URL + "|" + notFound.URL + "|" + ok2.URL + "," + ok3.URL, want: ok.URL + "/sumdb/sum.golang.org|" + ok2.URL + "/sumdb/sum.golang.org"},
+		{name: "never direct as a hedge", goproxy: ok.URL + "|direct", want: ok.URL + "/sumdb/sum.golang.org"},
 		{name: "off", goproxy: "off", want: "https://sum.golang.org"},
 	}
 	for _, tt := range tests {
@@ -119,18 +123,22 @@ func TestSumDBBase(t *testing.T) {
 				Client: &proxy.Client{HTTP: http.DefaultClient},
 				Policy: retry.Policy{MaxAttempts: -1},
 			})
-			base, err := c.findBase()
+			bases, err := c.findBases(context.Background())
 			if tt.error != "" {
 				if err == nil || !strings.Contains(err.Error(), tt.error) {
-					t.Fatalf("findBase() = %v, %v; want error containing %q", base, err, tt.error)
+					t.Fatalf("findBases() = %v, %v; want error containing %q", bases, err, tt.error)
 				}
 				return
 			}
 			if err != nil {
 				t.Fatal(err)
 			}
-			if base.String() != tt.want {
-				t.Errorf("findBase() = %s; want %s", base, tt.want)
+			var got []string
+			for _, b := range bases {
+				got = append(got, b.String())
+			}
+			if strings.Join(got, "|") != tt.want {
+				t.Errorf("findBases() = %s; want %s", strings.Join(got, "|"), tt.want)
 			}
 		})
 	}

@@ -27,7 +27,6 @@ import (
 
 	"github.com/rogpeppe/go-internal/lockedfile"
 	"golang.org/x/mod/module"
-	"golang.org/x/mod/semver"
 	"golang.org/x/mod/sumdb/dirhash"
 
 	"gomodfetch/modcache"
@@ -74,7 +73,7 @@ func ParseSums(file string, data []byte) (*Sums, error) {
 			continue
 		}
 		if len(f) != 3 {
-			return nil, fmt.Errorf("malformed go.sum: %s:%d: wrong number of fields %d (want: path version hash); fix or delete the line", file, lineno+1, len(f))
+			return nil, fmt.Errorf("malformed go.sum:\n%s:%d: wrong number of fields %d", file, lineno+1, len(f)) // go's two lines
 		}
 		if f[2] == emptyGoModHash {
 			continue
@@ -208,15 +207,17 @@ func (s *Sums) addedLines(keep func(module.Version) bool) []string {
 	return lines
 }
 
-// WriteAdded adds the lines learned during the run that keep accepts (keep
-// is given module versions, with "/go.mod" appended for go.mod hashes) to the
-// go.sum file, under the file's lock and the cache's side lock, as the go
-// command does. Existing lines are
-// kept as they are; if the file was sorted, as the go command writes it, the
-// result is sorted the same way, else the new lines are appended.
+// WriteAdded records in the go.sum file the hashes learned during the run
+// that keep accepts (keep is given module versions, with "/go.mod" appended
+// for go.mod hashes) and that the file lacks, as the go command does: under
+// the file's lock and the cache's side lock, the file is read again (other
+// processes may have added lines meanwhile) and written whole, sorted by
+// module path and version, each module's hashes sorted, without duplicate
+// or blank lines, with single spaces and LF endings. When the file already
+// has every such line it is left untouched, whatever its form.
 func (s *Sums) WriteAdded(cache *modcache.Cache, keep func(module.Version) bool) error {
-	added := s.addedLines(keep)
-	if len(added) == 0 {
+	added := s.addedSums(keep)
+	if !s.lacksAny(added) {
 		return nil
 	}
 	unlock, err := cache.SideLock()
@@ -225,51 +226,63 @@ func (s *Sums) WriteAdded(cache *modcache.Cache, keep func(module.Version) bool)
 	}
 	defer unlock()
 	return lockedfile.Transform(s.File, func(old []byte) ([]byte, error) {
-		var lines []string
-		for _, l := range strings.Split(string(old), "\n") {
-			if strings.TrimSpace(l) != "" {
-				lines = append(lines, l)
-			}
+		cur, err := ParseSums(s.File, old)
+		if err != nil {
+			return nil, err
 		}
-		have := map[string]bool{}
-		for _, l := range lines {
-			have[strings.Join(strings.Fields(l), " ")] = true
+		if !cur.lacksAny(added) {
+			return old, nil
 		}
-		sorted := sort.SliceIsSorted(lines, func(i, j int) bool { return sumLineLess(lines[i], lines[j]) })
-		for _, l := range added {
-			if !have[l] {
-				lines = append(lines, l)
-			}
+		for mod, h := range added {
+			cur.known[mod] = append(cur.known[mod], h)
 		}
-		if sorted {
-			sort.SliceStable(lines, func(i, j int) bool { return sumLineLess(lines[i], lines[j]) })
-		}
-		return []byte(strings.Join(lines, "\n") + "\n"), nil
+		return cur.format(), nil
 	})
 }
 
-// sumLineLess orders go.sum lines as the go command writes them: by module
-// path, then version (a version before its "/go.mod"), then hash.
-func sumLineLess(a, b string) bool {
-	fa, fb := strings.Fields(a), strings.Fields(b)
-	if len(fa) != 3 || len(fb) != 3 {
-		return a < b
+// addedSums returns the hashes learned during the run that keep accepts.
+func (s *Sums) addedSums(keep func(module.Version) bool) map[module.Version]string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := map[module.Version]string{}
+	for mod, h := range s.added {
+		if keep(mod) {
+			out[mod] = h
+		}
 	}
-	if fa[0] != fb[0] {
-		return fa[0] < fb[0]
+	return out
+}
+
+// lacksAny reports whether the file s was read from lacks one of sums.
+func (s *Sums) lacksAny(sums map[module.Version]string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for mod, h := range sums {
+		if !slices.Contains(s.known[mod], h) {
+			return true
+		}
 	}
-	va, sa, _ := strings.Cut(fa[1], "/")
-	vb, sb, _ := strings.Cut(fb[1], "/")
-	if c := semver.Compare(va, vb); c != 0 {
-		return c < 0
+	return false
+}
+
+// format is the file's lines as the go command writes go.sum.
+func (s *Sums) format() []byte {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	mods := make([]module.Version, 0, len(s.known))
+	for mod := range s.known {
+		mods = append(mods, mod)
 	}
-	if va != vb {
-		return va < vb
+	module.Sort(mods)
+	var b strings.Builder
+	for _, mod := range mods {
+		hs := slices.Clone(s.known[mod])
+		slices.Sort(hs)
+		for _, h := range slices.Compact(hs) {
+			b.WriteString(mod.Path + " " + mod.Version + " " + h + "\n")
+		}
 	}
-	if sa != sb {
-		return sa < sb
-	}
-	return fa[2] < fb[2]
+	return []byte(b.String())
 }
 
 // ChecksumMismatchError is a SECURITY ERROR: downloaded bytes differ from
@@ -328,6 +341,14 @@ func (e *MissingSumError) Error() string {
 }
 
 // SumDB looks up module hashes in a checksum database.
+// FailingSumDB is a checksum database that cannot be used (a GOSUMDB
+// that does not parse): every lookup fails with Err, as go fails each
+// module that needs the database.
+type FailingSumDB struct{ Err error }
+
+func (d FailingSumDB) Lookup(context.Context, string, string) ([]string, error) { return nil, d.Err }
+func (d FailingSumDB) Name() string                                             { return "GOSUMDB" }
+
 type SumDB interface {
 	// Lookup returns the database's go.sum lines for path@version
 	// (both the module and its go.mod).
@@ -349,6 +370,10 @@ type Verifier struct {
 	// recorded for a module whose go.sum lines all use an unknown
 	// algorithm: go's SECURITY WARNING, as go words it.
 	Warn func(msg string)
+	// RecordOnly, if not nil, limits what Sums learns to the paths it
+	// reports (serve's record of private modules: it would otherwise
+	// grow with every version served).
+	RecordOnly func(path string) bool
 }
 
 // unknownHashesWarning is the go command's text for a go.sum that names a
@@ -384,7 +409,7 @@ func (v *Verifier) Check(ctx context.Context, mod module.Version, h string) erro
 			return err
 		}
 	}
-	if v.Sums != nil {
+	if v.Sums != nil && (v.RecordOnly == nil || v.RecordOnly(mod.Path)) {
 		prev, ok, first := v.Sums.add(mod, h)
 		if !ok {
 			return &ChecksumMismatchError{Mod: mod, Downloaded: h, Recorded: prev, Source: "this run"}
@@ -398,6 +423,25 @@ func (v *Verifier) Check(ctx context.Context, mod module.Version, h string) erro
 	return nil
 }
 
+// Prefetch starts, in the background, the slow part of checking mod (a
+// go.mod key or a zip) soon: its checksum database lookup, unless a go.sum
+// line or GONOSUMDB will decide, so that it runs while what it will check
+// downloads. It never blocks and never fails: Check does the checking.
+func (v *Verifier) Prefetch(ctx context.Context, mod module.Version) {
+	db, ok := v.DB.(interface {
+		Prefetch(ctx context.Context, path, version string)
+	})
+	if !ok || (v.SkipSumDB != nil && v.SkipSumDB(mod.Path)) {
+		return
+	}
+	if v.Sums != nil {
+		if want, err := v.Sums.Expected(mod); err != nil || want != "" {
+			return
+		}
+	}
+	db.Prefetch(ctx, mod.Path, strings.TrimSuffix(mod.Version, "/go.mod"))
+}
+
 func (v *Verifier) checkDB(ctx context.Context, mod module.Version, h string) error {
 	ver := strings.TrimSuffix(mod.Version, "/go.mod")
 	lines, err := v.DB.Lookup(ctx, mod.Path, ver)
@@ -406,6 +450,10 @@ func (v *Verifier) checkDB(ctx context.Context, mod module.Version, h string) er
 		var sec *SumDBSecurityError
 		if errors.As(err, &sec) {
 			return fmt.Errorf("verifying %s@%s: %w", mod.Path, mod.Version, err)
+		}
+		if _, unusable := v.DB.(FailingSumDB); unusable {
+			// go's words: "m@v: verifying go.mod: invalid GOSUMDB: ..."
+			return module.VersionError(base, fmt.Errorf("verifying %s: %w", noun, err))
 		}
 		// go's words: "m@v: verifying go.mod: m@v/go.mod: <the request's error>"
 		return module.VersionError(base, fmt.Errorf("verifying %s: %s@%s: %w", noun, mod.Path, mod.Version, err))

@@ -3,10 +3,14 @@ package verify
 import (
 	"context"
 	"errors"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
 	"golang.org/x/mod/module"
+
+	"gomodfetch/modcache"
 )
 
 func TestVerifier(t *testing.T) {
@@ -43,8 +47,8 @@ func TestVerifier(t *testing.T) {
 		t.Errorf("second hash for the same version accepted: %v", err)
 	}
 	keepAll := func(module.Version) bool { return true }
-	if got := sums.addedLines(keepAll); len(got) != 1 || got[0] != "corp.example/x v1.0.0/go.mod h1:PPP=" {
-		t.Errorf("added lines = %q", got)
+	if got := sums.addedSums(keepAll); len(got) != 1 || got[p] != "h1:PPP=" {
+		t.Errorf("added sums = %q", got)
 	}
 }
 
@@ -55,34 +59,50 @@ func TestParseSumsMalformed(t *testing.T) {
 	}
 }
 
-func TestSumLineOrder(t *testing.T) {
-	lines := []string{
-		"example.com/a v1.10.0 h1:x",
-		"example.com/a v1.2.0/go.mod h1:y",
-		"example.com/a v1.2.0 h1:z",
-		"example.com/A v1.0.0 h1:w",
-	}
-	want := []string{
-		"example.com/A v1.0.0 h1:w",
-		"example.com/a v1.2.0 h1:z",
-		"example.com/a v1.2.0/go.mod h1:y",
-		"example.com/a v1.10.0 h1:x",
-	}
-	for i := range lines {
-		for j := range lines {
-			iw, jw := index(want, lines[i]), index(want, lines[j])
-			if got := sumLineLess(lines[i], lines[j]); got != (iw < jw) {
-				t.Errorf("sumLineLess(%q, %q) = %v", lines[i], lines[j], got)
-			}
-		}
-	}
-}
+// TestWriteAddedAsGo: when a run adds a line, go.sum is written whole as
+// the go command writes it (sorted by path and version, a version before
+// its /go.mod, hashes sorted, no duplicates or blank lines, LF endings);
+// when it adds nothing the file is left as it was, whatever its form.
+func TestWriteAddedAsGo(t *testing.T) {
+	messy := "example.com/a v1.10.0 h1:x\r\n" +
+		"example.com/a v1.2.0/go.mod h1:y\n" +
+		"\n" +
+		"example.com/a  v1.2.0 h1:z\n" +
+		"example.com/a v1.10.0 h1:x\n" +
+		"example.com/e v1.0.0/go.mod " + emptyGoModHash + "\n" +
+		"example.com/A v1.0.0 h1:w\n" +
+		"example.com/a v1.2.0 h1:b"
+	file := filepath.Join(t.TempDir(), "go.sum")
+	cache := &modcache.Cache{Root: t.TempDir(), ReadWrite: true}
+	keepAll := func(module.Version) bool { return true }
 
-func index(list []string, s string) int {
-	for i, x := range list {
-		if x == s {
-			return i
-		}
+	if err := os.WriteFile(file, []byte(messy), 0o666); err != nil {
+		t.Fatal(err)
 	}
-	return -1
+	sums, err := ReadSums(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sums.add(module.Version{Path: "example.com/a", Version: "v1.10.0"}, "h1:x") // already there
+	if err := sums.WriteAdded(cache, keepAll); err != nil {
+		t.Fatal(err)
+	}
+	if data, _ := os.ReadFile(file); string(data) != messy {
+		t.Errorf("nothing added, yet go.sum changed:\n%s", data)
+	}
+
+	sums.add(module.Version{Path: "example.com/c", Version: "v0.1.0/go.mod"}, "h1:c")
+	sums.add(module.Version{Path: "example.com/b", Version: "v1.0.0"}, "h1:q")
+	if err := sums.WriteAdded(cache, func(m module.Version) bool { return m.Path != "example.com/b" }); err != nil {
+		t.Fatal(err)
+	}
+	want := "example.com/A v1.0.0 h1:w\n" +
+		"example.com/a v1.2.0 h1:b\n" +
+		"example.com/a v1.2.0 h1:z\n" +
+		"example.com/a v1.2.0/go.mod h1:y\n" +
+		"example.com/a v1.10.0 h1:x\n" +
+		"example.com/c v0.1.0/go.mod h1:c\n"
+	if data, _ := os.ReadFile(file); string(data) != want {
+		t.Errorf("go.sum =\n%s\nwant\n%s", data, want)
+	}
 }

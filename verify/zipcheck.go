@@ -32,7 +32,7 @@ func CheckZip(mod module.Version, f *os.File) (string, error) {
 	}
 	h, err := dirhash.HashZip(f.Name(), dirhash.DefaultHash)
 	if err != nil {
-		return "", &DamagedZipError{Err: fmt.Errorf("hashing downloaded zip: %v", err), digest: fileDigest(f)}
+		return "", &DamagedZipError{Err: fmt.Errorf("hashing downloaded zip: %v", err), digest: FileDigest(f.Name())}
 	}
 	return h, nil
 }
@@ -47,7 +47,7 @@ func CheckZipStructure(mod module.Version, f *os.File) error {
 		return err
 	}
 	damaged := func(format string, err error) error {
-		return &DamagedZipError{Err: fmt.Errorf(format, err), digest: fileDigest(f)}
+		return &DamagedZipError{Err: fmt.Errorf(format, err), digest: FileDigest(f.Name())}
 	}
 	z, err := zip.NewReader(f, fi.Size())
 	if err != nil {
@@ -90,10 +90,16 @@ func (e *UnsafeZipError) Error() string           { return "refusing zip: " + e.
 func (e *UnsafeZipError) Unwrap() error           { return e.Err }
 func (e *UnsafeZipError) RetryClass() retry.Class { return retry.Permanent }
 
-// fileDigest is the sha256 of f's content, or "" if it cannot be read.
-func fileDigest(f *os.File) string {
+// FileDigest is the sha256 of a file's content, or "" if it cannot be
+// read: it tells two damaged downloads apart.
+func FileDigest(name string) string {
+	f, err := os.Open(name)
+	if err != nil {
+		return ""
+	}
+	defer f.Close()
 	h := sha256.New()
-	if _, err := io.Copy(h, io.NewSectionReader(f, 0, 1<<62)); err != nil {
+	if _, err := io.Copy(h, f); err != nil {
 		return ""
 	}
 	return hex.EncodeToString(h.Sum(nil))

@@ -39,6 +39,16 @@ import (
 // directory operation, a directory).
 var ErrNotRegular = errors.New("not a regular file below its root (a symlink, or a special file)")
 
+// ErrTooLarge is a file read whole (ReadFile, ReadFileMax) that is larger
+// than the bound: a planted file, maybe sparse, must not take the reader's
+// memory.
+var ErrTooLarge = errors.New("file too large to read whole")
+
+// MaxRead bounds what ReadFile and ReadFileShared read: 64 MiB, far more
+// than any file they are used for (a version list, a go.mod, a checksum
+// database answer); ReadFileMax sets a tighter bound.
+const MaxRead = 64 << 20
+
 // Root is a trusted directory. It is safe for concurrent use.
 type Root struct {
 	path string

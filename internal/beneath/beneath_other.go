@@ -4,6 +4,7 @@ package beneath
 
 import (
 	"errors"
+	"fmt"
 	"io"
 	"io/fs"
 	"math/rand/v2"
@@ -83,13 +84,21 @@ func (r *Root) Regular(rel string) error {
 }
 
 // ReadFile reads the whole regular file rel.
-func (r *Root) ReadFile(rel string) ([]byte, error) {
+func (r *Root) ReadFile(rel string) ([]byte, error) { return r.ReadFileMax(rel, MaxRead) }
+
+// ReadFileMax is ReadFile for a file of at most max bytes (else
+// ErrTooLarge).
+func (r *Root) ReadFileMax(rel string, max int64) ([]byte, error) {
 	f, err := r.Open(rel)
 	if err != nil {
 		return nil, err
 	}
 	defer f.Close()
-	return io.ReadAll(f)
+	data, err := io.ReadAll(io.LimitReader(f, max+1))
+	if err == nil && int64(len(data)) > max {
+		return nil, r.pathErr("read", rel, fmt.Errorf("%w (more than %d bytes)", ErrTooLarge, max))
+	}
+	return data, err
 }
 
 // ReadFileShared is ReadFile (no flock here).

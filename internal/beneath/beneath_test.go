@@ -182,3 +182,29 @@ func must2(b *testing.B, err error) {
 		b.Fatal(err)
 	}
 }
+
+// TestReadFileTooLarge: a file read whole is refused past its bound
+// before any of it is read (a sparse file costs no disk, but would cost
+// the reader its memory).
+func TestReadFileTooLarge(t *testing.T) {
+	dir := t.TempDir()
+	f, err := os.Create(filepath.Join(dir, "big"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Truncate(MaxRead + 1); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	os.WriteFile(filepath.Join(dir, "small"), []byte("0123456789"), 0o666)
+	r := New(dir)
+	if _, err := r.ReadFile("big"); !errors.Is(err, ErrTooLarge) {
+		t.Errorf("ReadFile of a file past MaxRead: %v; want ErrTooLarge", err)
+	}
+	if _, err := r.ReadFileMax("small", 9); !errors.Is(err, ErrTooLarge) {
+		t.Errorf("ReadFileMax(9) of 10 bytes: %v; want ErrTooLarge", err)
+	}
+	if data, err := r.ReadFileMax("small", 10); err != nil || string(data) != "0123456789" {
+		t.Errorf("ReadFileMax(10) of 10 bytes = %q, %v", data, err)
+	}
+}

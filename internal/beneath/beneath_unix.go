@@ -4,6 +4,7 @@ package beneath
 
 import (
 	"errors"
+	"fmt"
 	"io/fs"
 	"math/rand/v2"
 	"os"
@@ -157,19 +158,26 @@ func (r *Root) Regular(rel string) error {
 
 // ReadFile reads the whole regular file rel, in few system calls: a warm
 // run reads several small files per module.
-func (r *Root) ReadFile(rel string) ([]byte, error) { return r.readFile(rel, false) }
+func (r *Root) ReadFile(rel string) ([]byte, error) { return r.readFile(rel, false, MaxRead) }
+
+// ReadFileMax is ReadFile for a file of at most max bytes (else
+// ErrTooLarge).
+func (r *Root) ReadFileMax(rel string, max int64) ([]byte, error) { return r.readFile(rel, false, max) }
 
 // ReadFileShared is ReadFile holding a shared flock while it reads: the
 // lock the go command takes to read a file it writes in place under an
 // exclusive one (lockedfile.Read).
-func (r *Root) ReadFileShared(rel string) ([]byte, error) { return r.readFile(rel, true) }
+func (r *Root) ReadFileShared(rel string) ([]byte, error) { return r.readFile(rel, true, MaxRead) }
 
-func (r *Root) readFile(rel string, lock bool) ([]byte, error) {
+func (r *Root) readFile(rel string, lock bool, limit int64) ([]byte, error) {
 	fd, st, err := r.openRegular(rel)
 	if err != nil {
 		return nil, err
 	}
 	defer unix.Close(fd)
+	if st.Size > limit {
+		return nil, r.pathErr("read", rel, fmt.Errorf("%w (%d bytes; at most %d)", ErrTooLarge, st.Size, limit))
+	}
 	if lock {
 		if _, err := retry(func() (int, error) { return 0, unix.Flock(fd, unix.LOCK_SH) }); err != nil {
 			return nil, r.pathErr("flock", rel, err)
@@ -188,6 +196,9 @@ func (r *Root) readFile(rel string, lock bool) ([]byte, error) {
 			return buf, nil
 		}
 		buf = buf[:len(buf)+n]
+		if int64(len(buf)) > limit { // it grew while read
+			return nil, r.pathErr("read", rel, fmt.Errorf("%w (more than %d bytes)", ErrTooLarge, limit))
+		}
 	}
 }
 

@@ -76,6 +76,8 @@ func (s *Server) serve(ctx context.Context, w http.ResponseWriter, r *http.Reque
 		return
 	}
 	switch f.action {
+	case "short":
+		resp.setBody(resp.bytes()[:whole/2])
 	case "corrupt":
 		// Damage on the way lands somewhere new each time (a proxy that
 		// serves the same wrong bytes twice is lying: see tamper).

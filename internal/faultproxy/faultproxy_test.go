@@ -281,6 +281,11 @@ func TestFaults(t *testing.T) {
 		t.Errorf("truncate: %v, %d bytes", r.err, len(r.body))
 	}
 
+	set("*.zip short\n")
+	if r := mustGet(t, u(zipPath), 200); !bytes.Equal(r.body, zipBody[:len(zipBody)/2]) {
+		t.Errorf("short: %d bytes, want the first %d", len(r.body), len(zipBody)/2)
+	}
+
 	set("*.zip corrupt\n")
 	c1 := mustGet(t, u(zipPath), 200).body
 	c2 := mustGet(t, u(zipPath), 200).body

@@ -61,6 +61,9 @@ type fault struct {
 //	                             responses that hold the byte (Server.Cuts says
 //	                             which response it cut)
 //	truncate                     promise the whole body, send half, close
+//	short                        answer with the first half of the body as
+//	                             a whole answer (its Content-Length says
+//	                             half): only the bytes show the damage
 //	corrupt                      send the body with bytes flipped (at a new
 //	                             place each time)
 //	tamper                       send a well-formed but different body: a zip
@@ -131,7 +134,7 @@ func parseRule(fields []string) (*rule, error) {
 		}
 	}
 	switch r.action {
-	case "reset", "reset-mid", "truncate", "corrupt", "tamper", "garbage", "ignore-range":
+	case "reset", "reset-mid", "truncate", "short", "corrupt", "tamper", "garbage", "ignore-range":
 	case "status":
 		if len(rest) < 1 {
 			return nil, fmt.Errorf("status needs a code")

@@ -1,5 +1,0 @@
-//go:build !gomodfetch_noazure
-
-package bucket
-
-import _ "gocloud.dev/blob/azureblob" // azblob://

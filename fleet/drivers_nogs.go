@@ -1,0 +1,5 @@
+//go:build gomodfetch_nogcs
+
+package fleet
+
+func init() { leftOut["gs"] = "gomodfetch_nogcs" }

@@ -1,0 +1,174 @@
+package proxy
+
+import (
+	"context"
+	"errors"
+	"io/fs"
+	"net/url"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"gomodfetch/retry"
+)
+
+// sameRouter is a Router with one proxy that hedges to itself.
+func sameRouter(t *testing.T, hedge time.Duration, policy retry.Policy) *Router {
+	t.Helper()
+	list, err := ParseList("https://only.x")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &Router{Proxies: list, Client: &Client{}, HedgeDelay: hedge, HedgeSame: true, Policy: policy}
+}
+
+func askCtx(t *testing.T) context.Context {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+// TestHedgeSameProxy: an attempt that stalls before its answer is hedged
+// by a second request to the same proxy, which wins.
+func TestHedgeSameProxy(t *testing.T) {
+	r := sameRouter(t, 100*time.Millisecond, retry.Policy{MaxAttempts: 1})
+	var calls atomic.Int32
+	v, _, err := Ask(askCtx(t), r, "example.com/m", func(ctx context.Context, base *url.URL) (string, error) {
+		if calls.Add(1) == 1 {
+			<-ctx.Done() // a stall: no headers, ever
+			return "", ctx.Err()
+		}
+		answeredHook(ctx)
+		return "ok", nil
+	}, nil)
+	if err != nil || v != "ok" {
+		t.Fatalf("Ask = %q, %v; want ok", v, err)
+	}
+	if n := calls.Load(); n != 2 {
+		t.Errorf("%d requests; want 2 (the stalled one and its hedge)", n)
+	}
+	if st := r.ProxyStats(); len(st) != 1 || st[0].HedgesWon != 1 || st[0].Requests != 2 {
+		t.Errorf("stats %+v; want 2 requests, 1 hedge won", st)
+	}
+}
+
+// TestHedgeSameAnswerEndsBoth: a "not found" from the hedge is the answer;
+// the stalled first request is not waited for.
+func TestHedgeSameAnswerEndsBoth(t *testing.T) {
+	r := sameRouter(t, 100*time.Millisecond, retry.Policy{MaxAttempts: 3, Initial: time.Millisecond})
+	var calls atomic.Int32
+	_, _, err := Ask(askCtx(t), r, "example.com/m", func(ctx context.Context, base *url.URL) (string, error) {
+		if calls.Add(1) == 1 {
+			<-ctx.Done()
+			return "", ctx.Err()
+		}
+		return "", &HTTPError{Status: "404 Not Found", StatusCode: 404}
+	}, nil)
+	if !errors.Is(err, fs.ErrNotExist) {
+		t.Fatalf("Ask: %v; want not found", err)
+	}
+	if n := calls.Load(); n != 2 {
+		t.Errorf("%d requests; want 2", n)
+	}
+}
+
+// TestHedgeSameTransientWaitsForOther: a hedge that fails for good with a
+// transient error does not end the request while the first may still
+// answer.
+func TestHedgeSameTransientWaitsForOther(t *testing.T) {
+	r := sameRouter(t, 50*time.Millisecond, retry.Policy{MaxAttempts: 1})
+	var calls atomic.Int32
+	v, _, err := Ask(askCtx(t), r, "example.com/m", func(ctx context.Context, base *url.URL) (string, error) {
+		if calls.Add(1) == 1 {
+			select {
+			case <-time.After(400 * time.Millisecond):
+				answeredHook(ctx)
+				return "slow", nil
+			case <-ctx.Done():
+				return "", ctx.Err()
+			}
+		}
+		return "", &HTTPError{Status: "503", StatusCode: 503}
+	}, nil)
+	if err != nil || v != "slow" {
+		t.Fatalf("Ask = %q, %v; want the first request's answer", v, err)
+	}
+}
+
+// TestHedgeSameNotDuringBackoff: attempts that fail at once are retried
+// under the policy; waiting between them is not a stall and is not hedged.
+func TestHedgeSameNotDuringBackoff(t *testing.T) {
+	r := sameRouter(t, 50*time.Millisecond, retry.Policy{MaxAttempts: 3, Initial: 300 * time.Millisecond, Jitter: -1})
+	var calls atomic.Int32
+	v, _, err := Ask(askCtx(t), r, "example.com/m", func(ctx context.Context, base *url.URL) (string, error) {
+		if calls.Add(1) < 3 {
+			return "", &HTTPError{Status: "503", StatusCode: 503}
+		}
+		answeredHook(ctx)
+		return "ok", nil
+	}, nil)
+	if err != nil || v != "ok" {
+		t.Fatalf("Ask = %q, %v", v, err)
+	}
+	if n := calls.Load(); n != 3 {
+		t.Errorf("%d requests; want 3 (no hedge during backoff)", n)
+	}
+}
+
+// TestHedgeSameOff: without HedgeSame, or with timed hedging off, a lone
+// proxy is asked once per attempt.
+func TestHedgeSameOff(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		same  bool
+		hedge time.Duration
+	}{{"HedgeSame false", false, 50 * time.Millisecond}, {"negative HedgeDelay", true, -1}} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := sameRouter(t, tc.hedge, retry.Policy{MaxAttempts: 1})
+			r.HedgeSame = tc.same
+			var calls atomic.Int32
+			v, _, err := Ask(askCtx(t), r, "example.com/m", func(ctx context.Context, base *url.URL) (string, error) {
+				calls.Add(1)
+				time.Sleep(300 * time.Millisecond)
+				return "ok", nil
+			}, nil)
+			if err != nil || v != "ok" || calls.Load() != 1 {
+				t.Fatalf("Ask = %q, %v after %d requests; want ok after 1", v, err, calls.Load())
+			}
+		})
+	}
+}
+
+// TestHedgeDelayFromLatency: the delay follows the proxy's recent answers.
+func TestHedgeDelayFromLatency(t *testing.T) {
+	p := Proxy{Kind: KindURL, URL: &url.URL{Scheme: "https", Host: "p.x"}}
+	var l latencies
+	if d := l.hedgeDelay(p, time.Second); d != time.Second {
+		t.Errorf("no samples: %v; want the limit", d)
+	}
+	for i := 0; i < 7; i++ {
+		l.add(p, 10*time.Millisecond)
+	}
+	if d := l.hedgeDelay(p, time.Second); d != time.Second {
+		t.Errorf("7 samples: %v; want the limit", d)
+	}
+	for i := 0; i < 100; i++ {
+		l.add(p, time.Duration(100+i)*time.Millisecond)
+	}
+	// The ring keeps the last 64: 136ms..199ms; the 90th percentile is
+	// 193ms.
+	if d := l.hedgeDelay(p, time.Second); d != 2*193*time.Millisecond {
+		t.Errorf("delay %v; want %v", d, 2*193*time.Millisecond)
+	}
+	if d := l.hedgeDelay(p, 200*time.Millisecond); d != 200*time.Millisecond {
+		t.Errorf("delay %v; want the limit 200ms", d)
+	}
+	l2 := latencies{}
+	for i := 0; i < 10; i++ {
+		l2.add(p, time.Millisecond)
+	}
+	if d := l2.hedgeDelay(p, time.Second); d != 50*time.Millisecond {
+		t.Errorf("fast proxy: %v; want the 50ms floor", d)
+	}
+}
