@@ -361,13 +361,7 @@ func runProjectNet(o, no options, p realProject, tree, gmf, goPath, dir string, 
 	if no.net == "file" {
 		goproxy = "file://" + filepath.ToSlash(tree)
 	}
-	baseEnv := []string{
-		"PATH=" + os.Getenv("PATH"),
-		"HOME=" + filepath.Join(dir, "home"),
-		"GOENV=off", "GOTOOLCHAIN=local", "GOWORK=off", "GOSUMDB=off",
-		"GOPRIVATE=", "GONOPROXY=", "GONOSUMDB=", "GOFLAGS=-modcacherw",
-		"GOPROXY=" + goproxy, "GOCACHE=" + filepath.Join(dir, "gocache"),
-	}
+	baseEnv := benchEnv(dir, goproxy)
 	cmds := [2]func(app string) *exec.Cmd{
 		func(app string) *exec.Cmd {
 			c := exec.Command(goPath, "mod", "download")
