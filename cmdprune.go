@@ -84,6 +84,10 @@ func runPrune(cc *cmdContext, args []string, since time.Time, apply, asJSON, ver
 		if err != nil {
 			return failEach(stderr, fmt.Errorf("prune %s: %w (nothing removed)", arg, err))
 		}
+		if p.Main == nil {
+			p.Close(true, true)
+			return fail("prune %s: no go.mod or go.work there (nothing removed)", arg)
+		}
 		if cache == nil {
 			cache = p.Cache(false)
 		}
@@ -91,10 +95,8 @@ func runPrune(cc *cmdContext, args []string, since time.Time, apply, asJSON, ver
 		p.Close(true, true)
 		switch {
 		case err != nil:
-		case p.Main == nil:
-			err = errors.New("no go.mod or go.work")
 		case res.GraphErr != nil:
-			err = fmt.Errorf("the module graph cannot be read from the cache: %w", res.GraphErr)
+			err = fmt.Errorf("the module graph cannot be read: %w", res.GraphErr)
 		case len(res.Failed) > 0:
 			err = fmt.Errorf("%s: %s", res.Failed[0].Path, res.Failed[0].Error)
 		}
