@@ -109,9 +109,9 @@ func runPrune(cc *cmdContext, args []string, since time.Time, apply, asJSON, ver
 			keep.AddWhole(toolchain.Module(p.Running.Name, runtime.GOOS, runtime.GOARCH))
 		}
 	}
-	rep, err := prune.Run(ctx, prune.Config{Cache: cache, Keep: keep, KeepSince: since, Apply: apply})
-	if err != nil {
-		return fail("prune: %v", err)
+	rep, runErr := prune.Run(ctx, prune.Config{Cache: cache, Keep: keep, KeepSince: since, Apply: apply})
+	if rep == nil {
+		return fail("prune: %v", runErr)
 	}
 	verb := "would remove"
 	if apply {
@@ -145,6 +145,9 @@ func runPrune(cc *cmdContext, args []string, since time.Time, apply, asJSON, ver
 		verb, count(rep.Removed(), "version"), count(rep.Modules(), "module"), rep.Freed.Files, humanBytes(rep.Freed.Bytes), count(rep.Kept, "version"))
 	if !apply && rep.Removed() > 0 {
 		fmt.Fprintf(stderr, "gomodfetch: nothing removed: run 'gomodfetch prune -apply' to remove them\n")
+	}
+	if runErr != nil { // interrupted: the report says what was done
+		return fail("prune: stopped: %v", runErr)
 	}
 	if rep.Failed() {
 		return 1

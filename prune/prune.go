@@ -223,6 +223,9 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 				for _, d := range f.dirs {
 					emptied[d] = true
 				}
+				if lock, err := modcache.Rel(m, "lock"); err == nil {
+					emptied[path.Dir(lock)] = true // TryLock may have made it
+				}
 			}
 		}
 		v.Files, v.Bytes = n.Files, n.Bytes
@@ -235,7 +238,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	for d := range emptied {
 		dirs = append(dirs, d)
 	}
-	sort.Sort(sort.Reverse(sort.StringSlice(dirs))) // deeper first
+	sort.Strings(dirs)
 	for _, d := range dirs {
 		cfg.Cache.RemoveEmpty(d)
 	}
