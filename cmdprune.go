@@ -197,6 +197,9 @@ func openToPrune(ctx context.Context, cc *cmdContext, arg string) (*project.Proj
 	if err != nil {
 		return nil, err
 	}
+	if fi.IsDir() {
+		modFile = env.Flags.ModFile // GOFLAGS=-modfile, as a download there reads it
+	}
 	s := project.Defaults()
 	s.Dir, s.ModFile, s.ModCacheRW = dir, modFile, env.Flags.ModCacheRW
 	if err := s.Check(); err != nil {
