@@ -16,7 +16,7 @@ import (
 // returns nil, false when another does: the go command or a gomodfetch
 // is downloading or extracting that version. The lock file is created if
 // missing and reached without following a symlink. Where flock is not
-// available (not Linux or a BSD), every version counts as held.
+// available (not Linux, macOS or a BSD), every version counts as held.
 func (c *Cache) TryLock(mod module.Version) (*Locked, bool, error) {
 	rel, err := Rel(mod, "lock")
 	if err != nil {
