@@ -64,6 +64,11 @@ type Config struct {
 	// Running is the toolchain the run stands in for: a module whose go
 	// line is newer fails, or makes the run end in Report.Switch.
 	Running toolchain.Running
+	// Admit, if not nil, is asked about each module version the run would
+	// download whole, before anything of it is fetched: an error fails
+	// that module with it (the CLI's supply-chain policy), and nothing of
+	// the version is fetched or written.
+	Admit func(ctx context.Context, mod module.Version) error
 }
 
 // Run is one run, prepared: its plan is made and its notes are known.
@@ -222,7 +227,7 @@ func (r *Run) Download(ctx context.Context) *Report {
 			}
 		}
 		pool.Go(func() {
-			m := fetchTarget(ctx, cfg.Fetcher, t, keep)
+			m := fetchTarget(ctx, cfg.Fetcher, t, keep, cfg.Admit)
 			checkGoLine(cfg.Running, m)
 			if m != nil && stopsRun(m.Err()) {
 				mu.Lock()
@@ -457,12 +462,20 @@ func countDownloads(targets []resolver.Target) int {
 }
 
 // fetchTarget downloads one target; keep, if not nil, gates the commit (see
-// download.Fetcher.DownloadIf), and a target it turns down yields nil.
-func fetchTarget(ctx context.Context, f *download.Fetcher, t resolver.Target, keep func() bool) *download.Module {
+// download.Fetcher.DownloadIf), and a target it turns down yields nil;
+// admit, if not nil, is asked first (Config.Admit).
+func fetchTarget(ctx context.Context, f *download.Fetcher, t resolver.Target, keep func() bool, admit func(context.Context, module.Version) error) *download.Module {
 	if t.Err != nil {
 		return download.Failed(module.Version{Path: t.Path, Version: t.Version}, t.Err)
 	}
 	mod := module.Version{Path: t.Path, Version: t.Version}
+	if admit != nil {
+		if err := admit(ctx, mod); err != nil {
+			m := download.Failed(mod, err)
+			m.Query = t.Query
+			return m
+		}
+	}
 	var origin *modcache.Origin
 	if t.Query != "" {
 		// A query the go command resolved at the repository: its report
