@@ -70,6 +70,7 @@ func commands(cc *cmdContext) []*cli.Command {
 		verifyCommand(cc), // cmdverify.go
 		packCommand(cc),   // cmdpack.go
 		serveCommand(cc),  // serve.go
+		policyCommand(cc), // cmdpolicy.go
 		{
 			Name:      "version",
 			Usage:     "print gomodfetch's version, the Go version it was built with and its commit",

@@ -50,6 +50,7 @@ func (e *PolicyError) Unwrap() error { return e.Err }
 type Gate struct {
 	gate   *policy.Gate
 	policy *policy.Policy
+	file   string
 	source string // the vulnerability database; "" when none is read
 	opened bool   // the database was read (once per run)
 
@@ -69,7 +70,7 @@ func loadPolicy(s Settings) (*Gate, error) {
 	if err != nil {
 		return nil, &PolicyError{err}
 	}
-	g := &Gate{gate: &policy.Gate{Policy: pol}, policy: pol, decisions: map[module.Version]policy.Decision{}}
+	g := &Gate{gate: &policy.Gate{Policy: pol}, policy: pol, file: s.Policy, decisions: map[module.Version]policy.Decision{}}
 	if pol.ChecksVulns() {
 		g.source = s.VulnDB
 		if g.source == "" {
@@ -80,6 +81,24 @@ func loadPolicy(s Settings) (*Gate, error) {
 		}
 	}
 	return g, nil
+}
+
+// File is the policy file.
+func (g *Gate) File() string { return g.file }
+
+// Checked is how many module versions were decided.
+func (g *Gate) Checked() int {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return len(g.decisions)
+}
+
+// VulnStatus is the vulnerability database's status, if one was read.
+func (g *Gate) VulnStatus() (policy.VulnStatus, bool) {
+	if db, ok := g.gate.Vulns.(*policy.VulnDB); ok && db != nil {
+		return db.Status(), true
+	}
+	return policy.VulnStatus{}, false
 }
 
 // Policy is the policy the project applies; nil without one.
