@@ -25,9 +25,13 @@ import (
 
 // policyFlags are the download's and the audit's policy flags (serve
 // defines its own, with the same names and environment variable).
-func policyFlags() []cli.Flag {
+func policyFlags(audit bool) []cli.Flag {
+	usage := "apply the supply-chain policy in `file` (docs/policy.md): a denied module version fails its module and lands nothing; warnings are printed"
+	if audit {
+		usage = "check against the supply-chain policy in `file` (docs/policy.md)"
+	}
 	return []cli.Flag{
-		&cli.StringFlag{Name: "policy", EnvVars: []string{"GOMODFETCH_POLICY"}, Usage: "apply the supply-chain policy in `file` (docs/policy.md): a denied module version fails its module and lands nothing; warnings are printed"},
+		&cli.StringFlag{Name: "policy", EnvVars: []string{"GOMODFETCH_POLICY"}, Usage: usage},
 		&cli.StringFlag{Name: "vulndb", Usage: "read the Go vulnerability database from `source` (https URL, directory or zip; default: the policy's vulndb line, else https://vuln.go.dev), once per run"},
 	}
 }
@@ -48,7 +52,9 @@ func readPolicyFlags(c *cli.Context) (file, vulndb string, err error) {
 func openFailed(stderr io.Writer, err error) int {
 	var pe *project.PolicyError
 	if errors.As(err, &pe) {
-		fmt.Fprintf(stderr, "gomodfetch: %v\n", err)
+		for _, line := range strings.Split(err.Error(), "\n") {
+			fmt.Fprintf(stderr, "gomodfetch: %s\n", line)
+		}
 		return exitUsage
 	}
 	return failEach(stderr, err)
@@ -166,17 +172,18 @@ func policyCommand(cc *cmdContext) *cli.Command {
 		Flags: append([]cli.Flag{
 			modFileFlag,
 			&cli.BoolFlag{Name: "json", Usage: "print a JSON object per denial or warning on stdout"},
-		}, policyFlags()...),
+		}, policyFlags(true)...),
 		Action: func(c *cli.Context) error {
 			cc.code = runPolicyCheck(cc, c)
 			return nil
 		},
 	}
 	return &cli.Command{
-		Name:        "policy",
-		Usage:       "audit a module's build against the supply-chain policy (docs/policy.md)",
-		UsageText:   "gomodfetch policy check [-json] [-policy file] [-vulndb source] [dir ...]",
-		Subcommands: []*cli.Command{check},
+		Name:            "policy",
+		HideHelpCommand: true,
+		Usage:           "audit a module's build against the supply-chain policy (docs/policy.md)",
+		UsageText:       "gomodfetch policy check [-json] [-policy file] [-vulndb source] [dir ...]",
+		Subcommands:     []*cli.Command{check},
 		Action: func(c *cli.Context) error {
 			cc.code = exitUsage
 			fmt.Fprintf(cc.stderr, "gomodfetch policy: unknown or missing subcommand %q\nusage: %s\n", c.Args().First(), c.Command.UsageText)

@@ -85,7 +85,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 			&cli.BoolFlag{Name: "q", Usage: "no progress display and no summary line"},
 			&cli.DurationFlag{Name: "timeout", Value: project.Defaults().Timeout, Usage: "give up on the whole run after `d` (0: no limit)"},
 			&cli.StringFlag{Name: "report", Usage: "write a JSON report of the run to `file`: per module its source, bytes, attempts and time; per proxy its requests, failures, retries, hedges and demotions"},
-		}, append(append(engineFlags(), fleetFlags()...), policyFlags()...)...), // cmdpolicy.go
+		}, append(append(engineFlags(), fleetFlags()...), policyFlags(false)...)...), // cmdpolicy.go
 		Action: func(c *cli.Context) error {
 			parsed = true
 			env, err := project.NewEnv(os.Getenv)
