@@ -69,6 +69,19 @@ type Config struct {
 	// that module with it (the CLI's supply-chain policy), and nothing of
 	// the version is fetched or written.
 	Admit func(ctx context.Context, mod module.Version) error
+	// Versions answers the version queries among the arguments
+	// (path@latest, @upgrade, @v1.2, ...); nil: Fetcher. The CLI's policy
+	// gives one whose version lists leave out the versions it denies, as
+	// serve's lists do.
+	Versions resolver.VersionSource
+}
+
+// versions is the source the run's queries are answered from.
+func (cfg *Config) versions() resolver.VersionSource {
+	if cfg.Versions != nil {
+		return cfg.Versions
+	}
+	return cfg.Fetcher
 }
 
 // Run is one run, prepared: its plan is made and its notes are known.
@@ -192,7 +205,7 @@ func (r *Run) Download(ctx context.Context) *Report {
 	if plan.Wait {
 		resolved, _ = graph.wait()
 	}
-	plan.ResolveQueries(ctx, cfg.Fetcher, resolved, cfg.Jobs)
+	plan.ResolveQueries(ctx, cfg.versions(), resolved, cfg.Jobs)
 
 	var (
 		first     = make([]*download.Module, len(plan.Targets))
@@ -413,7 +426,7 @@ func (r *Run) Resolve(ctx context.Context) *Resolution {
 	if plan.Wait {
 		resolved = g
 	}
-	plan.ResolveQueries(ctx, cfg.Fetcher, resolved, cfg.Jobs)
+	plan.ResolveQueries(ctx, cfg.versions(), resolved, cfg.Jobs)
 	seen := map[module.Version]bool{}
 	for _, t := range plan.Targets {
 		mod := module.Version{Path: t.Path, Version: t.Version}

@@ -68,6 +68,7 @@ func (p *Project) Download(ctx context.Context, h RunHooks) (*Result, error) {
 			Running:     p.Running,
 			OnTotal:     h.OnTotal,
 			Admit:       p.gate.admit(fetcher),
+			Versions:    p.gate.versions(fetcher),
 		})
 		if err != nil {
 			return nil, err

@@ -16,6 +16,7 @@ import (
 	"gomodfetch/pipeline"
 	"gomodfetch/policy"
 	"gomodfetch/proxy"
+	"gomodfetch/resolver"
 )
 
 // The supply-chain policy (package policy, docs/policy.md) as the CLI
@@ -143,17 +144,51 @@ func (p *Project) openVulns(ctx context.Context) error {
 // Check decides one module version, taking its release time from f's
 // .info (which it does not write to the cache), and records the decision.
 func (g *Gate) Check(ctx context.Context, f *download.Fetcher, mod module.Version) policy.Decision {
-	d := g.gate.Check(ctx, mod.Path, mod.Version, func(ctx context.Context, v string) (time.Time, error) {
-		info, _, err := f.Info(ctx, module.Version{Path: mod.Path, Version: v})
-		if err != nil {
-			return time.Time{}, err
-		}
-		return info.Time, nil
-	})
+	d := g.gate.Check(ctx, mod.Path, mod.Version, timeOf(f, mod.Path))
 	g.mu.Lock()
 	g.decisions[mod] = d
 	g.mu.Unlock()
 	return d
+}
+
+// timeOf is the release time the cooldown trusts for path's versions:
+// the .info Time, from the cache or the proxies (not written to the
+// cache; the download that follows reuses the answer).
+func timeOf(f *download.Fetcher, path string) policy.TimeFunc {
+	return func(ctx context.Context, v string) (time.Time, error) {
+		info, _, err := f.Info(ctx, module.Version{Path: path, Version: v})
+		if err != nil {
+			return time.Time{}, err
+		}
+		return info.Time, nil
+	}
+}
+
+// allowedVersions is a Fetcher whose version lists leave out what the
+// policy denies (as serve's lists do), so that path@latest, @upgrade,
+// @patch and prefix queries choose among allowed versions. A query that
+// then falls back to the proxy's @latest, or names a version, is decided
+// like any other version (admit).
+type allowedVersions struct {
+	*download.Fetcher
+	gate *Gate
+}
+
+func (s allowedVersions) Versions(ctx context.Context, path string) ([]string, error) {
+	list, err := s.Fetcher.Versions(ctx, path)
+	if err != nil {
+		return nil, err
+	}
+	kept, _ := s.gate.gate.FilterList(ctx, path, list, timeOf(s.Fetcher, path))
+	return kept, nil
+}
+
+// versions is pipeline.Config.Versions for f's run.
+func (g *Gate) versions(f *download.Fetcher) resolver.VersionSource {
+	if g == nil {
+		return nil
+	}
+	return allowedVersions{Fetcher: f, gate: g}
 }
 
 // admit is pipeline.Config.Admit for f's run.
@@ -248,7 +283,8 @@ func (p *Project) CheckPolicy(ctx context.Context) (*PolicyAudit, error) {
 		return nil, err
 	}
 	fetcher, cache := p.fetcher(ctx, p.Sums, false, false)
-	run, err := pipeline.New(pipeline.Config{Main: p.Main, Args: p.s.Args, Fetcher: fetcher, Cache: cache, Sums: p.Sums, Jobs: p.s.Jobs, Running: p.Running})
+	run, err := pipeline.New(pipeline.Config{Main: p.Main, Args: p.s.Args, Fetcher: fetcher, Cache: cache, Sums: p.Sums, Jobs: p.s.Jobs, Running: p.Running,
+		Versions: p.gate.versions(fetcher)})
 	if err != nil {
 		return nil, err
 	}
