@@ -50,6 +50,7 @@ func TestScripts(t *testing.T) {
 	maps.Copy(p.Cmds, serveCmds)
 	maps.Copy(p.Cmds, diskCmds)
 	maps.Copy(p.Cmds, policyCmds)
+	maps.Copy(p.Cmds, pruneCmds)
 	if err := gotooltest.Setup(&p); err != nil {
 		t.Fatal(err)
 	}

@@ -17,6 +17,7 @@
 //	go run ./bench -serve     # gomodfetch serve: cold through it, warm throughput (bench/serve.go)
 //	go run ./bench -serve-load # gomodfetch serve under healthy and hostile clients at once (bench/serveload.go)
 //	go run ./bench -set projects  # real projects' go.mod and go.sum, from a mirror (bench/real.go)
+//	go run ./bench -prune     # a CI cache through ten go.sum changes, with and without prune (bench/prune.go)
 package main
 
 import (
@@ -97,6 +98,9 @@ func main() {
 	}
 	if *serveLoadBench {
 		runBench = runServeLoad // bench/serveload.go
+	}
+	if *pruneBench {
+		runBench = runPruneBench // bench/prune.go
 	}
 	if *all {
 		runBench = runAll
