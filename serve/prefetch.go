@@ -32,10 +32,16 @@ import (
 //
 //   - a prefetch is owed by the client it was made for until that client
 //     asks for it (or recentTTL passes); a client owing
-//     Config.PrefetchPerClient prefetches gets no more. A client that asks
-//     for what was fetched ahead of it keeps its prefetches coming; one
-//     that never does costs upstream at most that many requests more than
-//     it asked for itself, however many requests it makes;
+//     Config.PrefetchPerClient prefetches gets no more for now: the next
+//     ones wait, in the order they were predicted (at most maxDeferred
+//     per client), and each time the client asks for one it owed, the
+//     first waiting one starts. So prefetching runs at most that many
+//     requests ahead of a client: a go command reads its whole graph
+//     (hundreds of go.mod files, each predicting a zip) before it asks
+//     for the first zip, then asks for them in the same order, and finds
+//     each one fetched. A client that never asks for what was fetched
+//     ahead of it costs upstream at most PrefetchPerClient requests more
+//     than it asked for itself, however many requests it makes;
 //   - what was prefetched in the last recentTTL (fetched, failed or not
 //     found) is not prefetched again, for anyone;
 //   - at most Config.Prefetch prefetches run at once, and their upstream
@@ -55,10 +61,13 @@ type prefetcher struct {
 	pendingZips []prefetchTask                  // then zips, each in the order asked
 	owed        map[string]map[string]time.Time // client → prefetch key → when it is forgiven
 	owedAll     int
-	recent      memory[struct{}] // keys prefetched lately
-	predicted   memory[struct{}] // client + " " + "mod <path>@<version>": go.mod files a client will read for its graph
-	walks       []walk           // waiting for the walker (queueWalk)
-	walking     bool             // the walker runs
+	recent      memory[struct{}]          // keys prefetched lately
+	predicted   memory[struct{}]          // client + " " + "mod <path>@<version>": go.mod files a client will read for its graph
+	deferred    map[string][]deferredTask // client → prefetches waiting for it to settle one it owes
+	graphs      map[string]*clientGraph   // client → what it read for its module graph (prefetch_graph.go)
+	deferredAll int
+	walks       []walk // waiting for the walker (queueWalk)
+	walking     bool   // the walker runs
 
 	wg sync.WaitGroup
 }
@@ -66,6 +75,22 @@ type prefetcher struct {
 type prefetchTask struct {
 	run func(ctx context.Context)
 }
+
+// deferredTask is a prefetch made for a client that owed too many; it
+// starts when the client settles one (asked), unless it expired.
+type deferredTask struct {
+	key     string
+	isMod   bool
+	fn      func(ctx context.Context)
+	expires time.Time
+}
+
+// maxDeferred bounds the prefetches waiting for one client to settle
+// what it owes; maxDeferredAll bounds them for all clients.
+const (
+	maxDeferred    = 4096
+	maxDeferredAll = 100000
+)
 
 // maxPending bounds the prefetches waiting for a slot, in all.
 const maxPending = 4096
@@ -85,6 +110,8 @@ func newPrefetcher(slots, perClient int) *prefetcher {
 		slots:     make(chan struct{}, max(slots, 0)),
 		perClient: perClient,
 		owed:      map[string]map[string]time.Time{},
+		deferred:  map[string][]deferredTask{},
+		graphs:    map[string]*clientGraph{},
 		recent:    memory[struct{}]{ttl: recentTTL, max: 100000},
 		predicted: memory[struct{}]{ttl: recentTTL, max: 100000},
 	}
@@ -118,7 +145,9 @@ func (s *Server) prefetchFor(client string, mod module.Version, gomod []byte) {
 	if cap(s.prefetcher.slots) == 0 {
 		return
 	}
-	if _, graphOnly := s.prefetcher.predicted.get(client + " mod " + mod.String()); !graphOnly {
+	_, graphOnly := s.prefetcher.predicted.get(client + " mod " + mod.String())
+	s.prefetcher.noteRead(client, mod, graphOnly)
+	if !graphOnly {
 		if _, _, ok := s.cfg.Cache.ZipHash(mod); !ok {
 			s.spawn(client, "zip "+mod.String(), false, func(ctx context.Context) { s.ensureZip(ctx, requester{prefetch: true}, mod) })
 		}
@@ -228,14 +257,29 @@ func (s *Server) spawn(client, key string, isMod bool, fn func(ctx context.Conte
 	p := s.prefetcher
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	return s.spawnLocked(client, key, isMod, fn)
+}
+
+// spawnLocked is spawn with p.mu held.
+func (s *Server) spawnLocked(client, key string, isMod bool, fn func(ctx context.Context)) bool {
+	p := s.prefetcher
 	owed := p.owedBy(client)
 	switch {
 	case p.recentlyDone(key):
 		s.metrics.prefetch.WithLabelValues("skipped-recent").Inc()
 		return true
 	case len(owed) >= p.perClient:
+		if p.deferredAll >= maxDeferredAll {
+			p.sweepDeferred()
+		}
+		if len(p.deferred[client]) < maxDeferred && p.deferredAll < maxDeferredAll {
+			p.deferred[client] = append(p.deferred[client], deferredTask{key, isMod, fn, time.Now().Add(recentTTL)})
+			p.deferredAll++
+			s.metrics.prefetch.WithLabelValues("deferred").Inc()
+			return true
+		}
 		s.metrics.prefetch.WithLabelValues("skipped-client-budget").Inc()
-		s.limits.note("prefetch-per-client", "a client owes -prefetch-per-client prefetches it has not asked for; no more are made for it", client)
+		s.limits.note("prefetch-per-client", "a client owes -prefetch-per-client prefetches it has not asked for, and more wait; no more are made for it", client)
 		return false
 	case len(p.pendingMods)+len(p.pendingZips) >= maxPending || p.owedAll >= maxOwed:
 		s.metrics.prefetch.WithLabelValues("skipped-queue-full").Inc()
@@ -284,18 +328,58 @@ func (p *prefetcher) owedBy(client string) map[string]time.Time {
 	return owed
 }
 
-// asked settles what client owed for key: it asked for it.
-func (p *prefetcher) asked(client, key string) {
+// sweepDeferred drops the deferred prefetches that expired (each
+// client's oldest come first). The caller holds p.mu.
+func (p *prefetcher) sweepDeferred() {
+	now := time.Now()
+	for client, q := range p.deferred {
+		n := 0
+		for n < len(q) && now.After(q[n].expires) {
+			n++
+		}
+		if n == len(q) {
+			delete(p.deferred, client)
+		} else if n > 0 {
+			p.deferred[client] = append([]deferredTask(nil), q[n:]...)
+		}
+		p.deferredAll -= n
+	}
+}
+
+// asked settles what client owed for key: it asked for it. The first of
+// its deferred prefetches still due then starts.
+func (s *Server) asked(client, key string) {
+	p := s.prefetcher
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	owed := p.owed[client]
-	if _, ok := owed[key]; !ok {
-		return
+	settled := 0
+	if m, ok := zipKeyModule(key); ok {
+		settled += p.passed(client, m.Path)
 	}
-	delete(owed, key)
-	p.owedAll--
-	if len(owed) == 0 {
-		delete(p.owed, client)
+	owed := p.owed[client]
+	if _, ok := owed[key]; ok {
+		delete(owed, key)
+		p.owedAll--
+		settled++
+		if len(owed) == 0 {
+			delete(p.owed, client)
+		}
+	}
+	now := time.Now()
+	for q := p.deferred[client]; settled > 0 && len(q) > 0; q = p.deferred[client] {
+		t := q[0]
+		q[0] = deferredTask{}
+		if len(q) == 1 {
+			delete(p.deferred, client)
+		} else {
+			p.deferred[client] = q[1:]
+		}
+		p.deferredAll--
+		if now.After(t.expires) || p.recentlyDone(t.key) {
+			continue
+		}
+		s.spawnLocked(client, t.key, t.isMod, t.fn)
+		settled--
 	}
 }
 
