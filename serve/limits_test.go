@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
-	"maps"
 	"math/rand/v2"
 	"net"
 	"net/http"
@@ -326,20 +325,20 @@ func TestPrefetchBudget(t *testing.T) {
 		st.s.Wait()
 		time.Sleep(2 * time.Millisecond) // the not-found memory expires
 	}
-	if n := deps(); n == 0 || n > 8 {
-		t.Errorf("upstream was asked %d times for requirements; want 1 to 8: %v", n, st.up.requests())
+	// go.mod files have a window of 4 × -prefetch-per-client.
+	if n := deps(); n == 0 || n > 32 {
+		t.Errorf("upstream was asked %d times for requirements; want 1 to 32: %v", n, st.up.requests())
 	}
-	// The budget: m's own zip and 7 requirements' go.mod files.
-	if n := value(t, st.s.metrics.prefetch.WithLabelValues("deferred")); n != 300-7 {
-		t.Errorf("deferred = %v; want the %d beyond the budget", n, 300-7)
+	if n := value(t, st.s.metrics.prefetch.WithLabelValues("deferred")); n != 300-32 {
+		t.Errorf("deferred = %v; want the %d beyond the go.mod window", n, 300-32)
 	}
 }
 
 // TestPrefetchWindow: prefetching runs -prefetch-per-client requests
 // ahead of a client, not -prefetch-per-client requests in all. A client
 // that reads a go.mod requiring 40 modules and then asks for them in
-// order finds each of the first 3+k prefetched once it has asked for k
-// (m's own zip is the budget's 4th).
+// order finds each of the first 16+k prefetched once it has asked for k
+// (the window of go.mod files is 4 × -prefetch-per-client).
 // Before, the 5th and later were never prefetched: a go command reads a
 // whole graph before it asks for the first zip, so most of a real
 // project's zips were fetched only when it asked.
@@ -363,18 +362,18 @@ func TestPrefetchWindow(t *testing.T) {
 		t.Fatalf(".mod = %d %q", code, body)
 	}
 	st.s.Wait()
-	if n := len(asked()); n != 3 {
-		t.Fatalf("before the client asked for any requirement, upstream was asked for %d of them; want 3: %v", n, st.up.requests())
+	if n := len(asked()); n != 16 {
+		t.Fatalf("before the client asked for any requirement, upstream was asked for %d of them; want 16: %v", n, st.up.requests())
 	}
 	for k := range 10 {
 		// Not found upstream (and remembered): each answers 404.
 		fetchURL(context.Background(), http.DefaultClient, fmt.Sprintf("%s/example.com/dep%d/@v/v1.0.0.mod", st.srv.URL, k))
 		st.s.Wait()
 		got := asked()
-		if len(got) != 3+k+1 {
-			t.Fatalf("after the client asked for %d requirements, upstream was asked for %d; want %d: %v", k+1, len(got), 3+k+1, got)
+		if len(got) != 16+k+1 {
+			t.Fatalf("after the client asked for %d requirements, upstream was asked for %d; want %d: %v", k+1, len(got), 16+k+1, got)
 		}
-		for i := range 3 + k + 1 {
+		for i := range 16 + k + 1 {
 			if got[fmt.Sprintf("dep%d", i)] != 1 {
 				t.Fatalf("after %d asked: dep%d asked upstream %d times; want once (prefetched in order): %v", k+1, i, got[fmt.Sprintf("dep%d", i)], got)
 			}
@@ -851,17 +850,14 @@ func TestPrefetchBuildList(t *testing.T) {
 		c.PrefetchPerClient = 3
 	})
 	zips := func() []string {
-		// A zip's fetch starts with its .info (these are not found).
-		seen := map[string]bool{}
-		for _, r := range st.up.requests() {
-			r = strings.TrimPrefix(r, "/example.com/")
-			if p, ok := strings.CutSuffix(r, ".zip"); ok {
-				seen[strings.Replace(p, "/@v/", "@", 1)] = true
-			} else if p, ok := strings.CutSuffix(r, ".info"); ok {
-				seen[strings.Replace(p, "/@v/", "@", 1)] = true
+		// The zips prefetched (started or queued): what upstream sees
+		// stops at the .info these modules do not have.
+		var got []string
+		st.s.prefetcher.recent.each(func(key string, _ struct{}, _ time.Time) {
+			if m, ok := zipKeyModule(key); ok {
+				got = append(got, strings.TrimPrefix(m.String(), "example.com/"))
 			}
-		}
-		got := slices.Collect(maps.Keys(seen))
+		})
 		sort.Strings(got)
 		return got
 	}
@@ -889,10 +885,24 @@ func TestPrefetchBuildList(t *testing.T) {
 	if got, want := zips(), []string{"a@v1.1.0", "b@v1.2.0", "c@v0.1.0"}; !slices.Equal(got, want) {
 		t.Fatalf("when the download started, zips prefetched %v; want the first 3 of the build list %v", got, want)
 	}
-	// The client asks for f's zip: it went past a, b, c, d and e.
+	// Every .info of the build list at once, outside the window: the
+	// go command asks for them all before the first zip.
+	var infos []string
+	for _, r := range st.up.requests() {
+		if p, ok := strings.CutSuffix(strings.TrimPrefix(r, "/example.com/"), ".info"); ok {
+			infos = append(infos, strings.Replace(p, "/@v/", "@", 1))
+		}
+	}
+	sort.Strings(infos)
+	if want := []string{"a@v1.1.0", "b@v1.2.0", "c@v0.1.0", "d@v0.1.0", "e@v0.1.0", "f@v0.1.0", "g@v0.1.0"}; !slices.Equal(slices.Compact(infos), want) {
+		t.Fatalf("when the download started, .info files asked upstream: %v; want the build list's %v", infos, want)
+	}
+	// The client asks for f's zip: it went past a, b, c, d and e. Three
+	// places free up; f is its own fetch (not made here), so d, e and g
+	// are prefetched.
 	st.s.asked("c", "zip "+v("f", "v0.1.0").String())
 	st.s.Wait()
-	if got, want := zips(), []string{"a@v1.1.0", "b@v1.2.0", "c@v0.1.0", "d@v0.1.0", "e@v0.1.0", "f@v0.1.0"}; !slices.Equal(got, want) {
+	if got, want := zips(), []string{"a@v1.1.0", "b@v1.2.0", "c@v0.1.0", "d@v0.1.0", "e@v0.1.0", "g@v0.1.0"}; !slices.Equal(got, want) {
 		t.Fatalf("after the client went past c: zips prefetched %v; want %v", got, want)
 	}
 	// Nothing new read: asking again sets nothing off.

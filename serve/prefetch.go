@@ -2,6 +2,8 @@ package serve
 
 import (
 	"context"
+	"os"
+	"strings"
 	"sync"
 	"time"
 
@@ -63,6 +65,7 @@ type prefetcher struct {
 	owedAll     int
 	recent      memory[struct{}]          // keys prefetched lately
 	predicted   memory[struct{}]          // client + " " + "mod <path>@<version>": go.mod files a client will read for its graph
+	askedFor    memory[struct{}]          // client + " " + key: what a client asked for itself (a waiting prefetch of it is dropped)
 	deferred    map[string][]deferredTask // client → prefetches waiting for it to settle one it owes
 	graphs      map[string]*clientGraph   // client → what it read for its module graph (prefetch_graph.go)
 	deferredAll int
@@ -114,6 +117,7 @@ func newPrefetcher(slots, perClient int) *prefetcher {
 		graphs:    map[string]*clientGraph{},
 		recent:    memory[struct{}]{ttl: recentTTL, max: 100000},
 		predicted: memory[struct{}]{ttl: recentTTL, max: 100000},
+		askedFor:  memory[struct{}]{ttl: recentTTL, max: 100000},
 	}
 }
 
@@ -148,6 +152,7 @@ func (s *Server) prefetchFor(client string, mod module.Version, gomod []byte) {
 	_, graphOnly := s.prefetcher.predicted.get(client + " mod " + mod.String())
 	s.prefetcher.noteRead(client, mod, graphOnly)
 	if !graphOnly {
+		s.spawnInfo(client, mod)
 		if _, _, ok := s.cfg.Cache.ZipHash(mod); !ok {
 			s.spawn(client, "zip "+mod.String(), false, func(ctx context.Context) { s.ensureZip(ctx, requester{prefetch: true}, mod) })
 		}
@@ -265,15 +270,19 @@ func (s *Server) spawnLocked(client, key string, isMod bool, fn func(ctx context
 	p := s.prefetcher
 	owed := p.owedBy(client)
 	switch {
+	case p.askedAlready(client, key):
+		s.metrics.prefetch.WithLabelValues("skipped-asked").Inc()
+		return true
 	case p.recentlyDone(key):
 		s.metrics.prefetch.WithLabelValues("skipped-recent").Inc()
 		return true
-	case len(owed) >= p.perClient:
+	case countOwed(owed, isMod) >= p.window(isMod):
 		if p.deferredAll >= maxDeferredAll {
 			p.sweepDeferred()
 		}
-		if len(p.deferred[client]) < maxDeferred && p.deferredAll < maxDeferredAll {
-			p.deferred[client] = append(p.deferred[client], deferredTask{key, isMod, fn, time.Now().Add(recentTTL)})
+		dk := deferKey(client, isMod)
+		if len(p.deferred[dk]) < maxDeferred && p.deferredAll < maxDeferredAll {
+			p.deferred[dk] = append(p.deferred[dk], deferredTask{key, isMod, fn, time.Now().Add(recentTTL)})
 			p.deferredAll++
 			s.metrics.prefetch.WithLabelValues("deferred").Inc()
 			return true
@@ -308,6 +317,56 @@ func (s *Server) spawnLocked(client, key string, isMod bool, fn func(ctx context
 		p.pendingZips = append(p.pendingZips, t)
 	}
 	return true
+}
+
+// infoCached reports whether mod's .info is in the cache.
+func (s *Server) infoCached(mod module.Version) bool {
+	file, err := s.cfg.Cache.File(mod, "info")
+	if err != nil {
+		return false
+	}
+	_, err = os.Lstat(file)
+	return err == nil
+}
+
+// spawnInfo prefetches mod's .info for client unless it is cached. A go
+// command asks for the .info of every module it downloads before the
+// first zip (modload.ListModules), one after another: each one not yet
+// here costs it a round trip to upstream. A .info is a few dozen bytes
+// and one is made for each go.mod the client read itself, so these are
+// not owed and take no place in its window; they go before any zip.
+func (s *Server) spawnInfo(client string, mod module.Version) {
+	if s.infoCached(mod) {
+		return
+	}
+	p := s.prefetcher
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	s.spawnInfoLocked(client, mod)
+}
+
+// spawnInfoLocked is spawnInfo, without the cache check, with p.mu held.
+func (s *Server) spawnInfoLocked(client string, mod module.Version) {
+	p := s.prefetcher
+	key := "info " + mod.String()
+	switch {
+	case p.askedAlready(client, key), p.recentlyDone(key):
+		return
+	case len(p.pendingMods)+len(p.pendingZips) >= maxPending:
+		s.metrics.prefetch.WithLabelValues("skipped-queue-full").Inc()
+		return
+	}
+	p.recent.add(key, struct{}{})
+	p.wg.Add(1)
+	t := prefetchTask{run: func(ctx context.Context) { s.ensureInfo(ctx, requester{prefetch: true}, mod) }}
+	select {
+	case p.slots <- struct{}{}:
+		go s.runPrefetch(t)
+		return
+	default:
+	}
+	s.metrics.prefetch.WithLabelValues("queued").Inc()
+	p.pendingMods = append(p.pendingMods, t)
 }
 
 // owedBy returns what client owes, without what is forgiven by now. The
@@ -346,10 +405,40 @@ func (p *prefetcher) sweepDeferred() {
 	}
 }
 
-// asked settles what client owed for key: it asked for it. The first of
-// its deferred prefetches still due then starts.
+// window is how many prefetches of a kind a client may owe: go.mod files
+// (small, and a client reading an unpruned graph asks for hundreds of them
+// in a row) have a window four times the rest's.
+func (p *prefetcher) window(isMod bool) int {
+	if isMod {
+		return 4 * p.perClient
+	}
+	return p.perClient
+}
+
+// countOwed counts the go.mod prefetches in owed, or the others.
+func countOwed(owed map[string]time.Time, isMod bool) int {
+	n := 0
+	for k := range owed {
+		if strings.HasPrefix(k, "mod ") == isMod {
+			n++
+		}
+	}
+	return n
+}
+
+// deferKey is the key of p.deferred for client's prefetches of a kind.
+func deferKey(client string, isMod bool) string {
+	if isMod {
+		return client + "\x00mod"
+	}
+	return client + "\x00other"
+}
+
+// asked settles what client owed for key: it asked for it. Its deferred
+// prefetches still due then start, as far as its windows allow.
 func (s *Server) asked(client, key string) {
 	p := s.prefetcher
+	p.askedFor.add(client+" "+key, struct{}{})
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	settled := 0
@@ -365,22 +454,41 @@ func (s *Server) asked(client, key string) {
 			delete(p.owed, client)
 		}
 	}
+	if settled > 0 {
+		s.startDeferred(client, true)
+		s.startDeferred(client, false)
+	}
+}
+
+// startDeferred starts client's deferred prefetches of a kind, first
+// first, while its window has room. The caller holds p.mu.
+func (s *Server) startDeferred(client string, isMod bool) {
+	p := s.prefetcher
+	dk := deferKey(client, isMod)
 	now := time.Now()
-	for q := p.deferred[client]; settled > 0 && len(q) > 0; q = p.deferred[client] {
+	room := p.window(isMod) - countOwed(p.owedBy(client), isMod)
+	for q := p.deferred[dk]; room > 0 && len(q) > 0; q = p.deferred[dk] {
 		t := q[0]
 		q[0] = deferredTask{}
 		if len(q) == 1 {
-			delete(p.deferred, client)
+			delete(p.deferred, dk)
 		} else {
-			p.deferred[client] = q[1:]
+			p.deferred[dk] = q[1:]
 		}
 		p.deferredAll--
-		if now.After(t.expires) || p.recentlyDone(t.key) {
+		if now.After(t.expires) || p.recentlyDone(t.key) || p.askedAlready(client, t.key) {
 			continue
 		}
 		s.spawnLocked(client, t.key, t.isMod, t.fn)
-		settled--
+		room--
 	}
+}
+
+// askedAlready reports whether client asked for key itself lately: a
+// prefetch of it would be owed for ever.
+func (p *prefetcher) askedAlready(client, key string) bool {
+	_, ok := p.askedFor.get(client + " " + key)
+	return ok
 }
 
 func (p *prefetcher) recentlyDone(key string) bool {

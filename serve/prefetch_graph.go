@@ -109,8 +109,9 @@ func (s *Server) downloadStarted(client string) {
 		}
 	}
 	// The waiting zips of versions that are not the highest read go.
-	q := p.deferred[client][:0]
-	for _, t := range p.deferred[client] {
+	dk := deferKey(client, false)
+	q := p.deferred[dk][:0]
+	for _, t := range p.deferred[dk] {
 		if m, ok := zipKeyModule(t.key); ok && g.max[m.Path] != m.Version {
 			p.deferredAll--
 			continue
@@ -118,34 +119,38 @@ func (s *Server) downloadStarted(client string) {
 		q = append(q, t)
 	}
 	if len(q) == 0 {
-		delete(p.deferred, client)
+		delete(p.deferred, dk)
 	} else {
-		p.deferred[client] = q
+		p.deferred[dk] = q
 	}
 	p.mu.Unlock()
 
 	sort.Slice(build, func(i, j int) bool { return build[i].Path < build[j].Path })
-	var want []module.Version
+	var want, wantInfo []module.Version
 	for _, m := range build {
 		if _, _, ok := s.cfg.Cache.ZipHash(m); !ok {
 			want = append(want, m)
+		}
+		if !s.infoCached(m) {
+			wantInfo = append(wantInfo, m)
 		}
 	}
 	s.metrics.prefetch.WithLabelValues("build-list").Add(float64(len(want)))
 
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	// The client asks for every .info first (spawnInfo).
+	for _, m := range wantInfo {
+		s.spawnInfoLocked(client, m)
+	}
 	for _, m := range want {
 		s.spawnLocked(client, "zip "+m.String(), false, func(ctx context.Context) { s.ensureZip(ctx, requester{prefetch: true}, m) })
 	}
 	// The window's waiting zips in the order the client will ask.
-	q = p.deferred[client]
+	q = p.deferred[dk]
 	sort.SliceStable(q, func(i, j int) bool {
-		mi, zi := zipKeyModule(q[i].key)
-		mj, zj := zipKeyModule(q[j].key)
-		if !zi || !zj {
-			return !zi && zj // go.mod files first
-		}
+		mi, _ := zipKeyModule(q[i].key)
+		mj, _ := zipKeyModule(q[j].key)
 		return mi.Path < mj.Path
 	})
 }
