@@ -46,8 +46,8 @@ type clientGraph struct {
 // maxGraphPaths bounds the paths remembered for one client's graph;
 // maxGraphClients the clients whose graphs are remembered.
 const (
-	maxGraphPaths   = 20000
-	maxGraphClients = 1024
+	maxGraphPaths   = 10000
+	maxGraphClients = 128
 )
 
 // noteRead records that client read mod's go.mod for its graph
