@@ -23,7 +23,12 @@ import (
 	"gomodfetch/project"
 )
 
-func main() { os.Exit(run(os.Args, os.Stdout, os.Stderr)) }
+func main() {
+	stop := startProfile()
+	code := run(os.Args, os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}
 
 // exitUsage is the exit status for bad flags, as the go command uses.
 const exitUsage = 2

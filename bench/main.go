@@ -466,13 +466,18 @@ func run(o options) error {
 // home and build cache under work, GOPROXY=goproxy, nothing from the
 // user's go env. (A setting appended later wins: os/exec keeps the last.)
 func benchEnv(work, goproxy string) []string {
-	return []string{
+	env := []string{
 		"PATH=" + os.Getenv("PATH"),
 		"HOME=" + filepath.Join(work, "home"),
 		"GOENV=off", "GOTOOLCHAIN=local", "GOWORK=off", "GOSUMDB=off",
 		"GOPRIVATE=", "GONOPROXY=", "GONOSUMDB=", "GOFLAGS=-modcacherw",
 		"GOPROXY=" + goproxy, "GOCACHE=" + filepath.Join(work, "gocache"),
 	}
+	// Profiles of gomodfetch's runs (profile.go); go ignores it.
+	if p := os.Getenv("GOMODFETCH_CPUPROFILE"); p != "" {
+		env = append(env, "GOMODFETCH_CPUPROFILE="+p)
+	}
+	return env
 }
 
 // tools returns the gomodfetch binary to measure (-gomodfetch, or this
