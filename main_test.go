@@ -42,10 +42,18 @@ func TestScripts(t *testing.T) {
 			"cmpjson":   cmdCmpJSON,
 			"cmperr":    cmdCmpErr,
 			"faults":    cmdFaults,
+			"githost":   cmdGitHost,
 		},
 		RequireExplicitExec: true,
 	}
 	p.Setup = withTrust(p.Setup)
+	trusted := p.Setup
+	p.Setup = func(env *testscript.Env) error {
+		if err := trusted(env); err != nil {
+			return err
+		}
+		return setupGitHost(env)
+	}
 	maps.Copy(p.Cmds, trustCmds)
 	maps.Copy(p.Cmds, serveCmds)
 	maps.Copy(p.Cmds, diskCmds)

@@ -120,8 +120,19 @@ func runServe(cc *cmdContext, c *cli.Context) error {
 		logger.Warn("GOSUMDB=off: nothing is checked in a checksum database; what upstream serves is stored and served as it is")
 	}
 	dc := p.EngineConfig(engineCtx)
-	dc.GoCommand = nil // a module only version control has: 404, the client goes direct
 	dc.ForgetAnswers = true
+	restrict := c.String("restrict")
+	if restrict == "" || c.Bool("offline") {
+		dc.GoCommand = nil // a module only version control has: 404, the client goes direct
+	} else {
+		// -restrict's paths that only version control has (GONOPROXY, or
+		// "direct" reached in GOPROXY) are fetched by the go command with
+		// serve's own environment: its .netrc, git credential helpers,
+		// SSH keys and GIT_* settings. Other paths: 404, as ever.
+		dc.GoCommandFor = func(path string) bool { return module.MatchPrefixPatterns(restrict, path) }
+		dc.DirectQueries = true
+		dc.GoCommand.Timeout = c.Duration("zip-timeout")
+	}
 	if !c.Bool("offline") {
 		// Paths the checksum database does not cover (GONOSUMDB, GOPRIVATE,
 		// GOSUMDB=off): the first hash served of each version is kept, and
@@ -204,6 +215,9 @@ func runServe(cc *cmdContext, c *cli.Context) error {
 	}
 	srv = serve.New(sc)
 	dc.Router.Client.Gate = srv.Gate() // every upstream request within -upstream
+	if dc.GoCommand != nil {
+		dc.GoCommand.Gate = srv.Gate() // and every run of the go command
+	}
 
 	l, err := net.Listen("tcp", c.String("addr"))
 	if err != nil {

@@ -2,6 +2,7 @@ package download
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -14,6 +15,7 @@ import (
 
 	"gomodfetch/modcache"
 	"gomodfetch/proxy"
+	"gomodfetch/verify"
 )
 
 // Versions returns the tagged versions the proxy list serves for path (its
@@ -45,6 +47,10 @@ func (f *Fetcher) versionList(ctx context.Context, path string) (versionList, er
 			}
 			return parseList(data), nil
 		}, nil)
+		if err != nil && f.directQuery(path, err) {
+			vs, verr := f.cfg.GoCommand.Versions(ctx, path)
+			return versionList{tagged: vs}, verr
+		}
 		return l, err
 	})
 	if err != nil {
@@ -119,6 +125,10 @@ func (f *Fetcher) Stat(ctx context.Context, path, query string) (string, time.Ti
 	mod := module.Version{Path: path, Version: query}
 	if module.CanonicalVersion(query) == query && module.Check(path, query) == nil {
 		info, cached, err := f.Info(ctx, mod)
+		if err != nil && f.directQuery(path, err) {
+			info, err = f.resolveDirect(ctx, path, query)
+			cached = true
+		}
 		if err != nil {
 			return "", time.Time{}, err
 		}
@@ -162,6 +172,9 @@ func (f *Fetcher) statURL(ctx context.Context, path, query, rel string) (*modcac
 			}
 			return nil
 		}, false)
+		if err != nil && f.directQuery(path, err) {
+			return f.resolveDirect(ctx, path, query)
+		}
 		if err != nil {
 			return nil, err
 		}
@@ -184,4 +197,48 @@ func (f *Fetcher) QueryOrigin(path, query string) *modcache.Origin {
 		return info.Origin
 	}
 	return nil
+}
+
+// directQuery reports whether err, a proxy list's answer for path, is to
+// be asked of the go command instead (Config.DirectQueries).
+func (f *Fetcher) directQuery(path string, err error) bool {
+	var vcs *proxy.NeedVCSError
+	return f.cfg.DirectQueries && f.vcs(path) && errors.As(err, &vcs)
+}
+
+// resolveDirect resolves path@query at its repository with the go command
+// (which checks the go.mod against the hashes known for path and writes
+// the .info and .mod to the cache) and returns the resolved version's
+// .info, written to the cache if the go command did not.
+func (f *Fetcher) resolveDirect(ctx context.Context, path, query string) (*modcache.Info, error) {
+	var keys []module.Version
+	if s := f.cfg.Verifier.Sums; s != nil {
+		for _, v := range s.VersionsOf(path) {
+			m := module.Version{Path: path, Version: v}
+			keys = append(keys, m, verify.GoModKey(m))
+		}
+	}
+	sums, err := f.expectedSums(keys...)
+	if err != nil {
+		return nil, err
+	}
+	l, err := f.cfg.GoCommand.Resolve(ctx, path, query, sums)
+	if err != nil {
+		return nil, err
+	}
+	mod := module.Version{Path: path, Version: l.Version}
+	if info, _, err := f.cfg.Cache.ReadInfo(mod); err == nil {
+		return info, nil
+	}
+	info := &modcache.Info{Version: l.Version, Time: l.Time}
+	if len(l.Origin) > 0 {
+		o := new(modcache.Origin)
+		if json.Unmarshal(l.Origin, o) == nil {
+			info.Origin = o
+		}
+	}
+	if _, err := f.cfg.Cache.WriteInfo(mod, info); err != nil {
+		return nil, module.VersionError(mod, err)
+	}
+	return info, nil
 }

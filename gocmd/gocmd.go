@@ -55,6 +55,8 @@ type Runner struct {
 	// such runs have no scratch module and run in ReuseDir (the user's
 	// directory, outside any module).
 	Reuse, ReuseDir string
+	// Gate, if not nil, is entered by each run of the go command.
+	Gate Gate
 }
 
 // NotFoundError reports that the go command was needed and could not be
@@ -141,6 +143,11 @@ func (d *Runner) Query(ctx context.Context, path, query string, sums []string) (
 }
 
 func (d *Runner) run(ctx context.Context, goBin string, mod module.Version, sums []string) (*Result, error) {
+	leave, err := d.enter(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer leave()
 	timeout := d.Timeout
 	if timeout <= 0 {
 		timeout = 10 * time.Minute
@@ -271,6 +278,11 @@ func (d *Runner) GoMod(ctx context.Context, mod module.Version, sums []string) e
 }
 
 func (d *Runner) runGoMod(ctx context.Context, goBin string, mod module.Version, sums []string) error {
+	leave, err := d.enter(ctx)
+	if err != nil {
+		return err
+	}
+	defer leave()
 	timeout := d.Timeout
 	if timeout <= 0 {
 		timeout = 10 * time.Minute

@@ -60,3 +60,21 @@ func TestClassifyGoReport(t *testing.T) {
 		}
 	}
 }
+
+func TestErrorKinds(t *testing.T) {
+	tests := []struct {
+		msg                string
+		notFound, mismatch bool
+	}{
+		{"corp.example/a@v9.0.0: invalid version: unknown revision v9.0.0", true, false},
+		{`module corp.example: unrecognized import path "corp.example": reading http://corp.example?go-get=1: 404 Not Found`, true, false},
+		{"corp.example/a@v1.0.0: verifying corp.example/a@v1.0.0: checksum mismatch", false, true},
+		{"corp.example/a: git ls-remote: fatal: could not read Username: terminal prompts disabled", false, false},
+	}
+	for _, tt := range tests {
+		e := &Error{Msg: tt.msg}
+		if e.NotFound() != tt.notFound || e.ChecksumMismatch() != tt.mismatch {
+			t.Errorf("%q: NotFound %v, ChecksumMismatch %v; want %v, %v", tt.msg, e.NotFound(), e.ChecksumMismatch(), tt.notFound, tt.mismatch)
+		}
+	}
+}

@@ -574,8 +574,22 @@ func flatten(s string) string {
 
 // notExist reports whether err means "no such module or version".
 func notExist(err error) bool {
-	var vcs *proxy.NeedVCSError
-	return errors.Is(err, fs.ErrNotExist) || errors.As(err, &vcs)
+	var (
+		vcs *proxy.NeedVCSError
+		nf  interface{ NotFound() bool } // the go command's report (gocmd.Error)
+	)
+	return errors.Is(err, fs.ErrNotExist) || errors.As(err, &vcs) || (errors.As(err, &nf) && nf.NotFound())
+}
+
+// changedBytes reports whether err refuses bytes that differ from a hash
+// recorded for them: the checksum database's, or the first one served of
+// a private version (a moved tag, a rebuilt zip).
+func changedBytes(err error) bool {
+	var (
+		mismatch *verify.ChecksumMismatchError
+		gocmd    interface{ ChecksumMismatch() bool } // the go command's report (gocmd.Error)
+	)
+	return errors.As(err, &mismatch) || (errors.As(err, &gocmd) && gocmd.ChecksumMismatch())
 }
 
 // oneLine is the first line of s, at most n bytes, with anything but
