@@ -2,11 +2,14 @@ package main
 
 import (
 	"crypto/subtle"
+	"crypto/tls"
 	"fmt"
 	"html"
 	"net"
 	"net/http"
 	"net/http/cgi"
+	"net/http/httputil"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -118,7 +121,7 @@ func cmdGitHost(ts *testscript.TestScript, neg bool, args []string) {
 	}
 	g, _ := ts.Value(githostKey{}).(*gitHost)
 	if g == nil {
-		ts.Fatalf("githost: this script has no git host (its name must start with serve_git)")
+		ts.Fatalf("githost: this script has no git host (its name must start with serve_)")
 	}
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	ts.Check(err)
@@ -129,13 +132,14 @@ func cmdGitHost(ts *testscript.TestScript, neg bool, args []string) {
 	ts.Setenv("GITHOST", g.url)
 }
 
-// setupGitHost gives scripts named serve_git* a (not yet started) git
-// host and a git identity of their own.
+// setupGitHost gives scripts named serve_* a (not yet started) git host,
+// private proxy, and a git identity of their own.
 func setupGitHost(env *testscript.Env) error {
-	if !strings.HasPrefix(filepath.Base(env.WorkDir), "script-serve_git") {
+	if !strings.HasPrefix(filepath.Base(env.WorkDir), "script-serve_") {
 		return nil
 	}
 	env.Values[githostKey{}] = new(gitHost)
+	env.Values[privProxyKey{}] = new(privProxy)
 	for _, kv := range [][2]string{
 		{"GIT_AUTHOR_NAME", "t"}, {"GIT_AUTHOR_EMAIL", "t@example.com"},
 		{"GIT_COMMITTER_NAME", "t"}, {"GIT_COMMITTER_EMAIL", "t@example.com"},
@@ -144,4 +148,83 @@ func setupGitHost(env *testscript.Env) error {
 		env.Setenv(kv[0], kv[1])
 	}
 	return nil
+}
+
+// privProxyKey finds a script's private proxy among its values.
+type privProxyKey struct{}
+
+// privProxy is a private GOPROXY for the scripts: HTTPS, Basic
+// authentication required (as a GOAUTH command or .netrc supplies it), in
+// front of the script's module proxy (not its fronts, whose logs stay the
+// public proxy's).
+type privProxy struct {
+	mu  sync.Mutex
+	log []string
+}
+
+// privproxy start cert.pem key.pem user password starts the script's
+// private proxy and sets $PRIVPROXY to its URL; privproxy log prints the
+// requests it has seen, each with its outcome.
+func cmdPrivProxy(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) == 0 {
+		ts.Fatalf("usage: privproxy start cert.pem key.pem user password | privproxy log")
+	}
+	if args[0] == "log" {
+		p, _ := ts.Value(privProxyKey{}).(*privProxy)
+		if p == nil {
+			ts.Fatalf("privproxy: not started")
+		}
+		p.mu.Lock()
+		defer p.mu.Unlock()
+		for _, l := range p.log {
+			fmt.Fprintln(ts.Stdout(), l)
+		}
+		return
+	}
+	if args[0] != "start" || len(args) != 5 {
+		ts.Fatalf("usage: privproxy start cert.pem key.pem user password")
+	}
+	backend, _ := ts.Value(backendKey{}).(string)
+	if backend == "" {
+		ts.Fatalf("privproxy: no module proxy in this script (add a .gomodproxy directory)")
+	}
+	target, err := url.Parse(backend)
+	ts.Check(err)
+	target.Path = "" // $PRIVPROXY has the same path as the backend
+	cert, err := tls.LoadX509KeyPair(ts.MkAbs(args[1]), ts.MkAbs(args[2]))
+	ts.Check(err)
+	user, pass := args[3], args[4]
+	p, _ := ts.Value(privProxyKey{}).(*privProxy)
+	rp := httputil.NewSingleHostReverseProxy(target)
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		u, pw, ok := r.BasicAuth()
+		granted := ok && subtle.ConstantTimeCompare([]byte(u), []byte(user)) == 1 && subtle.ConstantTimeCompare([]byte(pw), []byte(pass)) == 1
+		sw := &statusWriter{ResponseWriter: w, status: http.StatusOK}
+		if granted {
+			rp.ServeHTTP(sw, r)
+		} else {
+			w.Header().Set("WWW-Authenticate", `Basic realm="private proxy"`)
+			http.Error(sw, "authentication required", http.StatusUnauthorized)
+		}
+		p.mu.Lock()
+		p.log = append(p.log, fmt.Sprintf("%s %s auth=%v %d", r.Method, r.URL.Path, granted, sw.status))
+		p.mu.Unlock()
+	})
+	l, err := tls.Listen("tcp", "127.0.0.1:0", &tls.Config{Certificates: []tls.Certificate{cert}})
+	ts.Check(err)
+	srv := &http.Server{Handler: h}
+	go srv.Serve(l)
+	ts.Defer(func() { srv.Close() })
+	ts.Setenv("PRIVPROXY", "https://"+l.Addr().String()+"/mod")
+}
+
+// statusWriter remembers a response's status.
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	w.status = code
+	w.ResponseWriter.WriteHeader(code)
 }

@@ -43,6 +43,7 @@ func TestScripts(t *testing.T) {
 			"cmperr":    cmdCmpErr,
 			"faults":    cmdFaults,
 			"githost":   cmdGitHost,
+			"privproxy": cmdPrivProxy,
 		},
 		RequireExplicitExec: true,
 	}
@@ -65,6 +66,10 @@ func TestScripts(t *testing.T) {
 
 type frontKey struct{ n int }
 
+// backendKey finds the script's goproxytest server's URL (behind the
+// fronts) among its values.
+type backendKey struct{}
+
 func setupScript(env *testscript.Env) error {
 	env.Setenv("GOMODCACHE", filepath.Join(env.WorkDir, "modcache"))
 	env.Setenv("GOFLAGS", "-modcacherw")
@@ -84,6 +89,7 @@ func setupScript(env *testscript.Env) error {
 		return fmt.Errorf("cannot start Go proxy: %v", err)
 	}
 	env.Defer(srv.Close)
+	env.Values[backendKey{}] = srv.URL
 	for n, name := range []string{"PROXYURL", "PROXYURL2"} {
 		f, err := faultproxy.Start(faultproxy.Options{Backend: srv.URL})
 		if err != nil {

@@ -2,19 +2,24 @@ package main
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"net"
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/urfave/cli/v2"
 	"golang.org/x/mod/module"
 
 	"gomodfetch/download"
+	"gomodfetch/fleet"
 	"gomodfetch/modcache"
 	"gomodfetch/policy"
 	"gomodfetch/project"
@@ -137,7 +142,7 @@ func runServe(cc *cmdContext, c *cli.Context) error {
 		// Paths the checksum database does not cover (GONOSUMDB, GOPRIVATE,
 		// GOSUMDB=off): the first hash served of each version is kept, and
 		// different bytes for it later are refused (serve-private.sum).
-		stopRecord, err := recordFirstHashes(engineCtx, dc.Verifier, dc.Cache, logger)
+		stopRecord, err := recordFirstHashes(engineCtx, dc.Verifier, dc.Cache, p.Fleet(), logger)
 		if err != nil {
 			return fail(err)
 		}
@@ -341,9 +346,15 @@ func openPolicy(ctx context.Context, file, vulndb, modCache string, hc *http.Cli
 // while something is new, and at stop): a version whose bytes change
 // upstream (a moved tag, a rebuilt zip) is refused from then on, across
 // restarts. An operator retires a version by deleting its lines.
-func recordFirstHashes(ctx context.Context, v *verify.Verifier, cache *modcache.Cache, logger *slog.Logger) (stop func(), err error) {
+//
+// With a fleet bucket, the record is shared: the first hash any replica
+// accepted for a version is the only one the others accept (fleetRecord).
+func recordFirstHashes(ctx context.Context, v *verify.Verifier, cache *modcache.Cache, bucket *fleet.Cache, logger *slog.Logger) (stop func(), err error) {
 	if v == nil || v.SkipSumDB == nil {
 		return func() {}, nil
+	}
+	if bucket != nil {
+		v.Shared = fleetRecord{bucket}
 	}
 	dir := filepath.Join(cache.Root, "cache", "gomodfetch")
 	if err := os.MkdirAll(dir, 0o777); err != nil {
@@ -383,4 +394,52 @@ func recordFirstHashes(ctx context.Context, v *verify.Verifier, cache *modcache.
 		<-stopped
 		flush()
 	}, nil
+}
+
+// fleetRecord is the first-hash record shared through the fleet bucket:
+// one small object per module version (or go.mod key), written once
+// (fleet.Cache.PutIfAbsent), holding its hash. Keys are hashes of the
+// module path and version, so private paths are not named in the bucket.
+type fleetRecord struct{ c *fleet.Cache }
+
+// maxRecord bounds a record object: an h1: hash is 47 bytes.
+const maxRecord = 256
+
+func (r fleetRecord) key(mod module.Version) string {
+	sum := sha256.Sum256([]byte(mod.Path + " " + mod.Version))
+	return "gomodfetch/first-hash/" + hex.EncodeToString(sum[:])
+}
+
+func (r fleetRecord) Lookup(ctx context.Context, mod module.Version) (string, error) {
+	data, err := r.c.ReadSmall(ctx, r.key(mod), maxRecord)
+	if errors.Is(err, fs.ErrNotExist) {
+		return "", nil
+	}
+	if err != nil {
+		return "", err
+	}
+	h := strings.TrimSpace(string(data))
+	if !strings.HasPrefix(h, "h1:") || strings.ContainsAny(h, " \n") {
+		return "", fmt.Errorf("the fleet's record of %s@%s is not a hash", mod.Path, mod.Version)
+	}
+	return h, nil
+}
+
+func (r fleetRecord) Agree(ctx context.Context, mod module.Version, h string) (string, error) {
+	if rec, err := r.Lookup(ctx, mod); err != nil || rec != "" {
+		return rec, err
+	}
+	err := r.c.PutIfAbsent(ctx, r.key(mod), []byte(h+"\n"))
+	if errors.Is(err, fleet.ErrExists) {
+		// Another replica recorded it in the meantime: its hash holds.
+		rec, err := r.Lookup(ctx, mod)
+		if err == nil && rec == "" {
+			err = fmt.Errorf("the fleet's record of %s@%s exists but cannot be read", mod.Path, mod.Version)
+		}
+		return rec, err
+	}
+	if err != nil {
+		return "", err
+	}
+	return h, nil
 }

@@ -34,7 +34,7 @@ func (f *Fetcher) QueryDirect(ctx context.Context, path, query string, err error
 				keys = append(keys, m, verify.GoModKey(m))
 			}
 		}
-		sums, err := f.expectedSums(keys...)
+		sums, err := f.expectedSums(ctx, keys...)
 		if err != nil {
 			return nil, err
 		}

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io/fs"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 
@@ -213,12 +214,16 @@ func (f *Fetcher) directQuery(path string, err error) bool {
 func (f *Fetcher) resolveDirect(ctx context.Context, path, query string) (*modcache.Info, error) {
 	var keys []module.Version
 	if s := f.cfg.Verifier.Sums; s != nil {
-		for _, v := range s.VersionsOf(path) {
+		vs := s.VersionsOf(path)
+		if module.CanonicalVersion(query) == query && !slices.Contains(vs, query) {
+			vs = append(vs, query) // the shared record may know it
+		}
+		for _, v := range vs {
 			m := module.Version{Path: path, Version: v}
 			keys = append(keys, m, verify.GoModKey(m))
 		}
 	}
-	sums, err := f.expectedSums(keys...)
+	sums, err := f.expectedSums(ctx, keys...)
 	if err != nil {
 		return nil, err
 	}
