@@ -47,7 +47,7 @@ func (g *gitHost) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if r.URL.Query().Get("go-get") == "1" {
-		if hostile {
+		if hostile && !strings.HasPrefix(r.URL.Path, "/git-") {
 			// A tag whose text would move a terminal's cursor and colour it.
 			w.Header().Set("Content-Type", "text/html")
 			fmt.Fprintf(w, "<html><head><meta name=\"go-import\" content=\"%s/x git \x1b[31mEVIL\x1b[0m\x07\"></head></html>\n", r.Host)
@@ -65,8 +65,11 @@ func (g *gitHost) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if hostile {
-		w.Header().Set("Content-Type", "text/plain")
-		http.Error(w, "\x1b[2J\x1b]0;pwned\x07 fatal: hostile", http.StatusInternalServerError)
+		// A git protocol error whose text would clear the terminal and
+		// retitle it, as git prints it ("remote error: ...").
+		w.Header().Set("Content-Type", "application/x-git-upload-pack-advertisement")
+		msg := "ERR \x1b[2J\x1b]0;pwned\x07 hostile\n"
+		fmt.Fprintf(w, "%04x%s", len(msg)+4, msg)
 		return
 	}
 	user, pass, ok := r.BasicAuth()
@@ -91,8 +94,9 @@ func (g *gitHost) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 // githost start dir user password starts the script's git host serving
 // the bare repositories in dir (name.git) to that user, and sets $GITHOST
-// to its URL. githost hostile makes it answer every request with terminal
-// escapes instead. githost log prints the requests it has seen.
+// to its URL. githost hostile makes it answer with terminal escapes
+// instead: in its go-import tags, except for paths whose first element
+// starts with git- (those get a good tag), and in every git answer. githost log prints the requests it has seen.
 func cmdGitHost(ts *testscript.TestScript, neg bool, args []string) {
 	if neg || len(args) == 0 {
 		ts.Fatalf("usage: githost start dir user password | githost hostile | githost log")

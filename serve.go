@@ -157,6 +157,7 @@ func runServe(cc *cmdContext, c *cli.Context) error {
 	sc := serve.Config{
 		Cache:             dc.Cache,
 		Private:           p.NoProxy,
+		NoSumDB:           dc.Verifier.SkipSumDB,
 		Offline:           c.Bool("offline"),
 		Context:           engineCtx,
 		Logger:            logger,

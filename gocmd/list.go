@@ -170,9 +170,11 @@ func (d *Runner) enter(ctx context.Context) (func(), error) {
 
 // notFoundMarkers are the go command's words for a module or version its
 // repository does not have.
+// (Not "invalid version" alone: the go command says it of any failure to
+// read a version, a git host refusing serve's credentials included.)
 var notFoundMarkers = []string{
-	"unknown revision", "no matching versions", "invalid version", "not found",
-	"repository not found",
+	"unknown revision", "no matching versions", "not found",
+	"module contains a go.mod file, so module path must match major version",
 }
 
 // NotFound reports that the repository has no such module or version, as
