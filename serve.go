@@ -40,7 +40,10 @@ func serveCommand(cc *cmdContext) *cli.Command {
 			"module cache, filling it from the server's own GOPROXY list with gomodfetch's retries,\n" +
 			"timeouts and hedging. Every .mod and .zip is checked in the checksum database before\n" +
 			"it is stored or served. GOPRIVATE/GONOPROXY paths are answered 404 and never asked\n" +
-			"upstream, so a client's own \",direct\" fetches them.",
+			"upstream, so a client's own \",direct\" fetches them, unless -restrict names them: then\n" +
+			"serve fetches them with its own credentials (from version control through the go\n" +
+			"command, or from a private GOPROXY entry) and serves them to credentials whose scope\n" +
+			"covers them; the first hash it serves of each such version is kept (docs/serve-team.md).",
 		Flags: append([]cli.Flag{
 			&cli.StringFlag{Name: "addr", Value: "127.0.0.1:3000", Usage: "listen on `host:port` (\":3000\" for every interface, \":0\" for any free port)"},
 			&cli.StringFlag{Name: "addr-file", Usage: "write the server's URL to `file` once it listens"},
@@ -65,7 +68,7 @@ func serveCommand(cc *cmdContext) *cli.Command {
 			&cli.StringFlag{Name: "tls-cert", Usage: "answer HTTPS with the certificate (PEM, chain after the leaf) in `file`, reloaded when it changes; needs -tls-key"},
 			&cli.StringFlag{Name: "tls-key", Usage: "the private key (PEM) of -tls-cert, in `file`"},
 			&cli.StringFlag{Name: "credentials", EnvVars: []string{"GOMODFETCH_SERVE_CREDENTIALS"}, Usage: "the clients' credentials, one `file` line each: name:bcrypt-hash (as htpasswd -nbB prints it) and the module path patterns it may read; reloaded when it changes"},
-			&cli.StringFlag{Name: "restrict", EnvVars: []string{"GOMODFETCH_SERVE_RESTRICT"}, Usage: "module path `patterns` (as GOPRIVATE) served only to a credential whose scope covers them: 401 without one, 404 outside its scope"},
+			&cli.StringFlag{Name: "restrict", EnvVars: []string{"GOMODFETCH_SERVE_RESTRICT"}, Usage: "module path `patterns` (as GOPRIVATE) served only to a credential whose scope covers them: 401 without one, 404 outside its scope; private ones (GOPRIVATE/GONOPROXY) are fetched with serve's own credentials, from version control through the go command"},
 			&cli.BoolFlag{Name: "auth-public", Usage: "require a valid credential for every module path, not only -restrict's"},
 			&cli.StringFlag{Name: "policy", EnvVars: []string{"GOMODFETCH_POLICY"}, Usage: "apply the supply-chain policy in `file` (docs/policy.md): denied versions hidden from lists and @latest and answered 403; reloaded when it changes"},
 			&cli.BoolFlag{Name: "policy-dry-run", Usage: "with -policy, only log and count what it would deny"},
