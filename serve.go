@@ -370,6 +370,17 @@ func recordFirstHashes(ctx context.Context, v *verify.Verifier, cache *modcache.
 		return nil, fmt.Errorf("reading the record of private modules' hashes: %w", err)
 	}
 	v.Sums, v.RecordOnly = sums, v.SkipSumDB
+	published := make(chan struct{})
+	if bucket != nil {
+		// What this replica recorded before it shared a bucket (or while
+		// the bucket was down) goes there too, in the background.
+		go func() {
+			defer close(published)
+			publishRecord(ctx, fleetRecord{bucket}, sums.FileHashes(), v.SkipSumDB, logger)
+		}()
+	} else {
+		close(published)
+	}
 	keep := func(m module.Version) bool { return v.SkipSumDB(m.Path) }
 	flush := func() {
 		if err := sums.WriteAdded(cache, keep); err != nil {
@@ -396,8 +407,44 @@ func recordFirstHashes(ctx context.Context, v *verify.Verifier, cache *modcache.
 	return func() {
 		close(done)
 		<-stopped
+		<-published
 		flush()
 	}, nil
+}
+
+// publishRecord writes the hashes of this replica's record to the fleet's
+// where it has none; a version the two record differently is logged (each
+// replica keeps refusing what its own record does not hold).
+func publishRecord(ctx context.Context, r fleetRecord, sums []verify.Sum, keep func(string) bool, logger *slog.Logger) {
+	n := 0
+	for _, s := range sums {
+		if ctx.Err() != nil {
+			return
+		}
+		if !keep(s.Mod.Path) {
+			continue
+		}
+		rec, err := r.Agree(ctx, s.Mod, s.Hash)
+		switch {
+		case err != nil:
+			logger.Warn("the record of private modules' hashes was not shared through the fleet bucket", "error", oneLineText(err.Error()))
+			return
+		case rec != s.Hash:
+			logger.Error("the fleet's record and this replica's disagree; this replica keeps refusing bytes other than its own record's",
+				"module", s.Mod.Path, "version", s.Mod.Version, "here", s.Hash, "fleet", rec)
+		default:
+			n++
+		}
+	}
+	if n > 0 {
+		logger.Info("record of private modules' hashes shared through the fleet bucket", "versions", n)
+	}
+}
+
+// oneLineText is s's first line.
+func oneLineText(s string) string {
+	s, _, _ = strings.Cut(s, "\n")
+	return s
 }
 
 // fleetRecord is the first-hash record shared through the fleet bucket:

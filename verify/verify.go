@@ -562,6 +562,35 @@ func HashGoMod(data []byte) (string, error) {
 	})
 }
 
+// FileHashes returns the h1: hash the main file records first for each
+// module version (or go.mod key), sorted by key.
+func (s *Sums) FileHashes() []Sum {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []Sum
+	for m, hs := range s.known {
+		for _, h := range hs {
+			if strings.HasPrefix(h, "h1:") {
+				out = append(out, Sum{m, h})
+				break
+			}
+		}
+	}
+	slices.SortFunc(out, func(a, b Sum) int {
+		if c := strings.Compare(a.Mod.Path, b.Mod.Path); c != 0 {
+			return c
+		}
+		return strings.Compare(a.Mod.Version, b.Mod.Version)
+	})
+	return out
+}
+
+// Sum is a module version (or go.mod key) and its hash.
+type Sum struct {
+	Mod  module.Version
+	Hash string
+}
+
 // VersionsOf returns the versions (not /go.mod keys) of path that some
 // go.sum file, or this run, records a hash for, in no particular order.
 func (s *Sums) VersionsOf(path string) []string {
