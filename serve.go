@@ -140,6 +140,12 @@ func runServe(cc *cmdContext, c *cli.Context) error {
 		dc.GoCommandFor = func(path string) bool { return module.MatchPrefixPatterns(restrict, path) }
 		dc.DirectQueries = true
 		dc.GoCommand.Timeout = c.Duration("zip-timeout")
+		// The list has led to "direct" already: the go command is not to
+		// ask its proxies again.
+		dc.GoCommand.Env = append(dc.GoCommand.Env, "GOPROXY=direct")
+		if warn := restrictWarning(restrict, p.NoProxy, p.Proxies()); warn != "" {
+			logger.Warn(warn)
+		}
 	}
 	if !c.Bool("offline") {
 		// Paths the checksum database does not cover (GONOSUMDB, GOPRIVATE,
@@ -493,4 +499,30 @@ func (r fleetRecord) Agree(ctx context.Context, mod module.Version, h string) (s
 		return "", err
 	}
 	return h, nil
+}
+
+// restrictWarning says which -restrict patterns GONOPROXY (default
+// GOPRIVATE) does not cover while GOPROXY names proxies: their paths are
+// asked of those proxies, in turn, by name, as the go command asks them.
+func restrictWarning(restrict string, noProxy func(string) bool, proxies string) string {
+	hasProxy := false
+	for _, p := range strings.FieldsFunc(proxies, func(r rune) bool { return r == ',' || r == '|' }) {
+		if p = strings.TrimSpace(p); p != "direct" && p != "off" && p != "" {
+			hasProxy = true
+		}
+	}
+	if !hasProxy {
+		return ""
+	}
+	var uncovered []string
+	for _, pat := range strings.Split(restrict, ",") {
+		if pat = strings.TrimSpace(pat); pat != "" && !noProxy(pat) {
+			uncovered = append(uncovered, pat)
+		}
+	}
+	if len(uncovered) == 0 {
+		return ""
+	}
+	return fmt.Sprintf("-restrict paths %s are not in GONOPROXY/GOPRIVATE: they are asked of the proxies in GOPROXY (%s) in turn, by name, until one has them; make sure the first of those is yours, or set GOPRIVATE to fetch them from version control",
+		strings.Join(uncovered, ","), proxies)
 }
