@@ -118,10 +118,11 @@ func (f *Fetcher) Latest(ctx context.Context, path string) (string, time.Time, e
 }
 
 // Stat resolves query (a semantic version, a branch, tag or commit) for
-// path through the proxy's <path>/@v/<query>.info, caches the .info under
-// the version it resolves to, as the go command does, and returns that
-// version and its time. A canonical version already in the cache costs no
-// request.
+// path through the proxy's <path>/@v/<query>.info (or, with
+// Config.DirectQueries, the go command for what only version control
+// has), caches the .info under the version it resolves to, as the go
+// command does, and returns that version and its time. A canonical
+// version already in the cache costs no request.
 func (f *Fetcher) Stat(ctx context.Context, path, query string) (string, time.Time, error) {
 	mod := module.Version{Path: path, Version: query}
 	if module.CanonicalVersion(query) == query && module.Check(path, query) == nil {

@@ -8,9 +8,12 @@
 // whose go.sum holds what the project's go.sum knows about that module, so
 // it verifies the bytes against go.sum (and the checksum database) before
 // anything lands, with the user's environment (GOINSECURE, GOPRIVATE,
-// GOAUTH, GOFLAGS...). Runs are retried on network errors under a retry
-// policy and each is bounded by a timeout. Everything the go command says
-// is untrusted text: callers print it escaped.
+// GOAUTH, GOFLAGS...). A server that answers the whole GOPROXY protocol
+// for such modules also asks it for version lists (`go list -m -versions`)
+// and queries (`go list -m -json path@query`), in the same scratch way.
+// Runs are retried on network errors under a retry policy, each is
+// bounded by a timeout, and each may hold a place at a Gate. Everything
+// the go command says is untrusted text: callers print it escaped.
 package gocmd
 
 import (
