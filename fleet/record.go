@@ -34,7 +34,8 @@ var ErrExists = errors.New("an object is there already")
 
 // PutIfAbsent writes data at key unless an object is there already (then
 // it fails with ErrExists and leaves that object alone), within
-// WriteTimeout. A file:// bucket links the new file into place, which fails
+// ReadTimeout: the object is small, and its caller waits for it (a
+// verification, perhaps under a module version's lock). A file:// bucket links the new file into place, which fails
 // if the name exists; other buckets use the service's conditional write
 // (gocloud.dev/blob's IfNotExist: S3's If-None-Match, GCS's
 // ifGenerationMatch=0, Azure's If-None-Match).
@@ -43,7 +44,7 @@ func (s *Cache) PutIfAbsent(ctx context.Context, key string, data []byte) error 
 		s.skipped.Add(1)
 		return fmt.Errorf("writing %s: %w", key, ErrSetAside)
 	}
-	ctx, cancel := context.WithTimeout(ctx, s.cfg.WriteTimeout)
+	ctx, cancel := context.WithTimeout(ctx, s.cfg.ReadTimeout)
 	defer cancel()
 	var err error
 	if s.dir != nil {
