@@ -50,7 +50,7 @@ func (s *Cache) PutIfAbsent(ctx context.Context, key string, data []byte) error 
 	if s.dir != nil {
 		err = s.linkFile(key, data)
 	} else {
-		err = s.b.Upload(ctx, key, bytes.NewReader(data), &blob.WriterOptions{ContentType: "text/plain; charset=utf-8", IfNotExist: true})
+		err = s.b.WriteAll(ctx, key, data, &blob.WriterOptions{ContentType: "text/plain; charset=utf-8", IfNotExist: true})
 		if gcerrors.Code(err) == gcerrors.FailedPrecondition {
 			err = ErrExists
 		}
