@@ -231,7 +231,9 @@ func runServe(cc *cmdContext, c *cli.Context) error {
 	srv = serve.New(sc)
 	dc.Router.Client.Gate = srv.Gate() // every upstream request within -upstream
 	if dc.GoCommand != nil {
-		dc.GoCommand.Gate = srv.Gate() // and every run of the go command
+		// And every run of the go command, as a request to the module
+		// path's host: -upstream, -client-upstream and the per-host bound.
+		dc.GoCommand.Enter = dc.Router.Client.Acquire
 	}
 
 	l, err := net.Listen("tcp", c.String("addr"))

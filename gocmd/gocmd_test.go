@@ -78,3 +78,29 @@ func TestErrorKinds(t *testing.T) {
 		}
 	}
 }
+
+// TestEnter: every run waits for its turn, named by the module path's
+// host, and gives it back when it is over, failed or not.
+func TestEnter(t *testing.T) {
+	var hosts []string
+	held := 0
+	d := &Runner{
+		GoBin: t.TempDir() + "/no-go", // every run fails at once
+		Enter: func(ctx context.Context, host string) (func(), error) {
+			hosts = append(hosts, host)
+			held++
+			return func() { held-- }, nil
+		},
+	}
+	ctx := context.Background()
+	d.Versions(ctx, "corp.example/a")
+	d.Resolve(ctx, "git.corp.example/b", "latest", nil)
+	d.Download(ctx, module.Version{Path: "corp.example/c", Version: "v1.0.0"}, nil)
+	d.GoMod(ctx, module.Version{Path: "corp.example/d", Version: "v1.0.0"}, nil)
+	if want := []string{"corp.example", "git.corp.example", "corp.example", "corp.example"}; !slices.Equal(hosts, want) {
+		t.Errorf("Enter called for %q; want %q", hosts, want)
+	}
+	if held != 0 {
+		t.Errorf("%d turns not given back", held)
+	}
+}

@@ -17,12 +17,6 @@ import (
 	"gomodfetch/retry"
 )
 
-// Gate bounds the runs of the go command together with other upstream
-// work (serve's upstream gate): a run holds a place while it runs.
-type Gate interface {
-	Enter(ctx context.Context) (leave func(), err error)
-}
-
 // Listed is the go command's `go list -m -json` report of a module: a
 // query resolved (Version, Time, Origin), or its tagged versions.
 type Listed struct {
@@ -90,7 +84,7 @@ func (d *Runner) listSums(ctx context.Context, mod module.Version, sums []string
 }
 
 func (d *Runner) runList(ctx context.Context, goBin string, mod module.Version, sums, args []string) (*Listed, error) {
-	leave, err := d.enter(ctx)
+	leave, err := d.enter(ctx, mod.Path)
 	if err != nil {
 		return nil, err
 	}
@@ -160,12 +154,13 @@ func scratch(sums []string) (string, error) {
 	return dir, nil
 }
 
-// enter waits for a place at the Gate, if there is one.
-func (d *Runner) enter(ctx context.Context) (func(), error) {
-	if d.Gate == nil {
+// enter waits until a run for path may go (Runner.Enter).
+func (d *Runner) enter(ctx context.Context, path string) (func(), error) {
+	if d.Enter == nil {
 		return func() {}, nil
 	}
-	return d.Gate.Enter(ctx)
+	host, _, _ := strings.Cut(path, "/")
+	return d.Enter(ctx, host)
 }
 
 // notFoundMarkers are the go command's words for a module or version its
