@@ -365,9 +365,6 @@ func recordFirstHashes(ctx context.Context, v *verify.Verifier, cache *modcache.
 	if v == nil || v.SkipSumDB == nil {
 		return func() {}, nil
 	}
-	if bucket != nil {
-		v.Shared = fleetRecord{bucket}
-	}
 	dir := filepath.Join(cache.Root, "cache", "gomodfetch")
 	if err := os.MkdirAll(dir, 0o777); err != nil {
 		return nil, err
@@ -380,6 +377,7 @@ func recordFirstHashes(ctx context.Context, v *verify.Verifier, cache *modcache.
 	v.Sums, v.RecordOnly = sums, v.SkipSumDB
 	published := make(chan struct{})
 	if bucket != nil {
+		v.Shared = fleetRecord{bucket}
 		// What this replica recorded before it shared a bucket (or while
 		// the bucket was down) goes there too, in the background.
 		go func() {
