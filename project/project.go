@@ -245,6 +245,9 @@ func (p *Project) SumDBErr() error { return p.cfg.sumdbErr }
 // head ($GOPATH/pkg/sumdb; "" if GOPATH is unknown).
 func (p *Project) SumDBConfigDir() string { return p.cfg.sumdbConfigDir }
 
+// Fleet returns the open fleet cache (-cache-url), or nil.
+func (p *Project) Fleet() *fleet.Cache { return p.fleet }
+
 // NoProxy reports whether path is kept away from every proxy (GONOPROXY,
 // default GOPRIVATE).
 func (p *Project) NoProxy(path string) bool { return p.cfg.noProxy(path) }

@@ -34,6 +34,7 @@ type metrics struct {
 	connsRefused       *prometheus.CounterVec   // reason
 	connsEvicted       *prometheus.CounterVec   // reason
 	damaged            *prometheus.CounterVec   // what
+	changed            prometheus.Counter       // versions refused for bytes that differ from their recorded hash
 }
 
 func newMetrics(reg *prometheus.Registry, f *download.Fetcher) *metrics {
@@ -60,6 +61,9 @@ func newMetrics(reg *prometheus.Registry, f *download.Fetcher) *metrics {
 		events: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "gomodfetch_upstream_events_total", Help: "Upstream retries, failed requests (after retries) and demotions, per proxy.",
 		}, []string{"proxy", "event"}),
+		changed: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "gomodfetch_serve_changed_refused_total", Help: "Upstream answers refused because their bytes differ from a hash recorded for that version (the checksum database's, or the first served of a private version): a moved tag, a rebuilt zip, tampering.",
+		}),
 		damaged: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "gomodfetch_serve_damaged_total", Help: "Cache files not served: not a regular file (a symlink, a special file), or a zip whose bytes do not match its recorded hash.",
 		}, []string{"what"}),
@@ -98,7 +102,7 @@ func newMetrics(reg *prometheus.Registry, f *download.Fetcher) *metrics {
 	m.connsEvicted = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "gomodfetch_serve_connections_evicted_total", Help: "Idle kept-alive connections closed to make room for a new one, by the bound that was reached.",
 	}, []string{"reason"})
-	reg.MustRegister(m.limited, m.abandoned, m.flights, m.rememberedFailures, m.rememberedAbsent, m.authRefused, m.policy, m.gateWaits, m.conns, m.connsRefused, m.connsEvicted)
+	reg.MustRegister(m.changed, m.limited, m.abandoned, m.flights, m.rememberedFailures, m.rememberedAbsent, m.authRefused, m.policy, m.gateWaits, m.conns, m.connsRefused, m.connsEvicted)
 	reg.MustRegister(m.requests, m.cache, m.bytes, m.latency, m.stale, m.prefetch, m.events, m.damaged,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	if f != nil {
