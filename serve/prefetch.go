@@ -153,8 +153,14 @@ func (s *Server) prefetchFor(client string, mod module.Version, gomod []byte) {
 	s.prefetcher.noteRead(client, mod, graphOnly)
 	if !graphOnly {
 		s.spawnInfo(client, mod)
-		if _, _, ok := s.cfg.Cache.ZipHash(mod); !ok {
-			s.spawn(client, "zip "+mod.String(), false, func(ctx context.Context) { s.ensureZip(ctx, requester{prefetch: true}, mod) })
+		// A zip found in the cache counts as prefetched lately: a warm
+		// server's .mod answers read no .ziphash.
+		if key := "zip " + mod.String(); !s.prefetcher.recentlyDone(key) {
+			if _, _, ok := s.cfg.Cache.ZipHash(mod); ok {
+				s.prefetcher.recent.add(key, struct{}{})
+			} else {
+				s.spawn(client, key, false, func(ctx context.Context) { s.ensureZip(ctx, requester{prefetch: true}, mod) })
+			}
 		}
 	}
 	s.queueWalk(client, gomod)
@@ -336,7 +342,12 @@ func (s *Server) infoCached(mod module.Version) bool {
 // and one is made for each go.mod the client read itself, so these are
 // not owed and take no place in its window; they go before any zip.
 func (s *Server) spawnInfo(client string, mod module.Version) {
+	key := "info " + mod.String()
+	if s.prefetcher.recentlyDone(key) {
+		return
+	}
 	if s.infoCached(mod) {
+		s.prefetcher.recent.add(key, struct{}{})
 		return
 	}
 	p := s.prefetcher
