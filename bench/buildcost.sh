@@ -21,8 +21,10 @@
 # One line per run, tab-separated: configuration, kind (cold, warm,
 # warm-main-changed), wall seconds, user+sys CPU seconds, peak RSS of the
 # largest process in MiB (GNU time's "Maximum resident set size"), the
-# binary's size in MiB, and the build cache's size in MiB. Then the
-# medians of the cold runs. `sync` runs before each build.
+# binary's size in MiB, the build cache's size in MiB, and both as
+# actions/cache would store them (a tar compressed with zstd -T0
+# --long=30), in MiB. Then the medians of the cold runs. `sync` runs
+# before each build.
 set -eu
 
 runs=3
@@ -43,6 +45,7 @@ mkdir "$work/src"
 git -C "$repo" archive HEAD | tar -x -C "$work/src"
 
 mib() { du -sm "$1" | cut -f1; }
+zmib() { tar -C "$(dirname "$1")" -c "$(basename "$1")" | zstd -q -T0 --long=30 | wc -c | awk '{ printf "%.0f", $1 / 1048576 }'; }
 
 # build CONFIG KIND: one measured build into $work/out with GOCACHE=$work/gocache.
 build() {
@@ -52,16 +55,17 @@ build() {
 	(cd "$work/src" && CGO_ENABLED=0 GOFLAGS=-mod=vendor GOPROXY=off GOWORK=off \
 		GOTOOLCHAIN=local GOCACHE="$work/gocache" \
 		/usr/bin/time -v -o "$work/time" go build -trimpath -tags "$tags" -o "$work/out" .)
-	awk -v cfg="${1}" -v kind="$2" -v bin="$(mib "$work/out")" -v cache="$(mib "$work/gocache")" -F': ' '
+	awk -v cfg="${1}" -v kind="$2" -v bin="$(mib "$work/out")" -v cache="$(mib "$work/gocache")" \
+		-v zbin="$(zmib "$work/out")" -v zcache="$(zmib "$work/gocache")" -F': ' '
 		/User time/ { u = $2 }
 		/System time/ { s = $2 }
 		/Elapsed \(wall clock\)/ { n = split($2, p, ":"); w = 0; for (i = 1; i <= n; i++) w = w * 60 + p[i] }
 		/Maximum resident set size/ { r = $2 / 1024 }
-		END { printf "%s\t%s\t%.1f\t%.1f\t%.0f\t%s\t%s\n", cfg, kind, w, u + s, r, bin, cache }
+		END { printf "%s\t%s\t%.1f\t%.1f\t%.0f\t%s\t%s\t%s\t%s\n", cfg, kind, w, u + s, r, bin, cache, zbin, zcache }
 	' "$work/time"
 }
 
-printf 'config\tkind\twall_s\tcpu_s\tpeak_rss_mib\tbinary_mib\tgocache_mib\n'
+printf 'config\tkind\twall_s\tcpu_s\tpeak_rss_mib\tbinary_mib\tgocache_mib\tbinary_zst_mib\tgocache_zst_mib\n'
 first=1
 for cfg in "$@"; do
 	for _ in $(seq "$runs"); do
