@@ -1,10 +1,14 @@
 package repotest
 
 import (
+	"fmt"
+	"io/fs"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -135,12 +139,16 @@ func TestActionFile(t *testing.T) {
 
 // TestActionSteps runs the action's shell steps locally, as the runner
 // would (inputs, github.action_path and step outputs substituted;
-// GITHUB_PATH, GITHUB_OUTPUT and RUNNER_TEMP as files and a directory), on
-// a service whose module comes from a loopback proxy. actions/cache is not
-// run: the cache starts empty, as on a miss. A second run with cache: true
-// finds a damaged module directory (as a bad restore would leave it) and
-// must notice it with gomodfetch verify and fetch it again, and prune a
-// version the project does not need.
+// GITHUB_PATH, GITHUB_OUTPUT, RUNNER_TEMP and RUNNER_TOOL_CACHE as files
+// and directories, fresh for each run as on a new runner), on a service
+// whose module comes from a loopback proxy. actions/cache is simulated
+// with a directory for the steps that keep gomodfetch's own build (restore
+// by key or restore-keys prefix; save after the run when the key missed);
+// the module cache's starts empty, as on a miss. The first run compiles
+// gomodfetch; the second restores it and compiles nothing. The second run
+// also has cache: true and finds a damaged module directory (as a bad
+// restore would leave it) and must notice it with gomodfetch verify and
+// fetch it again, and prune a version the project does not need.
 func TestActionSteps(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds gomodfetch")
@@ -150,8 +158,8 @@ func TestActionSteps(t *testing.T) {
 	workspace := t.TempDir()
 	srv, _ := serviceProject(t, workspace)
 	modCache := filepath.Join(t.TempDir(), "modcache")
-	runnerTemp := t.TempDir()
-	summary := filepath.Join(runnerTemp, "step_summary.md")
+	store := &actionsCache{dir: t.TempDir()}
+	goCache := goEnvValue(t, "GOCACHE")
 
 	inputs := map[string]string{}
 	for name, in := range a.Inputs {
@@ -163,22 +171,50 @@ func TestActionSteps(t *testing.T) {
 	inputs["jobs"] = "4"
 	inputs["timeout"] = "5m"
 
-	run := func(inputs map[string]string) string {
+	type result struct {
+		log, summary, toolCache string
+		outputs                 map[string]map[string]string
+	}
+	run := func(inputs map[string]string) result {
 		t.Helper()
+		runnerTemp, toolCache := t.TempDir(), t.TempDir()
+		// gomodfetch's own build cache, where the action keeps it: the
+		// test's (content-addressed, so as good as an empty one, and
+		// faster), linked; the simulated actions/cache keeps the link.
+		if err := os.MkdirAll(filepath.Join(toolCache, "gomodfetch"), 0o777); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Symlink(goCache, filepath.Join(toolCache, "gomodfetch", "go-build")); err != nil {
+			t.Fatal(err)
+		}
+		summary := filepath.Join(runnerTemp, "step_summary.md")
 		outputs := map[string]map[string]string{}
 		var path []string
 		var log strings.Builder
+		var saves []func()
 		for i, s := range a.Runs.Steps {
-			if s.If != "" && !evalIf(t, s.If, inputs) {
+			if s.If != "" && !evalIf(t, s.If, inputs, outputs) {
 				continue
 			}
+			expand := func(v string) string { return expandExpr(t, v, inputs, outputs, repo) }
 			if s.Uses != "" {
 				if !strings.HasPrefix(s.Uses, "actions/cache@") || s.If == "" {
 					t.Fatalf("step %d (%s): only an optional actions/cache step is expected", i, s.Name)
 				}
-				continue // a cache miss
+				if s.ID == "cache" {
+					continue // the module cache: a miss
+				}
+				key, dir := expand(s.With["key"]), expand(s.With["path"])
+				hit := store.restore(t, key, strings.Fields(expand(s.With["restore-keys"])), dir)
+				fmt.Fprintf(&log, "actions/cache %s: hit %v\n", key, hit)
+				if s.ID != "" {
+					outputs[s.ID] = map[string]string{"cache-hit": strconv.FormatBool(hit)}
+				}
+				if !hit {
+					saves = append(saves, func() { store.save(t, key, dir) })
+				}
+				continue
 			}
-			expand := func(v string) string { return expandExpr(t, v, inputs, outputs, repo) }
 			ghPath := filepath.Join(runnerTemp, "github_path")
 			ghOut := filepath.Join(runnerTemp, "github_output")
 			os.WriteFile(ghPath, nil, 0o666)
@@ -187,7 +223,7 @@ func TestActionSteps(t *testing.T) {
 				"PATH="+strings.Join(append(path, os.Getenv("PATH")), string(os.PathListSeparator)),
 				"GOMODCACHE="+modCache, "GOPROXY="+srv.URL,
 				"GITHUB_PATH="+ghPath, "GITHUB_OUTPUT="+ghOut, "RUNNER_TEMP="+runnerTemp,
-				"GITHUB_STEP_SUMMARY="+summary)
+				"RUNNER_TOOL_CACHE="+toolCache, "GITHUB_STEP_SUMMARY="+summary)
 			for k, v := range s.Env {
 				env = append(env, k+"="+expand(v))
 			}
@@ -215,13 +251,22 @@ func TestActionSteps(t *testing.T) {
 				}
 			}
 		}
+		// actions/cache saves in its post step, at the end of the job.
+		for _, save := range slices.Backward(saves) {
+			save()
+		}
 		if got := outputs["paths"]["modcache"]; got != modCache {
 			t.Errorf("paths step found the module cache at %q; want %q", got, modCache)
 		}
-		return log.String()
+		md, _ := os.ReadFile(summary)
+		return result{log: log.String(), summary: string(md), toolCache: toolCache, outputs: outputs}
 	}
 
-	run(inputs)
+	first := run(inputs)
+	t.Logf("first run:\n%s", first.log)
+	if strings.Contains(first.log, "not compiled") || first.outputs["gomodfetch-bin"]["cache-hit"] != "false" {
+		t.Errorf("the first run did not compile gomodfetch (cache-hit %q):\n%s", first.outputs["gomodfetch-bin"]["cache-hit"], first.log)
+	}
 	// Building gomodfetch read its vendor/ tree: nothing of its own
 	// dependencies is in the module cache.
 	if _, err := os.Stat(filepath.Join(modCache, "github.com")); err == nil {
@@ -233,16 +278,15 @@ func TestActionSteps(t *testing.T) {
 		t.Fatalf("the action did not download the module: %v", err)
 	}
 	// The job page's summary: totals, the proxy's row, the module.
-	md, _ := os.ReadFile(summary)
-	t.Logf("step summary:\n%s", md)
+	t.Logf("step summary:\n%s", first.summary)
 	for _, want := range []string{
 		"### gomodfetch\n",
 		"✅ **1 modules**: 1 downloaded, 0 from the cache, 0 failed · ",
 		"| " + srv.URL + " | ",
 		"| `example.com/a@v1.0.0` | " + srv.URL + " | ",
 	} {
-		if !strings.Contains(string(md), want) {
-			t.Errorf("step summary lacks %q:\n%s", want, md)
+		if !strings.Contains(first.summary, want) {
+			t.Errorf("step summary lacks %q:\n%s", want, first.summary)
 		}
 	}
 
@@ -260,15 +304,127 @@ func TestActionSteps(t *testing.T) {
 		t.Fatal(err)
 	}
 	inputs["cache"] = "true"
-	log := run(inputs)
-	if _, err := os.Stat(junk); err == nil || !strings.Contains(log, "gomodfetch: removed 1 version of 1 module") {
-		t.Errorf("the cache was not pruned (%s: %v):\n%s", junk, err, log)
+	second := run(inputs)
+	t.Logf("second run:\n%s", second.log)
+	// gomodfetch came from the cache: not compiled, and its build cache
+	// was neither restored nor used (the runner's copy is only the link
+	// the test made).
+	if !strings.Contains(second.log, "not compiled") || second.outputs["gomodfetch-bin"]["cache-hit"] != "true" {
+		t.Errorf("the second run did not reuse the cached gomodfetch:\n%s", second.log)
 	}
-	if !strings.Contains(log, "::warning title=gomodfetch::the restored module cache failed gomodfetch verify") {
-		t.Errorf("a damaged cache was not reported:\n%s", log)
+	if strings.Contains(second.log, "actions/cache gomodfetch-go-build-") {
+		t.Errorf("the second run restored gomodfetch's build cache, which it does not need:\n%s", second.log)
+	}
+	if _, err := os.Stat(junk); err == nil || !strings.Contains(second.log, "gomodfetch: removed 1 version of 1 module") {
+		t.Errorf("the cache was not pruned (%s: %v):\n%s", junk, err, second.log)
+	}
+	if !strings.Contains(second.log, "::warning title=gomodfetch::the restored module cache failed gomodfetch verify") {
+		t.Errorf("a damaged cache was not reported:\n%s", second.log)
 	}
 	if again, _ := os.ReadFile(aGo); string(again) != string(data) {
 		t.Errorf("the damaged module was not downloaded again: %q", again)
+	}
+
+	// build-tags reach the build (a binary of its own, under another key),
+	// and build-cache: false leaves actions/cache out.
+	inputs["cache"] = "false"
+	inputs["build-cache"] = "false"
+	inputs["build-tags"] = "gomodfetch_nos3"
+	third := run(inputs)
+	if strings.Contains(third.log, "not compiled") || strings.Contains(third.log, "actions/cache ") {
+		t.Errorf("build-cache: false with new build tags: gomodfetch was not compiled, or actions/cache ran:\n%s", third.log)
+	}
+	bin := third.outputs["gomodfetch"]["bin"]
+	if bin == "" || filepath.Base(bin) == filepath.Base(first.outputs["gomodfetch"]["bin"]) {
+		t.Errorf("build-tags did not change where the build is kept: %q, first run's %q", bin, first.outputs["gomodfetch"]["bin"])
+	}
+	cmd := exec.Command(filepath.Join(bin, "gomodfetch"), "-cache-url", "s3://bucket")
+	cmd.Dir = filepath.Join(workspace, "svc")
+	cmd.Env = append(dockerEnv(t.TempDir(), "/nonexistent/go"), "GOMODCACHE="+modCache, "GOPROXY=off")
+	out, err := cmd.CombinedOutput()
+	if err == nil || !strings.Contains(string(out), "built with -tags gomodfetch_nos3") {
+		t.Errorf("a gomodfetch built with build-tags gomodfetch_nos3, -cache-url s3://bucket: %v; want an error naming the tag\n%s", err, out)
+	}
+}
+
+// actionsCache stands in for actions/cache: a directory of saved trees,
+// one per key, in the order they were saved.
+type actionsCache struct {
+	dir  string
+	keys []string
+}
+
+// restore copies the tree saved under key, or else under the newest key
+// with one of the prefixes, to dst, and reports an exact hit.
+func (c *actionsCache) restore(t *testing.T, key string, prefixes []string, dst string) bool {
+	t.Helper()
+	from := ""
+	if slices.Contains(c.keys, key) {
+		from = key
+	} else {
+		for _, p := range prefixes {
+			for _, k := range slices.Backward(c.keys) {
+				if strings.HasPrefix(k, p) && from == "" {
+					from = k
+				}
+			}
+		}
+	}
+	if from == "" {
+		return false
+	}
+	if err := os.RemoveAll(dst); err != nil {
+		t.Fatal(err)
+	}
+	copyTree(t, filepath.Join(c.dir, url.PathEscape(from)), dst)
+	return from == key
+}
+
+// save keeps src under key, unless the key is taken (as actions/cache does).
+func (c *actionsCache) save(t *testing.T, key, src string) {
+	t.Helper()
+	if slices.Contains(c.keys, key) {
+		return
+	}
+	if _, err := os.Lstat(src); err != nil {
+		return // nothing to save
+	}
+	copyTree(t, src, filepath.Join(c.dir, url.PathEscape(key)))
+	c.keys = append(c.keys, key)
+}
+
+// copyTree copies src to dst, symbolic links as links.
+func copyTree(t *testing.T, src, dst string) {
+	t.Helper()
+	err := filepath.WalkDir(src, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(src, p)
+		to := filepath.Join(dst, rel)
+		switch {
+		case d.Type()&fs.ModeSymlink != 0:
+			target, err := os.Readlink(p)
+			if err != nil {
+				return err
+			}
+			return os.Symlink(target, to)
+		case d.IsDir():
+			return os.MkdirAll(to, 0o777)
+		default:
+			data, err := os.ReadFile(p)
+			if err != nil {
+				return err
+			}
+			fi, err := d.Info()
+			if err != nil {
+				return err
+			}
+			return os.WriteFile(to, data, fi.Mode().Perm())
+		}
+	})
+	if err != nil {
+		t.Fatalf("copy %s to %s: %v", src, dst, err)
 	}
 }
 
@@ -295,16 +451,21 @@ func expandExpr(t *testing.T, s string, inputs map[string]string, outputs map[st
 	})
 }
 
-// evalIf evaluates the conditions the action uses: inputs.NAME == 'value'
-// and != 'value', joined by &&.
-func evalIf(t *testing.T, cond string, inputs map[string]string) bool {
-	cmp := regexp.MustCompile(`^inputs\.([\w-]+)\s*(==|!=)\s*'([^']*)'$`)
+// evalIf evaluates the conditions the action uses: inputs.NAME and
+// steps.ID.outputs.NAME compared (== or !=) with a quoted value, joined by
+// &&.
+func evalIf(t *testing.T, cond string, inputs map[string]string, outputs map[string]map[string]string) bool {
+	cmp := regexp.MustCompile(`^(inputs\.([\w-]+)|steps\.([\w-]+)\.outputs\.([\w-]+))\s*(==|!=)\s*'([^']*)'$`)
 	for _, c := range strings.Split(cond, "&&") {
 		m := cmp.FindStringSubmatch(strings.TrimSpace(c))
 		if m == nil {
 			t.Fatalf("condition %q is not simulated", cond)
 		}
-		if (inputs[m[1]] == m[3]) != (m[2] == "==") {
+		v := inputs[m[2]]
+		if m[3] != "" {
+			v = outputs[m[3]][m[4]]
+		}
+		if (v == m[6]) != (m[5] == "==") {
 			return false
 		}
 	}

@@ -156,7 +156,7 @@ func TestDockerfileExample(t *testing.T) {
 			switch k {
 			case "GOPROXY":
 				// Set below, to the test's proxy.
-			case "GOMODFETCH_FLAGS":
+			case "GOMODFETCH_FLAGS", "GOMODFETCH_TAGS":
 				stageArgs = append(stageArgs, k+"="+v)
 			default:
 				t.Fatalf("%s: ARG %s is not simulated", where, k)
