@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -107,7 +108,10 @@ func (s *s3Server) grantReadOnly() error {
 // environment plus:
 //
 //	$S3URL      a -cache-url on the test S3 server, with a prefix of its own
-//	            for each script (only under [s3])
+//	            for each script (only under [s3]), whose read-write account
+//	            ($S3RWKEY, $S3RWSECRET) is in AWS_ACCESS_KEY_ID and
+//	            AWS_SECRET_ACCESS_KEY, and its read-only account's
+//	            $S3ROKEY, $S3ROSECRET
 //	$DEADS3     an s3:// URL whose endpoint refuses connections
 //	$STALLEDS3  an s3:// URL whose endpoint accepts and never answers
 //	$GSURL      a gs:// -cache-url, with a prefix of its own, on a fake GCS
@@ -151,6 +155,8 @@ func TestFleetScripts(t *testing.T) {
 				env.Setenv("S3URL", s3URL(srv.bucket, srv.endpoint, prefix))
 				env.Setenv("AWS_ACCESS_KEY_ID", srv.key)
 				env.Setenv("AWS_SECRET_ACCESS_KEY", srv.secret)
+				env.Setenv("S3RWKEY", srv.key)
+				env.Setenv("S3RWSECRET", srv.secret)
 				env.Setenv("S3ROKEY", srv.roKey)
 				env.Setenv("S3ROSECRET", srv.roSecret)
 			}
@@ -272,5 +278,45 @@ func bucketObj(ts *testscript.TestScript, name, urlVar string, neg bool, args []
 		ts.Check(b.Delete(ctx, args[1]))
 	default:
 		ts.Fatalf("usage: %s get|put key file | %s rm key", name, name)
+	}
+}
+
+// A -cache-url that cannot work stops the command before it starts, as a
+// bad flag does: one line, exit status 2, nothing fetched. For download and
+// serve alike, from the flag or GOMODFETCH_CACHE_URL.
+func TestBadCacheURL(t *testing.T) {
+	root := t.TempDir()
+	if err := os.WriteFile(filepath.Join(root, "go.mod"), []byte("module example.com/m\n\ngo 1.22\n\nrequire example.com/x v1.0.0\n"), 0o666); err != nil {
+		t.Fatal(err)
+	}
+	modcache := filepath.Join(root, "modcache")
+	t.Setenv("GOMODCACHE", modcache)
+	t.Setenv("GOPROXY", "off")
+	t.Setenv("GOFLAGS", "")
+	for _, c := range []struct{ url, want string }{
+		{"s3://b?region=us-east-1&endpoint=s3.example.com", "not an http:// or https:// URL"},
+		{"s3://b?region=us-east-1&endpoint=http://127.0.0.1:9000", "add use_path_style=true"},
+		{"ftp://b", `unknown scheme "ftp"`},
+		{"s3://b\x7f", "not a URL"},
+	} {
+		for _, args := range [][]string{
+			{"gomodfetch", "-C", root, "-cache-url", c.url},
+			{"gomodfetch", "serve", "-C", root, "-addr", "127.0.0.1:0", "-cache-url", c.url},
+			{"gomodfetch", "-C", root},
+		} {
+			t.Setenv("GOMODFETCH_CACHE_URL", "")
+			if len(args) == 3 {
+				t.Setenv("GOMODFETCH_CACHE_URL", c.url)
+			}
+			var stdout, stderr strings.Builder
+			code := run(args, &stdout, &stderr)
+			lines := strings.Split(strings.TrimSpace(stderr.String()), "\n")
+			if code != exitUsage || len(lines) != 1 || !strings.Contains(lines[0], "-cache-url: ") || !strings.Contains(lines[0], c.want) {
+				t.Errorf("%q: exit %d, stderr:\n%s\nwant exit %d and one line with %q", args, code, stderr.String(), exitUsage, c.want)
+			}
+			if _, err := os.Stat(modcache); err == nil {
+				t.Fatalf("%q: the module cache was created", args)
+			}
+		}
 	}
 }
