@@ -44,7 +44,7 @@ func fleetFlags() []cli.Flag {
 		&cli.BoolFlag{Name: "cache-private", Usage: "the -cache-url bucket is private too: let GOPRIVATE, GONOPROXY and GONOSUMDB paths into it"},
 		&cli.BoolFlag{Name: "cache-read-only", EnvVars: []string{"GOMODFETCH_CACHE_READ_ONLY"}, Usage: "read the -cache-url bucket, never write it (fork and pull request runners); a bucket that refuses a write is read-only from then on anyway"},
 		&cli.DurationFlag{Name: "cache-wait", Value: d.Wait, Usage: "at the end, wait for write-backs to the fleet cache while they progress; drop the rest with a warning once none has progressed for `d` (0: no wait)"},
-		&cli.DurationFlag{Name: "cache-timeout", Value: d.ReadTimeout, Usage: "give up a fleet cache read that sends no byte for `d` (the bucket is then set aside for 30s)"},
+		&cli.DurationFlag{Name: "cache-timeout", Value: d.ReadTimeout, Usage: "give up a fleet cache read that sends no byte for `d`, or under 64 KiB/s on average after d (the bucket is then set aside for 30s)"},
 	}
 }
 

@@ -38,6 +38,7 @@ type awsFront struct {
 	perMiB   time.Duration
 	puts     int
 	headers  http.Header // extra headers on every GET answer
+	trickle  time.Duration // a GET answer sends one byte this often
 }
 
 func newAWSFront(t *testing.T) (*awsFront, string) {
@@ -66,7 +67,7 @@ func (f *awsFront) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case r.Method == http.MethodGet:
 		f.mu.Lock()
 		data, found := f.objs[key]
-		h := f.headers
+		h, trickle := f.headers, f.trickle
 		f.mu.Unlock()
 		if !found {
 			awsError(w, http.StatusForbidden, "AccessDenied")
@@ -76,7 +77,19 @@ func (f *awsFront) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			w.Header()[k] = v
 		}
 		w.Header().Set("Content-Length", fmt.Sprint(len(data)))
-		w.Write(data)
+		if trickle == 0 {
+			w.Write(data)
+			return
+		}
+		for i := range data {
+			w.Write(data[i : i+1])
+			w.(http.Flusher).Flush()
+			select {
+			case <-time.After(trickle):
+			case <-r.Context().Done():
+				return
+			}
+		}
 	case r.Method == http.MethodPut:
 		data, err := io.ReadAll(r.Body)
 		if err != nil {
@@ -318,4 +331,56 @@ func captureStderr(t *testing.T) func() string {
 	}
 	t.Cleanup(func() { restore() })
 	return restore
+}
+
+// A bucket that sends a byte now and then, never stalling for
+// ReadTimeout, is cut once it falls under the minimum rate: the read ends
+// in bounded time, as a fault of the bucket.
+func TestTricklingBucket(t *testing.T) {
+	front, url := newAWSFront(t)
+	front.objs["m/@v/v1.0.0.zip"] = bytes.Repeat([]byte("z"), 1<<20)
+	front.trickle = 20 * time.Millisecond
+	var warnings []string
+	s, err := Open(context.Background(), Config{URL: url, ReadTimeout: 200 * time.Millisecond, Warn: func(m string) { warnings = append(warnings, m) }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close(context.Background(), 0)
+	start := time.Now()
+	err = s.Read(context.Background(), "m/@v/v1.0.0.zip", &bytes.Buffer{}, 2<<20)
+	if err == nil || errors.Is(err, fs.ErrNotExist) {
+		t.Fatalf("err = %v, want a fault of the bucket", err)
+	}
+	if d := time.Since(start); d > 10*time.Second {
+		t.Fatalf("trickling read took %v", d)
+	}
+	if len(warnings) != 1 || !strings.Contains(warnings[0], "or under 64 KiB/s") {
+		t.Fatalf("warnings = %q", warnings)
+	}
+}
+
+// A zip to write back that was replaced by a symlink in the module cache
+// (to a secret, say) is not uploaded.
+func TestPutFileNoSymlink(t *testing.T) {
+	front, url := newAWSFront(t)
+	s, err := Open(context.Background(), Config{URL: url})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	secret := filepath.Join(dir, "credentials")
+	if err := os.WriteFile(secret, []byte("aws_secret_access_key = x"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	zip := filepath.Join(dir, "v1.0.0.zip")
+	if err := os.Symlink(secret, zip); err != nil {
+		t.Fatal(err)
+	}
+	s.PutFile("m/@v/v1.0.0.zip", zip)
+	s.Close(context.Background(), 5*time.Second)
+	front.mu.Lock()
+	defer front.mu.Unlock()
+	if len(front.objs) != 0 || s.Stats().Writes != 0 {
+		t.Fatalf("a symlinked file was uploaded: %d objects, %+v", len(front.objs), s.Stats())
+	}
 }

@@ -225,7 +225,7 @@ var errTooLarge = errors.New("larger than the limit")
 // is damaged: Read reports it (as Damaged does) and fails, after limit
 // bytes were written. Any other failure is the bucket's: it is counted,
 // warned about once, and sets the bucket aside. The whole read ends within
-// ReadTimeout of the last byte received.
+// ReadTimeout of the last byte received, or of falling under minReadRate.
 func (s *Cache) Read(ctx context.Context, key string, w io.Writer, limit int64) error {
 	if s.setAside() {
 		s.skipped.Add(1)
@@ -233,11 +233,11 @@ func (s *Cache) Read(ctx context.Context, key string, w io.Writer, limit int64) 
 	}
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
-	stalled := fmt.Errorf("no byte for %v", s.cfg.ReadTimeout)
+	stalled := fmt.Errorf("no byte for %v (or under %d KiB/s)", s.cfg.ReadTimeout, minReadRate>>10)
 	watch := time.AfterFunc(s.cfg.ReadTimeout, func() { cancel(stalled) })
 	defer watch.Stop()
 
-	err := s.read(ctx, key, &progressWriter{w: w, watch: watch, d: s.cfg.ReadTimeout}, limit)
+	err := s.read(ctx, key, &progressWriter{w: w, watch: watch, d: s.cfg.ReadTimeout, start: time.Now()}, limit)
 	switch {
 	case err == nil:
 		s.hits.Add(1)
@@ -308,15 +308,26 @@ func isWriteErr(err error) bool {
 	return errors.As(err, &we)
 }
 
-// progressWriter re-arms the stall watchdog on every byte that arrives.
+// progressWriter re-arms the stall watchdog on every byte that arrives,
+// as long as the bytes come at minReadRate or more on average once the
+// first ReadTimeout has passed: a bucket that trickles a few bytes now and
+// then is a stalled one.
 type progressWriter struct {
 	w     io.Writer
 	watch *time.Timer
 	d     time.Duration
+	start time.Time
+	n     int64
 }
 
+// minReadRate is the slowest a bucket may send an object, on average.
+const minReadRate = 64 << 10 // bytes per second
+
 func (p *progressWriter) Write(b []byte) (int, error) {
-	p.watch.Reset(p.d)
+	p.n += int64(len(b))
+	if el := time.Since(p.start); el < p.d || float64(p.n) >= minReadRate*el.Seconds() {
+		p.watch.Reset(p.d)
+	}
 	n, err := p.w.Write(b)
 	if err != nil {
 		return n, &writeErr{err}
@@ -439,7 +450,11 @@ func (s *Cache) put(w write) error {
 	defer cancel()
 	var r io.Reader = bytes.NewReader(w.data)
 	if w.file != "" {
-		f, err := os.Open(w.file)
+		// The module cache is a disk others may write: a zip replaced by
+		// a symlink (to a credentials file, say) must not be uploaded.
+		// The file is opened without following a symlink, and must be
+		// regular.
+		f, err := beneath.New(filepath.Dir(w.file)).Open(filepath.Base(w.file))
 		if err != nil {
 			return err
 		}
