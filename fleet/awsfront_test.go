@@ -37,7 +37,7 @@ type awsFront struct {
 	putDelay time.Duration // each PUT takes this long, plus a byte rate below
 	perMiB   time.Duration
 	puts     int
-	headers  http.Header // extra headers on every GET answer
+	headers  http.Header   // extra headers on every GET answer
 	trickle  time.Duration // a GET answer sends one byte this often
 }
 
