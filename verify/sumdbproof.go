@@ -403,12 +403,25 @@ func (c *SumDBClient) fleetRecord(ctx context.Context, remotePath string) ([]byt
 	if err != nil || !recordOf(text, remotePath) {
 		return nil, signedTree{}, false
 	}
+	// Proven against the database's latest tree head (one request a
+	// second at most, shared): every replica then proves against the same
+	// tree, whose tiles the bucket holds once one replica proved against
+	// it, rather than against whichever tree head the bucket's copy came
+	// with, whose right-edge tiles may be nowhere but the database.
 	tree := own
-	if latest, err := c.latest(); err == nil && latest.N > own.N {
+	if latest, err := c.refreshLatest(ctx); err == nil && latest.N > tree.N {
+		tree = latest
+	} else if latest, err := c.latest(); err == nil && latest.N > tree.N {
 		tree = latest
 	}
 	if err := c.proveRecord(ctx, tree, id, text); err != nil {
 		return nil, signedTree{}, false
+	}
+	if tree.N != own.N {
+		// The record with the tree head that proved it (as withTree).
+		head := data[:len(data)-len(own.msg)]
+		data = append(append(make([]byte, 0, len(head)+len(tree.msg)), head...), tree.msg...)
+		own = tree
 	}
 	return data, own, true
 }
