@@ -17,8 +17,9 @@ import (
 
 // Subcommands. Any other first argument is a module query, so
 // `gomodfetch all` and `gomodfetch golang.org/x/mod@v0.20.0` still download;
-// none of "verify", "pack", "serve", "version" or "completion" can be a
-// module path to download (its first element has no dot).
+// none of "verify", "pack", "serve", "policy", "prune", "version" or
+// "completion" can be a module path to download (its first element has no
+// dot).
 
 // completionFlag is the argument urfave/cli's shell completion appends.
 const completionFlag = "--generate-bash-completion"
@@ -70,6 +71,8 @@ func commands(cc *cmdContext) []*cli.Command {
 		verifyCommand(cc), // cmdverify.go
 		packCommand(cc),   // cmdpack.go
 		serveCommand(cc),  // serve.go
+		policyCommand(cc), // cmdpolicy.go
+		pruneCommand(cc),  // cmdprune.go
 		{
 			Name:      "version",
 			Usage:     "print gomodfetch's version, the Go version it was built with and its commit",

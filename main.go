@@ -23,7 +23,12 @@ import (
 	"gomodfetch/project"
 )
 
-func main() { os.Exit(run(os.Args, os.Stdout, os.Stderr)) }
+func main() {
+	stop := startProfile()
+	code := run(os.Args, os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}
 
 // exitUsage is the exit status for bad flags, as the go command uses.
 const exitUsage = 2
@@ -85,7 +90,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 			&cli.BoolFlag{Name: "q", Usage: "no progress display and no summary line"},
 			&cli.DurationFlag{Name: "timeout", Value: project.Defaults().Timeout, Usage: "give up on the whole run after `d` (0: no limit)"},
 			&cli.StringFlag{Name: "report", Usage: "write a JSON report of the run to `file`: per module its source, bytes, attempts and time; per proxy its requests, failures, retries, hedges and demotions"},
-		}, append(engineFlags(), fleetFlags()...)...),
+		}, append(append(engineFlags(), fleetFlags()...), policyFlags(false)...)...), // cmdpolicy.go
 		Action: func(c *cli.Context) error {
 			parsed = true
 			env, err := project.NewEnv(os.Getenv)
@@ -100,6 +105,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 			}
 			opts.Reuse = c.String("reuse")
 			opts.Timeout = c.Duration("timeout")
+			if opts.Policy, opts.VulnDB, err = readPolicyFlags(c); err != nil {
+				return err
+			}
 			penv = env
 			return nil
 		},
@@ -118,6 +126,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	for _, cmd := range app.Commands {
 		cmd.OnUsageError = app.OnUsageError
+		for _, sub := range cmd.Subcommands {
+			sub.OnUsageError = app.OnUsageError
+		}
 	}
 	if isCompletion(args) {
 		app.Writer = stdout
@@ -187,8 +198,9 @@ func runDownload(opts options, env *project.Env, stdout, stderr, rawStderr io.Wr
 	}
 	p, err := project.Open(ctx, opts.Settings, env, h)
 	if err != nil {
-		return failEach(stderr, err)
+		return openFailed(stderr, err)
 	}
+	warnExpired(p, stderr)
 	defer func() { // an early end: the fleet cache's dropped writes, if any
 		for _, line := range p.Close(intr.signal() != nil, true) {
 			fmt.Fprintf(stderr, "gomodfetch: %s\n", line)
@@ -216,6 +228,8 @@ func runDownload(opts options, env *project.Env, stdout, stderr, rawStderr io.Wr
 	for _, w := range rep.Warnings {
 		fmt.Fprintln(stderr, w) // go's words, as go prints them
 	}
+	findings := p.PolicyFindings(res)
+	printPolicyWarnings(stderr, findings)
 	if opts.JSON {
 		for _, m := range rep.Modules {
 			b, err := json.MarshalIndent(m, "", "\t")
@@ -234,6 +248,7 @@ func runDownload(opts options, env *project.Env, stdout, stderr, rawStderr io.Wr
 	// The summary only after a run that went well: a failed run's stderr
 	// is go's lines alone.
 	summary := newRunReport(rep, res.Fetcher, time.Since(start))
+	summary.Policy = newPolicyReport(p, findings) // cmdpolicy.go
 	if !opts.quiet && !res.Failed() && !interrupted {
 		t, st := summary.Totals, res.Fetcher.Stats()
 		fmt.Fprintf(stderr, "gomodfetch: %d modules (%d downloaded, %d from the cache, %d failed), %d requests, %s, %d retries, %.2fs%s\n",

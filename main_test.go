@@ -42,13 +42,24 @@ func TestScripts(t *testing.T) {
 			"cmpjson":   cmdCmpJSON,
 			"cmperr":    cmdCmpErr,
 			"faults":    cmdFaults,
+			"githost":   cmdGitHost,
+			"privproxy": cmdPrivProxy,
 		},
 		RequireExplicitExec: true,
 	}
 	p.Setup = withTrust(p.Setup)
+	trusted := p.Setup
+	p.Setup = func(env *testscript.Env) error {
+		if err := trusted(env); err != nil {
+			return err
+		}
+		return setupGitHost(env)
+	}
 	maps.Copy(p.Cmds, trustCmds)
 	maps.Copy(p.Cmds, serveCmds)
 	maps.Copy(p.Cmds, diskCmds)
+	maps.Copy(p.Cmds, policyCmds)
+	maps.Copy(p.Cmds, pruneCmds)
 	if err := gotooltest.Setup(&p); err != nil {
 		t.Fatal(err)
 	}
@@ -56,6 +67,10 @@ func TestScripts(t *testing.T) {
 }
 
 type frontKey struct{ n int }
+
+// backendKey finds the script's goproxytest server's URL (behind the
+// fronts) among its values.
+type backendKey struct{}
 
 func setupScript(env *testscript.Env) error {
 	env.Setenv("GOMODCACHE", filepath.Join(env.WorkDir, "modcache"))
@@ -76,6 +91,7 @@ func setupScript(env *testscript.Env) error {
 		return fmt.Errorf("cannot start Go proxy: %v", err)
 	}
 	env.Defer(srv.Close)
+	env.Values[backendKey{}] = srv.URL
 	for n, name := range []string{"PROXYURL", "PROXYURL2"} {
 		f, err := faultproxy.Start(faultproxy.Options{Backend: srv.URL})
 		if err != nil {

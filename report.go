@@ -21,6 +21,7 @@ type runReport struct {
 	Totals  reportTotals
 	Modules []reportModule
 	Proxies []proxy.ProxyStats
+	Policy  *policyReport `json:",omitempty"` // with -policy (cmdpolicy.go)
 }
 
 type reportTotals struct {
@@ -168,6 +169,7 @@ func (r *runReport) markdown() string {
 	if len(trouble) > 0 {
 		b.WriteString("**Retries and failures**\n\n" + strings.Join(trouble, "\n") + "\n\n")
 	}
+	b.WriteString(r.Policy.markdown())
 	return b.String()
 }
 

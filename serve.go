@@ -2,19 +2,24 @@ package main
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"net"
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/urfave/cli/v2"
 	"golang.org/x/mod/module"
 
 	"gomodfetch/download"
+	"gomodfetch/fleet"
 	"gomodfetch/modcache"
 	"gomodfetch/policy"
 	"gomodfetch/project"
@@ -35,7 +40,10 @@ func serveCommand(cc *cmdContext) *cli.Command {
 			"module cache, filling it from the server's own GOPROXY list with gomodfetch's retries,\n" +
 			"timeouts and hedging. Every .mod and .zip is checked in the checksum database before\n" +
 			"it is stored or served. GOPRIVATE/GONOPROXY paths are answered 404 and never asked\n" +
-			"upstream, so a client's own \",direct\" fetches them.",
+			"upstream, so a client's own \",direct\" fetches them, unless -restrict names them: then\n" +
+			"serve fetches them with its own credentials (from version control through the go\n" +
+			"command, or from a private GOPROXY entry) and serves them to credentials whose scope\n" +
+			"covers them; the first hash it serves of each such version is kept (docs/serve-team.md).",
 		Flags: append([]cli.Flag{
 			&cli.StringFlag{Name: "addr", Value: "127.0.0.1:3000", Usage: "listen on `host:port` (\":3000\" for every interface, \":0\" for any free port)"},
 			&cli.StringFlag{Name: "addr-file", Usage: "write the server's URL to `file` once it listens"},
@@ -60,7 +68,7 @@ func serveCommand(cc *cmdContext) *cli.Command {
 			&cli.StringFlag{Name: "tls-cert", Usage: "answer HTTPS with the certificate (PEM, chain after the leaf) in `file`, reloaded when it changes; needs -tls-key"},
 			&cli.StringFlag{Name: "tls-key", Usage: "the private key (PEM) of -tls-cert, in `file`"},
 			&cli.StringFlag{Name: "credentials", EnvVars: []string{"GOMODFETCH_SERVE_CREDENTIALS"}, Usage: "the clients' credentials, one `file` line each: name:bcrypt-hash (as htpasswd -nbB prints it) and the module path patterns it may read; reloaded when it changes"},
-			&cli.StringFlag{Name: "restrict", EnvVars: []string{"GOMODFETCH_SERVE_RESTRICT"}, Usage: "module path `patterns` (as GOPRIVATE) served only to a credential whose scope covers them: 401 without one, 404 outside its scope"},
+			&cli.StringFlag{Name: "restrict", EnvVars: []string{"GOMODFETCH_SERVE_RESTRICT"}, Usage: "module path `patterns` (as GOPRIVATE) served only to a credential whose scope covers them: 401 without one, 404 outside its scope; private ones (GOPRIVATE/GONOPROXY) are fetched with serve's own credentials, from version control through the go command"},
 			&cli.BoolFlag{Name: "auth-public", Usage: "require a valid credential for every module path, not only -restrict's"},
 			&cli.StringFlag{Name: "policy", EnvVars: []string{"GOMODFETCH_POLICY"}, Usage: "apply the supply-chain policy in `file` (docs/policy.md): denied versions hidden from lists and @latest and answered 403; reloaded when it changes"},
 			&cli.BoolFlag{Name: "policy-dry-run", Usage: "with -policy, only log and count what it would deny"},
@@ -120,13 +128,30 @@ func runServe(cc *cmdContext, c *cli.Context) error {
 		logger.Warn("GOSUMDB=off: nothing is checked in a checksum database; what upstream serves is stored and served as it is")
 	}
 	dc := p.EngineConfig(engineCtx)
-	dc.GoCommand = nil // a module only version control has: 404, the client goes direct
 	dc.ForgetAnswers = true
+	restrict := c.String("restrict")
+	if restrict == "" || c.Bool("offline") {
+		dc.GoCommand = nil // a module only version control has: 404, the client goes direct
+	} else {
+		// -restrict's paths that only version control has (GONOPROXY, or
+		// "direct" reached in GOPROXY) are fetched by the go command with
+		// serve's own environment: its .netrc, git credential helpers,
+		// SSH keys and GIT_* settings. Other paths: 404, as ever.
+		dc.GoCommandFor = func(path string) bool { return module.MatchPrefixPatterns(restrict, path) }
+		dc.DirectQueries = true
+		dc.GoCommand.Timeout = c.Duration("zip-timeout")
+		// The list has led to "direct" already: the go command is not to
+		// ask its proxies again.
+		dc.GoCommand.Env = append(dc.GoCommand.Env, "GOPROXY=direct")
+		if warn := restrictWarning(restrict, p.NoProxy, p.Proxies()); warn != "" {
+			logger.Warn(warn)
+		}
+	}
 	if !c.Bool("offline") {
 		// Paths the checksum database does not cover (GONOSUMDB, GOPRIVATE,
 		// GOSUMDB=off): the first hash served of each version is kept, and
 		// different bytes for it later are refused (serve-private.sum).
-		stopRecord, err := recordFirstHashes(engineCtx, dc.Verifier, dc.Cache, logger)
+		stopRecord, err := recordFirstHashes(engineCtx, dc.Verifier, dc.Cache, p.Fleet(), logger)
 		if err != nil {
 			return fail(err)
 		}
@@ -141,6 +166,7 @@ func runServe(cc *cmdContext, c *cli.Context) error {
 	sc := serve.Config{
 		Cache:             dc.Cache,
 		Private:           p.NoProxy,
+		NoSumDB:           dc.Verifier.SkipSumDB,
 		Offline:           c.Bool("offline"),
 		Context:           engineCtx,
 		Logger:            logger,
@@ -204,6 +230,11 @@ func runServe(cc *cmdContext, c *cli.Context) error {
 	}
 	srv = serve.New(sc)
 	dc.Router.Client.Gate = srv.Gate() // every upstream request within -upstream
+	if dc.GoCommand != nil {
+		// And every run of the go command, as a request to the module
+		// path's host: -upstream, -client-upstream and the per-host bound.
+		dc.GoCommand.Enter = dc.Router.Client.Acquire
+	}
 
 	l, err := net.Listen("tcp", c.String("addr"))
 	if err != nil {
@@ -327,7 +358,10 @@ func openPolicy(ctx context.Context, file, vulndb, modCache string, hc *http.Cli
 // while something is new, and at stop): a version whose bytes change
 // upstream (a moved tag, a rebuilt zip) is refused from then on, across
 // restarts. An operator retires a version by deleting its lines.
-func recordFirstHashes(ctx context.Context, v *verify.Verifier, cache *modcache.Cache, logger *slog.Logger) (stop func(), err error) {
+//
+// With a fleet bucket, the record is shared: the first hash any replica
+// accepted for a version is the only one the others accept (fleetRecord).
+func recordFirstHashes(ctx context.Context, v *verify.Verifier, cache *modcache.Cache, bucket *fleet.Cache, logger *slog.Logger) (stop func(), err error) {
 	if v == nil || v.SkipSumDB == nil {
 		return func() {}, nil
 	}
@@ -341,6 +375,18 @@ func recordFirstHashes(ctx context.Context, v *verify.Verifier, cache *modcache.
 		return nil, fmt.Errorf("reading the record of private modules' hashes: %w", err)
 	}
 	v.Sums, v.RecordOnly = sums, v.SkipSumDB
+	published := make(chan struct{})
+	if bucket != nil {
+		v.Shared = fleetRecord{bucket}
+		// What this replica recorded before it shared a bucket (or while
+		// the bucket was down) goes there too, in the background.
+		go func() {
+			defer close(published)
+			publishRecord(ctx, fleetRecord{bucket}, sums.FileHashes(), v.SkipSumDB, logger)
+		}()
+	} else {
+		close(published)
+	}
 	keep := func(m module.Version) bool { return v.SkipSumDB(m.Path) }
 	flush := func() {
 		if err := sums.WriteAdded(cache, keep); err != nil {
@@ -367,6 +413,116 @@ func recordFirstHashes(ctx context.Context, v *verify.Verifier, cache *modcache.
 	return func() {
 		close(done)
 		<-stopped
+		<-published
 		flush()
 	}, nil
+}
+
+// publishRecord writes the hashes of this replica's record to the fleet's
+// where it has none; a version the two record differently is logged (each
+// replica keeps refusing what its own record does not hold).
+func publishRecord(ctx context.Context, r fleetRecord, sums []verify.Sum, keep func(string) bool, logger *slog.Logger) {
+	n := 0
+	for _, s := range sums {
+		if ctx.Err() != nil {
+			return
+		}
+		if !keep(s.Mod.Path) {
+			continue
+		}
+		rec, err := r.Agree(ctx, s.Mod, s.Hash)
+		switch {
+		case err != nil:
+			logger.Warn("the record of private modules' hashes was not shared through the fleet bucket", "error", oneLineText(err.Error()))
+			return
+		case rec != s.Hash:
+			logger.Error("the fleet's record and this replica's disagree; this replica keeps refusing bytes other than its own record's",
+				"module", s.Mod.Path, "version", s.Mod.Version, "here", s.Hash, "fleet", rec)
+		default:
+			n++
+		}
+	}
+	if n > 0 {
+		logger.Info("record of private modules' hashes shared through the fleet bucket", "versions", n)
+	}
+}
+
+// oneLineText is s's first line.
+func oneLineText(s string) string {
+	s, _, _ = strings.Cut(s, "\n")
+	return s
+}
+
+// fleetRecord is the first-hash record shared through the fleet bucket:
+// one small object per module version (or go.mod key), written once
+// (fleet.Cache.PutIfAbsent), holding its hash. Keys are hashes of the
+// module path and version, so private paths are not named in the bucket.
+type fleetRecord struct{ c *fleet.Cache }
+
+// maxRecord bounds a record object: an h1: hash is 47 bytes.
+const maxRecord = 256
+
+func (r fleetRecord) key(mod module.Version) string {
+	sum := sha256.Sum256([]byte(mod.Path + " " + mod.Version))
+	return "gomodfetch/first-hash/" + hex.EncodeToString(sum[:])
+}
+
+func (r fleetRecord) Lookup(ctx context.Context, mod module.Version) (string, error) {
+	data, err := r.c.ReadSmall(ctx, r.key(mod), maxRecord)
+	if errors.Is(err, fs.ErrNotExist) {
+		return "", nil
+	}
+	if err != nil {
+		return "", err
+	}
+	h := strings.TrimSpace(string(data))
+	if !strings.HasPrefix(h, "h1:") || strings.ContainsAny(h, " \n") {
+		return "", fmt.Errorf("the fleet's record of %s@%s is not a hash", mod.Path, mod.Version)
+	}
+	return h, nil
+}
+
+func (r fleetRecord) Agree(ctx context.Context, mod module.Version, h string) (string, error) {
+	if rec, err := r.Lookup(ctx, mod); err != nil || rec != "" {
+		return rec, err
+	}
+	err := r.c.PutIfAbsent(ctx, r.key(mod), []byte(h+"\n"))
+	if errors.Is(err, fleet.ErrExists) {
+		// Another replica recorded it in the meantime: its hash holds.
+		rec, err := r.Lookup(ctx, mod)
+		if err == nil && rec == "" {
+			err = fmt.Errorf("the fleet's record of %s@%s exists but cannot be read", mod.Path, mod.Version)
+		}
+		return rec, err
+	}
+	if err != nil {
+		return "", err
+	}
+	return h, nil
+}
+
+// restrictWarning says which -restrict patterns GONOPROXY (default
+// GOPRIVATE) does not cover while GOPROXY names proxies: their paths are
+// asked of those proxies, in turn, by name, as the go command asks them.
+func restrictWarning(restrict string, noProxy func(string) bool, proxies string) string {
+	hasProxy := false
+	for _, p := range strings.FieldsFunc(proxies, func(r rune) bool { return r == ',' || r == '|' }) {
+		if p = strings.TrimSpace(p); p != "direct" && p != "off" && p != "" {
+			hasProxy = true
+		}
+	}
+	if !hasProxy {
+		return ""
+	}
+	var uncovered []string
+	for _, pat := range strings.Split(restrict, ",") {
+		if pat = strings.TrimSpace(pat); pat != "" && !noProxy(pat) {
+			uncovered = append(uncovered, pat)
+		}
+	}
+	if len(uncovered) == 0 {
+		return ""
+	}
+	return fmt.Sprintf("-restrict paths %s are not in GONOPROXY/GOPRIVATE: they are asked of the proxies in GOPROXY (%s) in turn, by name, until one has them; make sure the first of those is yours, or set GOPRIVATE to fetch them from version control",
+		strings.Join(uncovered, ","), proxies)
 }

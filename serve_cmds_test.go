@@ -4,12 +4,15 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
+	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/pem"
 	"fmt"
+	"io"
 	"math/big"
 	"net"
+	"net/http"
 	"net/url"
 	"os"
 	"os/exec"
@@ -33,6 +36,7 @@ var serveCmds = map[string]func(ts *testscript.TestScript, neg bool, args []stri
 	"mkcert":    cmdMkcert,
 	"mkcred":    cmdMkcred,
 	"netrc":     cmdNetrc,
+	"httpget":   cmdHTTPGet,
 }
 
 // mkcert cert.pem key.pem writes a self-signed certificate for 127.0.0.1
@@ -185,5 +189,36 @@ func cmdProxyWait(ts *testscript.TestScript, neg bool, args []string) {
 			ts.Fatalf("proxywait: no request matched %s:\n%s", args[0], strings.Join(f.Log(), "\n"))
 		}
 		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// httpget URL [user password] prints the body of URL (trusting
+// $SSL_CERT_FILE's certificate, with Basic authentication if given) and
+// fails unless the answer is 200.
+func cmdHTTPGet(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || (len(args) != 1 && len(args) != 3) {
+		ts.Fatalf("usage: httpget URL [user password]")
+	}
+	tr := &http.Transport{}
+	if f := ts.Getenv("SSL_CERT_FILE"); f != "" {
+		pool := x509.NewCertPool()
+		pool.AppendCertsFromPEM([]byte(ts.ReadFile(f)))
+		tr.TLSClientConfig = &tls.Config{RootCAs: pool}
+	}
+	defer tr.CloseIdleConnections()
+	req, err := http.NewRequest("GET", args[0], nil)
+	ts.Check(err)
+	if len(args) == 3 {
+		req.SetBasicAuth(args[1], args[2])
+	}
+	c := &http.Client{Transport: tr, Timeout: 30 * time.Second}
+	resp, err := c.Do(req)
+	ts.Check(err)
+	defer resp.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	ts.Check(err)
+	ts.Stdout().Write(body)
+	if resp.StatusCode != http.StatusOK {
+		ts.Fatalf("httpget: %s", resp.Status)
 	}
 }

@@ -17,6 +17,7 @@
 //	go run ./bench -serve     # gomodfetch serve: cold through it, warm throughput (bench/serve.go)
 //	go run ./bench -serve-load # gomodfetch serve under healthy and hostile clients at once (bench/serveload.go)
 //	go run ./bench -set projects  # real projects' go.mod and go.sum, from a mirror (bench/real.go)
+//	go run ./bench -prune     # a CI cache through ten go.sum changes, with and without prune (bench/prune.go)
 package main
 
 import (
@@ -97,6 +98,9 @@ func main() {
 	}
 	if *serveLoadBench {
 		runBench = runServeLoad // bench/serveload.go
+	}
+	if *pruneBench {
+		runBench = runPruneBench // bench/prune.go
 	}
 	if *all {
 		runBench = runAll
@@ -462,13 +466,18 @@ func run(o options) error {
 // home and build cache under work, GOPROXY=goproxy, nothing from the
 // user's go env. (A setting appended later wins: os/exec keeps the last.)
 func benchEnv(work, goproxy string) []string {
-	return []string{
+	env := []string{
 		"PATH=" + os.Getenv("PATH"),
 		"HOME=" + filepath.Join(work, "home"),
 		"GOENV=off", "GOTOOLCHAIN=local", "GOWORK=off", "GOSUMDB=off",
 		"GOPRIVATE=", "GONOPROXY=", "GONOSUMDB=", "GOFLAGS=-modcacherw",
 		"GOPROXY=" + goproxy, "GOCACHE=" + filepath.Join(work, "gocache"),
 	}
+	// Profiles of gomodfetch's runs (profile.go); go ignores it.
+	if p := os.Getenv("GOMODFETCH_CPUPROFILE"); p != "" {
+		env = append(env, "GOMODFETCH_CPUPROFILE="+p)
+	}
+	return env
 }
 
 // tools returns the gomodfetch binary to measure (-gomodfetch, or this

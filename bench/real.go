@@ -22,6 +22,7 @@ package main
 
 import (
 	"crypto/sha256"
+	"errors"
 	"flag"
 	"fmt"
 	"gomodfetch/internal/cachecmp"
@@ -255,7 +256,10 @@ func readFacts(cache string) (projectFacts, error) {
 // projectRow is one project on one network.
 type projectRow struct {
 	project, net string
-	samples      [2][]sample // go, gomodfetch
+	samples      [2][]sample // go, gomodfetch: cold
+	warm         [2][]sample // each round's median of -repeat runs over the full cache
+	changed      [2][]sample // one module version missing from the full cache
+	changedMod   string
 	equal        bool
 	facts        projectFacts
 }
@@ -337,6 +341,16 @@ func runProjects(o options) error {
 			float64(g.rss)/(1<<20), float64(f.rss)/(1<<20), eq)
 	}
 	fmt.Printf("\nmedians of %d rounds (the median wall time's run gives the other columns); CPU is the tool process's user+sys time\n", o.rounds)
+	fmt.Printf("\n| project | network | warm: go | gomodfetch | gomodfetch / go | one module changed | go | gomodfetch | gomodfetch / go | CPU changed (go / gmf) |\n")
+	fmt.Printf("|---|---|---|---|---|---|---|---|---|---|\n")
+	for _, r := range rows {
+		gw, fw := median(r.warm[0]), median(r.warm[1])
+		gc, fc := median(r.changed[0]), median(r.changed[1])
+		fmt.Printf("| %s | %s | %s | %s | %.2f | %s | %s | %s | %.2f | %.2fs / %.2fs |\n",
+			r.project, r.net, secs(gw.wall), secs(fw.wall), fw.wall.Seconds()/gw.wall.Seconds(),
+			r.changedMod, secs(gc.wall), secs(fc.wall), fc.wall.Seconds()/gc.wall.Seconds(), gc.cpu.Seconds(), fc.cpu.Seconds())
+	}
+	fmt.Printf("\nwarm: each round's median of %d runs over the full cache, then the median over the rounds; one module changed: that version's files and tree removed from the full cache (as after a go.sum change), median over the rounds; caches compared after both\n", max(o.repeat, 1))
 	for _, m := range mismatches {
 		fmt.Printf("MISMATCH %s\n", m)
 	}
@@ -413,6 +427,53 @@ func runProjectNet(o, no options, p realProject, tree, gmf, goPath, dir string, 
 			}
 			row.facts = f
 		}
+		// Warm: everything cached, -repeat runs the tools alternating.
+		var warm [2][]sample
+		for rep := range max(o.repeat, 1) {
+			for _, i := range order {
+				env := append(slices.Clip(baseEnv), "GOMODCACHE="+caches[i], "GOPATH="+filepath.Join(rdir, fmt.Sprintf("gopath%d", i)))
+				if i == 0 {
+					env = append(env, "GOMAXPROCS=2")
+				}
+				s, err := measure(px, cmds[i](filepath.Join(rdir, fmt.Sprintf("app%d", i))), env)
+				if err != nil {
+					return fmt.Errorf("round %d, warm run %d, %s: %v", round+1, rep+1, names[i], err)
+				}
+				warm[i] = append(warm[i], s)
+			}
+		}
+		for i := range 2 {
+			row.warm[i] = append(row.warm[i], median(warm[i]))
+		}
+		// One module changed: as after a go.sum change to a version not
+		// in the cache, one module version is missing and the rest is
+		// cached (the same version each round: the middle of go's zips).
+		mod, err := middleZip(caches[0])
+		if err != nil {
+			return err
+		}
+		row.changedMod = mod.String()
+		for _, i := range order {
+			if err := removeVersion(caches[i], mod); err != nil {
+				return err
+			}
+			env := append(slices.Clip(baseEnv), "GOMODCACHE="+caches[i], "GOPATH="+filepath.Join(rdir, fmt.Sprintf("gopath%d", i)))
+			if i == 0 {
+				env = append(env, "GOMAXPROCS=2")
+			}
+			s, err := measure(px, cmds[i](filepath.Join(rdir, fmt.Sprintf("app%d", i))), env)
+			if err != nil {
+				return fmt.Errorf("round %d, one module changed, %s: %v", round+1, names[i], err)
+			}
+			row.changed[i] = append(row.changed[i], s)
+		}
+		if o.verbose {
+			for i := range 2 {
+				w, c := median(warm[i]), row.changed[i][len(row.changed[i])-1]
+				fmt.Printf("%s %-9s round %d %-16s warm %8s %6.2fs CPU; one module changed (%s) %8s %6.2fs CPU %5d requests\n",
+					p.name, no.net, round+1, names[i], secs(w.wall), w.cpu.Seconds(), mod, secs(c.wall), c.cpu.Seconds(), c.requests)
+			}
+		}
 		if diffs := cachecmp.Compare(caches[0], caches[1]); len(diffs) > 0 {
 			row.equal = false
 			if len(diffs) > 5 {
@@ -478,4 +539,69 @@ func mapSlice[T any](s []T, f func(T) string) []string {
 		out[i] = f(v)
 	}
 	return out
+}
+
+// middleZip returns the module version in the middle of the zips in
+// cache, sorted by path: the one the "one module changed" case removes.
+func middleZip(cache string) (module.Version, error) {
+	dl := filepath.Join(cache, "cache", "download")
+	var mods []module.Version
+	err := filepath.WalkDir(dl, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() && p == filepath.Join(dl, "sumdb") {
+			return filepath.SkipDir
+		}
+		if d.IsDir() || filepath.Ext(p) != ".zip" {
+			return nil
+		}
+		rel, _ := filepath.Rel(dl, strings.TrimSuffix(p, ".zip"))
+		epath, ever, ok := strings.Cut(filepath.ToSlash(rel), "/@v/")
+		if !ok {
+			return nil
+		}
+		path, err1 := module.UnescapePath(epath)
+		version, err2 := module.UnescapeVersion(ever)
+		if err1 != nil || err2 != nil {
+			return nil
+		}
+		mods = append(mods, module.Version{Path: path, Version: version})
+		return nil
+	})
+	if err != nil {
+		return module.Version{}, err
+	}
+	if len(mods) == 0 {
+		return module.Version{}, fmt.Errorf("no zip in %s", cache)
+	}
+	module.Sort(mods)
+	return mods[len(mods)/2], nil
+}
+
+// removeVersion removes mod's .info, .mod, .zip, .ziphash and .lock and
+// its extracted tree from cache (made writable first).
+func removeVersion(cache string, mod module.Version) error {
+	epath, err := module.EscapePath(mod.Path)
+	if err != nil {
+		return err
+	}
+	ever, err := module.EscapeVersion(mod.Version)
+	if err != nil {
+		return err
+	}
+	base := filepath.Join(cache, "cache", "download", filepath.FromSlash(epath), "@v", ever)
+	for _, ext := range []string{".info", ".mod", ".zip", ".ziphash", ".lock"} {
+		if err := os.Remove(base + ext); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return err
+		}
+	}
+	dir := filepath.Join(cache, filepath.FromSlash(epath)+"@"+ever)
+	filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err == nil && d.IsDir() {
+			os.Chmod(p, 0o755)
+		}
+		return nil
+	})
+	return os.RemoveAll(dir)
 }

@@ -23,7 +23,7 @@ import (
 // the run; DirectAnswer returns it.
 func (f *Fetcher) QueryDirect(ctx context.Context, path, query string, err error) (version string, handled bool, _ error) {
 	var vcs *proxy.NeedVCSError
-	if f.cfg.GoCommand == nil || !errors.As(err, &vcs) {
+	if !f.vcs(path) || !errors.As(err, &vcs) {
 		return "", false, err
 	}
 	r, err := f.directQueries.Do(path+"@"+query, func() (*gocmd.Result, error) {
@@ -34,7 +34,7 @@ func (f *Fetcher) QueryDirect(ctx context.Context, path, query string, err error
 				keys = append(keys, m, verify.GoModKey(m))
 			}
 		}
-		sums, err := f.expectedSums(keys...)
+		sums, err := f.expectedSums(ctx, keys...)
 		if err != nil {
 			return nil, err
 		}
@@ -83,7 +83,7 @@ func (f *Fetcher) DirectAnswer(path, query string) (reused *Module, origin *modc
 // without a ','-joined proxy first (a proxy cannot confirm a record). It
 // returns the reuse report, or nil when the module must be downloaded.
 func (f *Fetcher) Reused(ctx context.Context, mod module.Version) *Module {
-	if f.cfg.GoCommand == nil || f.cfg.GoCommand.Reuse == "" || !f.cfg.ReuseKeys[mod] || !f.cfg.Router.ReusableAt(mod.Path) {
+	if !f.vcs(mod.Path) || f.cfg.GoCommand.Reuse == "" || !f.cfg.ReuseKeys[mod] || !f.cfg.Router.ReusableAt(mod.Path) {
 		return nil
 	}
 	if _, err := f.directQueries.Do(mod.Path+"@"+mod.Version, func() (*gocmd.Result, error) {

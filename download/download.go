@@ -57,6 +57,14 @@ type Config struct {
 	// GoCommand fetches what only version control can supply; nil means
 	// such modules fail with a *proxy.NeedVCSError.
 	GoCommand *gocmd.Runner
+	// GoCommandFor, if not nil, limits GoCommand to the paths it reports;
+	// the others fail with a *proxy.NeedVCSError, as without GoCommand.
+	GoCommandFor func(path string) bool
+	// DirectQueries lets Versions, Latest and Stat ask GoCommand too (go
+	// list -m) for what only version control has; a run resolves queries
+	// through QueryDirect instead. A server sets it, to answer every
+	// request of the GOPROXY protocol.
+	DirectQueries bool
 	// ReuseKeys are the module versions (and path@query pairs) that the
 	// -reuse file holds records with an Origin for (see Reused).
 	ReuseKeys map[module.Version]bool
@@ -79,6 +87,12 @@ type Config struct {
 	// list would never be asked again. The module cache is then the only
 	// long-term store.
 	ForgetAnswers bool
+}
+
+// vcs reports whether GoCommand fetches path when only version control
+// has it.
+func (f *Fetcher) vcs(path string) bool {
+	return f.cfg.GoCommand != nil && (f.cfg.GoCommandFor == nil || f.cfg.GoCommandFor(path))
 }
 
 // Module is the result of downloading one module version, with the fields

@@ -347,7 +347,7 @@ func (x *fetch) prefetch(ctx, sctx context.Context, cancelZip func(), infoOK *at
 
 func (x *fetch) needVCS(err error) bool {
 	var vcs *proxy.NeedVCSError
-	return x.f.cfg.GoCommand != nil && errors.As(err, &vcs)
+	return x.f.vcs(x.mod.Path) && errors.As(err, &vcs)
 }
 
 // verifiedZip is a zip that passed every check, not yet committed: in a

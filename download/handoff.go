@@ -13,16 +13,15 @@ import (
 
 // expectedSums are the go.sum lines for keys (module versions, or their
 // go.mod keys) that a scratch module's go.sum starts with: for each, the
-// one hash the project's go.sum files accept, if any. Files that cannot
-// agree are an error.
-func (f *Fetcher) expectedSums(keys ...module.Version) ([]string, error) {
-	s := f.cfg.Verifier.Sums
-	if s == nil {
+// one hash the project's go.sum files (or a shared record of first hashes)
+// accept, if any. Files that cannot agree are an error.
+func (f *Fetcher) expectedSums(ctx context.Context, keys ...module.Version) ([]string, error) {
+	if f.cfg.Verifier.Sums == nil {
 		return nil, nil
 	}
 	var sums []string
 	for _, m := range keys {
-		h, err := s.Expected(m)
+		h, err := f.cfg.Verifier.Expected(ctx, m)
 		if err != nil {
 			return nil, err
 		}
@@ -42,7 +41,7 @@ func (f *Fetcher) handoff(ctx context.Context, mod module.Version) (*gocmd.Resul
 		// the one hash the project's go.sum files accept, so the go
 		// command refuses what gomodfetch would refuse before anything
 		// lands; files that cannot agree stop the hand-off.
-		sums, err := f.expectedSums(mod, verify.GoModKey(mod))
+		sums, err := f.expectedSums(ctx, mod, verify.GoModKey(mod))
 		if err != nil {
 			return nil, err
 		}
@@ -59,7 +58,7 @@ func (f *Fetcher) handoff(ctx context.Context, mod module.Version) (*gocmd.Resul
 // run), checked against the go.sum line the project has for it.
 func (f *Fetcher) handoffGoMod(ctx context.Context, mod module.Version) error {
 	_, err := f.handoffMods.Do(mod, func() (struct{}, error) {
-		sums, err := f.expectedSums(verify.GoModKey(mod))
+		sums, err := f.expectedSums(ctx, verify.GoModKey(mod))
 		if err != nil {
 			return struct{}{}, err
 		}

@@ -146,7 +146,7 @@ func (f *Fetcher) GoMod(ctx context.Context, mod module.Version) ([]byte, error)
 func (f *Fetcher) goMod(ctx context.Context, mod module.Version) (modFile, error) {
 	r, err := f.goModFromProxies(ctx, mod)
 	var vcs *proxy.NeedVCSError
-	if f.cfg.GoCommand == nil || !errors.As(err, &vcs) {
+	if !f.vcs(mod.Path) || !errors.As(err, &vcs) {
 		return r, err
 	}
 	// The go command fetches the go.mod alone, as it does for a module

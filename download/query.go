@@ -2,10 +2,12 @@ package download
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 
@@ -14,6 +16,7 @@ import (
 
 	"gomodfetch/modcache"
 	"gomodfetch/proxy"
+	"gomodfetch/verify"
 )
 
 // Versions returns the tagged versions the proxy list serves for path (its
@@ -45,6 +48,10 @@ func (f *Fetcher) versionList(ctx context.Context, path string) (versionList, er
 			}
 			return parseList(data), nil
 		}, nil)
+		if err != nil && f.directQuery(path, err) {
+			vs, verr := f.cfg.GoCommand.Versions(ctx, path)
+			return versionList{tagged: vs}, verr
+		}
 		return l, err
 	})
 	if err != nil {
@@ -111,14 +118,19 @@ func (f *Fetcher) Latest(ctx context.Context, path string) (string, time.Time, e
 }
 
 // Stat resolves query (a semantic version, a branch, tag or commit) for
-// path through the proxy's <path>/@v/<query>.info, caches the .info under
-// the version it resolves to, as the go command does, and returns that
-// version and its time. A canonical version already in the cache costs no
-// request.
+// path through the proxy's <path>/@v/<query>.info (or, with
+// Config.DirectQueries, the go command for what only version control
+// has), caches the .info under the version it resolves to, as the go
+// command does, and returns that version and its time. A canonical
+// version already in the cache costs no request.
 func (f *Fetcher) Stat(ctx context.Context, path, query string) (string, time.Time, error) {
 	mod := module.Version{Path: path, Version: query}
 	if module.CanonicalVersion(query) == query && module.Check(path, query) == nil {
 		info, cached, err := f.Info(ctx, mod)
+		if err != nil && f.directQuery(path, err) {
+			info, err = f.resolveDirect(ctx, path, query)
+			cached = true
+		}
 		if err != nil {
 			return "", time.Time{}, err
 		}
@@ -162,6 +174,9 @@ func (f *Fetcher) statURL(ctx context.Context, path, query, rel string) (*modcac
 			}
 			return nil
 		}, false)
+		if err != nil && f.directQuery(path, err) {
+			return f.resolveDirect(ctx, path, query)
+		}
 		if err != nil {
 			return nil, err
 		}
@@ -184,4 +199,52 @@ func (f *Fetcher) QueryOrigin(path, query string) *modcache.Origin {
 		return info.Origin
 	}
 	return nil
+}
+
+// directQuery reports whether err, a proxy list's answer for path, is to
+// be asked of the go command instead (Config.DirectQueries).
+func (f *Fetcher) directQuery(path string, err error) bool {
+	var vcs *proxy.NeedVCSError
+	return f.cfg.DirectQueries && f.vcs(path) && errors.As(err, &vcs)
+}
+
+// resolveDirect resolves path@query at its repository with the go command
+// (which checks the go.mod against the hashes known for path and writes
+// the .info and .mod to the cache) and returns the resolved version's
+// .info, written to the cache if the go command did not.
+func (f *Fetcher) resolveDirect(ctx context.Context, path, query string) (*modcache.Info, error) {
+	var keys []module.Version
+	if s := f.cfg.Verifier.Sums; s != nil {
+		vs := s.VersionsOf(path)
+		if module.CanonicalVersion(query) == query && !slices.Contains(vs, query) {
+			vs = append(vs, query) // the shared record may know it
+		}
+		for _, v := range vs {
+			m := module.Version{Path: path, Version: v}
+			keys = append(keys, m, verify.GoModKey(m))
+		}
+	}
+	sums, err := f.expectedSums(ctx, keys...)
+	if err != nil {
+		return nil, err
+	}
+	l, err := f.cfg.GoCommand.Resolve(ctx, path, query, sums)
+	if err != nil {
+		return nil, err
+	}
+	mod := module.Version{Path: path, Version: l.Version}
+	if info, _, err := f.cfg.Cache.ReadInfo(mod); err == nil {
+		return info, nil
+	}
+	info := &modcache.Info{Version: l.Version, Time: l.Time}
+	if len(l.Origin) > 0 {
+		o := new(modcache.Origin)
+		if json.Unmarshal(l.Origin, o) == nil {
+			info.Origin = o
+		}
+	}
+	if _, err := f.cfg.Cache.WriteInfo(mod, info); err != nil {
+		return nil, module.VersionError(mod, err)
+	}
+	return info, nil
 }

@@ -8,9 +8,13 @@
 // whose go.sum holds what the project's go.sum knows about that module, so
 // it verifies the bytes against go.sum (and the checksum database) before
 // anything lands, with the user's environment (GOINSECURE, GOPRIVATE,
-// GOAUTH, GOFLAGS...). Runs are retried on network errors under a retry
-// policy and each is bounded by a timeout. Everything the go command says
-// is untrusted text: callers print it escaped.
+// GOAUTH, GOFLAGS...). A server that answers the whole GOPROXY protocol
+// for such modules also asks it for version lists (`go list -m -versions`)
+// and queries (`go list -m -json path@query`), in the same scratch way.
+// Runs are retried on network errors under a retry policy, each is
+// bounded by a timeout, and each may wait for its turn (Runner.Enter).
+// Everything the go command says is untrusted text: callers print it
+// escaped.
 package gocmd
 
 import (
@@ -55,6 +59,11 @@ type Runner struct {
 	// such runs have no scratch module and run in ReuseDir (the user's
 	// directory, outside any module).
 	Reuse, ReuseDir string
+	// Enter, if not nil, is called before each run of the go command for
+	// a module path, with the path's first element (the host its go-get
+	// page is asked of); the run goes when it returns and calls leave
+	// when it is over. A server bounds its upstream work with it.
+	Enter func(ctx context.Context, host string) (leave func(), err error)
 }
 
 // NotFoundError reports that the go command was needed and could not be
@@ -141,6 +150,11 @@ func (d *Runner) Query(ctx context.Context, path, query string, sums []string) (
 }
 
 func (d *Runner) run(ctx context.Context, goBin string, mod module.Version, sums []string) (*Result, error) {
+	leave, err := d.enter(ctx, mod.Path)
+	if err != nil {
+		return nil, err
+	}
+	defer leave()
 	timeout := d.Timeout
 	if timeout <= 0 {
 		timeout = 10 * time.Minute
@@ -271,6 +285,11 @@ func (d *Runner) GoMod(ctx context.Context, mod module.Version, sums []string) e
 }
 
 func (d *Runner) runGoMod(ctx context.Context, goBin string, mod module.Version, sums []string) error {
+	leave, err := d.enter(ctx, mod.Path)
+	if err != nil {
+		return err
+	}
+	defer leave()
 	timeout := d.Timeout
 	if timeout <= 0 {
 		timeout = 10 * time.Minute

@@ -60,3 +60,47 @@ func TestClassifyGoReport(t *testing.T) {
 		}
 	}
 }
+
+func TestErrorKinds(t *testing.T) {
+	tests := []struct {
+		msg                string
+		notFound, mismatch bool
+	}{
+		{"corp.example/a@v9.0.0: invalid version: unknown revision v9.0.0", true, false},
+		{`module corp.example: unrecognized import path "corp.example": reading http://corp.example?go-get=1: 404 Not Found`, true, false},
+		{"corp.example/a@v1.0.0: verifying corp.example/a@v1.0.0: checksum mismatch", false, true},
+		{"corp.example/a: git ls-remote: fatal: could not read Username: terminal prompts disabled", false, false},
+	}
+	for _, tt := range tests {
+		e := &Error{Msg: tt.msg}
+		if e.NotFound() != tt.notFound || e.ChecksumMismatch() != tt.mismatch {
+			t.Errorf("%q: NotFound %v, ChecksumMismatch %v; want %v, %v", tt.msg, e.NotFound(), e.ChecksumMismatch(), tt.notFound, tt.mismatch)
+		}
+	}
+}
+
+// TestEnter: every run waits for its turn, named by the module path's
+// host, and gives it back when it is over, failed or not.
+func TestEnter(t *testing.T) {
+	var hosts []string
+	held := 0
+	d := &Runner{
+		GoBin: t.TempDir() + "/no-go", // every run fails at once
+		Enter: func(ctx context.Context, host string) (func(), error) {
+			hosts = append(hosts, host)
+			held++
+			return func() { held-- }, nil
+		},
+	}
+	ctx := context.Background()
+	d.Versions(ctx, "corp.example/a")
+	d.Resolve(ctx, "git.corp.example/b", "latest", nil)
+	d.Download(ctx, module.Version{Path: "corp.example/c", Version: "v1.0.0"}, nil)
+	d.GoMod(ctx, module.Version{Path: "corp.example/d", Version: "v1.0.0"}, nil)
+	if want := []string{"corp.example", "git.corp.example", "corp.example", "corp.example"}; !slices.Equal(hosts, want) {
+		t.Errorf("Enter called for %q; want %q", hosts, want)
+	}
+	if held != 0 {
+		t.Errorf("%d turns not given back", held)
+	}
+}

@@ -64,6 +64,24 @@ type Config struct {
 	// Running is the toolchain the run stands in for: a module whose go
 	// line is newer fails, or makes the run end in Report.Switch.
 	Running toolchain.Running
+	// Admit, if not nil, is asked about each module version the run would
+	// download whole, before anything of it is fetched: an error fails
+	// that module with it (the CLI's supply-chain policy), and nothing of
+	// the version is fetched or written.
+	Admit func(ctx context.Context, mod module.Version) error
+	// Versions answers the version queries among the arguments
+	// (path@latest, @upgrade, @v1.2, ...); nil: Fetcher. The CLI's policy
+	// gives one whose version lists leave out the versions it denies, as
+	// serve's lists do.
+	Versions resolver.VersionSource
+}
+
+// versions is the source the run's queries are answered from.
+func (cfg *Config) versions() resolver.VersionSource {
+	if cfg.Versions != nil {
+		return cfg.Versions
+	}
+	return cfg.Fetcher
 }
 
 // Run is one run, prepared: its plan is made and its notes are known.
@@ -187,7 +205,7 @@ func (r *Run) Download(ctx context.Context) *Report {
 	if plan.Wait {
 		resolved, _ = graph.wait()
 	}
-	plan.ResolveQueries(ctx, cfg.Fetcher, resolved, cfg.Jobs)
+	plan.ResolveQueries(ctx, cfg.versions(), resolved, cfg.Jobs)
 
 	var (
 		first     = make([]*download.Module, len(plan.Targets))
@@ -222,7 +240,7 @@ func (r *Run) Download(ctx context.Context) *Report {
 			}
 		}
 		pool.Go(func() {
-			m := fetchTarget(ctx, cfg.Fetcher, t, keep)
+			m := fetchTarget(ctx, cfg.Fetcher, t, keep, cfg.Admit)
 			checkGoLine(cfg.Running, m)
 			if m != nil && stopsRun(m.Err()) {
 				mu.Lock()
@@ -408,7 +426,7 @@ func (r *Run) Resolve(ctx context.Context) *Resolution {
 	if plan.Wait {
 		resolved = g
 	}
-	plan.ResolveQueries(ctx, cfg.Fetcher, resolved, cfg.Jobs)
+	plan.ResolveQueries(ctx, cfg.versions(), resolved, cfg.Jobs)
 	seen := map[module.Version]bool{}
 	for _, t := range plan.Targets {
 		mod := module.Version{Path: t.Path, Version: t.Version}
@@ -457,12 +475,20 @@ func countDownloads(targets []resolver.Target) int {
 }
 
 // fetchTarget downloads one target; keep, if not nil, gates the commit (see
-// download.Fetcher.DownloadIf), and a target it turns down yields nil.
-func fetchTarget(ctx context.Context, f *download.Fetcher, t resolver.Target, keep func() bool) *download.Module {
+// download.Fetcher.DownloadIf), and a target it turns down yields nil;
+// admit, if not nil, is asked first (Config.Admit).
+func fetchTarget(ctx context.Context, f *download.Fetcher, t resolver.Target, keep func() bool, admit func(context.Context, module.Version) error) *download.Module {
 	if t.Err != nil {
 		return download.Failed(module.Version{Path: t.Path, Version: t.Version}, t.Err)
 	}
 	mod := module.Version{Path: t.Path, Version: t.Version}
+	if admit != nil {
+		if err := admit(ctx, mod); err != nil {
+			m := download.Failed(mod, err)
+			m.Query = t.Query
+			return m
+		}
+	}
 	var origin *modcache.Origin
 	if t.Query != "" {
 		// A query the go command resolved at the repository: its report

@@ -40,13 +40,14 @@
 // added only relative to tree heads someone observed at known times.
 //
 // So the package does not pick the time itself: the caller passes a
-// TimeFunc, and this is what each caller should trust. The CLI, which has
-// no history, is to use the .info Time from its configured proxy: it holds back
-// the releases whose commit is recent (the common case of a compromised
+// TimeFunc, and this is what each caller trusts. The CLI, which has no
+// history, uses the .info Time (from the module cache, else its GOPROXY
+// list, asked for before the decision and not cached): it holds back the
+// releases whose commit is recent (the common case of a compromised
 // release built from a fresh commit) and cannot see through a backdated
-// commit. serve is to count from the later of the .info Time and the time
+// commit. serve counts from the later of the .info Time and the time
 // serve itself first saw the version in an upstream list (Seen keeps that
-// record; docs/policy.md sketches the wiring): a version first seen
+// record; docs/policy.md shows the wiring): a version first seen
 // today is held for the full cooldown whatever its commit says. Versions
 // that were already there the first time serve listed a module have no
 // first-seen time of their own and fall back to the .info Time; that

@@ -93,7 +93,8 @@ type vulnRule struct {
 func (p *Policy) Current() *Policy { return p }
 
 // VulnDB is the vulnerability database the file names with a vulndb line,
-// or "".
+// or "": a relative directory or zip is taken relative to the file's
+// directory.
 func (p *Policy) VulnDB() string { return p.vulnDB }
 
 // ChecksVulns reports whether any vulns line asks for the vulnerability
@@ -218,6 +219,10 @@ func Parse(file string, data []byte) (*Policy, error) {
 	}
 	if err := ps.err(); err != nil {
 		return nil, err
+	}
+	if db := p.vulnDB; db != "" && file != "" && !strings.Contains(db, "://") && !filepath.IsAbs(db) {
+		// A directory or zip named in the file is where the file is.
+		p.vulnDB = filepath.Join(filepath.Dir(file), db)
 	}
 	return p, nil
 }

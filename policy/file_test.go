@@ -228,3 +228,23 @@ func TestDurationsAndDates(t *testing.T) {
 		t.Errorf("parseDate(time) = %v, %v", d, err)
 	}
 }
+
+// A vulndb line naming a directory or zip is relative to the policy
+// file's directory; URLs and absolute paths are kept as written.
+func TestParseVulnDBRelative(t *testing.T) {
+	for _, c := range []struct{ file, line, want string }{
+		{"/etc/gomodfetch/policy.txt", "vulndb mirror/vulndb.zip", filepath.FromSlash("/etc/gomodfetch/mirror/vulndb.zip")},
+		{"/etc/gomodfetch/policy.txt", "vulndb ../vulndb", filepath.FromSlash("/etc/vulndb")},
+		{"/etc/gomodfetch/policy.txt", "vulndb /srv/vulndb", "/srv/vulndb"},
+		{"/etc/gomodfetch/policy.txt", "vulndb https://vuln.example/db", "https://vuln.example/db"},
+		{"/etc/gomodfetch/policy.txt", "vulns deny", ""},
+	} {
+		p, err := Parse(c.file, []byte(c.line+"\n"))
+		if err != nil {
+			t.Fatalf("%s: %v", c.line, err)
+		}
+		if got := p.VulnDB(); got != c.want {
+			t.Errorf("%s: VulnDB() = %q, want %q", c.line, got, c.want)
+		}
+	}
+}

@@ -51,6 +51,9 @@ type Result struct {
 // Result is the last run's. Its error is one that ended the download
 // before any report (a bad argument, a failed switch).
 func (p *Project) Download(ctx context.Context, h RunHooks) (*Result, error) {
+	if err := p.openVulns(ctx); err != nil {
+		return nil, err
+	}
 	for switches := 0; ; switches++ {
 		fetcher, cache := p.fetcher(ctx, p.Sums, false, false)
 		run, err := pipeline.New(pipeline.Config{
@@ -64,6 +67,8 @@ func (p *Project) Download(ctx context.Context, h RunHooks) (*Result, error) {
 			Interrupted: h.Interrupted,
 			Running:     p.Running,
 			OnTotal:     h.OnTotal,
+			Admit:       p.gate.admit(fetcher),
+			Versions:    p.gate.versions(fetcher),
 		})
 		if err != nil {
 			return nil, err

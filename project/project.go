@@ -61,6 +61,7 @@ type Project struct {
 	loaded *resolver.Main // Main as read from disk
 	fleet  *fleet.Cache   // nil without one, and once closed
 	hooks  Hooks
+	gate   *Gate // the supply-chain policy; nil without one (policy.go)
 }
 
 // Open opens the project s describes, in env, and takes go's steps before
@@ -99,6 +100,9 @@ func open(ctx context.Context, s Settings, env *Env, h Hooks, module bool) (*Pro
 		return nil, err
 	}
 	if p.cfg, err = loadConfig(env); err != nil {
+		return nil, err
+	}
+	if p.gate, err = loadPolicy(s); err != nil {
 		return nil, err
 	}
 	if s.ModCache != "" {
@@ -240,6 +244,9 @@ func (p *Project) SumDBErr() error { return p.cfg.sumdbErr }
 // SumDBConfigDir is where go keeps the checksum database's signed tree
 // head ($GOPATH/pkg/sumdb; "" if GOPATH is unknown).
 func (p *Project) SumDBConfigDir() string { return p.cfg.sumdbConfigDir }
+
+// Fleet returns the open fleet cache (-cache-url), or nil.
+func (p *Project) Fleet() *fleet.Cache { return p.fleet }
 
 // NoProxy reports whether path is kept away from every proxy (GONOPROXY,
 // default GOPRIVATE).

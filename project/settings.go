@@ -62,6 +62,10 @@ type Settings struct {
 
 	// Fleet is the fleet cache.
 	Fleet FleetSettings
+
+	// Policy is the supply-chain policy file (-policy, docs/policy.md);
+	// "" for none. VulnDB overrides its vulndb line (-vulndb).
+	Policy, VulnDB string
 }
 
 // FleetSettings are the fleet cache's settings (package fleet).

@@ -523,6 +523,14 @@ type Gate interface {
 	Enter(ctx context.Context) (leave func(), err error)
 }
 
+// Acquire waits for the Gate and a PerHost slot for host as a request to
+// host would, and returns the function that gives both back (once): for
+// upstream work that is not one of this Client's requests (a run of the go
+// command that reaches host), so that it is bounded with them.
+func (c *Client) Acquire(ctx context.Context, host string) (func(), error) {
+	return c.acquire(ctx, host)
+}
+
 // acquire waits for the Gate, then for a free request slot for host (see
 // PerHost and Gate), and returns the function that gives both back (once).
 func (c *Client) acquire(ctx context.Context, host string) (func(), error) {

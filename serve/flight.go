@@ -238,6 +238,11 @@ func (s *Server) runFlight(ctx context.Context, c *flightCall, kind opKind, dead
 	case ctx.Err() == nil:
 		s.failures.add(c.key, err)
 	}
+	if err != nil && changedBytes(err) {
+		// Loud: upstream changed a version; what was served stays.
+		s.metrics.changed.Inc()
+		s.log.Error("refused: upstream has different bytes for a version whose hash is recorded; the recorded bytes stay", "op", c.key, "error", oneLine(err.Error(), 500))
+	}
 	c.cancel()
 	s.flights.mu.Lock()
 	c.val, c.err = v, err

@@ -14,6 +14,8 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"slices"
+	"sort"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -293,10 +295,11 @@ func manyRequires(n int) string {
 }
 
 // TestPrefetchBudget: one request for a go.mod that requires 300 modules
-// sets off at most -prefetch-per-client prefetches, and asking again (the
-// not-found memory expired) sets off none: the client owes those it never
-// asked for, and what was prefetched lately is skipped. Before, it cost
-// 300 upstream requests, and 300 more each time.
+// sets off at most -prefetch-per-client prefetches (the rest wait for the
+// client to ask for those), and asking again (the not-found memory
+// expired) sets off none: the client owes those it never asked for, and
+// what was prefetched lately is skipped. Before, it cost 300 upstream
+// requests, and 300 more each time.
 func TestPrefetchBudget(t *testing.T) {
 	st := newSetup(t, func(c *Config) {
 		c.Prefetch = 4
@@ -322,11 +325,59 @@ func TestPrefetchBudget(t *testing.T) {
 		st.s.Wait()
 		time.Sleep(2 * time.Millisecond) // the not-found memory expires
 	}
-	if n := deps(); n == 0 || n > 8 {
-		t.Errorf("upstream was asked %d times for requirements; want 1 to 8: %v", n, st.up.requests())
+	// go.mod files have a window of 4 × -prefetch-per-client.
+	if n := deps(); n == 0 || n > 32 {
+		t.Errorf("upstream was asked %d times for requirements; want 1 to 32: %v", n, st.up.requests())
 	}
-	if n := value(t, st.s.metrics.prefetch.WithLabelValues("skipped-client-budget")); n < 1 {
-		t.Errorf("skipped-client-budget = %v; want it counted", n)
+	if n := value(t, st.s.metrics.prefetch.WithLabelValues("deferred")); n != 300-32 {
+		t.Errorf("deferred = %v; want the %d beyond the go.mod window", n, 300-32)
+	}
+}
+
+// TestPrefetchWindow: prefetching runs -prefetch-per-client requests
+// ahead of a client, not -prefetch-per-client requests in all. A client
+// that reads a go.mod requiring 40 modules and then asks for them in
+// order finds each of the first 16+k prefetched once it has asked for k
+// (the window of go.mod files is 4 × -prefetch-per-client).
+// Before, the 5th and later were never prefetched: a go command reads a
+// whole graph before it asks for the first zip, so most of a real
+// project's zips were fetched only when it asked.
+func TestPrefetchWindow(t *testing.T) {
+	st := newSetup(t, func(c *Config) {
+		c.Prefetch = 2
+		c.PrefetchPerClient = 4
+	})
+	st.up.gomod = manyRequires(40)
+	hashUpstreamGoMod(t, st)
+	asked := func() map[string]int {
+		n := map[string]int{}
+		for _, r := range st.up.requests() {
+			if p, ok := strings.CutPrefix(r, "/example.com/"); ok && strings.HasPrefix(p, "dep") {
+				n[strings.SplitN(p, "/", 2)[0]]++
+			}
+		}
+		return n
+	}
+	if code, body := fetchURL(context.Background(), http.DefaultClient, st.srv.URL+"/example.com/m/@v/v1.0.0.mod"); code != 200 {
+		t.Fatalf(".mod = %d %q", code, body)
+	}
+	st.s.Wait()
+	if n := len(asked()); n != 16 {
+		t.Fatalf("before the client asked for any requirement, upstream was asked for %d of them; want 16: %v", n, st.up.requests())
+	}
+	for k := range 10 {
+		// Not found upstream (and remembered): each answers 404.
+		fetchURL(context.Background(), http.DefaultClient, fmt.Sprintf("%s/example.com/dep%d/@v/v1.0.0.mod", st.srv.URL, k))
+		st.s.Wait()
+		got := asked()
+		if len(got) != 16+k+1 {
+			t.Fatalf("after the client asked for %d requirements, upstream was asked for %d; want %d: %v", k+1, len(got), 16+k+1, got)
+		}
+		for i := range 16 + k + 1 {
+			if got[fmt.Sprintf("dep%d", i)] != 1 {
+				t.Fatalf("after %d asked: dep%d asked upstream %d times; want once (prefetched in order): %v", k+1, i, got[fmt.Sprintf("dep%d", i)], got)
+			}
+		}
 	}
 }
 
@@ -783,5 +834,81 @@ func TestUpstream4xx(t *testing.T) {
 		if tc.upstream == 429 && resp.Header.Get("Retry-After") == "" {
 			t.Errorf("upstream 429: no Retry-After")
 		}
+	}
+}
+
+// TestPrefetchBuildList: a client that reads an unpruned graph (two
+// versions of a path read unpredicted) gets, when its download starts,
+// the zips of the highest version of each path it read, in path order,
+// within its window; a client whose reads look pruned gets none. Going
+// past a path (asking for a later one's zip) forgives what it owed before
+// it. Before, an unpruned project's zips of modules read only for the
+// graph were never prefetched (hugo: 222 of 275 waited for upstream).
+func TestPrefetchBuildList(t *testing.T) {
+	st := newSetup(t, func(c *Config) {
+		c.Prefetch = 2
+		c.PrefetchPerClient = 3
+	})
+	zips := func() []string {
+		// The zips prefetched (started or queued): what upstream sees
+		// stops at the .info these modules do not have.
+		var got []string
+		st.s.prefetcher.recent.each(func(key string, _ struct{}, _ time.Time) {
+			if m, ok := zipKeyModule(key); ok {
+				got = append(got, strings.TrimPrefix(m.String(), "example.com/"))
+			}
+		})
+		sort.Strings(got)
+		return got
+	}
+	v := func(p, v string) module.Version { return module.Version{Path: "example.com/" + p, Version: v} }
+	p := st.s.prefetcher
+	// Looks pruned: one version of each path read unpredicted.
+	p.noteRead("pruned", v("a", "v1.0.0"), false)
+	p.noteRead("pruned", v("b", "v1.0.0"), true)
+	p.noteRead("pruned", v("b", "v1.1.0"), true)
+	st.s.downloadStarted("pruned")
+	st.s.Wait()
+	if got := zips(); len(got) != 0 {
+		t.Fatalf("a client whose graph looks pruned: zips prefetched %v; want none", got)
+	}
+
+	p.noteRead("c", v("a", "v1.0.0"), false)
+	p.noteRead("c", v("a", "v1.1.0"), false)
+	p.noteRead("c", v("b", "v1.2.0"), true)
+	p.noteRead("c", v("b", "v1.1.0"), true)
+	for _, n := range []string{"c", "d", "e", "f", "g"} {
+		p.noteRead("c", v(n, "v0.1.0"), true)
+	}
+	st.s.downloadStarted("c")
+	st.s.Wait()
+	if got, want := zips(), []string{"a@v1.1.0", "b@v1.2.0", "c@v0.1.0"}; !slices.Equal(got, want) {
+		t.Fatalf("when the download started, zips prefetched %v; want the first 3 of the build list %v", got, want)
+	}
+	// Every .info of the build list at once, outside the window: the
+	// go command asks for them all before the first zip.
+	var infos []string
+	for _, r := range st.up.requests() {
+		if p, ok := strings.CutSuffix(strings.TrimPrefix(r, "/example.com/"), ".info"); ok {
+			infos = append(infos, strings.Replace(p, "/@v/", "@", 1))
+		}
+	}
+	sort.Strings(infos)
+	if want := []string{"a@v1.1.0", "b@v1.2.0", "c@v0.1.0", "d@v0.1.0", "e@v0.1.0", "f@v0.1.0", "g@v0.1.0"}; !slices.Equal(slices.Compact(infos), want) {
+		t.Fatalf("when the download started, .info files asked upstream: %v; want the build list's %v", infos, want)
+	}
+	// The client asks for f's zip: it went past a, b, c, d and e. Three
+	// places free up; f is its own fetch (not made here), so d, e and g
+	// are prefetched.
+	st.s.asked("c", "zip "+v("f", "v0.1.0").String())
+	st.s.Wait()
+	if got, want := zips(), []string{"a@v1.1.0", "b@v1.2.0", "c@v0.1.0", "d@v0.1.0", "e@v0.1.0", "g@v0.1.0"}; !slices.Equal(got, want) {
+		t.Fatalf("after the client went past c: zips prefetched %v; want %v", got, want)
+	}
+	// Nothing new read: asking again sets nothing off.
+	st.s.downloadStarted("c")
+	st.s.Wait()
+	if n := len(zips()); n != 6 {
+		t.Errorf("a second start with nothing new read: %d zips; want 6", n)
 	}
 }

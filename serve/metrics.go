@@ -34,6 +34,7 @@ type metrics struct {
 	connsRefused       *prometheus.CounterVec   // reason
 	connsEvicted       *prometheus.CounterVec   // reason
 	damaged            *prometheus.CounterVec   // what
+	changed            prometheus.Counter       // versions refused for bytes that differ from their recorded hash
 }
 
 func newMetrics(reg *prometheus.Registry, f *download.Fetcher) *metrics {
@@ -55,11 +56,14 @@ func newMetrics(reg *prometheus.Registry, f *download.Fetcher) *metrics {
 			Name: "gomodfetch_serve_stale_total", Help: "Answers served stale from the cache because upstream failed.",
 		}, []string{"what"}),
 		prefetch: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "gomodfetch_serve_prefetch_total", Help: "Background prefetches started, queued for a free slot, or skipped: skipped-recent (prefetched lately), skipped-client-budget (-prefetch-per-client), skipped-queue-full.",
+			Name: "gomodfetch_serve_prefetch_total", Help: "Background prefetches started, queued for a free slot, or skipped: skipped-recent (prefetched lately), deferred (the client owes -prefetch-per-client; started when it settles one), skipped-client-budget (too many deferred), skipped-queue-full.",
 		}, []string{"result"}),
 		events: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "gomodfetch_upstream_events_total", Help: "Upstream retries, failed requests (after retries) and demotions, per proxy.",
 		}, []string{"proxy", "event"}),
+		changed: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "gomodfetch_serve_changed_refused_total", Help: "Upstream answers refused because their bytes differ from a hash recorded for that version (the checksum database's, or the first served of a private version): a moved tag, a rebuilt zip, tampering.",
+		}),
 		damaged: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "gomodfetch_serve_damaged_total", Help: "Cache files not served: not a regular file (a symlink, a special file), or a zip whose bytes do not match its recorded hash.",
 		}, []string{"what"}),
@@ -98,7 +102,7 @@ func newMetrics(reg *prometheus.Registry, f *download.Fetcher) *metrics {
 	m.connsEvicted = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "gomodfetch_serve_connections_evicted_total", Help: "Idle kept-alive connections closed to make room for a new one, by the bound that was reached.",
 	}, []string{"reason"})
-	reg.MustRegister(m.limited, m.abandoned, m.flights, m.rememberedFailures, m.rememberedAbsent, m.authRefused, m.policy, m.gateWaits, m.conns, m.connsRefused, m.connsEvicted)
+	reg.MustRegister(m.changed, m.limited, m.abandoned, m.flights, m.rememberedFailures, m.rememberedAbsent, m.authRefused, m.policy, m.gateWaits, m.conns, m.connsRefused, m.connsEvicted)
 	reg.MustRegister(m.requests, m.cache, m.bytes, m.latency, m.stale, m.prefetch, m.events, m.damaged,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	if f != nil {

@@ -102,8 +102,11 @@ func (s *Server) serveModule(w *recorder, r *http.Request, q moduleRequest) {
 		w.fail(http.StatusNotFound, "not found: "+q.path+" is private here (GONOPROXY/GOPRIVATE); fetch it directly")
 		return
 	}
-	if q.kind == "mod" || q.kind == "zip" {
-		s.prefetcher.asked(client(r).client, q.kind+" "+q.mod().String())
+	if q.kind == "info" || q.kind == "zip" {
+		s.downloadStarted(client(r).client)
+	}
+	if q.kind == "mod" || q.kind == "zip" || q.kind == "info" {
+		s.asked(client(r).client, q.kind+" "+q.mod().String())
 	}
 	if h := moduleHandlers[q.kind]; h != nil {
 		h(s, w, r, q)

@@ -2,6 +2,8 @@ package serve
 
 import (
 	"context"
+	"os"
+	"strings"
 	"sync"
 	"time"
 
@@ -32,10 +34,16 @@ import (
 //
 //   - a prefetch is owed by the client it was made for until that client
 //     asks for it (or recentTTL passes); a client owing
-//     Config.PrefetchPerClient prefetches gets no more. A client that asks
-//     for what was fetched ahead of it keeps its prefetches coming; one
-//     that never does costs upstream at most that many requests more than
-//     it asked for itself, however many requests it makes;
+//     Config.PrefetchPerClient prefetches gets no more for now: the next
+//     ones wait, in the order they were predicted (at most maxDeferred
+//     per client), and each time the client asks for one it owed, the
+//     first waiting one starts. So prefetching runs at most that many
+//     requests ahead of a client: a go command reads its whole graph
+//     (hundreds of go.mod files, each predicting a zip) before it asks
+//     for the first zip, then asks for them in the same order, and finds
+//     each one fetched. A client that never asks for what was fetched
+//     ahead of it costs upstream at most PrefetchPerClient requests more
+//     than it asked for itself, however many requests it makes;
 //   - what was prefetched in the last recentTTL (fetched, failed or not
 //     found) is not prefetched again, for anyone;
 //   - at most Config.Prefetch prefetches run at once, and their upstream
@@ -55,10 +63,14 @@ type prefetcher struct {
 	pendingZips []prefetchTask                  // then zips, each in the order asked
 	owed        map[string]map[string]time.Time // client → prefetch key → when it is forgiven
 	owedAll     int
-	recent      memory[struct{}] // keys prefetched lately
-	predicted   memory[struct{}] // client + " " + "mod <path>@<version>": go.mod files a client will read for its graph
-	walks       []walk           // waiting for the walker (queueWalk)
-	walking     bool             // the walker runs
+	recent      memory[struct{}]          // keys prefetched lately
+	predicted   memory[struct{}]          // client + " " + "mod <path>@<version>": go.mod files a client will read for its graph
+	askedFor    memory[struct{}]          // client + " " + key: what a client asked for itself (a waiting prefetch of it is dropped)
+	deferred    map[string][]deferredTask // client → prefetches waiting for it to settle one it owes
+	graphs      map[string]*clientGraph   // client → what it read for its module graph (prefetch_graph.go)
+	deferredAll int
+	walks       []walk // waiting for the walker (queueWalk)
+	walking     bool   // the walker runs
 
 	wg sync.WaitGroup
 }
@@ -66,6 +78,22 @@ type prefetcher struct {
 type prefetchTask struct {
 	run func(ctx context.Context)
 }
+
+// deferredTask is a prefetch made for a client that owed too many; it
+// starts when the client settles one (asked), unless it expired.
+type deferredTask struct {
+	key     string
+	isMod   bool
+	fn      func(ctx context.Context)
+	expires time.Time
+}
+
+// maxDeferred bounds the prefetches waiting for one client to settle
+// what it owes; maxDeferredAll bounds them for all clients.
+const (
+	maxDeferred    = 4096
+	maxDeferredAll = 100000
+)
 
 // maxPending bounds the prefetches waiting for a slot, in all.
 const maxPending = 4096
@@ -85,8 +113,11 @@ func newPrefetcher(slots, perClient int) *prefetcher {
 		slots:     make(chan struct{}, max(slots, 0)),
 		perClient: perClient,
 		owed:      map[string]map[string]time.Time{},
+		deferred:  map[string][]deferredTask{},
+		graphs:    map[string]*clientGraph{},
 		recent:    memory[struct{}]{ttl: recentTTL, max: 100000},
 		predicted: memory[struct{}]{ttl: recentTTL, max: 100000},
+		askedFor:  memory[struct{}]{ttl: recentTTL, max: 100000},
 	}
 }
 
@@ -118,9 +149,18 @@ func (s *Server) prefetchFor(client string, mod module.Version, gomod []byte) {
 	if cap(s.prefetcher.slots) == 0 {
 		return
 	}
-	if _, graphOnly := s.prefetcher.predicted.get(client + " mod " + mod.String()); !graphOnly {
-		if _, _, ok := s.cfg.Cache.ZipHash(mod); !ok {
-			s.spawn(client, "zip "+mod.String(), false, func(ctx context.Context) { s.ensureZip(ctx, requester{prefetch: true}, mod) })
+	_, graphOnly := s.prefetcher.predicted.get(client + " mod " + mod.String())
+	s.prefetcher.noteRead(client, mod, graphOnly)
+	if !graphOnly {
+		s.spawnInfo(client, mod)
+		// A zip found in the cache counts as prefetched lately: a warm
+		// server's .mod answers read no .ziphash.
+		if key := "zip " + mod.String(); !s.prefetcher.recentlyDone(key) {
+			if _, _, ok := s.cfg.Cache.ZipHash(mod); ok {
+				s.prefetcher.recent.add(key, struct{}{})
+			} else {
+				s.spawn(client, key, false, func(ctx context.Context) { s.ensureZip(ctx, requester{prefetch: true}, mod) })
+			}
 		}
 	}
 	s.queueWalk(client, gomod)
@@ -228,14 +268,33 @@ func (s *Server) spawn(client, key string, isMod bool, fn func(ctx context.Conte
 	p := s.prefetcher
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	return s.spawnLocked(client, key, isMod, fn)
+}
+
+// spawnLocked is spawn with p.mu held.
+func (s *Server) spawnLocked(client, key string, isMod bool, fn func(ctx context.Context)) bool {
+	p := s.prefetcher
 	owed := p.owedBy(client)
 	switch {
+	case p.askedAlready(client, key):
+		s.metrics.prefetch.WithLabelValues("skipped-asked").Inc()
+		return true
 	case p.recentlyDone(key):
 		s.metrics.prefetch.WithLabelValues("skipped-recent").Inc()
 		return true
-	case len(owed) >= p.perClient:
+	case countOwed(owed, isMod) >= p.window(isMod):
+		if p.deferredAll >= maxDeferredAll {
+			p.sweepDeferred()
+		}
+		dk := deferKey(client, isMod)
+		if len(p.deferred[dk]) < maxDeferred && p.deferredAll < maxDeferredAll {
+			p.deferred[dk] = append(p.deferred[dk], deferredTask{key, isMod, fn, time.Now().Add(recentTTL)})
+			p.deferredAll++
+			s.metrics.prefetch.WithLabelValues("deferred").Inc()
+			return true
+		}
 		s.metrics.prefetch.WithLabelValues("skipped-client-budget").Inc()
-		s.limits.note("prefetch-per-client", "a client owes -prefetch-per-client prefetches it has not asked for; no more are made for it", client)
+		s.limits.note("prefetch-per-client", "a client owes -prefetch-per-client prefetches it has not asked for, and more wait; no more are made for it", client)
 		return false
 	case len(p.pendingMods)+len(p.pendingZips) >= maxPending || p.owedAll >= maxOwed:
 		s.metrics.prefetch.WithLabelValues("skipped-queue-full").Inc()
@@ -266,6 +325,61 @@ func (s *Server) spawn(client, key string, isMod bool, fn func(ctx context.Conte
 	return true
 }
 
+// infoCached reports whether mod's .info is in the cache.
+func (s *Server) infoCached(mod module.Version) bool {
+	file, err := s.cfg.Cache.File(mod, "info")
+	if err != nil {
+		return false
+	}
+	_, err = os.Lstat(file)
+	return err == nil
+}
+
+// spawnInfo prefetches mod's .info for client unless it is cached. A go
+// command asks for the .info of every module it downloads before the
+// first zip (modload.ListModules), one after another: each one not yet
+// here costs it a round trip to upstream. A .info is a few dozen bytes
+// and one is made for each go.mod the client read itself, so these are
+// not owed and take no place in its window; they go before any zip.
+func (s *Server) spawnInfo(client string, mod module.Version) {
+	key := "info " + mod.String()
+	if s.prefetcher.recentlyDone(key) {
+		return
+	}
+	if s.infoCached(mod) {
+		s.prefetcher.recent.add(key, struct{}{})
+		return
+	}
+	p := s.prefetcher
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	s.spawnInfoLocked(client, mod)
+}
+
+// spawnInfoLocked is spawnInfo, without the cache check, with p.mu held.
+func (s *Server) spawnInfoLocked(client string, mod module.Version) {
+	p := s.prefetcher
+	key := "info " + mod.String()
+	switch {
+	case p.askedAlready(client, key), p.recentlyDone(key):
+		return
+	case len(p.pendingMods)+len(p.pendingZips) >= maxPending:
+		s.metrics.prefetch.WithLabelValues("skipped-queue-full").Inc()
+		return
+	}
+	p.recent.add(key, struct{}{})
+	p.wg.Add(1)
+	t := prefetchTask{run: func(ctx context.Context) { s.ensureInfo(ctx, requester{prefetch: true}, mod) }}
+	select {
+	case p.slots <- struct{}{}:
+		go s.runPrefetch(t)
+		return
+	default:
+	}
+	s.metrics.prefetch.WithLabelValues("queued").Inc()
+	p.pendingMods = append(p.pendingMods, t)
+}
+
 // owedBy returns what client owes, without what is forgiven by now. The
 // caller holds p.mu.
 func (p *prefetcher) owedBy(client string) map[string]time.Time {
@@ -284,19 +398,108 @@ func (p *prefetcher) owedBy(client string) map[string]time.Time {
 	return owed
 }
 
-// asked settles what client owed for key: it asked for it.
-func (p *prefetcher) asked(client, key string) {
+// sweepDeferred drops the deferred prefetches that expired (each
+// client's oldest come first). The caller holds p.mu.
+func (p *prefetcher) sweepDeferred() {
+	now := time.Now()
+	for client, q := range p.deferred {
+		n := 0
+		for n < len(q) && now.After(q[n].expires) {
+			n++
+		}
+		if n == len(q) {
+			delete(p.deferred, client)
+		} else if n > 0 {
+			p.deferred[client] = append([]deferredTask(nil), q[n:]...)
+		}
+		p.deferredAll -= n
+	}
+}
+
+// window is how many prefetches of a kind a client may owe: go.mod files
+// (small, and a client reading an unpruned graph asks for hundreds of them
+// in a row) have a window four times the rest's.
+func (p *prefetcher) window(isMod bool) int {
+	if isMod {
+		return 4 * p.perClient
+	}
+	return p.perClient
+}
+
+// countOwed counts the go.mod prefetches in owed, or the others.
+func countOwed(owed map[string]time.Time, isMod bool) int {
+	n := 0
+	for k := range owed {
+		if strings.HasPrefix(k, "mod ") == isMod {
+			n++
+		}
+	}
+	return n
+}
+
+// deferKey is the key of p.deferred for client's prefetches of a kind.
+func deferKey(client string, isMod bool) string {
+	if isMod {
+		return client + "\x00mod"
+	}
+	return client + "\x00other"
+}
+
+// asked settles what client owed for key: it asked for it. Its deferred
+// prefetches still due then start, as far as its windows allow.
+func (s *Server) asked(client, key string) {
+	p := s.prefetcher
+	p.askedFor.add(client+" "+key, struct{}{})
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	settled := 0
+	if m, ok := zipKeyModule(key); ok {
+		settled += p.passed(client, m.Path)
+	}
 	owed := p.owed[client]
-	if _, ok := owed[key]; !ok {
-		return
+	if _, ok := owed[key]; ok {
+		delete(owed, key)
+		p.owedAll--
+		settled++
+		if len(owed) == 0 {
+			delete(p.owed, client)
+		}
 	}
-	delete(owed, key)
-	p.owedAll--
-	if len(owed) == 0 {
-		delete(p.owed, client)
+	if settled > 0 {
+		s.startDeferred(client, true)
+		s.startDeferred(client, false)
 	}
+}
+
+// startDeferred starts client's deferred prefetches of a kind, first
+// first, while its window has room. The caller holds p.mu.
+func (s *Server) startDeferred(client string, isMod bool) {
+	p := s.prefetcher
+	dk := deferKey(client, isMod)
+	now := time.Now()
+	room := p.window(isMod) - countOwed(p.owedBy(client), isMod)
+	for q := p.deferred[dk]; room > 0 && len(q) > 0; q = p.deferred[dk] {
+		t := q[0]
+		q[0] = deferredTask{}
+		if len(q) == 1 {
+			delete(p.deferred, dk)
+		} else {
+			p.deferred[dk] = q[1:]
+		}
+		p.deferredAll--
+		if now.After(t.expires) || p.recentlyDone(t.key) || p.askedAlready(client, t.key) {
+			continue
+		}
+		s.spawnLocked(client, t.key, t.isMod, t.fn)
+		room--
+	}
+}
+
+// askedAlready reports whether client asked for key itself lately: a
+// prefetch of it would be owed for ever.
+func (p *prefetcher) askedAlready(client, key string) bool {
+	_, ok := p.askedFor.get(client + " " + key)
+	return ok
 }
 
 func (p *prefetcher) recentlyDone(key string) bool {

@@ -60,12 +60,17 @@ type Config struct {
 	// Cache is the module cache that stores everything served.
 	Cache *modcache.Cache
 	// Fetcher fills the cache from upstream. It should be made with
-	// download.Config.ForgetAnswers and without a GoCommand (a module
-	// only version control has is answered 404).
+	// download.Config.ForgetAnswers, and with a GoCommand only for the
+	// Restricted paths (what else only version control has is answered
+	// 404).
 	Fetcher *download.Fetcher
 	// Private reports paths never asked upstream nor served (GONOPROXY,
-	// default GOPRIVATE). Nil means none.
+	// default GOPRIVATE), unless Restricted. Nil means none.
 	Private func(path string) bool
+	// NoSumDB reports paths whose names must not reach the checksum
+	// database (GONOSUMDB, default GOPRIVATE): the /sumdb/ proxy answers
+	// 404 for their lookups, as for Private ones. Nil means none.
+	NoSumDB func(path string) bool
 	// Offline serves only what the cache holds: no upstream request.
 	Offline bool
 
@@ -523,7 +528,9 @@ func (w *recorder) fail(code int, msg string) {
 // upstream did not answer in time; 502 for any other upstream failure. A
 // client that went away gets nothing, and is logged as 499.
 func (w *recorder) failErr(err error) {
-	w.detail = oneLine(err.Error(), 500)
+	// The log gets every line (the go command's report of a git failure
+	// is on its later lines), the client the first.
+	w.detail = flattenN(err.Error(), 1000)
 	var (
 		timeout *upstreamTimeout
 		he      *proxy.HTTPError
@@ -562,20 +569,37 @@ const statusClientGone = 499
 
 // flatten is s on one line (its lines joined by "; "), with anything but
 // graphic ASCII replaced, at most 300 bytes.
-func flatten(s string) string {
+func flatten(s string) string { return flattenN(s, 300) }
+
+// flattenN is flatten with at most n bytes.
+func flattenN(s string, n int) string {
 	var parts []string
 	for _, l := range strings.Split(s, "\n") {
 		if l = strings.TrimSpace(l); l != "" {
 			parts = append(parts, l)
 		}
 	}
-	return oneLine(strings.Join(parts, "; "), 300)
+	return oneLine(strings.Join(parts, "; "), n)
 }
 
 // notExist reports whether err means "no such module or version".
 func notExist(err error) bool {
-	var vcs *proxy.NeedVCSError
-	return errors.Is(err, fs.ErrNotExist) || errors.As(err, &vcs)
+	var (
+		vcs *proxy.NeedVCSError
+		nf  interface{ NotFound() bool } // the go command's report (gocmd.Error)
+	)
+	return errors.Is(err, fs.ErrNotExist) || errors.As(err, &vcs) || (errors.As(err, &nf) && nf.NotFound())
+}
+
+// changedBytes reports whether err refuses bytes that differ from a hash
+// recorded for them: the checksum database's, or the first one served of
+// a private version (a moved tag, a rebuilt zip).
+func changedBytes(err error) bool {
+	var (
+		mismatch *verify.ChecksumMismatchError
+		gocmd    interface{ ChecksumMismatch() bool } // the go command's report (gocmd.Error)
+	)
+	return errors.As(err, &mismatch) || (errors.As(err, &gocmd) && gocmd.ChecksumMismatch())
 }
 
 // oneLine is the first line of s, at most n bytes, with anything but

@@ -60,7 +60,7 @@ func (s *Server) serveSumDB(w *recorder, r *http.Request, p string) {
 			w.fail(http.StatusBadRequest, "bad lookup")
 			return
 		}
-		if s.cfg.Private(path) {
+		if s.cfg.Private(path) || (s.cfg.NoSumDB != nil && s.cfg.NoSumDB(path)) {
 			w.fail(http.StatusNotFound, "not found: "+path+" is private here; not looked up")
 			return
 		}

@@ -374,7 +374,35 @@ type Verifier struct {
 	// reports (serve's record of private modules: it would otherwise
 	// grow with every version served).
 	RecordOnly func(path string) bool
+	// Shared, if not nil, is a record of first hashes that other processes
+	// share (serve's replicas on one fleet bucket), consulted for the paths
+	// RecordOnly reports before Sums learns a hash of its own: the hash
+	// recorded there first is the only one accepted.
+	Shared SharedRecord
 }
+
+// SharedRecord is a record of the first hash accepted for each module
+// version (or go.mod key), written once, shared between processes. It is
+// safe for concurrent use.
+type SharedRecord interface {
+	// Lookup returns the hash recorded for mod, or "" if there is none.
+	Lookup(ctx context.Context, mod module.Version) (string, error)
+	// Agree records h for mod unless a hash is recorded already, and
+	// returns the hash recorded (h, or the earlier one).
+	Agree(ctx context.Context, mod module.Version, h string) (string, error)
+}
+
+// SharedRecordError is a shared record that could not be read or written:
+// the hash was checked against the local record only.
+type SharedRecordError struct {
+	Mod module.Version
+	Err error
+}
+
+func (e *SharedRecordError) Error() string {
+	return fmt.Sprintf("%s@%s: the shared record of first hashes was not consulted: %v", e.Mod.Path, e.Mod.Version, e.Err)
+}
+func (e *SharedRecordError) Unwrap() error { return e.Err }
 
 // unknownHashesWarning is the go command's text for a go.sum that names a
 // download only with hashes of algorithms it does not know.
@@ -410,6 +438,19 @@ func (v *Verifier) Check(ctx context.Context, mod module.Version, h string) erro
 		}
 	}
 	if v.Sums != nil && (v.RecordOnly == nil || v.RecordOnly(mod.Path)) {
+		if v.Shared != nil && v.RecordOnly != nil {
+			rec, err := v.Shared.Agree(ctx, mod, h)
+			switch {
+			case err != nil:
+				// The bucket is down: this process's own record still
+				// holds; the fleet's is not consulted (said, not fatal).
+				if v.Warn != nil {
+					v.Warn((&SharedRecordError{Mod: mod, Err: err}).Error())
+				}
+			case rec != h:
+				return &ChecksumMismatchError{Mod: mod, Downloaded: h, Recorded: rec, Source: "the fleet's record"}
+			}
+		}
 		prev, ok, first := v.Sums.add(mod, h)
 		if !ok {
 			return &ChecksumMismatchError{Mod: mod, Downloaded: h, Recorded: prev, Source: "this run"}
@@ -421,6 +462,24 @@ func (v *Verifier) Check(ctx context.Context, mod module.Version, h string) erro
 		}
 	}
 	return nil
+}
+
+// Expected returns the one hash mod may have, if a record says so: the
+// go.sum files' (Sums.Expected), else, for a path RecordOnly reports, the
+// shared record's. A shared record that cannot be read says nothing.
+func (v *Verifier) Expected(ctx context.Context, mod module.Version) (string, error) {
+	if v.Sums == nil {
+		return "", nil
+	}
+	h, err := v.Sums.Expected(mod)
+	if err != nil || h != "" || v.Shared == nil || v.RecordOnly == nil || !v.RecordOnly(mod.Path) {
+		return h, err
+	}
+	h, err = v.Shared.Lookup(ctx, mod)
+	if err != nil {
+		return "", nil
+	}
+	return h, nil
 }
 
 // Prefetch starts, in the background, the slow part of checking mod (a
@@ -501,6 +560,35 @@ func HashGoMod(data []byte) (string, error) {
 	return dirhash.Hash1([]string{"go.mod"}, func(string) (io.ReadCloser, error) {
 		return io.NopCloser(bytes.NewReader(data)), nil
 	})
+}
+
+// FileHashes returns the h1: hash the main file records first for each
+// module version (or go.mod key), sorted by key.
+func (s *Sums) FileHashes() []Sum {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []Sum
+	for m, hs := range s.known {
+		for _, h := range hs {
+			if strings.HasPrefix(h, "h1:") {
+				out = append(out, Sum{m, h})
+				break
+			}
+		}
+	}
+	slices.SortFunc(out, func(a, b Sum) int {
+		if c := strings.Compare(a.Mod.Path, b.Mod.Path); c != 0 {
+			return c
+		}
+		return strings.Compare(a.Mod.Version, b.Mod.Version)
+	})
+	return out
+}
+
+// Sum is a module version (or go.mod key) and its hash.
+type Sum struct {
+	Mod  module.Version
+	Hash string
 }
 
 // VersionsOf returns the versions (not /go.mod keys) of path that some

@@ -139,7 +139,8 @@ func TestActionFile(t *testing.T) {
 // a service whose module comes from a loopback proxy. actions/cache is not
 // run: the cache starts empty, as on a miss. A second run with cache: true
 // finds a damaged module directory (as a bad restore would leave it) and
-// must notice it with gomodfetch verify and fetch it again.
+// must notice it with gomodfetch verify and fetch it again, and prune a
+// version the project does not need.
 func TestActionSteps(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds gomodfetch")
@@ -249,8 +250,20 @@ func TestActionSteps(t *testing.T) {
 	if err := os.WriteFile(aGo, []byte("package a // damaged\n"), 0o666); err != nil {
 		t.Fatal(err)
 	}
+	// A version the project does not need, as a restore key's older
+	// cache would hold: the prune before the save removes it.
+	junk := filepath.Join(modCache, "example.com", "old@v0.9.0")
+	if err := os.MkdirAll(junk, 0o777); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(junk, "old.go"), []byte("package old\n"), 0o444); err != nil {
+		t.Fatal(err)
+	}
 	inputs["cache"] = "true"
 	log := run(inputs)
+	if _, err := os.Stat(junk); err == nil || !strings.Contains(log, "gomodfetch: removed 1 version of 1 module") {
+		t.Errorf("the cache was not pruned (%s: %v):\n%s", junk, err, log)
+	}
 	if !strings.Contains(log, "::warning title=gomodfetch::the restored module cache failed gomodfetch verify") {
 		t.Errorf("a damaged cache was not reported:\n%s", log)
 	}

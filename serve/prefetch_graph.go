@@ -1,0 +1,192 @@
+package serve
+
+import (
+	"context"
+	"sort"
+	"strings"
+	"time"
+
+	"golang.org/x/mod/module"
+	"golang.org/x/mod/semver"
+)
+
+// The zips of an unpruned main module's build list.
+//
+// A main module older than go 1.17 is unpruned: `go mod download` reads
+// the go.mod of every module version its graph reaches, then downloads the
+// zip of every module in the build list (the highest version of each path
+// it read), in the build list's order (sorted by path), two at a time. The
+// server never sees the main go.mod, but it sees the reads: a client that
+// read go.mod files of two versions of one path without either being
+// predicted (prefetch.go) reads a whole unpruned graph (a pruned main
+// module's graph reads its own requirements, one version of each, and
+// the predicted closures of unpruned ones).
+//
+// For such a client, the first .info or .zip it asks for after reading go.mod
+// files (the download has started: its graph is read) sets off the zips
+// of the highest version of each path it read, sorted by path, as
+// prefetches within its -prefetch-per-client window (spawn): the window's
+// waiting zips are put in that order too, and those of versions it will
+// not download (a higher version was read) are dropped. When it asks for
+// the zip of path P, the zips it owes for paths before P are forgiven: it
+// went past them (a replacement or exclusion in its go.mod, which the
+// server cannot see, chose another version), so they no longer hold its
+// window. What it makes the server fetch beyond what it asks for stays
+// bounded by the window; what it read is bounded by maxGraphPaths.
+
+// clientGraph is what one client read for its module graph.
+type clientGraph struct {
+	max         map[string]string // path → highest version read
+	unpredicted map[string]string // path → a version read without being predicted
+	unpruned    bool              // two versions of a path read unpredicted
+	dirty       bool              // read more since the last scan
+	expires     time.Time
+}
+
+// maxGraphPaths bounds the paths remembered for one client's graph;
+// maxGraphClients the clients whose graphs are remembered.
+const (
+	maxGraphPaths   = 10000
+	maxGraphClients = 128
+)
+
+// noteRead records that client read mod's go.mod for its graph
+// (predicted: the server foresaw it below an unpruned go.mod).
+func (p *prefetcher) noteRead(client string, mod module.Version, predicted bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	now := time.Now()
+	g := p.graphs[client]
+	if g == nil {
+		if len(p.graphs) >= maxGraphClients {
+			for c, o := range p.graphs {
+				if now.After(o.expires) {
+					delete(p.graphs, c)
+				}
+			}
+			if len(p.graphs) >= maxGraphClients {
+				return
+			}
+		}
+		g = &clientGraph{max: map[string]string{}, unpredicted: map[string]string{}}
+		p.graphs[client] = g
+	}
+	g.expires = now.Add(recentTTL)
+	if old, ok := g.max[mod.Path]; !ok && len(g.max) >= maxGraphPaths {
+		return
+	} else if !ok || semver.Compare(mod.Version, old) > 0 {
+		g.max[mod.Path] = mod.Version
+		g.dirty = true
+	}
+	if !predicted {
+		if v, ok := g.unpredicted[mod.Path]; !ok {
+			g.unpredicted[mod.Path] = mod.Version
+		} else if v != mod.Version {
+			g.unpruned = true
+		}
+	}
+}
+
+// downloadStarted is called when client asks for a .info or .zip: if it
+// reads an unpruned graph and read more since the last time, the zips of
+// its build list are set off (see above).
+func (s *Server) downloadStarted(client string) {
+	p := s.prefetcher
+	if cap(p.slots) == 0 {
+		return
+	}
+	p.mu.Lock()
+	g := p.graphs[client]
+	if g == nil || !g.unpruned || !g.dirty {
+		p.mu.Unlock()
+		return
+	}
+	g.dirty = false
+	build := make([]module.Version, 0, len(g.max))
+	for path, v := range g.max {
+		if !s.cfg.Private(path) {
+			build = append(build, module.Version{Path: path, Version: v})
+		}
+	}
+	// The waiting zips of versions that are not the highest read go.
+	dk := deferKey(client, false)
+	q := p.deferred[dk][:0]
+	for _, t := range p.deferred[dk] {
+		if m, ok := zipKeyModule(t.key); ok && g.max[m.Path] != m.Version {
+			p.deferredAll--
+			continue
+		}
+		q = append(q, t)
+	}
+	if len(q) == 0 {
+		delete(p.deferred, dk)
+	} else {
+		p.deferred[dk] = q
+	}
+	p.mu.Unlock()
+
+	sort.Slice(build, func(i, j int) bool { return build[i].Path < build[j].Path })
+	var want, wantInfo []module.Version
+	for _, m := range build {
+		if _, _, ok := s.cfg.Cache.ZipHash(m); !ok {
+			want = append(want, m)
+		}
+		if !s.infoCached(m) {
+			wantInfo = append(wantInfo, m)
+		}
+	}
+	s.metrics.prefetch.WithLabelValues("build-list").Add(float64(len(want)))
+
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	// The client asks for every .info first (spawnInfo).
+	for _, m := range wantInfo {
+		s.spawnInfoLocked(client, m)
+	}
+	for _, m := range want {
+		s.spawnLocked(client, "zip "+m.String(), false, func(ctx context.Context) { s.ensureZip(ctx, requester{prefetch: true}, m) })
+	}
+	// The window's waiting zips in the order the client will ask.
+	q = p.deferred[dk]
+	sort.SliceStable(q, func(i, j int) bool {
+		mi, _ := zipKeyModule(q[i].key)
+		mj, _ := zipKeyModule(q[j].key)
+		return mi.Path < mj.Path
+	})
+}
+
+// passed forgives the zips client owes for paths before path, when it
+// reads an unpruned graph: it asks for its build list's zips in path
+// order, so it went past them. It reports how many it forgave. The caller
+// holds p.mu.
+func (p *prefetcher) passed(client, path string) int {
+	if g := p.graphs[client]; g == nil || !g.unpruned {
+		return 0
+	}
+	owed := p.owed[client]
+	n := 0
+	for k := range owed {
+		if m, ok := zipKeyModule(k); ok && m.Path < path {
+			delete(owed, k)
+			p.owedAll--
+			n++
+		}
+	}
+	if owed != nil && len(owed) == 0 {
+		delete(p.owed, client)
+	}
+	return n
+}
+
+// zipKeyModule returns the module of a prefetch key "zip path@version".
+func zipKeyModule(key string) (module.Version, bool) {
+	rest, ok := strings.CutPrefix(key, "zip ")
+	if !ok {
+		return module.Version{}, false
+	}
+	i := strings.LastIndex(rest, "@")
+	if i < 0 {
+		return module.Version{}, false
+	}
+	return module.Version{Path: rest[:i], Version: rest[i+1:]}, true
+}
