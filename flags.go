@@ -42,8 +42,9 @@ func fleetFlags() []cli.Flag {
 	return []cli.Flag{
 		&cli.StringFlag{Name: "cache-url", EnvVars: []string{"GOMODFETCH_CACHE_URL"}, Usage: "fleet cache: ask the bucket at `url` (s3://, gs://, azblob://, file://) before GOPROXY and write back what GOPROXY served"},
 		&cli.BoolFlag{Name: "cache-private", Usage: "the -cache-url bucket is private too: let GOPRIVATE, GONOPROXY and GONOSUMDB paths into it"},
-		&cli.DurationFlag{Name: "cache-wait", Value: d.Wait, Usage: "at the end, wait up to `d` for write-backs to the fleet cache, then drop the rest with a warning (0: no wait)"},
-		&cli.DurationFlag{Name: "cache-timeout", Value: d.ReadTimeout, Usage: "give up a fleet cache read that sends no byte for `d` (the bucket is then set aside for 30s)"},
+		&cli.BoolFlag{Name: "cache-read-only", EnvVars: []string{"GOMODFETCH_CACHE_READ_ONLY"}, Usage: "read the -cache-url bucket, never write it (fork and pull request runners); a bucket that refuses a write is read-only from then on anyway"},
+		&cli.DurationFlag{Name: "cache-wait", Value: d.Wait, Usage: "at the end, wait for write-backs to the fleet cache while they progress; drop the rest with a warning once none has progressed for `d` (0: no wait)"},
+		&cli.DurationFlag{Name: "cache-timeout", Value: d.ReadTimeout, Usage: "give up a fleet cache read that sends no byte for `d`, or under 64 KiB/s on average after d (the bucket is then set aside for 30s)"},
 	}
 }
 
@@ -79,6 +80,7 @@ func readSettings(c *cli.Context, chdir string, gf project.GoFlags) project.Sett
 			Private:     c.Bool("cache-private"),
 			Wait:        c.Duration("cache-wait"),
 			ReadTimeout: c.Duration("cache-timeout"),
+			ReadOnly:    c.Bool("cache-read-only"),
 		}
 	}
 	return s

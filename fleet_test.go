@@ -9,10 +9,14 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/rogpeppe/go-internal/gotooltest"
 	"github.com/rogpeppe/go-internal/testscript"
 	"gocloud.dev/blob"
@@ -21,19 +25,93 @@ import (
 	"gomodfetch/internal/fakegcs"
 )
 
-// The S3-compatible server the fleet tests use, started by .ci/run on
-// loopback. Without GOMODFETCH_TEST_S3_ENDPOINT the scripts that need it
-// skip ([s3] condition).
+// The S3 server the fleet tests use, started by .ci/run on loopback
+// (VersityGW, real SigV4): a bucket, an account that owns it (reads and
+// writes) and one that may only read it, through the bucket policy
+// s3Server.grantReadOnly sets. Without GOMODFETCH_TEST_S3_ENDPOINT the
+// scripts that need it skip ([s3] condition), except under CI=true, where
+// that is a failure.
 const (
-	envS3Endpoint = "GOMODFETCH_TEST_S3_ENDPOINT" // http://127.0.0.1:PORT
-	envS3Bucket   = "GOMODFETCH_TEST_S3_BUCKET"   // an existing bucket
+	envS3Endpoint = "GOMODFETCH_TEST_S3_ENDPOINT"  // http://127.0.0.1:PORT
+	envS3Bucket   = "GOMODFETCH_TEST_S3_BUCKET"    // an existing bucket
+	envS3Key      = "GOMODFETCH_TEST_S3_KEY"       // the bucket owner's key id
+	envS3Secret   = "GOMODFETCH_TEST_S3_SECRET"    // and secret
+	envS3ROKey    = "GOMODFETCH_TEST_S3_RO_KEY"    // a read-only account's key id
+	envS3ROSecret = "GOMODFETCH_TEST_S3_RO_SECRET" // and secret
 )
+
+// s3Server is the test S3 server, from the environment.
+type s3Server struct {
+	endpoint, bucket string
+	key, secret      string // read-write
+	roKey, roSecret  string // read-only
+}
+
+// testS3 returns the test S3 server, or nil (with the reason logged)
+// when the environment names none; under CI=true that fails t.
+func testS3(t *testing.T) *s3Server {
+	s := &s3Server{
+		endpoint: os.Getenv(envS3Endpoint), bucket: os.Getenv(envS3Bucket),
+		key: os.Getenv(envS3Key), secret: os.Getenv(envS3Secret),
+		roKey: os.Getenv(envS3ROKey), roSecret: os.Getenv(envS3ROSecret),
+	}
+	var missing []string
+	for _, v := range []struct{ name, val string }{
+		{envS3Endpoint, s.endpoint}, {envS3Bucket, s.bucket}, {envS3Key, s.key},
+		{envS3Secret, s.secret}, {envS3ROKey, s.roKey}, {envS3ROSecret, s.roSecret},
+	} {
+		if v.val == "" {
+			missing = append(missing, v.name)
+		}
+	}
+	if len(missing) == 0 {
+		s3PolicyOnce.Do(func() { s3PolicyErr = s.grantReadOnly() })
+		if s3PolicyErr != nil {
+			t.Fatalf("granting the read-only account read access: %v", s3PolicyErr)
+		}
+		return s
+	}
+	if os.Getenv("CI") == "true" {
+		t.Fatalf("CI=true but %v not set: .ci/run starts the S3 server the fleet tests need", missing)
+	}
+	t.Logf("%v not set: the tests needing the S3 server skip (.ci/run starts one)", missing)
+	return nil
+}
+
+var (
+	s3PolicyOnce sync.Once
+	s3PolicyErr  error
+)
+
+// grantReadOnly lets the read-only account read the bucket (GetObject,
+// and ListBucket so that a missing key answers 404) and nothing more, by
+// the bucket policy docs/fleet-cache.md gives, set as the owner.
+func (s *s3Server) grantReadOnly() error {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	client := s3.New(s3.Options{
+		Region:       "us-east-1",
+		BaseEndpoint: aws.String(s.endpoint),
+		UsePathStyle: true,
+		Credentials:  credentials.NewStaticCredentialsProvider(s.key, s.secret, ""),
+	})
+	// (VersityGW, unlike AWS, then checks the owner against the policy
+	// too: the owner's statement stands for its IAM policy on AWS.)
+	policy := fmt.Sprintf(`{"Version":"2012-10-17","Statement":[`+
+		`{"Effect":"Allow","Principal":{"AWS":[%[1]q]},"Action":["s3:GetObject","s3:ListBucket"],"Resource":["arn:aws:s3:::%[3]s","arn:aws:s3:::%[3]s/*"]},`+
+		`{"Effect":"Allow","Principal":{"AWS":[%[2]q]},"Action":["s3:*"],"Resource":["arn:aws:s3:::%[3]s","arn:aws:s3:::%[3]s/*"]}]}`, s.roKey, s.key, s.bucket)
+	_, err := client.PutBucketPolicy(ctx, &s3.PutBucketPolicyInput{Bucket: aws.String(s.bucket), Policy: aws.String(policy)})
+	return err
+}
 
 // TestFleetScripts runs testscript/fleet/*.txtar with TestScripts's
 // environment plus:
 //
 //	$S3URL      a -cache-url on the test S3 server, with a prefix of its own
-//	            for each script (only under [s3])
+//	            for each script (only under [s3]), whose read-write account
+//	            ($S3RWKEY, $S3RWSECRET) is in AWS_ACCESS_KEY_ID and
+//	            AWS_SECRET_ACCESS_KEY, and its read-only account's
+//	            $S3ROKEY, $S3ROSECRET
 //	$DEADS3     an s3:// URL whose endpoint refuses connections
 //	$STALLEDS3  an s3:// URL whose endpoint accepts and never answers
 //	$GSURL      a gs:// -cache-url, with a prefix of its own, on a fake GCS
@@ -43,13 +121,7 @@ const (
 // and the commands s3obj and gsobj (get|put|rm) to reach the objects under
 // $S3URL and $GSURL.
 func TestFleetScripts(t *testing.T) {
-	endpoint, bucketName := os.Getenv(envS3Endpoint), os.Getenv(envS3Bucket)
-	if endpoint == "" {
-		t.Logf("%s is not set: scripts needing the S3 server skip (.ci/run starts one)", envS3Endpoint)
-	}
-	if bucketName == "" {
-		bucketName = "gomodfetch-test"
-	}
+	srv := testS3(t)
 	stalled, err := stalledEndpoint(t)
 	if err != nil {
 		t.Fatal(err)
@@ -66,17 +138,27 @@ func TestFleetScripts(t *testing.T) {
 			if err := setupScript(env); err != nil {
 				return err
 			}
-			// Credentials the S3 SDK reads; the test server takes any.
+			// Credentials the S3 SDK reads: the bucket owner's ($S3ROKEY
+			// and $S3ROSECRET are the read-only account's); the dead and
+			// stalled endpoints take any.
 			env.Setenv("AWS_ACCESS_KEY_ID", "gomodfetch")
 			env.Setenv("AWS_SECRET_ACCESS_KEY", "gomodfetch-secret")
 			env.Setenv("AWS_EC2_METADATA_DISABLED", "true")
+			env.Setenv("AWS_CONFIG_FILE", os.DevNull)
+			env.Setenv("AWS_SHARED_CREDENTIALS_FILE", os.DevNull)
 			env.Setenv("DEADS3", s3URL("fleet", dead, ""))
 			env.Setenv("STALLEDS3", s3URL("fleet", stalled, ""))
 			env.Setenv("STORAGE_EMULATOR_HOST", gcs.Listener.Addr().String())
 			env.Setenv("GSURL", fmt.Sprintf("gs://gomodfetch-test?prefix=%s-%d/", filepath.Base(env.WorkDir), time.Now().UnixNano()))
-			if endpoint != "" {
+			if srv != nil {
 				prefix := fmt.Sprintf("%s-%d/", filepath.Base(env.WorkDir), time.Now().UnixNano())
-				env.Setenv("S3URL", s3URL(bucketName, endpoint, prefix))
+				env.Setenv("S3URL", s3URL(srv.bucket, srv.endpoint, prefix))
+				env.Setenv("AWS_ACCESS_KEY_ID", srv.key)
+				env.Setenv("AWS_SECRET_ACCESS_KEY", srv.secret)
+				env.Setenv("S3RWKEY", srv.key)
+				env.Setenv("S3RWSECRET", srv.secret)
+				env.Setenv("S3ROKEY", srv.roKey)
+				env.Setenv("S3ROSECRET", srv.roSecret)
 			}
 			return nil
 		}),
@@ -89,7 +171,7 @@ func TestFleetScripts(t *testing.T) {
 		},
 		Condition: func(cond string) (bool, error) {
 			if cond == "s3" {
-				return endpoint != "", nil
+				return srv != nil, nil
 			}
 			return false, fmt.Errorf("unknown condition %q", cond)
 		},
@@ -196,5 +278,45 @@ func bucketObj(ts *testscript.TestScript, name, urlVar string, neg bool, args []
 		ts.Check(b.Delete(ctx, args[1]))
 	default:
 		ts.Fatalf("usage: %s get|put key file | %s rm key", name, name)
+	}
+}
+
+// A -cache-url that cannot work stops the command before it starts, as a
+// bad flag does: one line, exit status 2, nothing fetched. For download and
+// serve alike, from the flag or GOMODFETCH_CACHE_URL.
+func TestBadCacheURL(t *testing.T) {
+	root := t.TempDir()
+	if err := os.WriteFile(filepath.Join(root, "go.mod"), []byte("module example.com/m\n\ngo 1.22\n\nrequire example.com/x v1.0.0\n"), 0o666); err != nil {
+		t.Fatal(err)
+	}
+	modcache := filepath.Join(root, "modcache")
+	t.Setenv("GOMODCACHE", modcache)
+	t.Setenv("GOPROXY", "off")
+	t.Setenv("GOFLAGS", "")
+	for _, c := range []struct{ url, want string }{
+		{"s3://b?region=us-east-1&endpoint=s3.example.com", "not an http:// or https:// URL"},
+		{"s3://b?region=us-east-1&endpoint=http://127.0.0.1:9000", "add use_path_style=true"},
+		{"ftp://b", `unknown scheme "ftp"`},
+		{"s3://b\x7f", "not a URL"},
+	} {
+		for _, args := range [][]string{
+			{"gomodfetch", "-C", root, "-cache-url", c.url},
+			{"gomodfetch", "serve", "-C", root, "-addr", "127.0.0.1:0", "-cache-url", c.url},
+			{"gomodfetch", "-C", root},
+		} {
+			t.Setenv("GOMODFETCH_CACHE_URL", "")
+			if len(args) == 3 {
+				t.Setenv("GOMODFETCH_CACHE_URL", c.url)
+			}
+			var stdout, stderr strings.Builder
+			code := run(args, &stdout, &stderr)
+			lines := strings.Split(strings.TrimSpace(stderr.String()), "\n")
+			if code != exitUsage || len(lines) != 1 || !strings.Contains(lines[0], "-cache-url: ") || !strings.Contains(lines[0], c.want) {
+				t.Errorf("%q: exit %d, stderr:\n%s\nwant exit %d and one line with %q", args, code, stderr.String(), exitUsage, c.want)
+			}
+			if _, err := os.Stat(modcache); err == nil {
+				t.Fatalf("%q: the module cache was created", args)
+			}
+		}
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io/fs"
 	"net/url"
 	"sync"
 
@@ -39,12 +40,7 @@ func (f *Fetcher) Info(ctx context.Context, mod module.Version) (*modcache.Info,
 		if err != nil {
 			return infoAnswer{}, err
 		}
-		a, from, err := f.askInfo(ctx, mod.Path, rel, func(src source, info *modcache.Info) error {
-			if info.Version != mod.Version {
-				return fmt.Errorf("proxy %s returned info for version %s instead of requested version", src, info.Version)
-			}
-			return nil
-		}, true)
+		a, from, err := f.askVersionInfo(ctx, mod, rel)
 		if err == nil {
 			f.putBack(from, mod.Path, rel, a.data)
 		}
@@ -54,6 +50,47 @@ func (f *Fetcher) Info(ctx context.Context, mod module.Version) (*modcache.Info,
 		return nil, false, fetchError(mod, err)
 	}
 	return a.info, a.cached, nil
+}
+
+// askVersionInfo asks for mod's own .info, checked as go checks a proxy's
+// (the Version it names is the one asked) and, from the fleet cache,
+// more: nothing covers a .info's Time (not go.sum, not the checksum
+// database), and anyone who may write the bucket may change it, so the
+// bucket's .info is taken only where its Time can be checked: a
+// pseudo-version's, whose Time must be the one the version spells. A
+// tagged version's .info is asked upstream, and read from the bucket only
+// when upstream cannot answer (not when it says "not found"): then the
+// run has that .info or none, and goes on.
+func (f *Fetcher) askVersionInfo(ctx context.Context, mod module.Version, rel string) (rawInfo, served, error) {
+	check := func(src source, info *modcache.Info) error {
+		if info.Version != mod.Version {
+			return fmt.Errorf("proxy %s returned info for version %s instead of requested version", src, info.Version)
+		}
+		if _, fromFleet := src.(fleetSource); fromFleet && module.IsPseudoVersion(mod.Version) {
+			t, err := module.PseudoVersionTime(mod.Version)
+			if err != nil || !info.Time.Equal(t) {
+				return fmt.Errorf("fleet cache %s: .info Time %v is not the pseudo-version's", src, info.Time)
+			}
+		}
+		return nil
+	}
+	if module.IsPseudoVersion(mod.Version) {
+		return f.askInfo(ctx, mod.Path, rel, check, true)
+	}
+	a, from, err := f.askInfo(ctx, mod.Path, rel, check, false)
+	if err == nil || errors.Is(err, fs.ErrNotExist) || ctx.Err() != nil {
+		return a, from, err
+	}
+	if t := f.cfg.Fleet; t != nil && t.Holds(mod.Path) {
+		if b, berr := (fleetSource{t}).getBytes(ctx, rel, maxInfo); berr == nil {
+			info := new(modcache.Info)
+			if json.Unmarshal(b, info) == nil && info.Version == mod.Version {
+				return rawInfo{info, b}, served{fleet: true}, nil
+			}
+			t.Damaged(rel, errors.New("not the .info of this version"))
+		}
+	}
+	return a, from, err
 }
 
 // rawInfo is a parsed .info answer and its bytes.

@@ -66,15 +66,26 @@ type Config struct {
 	ReadTimeout time.Duration
 	// WriteTimeout bounds one object's write (zero: 2m).
 	WriteTimeout time.Duration
-	// Writers is how many writes run at a time (zero: 4); Queue is how many
-	// more may wait, beyond which a write is dropped (zero: 256).
-	Writers int
-	Queue   int
+	// Writes go in two lanes, so that small objects (.info, .mod,
+	// checksum database tiles and lookups: Put) never wait behind zips
+	// (PutFile, read back from their file when written). Writers is how
+	// many writes of each lane run at a time (zero: 4); Queue is how many
+	// more may wait in each lane (zero: 8192). The bytes waiting Puts
+	// hold are bounded by QueueBytes (zero: 64 MiB). A write beyond these
+	// bounds is dropped, counted and warned about.
+	Writers    int
+	Queue      int
+	QueueBytes int64
+	// ReadOnly: never write. A bucket that refuses a write (403
+	// AccessDenied, or permission denied for file://) is read-only from
+	// then on too, with one warning.
+	ReadOnly bool
 	// Cooldown is how long the bucket is set aside after a failure
 	// (zero: 30s).
 	Cooldown time.Duration
-	// Warn receives the first read failure and the first write failure
-	// (the text includes what the bucket said: untrusted). Nil: silent.
+	// Warn receives the first read failure, the first write failure, the
+	// first dropped write and the switch to read-only (the text includes
+	// what the bucket said: untrusted). Nil: silent.
 	Warn func(msg string)
 }
 
@@ -88,6 +99,8 @@ type Stats struct {
 	Writes      int64 // objects written
 	WriteErrors int64 // writes that failed
 	Dropped     int64 // writes dropped: queue full, or still pending at Close
+	Denied      int64 // reads refused (403 AccessDenied), counted as misses too
+	ReadOnly    bool  // no writes: set so, or a write was refused
 }
 
 // Cache is an open fleet-cache bucket. It is safe for concurrent use.
@@ -100,8 +113,9 @@ type Cache struct {
 	// symlinked module directory had objects written outside the bucket).
 	dir    *beneath.Root
 	prefix string
-	name   string // the URL, redacted, for messages
-	queue  chan write
+	name   string         // the URL, redacted, for messages
+	small  chan write     // Put: bytes in memory
+	large  chan write     // PutFile: a file's name
 	wg     sync.WaitGroup // writers
 	cancel context.CancelFunc
 	wctx   context.Context // writes' context: cancelled by Close
@@ -111,10 +125,14 @@ type Cache struct {
 	warnedR   bool
 	warnedW   bool
 	warnedD   bool
-	closed    bool // no more writes are queued
+	warnedQ   bool
+	closed    bool  // no more writes are queued
+	queued    int64 // bytes held by the small lane
 
+	readOnly                                 atomic.Bool
+	progress                                 atomic.Int64 // UnixNano of the last byte written
 	hits, misses, readErrs, skipped, damaged atomic.Int64
-	writes, writeErrs, dropped               atomic.Int64
+	writes, writeErrs, dropped, denied       atomic.Int64
 }
 
 type write struct {
@@ -125,6 +143,7 @@ type write struct {
 
 // Open opens the bucket at cfg.URL and starts its writers. Opening does
 // not reach the bucket; a bucket that cannot be reached shows on first use.
+// A URL that CheckURL refuses is an error.
 func Open(ctx context.Context, cfg Config) (*Cache, error) {
 	if cfg.ReadTimeout <= 0 {
 		cfg.ReadTimeout = 5 * time.Second
@@ -136,33 +155,38 @@ func Open(ctx context.Context, cfg Config) (*Cache, error) {
 		cfg.Writers = 4
 	}
 	if cfg.Queue <= 0 {
-		cfg.Queue = 256
+		cfg.Queue = 8192
+	}
+	if cfg.QueueBytes <= 0 {
+		cfg.QueueBytes = 64 << 20
 	}
 	if cfg.Cooldown <= 0 {
 		cfg.Cooldown = 30 * time.Second
 	}
 	name := redact(cfg.URL)
-	if tag, ok := leftOut[schemeOf(cfg.URL)]; ok {
-		return nil, fmt.Errorf("opening fleet cache %s: this gomodfetch was built with -tags %s, without the %s:// driver; use a build without that tag", name, tag, schemeOf(cfg.URL))
+	if err := CheckURL(cfg.URL); err != nil {
+		return nil, fmt.Errorf("opening fleet cache: %w", err)
 	}
 	wctx, cancel := context.WithCancel(context.Background())
-	s := &Cache{cfg: cfg, name: name, queue: make(chan write, cfg.Queue), wctx: wctx, cancel: cancel}
-	if schemeOf(cfg.URL) == "file" {
-		if err := s.openDir(cfg.URL); err != nil {
-			cancel()
-			return nil, fmt.Errorf("opening fleet cache %s: %w", name, err)
-		}
-	} else {
-		b, err := blob.OpenBucket(ctx, cfg.URL)
-		if err != nil {
-			cancel()
-			return nil, fmt.Errorf("opening fleet cache %s: %w", name, err)
-		}
-		s.b = b
+	s := &Cache{cfg: cfg, name: name, small: make(chan write, cfg.Queue), large: make(chan write, cfg.Queue), wctx: wctx, cancel: cancel}
+	s.readOnly.Store(cfg.ReadOnly)
+	var err error
+	switch schemeOf(cfg.URL) {
+	case "file":
+		err = s.openDir(cfg.URL)
+	case "s3":
+		s.b, err = openS3(ctx, cfg.URL)
+	default:
+		s.b, err = blob.OpenBucket(ctx, cfg.URL)
+	}
+	if err != nil {
+		cancel()
+		return nil, fmt.Errorf("opening fleet cache %s: %w", name, err)
 	}
 	for range cfg.Writers {
-		s.wg.Add(1)
-		go s.writer()
+		s.wg.Add(2)
+		go s.writer(s.small)
+		go s.writer(s.large)
 	}
 	return s, nil
 }
@@ -173,6 +197,9 @@ func redact(raw string) string {
 	u, err := url.Parse(raw)
 	if err != nil {
 		return "bucket"
+	}
+	if u.Scheme == "" {
+		return u.Path
 	}
 	return u.Scheme + "://" + u.Host + u.Path
 }
@@ -198,7 +225,7 @@ var errTooLarge = errors.New("larger than the limit")
 // is damaged: Read reports it (as Damaged does) and fails, after limit
 // bytes were written. Any other failure is the bucket's: it is counted,
 // warned about once, and sets the bucket aside. The whole read ends within
-// ReadTimeout of the last byte received.
+// ReadTimeout of the last byte received, or of falling under minReadRate.
 func (s *Cache) Read(ctx context.Context, key string, w io.Writer, limit int64) error {
 	if s.setAside() {
 		s.skipped.Add(1)
@@ -206,11 +233,11 @@ func (s *Cache) Read(ctx context.Context, key string, w io.Writer, limit int64) 
 	}
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
-	stalled := fmt.Errorf("no byte for %v", s.cfg.ReadTimeout)
+	stalled := fmt.Errorf("no byte for %v (or under %d KiB/s)", s.cfg.ReadTimeout, minReadRate>>10)
 	watch := time.AfterFunc(s.cfg.ReadTimeout, func() { cancel(stalled) })
 	defer watch.Stop()
 
-	err := s.read(ctx, key, &progressWriter{w: w, watch: watch, d: s.cfg.ReadTimeout}, limit)
+	err := s.read(ctx, key, &progressWriter{w: w, watch: watch, d: s.cfg.ReadTimeout, start: time.Now()}, limit)
 	switch {
 	case err == nil:
 		s.hits.Add(1)
@@ -220,6 +247,19 @@ func (s *Cache) Read(ctx context.Context, key string, w io.Writer, limit int64) 
 		// is fetched upstream and written back in its place.)
 		s.misses.Add(1)
 		return fmt.Errorf("%s: %w", key, fs.ErrNotExist)
+	case accessDenied(err) || s.dir != nil && errors.Is(err, fs.ErrPermission):
+		// AWS answers 403 AccessDenied, not 404, for a key that does not
+		// exist when the credential may not list the bucket
+		// (s3:ListBucket): "If you don't have the s3:ListBucket
+		// permission, Amazon S3 returns an HTTP status code 403" (GetObject,
+		// Permissions). The key is missing, as far as this credential
+		// can tell; the bucket is not set aside. A credential refused
+		// everything shows in the counts (Denied, and no Hits). Other
+		// 403s (a bad signature, an unknown key id, an expired token)
+		// are faults of the configuration, below.
+		s.misses.Add(1)
+		s.denied.Add(1)
+		return fmt.Errorf("%s: refused, counted as missing: %w", key, fs.ErrNotExist)
 	case errors.Is(err, errTooLarge):
 		s.Damaged(key, err)
 		return err
@@ -268,15 +308,26 @@ func isWriteErr(err error) bool {
 	return errors.As(err, &we)
 }
 
-// progressWriter re-arms the stall watchdog on every byte that arrives.
+// progressWriter re-arms the stall watchdog on every byte that arrives,
+// as long as the bytes come at minReadRate or more on average once the
+// first ReadTimeout has passed: a bucket that trickles a few bytes now and
+// then is a stalled one.
 type progressWriter struct {
 	w     io.Writer
 	watch *time.Timer
 	d     time.Duration
+	start time.Time
+	n     int64
 }
 
+// minReadRate is the slowest a bucket may send an object, on average.
+const minReadRate = 64 << 10 // bytes per second
+
 func (p *progressWriter) Write(b []byte) (int, error) {
-	p.watch.Reset(p.d)
+	p.n += int64(len(b))
+	if el := time.Since(p.start); el < p.d || float64(p.n) >= minReadRate*el.Seconds() {
+		p.watch.Reset(p.d)
+	}
 	n, err := p.w.Write(b)
 	if err != nil {
 		return n, &writeErr{err}
@@ -297,49 +348,100 @@ func (s *Cache) Damaged(key string, err error) {
 	}
 }
 
-// Put writes data at key in the background. It never blocks: with the
-// queue full, or the bucket set aside, the write is dropped.
+// Put writes data at key in the background. It never blocks: with its
+// lane full, or the bucket set aside, the write is dropped (and warned
+// about), and a read-only bucket writes nothing.
 func (s *Cache) Put(key string, data []byte) { s.enqueue(write{key: key, data: data}) }
 
 // PutFile writes the content of file (which must not change) at key in the
-// background, like Put.
+// background, like Put: only its name waits in memory, and the write reads
+// the file.
 func (s *Cache) PutFile(key, file string) { s.enqueue(write{key: key, file: file}) }
 
 func (s *Cache) enqueue(w write) {
+	if s.readOnly.Load() {
+		return
+	}
+	if msg := s.enqueueLocked(w); msg != "" && s.cfg.Warn != nil {
+		s.cfg.Warn(msg)
+	}
+}
+
+// enqueueLocked queues w, or drops it; it returns the warning to give
+// about the first write dropped.
+func (s *Cache) enqueueLocked(w write) string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	switch {
 	case s.closed:
 		s.dropped.Add(1)
-		return
+		return ""
 	case time.Now().Before(s.downUntil):
 		s.skipped.Add(1)
-		return
+		return ""
+	}
+	lane, size := s.large, int64(0)
+	if w.file == "" {
+		lane, size = s.small, int64(len(w.data))
+		if s.queued+size > s.cfg.QueueBytes {
+			return s.dropLocked(w.key, "the bytes waiting to be written reached the bound")
+		}
 	}
 	select {
-	case s.queue <- w:
+	case lane <- w:
+		s.queued += size
+		return ""
 	default:
-		s.dropped.Add(1)
+		return s.dropLocked(w.key, "its queue is full")
 	}
 }
 
-func (s *Cache) writer() {
+// dropLocked counts a dropped write and returns the warning to give if it
+// is the first.
+func (s *Cache) dropLocked(key, why string) string {
+	s.dropped.Add(1)
+	if s.warnedQ {
+		return ""
+	}
+	s.warnedQ = true
+	return fmt.Sprintf("fleet cache %s: write-back of %s dropped: %s (the next runner fetches what was dropped upstream again)", s.name, key, why)
+}
+
+func (s *Cache) writer(lane chan write) {
 	defer s.wg.Done()
-	for w := range s.queue {
-		if s.wctx.Err() != nil || s.setAside() {
-			s.dropped.Add(1)
-			continue
+	for w := range lane {
+		s.write(w)
+		if w.file == "" {
+			s.mu.Lock()
+			s.queued -= int64(len(w.data))
+			s.mu.Unlock()
 		}
-		if err := s.put(w); err != nil {
-			if s.wctx.Err() != nil {
-				s.dropped.Add(1)
-				continue
-			}
-			s.writeErrs.Add(1)
-			s.fail(&s.warnedW, fmt.Sprintf("fleet cache %s: writing %s: %v (the bucket is set aside for %v)", s.name, w.key, err, s.cfg.Cooldown))
-			continue
-		}
+	}
+}
+
+func (s *Cache) write(w write) {
+	switch {
+	case s.readOnly.Load():
+		return
+	case s.wctx.Err() != nil || s.setAside():
+		s.dropped.Add(1)
+		return
+	}
+	err := s.put(w)
+	switch {
+	case err == nil:
 		s.writes.Add(1)
+	case s.wctx.Err() != nil:
+		s.dropped.Add(1)
+	case accessDenied(err) || s.dir != nil && errors.Is(err, fs.ErrPermission):
+		// A credential that may read but not write (fork and pull
+		// request runners): read-only from now on, reads go on.
+		if !s.readOnly.Swap(true) && s.cfg.Warn != nil {
+			s.cfg.Warn(fmt.Sprintf("fleet cache %s: writing %s was refused (%v); reading only from now on (say so with -cache-read-only)", s.name, w.key, err))
+		}
+	default:
+		s.writeErrs.Add(1)
+		s.fail(&s.warnedW, fmt.Sprintf("fleet cache %s: writing %s: %v (the bucket is set aside for %v)", s.name, w.key, err, s.cfg.Cooldown))
 	}
 }
 
@@ -348,17 +450,45 @@ func (s *Cache) put(w write) error {
 	defer cancel()
 	var r io.Reader = bytes.NewReader(w.data)
 	if w.file != "" {
-		f, err := os.Open(w.file)
+		// The module cache is a disk others may write: a zip replaced by
+		// a symlink (to a credentials file, say) must not be uploaded.
+		// The file is opened without following a symlink, and must be
+		// regular.
+		f, err := beneath.New(filepath.Dir(w.file)).Open(filepath.Base(w.file))
 		if err != nil {
 			return err
 		}
 		defer f.Close()
 		r = f
 	}
+	r = &progressReader{r: r, at: &s.progress}
 	if s.dir != nil {
 		return s.putFile(w.key, r)
 	}
 	return s.b.Upload(ctx, w.key, r, &blob.WriterOptions{ContentType: contentType(w.key)})
+}
+
+// progressReader notes when an upload last took bytes.
+type progressReader struct {
+	r  io.Reader
+	at *atomic.Int64
+}
+
+func (p *progressReader) Read(b []byte) (int, error) {
+	n, err := p.r.Read(b)
+	if n > 0 || err == io.EOF {
+		p.at.Store(time.Now().UnixNano())
+	}
+	return n, err
+}
+
+// accessDenied reports whether err is a bucket's 403 AccessDenied (S3's
+// code for a credential without the permission, and for a missing key
+// without s3:ListBucket), as opposed to a credential the bucket does not
+// accept at all (SignatureDoesNotMatch, InvalidAccessKeyId, ...).
+func accessDenied(err error) bool {
+	var coded interface{ ErrorCode() string }
+	return errors.As(err, &coded) && coded.ErrorCode() == "AccessDenied"
 }
 
 // openDir opens a file:// bucket: file:///dir, with fileblob's query
@@ -446,28 +576,46 @@ func (s *Cache) fail(warned *bool, msg string) {
 	}
 }
 
-// Close waits for the pending writes until ctx is done, drops those still
-// pending then (counted in Stats.Dropped), and closes the bucket. It
-// returns how many writes were dropped at Close.
-func (s *Cache) Close(ctx context.Context) int64 {
+// Close waits for the pending writes while they make progress: it gives
+// up when ctx is done or when no write has taken a byte for idle (zero:
+// no such bound), drops the writes still pending then (counted in
+// Stats.Dropped), and closes the bucket. It returns how many writes were
+// dropped at Close.
+func (s *Cache) Close(ctx context.Context, idle time.Duration) int64 {
 	s.mu.Lock()
 	if s.closed {
 		s.mu.Unlock()
 		return 0
 	}
 	s.closed = true
-	close(s.queue)
+	close(s.small)
+	close(s.large)
 	s.mu.Unlock()
 	before := s.dropped.Load()
 	done := make(chan struct{})
 	go func() { s.wg.Wait(); close(done) }()
-	select {
-	case <-done:
-	case <-ctx.Done():
-		s.cancel() // cuts writes under way; the writers drain the queue
-		<-done
+	s.progress.Store(time.Now().UnixNano())
+	var tick <-chan time.Time
+	if idle > 0 {
+		t := time.NewTicker(min(idle/4+time.Millisecond, time.Second))
+		defer t.Stop()
+		tick = t.C
 	}
-	s.cancel()
+wait:
+	for {
+		select {
+		case <-done:
+			break wait
+		case <-ctx.Done():
+			break wait
+		case <-tick:
+			if time.Since(time.Unix(0, s.progress.Load())) >= idle {
+				break wait
+			}
+		}
+	}
+	s.cancel() // cuts writes under way; the writers drain the queues
+	<-done
 	if s.b != nil {
 		s.b.Close()
 	}
@@ -485,6 +633,8 @@ func (s *Cache) Stats() Stats {
 		Writes:      s.writes.Load(),
 		WriteErrors: s.writeErrs.Load(),
 		Dropped:     s.dropped.Load(),
+		Denied:      s.denied.Load(),
+		ReadOnly:    s.readOnly.Load(),
 	}
 }
 

@@ -22,7 +22,7 @@ func openFile(t *testing.T, cfg Config) (*Cache, string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { s.Close(context.Background()) })
+	t.Cleanup(func() { s.Close(context.Background(), 0) })
 	return s, dir
 }
 
@@ -32,7 +32,7 @@ func TestPutThenRead(t *testing.T) {
 	src := filepath.Join(t.TempDir(), "z")
 	os.WriteFile(src, []byte("zipbytes"), 0o666)
 	s.PutFile("example.com/a/@v/v1.0.0.zip", src)
-	if n := s.Close(context.Background()); n != 0 {
+	if n := s.Close(context.Background(), 0); n != 0 {
 		t.Fatalf("Close dropped %d writes", n)
 	}
 	got, err := os.ReadFile(filepath.Join(dir, "example.com/a/@v/v1.0.0.zip"))
@@ -95,7 +95,7 @@ func TestStalledBucket(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer s.Close(context.Background())
+	defer s.Close(context.Background(), 0)
 	start := time.Now()
 	if err := s.Read(context.Background(), "k", &bytes.Buffer{}, 10); err == nil || errors.Is(err, fs.ErrNotExist) {
 		t.Fatalf("err = %v, want a failure of the bucket", err)
@@ -131,7 +131,7 @@ func TestCloseDropsPending(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
 	defer cancel()
 	start := time.Now()
-	n := s.Close(ctx)
+	n := s.Close(ctx, 0)
 	if d := time.Since(start); d > 5*time.Second {
 		t.Fatalf("Close took %v", d)
 	}
@@ -193,7 +193,7 @@ func TestFileBucketStaysInside(t *testing.T) {
 		t.Errorf("symlinked object: Read = %q, %v; want not found", b.String(), err)
 	}
 	s.Put("example.com/a/@v/v1.0.0.mod", []byte("module example.com/a\n"))
-	s.Close(context.Background())
+	s.Close(context.Background(), 0)
 	if ents, _ := os.ReadDir(outside); len(ents) != 1 {
 		t.Errorf("objects were written outside the bucket: %v", ents)
 	}

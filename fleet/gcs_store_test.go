@@ -44,7 +44,7 @@ func openGS(t *testing.T, cfg Config) *Cache {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { s.Close(context.Background()) })
+	t.Cleanup(func() { s.Close(context.Background(), 0) })
 	return s
 }
 
@@ -55,7 +55,7 @@ func TestGSPutThenRead(t *testing.T) {
 	zip := filepath.Join(t.TempDir(), "z")
 	os.WriteFile(zip, []byte("zipbytes"), 0o666)
 	s.PutFile("example.com/a/@v/v1.0.0.zip", zip)
-	if n := s.Close(context.Background()); n != 0 {
+	if n := s.Close(context.Background(), 0); n != 0 {
 		t.Fatalf("Close dropped %d writes", n)
 	}
 	if st := s.Stats(); st.Writes != 2 || st.WriteErrors != 0 {
@@ -107,7 +107,7 @@ func TestGSNoCredentials(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer s.Close(context.Background())
+	defer s.Close(context.Background(), 0)
 	if err := s.Read(context.Background(), "m/@v/v1.0.0.info", &bytes.Buffer{}, 100); err == nil || s.Stats().ReadErrors != 1 {
 		t.Fatalf("err = %v, stats %+v; want a failure of the bucket", err, s.Stats())
 	}

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"time"
 
+	"gomodfetch/fleet"
 	"gomodfetch/retry"
 )
 
@@ -77,6 +78,8 @@ type FleetSettings struct {
 	Wait time.Duration
 	// ReadTimeout gives up a read that sends no byte for this long.
 	ReadTimeout time.Duration
+	// ReadOnly reads the bucket and never writes it.
+	ReadOnly bool
 }
 
 // DefaultJobs is sized for the network, not the CPU: module downloads are
@@ -150,6 +153,11 @@ func (s Settings) Check() error {
 			return fmt.Errorf("-%s must not be negative (got %v)", d.flag, d.v)
 		case d.v == 0 && !d.off:
 			return fmt.Errorf("-%s must be positive: 0 would turn off a bound that cannot be off", d.flag)
+		}
+	}
+	if s.Fleet.URL != "" {
+		if err := fleet.CheckURL(s.Fleet.URL); err != nil {
+			return fmt.Errorf("-cache-url: %w", err)
 		}
 	}
 	return nil

@@ -20,6 +20,7 @@ import (
 	"golang.org/x/mod/sumdb/note"
 	"golang.org/x/mod/sumdb/tlog"
 
+	"gomodfetch/fleet"
 	"gomodfetch/proxy"
 	"gomodfetch/retry"
 	"gomodfetch/verify"
@@ -98,8 +99,9 @@ func (u *upstreamDB) requests() map[string]int {
 	return r
 }
 
-// sumdbSetup is a server proxying u's database.
-func sumdbSetup(t *testing.T, u *upstreamDB) *setup {
+// sumdbSetup is a server proxying u's database, with bucket as its fleet
+// cache if one is given.
+func sumdbSetup(t *testing.T, u *upstreamDB, bucket ...verify.SumDBFleet) *setup {
 	t.Helper()
 	spec, err := verify.ParseGOSUMDB(u.vkey)
 	if err != nil {
@@ -113,12 +115,16 @@ func sumdbSetup(t *testing.T, u *upstreamDB) *setup {
 	return newSetup(t, func(cfg *Config) {
 		cfg.SumDBCacheDir = filepath.Join(dir, "cache")
 		cfg.SumDBConfigDir = filepath.Join(dir, "config")
-		cfg.SumDB = verify.NewSumDB(verify.SumDBConfig{
+		dbcfg := verify.SumDBConfig{
 			Spec: spec, Proxies: proxies, Context: cfg.Context,
 			Client:   &proxy.Client{HTTP: u.srv.Client()},
 			Policy:   retry.Policy{MaxAttempts: 4, Initial: time.Millisecond, Max: time.Millisecond},
 			CacheDir: cfg.SumDBCacheDir, ConfigDir: cfg.SumDBConfigDir,
-		})
+		}
+		if len(bucket) > 0 {
+			dbcfg.Fleet = bucket[0]
+		}
+		cfg.SumDB = verify.NewSumDB(dbcfg)
 	})
 }
 
@@ -258,5 +264,49 @@ func TestSumDBServedTileIsProven(t *testing.T) {
 	resp, body = st.do(t, "GET", "/sumdb/"+dbName+"/tile/8/0/000")
 	if resp.StatusCode == 200 {
 		t.Fatalf("a tile upstream only ever damaged was served (%d bytes)", len(body))
+	}
+}
+
+// TestSumDBReplicasShareBucket: two serve replicas on one bucket (a fleet
+// cache on file://). The first proves what its clients look up and keeps
+// the tiles and lookups in the bucket; the second, its caches empty, serves
+// the same lookups from the bucket, proven again, asking the database for
+// nothing but its latest tree head, if that.
+func TestSumDBReplicasShareBucket(t *testing.T) {
+	u := newUpstreamDB(t, 3000, 0)
+	bucket := "file://" + filepath.ToSlash(t.TempDir())
+	mods := []string{"example.com/m5", "example.com/m1500", "example.com/m2999", "example.com/m700"}
+	for i, name := range []string{"first", "second"} {
+		fc, err := fleet.Open(context.Background(), fleet.Config{URL: bucket})
+		if err != nil {
+			t.Fatal(err)
+		}
+		st := sumdbSetup(t, u, fc)
+		c := newGoClient(t, st, u.vkey)
+		for _, path := range mods {
+			lines, err := c.Lookup(path, "v1.0.0")
+			if err != nil {
+				t.Fatalf("%s replica: Lookup(%s): %v", name, path, err)
+			}
+			if want := fmt.Sprintf("%s v1.0.0 h1:%043d=", path, len(path)); len(lines) != 1 || lines[0] != want {
+				t.Errorf("%s replica: Lookup(%s) = %q, want %q", name, path, lines, want)
+			}
+		}
+		if n := fc.Close(context.Background(), time.Minute); n != 0 {
+			t.Fatalf("%s replica: %d writes to the bucket dropped", name, n)
+		}
+		reqs := u.requests()
+		if i == 0 && (reqs["/lookup/example.com/m5@v1.0.0"] != 1 || fc.Stats().Writes == 0) {
+			t.Fatalf("first replica: upstream requests %v, %+v: nothing to share", reqs, fc.Stats())
+		}
+		if i == 1 {
+			delete(reqs, "/latest")
+			if len(reqs) > 0 {
+				t.Errorf("second replica asked the database for %v, which the bucket holds", reqs)
+			}
+			if st := fc.Stats(); st.Hits == 0 || st.Damaged != 0 {
+				t.Errorf("second replica: bucket %+v", st)
+			}
+		}
 	}
 }

@@ -19,9 +19,11 @@ package verify
 //
 // Tiles never change: a proven tile is kept in the go command's cache
 // layout (CacheDir/<name>/tile/...) and never asked for again, a narrower
-// tile of an older tree head is cut from a wider one kept, and a full tile
-// is shared with the fleet cache (SumDBConfig.Fleet), which every replica
-// reads before the database and which proofs check like any other answer.
+// tile of an older tree head is cut from a wider one kept, and tiles and
+// lookups (records in a signed tree head) are shared with the fleet cache
+// (SumDBConfig.Fleet), which every replica reads before the database and
+// whose answers are proven like the database's: a replica with an empty
+// cache needs no more of the database than its latest tree head.
 
 import (
 	"bytes"
@@ -33,9 +35,11 @@ import (
 	"math"
 	"path"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
+	"golang.org/x/mod/module"
 	"golang.org/x/mod/sumdb"
 	"golang.org/x/mod/sumdb/note"
 	"golang.org/x/mod/sumdb/tlog"
@@ -50,9 +54,9 @@ import (
 const tileHeight = 8
 
 // SumDBFleet is the fleet cache as the checksum database's client uses it:
-// full tiles are read from it before the database is asked, and written
-// to it once proven (bucket.Store is one). Its answers are checked like
-// the database's.
+// tiles and lookups are read from it before the database is asked, and
+// written to it once proven (fleet.Cache is one). Its answers are proven
+// like the database's.
 type SumDBFleet interface {
 	// Read copies the object at key into w, at most limit bytes; a missing
 	// object matches fs.ErrNotExist.
@@ -332,6 +336,9 @@ func (c *SumDBClient) proveRecord(ctx context.Context, tree signedTree, id int64
 // check it against, once it has checked that the two are one log). It
 // returns the answer and its own tree head.
 func (c *SumDBClient) fetchRecord(ctx context.Context, remotePath string) ([]byte, signedTree, error) {
+	if data, own, ok := c.fleetRecord(ctx, remotePath); ok {
+		return data, own, nil
+	}
 	var (
 		out   []byte
 		own   signedTree
@@ -365,7 +372,75 @@ func (c *SumDBClient) fetchRecord(ctx context.Context, remotePath string) ([]byt
 		out = data
 		return nil
 	}, c.cfg.OnRetry)
+	if err == nil && c.cfg.Fleet != nil {
+		c.cfg.Fleet.Put(c.fleetRecordKey(remotePath), bytes.Clone(out))
+	}
 	return out, own, unsettle(err)
+}
+
+// fleetRecordKey is a lookup's key in the fleet cache: where a GOPROXY
+// serves it.
+func (c *SumDBClient) fleetRecordKey(remotePath string) string {
+	return "sumdb/" + c.Name() + remotePath
+}
+
+// fleetRecord reads the answer to remotePath (/lookup/<path>@<version>)
+// from the fleet cache and proves it as fetchRecord proves the
+// database's: a record of this module version, in a tree head the
+// database signed, that the tree holds (its tiles proven in turn). An
+// answer that is not is not used: the database is asked, and its answer
+// replaces it.
+func (c *SumDBClient) fleetRecord(ctx context.Context, remotePath string) ([]byte, signedTree, bool) {
+	if c.cfg.Fleet == nil {
+		return nil, signedTree{}, false
+	}
+	var buf bytes.Buffer
+	if err := c.cfg.Fleet.Read(ctx, c.fleetRecordKey(remotePath), &buf, maxSumDBResponse); err != nil {
+		return nil, signedTree{}, false
+	}
+	data := buf.Bytes()
+	id, text, own, err := c.openRecord(data)
+	if err != nil || !recordOf(text, remotePath) {
+		return nil, signedTree{}, false
+	}
+	// Proven against the database's latest tree head (one request a
+	// second at most, shared): every replica then proves against the same
+	// tree, whose tiles the bucket holds once one replica proved against
+	// it, rather than against whichever tree head the bucket's copy came
+	// with, whose right-edge tiles may be nowhere but the database.
+	tree := own
+	if latest, err := c.refreshLatest(ctx); err == nil && latest.N > tree.N {
+		tree = latest
+	} else if latest, err := c.latest(); err == nil && latest.N > tree.N {
+		tree = latest
+	}
+	if err := c.proveRecord(ctx, tree, id, text); err != nil {
+		return nil, signedTree{}, false
+	}
+	if tree.N != own.N {
+		// The record with the tree head that proved it (as withTree).
+		head := data[:len(data)-len(own.msg)]
+		data = append(append(make([]byte, 0, len(head)+len(tree.msg)), head...), tree.msg...)
+		own = tree
+	}
+	return data, own, true
+}
+
+// recordOf reports whether the record text holds both go.sum lines of the
+// module version remotePath (/lookup/<path>@<version>, escaped) looks up.
+func recordOf(text []byte, remotePath string) bool {
+	escPath, escVers, ok := strings.Cut(strings.TrimPrefix(remotePath, "/lookup/"), "@")
+	path, err1 := module.UnescapePath(escPath)
+	vers, err2 := module.UnescapeVersion(escVers)
+	if !ok || err1 != nil || err2 != nil {
+		return false
+	}
+	var zip, mod bool
+	for _, line := range strings.Split(string(text), "\n") {
+		zip = zip || strings.HasPrefix(line, path+" "+vers+" ")
+		mod = mod || strings.HasPrefix(line, path+" "+vers+"/go.mod ")
+	}
+	return zip && mod
 }
 
 // openRecord parses a lookup's answer and checks its tree head's
@@ -511,7 +586,7 @@ func (r *tileReader) ReadTiles(tiles []tlog.Tile) ([][]byte, error) {
 }
 
 // read reads tile t: from the disk cache, from a proof still running that
-// fetched it, from the fleet cache (a full tile), else from the database,
+// fetched it, from the fleet cache, else from the database,
 // as far as r.distrust allows.
 func (r *tileReader) read(t tlog.Tile) ([]byte, error) {
 	c := r.c
@@ -541,8 +616,10 @@ func (r *tileReader) read(t tlog.Tile) ([]byte, error) {
 }
 
 // SaveTiles implements tlog.TileReader: the tiles of a proof that held
-// are kept on disk (unless they came from there) and, full tiles fetched
-// from the database, in the fleet cache.
+// are kept on disk (unless they came from there) and, those fetched from
+// the database, in the fleet cache (a partial tile too: tile/8/L/N.p/W
+// never changes either, and a replica proving against the same tree head
+// needs it).
 func (r *tileReader) SaveTiles(tiles []tlog.Tile, data [][]byte) {
 	c := r.c
 	for i, t := range tiles {
@@ -556,7 +633,7 @@ func (r *tileReader) SaveTiles(tiles []tlog.Tile, data [][]byte) {
 		if r.distrust == trustNone || c.cacheRoot.Regular(file) != nil {
 			c.writeCacheFile(file, data[i])
 		}
-		if src == fromDB && t.W == 1<<uint(t.H) && c.cfg.Fleet != nil {
+		if src == fromDB && c.cfg.Fleet != nil {
 			c.cfg.Fleet.Put(c.fleetKey(t), bytes.Clone(data[i]))
 		}
 	}
@@ -698,9 +775,9 @@ func (c *SumDBClient) fleetKey(t tlog.Tile) string {
 	return "sumdb/" + c.Name() + "/" + t.Path()
 }
 
-// fleetTile reads a full tile from the fleet cache.
+// fleetTile reads a tile from the fleet cache (proven by its caller).
 func (c *SumDBClient) fleetTile(ctx context.Context, t tlog.Tile) ([]byte, bool) {
-	if c.cfg.Fleet == nil || t.W != 1<<uint(t.H) {
+	if c.cfg.Fleet == nil || t.W < 1 || t.W > 1<<uint(t.H) {
 		return nil, false
 	}
 	var buf bytes.Buffer

@@ -386,10 +386,10 @@ func (m *memFleet) Put(key string, data []byte) {
 	m.puts++
 }
 
-// TestSumDBFleet: full tiles one replica proved are in the fleet cache, and
-// another replica with an empty cache reads them there; a damaged one
-// there is not used (the proof fails and is made again from the database)
-// and is replaced.
+// TestSumDBFleet: the tiles and lookups one replica proved are in the
+// fleet cache, and another replica with an empty cache reads them there,
+// asking the database nothing; a damaged one there is not used (the proof
+// fails and is made again from the database) and is replaced.
 func TestSumDBFleet(t *testing.T) {
 	d := newTestDB(t, 70000)
 	fleet := &memFleet{objs: map[string][]byte{}}
@@ -401,29 +401,52 @@ func TestSumDBFleet(t *testing.T) {
 	}
 	d.requests()
 	if len(fleet.objs) == 0 {
-		t.Fatal("no full tile was written to the fleet cache")
+		t.Fatal("nothing was written to the fleet cache")
 	}
+	lookups := 0
 	for key, data := range fleet.objs {
-		tile, err := tlog.ParseTilePath(strings.TrimPrefix(key, "sumdb/sum.example.com/"))
-		if err != nil || tile.W != 256 || !bytes.Equal(data, d.tile(tile)) {
-			t.Errorf("fleet cache %s: not a full tile of the database (%v)", key, err)
+		rest := strings.TrimPrefix(key, "sumdb/sum.example.com/")
+		if rest == "lookup/example.com/m300@v1.0.0" {
+			lookups++
+			continue
+		}
+		tile, err := tlog.ParseTilePath(rest)
+		if err != nil || !bytes.Equal(data, d.tile(tile)) {
+			t.Errorf("fleet cache %s: not a tile of the database (%v)", key, err)
 		}
 	}
+	if lookups != 1 {
+		t.Errorf("the lookup was not written to the fleet cache")
+	}
 	// Replica b, its cache empty, proves the same record from the fleet
-	// cache; only what is not a full tile comes from the database.
+	// cache, asking the database for its latest tree head alone.
 	b := d.client("", withFleet)
 	if _, err := b.Lookup(ctx, "example.com/m300", "v1.0.0"); err != nil {
 		t.Fatal(err)
 	}
-	for p := range d.requests() {
-		if tile, err := tlog.ParseTilePath(strings.TrimPrefix(p, "/")); err == nil && tile.W == 256 {
-			t.Errorf("replica b asked the database for %s, which the fleet cache has", p)
-		}
+	if reqs := d.requests(); len(reqs) > 1 || len(reqs) == 1 && reqs["/latest"] == 0 {
+		t.Errorf("replica b asked the database for %v, which the fleet cache has", reqs)
 	}
-	// Damage one in the fleet cache: replica c does not take it.
+	// A lookup in the fleet cache that is another module's record (signed
+	// and proven, but not the one asked) is not used.
+	fleet.mu.Lock()
+	good := fleet.objs["sumdb/sum.example.com/lookup/example.com/m300@v1.0.0"]
+	fleet.objs["sumdb/sum.example.com/lookup/example.com/m301@v1.0.0"] = good
+	fleet.mu.Unlock()
+	b2 := d.client("", withFleet)
+	if lines, err := b2.Lookup(ctx, "example.com/m301", "v1.0.0"); err != nil || len(lines) != 2 || !strings.HasPrefix(lines[0], "example.com/m301 v1.0.0 ") {
+		t.Fatalf("m301 with m300's record in the fleet cache: %q, %v", lines, err)
+	}
+	if reqs := d.requests(); reqs["/lookup/example.com/m301@v1.0.0"] != 1 {
+		t.Errorf("m301's lookup was not asked of the database: %v", reqs)
+	}
+	// Damage a tile in the fleet cache: replica c does not take it.
 	fleet.mu.Lock()
 	var damagedKey string
 	for key, data := range fleet.objs {
+		if !strings.Contains(key, "/tile/") {
+			continue
+		}
 		b := bytes.Clone(data)
 		b[5] ^= 1
 		fleet.objs[key], damagedKey = b, key
