@@ -412,3 +412,9 @@ func (a *memory[V]) each(fn func(key string, v V, expiry time.Time)) {
 // answers remembers upstream errors (a "not found", a failure) by flight
 // key.
 type answers = memory[error]
+
+// has reports whether key is remembered.
+func (a *memory[V]) has(key string) bool {
+	_, ok := a.get(key)
+	return ok
+}

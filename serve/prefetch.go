@@ -66,6 +66,7 @@ type prefetcher struct {
 	recent      memory[struct{}]          // keys prefetched lately
 	predicted   memory[struct{}]          // client + " " + "mod <path>@<version>": go.mod files a client will read for its graph
 	askedFor    memory[struct{}]          // client + " " + key: what a client asked for itself (a waiting prefetch of it is dropped)
+	walked      memory[struct{}]          // client + " " + module version: go.mod files walked for it lately
 	deferred    map[string][]deferredTask // client → prefetches waiting for it to settle one it owes
 	graphs      map[string]*clientGraph   // client → what it read for its module graph (prefetch_graph.go)
 	deferredAll int
@@ -118,6 +119,7 @@ func newPrefetcher(slots, perClient int) *prefetcher {
 		recent:    memory[struct{}]{ttl: recentTTL, max: 100000},
 		predicted: memory[struct{}]{ttl: recentTTL, max: 100000},
 		askedFor:  memory[struct{}]{ttl: recentTTL, max: 100000},
+		walked:    memory[struct{}]{ttl: recentTTL, max: 100000},
 	}
 }
 
@@ -163,7 +165,12 @@ func (s *Server) prefetchFor(client string, mod module.Version, gomod []byte) {
 			}
 		}
 	}
-	s.queueWalk(client, gomod)
+	// A go.mod this client had walked lately is not parsed or walked
+	// again: a warm server answers the same .mod files over and over.
+	if key := client + " " + mod.String(); !s.prefetcher.walked.has(key) {
+		s.prefetcher.walked.add(key, struct{}{})
+		s.queueWalk(client, gomod)
+	}
 }
 
 // walk is a walk of an unpruned graph waiting for the walker.
