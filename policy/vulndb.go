@@ -4,8 +4,6 @@ import (
 	"archive/zip"
 	"container/list"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -44,12 +42,14 @@ type VulnOptions struct {
 	// MaxEntries bounds the parsed entries kept in memory, least recently
 	// used dropped first (0: 4096, about the whole Go database).
 	MaxEntries int
-	// CacheDir, if set, keeps what an https:// database served on disk
-	// (bounded), so that a later Refresh, in this process or another,
-	// reads only index/db.json when the database has not changed, and an
-	// entry only when it changed. Directories and zips are not cached.
-	CacheDir string
 }
+
+// Nothing read from a database is kept on disk: a copy below a module
+// cache (which CI restores from elsewhere) could not be checked, since
+// the database's format signs nothing, and a planted one would switch a
+// vulnerability gate off. A process reads the database from its source
+// (index/db.json, index/modules.json, and only the entries of the modules
+// it asks about) and keeps it in memory, refreshed by Refresh.
 
 // VulnDB reads the Go vulnerability database in its published format
 // (go.dev/security/vuln/database): index/db.json (when it last changed),
@@ -118,9 +118,6 @@ func OpenVulnDB(source string, opts VulnOptions) (*VulnDB, error) {
 	if err != nil {
 		return nil, fmt.Errorf("vulnerability database %s: %w", source, err)
 	}
-	if hs, ok := src.(*httpSource); ok && opts.CacheDir != "" {
-		src = &diskCache{src: hs, dir: filepath.Join(opts.CacheDir, cacheKey(hs.base))}
-	}
 	n := opts.MaxEntries
 	if n <= 0 {
 		n = defaultMaxCached
@@ -165,19 +162,6 @@ func openSource(source string, client *http.Client) (vulnSource, error) {
 	return &zipSource{file: source}, nil
 }
 
-// cacheKey names a database's directory in a disk cache: its host and a
-// hash of its whole URL (credentials left out), so that two databases
-// never share one.
-func cacheKey(u *url.URL) string {
-	sum := sha256.Sum256([]byte(u.Redacted()))
-	host := strings.Map(func(r rune) rune {
-		if r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '.' || r == '-' {
-			return r
-		}
-		return '_'
-	}, strings.ToLower(u.Host))
-	return host + "-" + hex.EncodeToString(sum[:6])
-}
 
 func loopback(host string) bool {
 	if host == "localhost" {
@@ -344,11 +328,7 @@ func (db *VulnDB) entry(ctx context.Context, iv indexVuln) (*osvEntry, error) {
 		defer cancel()
 		var raw []byte
 		var err error
-		if er, ok := db.src.(entryReader); ok {
-			raw, err = er.readEntry(ctx, iv.ID, iv.Modified, maxEntryBytes)
-		} else {
-			raw, err = db.src.read(ctx, "ID/"+iv.ID+".json", maxEntryBytes)
-		}
+		raw, err = db.src.read(ctx, "ID/"+iv.ID+".json", maxEntryBytes)
 		if err != nil {
 			return nil, fmt.Errorf("vulnerability database %s: %w", db.src, err)
 		}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"path/filepath"
 	"sort"
 	"sync"
 	"time"
@@ -117,7 +116,7 @@ func (g *Gate) Expired(now time.Time) []string {
 }
 
 // openVulns reads the vulnerability database, once: from its source (an
-// https:// URL through a disk cache below the module cache, a directory
+// https:// URL (read once per run, kept in memory only), a directory
 // or a zip). A database that cannot be read fails the run before anything
 // is fetched: a gate that cannot check must not pass.
 func (p *Project) openVulns(ctx context.Context) error {
@@ -126,8 +125,7 @@ func (p *Project) openVulns(ctx context.Context) error {
 		return nil
 	}
 	db, err := policy.OpenVulnDB(g.source, policy.VulnOptions{
-		Client:   proxy.NewHTTPClient(p.s.ConnectTimeout, p.s.HeaderTimeout, 4),
-		CacheDir: filepath.Join(p.cfg.modCache, "cache", "gomodfetch", "vulndb"),
+		Client: proxy.NewHTTPClient(p.s.ConnectTimeout, p.s.HeaderTimeout, 4),
 	})
 	if err != nil {
 		return fmt.Errorf("policy: %w", err)
