@@ -20,6 +20,7 @@ import (
 
 	"gomodfetch/download"
 	"gomodfetch/fleet"
+	"gomodfetch/internal/beneath"
 	"gomodfetch/modcache"
 	"gomodfetch/policy"
 	"gomodfetch/project"
@@ -342,7 +343,7 @@ func openPolicy(ctx context.Context, file, vulndb, modCache string, hc *http.Cli
 	if err := os.MkdirAll(dir, 0o777); err != nil {
 		return nil, nil, err
 	}
-	seen, err := policy.OpenSeen(filepath.Join(dir, "policy-first-seen"))
+	seen, err := policy.OpenSeenIn(beneath.New(modCache), "cache/gomodfetch/policy-first-seen")
 	if err != nil {
 		return nil, nil, err
 	}

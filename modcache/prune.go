@@ -5,6 +5,7 @@ import (
 	"io/fs"
 	"os"
 	"path"
+	"path/filepath"
 	"strings"
 
 	"golang.org/x/mod/module"
@@ -131,6 +132,13 @@ func (c *Cache) versionFiles(mod module.Version, keepGoMod bool) ([]string, erro
 		return nil, err
 	}
 	dirRel, ok := c.Files().Rel(dir)
+	if !ok {
+		// A GOMODCACHE given unclean (a trailing slash, "//", "..")
+		// names the same directory.
+		if r, err := filepath.Rel(filepath.Clean(c.Root), dir); err == nil && filepath.IsLocal(r) {
+			dirRel, ok = filepath.ToSlash(r), true
+		}
+	}
 	if !ok {
 		return nil, errors.New("module directory outside the cache")
 	}

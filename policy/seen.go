@@ -1,8 +1,11 @@
 package policy
 
 import (
+	"path/filepath"
+
 	"bufio"
 	"fmt"
+	"gomodfetch/internal/beneath"
 	"os"
 	"strings"
 	"sync"
@@ -32,11 +35,22 @@ type Seen struct {
 // it from then on; file "" keeps the record in memory only. A last line
 // cut short by a crash is ignored.
 func OpenSeen(file string) (*Seen, error) {
-	s := &Seen{mods: map[string]map[string]time.Time{}}
 	if file == "" {
+		return OpenSeenIn(nil, "")
+	}
+	return OpenSeenIn(beneath.New(filepath.Dir(file)), filepath.Base(file))
+}
+
+// OpenSeenIn is OpenSeen for the file rel below root, reached without
+// following a symlink and only if it is a regular file (the record lives
+// in a module cache, which may be restored from elsewhere).
+func OpenSeenIn(root *beneath.Root, rel string) (*Seen, error) {
+	s := &Seen{mods: map[string]map[string]time.Time{}}
+	if root == nil {
 		return s, nil
 	}
-	f, err := os.OpenFile(file, os.O_RDWR|os.O_CREATE|os.O_APPEND, 0o644)
+	file := root.Join(rel)
+	f, err := root.OpenAppend(rel, 0o644)
 	if err != nil {
 		return nil, fmt.Errorf("first-seen record: %w", err)
 	}

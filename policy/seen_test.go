@@ -3,8 +3,11 @@ package policy
 import (
 	"os"
 	"path/filepath"
+	"syscall"
 	"testing"
 	"time"
+
+	"gomodfetch/internal/beneath"
 )
 
 func TestSeen(t *testing.T) {
@@ -75,5 +78,47 @@ func TestSeen(t *testing.T) {
 	defer s.Close()
 	if at, ok := s.FirstSeen(mod, "v1.4.0"); !ok || !at.Equal(t1) {
 		t.Errorf("after a second reopen: FirstSeen(v1.4.0) = %v, %v", at, ok)
+	}
+}
+
+// TestOpenSeenRefusesNonRegular: the record below a module cache is not
+// followed out of it through a symlink, nor read when it is a FIFO (which
+// would block serve's start for ever): both are an error, and the file a
+// symlink names is left as it was. Before, serve appended to it.
+func TestOpenSeenRefusesNonRegular(t *testing.T) {
+	root := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(root, "cache", "gomodfetch"), 0o777); err != nil {
+		t.Fatal(err)
+	}
+	rec := filepath.Join(root, "cache", "gomodfetch", "policy-first-seen")
+	victim := filepath.Join(t.TempDir(), "victim")
+	if err := os.WriteFile(victim, []byte("keep"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(victim, rec); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := OpenSeenIn(beneath.New(root), "cache/gomodfetch/policy-first-seen"); err == nil {
+		t.Error("a symlinked record was opened")
+	}
+	if b, _ := os.ReadFile(victim); string(b) != "keep" {
+		t.Errorf("the file the symlink names became %q", b)
+	}
+	os.Remove(rec)
+	if err := syscall.Mkfifo(rec, 0o644); err != nil {
+		t.Skip(err)
+	}
+	done := make(chan error, 1)
+	go func() {
+		_, err := OpenSeenIn(beneath.New(root), "cache/gomodfetch/policy-first-seen")
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		if err == nil {
+			t.Error("a FIFO record was opened")
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("opening a FIFO record blocked")
 	}
 }

@@ -22,6 +22,8 @@ import (
 	"golang.org/x/mod/semver"
 	"golang.org/x/sync/singleflight"
 
+	"gomodfetch/internal/beneath"
+
 	"gomodfetch/internal/termsafe"
 )
 
@@ -161,7 +163,6 @@ func openSource(source string, client *http.Client) (vulnSource, error) {
 	}
 	return &zipSource{file: source}, nil
 }
-
 
 func loopback(host string) bool {
 	if host == "localhost" {
@@ -416,14 +417,13 @@ func (s *dirSource) String() string { return s.dir }
 func (s *dirSource) reopen() error  { return nil }
 
 func (s *dirSource) read(_ context.Context, name string, limit int64) ([]byte, error) {
-	f, err := os.OpenInRoot(s.dir, filepath.FromSlash(name))
+	// Below the directory, without following a symlink, and only a
+	// regular file (a FIFO would block the read for ever).
+	f, err := beneath.New(s.dir).Open(name)
 	if err != nil {
 		return nil, err
 	}
 	defer f.Close()
-	if st, err := f.Stat(); err != nil || !st.Mode().IsRegular() {
-		return nil, fmt.Errorf("%s: not a regular file", name)
-	}
 	return readLimited(f, name, limit)
 }
 

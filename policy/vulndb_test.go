@@ -12,6 +12,7 @@ import (
 	"reflect"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -531,4 +532,30 @@ func TestVulnDBConcurrent(t *testing.T) {
 		}()
 	}
 	wg.Wait()
+}
+
+// TestDirSourceFIFO: a database directory whose index/db.json is a FIFO
+// fails its refresh at once. Before, the read blocked for ever.
+func TestDirSourceFIFO(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(dir, "index"), 0o777); err != nil {
+		t.Fatal(err)
+	}
+	if err := syscall.Mkfifo(filepath.Join(dir, "index", "db.json"), 0o644); err != nil {
+		t.Skip(err)
+	}
+	db, err := OpenVulnDB(dir, VulnOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- db.Refresh(context.Background()) }()
+	select {
+	case err := <-done:
+		if err == nil {
+			t.Error("a FIFO index/db.json was read")
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the refresh blocked on a FIFO")
+	}
 }

@@ -74,6 +74,16 @@ func (r *Root) OpenWrite(rel string, perm os.FileMode) (*os.File, error) {
 	return os.OpenFile(r.Join(rel), os.O_RDWR|os.O_CREATE, perm)
 }
 
+// OpenAppend is OpenWrite with every write at the end of the file.
+func (r *Root) OpenAppend(rel string, perm os.FileMode) (*os.File, error) {
+	f, err := r.OpenWrite(rel, perm)
+	if err != nil {
+		return nil, err
+	}
+	f.Close()
+	return os.OpenFile(r.Join(rel), os.O_RDWR|os.O_APPEND, perm)
+}
+
 // Regular reports, as an error, whether rel is a regular file.
 func (r *Root) Regular(rel string) error {
 	f, err := r.Open(rel)

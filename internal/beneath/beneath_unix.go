@@ -145,6 +145,16 @@ func (r *Root) OpenWrite(rel string, perm os.FileMode) (*os.File, error) {
 	return os.NewFile(uintptr(fd), r.Join(rel)), nil
 }
 
+// OpenAppend is OpenWrite with every write at the end of the file
+// (O_APPEND): a record several processes add lines to.
+func (r *Root) OpenAppend(rel string, perm os.FileMode) (*os.File, error) {
+	fd, _, err := r.openRegularFlags(rel, unix.O_RDWR|unix.O_CREAT|unix.O_APPEND, uint32(perm.Perm()))
+	if err != nil {
+		return nil, err
+	}
+	return os.NewFile(uintptr(fd), r.Join(rel)), nil
+}
+
 // Regular reports, as an error, whether rel is a regular file: nil if it
 // is, else an error matching ErrNotRegular or fs.ErrNotExist (or another
 // failure).
