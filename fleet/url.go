@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"net"
 	"net/url"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 )
@@ -38,6 +40,22 @@ func CheckURL(raw string) error {
 	case "file":
 		if u.Host != "" && u.Host != "localhost" || !strings.HasPrefix(u.Path, "/") {
 			return fmt.Errorf("%s: a file:// URL names an absolute directory: file:///dir", redact(raw))
+		}
+		q := u.Query()
+		for k := range q {
+			switch k {
+			case "create_dir", "dir_file_mode", "metadata", "no_tmp_dir", "prefix":
+			default:
+				return fmt.Errorf("%s: unknown file:// parameter %q (create_dir, prefix)", redact(raw), k)
+			}
+		}
+		if p := q.Get("prefix"); p != "" && !filepath.IsLocal(filepath.FromSlash(p)) {
+			return fmt.Errorf("%s: prefix %q is not a path below the directory", redact(raw), p)
+		}
+		if q.Get("create_dir") == "" {
+			if fi, err := os.Stat(filepath.FromSlash(u.Path)); err != nil || !fi.IsDir() {
+				return fmt.Errorf("%s: %s is not a directory (add ?create_dir=true to make it)", redact(raw), u.Path)
+			}
 		}
 		return nil
 	case "s3":

@@ -2,6 +2,7 @@ package fleet
 
 import (
 	"context"
+	"os"
 	"strings"
 	"testing"
 )
@@ -15,7 +16,11 @@ func TestCheckURL(t *testing.T) {
 		{"s3 IP path style", "s3://b?endpoint=http://127.0.0.1:9000&use_path_style=true", ""},
 		{"s3 IP hostname immutable", "s3://b?endpoint=http://10.0.0.1:9000&hostname_immutable=true", ""},
 		{"gs", "gs://b?prefix=x/", ""},
-		{"file", "file:///tmp/x", ""},
+		{"file", "file://" + os.TempDir(), ""},
+		{"file create_dir", "file:///nonexistent/gomodfetch-bucket?create_dir=true&prefix=a/b/", ""},
+		{"file missing dir", "file:///nonexistent/gomodfetch-bucket", "is not a directory"},
+		{"file unknown parameter", "file://" + os.TempDir() + "?bogus=1", `unknown file:// parameter "bogus"`},
+		{"file prefix out", "file://" + os.TempDir() + "?prefix=../../", "not a path below"},
 		{"endpoint without scheme", "s3://b?endpoint=s3.example.com", "not an http:// or https:// URL"},
 		{"endpoint IP without path style", "s3://b?endpoint=http://127.0.0.1:9000", "add use_path_style=true"},
 		{"endpoint localhost without path style", "s3://b?endpoint=http://localhost:9000", "add use_path_style=true"},
