@@ -16,7 +16,10 @@ package main
 // all running at once; -clients goroutines ask one server at a time for
 // every file of a mix (.info and .mod; @v/list; .zip), each in a random
 // order of its own, in five slices per server and mix that alternate
-// between the servers, -warm-duration in all. Every answer must be 200 and
+// between the servers, -warm-duration in all. Before those, each server is
+// asked for every file of each mix once (the first pass, reported apart:
+// a freshly started serve checks each zip against its .ziphash the first
+// time it serves it). Every answer must be 200 and
 // whole; any error fails the benchmark. The clients share the machine's
 // CPUs with the server they drive.
 //
@@ -520,11 +523,18 @@ func runServe(o options) error {
 		}
 		procs[i] = p
 	}
+	// A first pass asks each server for every file once (serve checks a
+	// zip against its .ziphash the first time a process serves it, and
+	// reads the disk), then the steady state is measured.
 	warm := make([][]warmResult, len(servers))
+	first := make([][]warmResult, len(servers))
 	for i := range servers {
 		warm[i] = make([]warmResult, len(mixes))
+		first[i] = make([]warmResult, len(mixes))
 		for j, m := range mixes {
-			drive(procs[i], m.files, *warmClients, 500*time.Millisecond) // connections and page cache
+			first[i][j] = drive(procs[i], m.files, *warmClients, 0)
+			first[i][j].percentiles()
+			drive(procs[i], m.files, *warmClients, 500*time.Millisecond) // connections
 			warm[i][j].lats = []time.Duration{}
 		}
 	}
@@ -543,6 +553,9 @@ func runServe(o options) error {
 			r.percentiles()
 			if r.errors > 0 {
 				warmErrs = append(warmErrs, fmt.Sprintf("%s, %s: %d errors, the first: %s", s.name, m.name, r.errors, r.firstErr))
+			}
+			if f := first[i][j]; f.errors > 0 {
+				warmErrs = append(warmErrs, fmt.Sprintf("%s, %s, first pass: %d errors, the first: %s", s.name, m.name, f.errors, f.firstErr))
 			}
 			if o.verbose {
 				fmt.Printf("warm %-28s %-8s %8.0f files/s %8.1f MB/s p50 %v p99 %v, server %.2f cores, clients %.2f cores, %d errors\n",
@@ -598,6 +611,20 @@ func runServe(o options) error {
 			fmt.Printf("| %s | %s | %.0f | %.1f | %s | %s | %s | %.2f cores | %.2f cores | %d |\n",
 				s.name, m.name, fps, float64(r.bytes)/1e6/r.wall.Seconds(), ratio, ms(r.p50), ms(r.p99),
 				r.srvCPU.Seconds()/r.wall.Seconds(), r.cliCPU.Seconds()/r.wall.Seconds(), r.errors)
+		}
+	}
+	fmt.Println()
+	fmt.Printf("| first pass after start, %d clients (each file once) | mix | wall | files/s | MB/s | / static | server CPU | errors |\n", *warmClients)
+	fmt.Printf("|---|---|---|---|---|---|---|---|\n")
+	for i, s := range servers {
+		for j, m := range mixes {
+			r, floor := first[i][j], first[0][j]
+			ratio := "1"
+			if i > 0 {
+				ratio = fmt.Sprintf("%.2f", rate(r)/rate(floor))
+			}
+			fmt.Printf("| %s | %s | %.2fs | %.0f | %.1f | %s | %.2fs | %d |\n",
+				s.name, m.name, r.wall.Seconds(), rate(r), float64(r.bytes)/1e6/r.wall.Seconds(), ratio, r.srvCPU.Seconds(), r.errors)
 		}
 	}
 	fmt.Println()
@@ -732,8 +759,15 @@ func warmFiles(root string) ([]warmFile, error) {
 }
 
 // drive runs clients goroutines against p for d, each asking for files in
-// a random order of its own, and reports what was served.
+// a random order of its own, and reports what was served. With d = 0 they
+// ask for every file once between them instead (a first pass: what a
+// server freshly started does before its steady state), within 10 minutes.
 func drive(p *proc, files []warmFile, clients int, d time.Duration) warmResult {
+	once := d == 0
+	if once {
+		d = 10 * time.Minute
+	}
+	var next atomic.Int64
 	tr := &http.Transport{
 		MaxIdleConns:        clients,
 		MaxIdleConnsPerHost: clients,
@@ -767,6 +801,13 @@ func drive(p *proc, files []warmFile, clients int, d time.Duration) warmResult {
 			order := rng.Perm(len(files))
 			for k := 0; ctx.Err() == nil; k++ {
 				f := files[order[k%len(order)]]
+				if once {
+					i := next.Add(1) - 1
+					if i >= int64(len(files)) {
+						break
+					}
+					f = files[i]
+				}
 				t0 := time.Now()
 				n, err := get(hc, p.url+f.path, f.size)
 				if err != nil {

@@ -2,6 +2,7 @@ package serve
 
 import (
 	"errors"
+	"io"
 	"net"
 	"net/http"
 	"strconv"
@@ -281,6 +282,18 @@ func asLimited(c net.Conn) *limitedConn {
 		}
 	}
 	return nil
+}
+
+// ReadFrom lets the HTTP server send a file with the connection's own
+// ReadFrom (sendfile on Linux): without it, the embedded net.Conn hides
+// that method and every byte of a cached zip went through a copy buffer
+// (`go run ./bench -serve`, warm zips: 0.8 of a core of serve's CPU
+// without it, 0.2 with it, for more zips a second).
+func (c *limitedConn) ReadFrom(r io.Reader) (int64, error) {
+	if rf, ok := c.Conn.(io.ReaderFrom); ok {
+		return rf.ReadFrom(r)
+	}
+	return io.Copy(struct{ io.Writer }{c.Conn}, r)
 }
 
 // Close closes the connection and takes it out of the counts.

@@ -147,37 +147,94 @@ func bigZip(t *testing.T, st *setup, mod module.Version, size int) int {
 // TestWriteTimeout: a client that asks for a large zip and never reads it
 // is cut once it has not taken a chunk within the write timeout, and the
 // cut is counted; before, it held its connection, a file and the kernel's
-// buffers for as long as it liked.
+// buffers for as long as it liked. Through Serve too, where the
+// connection bounds wrap each connection and the zip goes out with the
+// connection's ReadFrom (sendfile) under the same timeout.
 func TestWriteTimeout(t *testing.T) {
-	st := newSetup(t, func(c *Config) { c.Offline = true; c.WriteTimeout = 300 * time.Millisecond })
-	mod := module.Version{Path: "example.com/big", Version: "v1.0.0"}
-	size := bigZip(t, st, mod, 12<<20) // far more than the socket buffers hold
+	for _, viaServe := range []bool{false, true} {
+		t.Run(fmt.Sprintf("Serve=%v", viaServe), func(t *testing.T) {
+			st := newSetup(t, func(c *Config) { c.Offline = true; c.WriteTimeout = 300 * time.Millisecond })
+			mod := module.Version{Path: "example.com/big", Version: "v1.0.0"}
+			size := bigZip(t, st, mod, 12<<20) // far more than the socket buffers hold
+			addr := strings.TrimPrefix(st.srv.URL, "http://")
+			if viaServe {
+				addr = serveListener(t, st)
+			}
 
-	conn, err := net.Dial("tcp", strings.TrimPrefix(st.srv.URL, "http://"))
+			conn, err := net.Dial("tcp", addr)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer conn.Close()
+			conn.(*net.TCPConn).SetReadBuffer(16 << 10) // no autotuning of the window
+			fmt.Fprintf(conn, "GET /example.com/big/@v/v1.0.0.zip HTTP/1.1\r\nHost: x\r\n\r\n")
+			cut := st.s.metrics.limited.WithLabelValues("write-timeout")
+			waitFor(t, "the stalled reader to be cut", func() bool { return value(t, cut) == 1 })
+
+			// What the client gets when it reads at last is short, then the end.
+			conn.SetReadDeadline(time.Now().Add(waitLimit))
+			resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			n, err := io.Copy(io.Discard, resp.Body)
+			if err == nil || n >= int64(size) {
+				t.Errorf("the cut client read %d of %d bytes, then %v; want fewer and an error", n, size, err)
+			}
+
+			// A client that reads gets the whole zip under the same timeout.
+			code, body := fetchURL(context.Background(), http.DefaultClient, "http://"+addr+"/example.com/big/@v/v1.0.0.zip")
+			if code != 200 || len(body) != size {
+				t.Errorf("a reading client got %d with %d bytes; want 200 with %d", code, len(body), size)
+			}
+		})
+	}
+}
+
+// TestLimitedConnReadFrom: a counted connection passes ReadFrom on to the
+// connection under it when it has one (a TCP connection: sendfile), and
+// copies otherwise; the bytes arrive whole either way.
+func TestLimitedConnReadFrom(t *testing.T) {
+	data := bytes.Repeat([]byte("0123456789abcdef"), 1<<16) // 1 MiB
+	file := filepath.Join(t.TempDir(), "f")
+	if err := os.WriteFile(file, data, 0o666); err != nil {
+		t.Fatal(err)
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer conn.Close()
-	conn.(*net.TCPConn).SetReadBuffer(16 << 10) // no autotuning of the window
-	fmt.Fprintf(conn, "GET /example.com/big/@v/v1.0.0.zip HTTP/1.1\r\nHost: x\r\n\r\n")
-	cut := st.s.metrics.limited.WithLabelValues("write-timeout")
-	waitFor(t, "the stalled reader to be cut", func() bool { return value(t, cut) == 1 })
-
-	// What the client gets when it reads at last is short, then the end.
-	conn.SetReadDeadline(time.Now().Add(waitLimit))
-	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	n, err := io.Copy(io.Discard, resp.Body)
-	if err == nil || n >= int64(size) {
-		t.Errorf("the cut client read %d of %d bytes, then %v; want fewer and an error", n, size, err)
-	}
-
-	// A client that reads gets the whole zip under the same timeout.
-	code, body := fetchURL(context.Background(), http.DefaultClient, st.srv.URL+"/example.com/big/@v/v1.0.0.zip")
-	if code != 200 || len(body) != size {
-		t.Errorf("a reading client got %d with %d bytes; want 200 with %d", code, len(body), size)
+	defer l.Close()
+	for _, tcp := range []bool{true, false} {
+		c, err := net.Dial("tcp", l.Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		srv, err := l.Accept()
+		if err != nil {
+			t.Fatal(err)
+		}
+		under := srv
+		if !tcp {
+			under = struct{ net.Conn }{srv} // hides the TCP connection's ReadFrom
+		}
+		lc := &limitedConn{Conn: under}
+		got := make(chan []byte)
+		go func() {
+			b, _ := io.ReadAll(c)
+			got <- b
+		}()
+		f, err := os.Open(file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		n, err := lc.ReadFrom(f)
+		f.Close()
+		srv.Close()
+		if b := <-got; err != nil || n != int64(len(data)) || !bytes.Equal(b, data) {
+			t.Errorf("tcp=%v: ReadFrom sent %d bytes (%v), the reader got %d; want %d, the same bytes", tcp, n, err, len(b), len(data))
+		}
+		c.Close()
 	}
 }
 
@@ -910,5 +967,24 @@ func TestPrefetchBuildList(t *testing.T) {
 	st.s.Wait()
 	if n := len(zips()); n != 6 {
 		t.Errorf("a second start with nothing new read: %d zips; want 6", n)
+	}
+	// A go.mod read between two starts costs the next one a look at that
+	// path alone, not at the whole graph again (a client reading go.mod
+	// files and .info files in turn made every .info scan the cache for
+	// its whole build list: 14% of a warm serve's CPU).
+	p.mu.Lock()
+	before := p.scanned
+	p.mu.Unlock()
+	p.noteRead("c", v("h", "v0.3.0"), true)
+	st.s.downloadStarted("c")
+	st.s.Wait()
+	p.mu.Lock()
+	scanned := p.scanned - before
+	p.mu.Unlock()
+	if scanned != 1 {
+		t.Errorf("a start after one more go.mod read looked at %d paths of the build list; want 1", scanned)
+	}
+	if got := st.up.requests(); !slices.Contains(got, "/example.com/h/@v/v0.3.0.info") {
+		t.Errorf("after h's go.mod was read and the download started again, upstream was asked %v; want h's .info among them", got)
 	}
 }

@@ -70,6 +70,7 @@ type prefetcher struct {
 	deferred    map[string][]deferredTask // client → prefetches waiting for it to settle one it owes
 	graphs      map[string]*clientGraph   // client → what it read for its module graph (prefetch_graph.go)
 	deferredAll int
+	scanned     int    // build-list paths downloadStarted looked at (a test reads it)
 	walks       []walk // waiting for the walker (queueWalk)
 	walking     bool   // the walker runs
 

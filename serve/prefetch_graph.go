@@ -39,8 +39,12 @@ type clientGraph struct {
 	max         map[string]string // path → highest version read
 	unpredicted map[string]string // path → a version read without being predicted
 	unpruned    bool              // two versions of a path read unpredicted
-	dirty       bool              // read more since the last scan
-	expires     time.Time
+	// changed holds the paths whose highest version rose since the last
+	// scan: each scan looks only at those, so a client that keeps reading
+	// go.mod files between its .info requests costs the server a look at
+	// what it read since, not at its whole graph each time.
+	changed map[string]struct{}
+	expires time.Time
 }
 
 // maxGraphPaths bounds the paths remembered for one client's graph;
@@ -68,7 +72,7 @@ func (p *prefetcher) noteRead(client string, mod module.Version, predicted bool)
 				return
 			}
 		}
-		g = &clientGraph{max: map[string]string{}, unpredicted: map[string]string{}}
+		g = &clientGraph{max: map[string]string{}, unpredicted: map[string]string{}, changed: map[string]struct{}{}}
 		p.graphs[client] = g
 	}
 	g.expires = now.Add(recentTTL)
@@ -76,7 +80,7 @@ func (p *prefetcher) noteRead(client string, mod module.Version, predicted bool)
 		return
 	} else if !ok || semver.Compare(mod.Version, old) > 0 {
 		g.max[mod.Path] = mod.Version
-		g.dirty = true
+		g.changed[mod.Path] = struct{}{}
 	}
 	if !predicted {
 		if v, ok := g.unpredicted[mod.Path]; !ok {
@@ -89,7 +93,8 @@ func (p *prefetcher) noteRead(client string, mod module.Version, predicted bool)
 
 // downloadStarted is called when client asks for a .info or .zip: if it
 // reads an unpruned graph and read more since the last time, the zips of
-// its build list are set off (see above).
+// its build list are set off (see above): those of the paths whose highest
+// version rose since the last time (the others were set off then).
 func (s *Server) downloadStarted(client string) {
 	p := s.prefetcher
 	if cap(p.slots) == 0 {
@@ -97,17 +102,18 @@ func (s *Server) downloadStarted(client string) {
 	}
 	p.mu.Lock()
 	g := p.graphs[client]
-	if g == nil || !g.unpruned || !g.dirty {
+	if g == nil || !g.unpruned || len(g.changed) == 0 {
 		p.mu.Unlock()
 		return
 	}
-	g.dirty = false
-	build := make([]module.Version, 0, len(g.max))
-	for path, v := range g.max {
+	build := make([]module.Version, 0, len(g.changed))
+	for path := range g.changed {
 		if !s.cfg.Private(path) {
-			build = append(build, module.Version{Path: path, Version: v})
+			build = append(build, module.Version{Path: path, Version: g.max[path]})
 		}
 	}
+	clear(g.changed)
+	p.scanned += len(build)
 	// The waiting zips of versions that are not the highest read go.
 	dk := deferKey(client, false)
 	q := p.deferred[dk][:0]
