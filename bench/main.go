@@ -562,18 +562,43 @@ func measure(px *faultproxy.Server, cmd *exec.Cmd, env []string) (sample, error)
 	var stdout, stderr bytes.Buffer
 	w := exec.Command(self, append([]string{measureArg, cmd.Path}, cmd.Args[1:]...)...)
 	w.Dir, w.Env, w.Stdout, w.Stderr = cmd.Dir, env, &stdout, &stderr
-	if err := w.Run(); err != nil {
-		return sample{}, fmt.Errorf("%v\n%s", err, stderr.String())
-	}
+	runErr := w.Run()
 	st := px.Stats()
 	s := sample{requests: st.Requests, bytes: st.Bytes, conns: st.Conns}
 	var ns, cpu int64
 	if _, err := fmt.Sscan(stdout.String(), &ns, &s.rss, &cpu); err != nil {
+		if runErr != nil {
+			return sample{}, fmt.Errorf("%v\n%s", runErr, stderr.String())
+		}
 		return sample{}, fmt.Errorf("reading the measurement %q: %v", stdout.String(), err)
 	}
 	s.wall, s.cpu = time.Duration(ns), time.Duration(cpu)
 	s.proxyCPU = selfCPU() - self0
+	if runErr != nil {
+		return s, &runFailed{err: runErr, stderr: stderr.String()}
+	}
 	return s, nil
+}
+
+// runFailed is a measured command that ran to its end and failed: its
+// sample is valid, and a caller that measures a third-party tool may
+// report the failure instead of stopping.
+type runFailed struct {
+	err    error
+	stderr string
+}
+
+func (e *runFailed) Error() string { return fmt.Sprintf("%v\n%s", e.err, e.stderr) }
+
+// goErrors counts the error lines a go command printed ("go: ...").
+func (e *runFailed) goErrors() int {
+	n := 0
+	for _, l := range strings.Split(e.stderr, "\n") {
+		if strings.HasPrefix(l, "go: ") {
+			n++
+		}
+	}
+	return n
 }
 
 // selfCPU is the CPU time (user and system) this process has used.

@@ -24,8 +24,19 @@ package main
 // CPUs with the server they drive.
 //
 // Athens (github.com/gomods/athens) runs beside them when -athens names
-// its proxy binary: disk storage, its go command pointed at the same
-// emulated proxy.
+// its proxy binary, deployed as a team would put it in front of that
+// upstream (see startAthens). Athens is measured, not held to
+// gomodfetch's standard: a cold run through it that fails, a cache that
+// differs from go's, or warm errors are reported in its rows and do not
+// fail the benchmark. Its fetcher takes a module version whole (`go mod
+// download -json path@version`: .info, .mod and .zip), so it cannot serve
+// the go.mod of a version whose zip its upstream does not hold, which a
+// mirror made by go mod download (-set projects) does not for the modules
+// go needs only for their go.mod; nor the @v/list of a module whose
+// latest version is one of those (it lists with `go list -m -versions
+// path@latest`, which needs the latest .info). Before its warm rows,
+// Athens is asked once for every file of the mixes (what a failed cold
+// run left out is fetched then); its warm rows drive the files it served.
 
 import (
 	"bufio"
@@ -38,6 +49,7 @@ import (
 	"gomodfetch/internal/faultproxy"
 	"io"
 	"io/fs"
+	"maps"
 	"math/rand/v2"
 	"net"
 	"net/http"
@@ -238,8 +250,18 @@ func startStatic(dir, logFile string) (*proc, error) {
 	})
 }
 
-// startAthens runs Athens with disk storage at storage, its go command
-// reading from upstream.
+// startAthens runs Athens v0.18 with disk storage at storage, as a team
+// would deploy it in front of upstream: download mode sync (the default:
+// a miss is fetched, stored, then answered), network mode strict (the
+// default: @v/list is the union of storage and upstream, and fails when
+// upstream does), and its go command, which fetches every miss with `go
+// mod download -json path@version`, pointed at upstream with the bench
+// clients' settings: no checksum database (GOSUMDB=off; Athens adds
+// GONOSUMDB from its empty NoSumPatterns), the bench's go toolchain, and
+// -mod=mod as Athens's documentation sets it. Athens passes its go
+// command only these variables and PATH, HOME and a few others of its own
+// environment (pkg/module/prepare_env.go), with GOPATH (and so the module
+// cache) in a temporary directory under ATHENS_GOGET_DIR per fetch.
 func startAthens(bin, goPath, storage, upstream string, env []string, work, logFile string) (*proc, error) {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -273,6 +295,10 @@ type coldSample struct {
 	sample
 	srvCPU time.Duration
 	srvRSS int64
+	// The run failed (only a run through Athens may: see runServe) and
+	// the go command printed goErrors error lines.
+	failed   bool
+	goErrors int
 	// From serve's /metrics: zip requests answered from the cache (a
 	// prefetch got there first) or after an upstream fetch, and the
 	// prefetches started and skipped (the -prefetch bound was full).
@@ -377,6 +403,7 @@ func runServe(o options) error {
 	}
 	samples := make([][]coldSample, len(tools))
 	var mismatches []string
+	var athensNotes []string // Athens's failures: reported, not fatal
 	var warmCache, athensStore string
 	rounds := o.rounds
 	if *warmOnly != "" {
@@ -428,6 +455,11 @@ func runServe(o options) error {
 			}
 			s, err := measure(px, cmd, env)
 			cs := coldSample{sample: s}
+			if rf := (*runFailed)(nil); t.via == "athens" && errors.As(err, &rf) {
+				cs.failed, cs.goErrors, err = true, rf.goErrors(), nil
+				athensNotes = append(athensNotes, fmt.Sprintf("round %d: go mod download through Athens failed after %.2fs with %d errors, the first: %s",
+					round+1, s.wall.Seconds(), cs.goErrors, firstGoError(rf.stderr)))
+			}
 			if t.via == "serve" {
 				m := scrape(srv.url + "/metrics")
 				cs.zipHit, cs.zipMiss = m[`gomodfetch_serve_cache_total{endpoint="zip",outcome="hit"}`], m[`gomodfetch_serve_cache_total{endpoint="zip",outcome="miss"}`]
@@ -444,6 +476,9 @@ func runServe(o options) error {
 				return fmt.Errorf("round %d, cold, %s: %v", round+1, t.name, err)
 			}
 			samples[i] = append(samples[i], cs)
+			if o.verbose && cs.failed {
+				fmt.Printf("round %d cold %-26s FAILED with %d errors (see the end)\n", round+1, t.name, cs.goErrors)
+			}
 			if o.verbose {
 				fmt.Printf("round %d cold %-26s %7.2fs %5d requests %5d conns %9s upstream, client %.2fs CPU, server %.2fs CPU %.0f MiB RSS, Go runtime sys %.0f MiB, zips hit/miss %d/%d, prefetch started/skipped %d/%d\n",
 					round+1, t.name, s.wall.Seconds(), s.requests, s.conns, mib(s.bytes), s.cpu.Seconds(), cs.srvCPU.Seconds(), float64(cs.srvRSS)/(1<<20),
@@ -451,11 +486,19 @@ func runServe(o options) error {
 			}
 		}
 		for i := 1; i < len(tools); i++ {
+			if samples[i][len(samples[i])-1].failed {
+				continue // reported as failed; its cache is what it got before
+			}
 			if diffs := cachecmp.Compare(caches[0], caches[i]); len(diffs) > 0 {
 				if len(diffs) > 5 {
 					diffs = append(diffs[:5], fmt.Sprintf("... and %d more", len(diffs)-5))
 				}
-				mismatches = append(mismatches, fmt.Sprintf("round %d: %s: the cache differs from go's:\n\t%s", round+1, tools[i].name, strings.Join(diffs, "\n\t")))
+				m := fmt.Sprintf("round %d: %s: the cache differs from go's:\n\t%s", round+1, tools[i].name, strings.Join(diffs, "\n\t"))
+				if tools[i].via == "athens" {
+					athensNotes = append(athensNotes, m)
+				} else {
+					mismatches = append(mismatches, m)
+				}
 			}
 		}
 		// The rounds are removed with the work directory at the end
@@ -485,21 +528,22 @@ func runServe(o options) error {
 		files []warmFile
 	}{{"info+mod", small}, {"list", lists}, {"zip", zips}}
 	type server struct {
-		name  string
-		start func(logFile string) (*proc, error)
+		name   string
+		start  func(logFile string) (*proc, error)
+		athens bool
 	}
 	srvEnv := append(slices.Clip(baseEnv), "GOMODCACHE="+warmCache, "GOPATH="+filepath.Join(work, "warm-gopath"))
 	servers := []server{
 		{"static file server (floor)", func(lf string) (*proc, error) {
 			return startStatic(filepath.Join(warmCache, "cache", "download"), lf)
-		}},
-		{"gomodfetch serve -offline", func(lf string) (*proc, error) { return startServe(gmf, warmCache, srvEnv, true, lf) }},
-		{"gomodfetch serve", func(lf string) (*proc, error) { return startServe(gmf, warmCache, srvEnv, false, lf) }},
+		}, false},
+		{"gomodfetch serve -offline", func(lf string) (*proc, error) { return startServe(gmf, warmCache, srvEnv, true, lf) }, false},
+		{"gomodfetch serve", func(lf string) (*proc, error) { return startServe(gmf, warmCache, srvEnv, false, lf) }, false},
 	}
 	if athens != "" {
 		servers = append(servers, server{"Athens", func(lf string) (*proc, error) {
 			return startAthens(athens, goPath, athensStore, upstream, append(slices.Clip(srvEnv), "GOMODCACHE="+filepath.Join(work, "athens-warm-gomodcache")), work, lf)
-		}})
+		}, true})
 	}
 	fmt.Printf("\nwarm: %d clients for %v per server and mix over the last serve cache: info+mod = %d files (%s), list = %d @v/list, zip = %d zips (%s)\n",
 		*warmClients, *warmDuration, len(small), mib(smallBytes), len(lists), len(zips), mib(zipBytes))
@@ -516,12 +560,49 @@ func runServe(o options) error {
 	}()
 	settleInodes()
 	syscall.Sync()
+	// mixFiles[i][j]: what server i is driven with in mix j.
+	mixFiles := make([][][]warmFile, len(servers))
 	for i, s := range servers {
 		p, err := s.start(filepath.Join(work, fmt.Sprintf("warm%d.log", i)))
 		if err != nil {
 			return fmt.Errorf("warm: %v", err)
 		}
 		procs[i] = p
+		for _, m := range mixes {
+			mixFiles[i] = append(mixFiles[i], m.files)
+		}
+		if s.athens {
+			var asked, failed, noZip int
+			var firstErr string
+			kinds := map[string]int{}
+			for j, m := range mixes {
+				served, fails, fe := prime(p, m.files, 8)
+				mixFiles[i][j] = served
+				asked, failed = asked+len(m.files), failed+len(fails)
+				firstErr = cmp.Or(firstErr, fe)
+				for _, f := range fails {
+					kinds[fileKind(f.path)]++
+					if k := fileKind(f.path); k != "list" {
+						if _, err := os.Stat(filepath.Join(set.Dir, filepath.FromSlash(strings.TrimSuffix(f.path, k)+".zip"))); err != nil {
+							noZip++
+						}
+					}
+				}
+			}
+			fmt.Printf("warm: Athens, asked once for each of the %d files of the mixes, served %d", asked, asked-failed)
+			if failed > 0 {
+				var byKind []string
+				for _, k := range slices.Sorted(maps.Keys(kinds)) {
+					byKind = append(byKind, fmt.Sprintf("%d %s", kinds[k], k))
+				}
+				n := fmt.Sprintf("failed to serve %d (%s; of versions whose zip upstream does not hold: %d), left out of its warm rows; the first: %s",
+					failed, strings.Join(byKind, ", "), noZip, firstErr)
+				fmt.Printf("; %s", n)
+				athensNotes = append(athensNotes, fmt.Sprintf("warm: Athens, of the %d files of the mixes, %s", asked, n))
+			}
+			fmt.Println()
+			syscall.Sync() // what it fetched meanwhile
+		}
 	}
 	// A first pass asks each server for every file once (serve checks a
 	// zip against its .ziphash the first time a process serves it, and
@@ -531,18 +612,18 @@ func runServe(o options) error {
 	for i := range servers {
 		warm[i] = make([]warmResult, len(mixes))
 		first[i] = make([]warmResult, len(mixes))
-		for j, m := range mixes {
-			first[i][j] = drive(procs[i], m.files, *warmClients, 0)
+		for j := range mixes {
+			first[i][j] = drive(procs[i], mixFiles[i][j], *warmClients, 0)
 			first[i][j].percentiles()
-			drive(procs[i], m.files, *warmClients, 500*time.Millisecond) // connections
+			drive(procs[i], mixFiles[i][j], *warmClients, 500*time.Millisecond) // connections
 			warm[i][j].lats = []time.Duration{}
 		}
 	}
 	const nslices = 5
 	for range nslices {
-		for j, m := range mixes {
+		for j := range mixes {
 			for i := range servers {
-				warm[i][j].add(drive(procs[i], m.files, *warmClients, *warmDuration/nslices))
+				warm[i][j].add(drive(procs[i], mixFiles[i][j], *warmClients, *warmDuration/nslices))
 			}
 		}
 	}
@@ -552,10 +633,20 @@ func runServe(o options) error {
 			r := &warm[i][j]
 			r.percentiles()
 			if r.errors > 0 {
-				warmErrs = append(warmErrs, fmt.Sprintf("%s, %s: %d errors, the first: %s", s.name, m.name, r.errors, r.firstErr))
+				e := fmt.Sprintf("%s, %s: %d errors, the first: %s", s.name, m.name, r.errors, r.firstErr)
+				if s.athens {
+					athensNotes = append(athensNotes, e)
+				} else {
+					warmErrs = append(warmErrs, e)
+				}
 			}
 			if f := first[i][j]; f.errors > 0 {
-				warmErrs = append(warmErrs, fmt.Sprintf("%s, %s, first pass: %d errors, the first: %s", s.name, m.name, f.errors, f.firstErr))
+				e := fmt.Sprintf("%s, %s, first pass: %d errors, the first: %s", s.name, m.name, f.errors, f.firstErr)
+				if s.athens {
+					athensNotes = append(athensNotes, e)
+				} else {
+					warmErrs = append(warmErrs, e)
+				}
 			}
 			if o.verbose {
 				fmt.Printf("warm %-28s %-8s %8.0f files/s %8.1f MB/s p50 %v p99 %v, server %.2f cores, clients %.2f cores, %d errors\n",
@@ -583,17 +674,27 @@ func runServe(o options) error {
 			if i == 0 {
 				eq = "—"
 			}
-			for _, m := range mismatches {
-				if strings.Contains(m, ": "+t.name+": ") {
+			for _, m := range slices.Concat(mismatches, athensNotes) {
+				if strings.Contains(m, ": "+t.name+": the cache differs") {
 					eq = "NO"
+				}
+			}
+			wall := fmt.Sprintf("%.2fs", s.wall.Seconds())
+			if n := failedRounds(samples[i]); n > 0 {
+				wall += fmt.Sprintf(" (FAILED in %d of %d rounds; this one: %d errors)", n, len(samples[i]), s.goErrors)
+				if eq == "yes" {
+					eq = fmt.Sprintf("yes in %d of %d rounds; failed runs not compared", len(samples[i])-n, len(samples[i]))
+					if n == len(samples[i]) {
+						eq = "not compared (failed)"
+					}
 				}
 			}
 			srvCPU, srvRSS := "—", "—"
 			if t.via != "" {
 				srvCPU, srvRSS = fmt.Sprintf("%.2fs", s.srvCPU.Seconds()), fmt.Sprintf("%.0f MiB", float64(s.srvRSS)/(1<<20))
 			}
-			fmt.Printf("| %s | %.2fs | %.2f | %d | %d | %s | %.0f MiB | %.2fs | %s | %s | %s |\n",
-				t.name, s.wall.Seconds(), s.wall.Seconds()/goCold.wall.Seconds(), s.requests, s.conns, mib(s.bytes),
+			fmt.Printf("| %s | %s | %.2f | %d | %d | %s | %.0f MiB | %.2fs | %s | %s | %s |\n",
+				t.name, wall, s.wall.Seconds()/goCold.wall.Seconds(), s.requests, s.conns, mib(s.bytes),
 				float64(s.rss)/(1<<20), s.cpu.Seconds(), srvCPU, srvRSS, eq)
 		}
 		fmt.Println()
@@ -635,6 +736,14 @@ func runServe(o options) error {
 			sv.wall.Seconds()/goCold.wall.Seconds(), sv.wall.Seconds()/g.wall.Seconds())
 		fmt.Printf("cold through serve (that run): %d zip requests found the zip cached (prefetched), %d waited for upstream; prefetches: %d started, %d skipped (bound full)\n",
 			sv.zipHit, sv.zipMiss, sv.prefStarted, sv.prefSkipped)
+		if athens != "" {
+			a := medianCold(samples[3])
+			fmt.Printf("cold: go through Athens at %.2fx go direct", a.wall.Seconds()/goCold.wall.Seconds())
+			if n := failedRounds(samples[3]); n > 0 {
+				fmt.Printf(" (FAILED in %d of %d rounds)", n, len(samples[3]))
+			}
+			fmt.Println()
+		}
 	}
 	for i := 1; i < len(servers); i++ {
 		fmt.Printf("warm: %s at %.2fx the static floor (.info and .mod), %.2fx (@v/list), %.2fx (zips)\n", servers[i].name,
@@ -649,6 +758,9 @@ func runServe(o options) error {
 	for _, e := range warmErrs {
 		fmt.Printf("ERRORS %s\n", e)
 	}
+	for _, n := range athensNotes {
+		fmt.Printf("ATHENS %s\n", n)
+	}
 	if o.keep {
 		fmt.Printf("caches and logs kept under %s\n", work)
 	}
@@ -656,6 +768,70 @@ func runServe(o options) error {
 		return fmt.Errorf("%d cold runs whose cache differs, %d warm runs with errors", len(mismatches), len(warmErrs))
 	}
 	return nil
+}
+
+// failedRounds counts the runs that failed.
+func failedRounds(s []coldSample) int {
+	n := 0
+	for _, c := range s {
+		if c.failed {
+			n++
+		}
+	}
+	return n
+}
+
+// firstGoError is the first error line a go command printed, capped.
+func firstGoError(stderr string) string {
+	for _, l := range strings.Split(stderr, "\n") {
+		if strings.HasPrefix(l, "go: ") {
+			if len(l) > 300 {
+				l = l[:300] + "..."
+			}
+			return l
+		}
+	}
+	return "(none printed)"
+}
+
+// fileKind names what a proxy URL path asks for: ".info", ".mod", ".zip"
+// or "list".
+func fileKind(path string) string {
+	if strings.HasSuffix(path, "/list") {
+		return "list"
+	}
+	return filepath.Ext(path)
+}
+
+// prime asks p once for every file, conc at a time, and returns those it
+// served whole, those it did not, and the first failure.
+func prime(p *proc, files []warmFile, conc int) (served, failed []warmFile, firstErr string) {
+	hc := &http.Client{Timeout: 5 * time.Minute} // a miss is a go mod download of the module
+	ok := make([]bool, len(files))
+	errs := make([]error, len(files))
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, conc)
+	for k, f := range files {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			_, errs[k] = get(hc, p.url+f.path, f.size)
+			ok[k] = errs[k] == nil
+		}()
+	}
+	wg.Wait()
+	for k, f := range files {
+		if ok[k] {
+			served = append(served, f)
+		} else {
+			failed = append(failed, f)
+			if firstErr == "" {
+				firstErr = errs[k].Error()
+			}
+		}
+	}
+	return served, failed, firstErr
 }
 
 func loadAvg() string {
