@@ -723,6 +723,13 @@ func TestKeyedRules(t *testing.T) {
 	// p= draws by path and request, not by arrival; a rule that does not
 	// fire lets the next one decide; first=N counts per path.
 	const keyed = "* status 503 p=0.5 seed=7 first=2\n*.zip status 500 first=1\n"
+	rs := mustRules(t, keyed)
+	for range 3 {
+		rs.pick(paths[0])
+	}
+	if rs.Faults() != 1 && rs.Faults() != 2 {
+		t.Errorf("Faults: %d after 3 requests for one path, want 1 or 2 (first=2)", rs.Faults())
+	}
 	a, b := faults(keyed, paths), faults(keyed, reversed)
 	if !maps.Equal(a, b) {
 		t.Errorf("p=: the faults depend on the order of the requests")
@@ -766,7 +773,7 @@ func TestKeyedRules(t *testing.T) {
 	}
 
 	// Modifiers may come in any order, xN last or not.
-	rs := mustRules(t, "*.zip status 500 x1 p=1 first=3\n")
+	rs = mustRules(t, "*.zip status 500 x1 p=1 first=3\n")
 	if r := rs.list[0]; r.left != 1 || r.arg != "500" || r.first != 3 || r.prob != 1 {
 		t.Errorf("parsed %+v", r)
 	}

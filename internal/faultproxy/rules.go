@@ -20,6 +20,15 @@ type Rules struct {
 	mu   sync.Mutex
 	list []*rule
 	seen map[string]int // path → requests for it so far
+	hits int            // requests a rule gave a fault to
+}
+
+// Faults returns how many requests a rule has given a fault to so far (a
+// reset-file-at rule's fault counts when it is given, fired or not).
+func (rs *Rules) Faults() int {
+	rs.mu.Lock()
+	defer rs.mu.Unlock()
+	return rs.hits
 }
 
 type rule struct {
@@ -257,6 +266,7 @@ func (rs *Rules) pick(path string) fault {
 				continue
 			}
 		}
+		rs.hits++
 		if r.action == "reset-file-at" {
 			return fault{action: r.action, arg: r.arg, claim: func() bool { return rs.claim(r) }}
 		}
