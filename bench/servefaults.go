@@ -11,15 +11,28 @@ package main
 // leaves over the clean upstream.
 
 import (
+	"cmp"
+	"context"
+	crand "crypto/rand"
+	"errors"
 	"flag"
 	"fmt"
 	"gomodfetch/internal/cachecmp"
 	"gomodfetch/internal/faultproxy"
+	"io"
+	"io/fs"
+	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 	"time"
+
+	"golang.org/x/mod/module"
+	"golang.org/x/mod/sumdb"
+	"golang.org/x/mod/sumdb/dirhash"
+	"golang.org/x/mod/sumdb/note"
 )
 
 var upstreamFaults = flag.String("upstream-faults", "clean", "with -serve: the upstream fault profiles to run, comma-separated: clean (the cold rounds and the warm case), flaky, truncate (the cold case once each; see bench/servefaults.go)")
@@ -100,6 +113,11 @@ func runFaultProfiles(o options, set *moduleSet, work, gmf, goPath string, px *f
 		{name: "gomodfetch", gmf: true},
 		{name: "go mod download → serve", via: "serve"},
 	}
+	gosumdb, stopSumDB, err := startSumDB(set.Dir, ref.cache)
+	if err != nil {
+		return nil, err
+	}
+	defer stopSumDB()
 	var results []faultResult
 	for _, p := range profiles {
 		res := faultResult{profile: p}
@@ -119,7 +137,7 @@ func runFaultProfiles(o options, set *moduleSet, work, gmf, goPath string, px *f
 				srvCache := filepath.Join(pdir, "serve-cache")
 				var err error
 				srv, err = startServe(gmf, srvCache, append(slices.Clip(baseEnv),
-					"GOPATH="+filepath.Join(pdir, "server-gopath"), "GOMODCACHE="+srvCache), false, logFile)
+					"GOPATH="+filepath.Join(pdir, "server-gopath"), "GOMODCACHE="+srvCache, "GOSUMDB="+gosumdb), false, logFile)
 				if err != nil {
 					return nil, err
 				}
@@ -313,4 +331,98 @@ func faultProfileText(ps []faultProfile) string {
 		fmt.Fprintf(&b, "- %s: %s\n", p.name, strings.Join(rules, "; "))
 	}
 	return b.String()
+}
+
+// benchSumDBName names the checksum database startSumDB serves.
+const benchSumDBName = "sum.bench.test"
+
+// startSumDB starts a checksum database on 127.0.0.1 that vouches for
+// every module version of tree (a GOPROXY tree), its hashes computed from
+// the tree's files, and returns the GOSUMDB value that names it. The
+// versions in the cache ref (go's, over the clean upstream) are looked up
+// before it starts, in a fixed order, so no run pays for hashing them or
+// for building the tree; others are hashed when first asked for. Serve
+// verifies what it stores against it under the fault profiles, as it does
+// against sum.golang.org when deployed: with GOSUMDB=off it has nothing to
+// check a go.mod against, and stores and serves whatever upstream sent.
+// It is not faulted.
+func startSumDB(tree, ref string) (gosumdb string, stop func(), err error) {
+	skey, vkey, err := note.GenerateKey(crand.Reader, benchSumDBName)
+	if err != nil {
+		return "", nil, err
+	}
+	ts := sumdb.NewTestServer(skey, func(path, vers string) ([]byte, error) {
+		return goSumLines(tree, module.Version{Path: path, Version: vers})
+	})
+	mods, err := cachedVersions(ref)
+	if err != nil {
+		return "", nil, err
+	}
+	for _, m := range mods {
+		if _, err := ts.Lookup(context.Background(), m); err != nil {
+			return "", nil, fmt.Errorf("the checksum database: %s: %v", m, err)
+		}
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", nil, err
+	}
+	srv := &http.Server{Handler: sumdb.NewServer(ts)}
+	go srv.Serve(l)
+	return vkey + " http://" + l.Addr().String(), func() { srv.Close() }, nil
+}
+
+// goSumLines returns the go.sum lines of m, from its files in tree.
+func goSumLines(tree string, m module.Version) ([]byte, error) {
+	epath, err1 := module.EscapePath(m.Path)
+	ever, err2 := module.EscapeVersion(m.Version)
+	if err := cmp.Or(err1, err2); err != nil {
+		return nil, err
+	}
+	base := filepath.Join(tree, filepath.FromSlash(epath), "@v", ever)
+	var b strings.Builder
+	if zh, err := dirhash.HashZip(base+".zip", dirhash.DefaultHash); err == nil {
+		fmt.Fprintf(&b, "%s %s %s\n", m.Path, m.Version, zh)
+	} else if !errors.Is(err, fs.ErrNotExist) {
+		return nil, err
+	}
+	mh, err := dirhash.DefaultHash([]string{"go.mod"}, func(string) (io.ReadCloser, error) { return os.Open(base + ".mod") })
+	if err != nil {
+		return nil, err
+	}
+	fmt.Fprintf(&b, "%s %s/go.mod %s\n", m.Path, m.Version, mh)
+	return []byte(b.String()), nil
+}
+
+// cachedVersions lists the module versions that have a .mod in the
+// module cache at cache, sorted.
+func cachedVersions(cache string) ([]module.Version, error) {
+	dl := filepath.Join(cache, "cache", "download")
+	var mods []module.Version
+	err := filepath.WalkDir(dl, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() && p == filepath.Join(dl, "sumdb") {
+			return filepath.SkipDir
+		}
+		if d.IsDir() || filepath.Ext(p) != ".mod" {
+			return nil
+		}
+		rel, _ := filepath.Rel(dl, strings.TrimSuffix(p, ".mod"))
+		epath, ever, ok := strings.Cut(filepath.ToSlash(rel), "/@v/")
+		if !ok {
+			return nil
+		}
+		path, err1 := module.UnescapePath(epath)
+		vers, err2 := module.UnescapeVersion(ever)
+		if err1 == nil && err2 == nil {
+			mods = append(mods, module.Version{Path: path, Version: vers})
+		}
+		return nil
+	})
+	slices.SortFunc(mods, func(a, b module.Version) int {
+		return cmp.Or(cmp.Compare(a.Path, b.Path), cmp.Compare(a.Version, b.Version))
+	})
+	return mods, err
 }
