@@ -532,13 +532,15 @@ func measureChild(args []string) int {
 	wall := time.Since(start)
 	var rss int64
 	var cpu time.Duration
+	code := -1
 	if cmd.ProcessState != nil {
 		if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
 			rss = ru.Maxrss * 1024 // kilobytes on Linux
 		}
 		cpu = cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()
+		code = cmd.ProcessState.ExitCode()
 	}
-	fmt.Printf("%d %d %d\n", wall.Nanoseconds(), rss, cpu.Nanoseconds())
+	fmt.Printf("%d %d %d %d\n", wall.Nanoseconds(), rss, cpu.Nanoseconds(), code)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
@@ -549,9 +551,31 @@ func measureChild(args []string) int {
 // measure runs cmd with env (through measureChild) and reports its wall
 // time, peak RSS and what the proxy saw meanwhile.
 func measure(px *faultproxy.Server, cmd *exec.Cmd, env []string) (sample, error) {
+	s, failed, err := measureMayFail(px, cmd, env, 0)
+	if err == nil && failed != nil {
+		err = failed
+	}
+	return s, err
+}
+
+// runFailure is a measured command that did not succeed.
+type runFailure struct {
+	code   int // exit status; -1: killed
+	stderr string
+}
+
+func (f *runFailure) Error() string {
+	return fmt.Sprintf("exit status %d\n%s", f.code, f.stderr)
+}
+
+// measureMayFail is measure for a command that may fail: the sample is
+// good either way, and failed says how the command ended if it did not
+// succeed. With timeout > 0 the command (its whole process group) is
+// killed after that long. err is for the measurement itself.
+func measureMayFail(px *faultproxy.Server, cmd *exec.Cmd, env []string, timeout time.Duration) (s sample, failed *runFailure, err error) {
 	self, err := os.Executable()
 	if err != nil {
-		return sample{}, err
+		return sample{}, nil, err
 	}
 	// The run must not pay for the previous one's disk writeback, nor for
 	// the inodes an earlier removal freed.
@@ -562,36 +586,38 @@ func measure(px *faultproxy.Server, cmd *exec.Cmd, env []string) (sample, error)
 	var stdout, stderr bytes.Buffer
 	w := exec.Command(self, append([]string{measureArg, cmd.Path}, cmd.Args[1:]...)...)
 	w.Dir, w.Env, w.Stdout, w.Stderr = cmd.Dir, env, &stdout, &stderr
-	runErr := w.Run()
+	if timeout > 0 {
+		w.SysProcAttr = &syscall.SysProcAttr{Setpgid: true} // killed as a group
+	}
+	start := time.Now()
+	if err := w.Start(); err != nil {
+		return sample{}, nil, err
+	}
+	if timeout > 0 {
+		t := time.AfterFunc(timeout, func() { syscall.Kill(-w.Process.Pid, syscall.SIGKILL) })
+		defer t.Stop()
+	}
+	runErr := w.Wait()
 	st := px.Stats()
-	s := sample{requests: st.Requests, bytes: st.Bytes, conns: st.Conns}
+	s = sample{requests: st.Requests, bytes: st.Bytes, conns: st.Conns}
 	var ns, cpu int64
-	if _, err := fmt.Sscan(stdout.String(), &ns, &s.rss, &cpu); err != nil {
-		if runErr != nil {
-			return sample{}, fmt.Errorf("%v\n%s", runErr, stderr.String())
+	code := -1
+	if _, err := fmt.Sscan(stdout.String(), &ns, &s.rss, &cpu, &code); err != nil {
+		if runErr == nil {
+			return sample{}, nil, fmt.Errorf("reading the measurement %q: %v", stdout.String(), err)
 		}
-		return sample{}, fmt.Errorf("reading the measurement %q: %v", stdout.String(), err)
+		ns = int64(time.Since(start)) // killed with its wrapper
 	}
 	s.wall, s.cpu = time.Duration(ns), time.Duration(cpu)
 	s.proxyCPU = selfCPU() - self0
 	if runErr != nil {
-		return s, &runFailed{err: runErr, stderr: stderr.String()}
+		failed = &runFailure{code: code, stderr: stderr.String()}
 	}
-	return s, nil
+	return s, failed, nil
 }
-
-// runFailed is a measured command that ran to its end and failed: its
-// sample is valid, and a caller that measures a third-party tool may
-// report the failure instead of stopping.
-type runFailed struct {
-	err    error
-	stderr string
-}
-
-func (e *runFailed) Error() string { return fmt.Sprintf("%v\n%s", e.err, e.stderr) }
 
 // goErrors counts the error lines a go command printed ("go: ...").
-func (e *runFailed) goErrors() int {
+func (e *runFailure) goErrors() int {
 	n := 0
 	for _, l := range strings.Split(e.stderr, "\n") {
 		if strings.HasPrefix(l, "go: ") {

@@ -351,6 +351,13 @@ func (a *warmResult) percentiles() {
 }
 
 func runServe(o options) error {
+	clean, profiles, err := parseFaultProfiles(*upstreamFaults)
+	if err != nil {
+		return err
+	}
+	if len(profiles) > 0 && o.net == "file" {
+		return fmt.Errorf("-upstream-faults: a file:// upstream has no faults")
+	}
 	set, err := loadSet(o)
 	if err != nil {
 		return err
@@ -410,6 +417,9 @@ func runServe(o options) error {
 		rounds, warmCache, athens, athensWhy = 0, *warmOnly, "", "-warm-cache: no Athens storage"
 		tools = tools[:3]
 	}
+	if !clean {
+		rounds = 0 // and no warm case: no serve cache of a clean run
+	}
 	for round := range rounds {
 		rdir := filepath.Join(work, fmt.Sprintf("round%d", round))
 		caches := make([]string, len(tools))
@@ -421,20 +431,8 @@ func runServe(o options) error {
 			if err := writeProject(project, set); err != nil {
 				return err
 			}
-			env := append(slices.Clip(baseEnv),
-				"GOMODCACHE="+caches[i], "GOPATH="+filepath.Join(rdir, fmt.Sprintf("gopath%d", i)))
-			var cmd *exec.Cmd
-			if t.gmf {
-				args := []string{"-q"}
-				if o.jobs > 0 {
-					args = append(args, "-j", fmt.Sprint(o.jobs))
-				}
-				cmd = exec.Command(gmf, args...)
-			} else {
-				cmd = exec.Command(goPath, "mod", "download")
-				env = append(env, "GOMAXPROCS=2")
-			}
-			cmd.Dir = project
+			cmd, env := coldCmd(o, t, gmf, goPath, project, append(slices.Clip(baseEnv),
+				"GOMODCACHE="+caches[i], "GOPATH="+filepath.Join(rdir, fmt.Sprintf("gopath%d", i))))
 			var srv *proc
 			srvEnv := append(slices.Clip(baseEnv), "GOPATH="+filepath.Join(rdir, "server-gopath"+t.via))
 			logFile := filepath.Join(rdir, t.via+".log")
@@ -455,7 +453,7 @@ func runServe(o options) error {
 			}
 			s, err := measure(px, cmd, env)
 			cs := coldSample{sample: s}
-			if rf := (*runFailed)(nil); t.via == "athens" && errors.As(err, &rf) {
+			if rf := (*runFailure)(nil); t.via == "athens" && errors.As(err, &rf) {
 				cs.failed, cs.goErrors, err = true, rf.goErrors(), nil
 				athensNotes = append(athensNotes, fmt.Sprintf("round %d: go mod download through Athens failed after %.2fs with %d errors, the first: %s",
 					round+1, s.wall.Seconds(), cs.goErrors, firstGoError(rf.stderr)))
@@ -503,6 +501,24 @@ func runServe(o options) error {
 		}
 		// The rounds are removed with the work directory at the end
 		// (see settleInodes).
+	}
+
+	// Faults: the cold case once per profile, against go's clean cache.
+	var faultResults []faultResult
+	var ref goRef
+	if len(profiles) > 0 {
+		if rounds > 0 {
+			ref = goRef{filepath.Join(work, fmt.Sprintf("round%d", rounds-1), "cache0"), medianCold(samples[0]).wall}
+		} else if ref, err = goCleanRef(o, set, work, gmf, goPath, px, baseEnv); err != nil {
+			return err
+		}
+		if faultResults, err = runFaultProfiles(o, set, work, gmf, goPath, px, baseEnv, ref, profiles); err != nil {
+			return err
+		}
+	}
+	if rounds == 0 && *warmOnly == "" { // the fault profiles alone
+		printConditions(o, load0)
+		return faultSummary(o, work, faultResults, ref, profiles)
 	}
 
 	// Warm: the last round's serve cache (and Athens's storage), from
@@ -657,13 +673,7 @@ func runServe(o options) error {
 	}
 
 	// The tables.
-	fmt.Printf("\nload average (1 min) at the start and the end: %s, %s (a busy machine slows the runs; the warm slices alternate servers)", load0, loadAvg())
-	if o.net == "file" {
-		fmt.Printf("\nupstream: GOPROXY=file:// (no network); %d CPUs\n\n", runtime.NumCPU())
-	} else {
-		fmt.Printf("\nupstream network: %v RTT per request (and per new connection), %s/s per connection, %s/s link; client to server: loopback; %d CPUs\n\n",
-			o.rtt, mbs(o.connMB), mbs(o.linkMB), runtime.NumCPU())
-	}
+	printConditions(o, load0)
 	goCold := medianCold(samples[0])
 	if rounds > 0 {
 		fmt.Printf("| cold (median of %d) | wall | / go direct | upstream requests | upstream conns | upstream bytes | client peak RSS | client CPU | server CPU | server peak RSS | cache equal to go's |\n", rounds)
@@ -698,6 +708,10 @@ func runServe(o options) error {
 				float64(s.rss)/(1<<20), s.cpu.Seconds(), srvCPU, srvRSS, eq)
 		}
 		fmt.Println()
+	}
+	var faultProblems []string
+	if len(faultResults) > 0 {
+		faultProblems = printFaultTables(faultResults, ref, profiles)
 	}
 	fmt.Printf("| warm, %d clients | mix | files/s | MB/s | / static | p50 | p99 | server CPU | client CPU | errors |\n", *warmClients)
 	fmt.Printf("|---|---|---|---|---|---|---|---|---|---|\n")
@@ -764,8 +778,8 @@ func runServe(o options) error {
 	if o.keep {
 		fmt.Printf("caches and logs kept under %s\n", work)
 	}
-	if len(mismatches) > 0 || len(warmErrs) > 0 {
-		return fmt.Errorf("%d cold runs whose cache differs, %d warm runs with errors", len(mismatches), len(warmErrs))
+	if len(mismatches) > 0 || len(warmErrs) > 0 || len(faultProblems) > 0 {
+		return fmt.Errorf("%d cold runs whose cache differs, %d warm runs with errors, %d runs under upstream faults failed or differ", len(mismatches), len(warmErrs), len(faultProblems))
 	}
 	return nil
 }
@@ -832,6 +846,35 @@ func prime(p *proc, files []warmFile, conc int) (served, failed []warmFile, firs
 		}
 	}
 	return served, failed, firstErr
+}
+
+// printConditions prints the load average and the network the runs had.
+func printConditions(o options, load0 string) {
+	fmt.Printf("\nload average (1 min) at the start and the end: %s, %s (a busy machine slows the runs; the warm slices alternate servers)", load0, loadAvg())
+	if o.net == "file" {
+		fmt.Printf("\nupstream: GOPROXY=file:// (no network); %d CPUs\n\n", runtime.NumCPU())
+	} else {
+		fmt.Printf("\nupstream network: %v RTT per request (and per new connection), %s/s per connection, %s/s link; client to server: loopback; %d CPUs\n\n",
+			o.rtt, mbs(o.connMB), mbs(o.linkMB), runtime.NumCPU())
+	}
+}
+
+// coldCmd returns the command that fills a client's cache for t in
+// project, and its environment (env and what t adds).
+func coldCmd(o options, t coldTool, gmf, goPath, project string, env []string) (*exec.Cmd, []string) {
+	var cmd *exec.Cmd
+	if t.gmf {
+		args := []string{"-q"}
+		if o.jobs > 0 {
+			args = append(args, "-j", fmt.Sprint(o.jobs))
+		}
+		cmd = exec.Command(gmf, args...)
+	} else {
+		cmd = exec.Command(goPath, "mod", "download")
+		env = append(env, "GOMAXPROCS=2")
+	}
+	cmd.Dir = project
+	return cmd, env
 }
 
 func loadAvg() string {

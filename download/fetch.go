@@ -445,14 +445,16 @@ func (x *fetch) downloadZip(ctx context.Context, held *modcache.Locked) (verifie
 		from = src
 		var hash string
 		if x.noExtract {
-			tmp, err := os.Open(got.tmp)
-			if err == nil {
-				hash, err = dirhash.HashZip(tmp.Name(), dirhash.DefaultHash)
-				tmp.Close()
-			}
-			if err != nil {
+			if _, err := os.Stat(got.tmp); err != nil {
 				got.discard()
 				return askedOut{err}
+			}
+			if hash, err = dirhash.HashZip(got.tmp, dirhash.DefaultHash); err != nil {
+				// Not a zip, or data that does not inflate or fails its
+				// CRC: damage on the way, as when unpacking (below).
+				bad := &badResponse{fmt.Errorf("downloaded zip is damaged: %v", err), verify.FileDigest(got.tmp)}
+				got.discard()
+				return x.refused(&from, &fleet, rel, &seen, bad)
 			}
 		} else {
 			u, err := x.unpack(ctx, held, got.tmp)

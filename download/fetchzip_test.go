@@ -1,17 +1,22 @@
 package download
 
 import (
+	"bytes"
 	"context"
+	"encoding/hex"
+	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"golang.org/x/mod/module"
 
 	"gomodfetch/internal/modtest"
+	"gomodfetch/retry"
 )
 
 // moduleServer serves example.com/m v1.0.0 and a version list, counting
@@ -104,5 +109,57 @@ func TestForgetAnswers(t *testing.T) {
 		if n := lists.Load(); n != want {
 			t.Errorf("ForgetAnswers=%v: list asked %d times; want %d", forget, n, want)
 		}
+	}
+}
+
+// TestFetchZipDamaged checks that FetchZip (no extraction) asks again
+// for a zip that arrives damaged (bytes flipped on the way: it does not
+// open or inflate), as Download does, instead of failing at once.
+func TestFetchZipDamaged(t *testing.T) {
+	mod := module.Version{Path: "example.com/m", Version: "v1.0.0"}
+	gomod := "module example.com/m\n\ngo 1.21\n"
+	// Data that deflate cannot shrink, so that the middle of the zip is
+	// compressed data.
+	filler := make([]byte, 32<<10)
+	rand.NewChaCha8([32]byte{1}).Read(filler)
+	zipData := modtest.Zip(t, mod, map[string]string{"go.mod": gomod, "m.go": "package m\n// " + hex.EncodeToString(filler) + "\n"})
+	for _, damage := range []struct {
+		name string
+		at   func(n int) int // the first byte flipped, of n
+	}{
+		{"central directory", func(n int) int { return n - 40 }},
+		{"compressed data", func(n int) int { return n / 2 }},
+	} {
+		t.Run(damage.name, func(t *testing.T) {
+			var zips atomic.Int64
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				switch r.URL.Path {
+				case "/example.com/m/@v/v1.0.0.info":
+					w.Write([]byte(`{"Version":"v1.0.0","Time":"2024-01-01T00:00:00Z"}`))
+				case "/example.com/m/@v/v1.0.0.mod":
+					w.Write([]byte(gomod))
+				case "/example.com/m/@v/v1.0.0.zip":
+					body := bytes.Clone(zipData)
+					if zips.Add(1) == 1 {
+						for i := damage.at(len(body)); i < damage.at(len(body))+16; i++ {
+							body[i] ^= 0x5a
+						}
+					}
+					w.Write(body)
+				default:
+					http.NotFound(w, r)
+				}
+			}))
+			defer srv.Close()
+			f, _ := testFetcher(t, srv.URL, "")
+			f.cfg.Router.Policy = retry.Policy{Initial: time.Millisecond, Max: time.Millisecond, MaxAttempts: 3}
+			m := f.FetchZip(context.Background(), mod)
+			if m == nil || m.Error != "" || m.Zip == "" {
+				t.Fatalf("FetchZip: %+v", m)
+			}
+			if n := zips.Load(); n != 2 {
+				t.Errorf("zip requested %d times; want 2 (the damaged answer, then a good one)", n)
+			}
+		})
 	}
 }

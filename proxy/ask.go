@@ -302,6 +302,10 @@ func (r *Router) askRun(ctx context.Context, path string, run []Proxy, attempt a
 			var v any
 			failed := 0
 			err := retry.Do(lctx, r.Policy, func(actx context.Context) error {
+				// Each attempt is hedged on its own: an earlier attempt
+				// that got its headers (and then a 503) says nothing
+				// about this one, which may stall.
+				answered[k].Store(false)
 				since[k].Store(time.Now().UnixNano())
 				defer since[k].Store(0)
 				var err error

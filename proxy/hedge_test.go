@@ -96,6 +96,32 @@ func TestHedgeSameTransientWaitsForOther(t *testing.T) {
 	}
 }
 
+// TestHedgeSameRetryStalls: an attempt that got its headers and failed
+// (a 503) does not keep the retry that follows from being hedged when it
+// stalls.
+func TestHedgeSameRetryStalls(t *testing.T) {
+	r := sameRouter(t, 100*time.Millisecond, retry.Policy{MaxAttempts: 3, Initial: time.Millisecond, Jitter: -1})
+	var calls atomic.Int32
+	v, _, err := Ask(askCtx(t), r, "example.com/m", func(ctx context.Context, base *url.URL) (string, error) {
+		switch calls.Add(1) {
+		case 1:
+			answeredHook(ctx)
+			return "", &HTTPError{Status: "503", StatusCode: 503}
+		case 2:
+			<-ctx.Done() // a stall: no headers, ever
+			return "", ctx.Err()
+		}
+		answeredHook(ctx)
+		return "ok", nil
+	}, nil)
+	if err != nil || v != "ok" {
+		t.Fatalf("Ask = %q, %v; want ok", v, err)
+	}
+	if st := r.ProxyStats(); len(st) != 1 || st[0].HedgesWon != 1 {
+		t.Errorf("stats %+v; want 1 hedge won", st)
+	}
+}
+
 // TestHedgeSameNotDuringBackoff: attempts that fail at once are retried
 // under the policy; waiting between them is not a stall and is not hedged.
 func TestHedgeSameNotDuringBackoff(t *testing.T) {

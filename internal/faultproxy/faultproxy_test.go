@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"math/rand/v2"
 	"net/http"
 	"os"
@@ -691,5 +692,94 @@ func TestStartOptions(t *testing.T) {
 	}
 	if _, err := Start(Options{Dir: "x", Backend: "http://127.0.0.1:1"}); err == nil {
 		t.Error("Start with two sources")
+	}
+}
+
+func TestKeyedRules(t *testing.T) {
+	paths := make([]string, 200)
+	for i := range paths {
+		paths[i] = fmt.Sprintf("example.com/m%d/@v/v1.0.0.zip", i)
+	}
+	// faults asks for every path three times, the paths in the order given
+	// (each round), and returns what each request met.
+	// ("" for none, else "action arg").
+	faults := func(text string, order []string) map[string][3]string {
+		rs := mustRules(t, text)
+		got := map[string][3]string{}
+		for n := range 3 {
+			for _, p := range order {
+				a := got[p]
+				if f := rs.pick(p); f.action != "" {
+					a[n] = f.action + " " + f.arg
+				}
+				got[p] = a
+			}
+		}
+		return got
+	}
+	reversed := slices.Clone(paths)
+	slices.Reverse(reversed)
+
+	// p= draws by path and request, not by arrival; a rule that does not
+	// fire lets the next one decide; first=N counts per path.
+	const keyed = "* status 503 p=0.5 seed=7 first=2\n*.zip status 500 first=1\n"
+	rs := mustRules(t, keyed)
+	for range 3 {
+		rs.pick(paths[0])
+	}
+	if rs.Faults() != 1 && rs.Faults() != 2 {
+		t.Errorf("Faults: %d after 3 requests for one path, want 1 or 2 (first=2)", rs.Faults())
+	}
+	a, b := faults(keyed, paths), faults(keyed, reversed)
+	if !maps.Equal(a, b) {
+		t.Errorf("p=: the faults depend on the order of the requests")
+	}
+	var n503 int
+	for _, p := range paths {
+		got := a[p]
+		switch {
+		case got[0] != "status 503" && got[0] != "status 500":
+			t.Errorf("%s: first request met %q, want 503 or 500 (the next rule)", p, got[0])
+		case got[1] != "status 503" && got[1] != "":
+			t.Errorf("%s: second request met %q, want 503 or nothing", p, got[1])
+		case got[2] != "":
+			t.Errorf("%s: third request met %q, want nothing (first=2)", p, got[2])
+		}
+		if got[0] == "status 503" {
+			n503++
+		}
+	}
+	if n503 < 60 || n503 > 140 {
+		t.Errorf("p=0.5: %d of %d first requests met 503", n503, len(paths))
+	}
+	if c := faults("* status 503 p=0.5 seed=8\n", paths); maps.Equal(a, c) {
+		t.Errorf("seed=8 drew the same faults as seed=7")
+	}
+
+	// random draws the same way, and falls through when it does not fire.
+	const random = "* random 0.3 seed=3\n* status 404\n"
+	a, b = faults(random, paths), faults(random, reversed)
+	if !maps.Equal(a, b) {
+		t.Errorf("random: the faults depend on the order of the requests")
+	}
+	kinds := map[string]int{}
+	for _, p := range paths {
+		for _, f := range a[p] {
+			kinds[f]++
+		}
+	}
+	if kinds["status 404"] < 300 || len(kinds) < 6 {
+		t.Errorf("random 0.3 over 600 requests met %v", kinds)
+	}
+
+	// Modifiers may come in any order, xN last or not.
+	rs = mustRules(t, "*.zip status 500 x1 p=1 first=3\n")
+	if r := rs.list[0]; r.left != 1 || r.arg != "500" || r.first != 3 || r.prob != 1 {
+		t.Errorf("parsed %+v", r)
+	}
+	for _, bad := range []string{"* status 500 p=2", "* status 500 p=x", "* status 500 first=0", "* status 500 seed=-1", "* random 0.3 p=0.5", "* random 0.3 extra"} {
+		if _, err := ParseRules("bad", strings.NewReader(bad+"\n")); err == nil {
+			t.Errorf("%q: accepted", bad)
+		}
 	}
 }

@@ -3,6 +3,7 @@ package faultproxy
 import (
 	"bufio"
 	"fmt"
+	"hash/fnv"
 	"io"
 	"math/rand/v2"
 	"os"
@@ -14,19 +15,32 @@ import (
 )
 
 // Rules is a set of fault rules, as ParseRules reads them. A Rules value
-// keeps state (uses left, random sources): give each Server its own.
+// keeps state (uses left, requests per path): give each Server its own.
 type Rules struct {
 	mu   sync.Mutex
 	list []*rule
+	seen map[string]int // path → requests for it so far
+	hits int            // requests a rule gave a fault to
+}
+
+// Faults returns how many requests a rule has given a fault to so far (a
+// reset-file-at rule's fault counts when it is given, fired or not).
+func (rs *Rules) Faults() int {
+	rs.mu.Lock()
+	defer rs.mu.Unlock()
+	return rs.hits
 }
 
 type rule struct {
 	pat    *regexp.Regexp
 	action string
 	arg    string
-	left   int // uses left; -1 means unlimited
-	rng    *rand.Rand
-	prob   float64
+	left   int     // uses left; -1 means unlimited
+	prob   float64 // p=, or random's probability
+	keyed  bool    // the rule applies with probability prob (p=)
+	seed   uint64
+	index  int // the rule's place in the list, mixed into its decisions
+	first  int // match only the first requests for each path; 0: all
 }
 
 // fault is what a rule decides for one request: an action ("" for none)
@@ -41,12 +55,18 @@ type fault struct {
 // ParseRules reads fault rules from r (name is used in error messages).
 // There is one rule a line (# starts a comment):
 //
-//	<glob> <action> [arg] [xN]
+//	<glob> <action> [arg] [first=N] [p=P [seed=S]] [xN]
 //
 // glob matches the request path below the proxy root ("*" matches
 // anything, "/" included), e.g. "*.zip" or "example.com/a/@v/*". The first
 // rule that matches and has uses left applies; xN limits a rule to its first
-// N matching requests (default: all). Actions:
+// N matching requests (default: all). first=N makes a rule match only the
+// first N requests for each path (counted since the Rules were read).
+// p=P makes it apply to a matching request with probability P, and let the
+// next rules decide otherwise; the draw is a function of S (default 1), the
+// rule's place in the list, the path and how many requests for that path
+// came before, so the Nth request for a file meets the same fault in every
+// run, whatever order the requests come in. Actions:
 //
 //	status CODE [retry-after=S]  answer CODE instead
 //	reset                        reset the connection before answering
@@ -74,6 +94,8 @@ type fault struct {
 //	trickle D                    send the body one byte every D
 //	random P [seed=S]            with probability P, one of: 500, 502, 503,
 //	                             429, reset, reset-mid, truncate, corrupt
+//	                             (drawn as p= draws; the next rules decide
+//	                             when it does not fire)
 //	garbage                      answer 200 with the same bytes that are not
 //	                             what was asked for (not JSON, not a zip)
 //	hostile KIND                 answer with terminal control sequences: KIND
@@ -102,6 +124,7 @@ func ParseRules(name string, r io.Reader) (*Rules, error) {
 		if err != nil {
 			return nil, fmt.Errorf("%s:%d: %v", name, n, err)
 		}
+		ru.index = len(rs.list)
 		rs.list = append(rs.list, ru)
 	}
 	if err := sc.Err(); err != nil {
@@ -126,7 +149,10 @@ func parseRule(fields []string) (*rule, error) {
 	}
 	pat := "^" + strings.ReplaceAll(regexp.QuoteMeta(fields[0]), `\*`, ".*") + "$"
 	r := &rule{pat: regexp.MustCompile(pat), action: fields[1], left: -1}
-	rest := fields[2:]
+	rest, err := r.parseModifiers(fields[2:])
+	if err != nil {
+		return nil, err
+	}
 	if n := len(rest); n > 0 && strings.HasPrefix(rest[n-1], "x") {
 		if c, err := strconv.Atoi(rest[n-1][1:]); err == nil {
 			r.left = c
@@ -162,27 +188,56 @@ func parseRule(fields []string) (*rule, error) {
 		}
 		r.arg = rest[0]
 	case "random":
-		if len(rest) < 1 {
-			return nil, fmt.Errorf("random needs a probability")
+		if len(rest) != 1 || r.keyed {
+			return nil, fmt.Errorf("random needs a probability (its argument, not p=)")
 		}
-		p, err := strconv.ParseFloat(rest[0], 64)
-		if err != nil {
+		if r.prob, err = strconv.ParseFloat(rest[0], 64); err != nil {
 			return nil, err
 		}
-		seed := uint64(1)
-		for _, kv := range rest[1:] {
-			if s, ok := strings.CutPrefix(kv, "seed="); ok {
-				if seed, err = strconv.ParseUint(s, 10, 64); err != nil {
-					return nil, err
-				}
-			}
-		}
-		r.prob = p
-		r.rng = rand.New(rand.NewPCG(seed, seed))
 	default:
 		return nil, fmt.Errorf("unknown action %q", r.action)
 	}
 	return r, nil
+}
+
+// parseModifiers takes first=N, p=P and seed=S out of a rule's fields
+// and returns the others.
+func (r *rule) parseModifiers(fields []string) ([]string, error) {
+	var rest []string
+	r.seed = 1
+	for _, f := range fields {
+		k, v, _ := strings.Cut(f, "=")
+		var err error
+		switch k {
+		case "first":
+			r.first, err = strconv.Atoi(v)
+			if err == nil && r.first < 1 {
+				err = fmt.Errorf("first=%s: want a count of 1 or more", v)
+			}
+		case "p":
+			r.prob, err = strconv.ParseFloat(v, 64)
+			if err == nil && (r.prob < 0 || r.prob > 1) {
+				err = fmt.Errorf("p=%s: want a probability between 0 and 1", v)
+			}
+			r.keyed = true
+		case "seed":
+			r.seed, err = strconv.ParseUint(v, 10, 64)
+		default:
+			rest = append(rest, f)
+		}
+		if err != nil {
+			return nil, err
+		}
+	}
+	return rest, nil
+}
+
+// draw returns a source of numbers that is a function of the rule, path
+// and n (the request's ordinal for path) alone.
+func (r *rule) draw(path string, n int) *rand.Rand {
+	h := fnv.New64a()
+	io.WriteString(h, path)
+	return rand.New(rand.NewPCG(r.seed^uint64(r.index)<<32, h.Sum64()^uint64(n)))
 }
 
 // randomChoices are the faults a random rule picks from.
@@ -196,10 +251,22 @@ func (rs *Rules) pick(path string) fault {
 	}
 	rs.mu.Lock()
 	defer rs.mu.Unlock()
+	if rs.seen == nil {
+		rs.seen = map[string]int{}
+	}
+	rs.seen[path]++
+	n := rs.seen[path]
 	for _, r := range rs.list {
-		if r.left == 0 || !r.pat.MatchString(path) {
+		if r.left == 0 || (r.first > 0 && n > r.first) || !r.pat.MatchString(path) {
 			continue
 		}
+		var rng *rand.Rand
+		if r.keyed || r.action == "random" {
+			if rng = r.draw(path, n); rng.Float64() >= r.prob {
+				continue
+			}
+		}
+		rs.hits++
 		if r.action == "reset-file-at" {
 			return fault{action: r.action, arg: r.arg, claim: func() bool { return rs.claim(r) }}
 		}
@@ -209,10 +276,7 @@ func (rs *Rules) pick(path string) fault {
 		if r.action != "random" {
 			return fault{action: r.action, arg: r.arg}
 		}
-		if r.rng.Float64() >= r.prob {
-			return fault{}
-		}
-		c := randomChoices[r.rng.IntN(len(randomChoices))]
+		c := randomChoices[rng.IntN(len(randomChoices))]
 		action, arg, _ := strings.Cut(c, " ")
 		return fault{action: action, arg: arg}
 	}
