@@ -426,7 +426,13 @@ func (r *Router) askRun(ctx context.Context, path string, run []Proxy, attempt a
 		case <-timer:
 			timer = nil
 			if same {
-				if winner != nil || decided || started > 1 || answered[0].Load() {
+				if winner != nil || decided || started > 1 {
+					continue
+				}
+				if answered[0].Load() {
+					// This attempt has its headers and reads its body;
+					// if it is cut, the retry may stall: keep watching.
+					arm(sameDelay)
 					continue
 				}
 				// Hedge an attempt that has waited too long, not the

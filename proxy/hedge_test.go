@@ -3,6 +3,7 @@ package proxy
 import (
 	"context"
 	"errors"
+	"io"
 	"io/fs"
 	"net/url"
 	"sync/atomic"
@@ -107,6 +108,37 @@ func TestHedgeSameRetryStalls(t *testing.T) {
 		case 1:
 			answeredHook(ctx)
 			return "", &HTTPError{Status: "503", StatusCode: 503}
+		case 2:
+			<-ctx.Done() // a stall: no headers, ever
+			return "", ctx.Err()
+		}
+		answeredHook(ctx)
+		return "ok", nil
+	}, nil)
+	if err != nil || v != "ok" {
+		t.Fatalf("Ask = %q, %v; want ok", v, err)
+	}
+	if st := r.ProxyStats(); len(st) != 1 || st[0].HedgesWon != 1 {
+		t.Errorf("stats %+v; want 1 hedge won", st)
+	}
+}
+
+// TestHedgeSameRetryStallsAfterSlowBody: the first attempt gets its
+// headers, reads its body for longer than the hedge delay and is cut (a
+// truncated or reset body); the retry that follows stalls before its
+// headers and is hedged. Before, the hedge timer fired while the first
+// attempt was reading its body and was never set again, so the stalled
+// retry waited its whole header timeout (serve under the bench's flaky
+// upstream: three .mod requests of 30 s each on go's critical path).
+func TestHedgeSameRetryStallsAfterSlowBody(t *testing.T) {
+	r := sameRouter(t, 100*time.Millisecond, retry.Policy{MaxAttempts: 3, Initial: time.Millisecond, Jitter: -1})
+	var calls atomic.Int32
+	v, _, err := Ask(askCtx(t), r, "example.com/m", func(ctx context.Context, base *url.URL) (string, error) {
+		switch calls.Add(1) {
+		case 1:
+			answeredHook(ctx)
+			time.Sleep(400 * time.Millisecond) // a slow body, then cut
+			return "", io.ErrUnexpectedEOF
 		case 2:
 			<-ctx.Done() // a stall: no headers, ever
 			return "", ctx.Err()
