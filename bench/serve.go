@@ -34,7 +34,10 @@ package main
 // mirror made by go mod download (-set projects) does not for the modules
 // go needs only for their go.mod; nor the @v/list of a module whose
 // latest version is one of those (it lists with `go list -m -versions
-// path@latest`, which needs the latest .info). Before its warm rows,
+// path@latest`, which needs the latest .info). A mirror made with
+// bench/mirror-real.sh -full holds every file of every version but those
+// the module proxy refused; the output says which kind it served (the
+// "upstream tree" line). Before its warm rows,
 // Athens is asked once for every file of the mixes (what a failed cold
 // run left out is fetched then); its warm rows drive the files it served.
 
@@ -659,11 +662,15 @@ func runServe(o options) error {
 	// The tables.
 	fmt.Printf("\nload average (1 min) at the start and the end: %s, %s (a busy machine slows the runs; the warm slices alternate servers)", load0, loadAvg())
 	if o.net == "file" {
-		fmt.Printf("\nupstream: GOPROXY=file:// (no network); %d CPUs\n\n", runtime.NumCPU())
+		fmt.Printf("\nupstream: GOPROXY=file:// (no network); %d CPUs\n", runtime.NumCPU())
 	} else {
-		fmt.Printf("\nupstream network: %v RTT per request (and per new connection), %s/s per connection, %s/s link; client to server: loopback; %d CPUs\n\n",
+		fmt.Printf("\nupstream network: %v RTT per request (and per new connection), %s/s per connection, %s/s link; client to server: loopback; %d CPUs\n",
 			o.rtt, mbs(o.connMB), mbs(o.linkMB), runtime.NumCPU())
 	}
+	if set.Mirror != "" {
+		fmt.Printf("upstream tree: the mirror, %s\n", set.Mirror)
+	}
+	fmt.Println()
 	goCold := medianCold(samples[0])
 	if rounds > 0 {
 		fmt.Printf("| cold (median of %d) | wall | / go direct | upstream requests | upstream conns | upstream bytes | client peak RSS | client CPU | server CPU | server peak RSS | cache equal to go's |\n", rounds)
