@@ -111,7 +111,12 @@ if [ -n "$full" ]; then
 		awk '/^\t"Path": /    { p = $0; sub(/^\t"Path": "/, "", p); sub(/",?$/, "", p) }
 			/^\t"Version": / { v = $0; sub(/^\t"Version": "/, "", v); sub(/",?$/, "", v) }
 			/^\t"Error": /   { e = $0; sub(/^\t"Error": "/, "", e); sub(/",?$/, "", e) }
-			/^}/ { if (e == "") print "ok " p "@" v; else print "error " p "@" v ": " e; p = v = e = "" }' \
+			/^}/ {
+				pv = p "@" v
+				if (substr(e, 1, length(pv) + 2) == pv ": ") e = substr(e, length(pv) + 3)
+				if (e == "") print "ok " pv; else print "error " pv ": " e
+				p = v = e = ""
+			}' \
 			"$work/out.json" >>"$work/results"
 		droptrees
 		echo "mirror-real: -full: $(wc -l <"$work/results") of $ntodo done, $(since "$t0")s"
@@ -149,5 +154,5 @@ fi
 zips=$(find "$dl" -path "$dl/sumdb" -prune -o -name '*.zip' -print | wc -l)
 mods=$(find "$dl" -path "$dl/sumdb" -prune -o -name '*.mod' -print | wc -l)
 size=$(du -sh "$dl" | cut -f1)
-echo "mirror-real: $(since "$start")s in all; $dl holds $zips zips and $mods go.mod files ($(($mods - $zips)) of modules needed only for their go.mod), $size"
+echo "mirror-real: $(since "$start")s in all; $dl holds $zips zips and $mods go.mod files ($(($mods - $zips)) versions with a go.mod alone), $size"
 echo "mirror-real: go version: $(go version); GOPROXY=$(go env GOPROXY) GOSUMDB=$(go env GOSUMDB)"
