@@ -302,7 +302,7 @@ func runProjects(o options) error {
 	if err != nil {
 		return err
 	}
-	fmt.Printf("real projects %s, served from %s; %d rounds, cold, on networks: %s\n", projectNames(ps), tree, o.rounds, strings.Join(mapSlice(nets, netName), "; "))
+	fmt.Printf("real projects %s, served from %s (mirror %s); %d rounds, cold, on networks: %s\n", projectNames(ps), tree, mirrorFullness(mirrorRoot()), o.rounds, strings.Join(mapSlice(nets, netName), "; "))
 
 	var rows []*projectRow
 	var mismatches []string
