@@ -137,7 +137,7 @@ if [ -n "$full" ]; then
 	fi
 	cat "$work/refused"
 	{
-		echo "full: $(date -u +%Y-%m-%dT%H:%M:%SZ): of $ntodo versions with only a .mod, $(($ntodo - $nrefused)) fetched whole, $nrefused refused by the proxy"
+		echo "full: $(date -u +%Y-%m-%dT%H:%M:%SZ): every version whole but $nrefused the proxy refused; this run fetched $(($ntodo - $nrefused)) of $ntodo versions that had only a .mod"
 		cat "$work/refused"
 	} >"$dir/stamps/full"
 	echo "mirror-real: -full: $(since "$t0")s; $(($ntodo - $nrefused)) versions fetched whole, $nrefused refused by the proxy (listed above and in $dir/stamps/full)"
