@@ -30,8 +30,8 @@
 # prefetch costs what it would upstream instead of a cheap 404. Versions
 # the proxy refuses (403, 404, 410) are counted and listed, not fatal; any
 # other failure is. On success it writes DIR/stamps/full: a first line
-# saying what it did, then one "refused PATH@VERSION: ERROR" line per
-# refusal. A later run without -full that finds a version with only a .mod
+# saying what the tree holds and what the run fetched, then one
+# "refused PATH@VERSION: ERROR" line per refusal. A later run without -full that finds a version with only a .mod
 # that stamp does not list as refused removes the stamp.
 set -eu
 
