@@ -60,6 +60,7 @@ type moduleSet struct {
 	GoMod    string           // base go.mod text
 	GoModChg string           // changed go.mod text
 	GoSum    string
+	Mirror   string // with -set projects: whether the mirror is full (mirrorFullness)
 }
 
 // sizeFor draws a zip size skewed like real graphs: most modules are small,

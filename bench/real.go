@@ -27,6 +27,7 @@ import (
 	"fmt"
 	"gomodfetch/internal/cachecmp"
 	"gomodfetch/internal/faultproxy"
+	"gomodfetch/internal/termsafe"
 	"io/fs"
 	"os"
 	"os/exec"
@@ -133,6 +134,19 @@ func checkMirror(ps []realProject) (string, error) {
 	return tree, nil
 }
 
+// mirrorFullness says whether the mirror at root is full (the stamp
+// bench/mirror-real.sh -full writes: every version's .info, .mod and .zip,
+// but those the proxy refused) or holds only what go mod download fetched.
+func mirrorFullness(root string) string {
+	b, err := os.ReadFile(filepath.Join(root, "stamps", "full"))
+	if err != nil {
+		return "not full (only what go mod download fetched: the .mod alone of the versions the graphs read just for their go.mod, which upstream answers 404 for the rest of; bench/mirror-real.sh -full fetches them)"
+	}
+	first, _, _ := strings.Cut(string(b), "\n")
+	first = strings.TrimPrefix(first, "full: ")
+	return "full (" + termsafe.String(first) + ")"
+}
+
 // projectSet is the module set the serve bench (loadSet) takes for one
 // project: the mirror as the proxy tree, the project's go.mod and go.sum.
 func projectSet(o options) (*moduleSet, error) {
@@ -145,8 +159,9 @@ func projectSet(o options) (*moduleSet, error) {
 		return nil, err
 	}
 	p := ps[0]
-	fmt.Printf("project %s (go %s), served from %s\n", p.name, p.goLine, tree)
-	return &moduleSet{Dir: tree, GoMod: p.goMod, GoSum: p.goSum}, nil
+	full := mirrorFullness(mirrorRoot())
+	fmt.Printf("project %s (go %s), served from %s; mirror %s\n", p.name, p.goLine, tree, full)
+	return &moduleSet{Dir: tree, GoMod: p.goMod, GoSum: p.goSum, Mirror: full}, nil
 }
 
 // projectNets returns the networks -net names, each as the options that
@@ -287,7 +302,7 @@ func runProjects(o options) error {
 	if err != nil {
 		return err
 	}
-	fmt.Printf("real projects %s, served from %s; %d rounds, cold, on networks: %s\n", projectNames(ps), tree, o.rounds, strings.Join(mapSlice(nets, netName), "; "))
+	fmt.Printf("real projects %s, served from %s (mirror %s); %d rounds, cold, on networks: %s\n", projectNames(ps), tree, mirrorFullness(mirrorRoot()), o.rounds, strings.Join(mapSlice(nets, netName), "; "))
 
 	var rows []*projectRow
 	var mismatches []string

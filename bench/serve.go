@@ -34,7 +34,10 @@ package main
 // mirror made by go mod download (-set projects) does not for the modules
 // go needs only for their go.mod; nor the @v/list of a module whose
 // latest version is one of those (it lists with `go list -m -versions
-// path@latest`, which needs the latest .info). Before its warm rows,
+// path@latest`, which needs the latest .info). A mirror made with
+// bench/mirror-real.sh -full holds every file of every version but those
+// the module proxy refused; the output says which kind it served (the
+// "upstream tree" line). Before its warm rows,
 // Athens is asked once for every file of the mixes (what a failed cold
 // run left out is fetched then); its warm rows drive the files it served.
 
@@ -674,6 +677,9 @@ func runServe(o options) error {
 
 	// The tables.
 	printConditions(o, load0)
+	if set.Mirror != "" {
+		fmt.Printf("upstream tree: the mirror, %s\n\n", set.Mirror)
+	}
 	goCold := medianCold(samples[0])
 	if rounds > 0 {
 		fmt.Printf("| cold (median of %d) | wall | / go direct | upstream requests | upstream conns | upstream bytes | client peak RSS | client CPU | server CPU | server peak RSS | cache equal to go's |\n", rounds)
