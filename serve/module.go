@@ -108,6 +108,9 @@ func (s *Server) serveModule(w *recorder, r *http.Request, q moduleRequest) {
 	if q.kind == "mod" || q.kind == "zip" || q.kind == "info" {
 		s.asked(client(r).client, q.kind+" "+q.mod().String())
 	}
+	if q.kind == "zip" {
+		s.zipAsked(client(r).client)
+	}
 	if h := moduleHandlers[q.kind]; h != nil {
 		h(s, w, r, q)
 	}
@@ -135,6 +138,8 @@ func (s *Server) serveInfo(w *recorder, r *http.Request, q moduleRequest) {
 	if !s.checkVersion(w, r, "info", q.path, q.version) {
 		return
 	}
+	// The client will ask for this version's zip next (prefetch.go).
+	s.infoAsked(client(r).client, mod)
 	if _, data, _, err := s.cfg.Cache.ReadInfoData(mod); err == nil {
 		w.outcome = "hit"
 		s.serveContent(w, r, data, "application/json", immutable)
