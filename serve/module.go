@@ -138,10 +138,9 @@ func (s *Server) serveInfo(w *recorder, r *http.Request, q moduleRequest) {
 	if !s.checkVersion(w, r, "info", q.path, q.version) {
 		return
 	}
-	// The client will ask for this version's zip next (prefetch.go).
-	s.infoAsked(client(r).client, mod)
 	if _, data, _, err := s.cfg.Cache.ReadInfoData(mod); err == nil {
 		w.outcome = "hit"
+		s.infoAsked(client(r).client, mod)
 		s.serveContent(w, r, data, "application/json", immutable)
 		return
 	}
@@ -155,6 +154,7 @@ func (s *Server) serveInfo(w *recorder, r *http.Request, q moduleRequest) {
 		w.failErr(err)
 		return
 	}
+	s.infoAsked(client(r).client, mod)
 	file, _ := s.cfg.Cache.File(mod, "info")
 	s.serveFile(w, r, file, "application/json", immutable, "")
 }

@@ -32,9 +32,10 @@ import (
 //     pruned graph's go.mod files cost more than those the client needs;
 //   - a client's own request for an exact version's .info is how `go mod
 //     download` names what it will download (modload.ListModules asks for
-//     each one before the first zip): that version's zip is prefetched,
-//     and the client's zip candidates read until then are forgotten (those
-//     it downloads, it names by their .info);
+//     each one before the first zip): once the .info is there, that
+//     version's zip is prefetched, and the client's zip candidates read
+//     until then are forgotten (those it downloads, it names by their
+//     .info);
 //   - a client's own request for a .zip, when it read zip candidates since
 //     its last .info or .zip request, is a go build or go get fetching
 //     sources (modfetch.Download asks for a zip with no .info): the zips
@@ -186,9 +187,10 @@ func (s *Server) prefetchFor(client string, mod module.Version, gomod []byte) {
 	}
 }
 
-// infoAsked is called when client asked for mod's .info itself: the zip
-// of a version a client names by its .info is prefetched, and the zip
-// candidates it read before are forgotten (see above).
+// infoAsked is called when client asked for mod's .info itself and it is
+// there (a version that is not gets no zip prefetch to wait on it): the
+// zip of a version a client names by its .info is prefetched, and the
+// zip candidates it read before are forgotten (see above).
 func (s *Server) infoAsked(client string, mod module.Version) {
 	if cap(s.prefetcher.slots) == 0 || s.cfg.Offline {
 		return
