@@ -148,7 +148,11 @@ func newPrefetcher(slots, perClient int) *prefetcher {
 
 // trySlot takes a free prefetch slot, if there is one, for an abandoned
 // flight to carry on in (flight.go), and returns the function that gives
-// it back (to what is queued, if anything is).
+// it back (to what is queued, if anything is). The slot is not counted in
+// p.wg: the flight's goroutine, which gives it back, is counted in
+// flights.wg, and a waiter leaves a flight at any time, even after Wait
+// found p.wg at zero (an Add then races with that Wait). What the slot
+// is handed on to was counted when it was queued.
 func (s *Server) trySlot() (func(), bool) {
 	p := s.prefetcher
 	select {
@@ -156,14 +160,12 @@ func (s *Server) trySlot() (func(), bool) {
 	default:
 		return nil, false
 	}
-	p.wg.Add(1)
 	var once sync.Once
 	return func() {
 		once.Do(func() {
 			if t, ok := p.handOn(); ok {
 				go s.runPrefetch(t)
 			}
-			p.wg.Done()
 		})
 	}, true
 }
