@@ -63,9 +63,10 @@ import (
 //     requests ahead of a client: a go command names hundreds of zips
 //     (by their .info, or by the go.mod files it read) before it asks
 //     for the first one, then asks for them in the same order, and
-//     finds each one fetched. A client that never asks for what was fetched
-//     ahead of it costs upstream at most PrefetchPerClient requests more
-//     than it asked for itself, however many requests it makes;
+//     finds each one fetched. A client that never asks for what was
+//     fetched ahead of it costs upstream at most PrefetchPerClient
+//     requests more than it asked for itself, however many requests it
+//     makes;
 //   - what was prefetched in the last recentTTL (fetched, failed or not
 //     found) is not prefetched again, for anyone;
 //   - at most Config.Prefetch prefetches run at once, and their upstream
