@@ -987,4 +987,15 @@ func TestPrefetchBuildList(t *testing.T) {
 	if got := st.up.requests(); !slices.Contains(got, "/example.com/h/@v/v0.3.0.info") {
 		t.Errorf("after h's go.mod was read and the download started again, upstream was asked %v; want h's .info among them", got)
 	}
+	// A client reading an unpruned graph that asks for a zip with no
+	// .info first (a build) gets its build list's zips, not those of the
+	// lower versions it read unpredicted (zip candidates).
+	p.noteRead("u", v("x", "v1.0.0"), false)
+	p.noteRead("u", v("x", "v1.1.0"), false)
+	st.s.downloadStarted("u")
+	st.s.zipAsked("u")
+	st.s.Wait()
+	if got := zips(); !slices.Contains(got, "x@v1.1.0") || slices.Contains(got, "x@v1.0.0") {
+		t.Errorf("an unpruned client's zip request: zips prefetched %v; want x@v1.1.0 and not x@v1.0.0", got)
+	}
 }

@@ -108,6 +108,9 @@ func (s *Server) serveModule(w *recorder, r *http.Request, q moduleRequest) {
 	if q.kind == "mod" || q.kind == "zip" || q.kind == "info" {
 		s.asked(client(r).client, q.kind+" "+q.mod().String())
 	}
+	if q.kind == "zip" {
+		s.zipAsked(client(r).client)
+	}
 	if h := moduleHandlers[q.kind]; h != nil {
 		h(s, w, r, q)
 	}
@@ -137,6 +140,7 @@ func (s *Server) serveInfo(w *recorder, r *http.Request, q moduleRequest) {
 	}
 	if _, data, _, err := s.cfg.Cache.ReadInfoData(mod); err == nil {
 		w.outcome = "hit"
+		s.infoAsked(client(r).client, mod)
 		s.serveContent(w, r, data, "application/json", immutable)
 		return
 	}
@@ -150,6 +154,7 @@ func (s *Server) serveInfo(w *recorder, r *http.Request, q moduleRequest) {
 		w.failErr(err)
 		return
 	}
+	s.infoAsked(client(r).client, mod)
 	file, _ := s.cfg.Cache.File(mod, "info")
 	s.serveFile(w, r, file, "application/json", immutable, "")
 }

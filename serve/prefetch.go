@@ -22,12 +22,34 @@ import (
 //     any that are unpruned too. Those .mod files are prefetched, the whole
 //     unpruned closure, breadth first, as each go.mod arrives;
 //   - a .mod the client asked for without such a prediction is one its own
-//     main module requires (or that it asked by name): `go mod download`
-//     then wants that version's .info and .zip, which are prefetched. A .mod
-//     that was predicted is only read for the module graph (most of a large
-//     graph): its zip is never wanted at that version, and is not fetched;
-//   - nothing else: a pruned go.mod's requirements are not read because of
-//     it.
+//     main module requires, one it asked for by name, or, below a pruned
+//     main module, one it reads only for its module graph (the server
+//     cannot tell which). Its .info is prefetched (a few dozen bytes: `go
+//     mod download` asks for the .info of every module it downloads before
+//     the first zip), and the version is remembered for the client as a
+//     zip candidate (in the order read, at most maxGraphPaths). Its zip is
+//     not fetched yet: over an upstream that has every zip, the zips of a
+//     pruned graph's go.mod files cost more than those the client needs;
+//   - a client's own request for an exact version's .info is how `go mod
+//     download` names what it will download (modload.ListModules asks for
+//     each one before the first zip): once the .info is there, that
+//     version's zip is prefetched, and the client's zip candidates read
+//     until then are forgotten (those it downloads, it names by their
+//     .info);
+//   - a client's own request for a .zip, when it read zip candidates since
+//     its last .info or .zip request, is a go build or go get fetching
+//     sources (modfetch.Download asks for a zip with no .info): the zips
+//     of those candidates are prefetched, in the order it read them
+//     (unless it reads an unpruned graph: see the next rule);
+//   - a client that reads an unpruned main module's graph gets its build
+//     list's zips prefetched when its download starts (prefetch_graph.go),
+//     and not its zip candidates' (some are versions it will not
+//     download);
+//   - a .mod that was predicted is only read for the module graph: nothing
+//     else is fetched for it. A pruned go.mod's requirements are not
+//     prefetched.
+//
+// A zip found in the cache counts as prefetched.
 //
 // What one client can make the server fetch ahead is bounded, because
 // anyone can publish a go.mod with thousands of requirements:
@@ -38,12 +60,13 @@ import (
 //     ones wait, in the order they were predicted (at most maxDeferred
 //     per client), and each time the client asks for one it owed, the
 //     first waiting one starts. So prefetching runs at most that many
-//     requests ahead of a client: a go command reads its whole graph
-//     (hundreds of go.mod files, each predicting a zip) before it asks
-//     for the first zip, then asks for them in the same order, and finds
-//     each one fetched. A client that never asks for what was fetched
-//     ahead of it costs upstream at most PrefetchPerClient requests more
-//     than it asked for itself, however many requests it makes;
+//     requests ahead of a client: a go command names hundreds of zips
+//     (by their .info, or by the go.mod files it read) before it asks
+//     for the first one, then asks for them in the same order, and
+//     finds each one fetched. A client that never asks for what was
+//     fetched ahead of it costs upstream at most PrefetchPerClient
+//     requests more than it asked for itself, however many requests it
+//     makes;
 //   - what was prefetched in the last recentTTL (fetched, failed or not
 //     found) is not prefetched again, for anyone;
 //   - at most Config.Prefetch prefetches run at once, and their upstream
@@ -126,7 +149,11 @@ func newPrefetcher(slots, perClient int) *prefetcher {
 
 // trySlot takes a free prefetch slot, if there is one, for an abandoned
 // flight to carry on in (flight.go), and returns the function that gives
-// it back (to what is queued, if anything is).
+// it back (to what is queued, if anything is). The slot is not counted in
+// p.wg: the flight's goroutine, which gives it back, is counted in
+// flights.wg, and a waiter leaves a flight at any time, even after Wait
+// found p.wg at zero (an Add then races with that Wait). What the slot
+// is handed on to was counted when it was queued.
 func (s *Server) trySlot() (func(), bool) {
 	p := s.prefetcher
 	select {
@@ -134,14 +161,12 @@ func (s *Server) trySlot() (func(), bool) {
 	default:
 		return nil, false
 	}
-	p.wg.Add(1)
 	var once sync.Once
 	return func() {
 		once.Do(func() {
 			if t, ok := p.handOn(); ok {
 				go s.runPrefetch(t)
 			}
-			p.wg.Done()
 		})
 	}, true
 }
@@ -156,21 +181,66 @@ func (s *Server) prefetchFor(client string, mod module.Version, gomod []byte) {
 	s.prefetcher.noteRead(client, mod, graphOnly)
 	if !graphOnly {
 		s.spawnInfo(client, mod)
-		// A zip found in the cache counts as prefetched lately: a warm
-		// server's .mod answers read no .ziphash.
-		if key := "zip " + mod.String(); !s.prefetcher.recentlyDone(key) {
-			if _, _, ok := s.cfg.Cache.ZipHash(mod); ok {
-				s.prefetcher.recent.add(key, struct{}{})
-			} else {
-				s.spawn(client, key, false, func(ctx context.Context) { s.ensureZip(ctx, requester{prefetch: true}, mod) })
-			}
-		}
 	}
 	// A go.mod this client had walked lately is not parsed or walked
 	// again: a warm server answers the same .mod files over and over.
 	if key := client + " " + mod.String(); !s.prefetcher.walked.has(key) {
 		s.prefetcher.walked.add(key, struct{}{})
 		s.queueWalk(client, gomod)
+	}
+}
+
+// infoAsked is called when client asked for mod's .info itself and it is
+// there (a version that is not gets no zip prefetch to wait on it): the
+// zip of a version a client names by its .info is prefetched, and the
+// zip candidates it read before are forgotten (see above).
+func (s *Server) infoAsked(client string, mod module.Version) {
+	if cap(s.prefetcher.slots) == 0 || s.cfg.Offline {
+		return
+	}
+	s.prefetcher.takeZipCandidates(client)
+	s.spawnZips(client, []module.Version{mod})
+}
+
+// zipAsked is called when client asked for a zip itself: the zips of the
+// candidates it read since its last .info or .zip request are prefetched,
+// in the order it read them (see above).
+func (s *Server) zipAsked(client string) {
+	if cap(s.prefetcher.slots) == 0 || s.cfg.Offline {
+		return
+	}
+	if cands := s.prefetcher.takeZipCandidates(client); len(cands) > 0 {
+		s.metrics.prefetch.WithLabelValues("zip-candidates").Add(float64(len(cands)))
+		s.spawnZips(client, cands)
+	}
+}
+
+// spawnZips prefetches the zips of mods for client, in order, within its
+// window. A zip found in the cache counts as prefetched lately: a warm
+// server's answers read no .ziphash.
+func (s *Server) spawnZips(client string, mods []module.Version) {
+	p := s.prefetcher
+	var want []module.Version
+	for _, m := range mods {
+		key := "zip " + m.String()
+		if p.recentlyDone(key) {
+			continue
+		}
+		if _, _, ok := s.cfg.Cache.ZipHash(m); ok {
+			p.recent.add(key, struct{}{})
+			continue
+		}
+		want = append(want, m)
+	}
+	if len(want) == 0 {
+		return
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, m := range want {
+		if !s.spawnLocked(client, "zip "+m.String(), false, func(ctx context.Context) { s.ensureZip(ctx, requester{prefetch: true}, m) }) {
+			return // the client's budget is spent
+		}
 	}
 }
 

@@ -44,7 +44,12 @@ type clientGraph struct {
 	// go.mod files between its .info requests costs the server a look at
 	// what it read since, not at its whole graph each time.
 	changed map[string]struct{}
-	expires time.Time
+	// zipCands holds, in the order read, the versions whose go.mod the
+	// client read unpredicted since its last .info or .zip request: the
+	// zips a build asks for without a .info first (zipAsked).
+	zipCands   []module.Version
+	zipCandSet map[module.Version]struct{}
+	expires    time.Time
 }
 
 // maxGraphPaths bounds the paths remembered for one client's graph;
@@ -72,7 +77,7 @@ func (p *prefetcher) noteRead(client string, mod module.Version, predicted bool)
 				return
 			}
 		}
-		g = &clientGraph{max: map[string]string{}, unpredicted: map[string]string{}, changed: map[string]struct{}{}}
+		g = &clientGraph{max: map[string]string{}, unpredicted: map[string]string{}, changed: map[string]struct{}{}, zipCandSet: map[module.Version]struct{}{}}
 		p.graphs[client] = g
 	}
 	g.expires = now.Add(recentTTL)
@@ -83,12 +88,37 @@ func (p *prefetcher) noteRead(client string, mod module.Version, predicted bool)
 		g.changed[mod.Path] = struct{}{}
 	}
 	if !predicted {
+		if _, ok := g.zipCandSet[mod]; !ok && len(g.zipCands) < maxGraphPaths {
+			g.zipCands = append(g.zipCands, mod)
+			g.zipCandSet[mod] = struct{}{}
+		}
 		if v, ok := g.unpredicted[mod.Path]; !ok {
 			g.unpredicted[mod.Path] = mod.Version
 		} else if v != mod.Version {
 			g.unpruned = true
 		}
 	}
+}
+
+// takeZipCandidates returns the zip candidates client read since its last
+// .info or .zip request, in the order read, and forgets them. A client
+// that reads an unpruned graph gets none: its build list's zips come by
+// downloadStarted, and its other candidates are versions it will not
+// download.
+func (p *prefetcher) takeZipCandidates(client string) []module.Version {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	g := p.graphs[client]
+	if g == nil || len(g.zipCands) == 0 {
+		return nil
+	}
+	cands := g.zipCands
+	g.zipCands = nil
+	clear(g.zipCandSet)
+	if g.unpruned {
+		return nil
+	}
+	return cands
 }
 
 // downloadStarted is called when client asks for a .info or .zip: if it

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -456,17 +457,25 @@ func TestConcurrentOneFetch(t *testing.T) {
 
 // TestPrefetch: what a go client asks for next is fetched ahead, and
 // nothing else. A pruned go.mod (go 1.21) that the client asked for on its
-// own brings its .info and .zip, not its requirements' go.mod files; an
-// unpruned one (go 1.16) brings those too, and a go.mod the client then
-// reads only for its graph (predicted) brings no zip.
+// own brings its .info, not its zip (not yet) nor its requirements' go.mod
+// files; the client's own request for that .info brings the zip. An
+// unpruned one (go 1.16) brings its requirements' go.mod files too, and a
+// go.mod the client then reads only for its graph (predicted) brings
+// nothing.
 func TestPrefetch(t *testing.T) {
 	st := newSetup(t, func(c *Config) { c.Prefetch = 4 })
 	st.do(t, "GET", "/example.com/m/@v/v1.0.0.mod")
-	waitFor(t, "the zip prefetched", func() bool { return st.up.count("/example.com/m/@v/v1.0.0.zip") == 1 })
+	waitFor(t, "the .info prefetched", func() bool { return st.up.count("/example.com/m/@v/v1.0.0.info") == 1 })
 	st.s.Wait()
 	if n := st.up.count("/example.com/dep/@v/v1.2.0.mod"); n != 0 {
 		t.Errorf("a pruned go.mod's requirement was prefetched (%d requests)", n)
 	}
+	if n := st.up.count("/example.com/m/@v/v1.0.0.zip"); n != 0 {
+		t.Errorf("the zip was prefetched before the client asked for the .info (%d requests)", n)
+	}
+	st.do(t, "GET", "/example.com/m/@v/v1.0.0.info")
+	waitFor(t, "the zip prefetched", func() bool { return st.up.count("/example.com/m/@v/v1.0.0.zip") == 1 })
+	st.s.Wait()
 
 	st = newSetup(t, func(c *Config) { c.Prefetch = 4 })
 	st.up.gomod = strings.Replace(st.up.gomod, "go 1.21", "go 1.16", 1)
@@ -479,8 +488,8 @@ func TestPrefetch(t *testing.T) {
 	if n := st.up.count("/example.com/dep/@v/v1.2.0.zip") + st.up.count("/example.com/dep/@v/v1.2.0.info"); n != 0 {
 		t.Errorf("a go.mod read for the graph only brought its .info or .zip (%d requests)", n)
 	}
-	if n := st.up.count("/example.com/m/@v/v1.0.0.zip"); n != 1 {
-		t.Errorf("the zip of the go.mod the client asked for on its own: %d requests; want 1", n)
+	if n := st.up.count("/example.com/m/@v/v1.0.0.info"); n != 1 {
+		t.Errorf("the .info of the go.mod the client asked for on its own: %d requests; want 1", n)
 	}
 }
 
@@ -492,7 +501,7 @@ func TestPrefetchQueued(t *testing.T) {
 	hashUpstreamGoMod(t, st)
 	st.do(t, "GET", "/example.com/m/@v/v1.0.0.mod")
 	deadline := time.Now().Add(10 * time.Second)
-	for st.up.count("/example.com/dep/@v/v1.2.0.mod") == 0 || st.up.count("/example.com/m/@v/v1.0.0.zip") == 0 {
+	for st.up.count("/example.com/dep/@v/v1.2.0.mod") == 0 || st.up.count("/example.com/m/@v/v1.0.0.info") == 0 {
 		if time.Now().After(deadline) {
 			t.Fatalf("a prefetch was dropped; upstream saw %v", st.up.requests())
 		}
@@ -504,6 +513,168 @@ func TestPrefetchQueued(t *testing.T) {
 	defer p.mu.Unlock()
 	if n := len(p.pendingMods) + len(p.pendingZips); n != 0 || len(p.slots) != 0 {
 		t.Errorf("after Wait: %d queued, %d slots held; want 0 and 0", n, len(p.slots))
+	}
+}
+
+// addModules makes upstream serve, besides example.com/m, the .info,
+// .mod and .zip of each module of gomods (path → go.mod, at v1.0.0),
+// vouched for by the checksum database.
+func addModules(t *testing.T, st *setup, gomods map[string]string) {
+	t.Helper()
+	files := map[string]string{}
+	for path, gomod := range gomods {
+		mod := module.Version{Path: path, Version: "v1.0.0"}
+		zip := modtest.Zip(t, mod, map[string]string{"go.mod": gomod, "x.go": "package x\n"})
+		st.db.lines = append(st.db.lines, path+" v1.0.0 "+modtest.MustHashZip(t, zip), path+" v1.0.0/go.mod "+goModHash(t, gomod))
+		files["/"+path+"/@v/v1.0.0.info"] = `{"Version":"v1.0.0","Time":"2024-01-01T00:00:00Z"}`
+		files["/"+path+"/@v/v1.0.0.mod"] = gomod
+		files["/"+path+"/@v/v1.0.0.zip"] = string(zip)
+	}
+	st.up.mu.Lock()
+	defer st.up.mu.Unlock()
+	st.up.extra = func(w http.ResponseWriter, r *http.Request) bool {
+		data, ok := files[r.URL.Path]
+		if ok {
+			io.WriteString(w, data)
+		}
+		return ok
+	}
+}
+
+// TestPrefetchPrunedGraph: a pruned main module's client reads the go.mod
+// of its requirements' requirements only for its module graph, and
+// nothing predicts those reads (pruned go.mod files). Their zips are not
+// fetched upstream: `go mod download` names what it downloads by its
+// .info, and only a .info the client asks for itself sets a zip off.
+// Before, every such read prefetched its zip: over an upstream with every
+// zip, prometheus through serve cost 1.18 times what go needed.
+func TestPrefetchPrunedGraph(t *testing.T) {
+	st := newSetup(t, func(c *Config) { c.Prefetch = 4; c.PrefetchPerClient = 8 })
+	addModules(t, st, map[string]string{
+		"example.com/a": "module example.com/a\n\ngo 1.21\n\nrequire example.com/b v1.0.0\n",
+		"example.com/b": "module example.com/b\n\ngo 1.21\n",
+	})
+	zips := func(path string) int { return st.up.count("/" + path + "/@v/v1.0.0.zip") }
+	// The main module requires a; a requires b: go reads both go.mod
+	// files for the graph, and downloads a alone.
+	st.do(t, "GET", "/example.com/a/@v/v1.0.0.mod")
+	st.do(t, "GET", "/example.com/b/@v/v1.0.0.mod")
+	st.s.Wait()
+	for _, path := range []string{"example.com/a", "example.com/b"} {
+		if n := st.up.count("/" + path + "/@v/v1.0.0.info"); n != 1 {
+			t.Errorf("%s: .info asked upstream %d times after its go.mod was read; want 1 (prefetched)", path, n)
+		}
+		if n := zips(path); n != 0 {
+			t.Errorf("%s: zip asked upstream %d times after its go.mod was read for the graph; want 0", path, n)
+		}
+	}
+	st.do(t, "GET", "/example.com/a/@v/v1.0.0.info")
+	waitFor(t, "a's zip prefetched once the client asked for its .info", func() bool { return zips("example.com/a") == 1 })
+	st.s.Wait()
+	if resp, _ := st.do(t, "GET", "/example.com/a/@v/v1.0.0.zip"); resp.StatusCode != 200 {
+		t.Fatalf("a's zip: %d", resp.StatusCode)
+	}
+	st.s.Wait()
+	if n := zips("example.com/a"); n != 1 {
+		t.Errorf("a's zip asked upstream %d times; want once (prefetched, then served from the cache)", n)
+	}
+	if n := zips("example.com/b"); n != 0 {
+		t.Errorf("b's zip asked upstream %d times, though the client never named b by its .info; want 0", n)
+	}
+}
+
+// TestPrefetchBuildZips: a client that asks for a zip without a .info
+// first (go build and go get fetch sources so) gets the zips of the
+// go.mod files it read unpredicted since its last .info or .zip
+// request, in the order it read them, within its window: a build keeps
+// its head start.
+func TestPrefetchBuildZips(t *testing.T) {
+	st := newSetup(t, func(c *Config) { c.Prefetch = 4; c.PrefetchPerClient = 1 })
+	gomods := map[string]string{}
+	for _, p := range []string{"a", "b", "c"} {
+		gomods["example.com/"+p] = "module example.com/" + p + "\n\ngo 1.21\n"
+	}
+	addModules(t, st, gomods)
+	zips := func() map[string]int {
+		n := map[string]int{}
+		for _, p := range []string{"a", "b", "c"} {
+			n[p] = st.up.count("/example.com/" + p + "/@v/v1.0.0.zip")
+		}
+		return n
+	}
+	for _, p := range []string{"a", "c", "b"} {
+		st.do(t, "GET", "/example.com/"+p+"/@v/v1.0.0.mod")
+	}
+	st.s.Wait()
+	if got := zips(); got["a"]+got["b"]+got["c"] != 0 {
+		t.Fatalf("zips asked upstream after the go.mod reads alone: %v; want none", got)
+	}
+	for i, step := range []struct {
+		ask  string
+		want map[string]int
+	}{
+		// a is the client's own; c is next in the order read, and b waits
+		// for the window (one zip owed).
+		{"a", map[string]int{"a": 1, "b": 0, "c": 1}},
+		// The client asked for c, which it owed: b starts.
+		{"c", map[string]int{"a": 1, "b": 1, "c": 1}},
+		{"b", map[string]int{"a": 1, "b": 1, "c": 1}},
+	} {
+		if resp, _ := st.do(t, "GET", "/example.com/"+step.ask+"/@v/v1.0.0.zip"); resp.StatusCode != 200 {
+			t.Fatalf("step %d: %s's zip: %d", i, step.ask, resp.StatusCode)
+		}
+		st.s.Wait()
+		if got := zips(); !maps.Equal(got, step.want) {
+			t.Errorf("step %d: after the client asked for %s's zip, zips asked upstream %v; want %v", i, step.ask, got, step.want)
+		}
+	}
+}
+
+// TestPrefetchInfoWindow: `go mod download` asks for the .info of every
+// module it downloads, then for their zips in the same order; the zips
+// its .info requests set off run within its window, the rest waiting in
+// that order, each starting as the client asks for one it owed.
+func TestPrefetchInfoWindow(t *testing.T) {
+	st := newSetup(t, func(c *Config) { c.Prefetch = 4; c.PrefetchPerClient = 1 })
+	gomods := map[string]string{}
+	for _, p := range []string{"a", "b", "c"} {
+		gomods["example.com/"+p] = "module example.com/" + p + "\n\ngo 1.21\n"
+	}
+	addModules(t, st, gomods)
+	zips := func() map[string]int {
+		n := map[string]int{}
+		for _, p := range []string{"a", "b", "c"} {
+			n[p] = st.up.count("/example.com/" + p + "/@v/v1.0.0.zip")
+		}
+		return n
+	}
+	for _, p := range []string{"a", "b", "c"} {
+		st.do(t, "GET", "/example.com/"+p+"/@v/v1.0.0.mod")
+	}
+	for _, p := range []string{"c", "a", "b"} {
+		if resp, _ := st.do(t, "GET", "/example.com/"+p+"/@v/v1.0.0.info"); resp.StatusCode != 200 {
+			t.Fatalf("%s's .info: %d", p, resp.StatusCode)
+		}
+	}
+	st.s.Wait()
+	if got, want := zips(), map[string]int{"a": 0, "b": 0, "c": 1}; !maps.Equal(got, want) {
+		t.Fatalf("after the .info requests, zips asked upstream %v; want %v (the first named, within a window of one)", got, want)
+	}
+	for i, step := range []struct {
+		ask  string
+		want map[string]int
+	}{
+		{"c", map[string]int{"a": 1, "b": 0, "c": 1}},
+		{"a", map[string]int{"a": 1, "b": 1, "c": 1}},
+		{"b", map[string]int{"a": 1, "b": 1, "c": 1}},
+	} {
+		if resp, _ := st.do(t, "GET", "/example.com/"+step.ask+"/@v/v1.0.0.zip"); resp.StatusCode != 200 {
+			t.Fatalf("step %d: %s's zip: %d", i, step.ask, resp.StatusCode)
+		}
+		st.s.Wait()
+		if got := zips(); !maps.Equal(got, step.want) {
+			t.Errorf("step %d: after the client asked for %s's zip, zips asked upstream %v; want %v", i, step.ask, got, step.want)
+		}
 	}
 }
 
