@@ -24,12 +24,10 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
-	"strings"
 	"sync"
 
 	"github.com/rogpeppe/go-internal/lockedfile"
 	"golang.org/x/mod/module"
-	"golang.org/x/mod/semver"
 
 	"gomodfetch/download"
 	"gomodfetch/internal/workpool"
@@ -190,10 +188,6 @@ func (r *Run) Download(ctx context.Context) *Report {
 	// are reported with the modules that did finish.
 	endsRun := func() bool { return !cfg.Interrupted() && cfg.Fetcher.CacheError() == nil }
 
-	ectx, stopEarly := context.WithCancel(ctx)
-	early := r.startEarly(ectx, plan, graph)
-	defer early.Wait()
-	defer stopEarly() // before the wait: what the graph did not select is cut
 	if plan.Wait {
 		// Nothing is known before the graph. A graph that failed still
 		// gives what it could read: go lists that partial build list and
@@ -320,67 +314,6 @@ func (r *Run) Download(ctx context.Context) *Report {
 		rep.SumsErr = r.writeSums(plan, rep, g)
 	}
 	return rep
-}
-
-// maxEarly bounds the zips an unpruned main module's run starts before
-// its graph is read (startEarly).
-const maxEarly = 16
-
-// startEarly starts, in a no-argument run of an unpruned main module
-// (before go 1.17, where the build list is known only once the whole
-// graph is read), the zips that go.sum records and the cache lacks, when
-// they are few (at most maxEarly): a warm cache after a go.sum change,
-// where go reads the graph (fetching the new version's go.mod), and only
-// then asks for the zip and its .info, one round trip after another. Each
-// is the highest version go.sum records a zip hash for on its path, not
-// replaced or excluded; it is committed to the cache only if the graph
-// selects it (else its bytes are dropped), and the download the graph
-// then asks for joins it. A cache missing more (a cold run) waits for the
-// graph as go does. The returned WaitGroup ends when they have.
-func (r *Run) startEarly(ctx context.Context, plan *resolver.Plan, graph *graphFuture) *sync.WaitGroup {
-	var wg sync.WaitGroup
-	cfg := r.cfg
-	m := cfg.Main
-	if !plan.Wait || len(r.cfg.Args) > 0 || m == nil || m.Workspace || m.Pruned() || cfg.Sums == nil {
-		return &wg
-	}
-	highest := map[string]string{}
-	for _, s := range cfg.Sums.FileHashes() {
-		if strings.HasSuffix(s.Mod.Version, "/go.mod") {
-			continue
-		}
-		if v, ok := highest[s.Mod.Path]; !ok || semver.Compare(s.Mod.Version, v) > 0 {
-			highest[s.Mod.Path] = s.Mod.Version
-		}
-	}
-	var missing []module.Version
-	for path, v := range highest {
-		mod := module.Version{Path: path, Version: v}
-		if _, ok := m.Replacement(mod); ok || m.Excluded(mod) || m.IsMain(path) {
-			continue
-		}
-		if _, _, ok := cfg.Cache.ZipHash(mod); ok {
-			continue
-		}
-		if missing = append(missing, mod); len(missing) > maxEarly {
-			return &wg // a cold cache: the graph decides
-		}
-	}
-	for _, mod := range missing {
-		if cfg.Admit != nil && cfg.Admit(ctx, mod) != nil {
-			continue // the run reports it if the graph selects it
-		}
-		keep := func() bool {
-			g, err := graph.wait()
-			return err == nil && g.Selected(mod.Path) == mod.Version
-		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			cfg.Fetcher.DownloadIf(ctx, mod, keep)
-		}()
-	}
-	return &wg
 }
 
 // stopsRun reports whether err ends the whole run at once, as go's

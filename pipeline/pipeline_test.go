@@ -2,17 +2,10 @@ package pipeline
 
 import (
 	"context"
-	"io/fs"
-	"net/http"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"slices"
-	"strings"
-	"sync"
-	"sync/atomic"
 	"testing"
-	"time"
 
 	"golang.org/x/mod/module"
 
@@ -154,135 +147,5 @@ func TestNothingToDo(t *testing.T) {
 	run, _ := newRun(t, "module example.com/main\n\ngo 1.22\n")
 	if !run.NothingToDo() {
 		t.Fatal("NothingToDo = false for a module without requirements")
-	}
-}
-
-// TestEarlyZip: in an unpruned main module's run over a warm cache that
-// lacks one module go.sum records (as after a go.sum change), that
-// module's zip is asked for while the graph is still being read, not
-// after it: the proxy holds the missing go.mod (which the graph needs)
-// until the zip is asked for, or until 10 seconds pass. Before, the zip
-// came one round trip after the graph. A version go.sum records that the
-// graph does not select is fetched but never lands in the cache.
-func TestEarlyZip(t *testing.T) {
-	modB0 := modB
-	modB0.Version = "v1.0.0"
-	// c: a line go.sum keeps that nothing requires (an untidy go.sum).
-	modC := modtest.Module{Path: "example.com/c", Version: "v1.0.0", GoMod: "module example.com/c\n\ngo 1.21\n", Files: map[string]string{"c.go": "package c\n"}}
-	goproxy, sums := modtest.ProxyTree(t, modA, modB, modB0, modC)
-	root := strings.TrimPrefix(goproxy, "file://")
-	var zipAsked atomic.Bool
-	release := make(chan struct{})
-	var once sync.Once
-	var gated, timedOut atomic.Bool
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if gated.Load() {
-			switch r.URL.Path {
-			case "/example.com/b/@v/v1.1.0.zip":
-				zipAsked.Store(true)
-				once.Do(func() { close(release) })
-			case "/example.com/b/@v/v1.1.0.mod":
-				select {
-				case <-release:
-				case <-time.After(10 * time.Second):
-					timedOut.Store(true)
-				}
-			}
-		}
-		http.FileServer(http.Dir(root)).ServeHTTP(w, r)
-	}))
-	defer srv.Close()
-	cache := &modcache.Cache{Root: t.TempDir(), ReadWrite: true}
-	gomod := "module example.com/main\n\ngo 1.16\n\nrequire example.com/a v1.0.0\n"
-	run := func() *Report {
-		t.Helper()
-		proxies, err := proxy.ParseList(srv.URL)
-		if err != nil {
-			t.Fatal(err)
-		}
-		dir := t.TempDir()
-		gomodFile := filepath.Join(dir, "go.mod")
-		if err := os.WriteFile(gomodFile, []byte(gomod), 0o666); err != nil {
-			t.Fatal(err)
-		}
-		m, err := resolver.ParseMain(dir, gomodFile, []byte(gomod))
-		if err != nil {
-			t.Fatal(err)
-		}
-		s, err := verify.ParseSums(filepath.Join(dir, "go.sum"), []byte(sums))
-		if err != nil {
-			t.Fatal(err)
-		}
-		f := download.New(download.Config{
-			Cache: cache,
-			Router: &proxy.Router{
-				Proxies: proxies,
-				Client:  &proxy.Client{HTTP: proxy.NewHTTPClient(0, 0, 4)},
-				Policy:  retry.Policy{MaxAttempts: -1},
-			},
-			Verifier: &verify.Verifier{Sums: s, SkipSumDB: func(string) bool { return true }},
-		})
-		r, err := New(Config{Main: m, Fetcher: f, Cache: cache, Sums: s, Jobs: 4})
-		if err != nil {
-			t.Fatal(err)
-		}
-		rep := r.Download(context.Background())
-		if rep.Failed() {
-			t.Fatalf("failed: fatal %v, graph %v, modules %v", rep.Fatal, rep.GraphErr, rep.Modules)
-		}
-		return rep
-	}
-	run() // fills the cache
-	// b@v1.1.0 leaves the cache (go.sum keeps its lines), as the bench's
-	// one-module-changed case does.
-	bv := module.Version{Path: "example.com/b", Version: "v1.1.0"}
-	for _, ext := range []string{"zip", "ziphash", "mod", "info"} {
-		file, err := cache.File(bv, ext)
-		if err != nil {
-			t.Fatal(err)
-		}
-		os.Remove(file)
-	}
-	bdir, _ := cache.Dir(bv)
-	filepath.WalkDir(bdir, func(p string, d fs.DirEntry, err error) error {
-		if err == nil && d.IsDir() {
-			os.Chmod(p, 0o777)
-		}
-		return nil
-	})
-	if err := os.RemoveAll(bdir); err != nil {
-		t.Fatal(err)
-	}
-	gated.Store(true)
-
-	rep := run()
-	if !zipAsked.Load() {
-		t.Fatal("the missing zip was never asked for")
-	}
-	select {
-	case <-release:
-	default:
-		t.Fatal("the graph's go.mod was not held")
-	}
-	var got []module.Version
-	for _, m := range rep.Modules {
-		got = append(got, module.Version{Path: m.Path, Version: m.Version})
-	}
-	if !slices.Equal(got, wantAB) {
-		t.Errorf("modules = %v, want %v", got, wantAB)
-	}
-	if timedOut.Load() {
-		t.Errorf("the graph's go.mod was held until its 10s timeout: the zip was asked for only after the graph was read")
-	}
-	// What go.sum records and the graph does not select never lands.
-	for _, m := range []module.Version{{Path: "example.com/b", Version: "v1.0.0"}, {Path: "example.com/c", Version: "v1.0.0"}} {
-		if _, _, ok := cache.ZipHash(m); ok {
-			t.Errorf("%v, which the graph does not select, is in the cache", m)
-		}
-		if dir, _ := cache.Dir(m); dir != "" {
-			if _, err := os.Stat(dir); err == nil {
-				t.Errorf("%v, which the graph does not select, is extracted in the cache", m)
-			}
-		}
 	}
 }
