@@ -68,11 +68,16 @@ stop_s3() {
   fi
 }
 
-# s3_free_port prints a loopback port nothing listens on.
+# s3_free_port prints a loopback port nothing listens on, below the
+# kernel's ephemeral range (ip_local_port_range, 32768-60999 by default):
+# a port there can be free to connect to and still taken as the local end
+# of some outgoing connection, and the server's bind then fails.
 s3_free_port() {
-  local p
+  local p lo=32768
+  read -r lo _ </proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || true
+  [ "$lo" -gt 11000 ] || lo=32768
   for _ in $(seq 50); do
-    p=$((20000 + RANDOM % 40000))
+    p=$((10000 + RANDOM % (lo - 10000)))
     if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
       echo "$p"
       return 0
