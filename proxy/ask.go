@@ -43,6 +43,12 @@ type Router struct {
 	// twice the 90th percentile of the last answers' times (at least 50ms),
 	// never later than HedgeDelay. The first answer wins; a "not found" or
 	// a refusal from either ends both. Off with a negative HedgeDelay.
+	// When the first attempt of a request fails fast (a 5xx, a reset, a
+	// cut or damaged body, within the hedge delay), it is asked again at
+	// once, not after the policy's first backoff: one fault then costs a
+	// round trip. Not when the proxy asked for time (429, or any answer
+	// with Retry-After); an attempt that failed slowly, and every later
+	// one, waits the backoff.
 	HedgeSame bool
 	// DemoteAfter is how many requests in a row (each after its own
 	// retries) must fail at a proxy before it is asked last in its run for
@@ -284,6 +290,7 @@ func (r *Router) askRun(ctx context.Context, path string, run []Proxy, attempt a
 	defer cancel()
 	results := make(chan laneResult, lanes)
 	kick := make(chan struct{}, 4*lanes)
+	sameDelay := r.latency.hedgeDelay(run[order[0]], hedge)
 	answered := make([]atomic.Bool, lanes)
 	since := make([]atomic.Int64, lanes) // when the lane's attempt in progress began (0: none)
 
@@ -301,16 +308,31 @@ func (r *Router) askRun(ctx context.Context, path string, run []Proxy, attempt a
 		go func() {
 			var v any
 			failed := 0
+			tries := 0
+			again := same && r.Policy.MaxAttempts != 1 && r.Policy.MaxAttempts >= 0 // retries allowed
 			err := retry.Do(lctx, r.Policy, func(actx context.Context) error {
-				// Each attempt is hedged on its own: an earlier attempt
-				// that got its headers (and then a 503) says nothing
-				// about this one, which may stall.
-				answered[k].Store(false)
-				since[k].Store(time.Now().UnixNano())
-				defer since[k].Store(0)
-				var err error
-				v, err = attempt(actx, p.URL)
-				return err
+				for {
+					// Each attempt is hedged on its own: an earlier
+					// attempt that got its headers (and then a 503)
+					// says nothing about this one, which may stall.
+					answered[k].Store(false)
+					t0 := time.Now()
+					since[k].Store(t0.UnixNano())
+					var err error
+					v, err = attempt(actx, p.URL)
+					since[k].Store(0)
+					tries++
+					if err == nil || !again || tries > 1 || time.Since(t0) >= sameDelay ||
+						retry.Classify(err) != retry.Transient || throttled(err) || actx.Err() != nil {
+						return err
+					}
+					// A fault that came fast: asked again at once.
+					failed++
+					r.retries.Add(1)
+					r.event(p, "retry")
+					r.counters.retried(p, err)
+					r.Client.Tracef("# retry %s in 0.000s (attempt 1 failed: %s)\n", p, errline.First(err))
+				}
 			}, func(a retry.Attempt) {
 				failed++
 				r.retries.Add(1)
@@ -335,7 +357,6 @@ func (r *Router) askRun(ctx context.Context, path string, run []Proxy, attempt a
 		t = time.NewTimer(d)
 		timer = t.C
 	}
-	sameDelay := r.latency.hedgeDelay(run[order[0]], hedge)
 	resetTimer := func() {
 		switch {
 		case same:
@@ -474,6 +495,17 @@ func (r *Router) askRun(ctx context.Context, path string, run []Proxy, attempt a
 		}
 	}
 	return nil, Proxy{}, errs
+}
+
+// throttled reports whether err is a proxy asking for time: a 429, or any
+// answer with a Retry-After hint. Such a failure is not asked again at
+// once.
+func throttled(err error) bool {
+	var se retry.StatusError
+	if errors.As(err, &se) && se.HTTPStatus() == 429 {
+		return true
+	}
+	return retry.RetryAfter(err) > 0
 }
 
 // latencies keeps, per proxy, how long its last answers took (from an

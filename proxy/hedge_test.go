@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"net/url"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -98,8 +99,8 @@ func TestHedgeSameTransientWaitsForOther(t *testing.T) {
 }
 
 // TestHedgeSameRetryStalls: an attempt that got its headers and failed
-// (a 503) does not keep the retry that follows from being hedged when it
-// stalls.
+// (a 429: so not asked again at once) does not keep the retry that
+// follows from being hedged when it stalls.
 func TestHedgeSameRetryStalls(t *testing.T) {
 	r := sameRouter(t, 100*time.Millisecond, retry.Policy{MaxAttempts: 3, Initial: time.Millisecond, Jitter: -1})
 	var calls atomic.Int32
@@ -107,7 +108,7 @@ func TestHedgeSameRetryStalls(t *testing.T) {
 		switch calls.Add(1) {
 		case 1:
 			answeredHook(ctx)
-			return "", &HTTPError{Status: "503", StatusCode: 503}
+			return "", &HTTPError{Status: "429", StatusCode: 429}
 		case 2:
 			<-ctx.Done() // a stall: no headers, ever
 			return "", ctx.Err()
@@ -156,12 +157,14 @@ func TestHedgeSameRetryStallsAfterSlowBody(t *testing.T) {
 
 // TestHedgeSameNotDuringBackoff: attempts that fail at once are retried
 // under the policy; waiting between them is not a stall and is not hedged.
+// (A 429 asks for time, so the first failure is not asked again at once
+// either: TestHedgeSameAtOnceAfterFastFailure.)
 func TestHedgeSameNotDuringBackoff(t *testing.T) {
 	r := sameRouter(t, 50*time.Millisecond, retry.Policy{MaxAttempts: 3, Initial: 300 * time.Millisecond, Jitter: -1})
 	var calls atomic.Int32
 	v, _, err := Ask(askCtx(t), r, "example.com/m", func(ctx context.Context, base *url.URL) (string, error) {
 		if calls.Add(1) < 3 {
-			return "", &HTTPError{Status: "503", StatusCode: 503}
+			return "", &HTTPError{Status: "429", StatusCode: 429}
 		}
 		answeredHook(ctx)
 		return "ok", nil
@@ -171,6 +174,69 @@ func TestHedgeSameNotDuringBackoff(t *testing.T) {
 	}
 	if n := calls.Load(); n != 3 {
 		t.Errorf("%d requests; want 3 (no hedge during backoff)", n)
+	}
+}
+
+// TestHedgeSameAtOnceAfterFastFailure: a first attempt that fails at once
+// (a 5xx, a reset, a damaged body) is asked again at once on the second
+// connection while the first backs off, so the fault costs a round trip,
+// not the backoff; a proxy that asks for time (429, Retry-After) is left
+// the backoff.
+func TestHedgeSameAtOnceAfterFastFailure(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		fail  error
+		again bool
+	}{
+		{"503", &HTTPError{Status: "503", StatusCode: 503}, true},
+		{"reset", syscall.ECONNRESET, true},
+		{"cut body", io.ErrUnexpectedEOF, true},
+		{"429", &HTTPError{Status: "429", StatusCode: 429}, false},
+		{"503 with Retry-After", &HTTPError{Status: "503", StatusCode: 503, Retry: time.Second}, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			// The backoff is long enough that only the second
+			// connection can answer before it ends.
+			const backoff = 2 * time.Second
+			r := sameRouter(t, time.Minute, retry.Policy{MaxAttempts: 2, Initial: backoff, Jitter: -1})
+			var calls atomic.Int32
+			start := time.Now()
+			var second time.Duration
+			v, _, err := Ask(askCtx(t), r, "example.com/m", func(ctx context.Context, base *url.URL) (string, error) {
+				if calls.Add(1) == 1 {
+					return "", tc.fail
+				}
+				second = time.Since(start)
+				answeredHook(ctx)
+				return "ok", nil
+			}, nil)
+			if err != nil || v != "ok" {
+				t.Fatalf("Ask = %q, %v", v, err)
+			}
+			if n := calls.Load(); n != 2 {
+				t.Errorf("%d requests; want 2", n)
+			}
+			if tc.again && second >= backoff {
+				t.Errorf("second request after %v; want it at once, not after the %v backoff", second, backoff)
+			}
+			if !tc.again && second < backoff {
+				t.Errorf("second request after %v; want it after the %v backoff (the proxy asked for time)", second, backoff)
+			}
+		})
+	}
+}
+
+// TestHedgeSameNoRetriesNoAtOnce: with retries off, a fast failure is not
+// asked again either.
+func TestHedgeSameNoRetriesNoAtOnce(t *testing.T) {
+	r := sameRouter(t, time.Minute, retry.Policy{MaxAttempts: -1})
+	var calls atomic.Int32
+	_, _, err := Ask(askCtx(t), r, "example.com/m", func(ctx context.Context, base *url.URL) (string, error) {
+		calls.Add(1)
+		return "", &HTTPError{Status: "503", StatusCode: 503}
+	}, nil)
+	if err == nil || calls.Load() != 1 {
+		t.Errorf("Ask: %d requests, err %v; want 1 request and the 503", calls.Load(), err)
 	}
 }
 
