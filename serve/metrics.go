@@ -56,7 +56,7 @@ func newMetrics(reg *prometheus.Registry, f *download.Fetcher) *metrics {
 			Name: "gomodfetch_serve_stale_total", Help: "Answers served stale from the cache because upstream failed.",
 		}, []string{"what"}),
 		prefetch: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "gomodfetch_serve_prefetch_total", Help: "Background prefetches started, queued for a free slot, or skipped: skipped-recent (prefetched lately), deferred (the client owes -prefetch-per-client; started when it settles one), skipped-client-budget (too many deferred), skipped-queue-full; build-list and zip-candidates count the zips considered for an unpruned client's build list or for the go.mod files a build read.",
+			Name: "gomodfetch_serve_prefetch_total", Help: "Background prefetches started, queued for a free slot, or skipped: skipped-recent (prefetched lately), deferred (the client owes -prefetch-per-client; started when it settles one), skipped-client-budget (too many deferred), skipped-queue-full; build-list and zip-candidates count the zips considered for an unpruned client's build list or for the go.mod files a build read; speculative counts go.mod files guessed from a pruned go.mod's requirements, speculative-read and speculative-wrong the guesses a client's read then proved right or wrong.",
 		}, []string{"result"}),
 		events: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "gomodfetch_upstream_events_total", Help: "Upstream retries, failed requests (after retries) and demotions, per proxy.",

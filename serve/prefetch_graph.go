@@ -49,7 +49,18 @@ type clientGraph struct {
 	// zips a build asks for without a .info first (zipAsked).
 	zipCands   []module.Version
 	zipCandSet map[module.Version]struct{}
-	expires    time.Time
+	// spec holds, per path, the go.mod prefetched on speculation for
+	// this client (prefetch.go, speculate), and whether the client has
+	// yet to read that path; specOpen counts those it has yet to read.
+	spec     map[string]specGuess
+	specOpen int
+	expires  time.Time
+}
+
+// specGuess is a go.mod version prefetched on speculation for a client.
+type specGuess struct {
+	version string
+	open    bool // the client has read no version of the path since
 }
 
 // maxGraphPaths bounds the paths remembered for one client's graph;
@@ -61,7 +72,9 @@ const (
 
 // noteRead records that client read mod's go.mod for its graph
 // (predicted: the server foresaw it below an unpruned go.mod).
-func (p *prefetcher) noteRead(client string, mod module.Version, predicted bool) {
+// It reports whether the read settled a guess (speculate) and whether the
+// guess was right.
+func (p *prefetcher) noteRead(client string, mod module.Version, predicted bool) (settled, right bool) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	now := time.Now()
@@ -77,10 +90,17 @@ func (p *prefetcher) noteRead(client string, mod module.Version, predicted bool)
 				return
 			}
 		}
-		g = &clientGraph{max: map[string]string{}, unpredicted: map[string]string{}, changed: map[string]struct{}{}, zipCandSet: map[module.Version]struct{}{}}
+		g = &clientGraph{max: map[string]string{}, unpredicted: map[string]string{}, changed: map[string]struct{}{}, zipCandSet: map[module.Version]struct{}{}, spec: map[string]specGuess{}}
 		p.graphs[client] = g
 	}
 	g.expires = now.Add(recentTTL)
+	if sg, ok := g.spec[mod.Path]; ok && sg.open {
+		// The guess is settled: right if this is its version.
+		sg.open = false
+		g.spec[mod.Path] = sg
+		g.specOpen--
+		settled, right = true, sg.version == mod.Version
+	}
 	if old, ok := g.max[mod.Path]; !ok && len(g.max) >= maxGraphPaths {
 		return
 	} else if !ok || semver.Compare(mod.Version, old) > 0 {
@@ -98,6 +118,7 @@ func (p *prefetcher) noteRead(client string, mod module.Version, predicted bool)
 			g.unpruned = true
 		}
 	}
+	return
 }
 
 // takeZipCandidates returns the zip candidates client read since its last

@@ -457,18 +457,22 @@ func TestConcurrentOneFetch(t *testing.T) {
 
 // TestPrefetch: what a go client asks for next is fetched ahead, and
 // nothing else. A pruned go.mod (go 1.21) that the client asked for on its
-// own brings its .info, not its zip (not yet) nor its requirements' go.mod
-// files; the client's own request for that .info brings the zip. An
-// unpruned one (go 1.16) brings its requirements' go.mod files too, and a
-// go.mod the client then reads only for its graph (predicted) brings
-// nothing.
+// own brings its .info, its requirements' go.mod files on speculation
+// (TestPrefetchGuesses), not its zip (not yet) nor anything of its
+// requirements but their go.mod; the client's own request for that .info
+// brings the zip. An unpruned one (go 1.16) brings its requirements'
+// go.mod files too, and a go.mod the client then reads only for its graph
+// (predicted) brings nothing.
 func TestPrefetch(t *testing.T) {
 	st := newSetup(t, func(c *Config) { c.Prefetch = 4 })
 	st.do(t, "GET", "/example.com/m/@v/v1.0.0.mod")
 	waitFor(t, "the .info prefetched", func() bool { return st.up.count("/example.com/m/@v/v1.0.0.info") == 1 })
 	st.s.Wait()
-	if n := st.up.count("/example.com/dep/@v/v1.2.0.mod"); n != 0 {
-		t.Errorf("a pruned go.mod's requirement was prefetched (%d requests)", n)
+	if n := st.up.count("/example.com/dep/@v/v1.2.0.mod"); n != 1 {
+		t.Errorf("a pruned go.mod's requirement's go.mod: %d requests; want 1 (a guess)", n)
+	}
+	if n := st.up.count("/example.com/dep/@v/v1.2.0.info") + st.up.count("/example.com/dep/@v/v1.2.0.zip"); n != 0 {
+		t.Errorf("a pruned go.mod's requirement's .info or zip was prefetched (%d requests)", n)
 	}
 	if n := st.up.count("/example.com/m/@v/v1.0.0.zip"); n != 0 {
 		t.Errorf("the zip was prefetched before the client asked for the .info (%d requests)", n)
@@ -580,6 +584,84 @@ func TestPrefetchPrunedGraph(t *testing.T) {
 	}
 	if n := zips("example.com/b"); n != 0 {
 		t.Errorf("b's zip asked upstream %d times, though the client never named b by its .info; want 0", n)
+	}
+}
+
+// TestPrefetchGuesses: a pruned go.mod a client reads unpredicted brings
+// its requirements' go.mod files, on speculation: below a pruned main
+// module the client reads the go.mod of each module its main go.mod
+// lists, and a tidy main go.mod lists most of these. Not a path the
+// client read already, not below a version guessed before, not a private
+// path, and at most 4 × -prefetch-per-client guesses the client has not
+// settled by reading their path; a read settles a guess, right or wrong.
+func TestPrefetchGuesses(t *testing.T) {
+	st := newSetup(t, func(c *Config) { c.Prefetch = 4; c.PrefetchPerClient = 1 })
+	mods := map[string]string{
+		"example.com/a": "module example.com/a\n\ngo 1.21\n\nrequire (\n\texample.com/b v1.0.0\n\texample.com/c v0.9.0\n\texample.com/d v1.0.0\n\texample.com/private/p v1.0.0\n)\n",
+		"example.com/g": "module example.com/g\n\ngo 1.21\n\nrequire example.com/c v0.5.0\n",
+		"example.com/w": "module example.com/w\n\ngo 1.21\n\nrequire (\n\texample.com/w1 v1.0.0\n\texample.com/w2 v1.0.0\n\texample.com/w3 v1.0.0\n\texample.com/w4 v1.0.0\n\texample.com/w5 v1.0.0\n)\n",
+	}
+	for _, p := range []string{"b", "c", "d", "w1", "w2", "w3", "w4", "w5"} {
+		mods["example.com/"+p] = "module example.com/" + p + "\n\ngo 1.21\n"
+	}
+	addModules(t, st, mods)
+	gomods := func(path, v string) int { return st.up.count("/" + path + "/@v/" + v + ".mod") }
+	metric := func(outcome string) string {
+		_, body := st.do(t, "GET", "/metrics")
+		for _, l := range strings.Split(body, "\n") {
+			if strings.HasPrefix(l, `gomodfetch_serve_prefetch_total{result="`+outcome+`"}`) {
+				return l[strings.LastIndex(l, " ")+1:]
+			}
+		}
+		return "0"
+	}
+
+	st.do(t, "GET", "/example.com/d/@v/v1.0.0.mod") // read before a
+	st.do(t, "GET", "/example.com/a/@v/v1.0.0.mod")
+	waitFor(t, "b's and c's go.mod guessed", func() bool {
+		return gomods("example.com/b", "v1.0.0") == 1 && gomods("example.com/c", "v0.9.0") == 1
+	})
+	st.s.Wait()
+	if n := gomods("example.com/d", "v1.0.0"); n != 1 {
+		t.Errorf("d's go.mod asked upstream %d times; want 1 (the client read it before a: no guess)", n)
+	}
+	if n := gomods("example.com/private/p", "v1.0.0"); n != 0 {
+		t.Errorf("a private path's go.mod was guessed (%d requests)", n)
+	}
+	// c was guessed at v0.9.0: a requirement of c v0.5.0 is below it.
+	st.do(t, "GET", "/example.com/g/@v/v1.0.0.mod")
+	st.s.Wait()
+	if n := gomods("example.com/c", "v0.5.0"); n != 0 {
+		t.Errorf("c v0.5.0's go.mod guessed below the v0.9.0 guessed before (%d requests)", n)
+	}
+	// The client reads b: the guess was right, and b is not asked again.
+	st.do(t, "GET", "/example.com/b/@v/v1.0.0.mod")
+	st.s.Wait()
+	if n := gomods("example.com/b", "v1.0.0"); n != 1 {
+		t.Errorf("b's go.mod asked upstream %d times; want 1 (guessed, then read from the cache)", n)
+	}
+	if got := metric("speculative-read"); got != "1" {
+		t.Errorf("speculative-read = %s; want 1", got)
+	}
+	// Open guesses now: c. The window is 4 (-prefetch-per-client 1): w
+	// brings 3 of its 5 requirements.
+	st.do(t, "GET", "/example.com/w/@v/v1.0.0.mod")
+	st.s.Wait()
+	n := 0
+	for _, p := range []string{"w1", "w2", "w3", "w4", "w5"} {
+		n += gomods("example.com/"+p, "v1.0.0")
+	}
+	if n != 3 {
+		t.Errorf("%d of w's 5 requirements guessed; want 3 (4 open guesses at most, c's among them)", n)
+	}
+	if got := metric("speculative"); got != "5" {
+		t.Errorf("speculative = %s; want 5 (b, c, and 3 of w's)", got)
+	}
+	// Reading c at another version (the main go.mod lists a higher one)
+	// settles its guess, wrong.
+	st.do(t, "GET", "/example.com/c/@v/v1.0.0.mod")
+	if got := metric("speculative-wrong"); got != "1" {
+		t.Errorf("speculative-wrong = %s; want 1", got)
 	}
 }
 
