@@ -138,7 +138,15 @@ func (s *Server) serveInfo(w *recorder, r *http.Request, q moduleRequest) {
 	if !s.checkVersion(w, r, "info", q.path, q.version) {
 		return
 	}
-	if _, data, _, err := s.cfg.Cache.ReadInfoData(mod); err == nil {
+	key := "info " + mod.String()
+	data, ok := s.small.get(key)
+	if !ok {
+		if _, d, _, err := s.cfg.Cache.ReadInfoData(mod); err == nil {
+			data, ok = d, true
+			s.small.put(key, data)
+		}
+	}
+	if ok {
 		w.outcome = "hit"
 		s.infoAsked(client(r).client, mod)
 		s.serveContent(w, r, data, "application/json", immutable)
@@ -208,6 +216,18 @@ func (s *Server) serveResolved(w *recorder, r *http.Request, path, v string) {
 // the checksum database: see docs/security-disk.md).
 func (s *Server) serveMod(w *recorder, r *http.Request, q moduleRequest) {
 	mod := q.mod()
+	key := "mod " + mod.String()
+	if data, ok := s.small.get(key); ok {
+		// Bytes served (and, online, verified) before (small.go).
+		w.outcome = "hit"
+		if s.cfg.Offline {
+			w.outcome = "offline"
+		} else {
+			s.prefetchFor(client(r).client, mod, data)
+		}
+		s.serveContent(w, r, data, "text/plain; charset=utf-8", immutable)
+		return
+	}
 	cached, file, cerr := s.cfg.Cache.ReadGoMod(mod)
 	if cerr != nil && errors.Is(cerr, beneath.ErrNotRegular) {
 		s.damaged("mod", file, cerr)
@@ -218,6 +238,7 @@ func (s *Server) serveMod(w *recorder, r *http.Request, q moduleRequest) {
 			w.fail(http.StatusNotFound, "not found: "+mod.String()+" is not in the cache (offline)")
 			return
 		}
+		s.small.put(key, cached)
 		s.serveContent(w, r, cached, "text/plain; charset=utf-8", immutable)
 		return
 	}
@@ -238,6 +259,7 @@ func (s *Server) serveMod(w *recorder, r *http.Request, q moduleRequest) {
 			return
 		}
 	}
+	s.small.put(key, data)
 	// What the client will ask next starts on its way before it has this.
 	s.prefetchFor(client(r).client, mod, data)
 	s.serveContent(w, r, data, "text/plain; charset=utf-8", immutable)

@@ -193,6 +193,7 @@ type Server struct {
 	listening  listening
 	disk       *disk        // what is served from disk is checked (disk.go)
 	confirmed  confirmedSet // hashes the engine verified, per module file (disk.go)
+	small      smallFiles   // .info and .mod answers served from the cache (small.go)
 	certs      *certs       // Config.TLS, loaded by the first Serve (guarded by listening.mu)
 	draining   atomic.Bool  // Shutdown has begun (listen.go)
 	active     atomic.Int64 // requests being answered, not refused for draining
