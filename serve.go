@@ -91,11 +91,13 @@ func runServe(cc *cmdContext, c *cli.Context) error {
 		}
 	}
 	var logger *slog.Logger
+	logOut := newLogBuffer(stderr)
+	defer logOut.Close()
 	switch c.String("log-format") {
 	case "text":
-		logger = slog.New(slog.NewTextHandler(stderr, nil))
+		logger = slog.New(slog.NewTextHandler(logOut, nil))
 	case "json":
-		logger = slog.New(slog.NewJSONHandler(stderr, nil))
+		logger = slog.New(slog.NewJSONHandler(logOut, nil))
 	default:
 		return cli.Exit("gomodfetch serve: -log-format must be text or json", exitUsage)
 	}
