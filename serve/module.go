@@ -387,6 +387,7 @@ func (s *Server) ensureZip(ctx context.Context, who requester, mod module.Versio
 			s.damaged("zip", zipfile, m.Err())
 			s.forgetZip(ctx, mod, zipfile)
 			m = s.cfg.Fetcher.FetchZip(ctx, mod)
+			cached = false
 		}
 		if m == nil {
 			return nil, errors.New("download abandoned")
@@ -395,6 +396,9 @@ func (s *Server) ensureZip(ctx context.Context, who requester, mod module.Versio
 			return nil, err
 		}
 		s.confirmed.add("zip "+mod.String(), m.Sum)
+		if !cached {
+			s.fetchedZip(mod, m.Sum)
+		}
 		return m, nil
 	})
 }
