@@ -46,9 +46,9 @@ type Router struct {
 	// When the first attempt of a request fails fast (a 5xx, a reset, a
 	// cut or damaged body, within the hedge delay), it is asked again at
 	// once, not after the policy's first backoff: one fault then costs a
-	// round trip. Not when the proxy asked for time (429, or any answer
-	// with Retry-After); an attempt that failed slowly, and every later
-	// one, waits the backoff.
+	// round trip. That retry is one of the policy's. Not when the proxy
+	// asked for time (429, or any answer with Retry-After); an attempt
+	// that failed slowly, and every later one, waits the backoff.
 	HedgeSame bool
 	// DemoteAfter is how many requests in a row (each after its own
 	// retries) must fail at a proxy before it is asked last in its run for
@@ -308,31 +308,25 @@ func (r *Router) askRun(ctx context.Context, path string, run []Proxy, attempt a
 		go func() {
 			var v any
 			failed := 0
-			tries := 0
-			again := same && r.Policy.MaxAttempts != 1 && r.Policy.MaxAttempts >= 0 // retries allowed
-			err := retry.Do(lctx, r.Policy, func(actx context.Context) error {
-				for {
-					// Each attempt is hedged on its own: an earlier
-					// attempt that got its headers (and then a 503)
-					// says nothing about this one, which may stall.
-					answered[k].Store(false)
-					t0 := time.Now()
-					since[k].Store(t0.UnixNano())
-					var err error
-					v, err = attempt(actx, p.URL)
-					since[k].Store(0)
-					tries++
-					if err == nil || !again || tries > 1 || time.Since(t0) >= sameDelay ||
-						retry.Classify(err) != retry.Transient || throttled(err) || actx.Err() != nil {
-						return err
-					}
-					// A fault that came fast: asked again at once.
-					failed++
-					r.retries.Add(1)
-					r.event(p, "retry")
-					r.counters.retried(p, err)
-					r.Client.Tracef("# retry %s in 0.000s (attempt 1 failed: %s)\n", p, errline.First(err))
+			policy := r.Policy
+			if same {
+				// A first attempt that failed fast is asked again at
+				// once, as one of the policy's retries; not when the
+				// proxy asked for time.
+				policy.AtOnce = func(err error, took time.Duration) bool {
+					return took < sameDelay && !throttled(err)
 				}
+			}
+			err := retry.Do(lctx, policy, func(actx context.Context) error {
+				// Each attempt is hedged on its own: an earlier attempt
+				// that got its headers (and then a 503) says nothing
+				// about this one, which may stall.
+				answered[k].Store(false)
+				since[k].Store(time.Now().UnixNano())
+				defer since[k].Store(0)
+				var err error
+				v, err = attempt(actx, p.URL)
+				return err
 			}, func(a retry.Attempt) {
 				failed++
 				r.retries.Add(1)

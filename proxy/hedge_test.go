@@ -6,6 +6,8 @@ import (
 	"io"
 	"io/fs"
 	"net/url"
+	"strings"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"testing"
@@ -178,8 +180,8 @@ func TestHedgeSameNotDuringBackoff(t *testing.T) {
 }
 
 // TestHedgeSameAtOnceAfterFastFailure: a first attempt that fails at once
-// (a 5xx, a reset, a damaged body) is asked again at once on the second
-// connection while the first backs off, so the fault costs a round trip,
+// (a 5xx, a reset, a damaged body) is asked again at once, without the
+// policy's first backoff, so the fault costs a round trip,
 // not the backoff; a proxy that asks for time (429, Retry-After) is left
 // the backoff.
 func TestHedgeSameAtOnceAfterFastFailure(t *testing.T) {
@@ -295,4 +297,48 @@ func TestHedgeDelayFromLatency(t *testing.T) {
 	if d := l2.hedgeDelay(p, time.Second); d != 50*time.Millisecond {
 		t.Errorf("fast proxy: %v; want the 50ms floor", d)
 	}
+}
+
+// TestHedgeSameAtOnceWithinBudget: the request asked again at once is one
+// of the policy's retries: with MaxAttempts 3 (-retries 2) a proxy that
+// answers every request with a 503 is asked 3 times, not 4, and the
+// trace numbers the attempts 1, 2 as they failed.
+func TestHedgeSameAtOnceWithinBudget(t *testing.T) {
+	r := sameRouter(t, time.Minute, retry.Policy{MaxAttempts: 3, Initial: time.Millisecond, Max: time.Millisecond, Jitter: -1})
+	var trace strings.Builder
+	var mu sync.Mutex
+	r.Client.Trace = lockedWriter{&mu, &trace}
+	var calls atomic.Int32
+	_, _, err := Ask(askCtx(t), r, "example.com/m", func(ctx context.Context, base *url.URL) (string, error) {
+		calls.Add(1)
+		return "", &HTTPError{Status: "503", StatusCode: 503}
+	}, nil)
+	if err == nil {
+		t.Fatal("Ask succeeded; want the 503")
+	}
+	if n := calls.Load(); n != 3 {
+		t.Errorf("%d requests with MaxAttempts 3; want 3 (2 retries)", n)
+	}
+	if n := r.Retries(); n != 2 {
+		t.Errorf("Retries() = %d; want 2", n)
+	}
+	mu.Lock()
+	got := trace.String()
+	mu.Unlock()
+	for _, want := range []string{"(attempt 1 failed", "(attempt 2 failed"} {
+		if strings.Count(got, want) != 1 {
+			t.Errorf("trace holds %q %d times; want once:\n%s", want, strings.Count(got, want), got)
+		}
+	}
+}
+
+type lockedWriter struct {
+	mu *sync.Mutex
+	w  io.Writer
+}
+
+func (l lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
 }

@@ -45,6 +45,11 @@ type Policy struct {
 	// AttemptTimeout bounds one attempt; zero means no per-attempt bound
 	// (the operation then relies on its own finer-grained timeouts).
 	AttemptTimeout time.Duration
+	// AtOnce, if not nil, is asked when the first attempt failed with a
+	// transient error after took (and the policy allows a retry): true
+	// retries at once instead of after Initial. That retry is one of
+	// MaxAttempts', and the waits after it start from Initial.
+	AtOnce func(err error, took time.Duration) bool
 }
 
 // DefaultPolicy returns the policy used when nothing is configured: the
@@ -133,10 +138,12 @@ func Do(ctx context.Context, p Policy, op func(ctx context.Context) error, notif
 			actx, cancel = context.WithTimeout(ctx, p.AttemptTimeout)
 			defer cancel()
 		}
+		t0 := time.Now()
 		err := op(actx)
 		if err == nil {
 			return nil
 		}
+		took := time.Since(t0)
 		if ctx.Err() == nil && actx.Err() != nil && errors.Is(err, context.DeadlineExceeded) {
 			err = &AttemptTimeoutError{Timeout: p.AttemptTimeout, Err: err}
 		}
@@ -145,6 +152,7 @@ func Do(ctx context.Context, p Policy, op func(ctx context.Context) error, notif
 		if ctx.Err() != nil || Classify(err) != Transient {
 			return backoff.Permanent(err)
 		}
+		hinted.now = attempts == 1 && p.MaxAttempts > 1 && p.AtOnce != nil && p.AtOnce(err, took)
 		return err
 	}, b, func(err error, wait time.Duration) {
 		if notify != nil {
@@ -201,10 +209,12 @@ func (e *AttemptTimeoutError) Error() string {
 
 func (e *AttemptTimeoutError) Unwrap() error { return e.Err }
 
-// hintBackOff lets the last error's Retry-After hint stretch the wait.
-// It also bounds the total of the waits it hands out.
+// hintBackOff lets the last error's Retry-After hint stretch the wait,
+// or Policy.AtOnce cut the first one to nothing. It also bounds the total
+// of the waits it hands out.
 type hintBackOff struct {
 	backoff.BackOff
+	now       bool // the next wait is none (Policy.AtOnce)
 	hint      time.Duration
 	max       time.Duration
 	waited    time.Duration
@@ -214,9 +224,16 @@ type hintBackOff struct {
 func (h *hintBackOff) Reset() {
 	h.BackOff.Reset()
 	h.waited = 0
+	h.now = false
 }
 
 func (h *hintBackOff) NextBackOff() time.Duration {
+	if h.now {
+		// The exponential schedule does not move: the wait after this
+		// retry is Initial's.
+		h.now, h.hint = false, 0
+		return 0
+	}
 	d := h.BackOff.NextBackOff()
 	if d == backoff.Stop {
 		return d

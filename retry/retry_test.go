@@ -247,3 +247,49 @@ func TestZeroPolicyJitters(t *testing.T) {
 		t.Errorf("negative Jitter: first waits %v; want exactly 1ms each", got)
 	}
 }
+
+// TestAtOnce: Policy.AtOnce cuts the first wait to nothing, and only the
+// first: the retry it makes is one of MaxAttempts', and the waits after
+// it start from Initial. It is not asked when no retry is allowed, nor
+// for an error that is not transient.
+func TestAtOnce(t *testing.T) {
+	var asked int
+	p := Policy{MaxAttempts: 4, Initial: 10 * time.Millisecond, Multiplier: 2, Jitter: -1,
+		AtOnce: func(err error, took time.Duration) bool { asked++; return true }}
+	var waits []time.Duration
+	calls := 0
+	err := Do(context.Background(), p, func(ctx context.Context) error {
+		calls++
+		return statusErr(503)
+	}, func(a Attempt) { waits = append(waits, a.Wait) })
+	if err == nil {
+		t.Fatal("Do succeeded")
+	}
+	if calls != 4 {
+		t.Errorf("%d attempts with MaxAttempts 4; want 4", calls)
+	}
+	if want := []time.Duration{0, 10 * time.Millisecond, 20 * time.Millisecond}; fmt.Sprint(waits) != fmt.Sprint(want) {
+		t.Errorf("waits %v; want %v", waits, want)
+	}
+	if asked != 1 {
+		t.Errorf("AtOnce asked %d times; want once (after the first attempt)", asked)
+	}
+
+	for _, tc := range []struct {
+		name string
+		max  int
+		err  error
+	}{
+		{"single attempt", -1, statusErr(503)},
+		{"one attempt", 1, statusErr(503)},
+		{"permanent", 3, statusErr(400)},
+		{"not found", 3, statusErr(404)},
+	} {
+		asked, calls = 0, 0
+		p := Policy{MaxAttempts: tc.max, Initial: time.Millisecond, AtOnce: func(error, time.Duration) bool { asked++; return true }}
+		Do(context.Background(), p, func(ctx context.Context) error { calls++; return tc.err }, nil)
+		if asked != 0 || calls != 1 {
+			t.Errorf("%s: AtOnce asked %d times, %d attempts; want 0 and 1", tc.name, asked, calls)
+		}
+	}
+}
