@@ -47,8 +47,10 @@ type Router struct {
 	// cut or damaged body, within the hedge delay), it is asked again at
 	// once, not after the policy's first backoff: one fault then costs a
 	// round trip. That retry is one of the policy's. Not when the proxy
-	// asked for time (429, or any answer with Retry-After); an attempt
-	// that failed slowly, and every later one, waits the backoff.
+	// asked for time (429, or any answer with Retry-After), nor while it
+	// fails more than the odd request (once a retry at once failed too,
+	// until it answers one); an attempt that failed slowly, and every
+	// later one, waits the backoff.
 	HedgeSame bool
 	// DemoteAfter is how many requests in a row (each after its own
 	// retries) must fail at a proxy before it is asked last in its run for
@@ -61,6 +63,7 @@ type Router struct {
 
 	health   health
 	latency  latencies // time to an answer, per proxy (HedgeSame)
+	storms   storms    // proxies whose retry at once failed too (HedgeSame)
 	retries  atomic.Int64
 	counters counters // per proxy, for ProxyStats (stats.go)
 }
@@ -309,12 +312,15 @@ func (r *Router) askRun(ctx context.Context, path string, run []Proxy, attempt a
 			var v any
 			failed := 0
 			policy := r.Policy
+			atOnce := false // the attempt in progress was asked at once
 			if same {
 				// A first attempt that failed fast is asked again at
 				// once, as one of the policy's retries; not when the
-				// proxy asked for time.
+				// proxy asked for time, nor while it fails more than
+				// the odd request (storms).
 				policy.AtOnce = func(err error, took time.Duration) bool {
-					return took < sameDelay && !throttled(err)
+					atOnce = took < sameDelay && !throttled(err) && !r.storms.on(p)
+					return atOnce
 				}
 			}
 			err := retry.Do(lctx, policy, func(actx context.Context) error {
@@ -326,6 +332,13 @@ func (r *Router) askRun(ctx context.Context, path string, run []Proxy, attempt a
 				defer since[k].Store(0)
 				var err error
 				v, err = attempt(actx, p.URL)
+				switch {
+				case err == nil, errors.Is(err, fs.ErrNotExist):
+					r.storms.set(p, false) // it answers
+				case atOnce && retry.Classify(err) == retry.Transient && lctx.Err() == nil:
+					r.storms.set(p, true)
+				}
+				atOnce = false
 				return err
 			}, func(a retry.Attempt) {
 				failed++
@@ -551,6 +564,35 @@ func (l *latencies) hedgeDelay(p Proxy, limit time.Duration) time.Duration {
 	slices.Sort(s)
 	d := 2 * s[len(s)*9/10]
 	return min(max(d, floor), limit)
+}
+
+// storms remembers the proxies where a request asked again at once
+// (Router.HedgeSame) failed too: such a proxy fails more than the odd
+// request (a 503 storm), and asking each request twice in a row would
+// double the load it is failing under. Its first failures wait the
+// backoff again until it answers a request.
+type storms struct {
+	mu sync.Mutex
+	m  map[string]bool
+}
+
+func (s *storms) on(p Proxy) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.m[p.String()]
+}
+
+func (s *storms) set(p Proxy, on bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	switch {
+	case on && s.m == nil:
+		s.m = map[string]bool{p.String(): true}
+	case on:
+		s.m[p.String()] = true
+	default:
+		delete(s.m, p.String())
+	}
 }
 
 // health remembers which proxies keep failing, to ask them last.

@@ -342,3 +342,53 @@ func (l lockedWriter) Write(p []byte) (int, error) {
 	defer l.mu.Unlock()
 	return l.w.Write(p)
 }
+
+// TestHedgeSameAtOnceNotInStorm: a proxy that fails the request asked
+// again at once too (a 503 storm, not the odd fault) is not asked twice
+// in a row by the requests that follow: they wait the backoff, until it
+// answers one.
+func TestHedgeSameAtOnceNotInStorm(t *testing.T) {
+	r := sameRouter(t, time.Minute, retry.Policy{MaxAttempts: 2, Initial: time.Millisecond, Max: time.Millisecond, Jitter: -1})
+	var trace strings.Builder
+	var mu sync.Mutex
+	r.Client.Trace = lockedWriter{&mu, &trace}
+	var healthy atomic.Bool
+	atOnce := func() int {
+		mu.Lock()
+		defer mu.Unlock()
+		n := strings.Count(trace.String(), " in 0.000s ")
+		trace.Reset()
+		return n
+	}
+	ask := func() error {
+		_, _, err := Ask(askCtx(t), r, "example.com/m", func(ctx context.Context, base *url.URL) (string, error) {
+			if healthy.Load() {
+				answeredHook(ctx)
+				return "ok", nil
+			}
+			return "", &HTTPError{Status: "503", StatusCode: 503}
+		}, nil)
+		return err
+	}
+	if err := ask(); err == nil {
+		t.Fatal("Ask succeeded in the storm")
+	}
+	if n := atOnce(); n != 1 {
+		t.Errorf("first request in the storm: %d retries at once; want 1", n)
+	}
+	for i := 0; i < 3; i++ {
+		ask()
+	}
+	if n := atOnce(); n != 0 {
+		t.Errorf("3 more requests in the storm: %d retries at once; want 0 (the storm was seen)", n)
+	}
+	healthy.Store(true)
+	if err := ask(); err != nil {
+		t.Fatal(err)
+	}
+	healthy.Store(false)
+	ask()
+	if n := atOnce(); n != 1 {
+		t.Errorf("after the proxy answered: %d retries at once; want 1 (the storm is over)", n)
+	}
+}
