@@ -180,12 +180,9 @@ func (s *Server) prefetchFor(client string, mod module.Version, gomod []byte) {
 		return
 	}
 	_, graphOnly := s.prefetcher.predicted.get(client + " mod " + mod.String())
-	if settled, right := s.prefetcher.noteRead(client, mod, graphOnly); settled {
-		outcome := "speculative-wrong"
-		if right {
-			outcome = "speculative-read"
-		}
-		s.metrics.prefetch.WithLabelValues(outcome).Inc()
+	if right, wrong := s.prefetcher.noteRead(client, mod, graphOnly); right+wrong > 0 {
+		s.metrics.prefetch.WithLabelValues("speculative-read").Add(float64(right))
+		s.metrics.prefetch.WithLabelValues("speculative-wrong").Add(float64(wrong))
 	}
 	if !graphOnly {
 		s.spawnInfo(client, mod)
@@ -217,8 +214,11 @@ func (s *Server) prefetchFor(client string, mod module.Version, gomod []byte) {
 //     a path once), nor below a version guessed for that path before (the
 //     listed version is the highest any requirer names);
 //   - not for a private path, nor offline, nor what is in the cache;
-//   - at most 4 × -prefetch-per-client guesses the client has not settled
-//     by reading a version of their path, in all, per client.
+//   - at most 4 × -prefetch-per-client guessed go.mod files the client
+//     has not settled by reading a version of their path, in all, per
+//     client: each one fetched counts, a higher version guessed for a
+//     path too (a go.mod that names a path many times brings its highest
+//     version alone).
 //
 // A go.mod costs about a kilobyte: on prometheus (go 1.26) about a third
 // of the guesses are read, and they take most of the client's go.mod
@@ -227,7 +227,7 @@ func (s *Server) speculate(client string, gomod []byte) {
 	if s.cfg.Offline {
 		return
 	}
-	reqs := prunedRequires(gomod)
+	reqs := highestPerPath(prunedRequires(gomod))
 	if len(reqs) == 0 {
 		return
 	}
@@ -281,11 +281,30 @@ func (s *Server) speculate(client string, gomod []byte) {
 		if !s.spawnGuessLocked(client, m) {
 			continue
 		}
-		if sg, ok := g.spec[m.Path]; !ok || !sg.open {
-			g.specOpen++
-		}
-		g.spec[m.Path] = specGuess{version: m.Version, open: true}
+		sg := g.spec[m.Path]
+		sg.version = m.Version
+		sg.open++
+		g.spec[m.Path] = sg
+		g.specOpen++
 	}
+}
+
+// highestPerPath returns reqs with one version per path, the highest, in
+// the order the paths first appear.
+func highestPerPath(reqs []module.Version) []module.Version {
+	at := make(map[string]int, len(reqs))
+	var out []module.Version
+	for _, m := range reqs {
+		i, ok := at[m.Path]
+		switch {
+		case !ok:
+			at[m.Path] = len(out)
+			out = append(out, m)
+		case semver.Compare(m.Version, out[i].Version) > 0:
+			out[i] = m
+		}
+	}
+	return out
 }
 
 // spawnGuessLocked prefetches mod's go.mod on speculation for client

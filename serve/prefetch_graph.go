@@ -49,18 +49,19 @@ type clientGraph struct {
 	// zips a build asks for without a .info first (zipAsked).
 	zipCands   []module.Version
 	zipCandSet map[module.Version]struct{}
-	// spec holds, per path, the go.mod prefetched on speculation for
-	// this client (prefetch.go, speculate), and whether the client has
-	// yet to read that path; specOpen counts those it has yet to read.
+	// spec holds, per path, the highest go.mod version prefetched on
+	// speculation for this client (prefetch.go, speculate), and how many
+	// were fetched since the client last read that path; specOpen is
+	// their sum over the paths.
 	spec     map[string]specGuess
 	specOpen int
 	expires  time.Time
 }
 
-// specGuess is a go.mod version prefetched on speculation for a client.
+// specGuess is what was prefetched on speculation for a client, for a path.
 type specGuess struct {
-	version string
-	open    bool // the client has read no version of the path since
+	version string // the highest version guessed
+	open    int    // go.mod files guessed since the client last read the path
 }
 
 // maxGraphPaths bounds the paths remembered for one client's graph;
@@ -72,9 +73,9 @@ const (
 
 // noteRead records that client read mod's go.mod for its graph
 // (predicted: the server foresaw it below an unpruned go.mod).
-// It reports whether the read settled a guess (speculate) and whether the
-// guess was right.
-func (p *prefetcher) noteRead(client string, mod module.Version, predicted bool) (settled, right bool) {
+// It reports how many guesses (speculate) the read settled, right (the
+// version guessed last for the path) and wrong.
+func (p *prefetcher) noteRead(client string, mod module.Version, predicted bool) (right, wrong int) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	now := time.Now()
@@ -94,12 +95,16 @@ func (p *prefetcher) noteRead(client string, mod module.Version, predicted bool)
 		p.graphs[client] = g
 	}
 	g.expires = now.Add(recentTTL)
-	if sg, ok := g.spec[mod.Path]; ok && sg.open {
-		// The guess is settled: right if this is its version.
-		sg.open = false
+	if sg, ok := g.spec[mod.Path]; ok && sg.open > 0 {
+		// The guesses are settled: the last one right if this is its
+		// version, the others wrong.
+		if sg.version == mod.Version {
+			right = 1
+		}
+		wrong = sg.open - right
+		g.specOpen -= sg.open
+		sg.open = 0
 		g.spec[mod.Path] = sg
-		g.specOpen--
-		settled, right = true, sg.version == mod.Version
 	}
 	if old, ok := g.max[mod.Path]; !ok && len(g.max) >= maxGraphPaths {
 		return

@@ -829,3 +829,52 @@ func goModHash(t *testing.T, gomod string) string {
 	}
 	return h
 }
+
+// TestPrefetchGuessesBoundFetches: the guesses a client has not settled
+// are bounded in go.mod files fetched, not in paths: go.mod files that
+// name one path at higher and higher versions (a hostile module's), or
+// one go.mod that names a path many times, bring at most the window's
+// number of upstream requests for a client that never reads that path.
+func TestPrefetchGuessesBoundFetches(t *testing.T) {
+	mods := map[string]string{}
+	var dup strings.Builder
+	dup.WriteString("module example.com/dup\n\ngo 1.21\n\nrequire (\n")
+	for i := 1; i <= 12; i++ {
+		mods[fmt.Sprintf("example.com/g%d", i)] = fmt.Sprintf("module example.com/g%d\n\ngo 1.21\n\nrequire example.com/x v1.0.%d\n", i, i)
+		fmt.Fprintf(&dup, "\texample.com/y v1.0.%d\n", i)
+	}
+	dup.WriteString(")\n")
+	mods["example.com/dup"] = dup.String()
+	setup := func(t *testing.T) (*setup, func(path string) []string) {
+		st := newSetup(t, func(c *Config) { c.Prefetch = 4; c.PrefetchPerClient = 1 }) // window: 4
+		addModules(t, st, mods)
+		return st, func(path string) []string {
+			var got []string
+			for _, r := range st.up.requests() {
+				if strings.HasPrefix(r, "/"+path+"/@v/") && strings.HasSuffix(r, ".mod") {
+					got = append(got, r)
+				}
+			}
+			return got
+		}
+	}
+
+	t.Run("higher and higher", func(t *testing.T) {
+		st, fetched := setup(t)
+		for i := 1; i <= 12; i++ {
+			st.do(t, "GET", fmt.Sprintf("/example.com/g%d/@v/v1.0.0.mod", i))
+			st.s.Wait()
+		}
+		if got := fetched("example.com/x"); len(got) != 4 {
+			t.Errorf("12 go.mod files naming x at higher and higher versions brought %d of x's go.mod files upstream for a client that never read x; want 4 (the window): %q", len(got), got)
+		}
+	})
+	t.Run("one path many times", func(t *testing.T) {
+		st, fetched := setup(t)
+		st.do(t, "GET", "/example.com/dup/@v/v1.0.0.mod")
+		st.s.Wait()
+		if got := fetched("example.com/y"); len(got) != 1 || got[0] != "/example.com/y/@v/v1.0.12.mod" {
+			t.Errorf("a go.mod naming y twelve times brought %q upstream; want y v1.0.12's go.mod alone (the highest)", got)
+		}
+	})
+}
