@@ -218,7 +218,8 @@ func (s *Server) prefetchFor(client string, mod module.Version, gomod []byte) {
 //     has not settled by reading a version of their path, in all, per
 //     client: each one fetched counts, a higher version guessed for a
 //     path too (a go.mod that names a path many times brings its highest
-//     version alone).
+//     version alone); those it did not read within recentTTL are
+//     forgiven, as owed prefetches are.
 //
 // A go.mod costs about a kilobyte: on prometheus (go 1.26) about a third
 // of the guesses are read, and they take most of the client's go.mod
@@ -240,6 +241,7 @@ func (s *Server) speculate(client string, gomod []byte) {
 		p.mu.Unlock()
 		return
 	}
+	g.forgiveGuesses(time.Now())
 	for _, m := range reqs {
 		if g.specOpen+len(want) >= limit || len(g.spec)+len(want) >= maxGraphPaths {
 			break
@@ -284,7 +286,11 @@ func (s *Server) speculate(client string, gomod []byte) {
 		sg := g.spec[m.Path]
 		sg.version = m.Version
 		sg.open++
+		sg.until = time.Now().Add(recentTTL)
 		g.spec[m.Path] = sg
+		if g.specOpen == 0 || sg.until.Before(g.specNext) {
+			g.specNext = sg.until
+		}
 		g.specOpen++
 	}
 }

@@ -51,17 +51,41 @@ type clientGraph struct {
 	zipCandSet map[module.Version]struct{}
 	// spec holds, per path, the highest go.mod version prefetched on
 	// speculation for this client (prefetch.go, speculate), and how many
-	// were fetched since the client last read that path; specOpen is
-	// their sum over the paths.
+	// were fetched since the client last read that path (forgiven
+	// recentTTL after the last one, as owed prefetches are); specOpen is
+	// their sum over the paths, and specNext the first time one of them
+	// is forgiven.
 	spec     map[string]specGuess
 	specOpen int
+	specNext time.Time
 	expires  time.Time
 }
 
 // specGuess is what was prefetched on speculation for a client, for a path.
 type specGuess struct {
-	version string // the highest version guessed
-	open    int    // go.mod files guessed since the client last read the path
+	version string    // the highest version guessed
+	open    int       // go.mod files guessed since the client last read the path
+	until   time.Time // when they are forgiven
+}
+
+// forgiveGuesses forgives the guesses of g that the client did not read
+// within recentTTL. The caller holds p.mu.
+func (g *clientGraph) forgiveGuesses(now time.Time) {
+	if g.specOpen == 0 || now.Before(g.specNext) {
+		return
+	}
+	g.specNext = time.Time{}
+	for path, sg := range g.spec {
+		switch {
+		case sg.open == 0:
+		case now.After(sg.until):
+			g.specOpen -= sg.open
+			sg.open = 0
+			g.spec[path] = sg
+		case g.specNext.IsZero() || sg.until.Before(g.specNext):
+			g.specNext = sg.until
+		}
+	}
 }
 
 // maxGraphPaths bounds the paths remembered for one client's graph;

@@ -878,3 +878,52 @@ func TestPrefetchGuessesBoundFetches(t *testing.T) {
 		}
 	})
 }
+
+// TestPrefetchGuessesForgiven: guesses a client never read are forgiven
+// after recentTTL, as the prefetches it owes are: a client address that
+// keeps reading (a CI host, a NAT) is not left without guesses for good
+// once its window filled with wrong ones.
+func TestPrefetchGuessesForgiven(t *testing.T) {
+	st := newSetup(t, func(c *Config) { c.Prefetch = 4; c.PrefetchPerClient = 1 }) // window: 4
+	mods := map[string]string{}
+	for _, p := range []string{"a", "b"} {
+		var gm strings.Builder
+		fmt.Fprintf(&gm, "module example.com/%s\n\ngo 1.21\n\nrequire (\n", p)
+		for i := 1; i <= 4; i++ {
+			fmt.Fprintf(&gm, "\texample.com/%s%d v1.0.0\n", p, i)
+			mods[fmt.Sprintf("example.com/%s%d", p, i)] = fmt.Sprintf("module example.com/%s%d\n\ngo 1.21\n", p, i)
+		}
+		gm.WriteString(")\n")
+		mods["example.com/"+p] = gm.String()
+	}
+	addModules(t, st, mods)
+	guessed := func(p string) int {
+		n := 0
+		for i := 1; i <= 4; i++ {
+			n += st.up.count(fmt.Sprintf("/example.com/%s%d/@v/v1.0.0.mod", p, i))
+		}
+		return n
+	}
+	st.do(t, "GET", "/example.com/a/@v/v1.0.0.mod")
+	st.s.Wait()
+	if n := guessed("a"); n != 4 {
+		t.Fatalf("%d of a's 4 requirements guessed; want 4", n)
+	}
+	// The client never reads them; recentTTL passes (it reads other
+	// things meanwhile, so its graph stays).
+	p := st.s.prefetcher
+	p.mu.Lock()
+	for _, g := range p.graphs {
+		for path, sg := range g.spec {
+			sg.until = time.Now().Add(-time.Second)
+			g.spec[path] = sg
+		}
+		g.specNext = time.Now().Add(-time.Second)
+	}
+	p.mu.Unlock()
+	st.do(t, "GET", "/example.com/b/@v/v1.0.0.mod")
+	st.s.Wait()
+	if n := guessed("b"); n != 4 {
+		t.Errorf("%d of b's 4 requirements guessed after a's guesses were forgiven; want 4", n)
+	}
+}
