@@ -213,7 +213,9 @@ func (s *Server) prefetchFor(client string, mod module.Version, gomod []byte) {
 //   - not for a path the client has read already (the main go.mod lists
 //     a path once), nor below a version guessed for that path before (the
 //     listed version is the highest any requirer names);
-//   - not for a private path, nor offline, nor what is in the cache;
+//   - not for a private path, nor a restricted one (the client may not
+//     be one whose credential covers it), nor offline, nor what is in
+//     the cache;
 //   - at most 4 × -prefetch-per-client guessed go.mod files the client
 //     has not settled by reading a version of their path, in all, per
 //     client: each one fetched counts, a higher version guessed for a
@@ -257,7 +259,7 @@ func (s *Server) speculate(client string, gomod []byte) {
 	p.mu.Unlock()
 	var fetch []module.Version
 	for _, m := range want {
-		if s.cfg.Private(m.Path) || s.modCached(m) {
+		if s.cfg.Private(m.Path) || s.cfg.Restricted(m.Path) || s.modCached(m) {
 			continue
 		}
 		fetch = append(fetch, m)

@@ -927,3 +927,38 @@ func TestPrefetchGuessesForgiven(t *testing.T) {
 		t.Errorf("%d of b's 4 requirements guessed after a's guesses were forgiven; want 4", n)
 	}
 }
+
+// TestPrefetchGuessesNotRestricted: a client that reads a public go.mod
+// naming a restricted path (served only to credentials whose scope covers
+// it) does not make serve fetch that path's go.mod on speculation: the
+// client may not be one that could read it, and the path's name would go
+// upstream (or to version control, with serve's own credentials) on its
+// behalf.
+func TestPrefetchGuessesNotRestricted(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "credentials")
+	if err := os.WriteFile(file, []byte(credLine(t, "team", "team-secret", "example.com/corp")), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	creds, err := LoadCredentials(file, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := newSetup(t, func(c *Config) {
+		c.Prefetch = 4
+		c.Credentials = creds
+		c.Restricted = func(path string) bool { return module.MatchPrefixPatterns("example.com/corp", path) }
+	})
+	addModules(t, st, map[string]string{
+		"example.com/pub":         "module example.com/pub\n\ngo 1.21\n\nrequire (\n\texample.com/corp/secret v1.0.0\n\texample.com/open v1.0.0\n)\n",
+		"example.com/corp/secret": "module example.com/corp/secret\n\ngo 1.21\n",
+		"example.com/open":        "module example.com/open\n\ngo 1.21\n",
+	})
+	if resp, _ := st.do(t, "GET", "/example.com/pub/@v/v1.0.0.mod"); resp.StatusCode != 200 {
+		t.Fatalf("anonymous read of a public go.mod: %s", resp.Status)
+	}
+	waitFor(t, "the public requirement guessed", func() bool { return st.up.count("/example.com/open/@v/v1.0.0.mod") == 1 })
+	st.s.Wait()
+	if n := st.up.count("/example.com/corp/secret/@v/v1.0.0.mod"); n != 0 {
+		t.Errorf("an anonymous client's read made serve fetch a restricted path's go.mod on speculation (%d requests)", n)
+	}
+}
