@@ -191,16 +191,21 @@ func (s *Server) prefetchFor(client string, mod module.Version, gomod []byte) {
 	// again: a warm server answers the same .mod files over and over.
 	if key := client + " " + mod.String(); !s.prefetcher.walked.has(key) {
 		s.prefetcher.walked.add(key, struct{}{})
-		s.queueWalk(client, gomod)
-		if !graphOnly {
-			s.speculate(client, gomod)
+		// Parsed once, for the walk or the guesses: a go.mod may be
+		// 16 MiB, hundreds of thousands of lines.
+		switch f, pruned := parseGoMod(gomod); {
+		case f == nil:
+		case !pruned:
+			s.queueWalk(client, canonicalRequires(f))
+		case !graphOnly:
+			s.speculate(client, canonicalRequires(f))
 		}
 	}
 }
 
 // speculate prefetches, for a client that read a pruned go.mod unpredicted
 // (one its main module requires, most likely), the go.mod files of its
-// requirements that the client is likely to read next. Below a pruned
+// requirements (reqs) that the client is likely to read next. Below a pruned
 // main module the go command reads the go.mod of each module the main
 // go.mod lists, and a tidy main go.mod lists every module that provides
 // a package to its build, at the highest version any requirer asks for:
@@ -226,11 +231,11 @@ func (s *Server) prefetchFor(client string, mod module.Version, gomod []byte) {
 // A go.mod costs about a kilobyte: on prometheus (go 1.26) about a third
 // of the guesses are read, and they take most of the client's go.mod
 // round trips off its critical path.
-func (s *Server) speculate(client string, gomod []byte) {
+func (s *Server) speculate(client string, reqs []module.Version) {
 	if s.cfg.Offline {
 		return
 	}
-	reqs := highestPerPath(prunedRequires(gomod))
+	reqs = highestPerPath(reqs)
 	if len(reqs) == 0 {
 		return
 	}
@@ -407,22 +412,23 @@ func (s *Server) spawnZips(client string, mods []module.Version) {
 	}
 }
 
-// walk is a walk of an unpruned graph waiting for the walker.
+// walk is a walk of an unpruned graph waiting for the walker: the
+// requirements of the unpruned go.mod it starts from.
 type walk struct {
 	client string
-	gomod  []byte
+	reqs   []module.Version
 }
 
 // maxWalks bounds the walks waiting for the walker; more are skipped.
 const maxWalks = 256
 
-// queueWalk hands gomod, if it is unpruned, to the one goroutine that
-// walks graphs (its cached go.mod files are read from disk, thousands for
-// a large graph): off the request path, and one at a time, so that many
-// clients asking for such a go.mod cost the server one walk's CPU at a
-// time, not one each at once.
-func (s *Server) queueWalk(client string, gomod []byte) {
-	if unprunedRequires(gomod) == nil {
+// queueWalk hands the requirements of an unpruned go.mod to the one
+// goroutine that walks graphs (its cached go.mod files are read from
+// disk, thousands for a large graph): off the request path, and one at a
+// time, so that many clients asking for such a go.mod cost the server one
+// walk's CPU at a time, not one each at once.
+func (s *Server) queueWalk(client string, reqs []module.Version) {
+	if len(reqs) == 0 {
 		return
 	}
 	p := s.prefetcher
@@ -432,7 +438,7 @@ func (s *Server) queueWalk(client string, gomod []byte) {
 		s.metrics.prefetch.WithLabelValues("skipped-walk-queue-full").Inc()
 		return
 	}
-	p.walks = append(p.walks, walk{client, gomod})
+	p.walks = append(p.walks, walk{client, reqs})
 	if p.walking {
 		return
 	}
@@ -450,20 +456,25 @@ func (s *Server) queueWalk(client string, gomod []byte) {
 			w := p.walks[0]
 			p.walks = p.walks[1:]
 			p.mu.Unlock()
-			s.walkUnpruned(w.client, w.gomod)
+			s.walkUnpruned(w.client, w.reqs)
 		}
 	}()
 }
 
-// walkUnpruned predicts, if gomod is unpruned, the go.mod files below it
-// that client will read, and prefetches those not in the cache; a cached
-// one is walked at once, a fetched one when it arrives.
-func (s *Server) walkUnpruned(client string, gomod []byte) {
+// walkUnpruned predicts the go.mod files that client will read below an
+// unpruned go.mod that requires reqs, and prefetches those not in the
+// cache; a cached one is walked at once, a fetched one when it arrives.
+func (s *Server) walkUnpruned(client string, reqs []module.Version) {
 	p := s.prefetcher
-	queue := [][]byte{gomod}
-	for n := 0; len(queue) > 0 && n < maxWalk; n++ {
-		reqs := unprunedRequires(queue[0])
-		queue = queue[1:]
+	var queue [][]byte
+	for n := 0; n < maxWalk; n++ {
+		if n > 0 {
+			if len(queue) == 0 {
+				return
+			}
+			reqs = unprunedRequires(queue[0])
+			queue = queue[1:]
+		}
 		for _, m := range reqs {
 			key := client + " mod " + m.String()
 			if _, seen := p.predicted.get(key); seen || s.cfg.Private(m.Path) {
@@ -476,7 +487,7 @@ func (s *Server) walkUnpruned(client string, gomod []byte) {
 			}
 			if !s.spawn(client, "mod "+m.String(), true, func(ctx context.Context) {
 				if data, err := s.ensureMod(ctx, requester{prefetch: true}, m); err == nil {
-					s.walkUnpruned(client, data)
+					s.walkUnpruned(client, unprunedRequires(data))
 				}
 			}) {
 				return // the client's budget is spent
@@ -489,11 +500,20 @@ func (s *Server) walkUnpruned(client string, gomod []byte) {
 // (older than go 1.17, or without a go line): those whose go.mod a client
 // reads because of it. A pruned or unreadable go.mod has none.
 func unprunedRequires(gomod []byte) []module.Version {
-	f, err := modfile.ParseLax("go.mod", gomod, nil)
-	if err != nil || (f.Go != nil && toolchain.Compare(f.Go.Version, "1.17") >= 0) {
-		return nil
+	if f, pruned := parseGoMod(gomod); f != nil && !pruned {
+		return canonicalRequires(f)
 	}
-	return canonicalRequires(f)
+	return nil
+}
+
+// parseGoMod parses gomod (nil if it does not parse) and reports whether
+// it is pruned (go 1.17 or later).
+func parseGoMod(gomod []byte) (f *modfile.File, pruned bool) {
+	f, err := modfile.ParseLax("go.mod", gomod, nil)
+	if err != nil {
+		return nil, false
+	}
+	return f, f.Go != nil && toolchain.Compare(f.Go.Version, "1.17") >= 0
 }
 
 // canonicalRequires returns f's requirements that are well-formed and
@@ -506,17 +526,6 @@ func canonicalRequires(f *modfile.File) []module.Version {
 		}
 	}
 	return reqs
-}
-
-// prunedRequires returns the requirements of gomod if it is pruned (go
-// 1.17 or later): a client reads their go.mod files only if its main
-// module lists them too. An unpruned or unreadable go.mod has none.
-func prunedRequires(gomod []byte) []module.Version {
-	f, err := modfile.ParseLax("go.mod", gomod, nil)
-	if err != nil || f.Go == nil || toolchain.Compare(f.Go.Version, "1.17") < 0 {
-		return nil
-	}
-	return canonicalRequires(f)
 }
 
 // spawn runs a prefetch in a free slot, or queues it for the next one,
