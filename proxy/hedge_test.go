@@ -157,6 +157,43 @@ func TestHedgeSameRetryStallsAfterSlowBody(t *testing.T) {
 	}
 }
 
+// TestHedgeSameBothStall: when the hedge stalls too, a third request goes
+// out (before, both waited the whole header timeout), and no more than
+// that however long they all stall.
+func TestHedgeSameBothStall(t *testing.T) {
+	r := sameRouter(t, 50*time.Millisecond, retry.Policy{MaxAttempts: 1})
+	var calls atomic.Int32
+	v, _, err := Ask(askCtx(t), r, "example.com/m", func(ctx context.Context, base *url.URL) (string, error) {
+		if calls.Add(1) < 3 {
+			<-ctx.Done() // a stall: no headers, ever
+			return "", ctx.Err()
+		}
+		answeredHook(ctx)
+		return "ok", nil
+	}, nil)
+	if err != nil || v != "ok" {
+		t.Fatalf("Ask = %q, %v; want ok from the third request", v, err)
+	}
+	if n := calls.Load(); n != 3 {
+		t.Errorf("%d requests; want 3", n)
+	}
+
+	calls.Store(0)
+	ctx, cancel := context.WithTimeout(askCtx(t), time.Second)
+	defer cancel()
+	_, _, err = Ask(ctx, r, "example.com/m", func(ctx context.Context, base *url.URL) (string, error) {
+		calls.Add(1)
+		<-ctx.Done()
+		return "", ctx.Err()
+	}, nil)
+	if err == nil {
+		t.Fatal("Ask succeeded with every request stalled")
+	}
+	if n := calls.Load(); n != sameLanes {
+		t.Errorf("%d requests with every one stalled for 1s; want %d", n, sameLanes)
+	}
+}
+
 // TestHedgeSameNotDuringBackoff: attempts that fail at once are retried
 // under the policy; waiting between them is not a stall and is not hedged.
 // (A 429 asks for time, so the first failure is not asked again at once
