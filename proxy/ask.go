@@ -300,12 +300,21 @@ func (r *Router) askRun(ctx context.Context, path string, run []Proxy, attempt a
 	start := func(k int) {
 		i := order[min(k, len(order)-1)]
 		p := run[i]
-		lctx := withAnswerHook(ctx, func() {
-			if !answered[k].Swap(true) {
-				if t := since[k].Load(); t != 0 {
-					r.latency.add(p, time.Since(time.Unix(0, t)))
+		lctx := withLaneHooks(ctx, laneHooks{
+			answered: func() {
+				if !answered[k].Swap(true) {
+					if t := since[k].Load(); t != 0 {
+						r.latency.add(p, time.Since(time.Unix(0, t)))
+					}
 				}
-			}
+			},
+			// Time spent waiting for a place to send the request (the
+			// client's per-host bound, serve's upstream gate) is not time
+			// without an answer: the clock starts when it is sent. Before,
+			// a request queued behind -conns others was hedged, and both
+			// then downloaded the whole zip.
+			waiting: func() { since[k].Store(0) },
+			sent:    func() { since[k].Store(time.Now().UnixNano()) },
 		})
 		r.counters.request(p)
 		go func() {
@@ -657,17 +666,34 @@ func (h *health) ok(p Proxy) {
 	delete(h.fails, p.String())
 }
 
-type answerHookKey struct{}
+type laneHooksKey struct{}
 
-// withAnswerHook returns a context whose requests call fn once the proxy
-// has answered (response headers with 200 OK).
-func withAnswerHook(ctx context.Context, fn func()) context.Context {
-	return context.WithValue(ctx, answerHookKey{}, fn)
+// laneHooks are what a lane of askRun is told of its requests: answered
+// once the proxy has answered (response headers with 200 OK); waiting
+// when a request waits for a place to be sent (Client.acquire), sent when
+// it has one and goes out.
+type laneHooks struct{ answered, waiting, sent func() }
+
+// withLaneHooks returns a context whose requests call h's functions.
+func withLaneHooks(ctx context.Context, h laneHooks) context.Context {
+	return context.WithValue(ctx, laneHooksKey{}, h)
 }
 
 func answeredHook(ctx context.Context) {
-	if fn, ok := ctx.Value(answerHookKey{}).(func()); ok {
-		fn()
+	if h, ok := ctx.Value(laneHooksKey{}).(laneHooks); ok && h.answered != nil {
+		h.answered()
+	}
+}
+
+func waitingHook(ctx context.Context) {
+	if h, ok := ctx.Value(laneHooksKey{}).(laneHooks); ok && h.waiting != nil {
+		h.waiting()
+	}
+}
+
+func sentHook(ctx context.Context) {
+	if h, ok := ctx.Value(laneHooksKey{}).(laneHooks); ok && h.sent != nil {
+		h.sent()
 	}
 }
 

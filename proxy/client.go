@@ -287,11 +287,13 @@ func (c *Client) open(ctx context.Context, u *url.URL, rng *byteRange) (*watched
 		}
 	}
 	setRange(req)
+	waitingHook(ctx)
 	release, err := c.acquire(ctx, u.Host)
 	if err != nil {
 		cancel(nil)
 		return nil, meta{}, err
 	}
+	sentHook(ctx)
 	gen, _ := c.Auth.Initial(ctx, req)
 	if rng != nil {
 		redacted += " [" + rng.header() + "]"

@@ -194,6 +194,55 @@ func TestHedgeSameBothStall(t *testing.T) {
 	}
 }
 
+// TestHedgeSameNotWhileQueued: time a request spends waiting for a place
+// to be sent (the client's per-host bound, serve's upstream gate) is not
+// time without an answer: it is not hedged for it. Before, a request
+// queued behind -conns others was hedged, and both then downloaded the
+// whole zip (terraform: 1.26x the bytes go read).
+func TestHedgeSameNotWhileQueued(t *testing.T) {
+	r := sameRouter(t, 50*time.Millisecond, retry.Policy{MaxAttempts: 1})
+	var calls atomic.Int32
+	v, _, err := Ask(askCtx(t), r, "example.com/m", func(ctx context.Context, base *url.URL) (string, error) {
+		calls.Add(1)
+		waitingHook(ctx)
+		time.Sleep(300 * time.Millisecond) // queued for a slot
+		sentHook(ctx)
+		answeredHook(ctx)
+		return "ok", nil
+	}, nil)
+	if err != nil || v != "ok" {
+		t.Fatalf("Ask = %q, %v", v, err)
+	}
+	if n := calls.Load(); n != 1 {
+		t.Errorf("%d requests; want 1 (queued is not stalled)", n)
+	}
+}
+
+// TestHedgeSameQueuedThenStalls: once sent, a queued request that stalls
+// is hedged as any other.
+func TestHedgeSameQueuedThenStalls(t *testing.T) {
+	r := sameRouter(t, 50*time.Millisecond, retry.Policy{MaxAttempts: 1})
+	var calls atomic.Int32
+	v, _, err := Ask(askCtx(t), r, "example.com/m", func(ctx context.Context, base *url.URL) (string, error) {
+		waitingHook(ctx)
+		if calls.Add(1) == 1 {
+			time.Sleep(200 * time.Millisecond)
+			sentHook(ctx)
+			<-ctx.Done() // sent, then no headers, ever
+			return "", ctx.Err()
+		}
+		sentHook(ctx)
+		answeredHook(ctx)
+		return "ok", nil
+	}, nil)
+	if err != nil || v != "ok" {
+		t.Fatalf("Ask = %q, %v; want ok from the hedge", v, err)
+	}
+	if n := calls.Load(); n != 2 {
+		t.Errorf("%d requests; want 2", n)
+	}
+}
+
 // TestHedgeSameNotDuringBackoff: attempts that fail at once are retried
 // under the policy; waiting between them is not a stall and is not hedged.
 // (A 429 asks for time, so the first failure is not asked again at once
