@@ -313,8 +313,15 @@ func (r *Router) askRun(ctx context.Context, path string, run []Proxy, attempt a
 			// without an answer: the clock starts when it is sent. Before,
 			// a request queued behind -conns others was hedged, and both
 			// then downloaded the whole zip.
+			// A request sent within an attempt that already had an
+			// answer (a cut body resumed by a range request) is watched
+			// anew: before, the resume that stalled waited the whole
+			// header timeout (terraform under the flaky profile: 30 s).
 			waiting: func() { since[k].Store(0) },
-			sent:    func() { since[k].Store(time.Now().UnixNano()) },
+			sent: func() {
+				answered[k].Store(false)
+				since[k].Store(time.Now().UnixNano())
+			},
 		})
 		r.counters.request(p)
 		go func() {

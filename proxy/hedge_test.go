@@ -243,6 +243,34 @@ func TestHedgeSameQueuedThenStalls(t *testing.T) {
 	}
 }
 
+// TestHedgeSameResumeStalls: an attempt got its answer, its body was cut,
+// and the range request that resumes it (within the same attempt) stalls
+// before its headers: it is hedged. Before, the attempt counted as
+// answered and the resume waited the whole header timeout.
+func TestHedgeSameResumeStalls(t *testing.T) {
+	r := sameRouter(t, 50*time.Millisecond, retry.Policy{MaxAttempts: 1})
+	var calls atomic.Int32
+	v, _, err := Ask(askCtx(t), r, "example.com/m", func(ctx context.Context, base *url.URL) (string, error) {
+		if calls.Add(1) == 1 {
+			sentHook(ctx)
+			answeredHook(ctx)
+			time.Sleep(100 * time.Millisecond) // part of the body, then cut
+			sentHook(ctx)                      // the resuming range request
+			<-ctx.Done()                       // no headers, ever
+			return "", ctx.Err()
+		}
+		sentHook(ctx)
+		answeredHook(ctx)
+		return "ok", nil
+	}, nil)
+	if err != nil || v != "ok" {
+		t.Fatalf("Ask = %q, %v; want ok from the hedge", v, err)
+	}
+	if n := calls.Load(); n != 2 {
+		t.Errorf("%d requests; want 2", n)
+	}
+}
+
 // TestHedgeSameNotDuringBackoff: attempts that fail at once are retried
 // under the policy; waiting between them is not a stall and is not hedged.
 // (A 429 asks for time, so the first failure is not asked again at once
