@@ -105,9 +105,6 @@ func (s *Server) serveModule(w *recorder, r *http.Request, q moduleRequest) {
 	if q.kind == "info" || q.kind == "zip" {
 		s.downloadStarted(client(r).client)
 	}
-	if q.kind == "info" {
-		s.infoBuildList(client(r).client, q.mod())
-	}
 	if q.kind == "mod" || q.kind == "zip" || q.kind == "info" {
 		s.asked(client(r).client, q.kind+" "+q.mod().String())
 	}

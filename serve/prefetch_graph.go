@@ -57,9 +57,10 @@ type clientGraph struct {
 	// is forgiven.
 	spec     map[string]specGuess
 	specOpen int
-	// infoScan is how many paths the client had read when infoBuildList
-	// last set their .info files off.
-	infoScan int
+	// reads counts the go.mod files the client read (each version once
+	// while the server remembers it: the walked memory), which widen its
+	// go.mod window (window).
+	reads    int
 	specNext time.Time
 	expires  time.Time
 }
@@ -99,10 +100,12 @@ const (
 )
 
 // noteRead records that client read mod's go.mod for its graph
-// (predicted: the server foresaw it below an unpruned go.mod).
+// (predicted: the server foresaw it below an unpruned go.mod; first: the
+// client had not read it lately).
 // It reports how many guesses (speculate) the read settled, right (the
-// version guessed last for the path) and wrong.
-func (p *prefetcher) noteRead(client string, mod module.Version, predicted bool) (right, wrong int) {
+// version guessed last for the path) and wrong, and whether mod is the
+// highest version of its path the client read so far (raised).
+func (p *prefetcher) noteRead(client string, mod module.Version, predicted, first bool) (right, wrong int, raised bool) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	now := time.Now()
@@ -122,6 +125,9 @@ func (p *prefetcher) noteRead(client string, mod module.Version, predicted bool)
 		p.graphs[client] = g
 	}
 	g.expires = now.Add(recentTTL)
+	if first {
+		g.reads++
+	}
 	if sg, ok := g.spec[mod.Path]; ok && sg.open > 0 {
 		// The guesses are settled: the last one right if this is its
 		// version, the others wrong.
@@ -138,6 +144,7 @@ func (p *prefetcher) noteRead(client string, mod module.Version, predicted bool)
 	} else if !ok || semver.Compare(mod.Version, old) > 0 {
 		g.max[mod.Path] = mod.Version
 		g.changed[mod.Path] = struct{}{}
+		raised = true
 	}
 	if !predicted {
 		if _, ok := g.zipCandSet[mod]; !ok && len(g.zipCands) < maxGraphPaths {
@@ -242,56 +249,6 @@ func (s *Server) downloadStarted(client string) {
 		mj, _ := zipKeyModule(q[j].key)
 		return mi.Path < mj.Path
 	})
-}
-
-// infoBuildList is called when client asks for the .info of mod: if it
-// read mod's go.mod as predicted (below an unpruned go.mod: for its
-// graph), it is downloading what its graph reaches, as `go mod download`
-// of an unpruned main module does, asking for each module's .info one
-// after another before the first zip. The .info of the highest version
-// of every path it read is set off at once (a few dozen bytes each; no
-// zip: those come by name, infoAsked). Before, a client whose reads
-// the walk had all predicted was never marked unpruned (that takes two
-// versions of a path read unpredicted), and each of its .info requests
-// waited a round trip upstream: terraform through serve, 192 of 301, 15 s.
-func (s *Server) infoBuildList(client string, mod module.Version) {
-	p := s.prefetcher
-	if cap(p.slots) == 0 || s.cfg.Offline {
-		return
-	}
-	if _, ok := p.predicted.get(client + " mod " + mod.String()); !ok {
-		return
-	}
-	p.mu.Lock()
-	g := p.graphs[client]
-	if g == nil || g.unpruned || g.infoScan == len(g.max) {
-		p.mu.Unlock()
-		return // an unpruned client's come with its build list (downloadStarted)
-	}
-	g.infoScan = len(g.max)
-	mods := make([]module.Version, 0, len(g.max))
-	for path, v := range g.max {
-		if !s.cfg.Private(path) {
-			mods = append(mods, module.Version{Path: path, Version: v})
-		}
-	}
-	p.mu.Unlock()
-	sort.Slice(mods, func(i, j int) bool { return mods[i].Path < mods[j].Path })
-	var want []module.Version
-	for _, m := range mods {
-		if !p.recentlyDone("info "+m.String()) && !s.infoCached(m) {
-			want = append(want, m)
-		}
-	}
-	if len(want) == 0 {
-		return
-	}
-	s.metrics.prefetch.WithLabelValues("info-build-list").Add(float64(len(want)))
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	for _, m := range want {
-		s.spawnInfoLocked(client, m)
-	}
 }
 
 // passed forgives the zips client owes for paths before path, when it
