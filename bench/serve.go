@@ -218,6 +218,11 @@ func startServe(gmf, cache string, env []string, offline bool, logFile string) (
 	os.Remove(addrFile)
 	args := []string{"serve", "-addr", "127.0.0.1:0", "-addr-file", addrFile, "-cache", cache}
 	name := "gomodfetch serve"
+	// For tuning: more serve flags (-prefetch 32, ...), the same in every run.
+	if extra := strings.Fields(os.Getenv("GOMODFETCH_BENCH_SERVE_ARGS")); len(extra) > 0 {
+		args = append(args, extra...)
+		name += " " + strings.Join(extra, " ")
+	}
 	if offline {
 		args = append(args, "-offline")
 		name += " -offline"
