@@ -330,12 +330,16 @@ func (r *Router) askRun(ctx context.Context, path string, run []Proxy, attempt a
 			policy := r.Policy
 			atOnce := false // the attempt in progress was asked at once
 			if same {
-				// A first attempt that failed fast is asked again at
-				// once, as one of the policy's retries; not when the
-				// proxy asked for time, nor while it fails more than
-				// the odd request (storms).
+				// An attempt that failed fast is asked again at once, as
+				// one of the policy's retries, twice at most per lane;
+				// not when the proxy asked for time, nor while it fails
+				// more than the odd request (storms).
+				used := 0
 				policy.AtOnce = func(err error, took time.Duration) bool {
-					atOnce = took < sameDelay && !throttled(err) && !r.storms.on(p)
+					atOnce = used < maxAtOnce && took < sameDelay && !throttled(err) && !r.storms.on(p)
+					if atOnce {
+						used++
+					}
 					return atOnce
 				}
 			}
@@ -597,30 +601,44 @@ func (l *latencies) hedgeDelay(p Proxy, limit time.Duration) time.Duration {
 	return min(max(d, floor), limit)
 }
 
-// storms remembers the proxies where a request asked again at once
-// (Router.HedgeSame) failed too: such a proxy fails more than the odd
-// request (a 503 storm), and asking each request twice in a row would
-// double the load it is failing under. Its first failures wait the
-// backoff again until it answers a request.
+// maxAtOnce is how many of one lane's retries may go at once
+// (Router.HedgeSame). Under the bench's flaky profile (30% of answers
+// faulted, each fault on its own) one retry at once in ten fails too, and
+// with one the request then waited the backoff (100-300 ms): most of what
+// a miss through serve cost above a round trip.
+const maxAtOnce = 2
+
+// stormAfter is how many retries asked at once may fail in a row at a
+// proxy, whatever requests they belong to, before it is taken for a
+// storm (storms).
+const stormAfter = 2
+
+// storms remembers the proxies where retries asked at once (Router.HedgeSame)
+// failed too, stormAfter in a row with no answer between: such a proxy
+// fails more than the odd request (a 503 storm), and asking each request
+// again at once would add to the load it is failing under. Its failures
+// wait the backoff again until it answers a request.
 type storms struct {
 	mu sync.Mutex
-	m  map[string]bool
+	m  map[string]int // proxy → retries at once that failed since its last answer
 }
 
 func (s *storms) on(p Proxy) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.m[p.String()]
+	return s.m[p.String()] >= stormAfter
 }
 
+// set counts a retry at once that failed at p (on), or forgets them when
+// p answered.
 func (s *storms) set(p Proxy, on bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	switch {
 	case on && s.m == nil:
-		s.m = map[string]bool{p.String(): true}
+		s.m = map[string]int{p.String(): 1}
 	case on:
-		s.m[p.String()] = true
+		s.m[p.String()]++
 	default:
 		delete(s.m, p.String())
 	}

@@ -457,12 +457,40 @@ func (l lockedWriter) Write(p []byte) (int, error) {
 	return l.w.Write(p)
 }
 
+// TestHedgeSameAtOnceAtMostTwice: a lane's retries go at once twice at
+// most, even at a proxy that answers other requests between (no storm):
+// the rest wait the backoff.
+func TestHedgeSameAtOnceAtMostTwice(t *testing.T) {
+	r := sameRouter(t, time.Minute, retry.Policy{MaxAttempts: 6, Initial: time.Millisecond, Max: time.Millisecond, Jitter: -1})
+	var trace strings.Builder
+	var mu sync.Mutex
+	r.Client.Trace = lockedWriter{&mu, &trace}
+	calls := 0
+	_, _, err := Ask(askCtx(t), r, "example.com/m", func(ctx context.Context, base *url.URL) (string, error) {
+		calls++
+		// Another request's answer: the proxy is not in a storm.
+		r.storms.set(Proxy{Kind: KindURL, URL: base}, false)
+		return "", &HTTPError{Status: "503", StatusCode: 503}
+	}, nil)
+	if err == nil {
+		t.Fatal("Ask succeeded")
+	}
+	if calls != 6 {
+		t.Errorf("%d attempts; want 6", calls)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if n := strings.Count(trace.String(), " in 0.000s "); n != 2 {
+		t.Errorf("%d retries at once; want 2:\n%s", n, trace.String())
+	}
+}
+
 // TestHedgeSameAtOnceNotInStorm: a proxy that fails the request asked
 // again at once too (a 503 storm, not the odd fault) is not asked twice
 // in a row by the requests that follow: they wait the backoff, until it
 // answers one.
 func TestHedgeSameAtOnceNotInStorm(t *testing.T) {
-	r := sameRouter(t, time.Minute, retry.Policy{MaxAttempts: 2, Initial: time.Millisecond, Max: time.Millisecond, Jitter: -1})
+	r := sameRouter(t, time.Minute, retry.Policy{MaxAttempts: 4, Initial: time.Millisecond, Max: time.Millisecond, Jitter: -1})
 	var trace strings.Builder
 	var mu sync.Mutex
 	r.Client.Trace = lockedWriter{&mu, &trace}
@@ -487,8 +515,10 @@ func TestHedgeSameAtOnceNotInStorm(t *testing.T) {
 	if err := ask(); err == nil {
 		t.Fatal("Ask succeeded in the storm")
 	}
-	if n := atOnce(); n != 1 {
-		t.Errorf("first request in the storm: %d retries at once; want 1", n)
+	// Its first retry at once fails, then its second: two in a row
+	// make the storm, and its last retry waits the backoff.
+	if n := atOnce(); n != 2 {
+		t.Errorf("first request in the storm: %d retries at once; want 2", n)
 	}
 	for i := 0; i < 3; i++ {
 		ask()
@@ -502,7 +532,7 @@ func TestHedgeSameAtOnceNotInStorm(t *testing.T) {
 	}
 	healthy.Store(false)
 	ask()
-	if n := atOnce(); n != 1 {
-		t.Errorf("after the proxy answered: %d retries at once; want 1 (the storm is over)", n)
+	if n := atOnce(); n != 2 {
+		t.Errorf("after the proxy answered: %d retries at once; want 2 (the storm is over)", n)
 	}
 }

@@ -45,10 +45,11 @@ type Policy struct {
 	// AttemptTimeout bounds one attempt; zero means no per-attempt bound
 	// (the operation then relies on its own finer-grained timeouts).
 	AttemptTimeout time.Duration
-	// AtOnce, if not nil, is asked when the first attempt failed with a
-	// transient error after took (and the policy allows a retry): true
-	// retries at once instead of after Initial. That retry is one of
-	// MaxAttempts', and the waits after it start from Initial.
+	// AtOnce, if not nil, is asked when an attempt failed with a
+	// transient error after took (and the policy allows another): true
+	// retries at once instead of after the backoff's wait. That retry is
+	// one of MaxAttempts', and the backoff's waits after it go on from
+	// where they were (Initial, if none was waited yet).
 	AtOnce func(err error, took time.Duration) bool
 }
 
@@ -152,7 +153,7 @@ func Do(ctx context.Context, p Policy, op func(ctx context.Context) error, notif
 		if ctx.Err() != nil || Classify(err) != Transient {
 			return backoff.Permanent(err)
 		}
-		hinted.now = attempts == 1 && p.MaxAttempts > 1 && p.AtOnce != nil && p.AtOnce(err, took)
+		hinted.now = attempts < p.MaxAttempts && p.AtOnce != nil && p.AtOnce(err, took)
 		return err
 	}, b, func(err error, wait time.Duration) {
 		if notify != nil {
@@ -210,7 +211,7 @@ func (e *AttemptTimeoutError) Error() string {
 func (e *AttemptTimeoutError) Unwrap() error { return e.Err }
 
 // hintBackOff lets the last error's Retry-After hint stretch the wait,
-// or Policy.AtOnce cut the first one to nothing. It also bounds the total
+// or Policy.AtOnce cut one to nothing. It also bounds the total
 // of the waits it hands out.
 type hintBackOff struct {
 	backoff.BackOff

@@ -248,33 +248,45 @@ func TestZeroPolicyJitters(t *testing.T) {
 	}
 }
 
-// TestAtOnce: Policy.AtOnce cuts the first wait to nothing, and only the
-// first: the retry it makes is one of MaxAttempts', and the waits after
-// it start from Initial. It is not asked when no retry is allowed, nor
+// TestAtOnce: Policy.AtOnce is asked after each failed attempt that
+// will be retried, and each true cuts that wait to nothing: the retry it
+// makes is one of MaxAttempts', and the backoff's waits after it go on
+// from where they were. It is not asked when no retry is allowed, nor
 // for an error that is not transient.
 func TestAtOnce(t *testing.T) {
-	var asked int
-	p := Policy{MaxAttempts: 4, Initial: 10 * time.Millisecond, Multiplier: 2, Jitter: -1,
-		AtOnce: func(err error, took time.Duration) bool { asked++; return true }}
-	var waits []time.Duration
-	calls := 0
-	err := Do(context.Background(), p, func(ctx context.Context) error {
-		calls++
-		return statusErr(503)
-	}, func(a Attempt) { waits = append(waits, a.Wait) })
-	if err == nil {
-		t.Fatal("Do succeeded")
-	}
-	if calls != 4 {
-		t.Errorf("%d attempts with MaxAttempts 4; want 4", calls)
-	}
-	if want := []time.Duration{0, 10 * time.Millisecond, 20 * time.Millisecond}; fmt.Sprint(waits) != fmt.Sprint(want) {
-		t.Errorf("waits %v; want %v", waits, want)
-	}
-	if asked != 1 {
-		t.Errorf("AtOnce asked %d times; want once (after the first attempt)", asked)
+	for _, tc := range []struct {
+		name  string
+		yes   []bool // AtOnce's answers, in turn
+		waits []time.Duration
+	}{
+		{"first", []bool{true, false, false}, []time.Duration{0, 10 * time.Millisecond, 20 * time.Millisecond}},
+		{"first two", []bool{true, true, false}, []time.Duration{0, 0, 10 * time.Millisecond}},
+		{"second", []bool{false, true, false}, []time.Duration{10 * time.Millisecond, 0, 20 * time.Millisecond}},
+	} {
+		var asked int
+		p := Policy{MaxAttempts: 4, Initial: 10 * time.Millisecond, Multiplier: 2, Jitter: -1,
+			AtOnce: func(err error, took time.Duration) bool { asked++; return tc.yes[asked-1] }}
+		var waits []time.Duration
+		calls := 0
+		err := Do(context.Background(), p, func(ctx context.Context) error {
+			calls++
+			return statusErr(503)
+		}, func(a Attempt) { waits = append(waits, a.Wait) })
+		if err == nil {
+			t.Fatalf("%s: Do succeeded", tc.name)
+		}
+		if calls != 4 {
+			t.Errorf("%s: %d attempts with MaxAttempts 4; want 4", tc.name, calls)
+		}
+		if fmt.Sprint(waits) != fmt.Sprint(tc.waits) {
+			t.Errorf("%s: waits %v; want %v", tc.name, waits, tc.waits)
+		}
+		if asked != 3 {
+			t.Errorf("%s: AtOnce asked %d times; want 3 (after each attempt but the last)", tc.name, asked)
+		}
 	}
 
+	var asked, calls int
 	for _, tc := range []struct {
 		name string
 		max  int
