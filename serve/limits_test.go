@@ -1046,3 +1046,38 @@ func TestPrefetchBuildList(t *testing.T) {
 		t.Errorf("an unpruned client's zip request: zips prefetched %v; want x@v1.1.0 and not x@v1.0.0", got)
 	}
 }
+
+// TestReadCreditOnce: a go.mod a client read widens its go.mod window
+// once (readCredit), however many of its requests for it race. Before, each
+// request that found it not yet remembered as walked counted (has, then
+// add, with the read noted between), so a client racing 16 requests for
+// one cached go.mod was credited 16 reads, and walked and parsed it 16
+// times.
+func TestReadCreditOnce(t *testing.T) {
+	st := newSetup(t, func(c *Config) { c.Prefetch = 1; c.PrefetchPerClient = 4 })
+	gomod := []byte("module example.com/x\n\ngo 1.21\n")
+	const rounds, racers = 20, 16
+	for i := range rounds {
+		mod := module.Version{Path: fmt.Sprintf("example.com/x%d", i), Version: "v1.0.0"}
+		var start, done sync.WaitGroup
+		start.Add(1)
+		for range racers {
+			done.Add(1)
+			go func() {
+				defer done.Done()
+				start.Wait()
+				st.s.prefetchFor("c", mod, gomod)
+			}()
+		}
+		start.Done()
+		done.Wait()
+	}
+	st.s.Wait()
+	p := st.s.prefetcher
+	p.mu.Lock()
+	got := p.window("c", true)
+	p.mu.Unlock()
+	if want := 4*4 + readCredit*rounds; got != want {
+		t.Errorf("go.mod window after %d go.mod files read, each by %d racing requests = %d; want %d (each counted once)", rounds, racers, got, want)
+	}
+}

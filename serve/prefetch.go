@@ -188,9 +188,9 @@ func (s *Server) prefetchFor(client string, mod module.Version, gomod []byte) {
 	}
 	_, graphOnly := s.prefetcher.predicted.get(client + " mod " + mod.String())
 	// A go.mod this client had read lately is not parsed or walked again:
-	// a warm server answers the same .mod files over and over.
-	key := client + " " + mod.String()
-	first := !s.prefetcher.walked.has(key)
+	// a warm server answers the same .mod files over and over. Of its
+	// requests for one racing, one counts (addNew).
+	first := s.prefetcher.walked.addNew(client+" "+mod.String(), struct{}{})
 	right, wrong, raised := s.prefetcher.noteRead(client, mod, graphOnly, first)
 	if right+wrong > 0 {
 		s.metrics.prefetch.WithLabelValues("speculative-read").Add(float64(right))
@@ -200,7 +200,6 @@ func (s *Server) prefetchFor(client string, mod module.Version, gomod []byte) {
 		s.spawnInfo(client, mod)
 	}
 	if first {
-		s.prefetcher.walked.add(key, struct{}{})
 		// The read widened the client's go.mod window (window).
 		s.prefetcher.mu.Lock()
 		s.startDeferred(client, true)
