@@ -710,22 +710,23 @@ func (p *prefetcher) sweepDeferred() {
 // window is how many prefetches of a kind client may owe: go.mod files
 // (small, and a client reading an unpruned graph asks for hundreds of them
 // in a row) have a window four times the rest's, and four more for each
-// go.mod the client read for its graph lately (readCredit): the walk of an
-// unpruned graph predicts hundreds of go.mod files while the client reads
+// go.mod the client read for its graph lately (readCredit; lately: in
+// the last recentTTL, or up to twice that): the walk of an unpruned
+// graph predicts hundreds of go.mod files while the client reads
 // its main module's requirements, which nothing predicts and which settle
 // nothing it owes; with a fixed window the walk stopped 256 ahead and
 // the client met the rest one round trip at a time (terraform through
 // serve under the bench's flaky profile: 285 of its 835 go.mod reads
 // waited on upstream, 19 s; 119 and 9 s with the credit). A client
 // still makes the server fetch at most 4 × -prefetch-per-client go.mod
-// files more than four for each it read. The caller holds p.mu.
+// files more than four for each it read lately. The caller holds p.mu.
 func (p *prefetcher) window(client string, isMod bool) int {
 	if !isMod {
 		return p.perClient
 	}
 	n := 4 * p.perClient
 	if g := p.graphs[client]; g != nil {
-		n += readCredit * g.reads
+		n += readCredit * g.lately(time.Now())
 	}
 	return n
 }
