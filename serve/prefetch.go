@@ -477,16 +477,32 @@ func (s *Server) queueWalk(client string, reqs []module.Version) {
 // walkUnpruned predicts the go.mod files that client will read below an
 // unpruned go.mod that requires reqs, and prefetches those not in the
 // cache; a cached one is walked at once, a fetched one when it arrives.
+//
+// The walk holds the cached versions it has yet to read, not their go.mod
+// files: each is read when its turn comes, so a walk holds one go.mod in
+// memory at a time. Before, it held the go.mod of every cached requirement
+// it had met and not yet walked: an unpruned go.mod requiring a thousand
+// cached go.mod files of 16 MiB each (anyone can publish them, and make
+// the server cache them by asking) held 16 GiB.
 func (s *Server) walkUnpruned(client string, reqs []module.Version) {
 	p := s.prefetcher
-	var queue [][]byte
+	var queue []module.Version
 	for n := 0; n < maxWalk; n++ {
 		if n > 0 {
 			if len(queue) == 0 {
 				return
 			}
-			reqs = graphRequires(queue[0])
+			m := queue[0]
 			queue = queue[1:]
+			data, _, err := s.cfg.Cache.ReadGoMod(m)
+			if err != nil {
+				// Gone or unreadable since: fetched, as one not cached.
+				if !s.spawnWalk(client, m) {
+					return
+				}
+				continue
+			}
+			reqs = graphRequires(data)
 		}
 		for _, m := range reqs {
 			key := client + " mod " + m.String()
@@ -494,19 +510,25 @@ func (s *Server) walkUnpruned(client string, reqs []module.Version) {
 				continue
 			}
 			p.predicted.add(key, struct{}{})
-			if data, _, err := s.cfg.Cache.ReadGoMod(m); err == nil {
-				queue = append(queue, data)
+			if s.modCached(m) {
+				queue = append(queue, m)
 				continue
 			}
-			if !s.spawn(client, "mod "+m.String(), true, func(ctx context.Context) {
-				if data, err := s.ensureMod(ctx, requester{prefetch: true}, m); err == nil {
-					s.walkUnpruned(client, graphRequires(data))
-				}
-			}) {
-				return // the client's budget is spent
+			if !s.spawnWalk(client, m) {
+				return
 			}
 		}
 	}
+}
+
+// spawnWalk prefetches m's go.mod for client's walk, and walks it when it
+// arrives. It reports false when client's budget is spent.
+func (s *Server) spawnWalk(client string, m module.Version) bool {
+	return s.spawn(client, "mod "+m.String(), true, func(ctx context.Context) {
+		if data, err := s.ensureMod(ctx, requester{prefetch: true}, m); err == nil {
+			s.walkUnpruned(client, graphRequires(data))
+		}
+	})
 }
 
 // graphRequires returns the requirements of gomod, a go.mod below an
