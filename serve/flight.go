@@ -361,6 +361,23 @@ func (a *memory[V]) get(key string) (V, bool) {
 
 func (a *memory[V]) add(key string, v V) { a.addUntil(key, v, time.Now().Add(a.ttl)) }
 
+// addNew remembers v for key unless key is remembered already, and
+// reports whether it was not: of callers racing with one key, one is told
+// true. A memory that remembers nothing tells every caller true.
+func (a *memory[V]) addNew(key string, v V) bool {
+	if a.ttl < 0 {
+		return true
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	now := time.Now()
+	if e, ok := a.m[key]; ok && !now.After(e.expiry) {
+		return false
+	}
+	a.addLocked(key, v, now.Add(a.ttl))
+	return true
+}
+
 // addUntil remembers v for key until expiry.
 func (a *memory[V]) addUntil(key string, v V, expiry time.Time) {
 	if a.ttl < 0 {
@@ -368,6 +385,11 @@ func (a *memory[V]) addUntil(key string, v V, expiry time.Time) {
 	}
 	a.mu.Lock()
 	defer a.mu.Unlock()
+	a.addLocked(key, v, expiry)
+}
+
+// addLocked is addUntil with a.mu held.
+func (a *memory[V]) addLocked(key string, v V, expiry time.Time) {
 	if a.m == nil {
 		a.m = map[string]memoryEntry[V]{}
 	}
@@ -412,9 +434,3 @@ func (a *memory[V]) each(fn func(key string, v V, expiry time.Time)) {
 // answers remembers upstream errors (a "not found", a failure) by flight
 // key.
 type answers = memory[error]
-
-// has reports whether key is remembered.
-func (a *memory[V]) has(key string) bool {
-	_, ok := a.get(key)
-	return ok
-}

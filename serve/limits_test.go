@@ -1046,3 +1046,116 @@ func TestPrefetchBuildList(t *testing.T) {
 		t.Errorf("an unpruned client's zip request: zips prefetched %v; want x@v1.1.0 and not x@v1.0.0", got)
 	}
 }
+
+// TestReadCreditOnce: a go.mod a client read widens its go.mod window
+// once (readCredit), however many of its requests for it race. Before, each
+// request that found it not yet remembered as walked counted (has, then
+// add, with the read noted between), so a client racing 16 requests for
+// one cached go.mod was credited 16 reads, and walked and parsed it 16
+// times.
+func TestReadCreditOnce(t *testing.T) {
+	st := newSetup(t, func(c *Config) { c.Prefetch = 1; c.PrefetchPerClient = 4 })
+	gomod := []byte("module example.com/x\n\ngo 1.21\n")
+	const rounds, racers = 20, 16
+	for i := range rounds {
+		mod := module.Version{Path: fmt.Sprintf("example.com/x%d", i), Version: "v1.0.0"}
+		var start, done sync.WaitGroup
+		start.Add(1)
+		for range racers {
+			done.Add(1)
+			go func() {
+				defer done.Done()
+				start.Wait()
+				st.s.prefetchFor("c", mod, gomod)
+			}()
+		}
+		start.Done()
+		done.Wait()
+	}
+	st.s.Wait()
+	p := st.s.prefetcher
+	p.mu.Lock()
+	got := p.window("c", true)
+	p.mu.Unlock()
+	if want := 4*4 + readCredit*rounds; got != want {
+		t.Errorf("go.mod window after %d go.mod files read, each by %d racing requests = %d; want %d (each counted once)", rounds, racers, got, want)
+	}
+}
+
+// TestReadCreditNewSession: a client silent for recentTTL starts afresh:
+// what it read before widens its go.mod window no more, and a version it
+// read before is read anew (a predicted read of the highest version of its
+// path brings its .info). Before, its graph was kept until 128 other
+// clients' graphs pushed it out: a CI runner that read a graph every hour
+// had its window grow by four for each go.mod of each run, without end,
+// and a path read at a higher version in an earlier run never raised.
+func TestReadCreditNewSession(t *testing.T) {
+	p := newPrefetcher(1, 4)
+	v := func(i int) module.Version {
+		return module.Version{Path: fmt.Sprintf("example.com/p%d", i), Version: "v1.0.0"}
+	}
+	window := func() int {
+		p.mu.Lock()
+		defer p.mu.Unlock()
+		return p.window("c", true)
+	}
+	for i := range 10 {
+		p.noteRead("c", v(i), true, true)
+	}
+	if got, want := window(), 16+readCredit*10; got != want {
+		t.Fatalf("window after 10 reads = %d; want %d", got, want)
+	}
+	// The client goes quiet for longer than recentTTL.
+	p.mu.Lock()
+	p.graphs["c"].expires = time.Now().Add(-time.Second)
+	p.mu.Unlock()
+	if _, _, raised := p.noteRead("c", v(0), true, true); !raised {
+		t.Errorf("a new session's first read of a path: raised = false; want true")
+	}
+	if got, want := window(), 16+readCredit; got != want {
+		t.Errorf("window after a new session's first read = %d; want %d (the old session's reads forgotten)", got, want)
+	}
+}
+
+// TestReadCreditLately: a client that keeps reading is credited for the
+// go.mod files it read in the last recentTTL, or up to twice that, not for
+// all it read since it started. Before, a client reading a few cached
+// go.mod files again each time the server forgot them (recentTTL) kept
+// its graph alive and its window grew by four for each, without end: what
+// it made the server fetch ahead in any recentTTL grew with how long it
+// kept on, not with what it read in it.
+func TestReadCreditLately(t *testing.T) {
+	p := newPrefetcher(1, 4)
+	v := func(i int) module.Version {
+		return module.Version{Path: fmt.Sprintf("example.com/p%d", i), Version: "v1.0.0"}
+	}
+	window := func() int {
+		p.mu.Lock()
+		defer p.mu.Unlock()
+		return p.window("c", true)
+	}
+	age := func() { // recentTTL passes, the client reading all along
+		p.mu.Lock()
+		defer p.mu.Unlock()
+		g := p.graphs["c"]
+		g.readsFrom = g.readsFrom.Add(-recentTTL)
+	}
+	for i := range 10 {
+		p.noteRead("c", v(i), true, true)
+	}
+	age()
+	p.noteRead("c", v(10), true, true)
+	if got, want := window(), 16+readCredit*11; got != want {
+		t.Errorf("window after 10 reads, then one recentTTL later = %d; want %d", got, want)
+	}
+	age()
+	p.noteRead("c", v(11), true, true)
+	if got, want := window(), 16+readCredit*2; got != want {
+		t.Errorf("window after another recentTTL and one read = %d; want %d (the first 10 reads forgotten)", got, want)
+	}
+	age()
+	age()
+	if got, want := window(), 16; got != want {
+		t.Errorf("window after 2 × recentTTL without a read = %d; want %d", got, want)
+	}
+}

@@ -188,9 +188,9 @@ func (s *Server) prefetchFor(client string, mod module.Version, gomod []byte) {
 	}
 	_, graphOnly := s.prefetcher.predicted.get(client + " mod " + mod.String())
 	// A go.mod this client had read lately is not parsed or walked again:
-	// a warm server answers the same .mod files over and over.
-	key := client + " " + mod.String()
-	first := !s.prefetcher.walked.has(key)
+	// a warm server answers the same .mod files over and over. Of its
+	// requests for one racing, one counts (addNew).
+	first := s.prefetcher.walked.addNew(client+" "+mod.String(), struct{}{})
 	right, wrong, raised := s.prefetcher.noteRead(client, mod, graphOnly, first)
 	if right+wrong > 0 {
 		s.metrics.prefetch.WithLabelValues("speculative-read").Add(float64(right))
@@ -200,7 +200,6 @@ func (s *Server) prefetchFor(client string, mod module.Version, gomod []byte) {
 		s.spawnInfo(client, mod)
 	}
 	if first {
-		s.prefetcher.walked.add(key, struct{}{})
 		// The read widened the client's go.mod window (window).
 		s.prefetcher.mu.Lock()
 		s.startDeferred(client, true)
@@ -478,16 +477,32 @@ func (s *Server) queueWalk(client string, reqs []module.Version) {
 // walkUnpruned predicts the go.mod files that client will read below an
 // unpruned go.mod that requires reqs, and prefetches those not in the
 // cache; a cached one is walked at once, a fetched one when it arrives.
+//
+// The walk holds the cached versions it has yet to read, not their go.mod
+// files: each is read when its turn comes, so a walk holds one go.mod in
+// memory at a time. Before, it held the go.mod of every cached requirement
+// it had met and not yet walked: an unpruned go.mod requiring a thousand
+// cached go.mod files of 16 MiB each (anyone can publish them, and make
+// the server cache them by asking) held 16 GiB.
 func (s *Server) walkUnpruned(client string, reqs []module.Version) {
 	p := s.prefetcher
-	var queue [][]byte
+	var queue []module.Version
 	for n := 0; n < maxWalk; n++ {
 		if n > 0 {
 			if len(queue) == 0 {
 				return
 			}
-			reqs = graphRequires(queue[0])
+			m := queue[0]
 			queue = queue[1:]
+			data, _, err := s.cfg.Cache.ReadGoMod(m)
+			if err != nil {
+				// Gone or unreadable since: fetched, as one not cached.
+				if !s.spawnWalk(client, m) {
+					return
+				}
+				continue
+			}
+			reqs = graphRequires(data)
 		}
 		for _, m := range reqs {
 			key := client + " mod " + m.String()
@@ -495,19 +510,25 @@ func (s *Server) walkUnpruned(client string, reqs []module.Version) {
 				continue
 			}
 			p.predicted.add(key, struct{}{})
-			if data, _, err := s.cfg.Cache.ReadGoMod(m); err == nil {
-				queue = append(queue, data)
+			if s.modCached(m) {
+				queue = append(queue, m)
 				continue
 			}
-			if !s.spawn(client, "mod "+m.String(), true, func(ctx context.Context) {
-				if data, err := s.ensureMod(ctx, requester{prefetch: true}, m); err == nil {
-					s.walkUnpruned(client, graphRequires(data))
-				}
-			}) {
-				return // the client's budget is spent
+			if !s.spawnWalk(client, m) {
+				return
 			}
 		}
 	}
+}
+
+// spawnWalk prefetches m's go.mod for client's walk, and walks it when it
+// arrives. It reports false when client's budget is spent.
+func (s *Server) spawnWalk(client string, m module.Version) bool {
+	return s.spawn(client, "mod "+m.String(), true, func(ctx context.Context) {
+		if data, err := s.ensureMod(ctx, requester{prefetch: true}, m); err == nil {
+			s.walkUnpruned(client, graphRequires(data))
+		}
+	})
 }
 
 // graphRequires returns the requirements of gomod, a go.mod below an
@@ -711,22 +732,23 @@ func (p *prefetcher) sweepDeferred() {
 // window is how many prefetches of a kind client may owe: go.mod files
 // (small, and a client reading an unpruned graph asks for hundreds of them
 // in a row) have a window four times the rest's, and four more for each
-// go.mod the client read for its graph lately (readCredit): the walk of an
-// unpruned graph predicts hundreds of go.mod files while the client reads
+// go.mod the client read for its graph lately (readCredit; lately: in
+// the last recentTTL, or up to twice that): the walk of an unpruned
+// graph predicts hundreds of go.mod files while the client reads
 // its main module's requirements, which nothing predicts and which settle
 // nothing it owes; with a fixed window the walk stopped 256 ahead and
 // the client met the rest one round trip at a time (terraform through
 // serve under the bench's flaky profile: 285 of its 835 go.mod reads
 // waited on upstream, 19 s; 119 and 9 s with the credit). A client
 // still makes the server fetch at most 4 × -prefetch-per-client go.mod
-// files more than four for each it read. The caller holds p.mu.
+// files more than four for each it read lately. The caller holds p.mu.
 func (p *prefetcher) window(client string, isMod bool) int {
 	if !isMod {
 		return p.perClient
 	}
 	n := 4 * p.perClient
 	if g := p.graphs[client]; g != nil {
-		n += readCredit * g.reads
+		n += readCredit * g.lately(time.Now())
 	}
 	return n
 }

@@ -57,12 +57,35 @@ type clientGraph struct {
 	// is forgiven.
 	spec     map[string]specGuess
 	specOpen int
-	// reads counts the go.mod files the client read (each version once
-	// while the server remembers it: the walked memory), which widen its
-	// go.mod window (window).
-	reads    int
-	specNext time.Time
-	expires  time.Time
+	// reads counts the go.mod files the client read since readsFrom
+	// (each version once while the server remembers it: the walked
+	// memory), readsBefore those it read in the recentTTL before that:
+	// they widen its go.mod window (window), so the credit is for what
+	// it read in the last 2 × recentTTL at most (lately), not for all
+	// it read while it kept reading.
+	reads, readsBefore int
+	readsFrom          time.Time
+	specNext           time.Time
+	// expires is recentTTL after the client's last read: a client silent
+	// that long starts afresh (noteRead).
+	expires time.Time
+}
+
+func newClientGraph() *clientGraph {
+	return &clientGraph{max: map[string]string{}, unpredicted: map[string]string{}, changed: map[string]struct{}{}, zipCandSet: map[module.Version]struct{}{}, spec: map[string]specGuess{}}
+}
+
+// lately returns how many go.mod files the client read in the last
+// recentTTL, or up to twice that (reads), after moving the count on to
+// now. The caller holds p.mu.
+func (g *clientGraph) lately(now time.Time) int {
+	switch d := now.Sub(g.readsFrom); {
+	case d >= 2*recentTTL:
+		g.reads, g.readsBefore, g.readsFrom = 0, 0, now
+	case d >= recentTTL:
+		g.reads, g.readsBefore, g.readsFrom = 0, g.reads, g.readsFrom.Add(recentTTL)
+	}
+	return g.reads + g.readsBefore
 }
 
 // specGuess is what was prefetched on speculation for a client, for a path.
@@ -110,6 +133,12 @@ func (p *prefetcher) noteRead(client string, mod module.Version, predicted, firs
 	defer p.mu.Unlock()
 	now := time.Now()
 	g := p.graphs[client]
+	if g != nil && now.After(g.expires) {
+		// A new session (a CI runner's next job): what the client read
+		// before says nothing of this graph, and widens no window.
+		g = newClientGraph()
+		p.graphs[client] = g
+	}
 	if g == nil {
 		if len(p.graphs) >= maxGraphClients {
 			for c, o := range p.graphs {
@@ -121,11 +150,12 @@ func (p *prefetcher) noteRead(client string, mod module.Version, predicted, firs
 				return
 			}
 		}
-		g = &clientGraph{max: map[string]string{}, unpredicted: map[string]string{}, changed: map[string]struct{}{}, zipCandSet: map[module.Version]struct{}{}, spec: map[string]specGuess{}}
+		g = newClientGraph()
 		p.graphs[client] = g
 	}
 	g.expires = now.Add(recentTTL)
 	if first {
+		g.lately(now)
 		g.reads++
 	}
 	if sg, ok := g.spec[mod.Path]; ok && sg.open > 0 {

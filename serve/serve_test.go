@@ -636,6 +636,44 @@ func TestPrefetchWalkThroughPruned(t *testing.T) {
 	}
 }
 
+// TestPrefetchWalkCached: the walk reads a cached go.mod below an
+// unpruned one from the cache, pruned or not, and goes on below it; one
+// that cannot be read there (a directory planted in its place) is fetched
+// as one not cached. None is asked of upstream twice.
+func TestPrefetchWalkCached(t *testing.T) {
+	st := newSetup(t, func(c *Config) { c.Prefetch = 4; c.PrefetchPerClient = 8 })
+	gomods := map[string]string{
+		"example.com/a": "module example.com/a\n\ngo 1.16\n\nrequire (\n\texample.com/b v1.0.0\n\texample.com/d v1.0.0\n)\n",
+		"example.com/b": "module example.com/b\n\ngo 1.21\n\nrequire example.com/c v1.0.0\n",
+		"example.com/c": "module example.com/c\n\ngo 1.21\n",
+		"example.com/d": "module example.com/d\n\ngo 1.21\n",
+	}
+	addModules(t, st, gomods)
+	b := module.Version{Path: "example.com/b", Version: "v1.0.0"}
+	if _, err := st.s.cfg.Cache.WriteGoMod(b, []byte(gomods["example.com/b"])); err != nil {
+		t.Fatal(err)
+	}
+	d := module.Version{Path: "example.com/d", Version: "v1.0.0"}
+	file, err := st.s.cfg.Cache.File(d, "mod")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(file, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	mods := func(path string) int { return st.up.count("/" + path + "/@v/v1.0.0.mod") }
+	st.do(t, "GET", "/example.com/a/@v/v1.0.0.mod")
+	waitFor(t, "c's go.mod, below cached b, and d's, unreadable in the cache, prefetched", func() bool {
+		return mods("example.com/c") == 1 && mods("example.com/d") == 1
+	})
+	st.s.Wait()
+	for path, want := range map[string]int{"example.com/b": 0, "example.com/c": 1, "example.com/d": 1} {
+		if n := mods(path); n != want {
+			t.Errorf("%s: go.mod asked upstream %d times; want %d", path, n, want)
+		}
+	}
+}
+
 // TestPrefetchGuesses: a pruned go.mod a client reads unpredicted brings
 // its requirements' go.mod files, on speculation: below a pruned main
 // module the client reads the go.mod of each module its main go.mod
