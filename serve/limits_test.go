@@ -1159,3 +1159,31 @@ func TestReadCreditLately(t *testing.T) {
 		t.Errorf("window after 2 × recentTTL without a read = %d; want %d", got, want)
 	}
 }
+
+// TestPrefetchQueueOrder: a freed prefetch slot goes to a waiting go.mod
+// first, then a .info, then a zip, each kind in the order queued: a client
+// waits on its graph's go.mod files before it asks for any .info.
+func TestPrefetchQueueOrder(t *testing.T) {
+	p := newPrefetcher(1, 1)
+	var got []string
+	task := func(name string) prefetchTask {
+		return prefetchTask{run: func(context.Context) { got = append(got, name) }}
+	}
+	p.slots <- struct{}{}
+	p.pendingZips = append(p.pendingZips, task("zip1"), task("zip2"))
+	p.pendingInfos = append(p.pendingInfos, task("info1"), task("info2"))
+	p.pendingMods = append(p.pendingMods, task("mod1"), task("mod2"))
+	for {
+		tk, ok := p.handOn()
+		if !ok {
+			break
+		}
+		tk.run(context.Background())
+	}
+	if want := []string{"mod1", "mod2", "info1", "info2", "zip1", "zip2"}; !slices.Equal(got, want) {
+		t.Errorf("handed on in the order %v; want %v", got, want)
+	}
+	if len(p.slots) != 0 {
+		t.Errorf("the slot was not freed once nothing was queued")
+	}
+}

@@ -158,7 +158,7 @@ type Config struct {
 	// Prefetch bounds the background fetches started when a .mod is
 	// served (its requirements' .mod files, its own .info and .zip) that
 	// run at once; their upstream requests hold at most as many places,
-	// never more than half of MaxUpstream (zero: 16; negative: no
+	// never more than half of MaxUpstream (zero: 32; negative: no
 	// prefetch).
 	Prefetch int
 	// PrefetchPerClient bounds one client's prefetches queued or running
@@ -213,7 +213,7 @@ func New(cfg Config) *Server {
 	setDefault(&cfg.ClientUpstream, max(1, cfg.MaxUpstream/4))
 	setDefault(&cfg.UpstreamTimeout, time.Minute)
 	setDefault(&cfg.ZipTimeout, 10*time.Minute)
-	setDefault(&cfg.Prefetch, 16)
+	setDefault(&cfg.Prefetch, 32)
 	if cfg.MaxUpstream < 2 {
 		cfg.Prefetch = -1 // prefetches may hold at most half the places: none of one
 	}

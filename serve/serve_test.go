@@ -532,7 +532,7 @@ func TestPrefetchQueued(t *testing.T) {
 	p := st.s.prefetcher
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if n := len(p.pendingMods) + len(p.pendingZips); n != 0 || len(p.slots) != 0 {
+	if n := p.pending(); n != 0 || len(p.slots) != 0 {
 		t.Errorf("after Wait: %d queued, %d slots held; want 0 and 0", n, len(p.slots))
 	}
 }
