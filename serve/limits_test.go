@@ -1170,20 +1170,48 @@ func TestPrefetchQueueOrder(t *testing.T) {
 		return prefetchTask{run: func(context.Context) { got = append(got, name) }}
 	}
 	p.slots <- struct{}{}
-	p.pendingZips = append(p.pendingZips, task("zip1"), task("zip2"))
+	zip := func(name string) prefetchTask { t := task(name); t.zip = true; return t }
+	p.pendingZips = append(p.pendingZips, zip("zip1"), zip("zip2"))
 	p.pendingInfos = append(p.pendingInfos, task("info1"), task("info2"))
 	p.pendingMods = append(p.pendingMods, task("mod1"), task("mod2"))
+	var done prefetchTask
 	for {
-		tk, ok := p.handOn()
+		tk, ok := p.handOn(done)
 		if !ok {
 			break
 		}
 		tk.run(context.Background())
+		done = tk
 	}
 	if want := []string{"mod1", "mod2", "info1", "info2", "zip1", "zip2"}; !slices.Equal(got, want) {
 		t.Errorf("handed on in the order %v; want %v", got, want)
 	}
 	if len(p.slots) != 0 {
 		t.Errorf("the slot was not freed once nothing was queued")
+	}
+}
+
+// TestPrefetchZipShare: zips hold at most half the prefetch slots; a slot
+// freed while that many run goes to no zip, and one freed by a zip goes
+// to the next.
+func TestPrefetchZipShare(t *testing.T) {
+	p := newPrefetcher(4, 1)
+	zip := prefetchTask{run: func(context.Context) {}, zip: true}
+	p.zips = 2 // two zips run, in two of the four slots
+	p.slots <- struct{}{}
+	p.slots <- struct{}{}
+	p.slots <- struct{}{} // a third slot, done with a go.mod
+	p.pendingZips = append(p.pendingZips, zip, zip)
+	if _, ok := p.handOn(prefetchTask{}); ok {
+		t.Fatalf("a slot freed by a go.mod went to a zip while 2 of 4 ran zips")
+	}
+	if len(p.slots) != 2 {
+		t.Fatalf("%d slots held; want 2 (the one with nothing to run freed)", len(p.slots))
+	}
+	if _, ok := p.handOn(zip); !ok {
+		t.Fatalf("a slot freed by a zip did not go to the next zip")
+	}
+	if p.zips != 2 || len(p.pendingZips) != 1 {
+		t.Errorf("after a zip handed on to a zip: %d run, %d wait; want 2 and 1", p.zips, len(p.pendingZips))
 	}
 }

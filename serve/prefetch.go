@@ -104,6 +104,7 @@ type prefetcher struct {
 	graphs       map[string]*clientGraph   // client → what it read for its module graph (prefetch_graph.go)
 	deferredAll  int
 	scanned      int    // build-list paths downloadStarted looked at (a test reads it)
+	zips         int    // zip prefetches running (zipShare)
 	walks        []walk // waiting for the walker (queueWalk)
 	walking      bool   // the walker runs
 
@@ -112,6 +113,7 @@ type prefetcher struct {
 
 type prefetchTask struct {
 	run func(ctx context.Context)
+	zip bool // a zip's: at most half the slots run them (zipShare)
 }
 
 // deferredTask is a prefetch made for a client that owed too many; it
@@ -174,7 +176,7 @@ func (s *Server) trySlot() (func(), bool) {
 	var once sync.Once
 	return func() {
 		once.Do(func() {
-			if t, ok := p.handOn(); ok {
+			if t, ok := p.handOn(prefetchTask{}); ok {
 				go s.runPrefetch(t)
 			}
 		})
@@ -623,12 +625,17 @@ func (s *Server) spawnLocked(client, key string, isMod bool, fn func(ctx context
 	owed[key] = time.Now().Add(recentTTL)
 	p.owedAll++
 	p.wg.Add(1)
-	t := prefetchTask{run: fn}
-	select {
-	case p.slots <- struct{}{}:
-		go s.runPrefetch(t)
-		return true
-	default:
+	t := prefetchTask{run: fn, zip: !isMod}
+	if !t.zip || p.zips < p.zipShare() {
+		select {
+		case p.slots <- struct{}{}:
+			if t.zip {
+				p.zips++
+			}
+			go s.runPrefetch(t)
+			return true
+		default:
+		}
 	}
 	s.metrics.prefetch.WithLabelValues("queued").Inc()
 	if isMod {
@@ -834,6 +841,11 @@ func (p *prefetcher) askedAlready(client, key string) bool {
 	return ok
 }
 
+// zipShare is how many prefetch slots may run zips at once: half.
+func (p *prefetcher) zipShare() int {
+	return max(1, cap(p.slots)/2)
+}
+
 // pending counts the prefetches waiting for a slot. The caller holds p.mu.
 func (p *prefetcher) pending() int {
 	return len(p.pendingMods) + len(p.pendingInfos) + len(p.pendingZips)
@@ -850,7 +862,7 @@ func (s *Server) runPrefetch(t prefetchTask) {
 	for {
 		s.metrics.prefetch.WithLabelValues("started").Inc()
 		t.run(s.ctx)
-		next, ok := p.handOn()
+		next, ok := p.handOn(t)
 		p.wg.Done()
 		if !ok {
 			return
@@ -867,16 +879,27 @@ func (s *Server) runPrefetch(t prefetchTask) {
 // go.mod files' queue, ahead of the go.mod files the walk predicted next:
 // hugo through serve under the flaky profile met 119 of those not yet
 // fetched.
-func (p *prefetcher) handOn() (t prefetchTask, ok bool) {
+//
+// done is the task the slot ran (a zero task for a slot that ran none).
+// Zips hold at most zipShare slots: the go.mod files a walk predicts need
+// many requests at once, a zip needs bandwidth; with 32 zips at once
+// (-prefetch 32), some answers' headers came late enough on a busy
+// 2-CPU machine to be hedged, and both requests read the whole zip
+// (hugo through serve, clean upstream: 215.5 MiB against 192.9).
+func (p *prefetcher) handOn(done prefetchTask) (t prefetchTask, ok bool) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	if done.zip {
+		p.zips--
+	}
 	switch {
 	case len(p.pendingMods) > 0:
 		t, p.pendingMods = p.pendingMods[0], p.pendingMods[1:]
 	case len(p.pendingInfos) > 0:
 		t, p.pendingInfos = p.pendingInfos[0], p.pendingInfos[1:]
-	case len(p.pendingZips) > 0:
+	case len(p.pendingZips) > 0 && p.zips < p.zipShare():
 		t, p.pendingZips = p.pendingZips[0], p.pendingZips[1:]
+		p.zips++
 	default:
 		<-p.slots
 		return prefetchTask{}, false
