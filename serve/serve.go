@@ -161,8 +161,10 @@ type Config struct {
 	// never more than half of MaxUpstream (zero: 32; negative: no
 	// prefetch).
 	Prefetch int
-	// PrefetchPerClient bounds one client's prefetches queued or running
-	// (zero: 64); more are skipped.
+	// PrefetchPerClient bounds the prefetches one client owes (made for it
+	// and not yet asked for): that many zips, four times as many go.mod
+	// files plus four for each go.mod it read lately (zero: 64); the next
+	// ones wait for it to ask for one (docs/serve-bounds.md).
 	PrefetchPerClient int
 
 	// MaxConns bounds the open client connections (zero: 1024), and
