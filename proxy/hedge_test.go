@@ -536,3 +536,56 @@ func TestHedgeSameAtOnceNotInStorm(t *testing.T) {
 		t.Errorf("after the proxy answered: %d retries at once; want 2 (the storm is over)", n)
 	}
 }
+
+// TestHedgeSameAtOnceStormConcurrent: n requests whose first attempts
+// all fail fast together at a proxy in a storm send it n retries at once
+// (none has failed yet to show the storm) and at most stormAfter-1 more:
+// a lane's second retry at once goes only while fewer than stormAfter
+// retries at once have failed, its own included.
+func TestHedgeSameAtOnceStormConcurrent(t *testing.T) {
+	const n = 64
+	r := sameRouter(t, time.Minute, retry.Policy{MaxAttempts: 4, Initial: time.Millisecond, Max: time.Millisecond, Jitter: -1})
+	var trace strings.Builder
+	var mu sync.Mutex
+	r.Client.Trace = lockedWriter{&mu, &trace}
+	ctx := askCtx(t)
+	// The first two attempts of every request meet before any fails:
+	// all of them decide on their retry at once before any retry at
+	// once has failed.
+	var barriers [2]sync.WaitGroup
+	var met [2]chan struct{}
+	for i := range barriers {
+		barriers[i].Add(n)
+		met[i] = make(chan struct{})
+		go func() { barriers[i].Wait(); close(met[i]) }()
+	}
+	var wg sync.WaitGroup
+	for i := 0; i < n; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			calls := 0
+			Ask(ctx, r, "example.com/m", func(ctx context.Context, base *url.URL) (string, error) {
+				calls++
+				if calls <= len(barriers) {
+					barriers[calls-1].Done()
+					select {
+					case <-met[calls-1]:
+					case <-ctx.Done():
+						return "", ctx.Err()
+					}
+				}
+				return "", &HTTPError{Status: "503", StatusCode: 503}
+			}, nil)
+		}()
+	}
+	wg.Wait()
+	if ctx.Err() != nil {
+		t.Fatal("the requests did not end in time")
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if got := strings.Count(trace.String(), " in 0.000s "); got < n || got > n+stormAfter-1 {
+		t.Errorf("%d retries at once from %d requests failing together; want %d to %d", got, n, n, n+stormAfter-1)
+	}
+}
