@@ -1215,3 +1215,114 @@ func TestPrefetchZipShare(t *testing.T) {
 		t.Errorf("after a zip handed on to a zip: %d run, %d wait; want 2 and 1", p.zips, len(p.pendingZips))
 	}
 }
+
+// TestPrefetchZipShareRun: prefetches spawned and ended in random orders,
+// with abandoned flights taking free slots (trySlot) between, never run
+// more zips at once than zipShare nor more of all than the slots, and
+// every one of them runs: no zip is left queued with no slot holder to
+// hand it on, and the counters come back to zero.
+func TestPrefetchZipShareRun(t *testing.T) {
+	for seed := uint64(1); seed <= 100; seed++ {
+		s := New(Config{Prefetch: 4, PrefetchPerClient: 1000, Offline: true})
+		p := s.prefetcher
+		rng := rand.New(rand.NewPCG(seed, 7))
+		type task struct {
+			zip     bool
+			release chan struct{}
+		}
+		started := make(chan *task)
+		var mu sync.Mutex
+		zips, all, maxZips, maxAll := 0, 0, 0, 0
+		const n = 40
+		tasks := make([]*task, n)
+		for i := range tasks {
+			tasks[i] = &task{zip: rng.IntN(2) == 0, release: make(chan struct{})}
+		}
+		spawned := 0
+		spawnOne := func() {
+			tk := tasks[spawned]
+			kind := "mod "
+			if tk.zip {
+				kind = "zip "
+			}
+			ok := s.spawn("c", fmt.Sprintf("%sexample.com/m%d@v1.0.0", kind, spawned), !tk.zip, func(ctx context.Context) {
+				mu.Lock()
+				all++
+				maxAll = max(maxAll, all)
+				if tk.zip {
+					zips++
+					maxZips = max(maxZips, zips)
+				}
+				mu.Unlock()
+				started <- tk
+				<-tk.release
+				mu.Lock()
+				all--
+				if tk.zip {
+					zips--
+				}
+				mu.Unlock()
+			})
+			if !ok {
+				t.Fatalf("seed %d: prefetch %d not spawned", seed, spawned)
+			}
+			spawned++
+		}
+		var running []*task
+		var slots []func() // abandoned flights' slots (trySlot)
+		ran := 0
+		timeout := time.After(10 * time.Second)
+		for ran < n || len(running) > 0 || len(slots) > 0 {
+			// Take in what has started.
+			for more := true; more; {
+				select {
+				case tk := <-started:
+					running = append(running, tk)
+					ran++
+				default:
+					more = false
+				}
+			}
+			switch r := rng.IntN(4); {
+			case r == 0 && spawned < n:
+				spawnOne()
+			case r == 1:
+				if release, ok := s.trySlot(); ok {
+					slots = append(slots, release)
+				}
+			case r == 2 && len(slots) > 0:
+				i := rng.IntN(len(slots))
+				release := slots[i]
+				slots = slices.Delete(slots, i, i+1)
+				release()
+			case len(running) > 0:
+				i := rng.IntN(len(running))
+				close(running[i].release)
+				running = slices.Delete(running, i, i+1)
+			case spawned < n:
+				spawnOne()
+			case len(slots) > 0:
+				slots[0]()
+				slots = slots[1:]
+			default:
+				// Everything is spawned and nothing runs or holds a
+				// slot: what is queued must start.
+				select {
+				case tk := <-started:
+					running = append(running, tk)
+					ran++
+				case <-timeout:
+					p.mu.Lock()
+					t.Fatalf("seed %d: %d of %d prefetches ran; %d zips and %d go.mod files queued, %d zips counted, %d slots held", seed, ran, n, len(p.pendingZips), len(p.pendingMods), p.zips, len(p.slots))
+				}
+			}
+		}
+		p.wg.Wait()
+		if maxZips > p.zipShare() || maxAll > cap(p.slots) {
+			t.Errorf("seed %d: %d zips and %d prefetches ran at once; want at most %d and %d", seed, maxZips, maxAll, p.zipShare(), cap(p.slots))
+		}
+		if p.zips != 0 || len(p.slots) != 0 || p.pending() != 0 {
+			t.Errorf("seed %d: after all ran, %d zips counted, %d slots held, %d queued; want none", seed, p.zips, len(p.slots), p.pending())
+		}
+	}
+}
