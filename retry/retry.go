@@ -231,7 +231,8 @@ func (h *hintBackOff) Reset() {
 func (h *hintBackOff) NextBackOff() time.Duration {
 	if h.now {
 		// The exponential schedule does not move: the wait after this
-		// retry is Initial's.
+		// retry is the one this wait would have been (Initial, if none
+		// was waited yet).
 		h.now, h.hint = false, 0
 		return 0
 	}
