@@ -60,7 +60,7 @@ func serveCommand(cc *cmdContext) *cli.Command {
 			&cli.IntFlag{Name: "client-upstream", Value: 16, Usage: "let one client address start at most `N` upstream fetches at a time (at most -upstream); more wait for its own"},
 			&cli.DurationFlag{Name: "upstream-timeout", Value: time.Minute, Usage: "give up an upstream .info, .mod, list, query or checksum-database read (retries included) after `d`: 504"},
 			&cli.DurationFlag{Name: "zip-timeout", Value: 10 * time.Minute, Usage: "give up an upstream zip download (retries included) after `d`: 504"},
-			&cli.IntFlag{Name: "prefetch", Value: 32, Usage: "fetch ahead what a client's go command will ask next (the go.mod files below an unpruned go.mod, a .mod's .info, a zip once the client names it by its .info or a build reads its go.mod; see docs/serve-bounds.md), at most `N` at a time, zips at most N/2 (0: off)"},
+			&cli.IntFlag{Name: "prefetch", Value: 32, Usage: "fetch ahead what a client's go command will ask next (the go.mod files below an unpruned go.mod, a .mod's .info, a zip once the client names it by its .info or a build reads its go.mod; see docs/serve-bounds.md), at most `N` at a time, zips at most N/2 (at least 1) (0: off)"},
 			&cli.IntFlag{Name: "prefetch-per-client", Value: 64, Usage: "let one client address owe at most `N` zip prefetches (4 x N go.mod files, plus 4 for each go.mod it read lately); the next wait for it to ask for one"},
 			&cli.IntFlag{Name: "max-conns", Value: 1024, Usage: "keep at most `N` client connections open; past it the longest idle one is closed, or the new one answered 503"},
 			&cli.IntFlag{Name: "max-conns-per-client", Value: 128, Usage: "keep at most `N` connections open from one client address (same rule)"},
