@@ -1317,7 +1317,7 @@ func TestPrefetchZipShareRun(t *testing.T) {
 				}
 			}
 		}
-		p.wg.Wait()
+		s.Wait()
 		if maxZips > p.zipShare() || maxAll > cap(p.slots) {
 			t.Errorf("seed %d: %d zips and %d prefetches ran at once; want at most %d and %d", seed, maxZips, maxAll, p.zipShare(), cap(p.slots))
 		}
