@@ -3,7 +3,9 @@ package verify
 import (
 	"archive/zip"
 	"bytes"
+	"compress/flate"
 	"encoding/binary"
+	"fmt"
 	"gomodfetch/internal/modtest"
 	"io"
 	"os"
@@ -277,4 +279,77 @@ func insertGap(t *testing.T, b []byte, z *zip.Reader, i int) []byte {
 		p += 46 + int64(le.Uint16(out[p+28:])) + int64(le.Uint16(out[p+30:])) + int64(le.Uint16(out[p+32:]))
 	}
 	return out
+}
+
+// TestHashZipMatchesDirhash checks that HashZip (klauspost/compress's
+// flate) gives dirhash.HashZip's hash on the writers' zips and on a zip of
+// larger files at every compression level, and that a flipped byte in a
+// deflated stream is an error, not some other hash.
+func TestHashZipMatchesDirhash(t *testing.T) {
+	dir := t.TempDir()
+	zips := map[string][]byte{}
+	for name, b := range writerZips(t) {
+		zips[name] = b
+	}
+	// Text that compresses, bytes that do not, and both in blocks of
+	// every kind (stored, fixed and dynamic Huffman).
+	var text, noise bytes.Buffer
+	for i := 0; text.Len() < 1<<20; i++ {
+		fmt.Fprintf(&text, "func f%d(x int) int { return x * %d } // line %d\n", i, i*7919, i)
+	}
+	seed := uint64(1)
+	for noise.Len() < 256<<10 {
+		seed = seed*6364136223846793005 + 1442695040888963407
+		noise.WriteByte(byte(seed >> 56))
+	}
+	for _, level := range []int{-100, flate.BestSpeed, flate.DefaultCompression, flate.BestCompression, flate.HuffmanOnly} {
+		var buf bytes.Buffer
+		w := zip.NewWriter(&buf)
+		w.RegisterCompressor(zip.Deflate, func(out io.Writer) (io.WriteCloser, error) { return flate.NewWriter(out, level) })
+		for i, data := range [][]byte{text.Bytes(), noise.Bytes(), nil, []byte("x"), append(noise.Bytes()[:1000:1000], text.Bytes()[:5000]...)} {
+			method := zip.Deflate
+			if level == -100 { // stored
+				method = zip.Store
+			}
+			fw, err := w.CreateHeader(&zip.FileHeader{Name: fmt.Sprintf("example.com/m@v1.0.0/f%d.go", i), Method: method})
+			if err != nil {
+				t.Fatal(err)
+			}
+			fw.Write(data)
+		}
+		if err := w.Close(); err != nil {
+			t.Fatal(err)
+		}
+		zips[fmt.Sprintf("level%d.zip", level)] = buf.Bytes()
+	}
+	for name, b := range zips {
+		file := filepath.Join(dir, name)
+		if err := os.WriteFile(file, b, 0o666); err != nil {
+			t.Fatal(err)
+		}
+		want, err := dirhash.HashZip(file, dirhash.DefaultHash)
+		if err != nil {
+			t.Fatalf("%s: dirhash.HashZip: %v", name, err)
+		}
+		got, err := HashZip(file)
+		if err != nil || got != want {
+			t.Errorf("%s: HashZip = %s, %v; dirhash.HashZip = %s", name, got, err, want)
+		}
+	}
+	// A flipped byte inside the first file's deflated data (level 6).
+	b := bytes.Clone(zips[fmt.Sprintf("level%d.zip", flate.DefaultCompression)])
+	z, err := zip.NewReader(bytes.NewReader(b), int64(len(b)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	off, err := z.File[0].DataOffset()
+	if err != nil {
+		t.Fatal(err)
+	}
+	b[off+int64(z.File[0].CompressedSize64/2)] ^= 0x40
+	file := filepath.Join(dir, "flipped.zip")
+	os.WriteFile(file, b, 0o666)
+	if h, err := HashZip(file); err == nil {
+		t.Fatalf("HashZip of a damaged zip = %s, no error", h)
+	}
 }
