@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"golang.org/x/mod/module"
-	"golang.org/x/mod/sumdb/dirhash"
 
 	"gomodfetch/internal/beneath"
 	"gomodfetch/modcache"
@@ -449,7 +448,11 @@ func (x *fetch) downloadZip(ctx context.Context, held *modcache.Locked) (verifie
 				got.discard()
 				return askedOut{err}
 			}
-			if hash, err = dirhash.HashZip(got.tmp, dirhash.DefaultHash); err != nil {
+			if hash, err = x.hashZip(ctx, got.tmp); err != nil {
+				if ctx.Err() != nil {
+					got.discard()
+					return askedOut{err}
+				}
 				// Not a zip, or data that does not inflate or fails its
 				// CRC: damage on the way, as when unpacking (below).
 				bad := &badResponse{fmt.Errorf("downloaded zip is damaged: %v", err), verify.FileDigest(got.tmp)}
@@ -571,6 +574,18 @@ func (x *fetch) unpack(ctx context.Context, held *modcache.Locked, tmp string) (
 	}
 	defer x.f.extract.release()
 	return held.Unpack(tmp)
+}
+
+// hashZip hashes the downloaded zip without unpacking it (FetchZip), in
+// one of the same Config.Extractions slots as unpacking: hashing inflates
+// every file, as much CPU as unpacking, and a server that hashes all its
+// zips at once leaves no CPU for answering its clients.
+func (x *fetch) hashZip(ctx context.Context, tmp string) (string, error) {
+	if err := x.f.extract.acquire(ctx, fileSize(tmp)); err != nil {
+		return "", err
+	}
+	defer x.f.extract.release()
+	return verify.HashZip(tmp)
 }
 
 // fileSize is the size of file, or 0 if it cannot be read.

@@ -163,3 +163,104 @@ func TestFetchZipDamaged(t *testing.T) {
 		})
 	}
 }
+
+// TestFetchZipHashSlot checks that FetchZip hashes a downloaded zip in one
+// of the Config.Extractions slots, as unpacking does: hashing inflates
+// every file, and a server that hashes every zip at once leaves no CPU to
+// its clients. While the test holds the only slot, FetchZip does not
+// finish; once it is given back, it does.
+func TestFetchZipHashSlot(t *testing.T) {
+	srv, mod := moduleServer(t, map[string]*atomic.Int64{})
+	f, cache := testFetcher(t, srv.URL, "")
+	f.extract = newSizeSlots(1)
+	if err := f.extract.acquire(context.Background(), 0); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan *Module, 1)
+	go func() { done <- f.FetchZip(context.Background(), mod) }()
+	select {
+	case m := <-done:
+		t.Fatalf("FetchZip finished while the only extraction slot was held: %+v", m)
+	case <-time.After(300 * time.Millisecond):
+	}
+	if hasSuffix(cacheFiles(t, cache.Root), "v1.0.0.ziphash") {
+		t.Fatal("the zip was committed while the only extraction slot was held")
+	}
+	f.extract.release()
+	select {
+	case m := <-done:
+		if m == nil || m.Error != "" {
+			t.Fatalf("FetchZip: %+v", m)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("FetchZip did not finish once the extraction slot was free")
+	}
+	// A run cancelled while it waits for the slot ends with its context.
+	other := module.Version{Path: mod.Path, Version: "v1.0.0"}
+	f2, _ := testFetcher(t, srv.URL, "")
+	f2.extract = newSizeSlots(1)
+	f2.extract.acquire(context.Background(), 0)
+	ctx, cancel := context.WithCancel(context.Background())
+	go func() { done <- f2.FetchZip(ctx, other) }()
+	time.Sleep(100 * time.Millisecond)
+	cancel()
+	select {
+	case m := <-done:
+		if m == nil || m.Error == "" {
+			t.Fatalf("FetchZip cancelled while waiting for a slot: %+v; want an error", m)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("FetchZip did not end when its context was cancelled while it waited for a slot")
+	}
+}
+
+// TestGoModUnvouchedDamage checks that a go.mod nothing vouches for (no
+// go.sum line, no checksum database) that does not parse is taken for
+// damage on the way and asked again, as a hash mismatch would be: its
+// hash would otherwise be recorded and stand (serve's first-hash record,
+// go.sum). The same bytes served twice are the proxy's go.mod, as go
+// takes them.
+func TestGoModUnvouchedDamage(t *testing.T) {
+	good := "module example.com/m\n\ngo 1.21\n\nrequire example.com/dep v1.0.0\n"
+	bad := []byte(good)
+	copy(bad[len(bad)-22:], "p40;#u7?75(#z,j") // what the fault proxy's corrupt does
+	for _, tc := range []struct {
+		name  string
+		serve []string // the answers, in turn (the last one again after)
+		want  string
+		asked int
+	}{
+		{"damaged once", []string{string(bad), good}, good, 2},
+		{"always the same", []string{string(bad)}, string(bad), 2},
+		{"parses", []string{good}, good, 1},
+		// Damage in a quoted path: it parses.
+		{"damaged path", []string{"module \"gopkg.in/yaml.v2\"\n\nrequire (\n\t\"=5*1=t34u92?91t,1\" v0.0.0-20161208181325-20d25e280405\n)\n", "module \"gopkg.in/yaml.v2\"\n\nrequire (\n\t\"gopkg.in/check.v1\" v0.0.0-20161208181325-20d25e280405\n)\n"}, "module \"gopkg.in/yaml.v2\"\n\nrequire (\n\t\"gopkg.in/check.v1\" v0.0.0-20161208181325-20d25e280405\n)\n", 2},
+		// Damage in a replace line: ParseLax ignores it, Parse does not.
+		{"damaged replace", []string{good + "replace example.com/dep?)zgdzttuttu34.?rnal/dep/\n", good + "replace example.com/dep => ../dep/\n"}, good + "replace example.com/dep => ../dep/\n", 2},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var n atomic.Int64
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				if r.URL.Path != "/example.com/m/@v/v1.0.0.mod" {
+					http.NotFound(w, r)
+					return
+				}
+				i := int(n.Add(1)) - 1
+				w.Write([]byte(tc.serve[min(i, len(tc.serve)-1)]))
+			}))
+			defer srv.Close()
+			f, _ := testFetcher(t, srv.URL, "")
+			f.cfg.Router.Policy = retry.Policy{Initial: time.Millisecond, Max: time.Millisecond, MaxAttempts: 5}
+			data, err := f.GoMod(context.Background(), module.Version{Path: "example.com/m", Version: "v1.0.0"})
+			if err != nil {
+				t.Fatalf("GoMod: %v", err)
+			}
+			if string(data) != tc.want {
+				t.Errorf("GoMod = %q; want %q", data, tc.want)
+			}
+			if got := n.Load(); got != int64(tc.asked) {
+				t.Errorf("asked %d times; want %d", got, tc.asked)
+			}
+		})
+	}
+}

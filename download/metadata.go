@@ -11,6 +11,7 @@ import (
 	"net/url"
 	"sync"
 
+	"golang.org/x/mod/modfile"
 	"golang.org/x/mod/module"
 
 	"gomodfetch/modcache"
@@ -208,6 +209,19 @@ func (f *Fetcher) goModFromProxies(ctx context.Context, mod module.Version) (mod
 			if err != nil {
 				return nil, err
 			}
+			if !f.cfg.Verifier.Vouches(ctx, verify.GoModKey(mod)) {
+				if !wellFormedGoMod(rel, data) && !seen.again(src, digest(data)) {
+					// Nothing to check its hash against (GOSUMDB=off,
+					// GONOSUMDB, no go.sum line), and the first hash
+					// accepted is recorded: damage on the way would
+					// stand for good. The strict parse (a replace line
+					// that lost its "=>" fails it, not ParseLax) tells
+					// most damage; a proxy that serves the same bytes
+					// again has them for its go.mod (some old ones fail
+					// it), and go takes them too.
+					return nil, &badResponse{errors.New("the go.mod served does not parse (damaged on the way?)"), digest(data)}
+				}
+			}
 			if err := f.cfg.Verifier.Check(ctx, verify.GoModKey(mod), h); err != nil {
 				return nil, seen.judge(src, err)
 			}
@@ -286,6 +300,43 @@ const sameAnswer = 2
 type digested interface {
 	error
 	Digest() string
+}
+
+// wellFormedGoMod reports whether data parses as a go.mod strictly
+// (modfile.Parse: a replace line that lost its "=>" or a version that is
+// not canonical fails it, not ParseLax) and every module path in it is
+// well-formed (module.CheckPath: a quoted path that took damage parses),
+// its module's and its requirements' (not replace or exclude paths: the
+// go command ignores those lines in a dependency's go.mod, and
+// envoyproxy/go-control-plane/envoy v1.40.0 replaces a "path@version").
+// Of the 1,519 go.mod files of the benchmark's three real projects, all
+// are; of go.mod files damaged by the fault proxy's corrupt (16 bytes
+// flipped), most are not, but damage to a comment is not seen.
+func wellFormedGoMod(file string, data []byte) bool {
+	f, err := modfile.Parse(file, data, nil)
+	if err != nil || f.Module == nil || module.CheckPath(f.Module.Mod.Path) != nil {
+		return false
+	}
+	for _, r := range f.Require {
+		if module.CheckPath(r.Mod.Path) != nil {
+			return false
+		}
+	}
+	return true
+}
+
+// again records that src served bytes with the given digest, and reports
+// whether it has now served them sameAnswer times: they are what it
+// serves, not damage on the way.
+func (c *repeats) again(src source, digest string) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.seen == nil {
+		c.seen = map[string]int{}
+	}
+	key := src.String() + " parsed " + digest
+	c.seen[key]++
+	return c.seen[key] >= sameAnswer
 }
 
 // judge returns err as the attempt's error: a bad answer the source

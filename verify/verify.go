@@ -482,6 +482,20 @@ func (v *Verifier) Expected(ctx context.Context, mod module.Version) (string, er
 	return h, nil
 }
 
+// Vouches reports whether Check compares mod's hash (a go.mod key or a
+// zip) with a record this process did not just make: a go.sum line (or
+// serve's record of a first hash), the fleet's shared record, or the
+// checksum database. When none does, the first hash Check sees is
+// recorded, and what was downloaded has only its own form to show it is
+// not damaged.
+func (v *Verifier) Vouches(ctx context.Context, mod module.Version) bool {
+	if v.SkipSumDB == nil || !v.SkipSumDB(mod.Path) {
+		return v.DB != nil
+	}
+	h, err := v.Expected(ctx, mod)
+	return err == nil && h != ""
+}
+
 // Prefetch starts, in the background, the slow part of checking mod (a
 // go.mod key or a zip) soon: its checksum database lookup, unless a go.sum
 // line or GONOSUMDB will decide, so that it runs while what it will check
