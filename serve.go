@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"time"
 
@@ -61,7 +62,7 @@ func serveCommand(cc *cmdContext) *cli.Command {
 			&cli.DurationFlag{Name: "upstream-timeout", Value: time.Minute, Usage: "give up an upstream .info, .mod, list, query or checksum-database read (retries included) after `d`: 504"},
 			&cli.DurationFlag{Name: "zip-timeout", Value: 10 * time.Minute, Usage: "give up an upstream zip download (retries included) after `d`: 504"},
 			&cli.IntFlag{Name: "prefetch", Value: 32, Usage: "fetch ahead what a client's go command will ask next (the go.mod files below an unpruned go.mod, a .mod's .info, a zip once the client names it by its .info or a build reads its go.mod; see docs/serve-bounds.md), at most `N` at a time, zips at most N/2 (at least 1) (0: off)"},
-			&cli.IntFlag{Name: "prefetch-per-client", Value: 64, Usage: "let one client address owe at most `N` zip prefetches (4 x N go.mod files, plus 4 for each go.mod it read lately); the next wait for it to ask for one"},
+			&cli.IntFlag{Name: "prefetch-per-client", Value: 64, Usage: "let one client address owe at most `N` zip prefetches (4 x N go.mod files, plus 4 for each go.mod it read lately); the next wait for it to ask for one; and 4 x N zips of the go.mod files it read unpredicted (its main module's requirements), fetched as it reads them"},
 			&cli.IntFlag{Name: "max-conns", Value: 1024, Usage: "keep at most `N` client connections open; past it the longest idle one is closed, or the new one answered 503"},
 			&cli.IntFlag{Name: "max-conns-per-client", Value: 128, Usage: "keep at most `N` connections open from one client address (same rule)"},
 			&cli.DurationFlag{Name: "write-timeout", Value: 30 * time.Second, Usage: "cut a client that does not take each 128 KiB of a response within `d`"},
@@ -132,6 +133,12 @@ func runServe(cc *cmdContext, c *cli.Context) error {
 	}
 	dc := p.EngineConfig(engineCtx)
 	dc.ForgetAnswers = true
+	// Hashing a zip inflates every file: a server hashing as many zips at
+	// once as it has CPUs answers its clients late (each waits for a CPU
+	// behind the hashes; prometheus through serve on 2 CPUs, go.mod reads
+	// 4.4 s -> 6.1-6.6 s when zips were fetched during them, 4.7 s with one CPU left). One CPU is left
+	// to the answers (docs/serve-bounds.md).
+	dc.Extractions = max(1, runtime.GOMAXPROCS(0)-1)
 	restrict := c.String("restrict")
 	if restrict == "" || c.Bool("offline") {
 		dc.GoCommand = nil // a module only version control has: 404, the client goes direct

@@ -457,10 +457,10 @@ func TestConcurrentOneFetch(t *testing.T) {
 
 // TestPrefetch: what a go client asks for next is fetched ahead, and
 // nothing else. A pruned go.mod (go 1.21) that the client asked for on its
-// own brings its .info, its requirements' go.mod files on speculation
-// (TestPrefetchGuesses), not its zip (not yet) nor anything of its
-// requirements but their go.mod; the client's own request for that .info
-// brings the zip. An unpruned one (go 1.16) brings its requirements'
+// own brings its .info, its zip (a zip candidate: TestPrefetchCandidateZips),
+// its requirements' go.mod files on speculation (TestPrefetchGuesses), and
+// nothing of its requirements but their go.mod; the client's own request
+// for that .info fetches nothing more. An unpruned one (go 1.16) brings its requirements'
 // go.mod files too, and a go.mod the client then reads only for its graph
 // (predicted) brings nothing.
 func TestPrefetch(t *testing.T) {
@@ -474,12 +474,14 @@ func TestPrefetch(t *testing.T) {
 	if n := st.up.count("/example.com/dep/@v/v1.2.0.info") + st.up.count("/example.com/dep/@v/v1.2.0.zip"); n != 0 {
 		t.Errorf("a pruned go.mod's requirement's .info or zip was prefetched (%d requests)", n)
 	}
-	if n := st.up.count("/example.com/m/@v/v1.0.0.zip"); n != 0 {
-		t.Errorf("the zip was prefetched before the client asked for the .info (%d requests)", n)
+	if n := st.up.count("/example.com/m/@v/v1.0.0.zip"); n != 1 {
+		t.Errorf("the zip of a go.mod the client read on its own: %d requests; want 1 (prefetched at once)", n)
 	}
 	st.do(t, "GET", "/example.com/m/@v/v1.0.0.info")
-	waitFor(t, "the zip prefetched", func() bool { return st.up.count("/example.com/m/@v/v1.0.0.zip") == 1 })
 	st.s.Wait()
+	if n := st.up.count("/example.com/m/@v/v1.0.0.zip"); n != 1 {
+		t.Errorf("after the client asked for the .info, the zip was asked upstream %d times; want 1", n)
+	}
 
 	st = newSetup(t, func(c *Config) { c.Prefetch = 4 })
 	st.up.gomod = strings.Replace(st.up.gomod, "go 1.21", "go 1.16", 1)
@@ -562,45 +564,80 @@ func addModules(t *testing.T, st *setup, gomods map[string]string) {
 	}
 }
 
-// TestPrefetchPrunedGraph: a pruned main module's client reads the go.mod
-// of its requirements' requirements only for its module graph, and
-// nothing predicts those reads (pruned go.mod files). Their zips are not
-// fetched upstream: `go mod download` names what it downloads by its
-// .info, and only a .info the client asks for itself sets a zip off.
-// Before, every such read prefetched its zip: over an upstream with every
-// zip, prometheus through serve cost 1.18 times what go needed.
-func TestPrefetchPrunedGraph(t *testing.T) {
-	st := newSetup(t, func(c *Config) { c.Prefetch = 4; c.PrefetchPerClient = 8 })
-	addModules(t, st, map[string]string{
-		"example.com/a": "module example.com/a\n\ngo 1.21\n\nrequire example.com/b v1.0.0\n",
-		"example.com/b": "module example.com/b\n\ngo 1.21\n",
-	})
-	zips := func(path string) int { return st.up.count("/" + path + "/@v/v1.0.0.zip") }
-	// The main module requires a; a requires b: go reads both go.mod
-	// files for the graph, and downloads a alone.
-	st.do(t, "GET", "/example.com/a/@v/v1.0.0.mod")
-	st.do(t, "GET", "/example.com/b/@v/v1.0.0.mod")
-	st.s.Wait()
-	for _, path := range []string{"example.com/a", "example.com/b"} {
-		if n := st.up.count("/" + path + "/@v/v1.0.0.info"); n != 1 {
-			t.Errorf("%s: .info asked upstream %d times after its go.mod was read; want 1 (prefetched)", path, n)
-		}
-		if n := zips(path); n != 0 {
-			t.Errorf("%s: zip asked upstream %d times after its go.mod was read for the graph; want 0", path, n)
-		}
+// TestPrefetchCandidateZips: a pruned main module's client reads the
+// go.mod of each module its go.mod requires before anything else, and
+// nothing predicts those reads; their zips (the modules `go mod download`
+// downloads) are fetched at once, not when the client names them, and
+// nothing of what those go.mod files require but the guessed go.mod
+// files. At most 4 × -prefetch-per-client of them are owed per client: a
+// client that reads go.mod files and never downloads (go list -m all)
+// gets no more until it asks for one. A client known to read an unpruned
+// graph gets none (its build list's zips come when its download starts:
+// TestPrefetchUnprunedBuildList).
+func TestPrefetchCandidateZips(t *testing.T) {
+	st := newSetup(t, func(c *Config) { c.Prefetch = 4; c.PrefetchPerClient = 1 })
+	gomods := map[string]string{
+		"example.com/a": "module example.com/a\n\ngo 1.21\n\nrequire example.com/c v1.0.0\n",
+		"example.com/c": "module example.com/c\n\ngo 1.21\n",
 	}
-	st.do(t, "GET", "/example.com/a/@v/v1.0.0.info")
-	waitFor(t, "a's zip prefetched once the client asked for its .info", func() bool { return zips("example.com/a") == 1 })
+	for i := range 6 {
+		gomods[fmt.Sprintf("example.com/r%d", i)] = fmt.Sprintf("module example.com/r%d\n\ngo 1.21\n", i)
+	}
+	addModules(t, st, gomods)
+	zips := func(path string) int { return st.up.count("/" + path + "/@v/v1.0.0.zip") }
+	st.do(t, "GET", "/example.com/a/@v/v1.0.0.mod")
 	st.s.Wait()
-	if resp, _ := st.do(t, "GET", "/example.com/a/@v/v1.0.0.zip"); resp.StatusCode != 200 {
-		t.Fatalf("a's zip: %d", resp.StatusCode)
+	if n := zips("example.com/a"); n != 1 {
+		t.Errorf("a: zip asked upstream %d times after the client read its go.mod; want 1 (prefetched at once)", n)
+	}
+	if n := st.up.count("/example.com/c/@v/v1.0.0.mod"); n != 1 {
+		t.Errorf("c's go.mod (a's requirement): %d requests; want 1 (a guess)", n)
+	}
+	if n := zips("example.com/c") + st.up.count("/example.com/c/@v/v1.0.0.info"); n != 0 {
+		t.Errorf("c, whose go.mod the client did not read: %d .info and zip requests; want 0", n)
+	}
+	// Six more requirements: the window (4 × 1) holds a and three of them.
+	for i := range 6 {
+		st.do(t, "GET", fmt.Sprintf("/example.com/r%d/@v/v1.0.0.mod", i))
+	}
+	st.s.Wait()
+	fetched := func() (n int) {
+		for i := range 6 {
+			n += zips(fmt.Sprintf("example.com/r%d", i))
+		}
+		return n
+	}
+	if n := fetched(); n != 3 {
+		t.Errorf("after 7 requirements read, %d more zips asked upstream; want 3 (a window of 4)", n)
+	}
+	// The download: a's .info and zip come from the cache, and settle a.
+	for _, ext := range []string{"info", "zip"} {
+		if resp, _ := st.do(t, "GET", "/example.com/a/@v/v1.0.0."+ext); resp.StatusCode != 200 {
+			t.Fatalf("a's .%s: %d", ext, resp.StatusCode)
+		}
 	}
 	st.s.Wait()
 	if n := zips("example.com/a"); n != 1 {
 		t.Errorf("a's zip asked upstream %d times; want once (prefetched, then served from the cache)", n)
 	}
-	if n := zips("example.com/b"); n != 0 {
-		t.Errorf("b's zip asked upstream %d times, though the client never named b by its .info; want 0", n)
+	// A new requirement read after that fits the window again.
+	addModules(t, st, map[string]string{"example.com/r9": "module example.com/r9\n\ngo 1.21\n"})
+	st.do(t, "GET", "/example.com/r9/@v/v1.0.0.mod")
+	st.s.Wait()
+	if n := zips("example.com/r9"); n != 1 {
+		t.Errorf("r9, read once a candidate was settled: zip asked upstream %d times; want 1", n)
+	}
+
+	// A client that read two versions of a path unpredicted reads an
+	// unpruned graph: what it reads next brings no zip.
+	st = newSetup(t, func(c *Config) { c.Prefetch = 4; c.PrefetchPerClient = 8 })
+	addModules(t, st, gomods)
+	st.s.prefetcher.noteRead("127.0.0.1", module.Version{Path: "example.com/x", Version: "v1.0.0"}, false, true)
+	st.s.prefetcher.noteRead("127.0.0.1", module.Version{Path: "example.com/x", Version: "v1.1.0"}, false, true)
+	st.do(t, "GET", "/example.com/r0/@v/v1.0.0.mod")
+	st.s.Wait()
+	if n := zips("example.com/r0"); n != 0 {
+		t.Errorf("a client reading an unpruned graph: zip asked upstream %d times after a go.mod read; want 0", n)
 	}
 }
 
@@ -822,11 +859,42 @@ func TestPrefetchInfoPredicted(t *testing.T) {
 	}
 }
 
+// readCandidates has the client read the go.mod files of n modules
+// (example.com/candN) unpredicted, whose zips are prefetched at once
+// (TestPrefetchCandidateZips), and checks they were: n = 4 ×
+// -prefetch-per-client fills the client's window of such zips, so that
+// the go.mod files it reads next are left to the rules that follow
+// (their zips prefetched when it names them).
+func readCandidates(t *testing.T, st *setup, n int) {
+	t.Helper()
+	gomods := map[string]string{}
+	for i := range n {
+		gomods[fmt.Sprintf("example.com/cand%d", i)] = fmt.Sprintf("module example.com/cand%d\n\ngo 1.21\n", i)
+	}
+	old := st.up.extra
+	addModules(t, st, gomods)
+	mine := st.up.extra
+	st.up.mu.Lock()
+	st.up.extra = func(w http.ResponseWriter, r *http.Request) bool {
+		return mine(w, r) || (old != nil && old(w, r))
+	}
+	st.up.mu.Unlock()
+	for i := range n {
+		st.do(t, "GET", fmt.Sprintf("/example.com/cand%d/@v/v1.0.0.mod", i))
+	}
+	st.s.Wait()
+	for i := range n {
+		if c := st.up.count(fmt.Sprintf("/example.com/cand%d/@v/v1.0.0.zip", i)); c != 1 {
+			t.Fatalf("cand%d: zip asked upstream %d times after its go.mod was read; want 1", i, c)
+		}
+	}
+}
+
 // TestPrefetchBuildZips: a client that asks for a zip without a .info
 // first (go build and go get fetch sources so) gets the zips of the
 // go.mod files it read unpredicted since its last .info or .zip
-// request, in the order it read them, within its window: a build keeps
-// its head start.
+// request (those the candidates' window left), in the order it read
+// them, within its window: a build keeps its head start.
 func TestPrefetchBuildZips(t *testing.T) {
 	st := newSetup(t, func(c *Config) { c.Prefetch = 4; c.PrefetchPerClient = 1 })
 	gomods := map[string]string{}
@@ -841,12 +909,13 @@ func TestPrefetchBuildZips(t *testing.T) {
 		}
 		return n
 	}
+	readCandidates(t, st, 4)
 	for _, p := range []string{"a", "c", "b"} {
 		st.do(t, "GET", "/example.com/"+p+"/@v/v1.0.0.mod")
 	}
 	st.s.Wait()
 	if got := zips(); got["a"]+got["b"]+got["c"] != 0 {
-		t.Fatalf("zips asked upstream after the go.mod reads alone: %v; want none", got)
+		t.Fatalf("zips asked upstream after the go.mod reads alone, past the candidates' window: %v; want none", got)
 	}
 	for i, step := range []struct {
 		ask  string
@@ -887,6 +956,7 @@ func TestPrefetchInfoWindow(t *testing.T) {
 		}
 		return n
 	}
+	readCandidates(t, st, 4)
 	for _, p := range []string{"a", "b", "c"} {
 		st.do(t, "GET", "/example.com/"+p+"/@v/v1.0.0.mod")
 	}
