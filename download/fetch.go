@@ -579,9 +579,11 @@ func (x *fetch) unpack(ctx context.Context, held *modcache.Locked, tmp string) (
 // hashZip hashes the downloaded zip without unpacking it (FetchZip), in
 // one of the same Config.Extractions slots as unpacking: hashing inflates
 // every file, as much CPU as unpacking, and a server that hashes all its
-// zips at once leaves no CPU for answering its clients.
+// zips at once leaves no CPU for answering its clients. The zips wait in
+// the order their downloads ended, not largest first (size 0): a server
+// prefetches zips in the order its client will ask for them.
 func (x *fetch) hashZip(ctx context.Context, tmp string) (string, error) {
-	if err := x.f.extract.acquire(ctx, fileSize(tmp)); err != nil {
+	if err := x.f.extract.acquire(ctx, 0); err != nil {
 		return "", err
 	}
 	defer x.f.extract.release()
