@@ -589,3 +589,101 @@ func TestHedgeSameAtOnceStormConcurrent(t *testing.T) {
 		t.Errorf("%d retries at once from %d requests failing together; want %d to %d", got, n, n, n+stormAfter-1)
 	}
 }
+
+// TestUrgentTwiceWhenFaulty: a request someone waits on (Urgent) to a
+// proxy that failed more than the odd attempt lately goes out twice at
+// once, the first answer winning; not when the proxy has been answering,
+// nor a request no one waits on, nor during a storm.
+func TestUrgentTwiceWhenFaulty(t *testing.T) {
+	// A long hedge delay: a second request can only be the one at once.
+	r := sameRouter(t, time.Minute, retry.Policy{MaxAttempts: 1})
+	p := r.Proxies[0]
+	waiting := true
+	ctx := Urgent(askCtx(t), func() bool { return waiting })
+	// ask asks once, each request's attempt blocking until both of a
+	// pair arrived (or, for a single one, answering at once), and
+	// returns how many attempts were made.
+	ask := func(ctx context.Context, wantTwo bool) int32 {
+		t.Helper()
+		var calls atomic.Int32
+		both := make(chan struct{})
+		v, _, err := Ask(ctx, r, "example.com/m", func(actx context.Context, base *url.URL) (string, error) {
+			n := calls.Add(1)
+			if n == 2 {
+				close(both)
+			}
+			if wantTwo {
+				select {
+				case <-both:
+				case <-actx.Done():
+					return "", actx.Err()
+				case <-time.After(10 * time.Second):
+					return "", errors.New("the second request never came")
+				}
+			}
+			answeredHook(actx)
+			return "ok", nil
+		}, nil)
+		if err != nil || v != "ok" {
+			t.Fatalf("Ask = %q, %v; want ok", v, err)
+		}
+		return calls.Load()
+	}
+	if n := ask(ctx, false); n != 1 {
+		t.Fatalf("a proxy that answers: %d requests; want 1", n)
+	}
+	for range faultyAfter - 1 {
+		r.outcomes.add(p, false)
+	}
+	if n := ask(ctx, false); n != 1 {
+		t.Fatalf("%d failed attempts of the last %d: %d requests; want 1", faultyAfter-1, faultyAfter, n)
+	}
+	r.outcomes.add(p, false)
+	if n := ask(ctx, true); n != 2 {
+		t.Fatalf("a faulty proxy, a request someone waits on: %d requests; want 2 at once", n)
+	}
+	waiting = false
+	if n := ask(ctx, false); n != 1 {
+		t.Fatalf("a faulty proxy, a request no one waits on: %d requests; want 1", n)
+	}
+	if n := ask(askCtx(t), false); n != 1 {
+		t.Fatalf("a faulty proxy, a request not marked Urgent: %d requests; want 1", n)
+	}
+	waiting = true
+	r.storms.set(p, true)
+	r.storms.set(p, true)
+	if n := ask(ctx, false); n != 1 {
+		t.Fatalf("a faulty proxy in a storm: %d requests; want 1", n)
+	}
+	r.storms.set(p, false)
+	// Answers push the failures out of the window.
+	for range outcomeWindow {
+		r.outcomes.add(p, true)
+	}
+	if n := ask(ctx, false); n != 1 {
+		t.Fatalf("a proxy answering again: %d requests; want 1", n)
+	}
+}
+
+// TestUrgentTwiceOneFails: of two requests at once, one failing does not
+// fail the request: the other's answer wins.
+func TestUrgentTwiceOneFails(t *testing.T) {
+	r := sameRouter(t, time.Minute, retry.Policy{MaxAttempts: 1})
+	for range faultyAfter {
+		r.outcomes.add(r.Proxies[0], false)
+	}
+	var calls atomic.Int32
+	v, _, err := Ask(Urgent(askCtx(t), func() bool { return true }), r, "example.com/m", func(ctx context.Context, base *url.URL) (string, error) {
+		if calls.Add(1) == 1 {
+			return "", &HTTPError{Status: "502 Bad Gateway", StatusCode: 502}
+		}
+		answeredHook(ctx)
+		return "ok", nil
+	}, nil)
+	if err != nil || v != "ok" {
+		t.Fatalf("Ask = %q, %v; want the other request's answer", v, err)
+	}
+	if n := calls.Load(); n != 2 {
+		t.Errorf("%d requests; want 2", n)
+	}
+}

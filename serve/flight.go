@@ -6,6 +6,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"gomodfetch/proxy"
 )
 
 // A flight is one upstream operation (a .mod, a zip, a version list...)
@@ -180,6 +182,12 @@ func (s *Server) joinFlight(ctx context.Context, who requester, kind opKind, key
 	fctx, cancel := context.WithTimeout(s.ctx, deadline)
 	c.cancel = cancel
 	fctx = context.WithValue(fctx, flightKey{}, c)
+	if kind == opMeta {
+		// A client waits on each .mod and .info before it knows what
+		// to ask next: under faults, its upstream requests go out twice
+		// at once (proxy.Urgent). Not a zip's: both would read it whole.
+		fctx = proxy.Urgent(fctx, func() bool { return !c.isPrefetch() })
+	}
 	if s.flights.calls == nil {
 		s.flights.calls = map[string]*flightCall{}
 	}
