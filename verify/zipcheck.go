@@ -380,10 +380,9 @@ func HashZipFile(f *os.File) (string, error) {
 	byName := make(map[string]*zip.File, len(z.File))
 	for _, zf := range z.File {
 		files = append(files, zf.Name)
-		if _, ok := byName[zf.Name]; !ok {
-			// dirhash.HashZip opens the first of a repeated name.
-			byName[zf.Name] = zf
-		}
+		// The last of a repeated name, as dirhash.HashZip (its map of
+		// names is written in order): its bytes are hashed for each.
+		byName[zf.Name] = zf
 	}
 	return dirhash.DefaultHash(files, func(name string) (io.ReadCloser, error) {
 		zf := byName[name]
