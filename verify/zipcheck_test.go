@@ -358,10 +358,9 @@ func TestHashZipMatchesDirhash(t *testing.T) {
 // hash for a zip that names a file twice: dirhash.HashZip keeps the
 // *last* entry of a name (its map of names is written in order), so the
 // hash covers the last entry's bytes, twice. A zip like that never passes
-// CheckZipStructure (x/mod/zip refuses it), but HashZipFile also checks
+// CheckZipStructure (x/mod/zip refuses it), but HashZipFile also hashes
 // zips nothing else looked at (a cached zip without its .ziphash, serve's
-// openZip, pack, audit): a hash that covers the first entry would call a
-// zip whose last entry was swapped the one go.sum names.
+// openZip, pack, audit), and its hash is the go command's.
 func TestHashZipDuplicateNames(t *testing.T) {
 	var buf bytes.Buffer
 	w := zip.NewWriter(&buf)
