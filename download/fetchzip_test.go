@@ -4,10 +4,12 @@ import (
 	"bytes"
 	"context"
 	"encoding/hex"
+	"fmt"
 	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"runtime"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -260,6 +262,67 @@ func TestGoModUnvouchedDamage(t *testing.T) {
 			}
 			if got := n.Load(); got != int64(tc.asked) {
 				t.Errorf("asked %d times; want %d", got, tc.asked)
+			}
+		})
+	}
+}
+
+// TestGoModUnvouchedLarge checks what a go.mod nothing vouches for costs
+// when it is large (up to 16 MiB may be served; real ones are under 100
+// KiB): it is not parsed to judge its form (a strict parse of 16 MiB costs
+// about a second of CPU and 400 MiB of allocation, once per attempt, and
+// anyone can publish one), but is taken only when the same bytes come
+// twice, as a malformed one is: damage on the way is still refused.
+func TestGoModUnvouchedLarge(t *testing.T) {
+	var b strings.Builder
+	b.WriteString("module example.com/m\n\ngo 1.21\n\nrequire (\n")
+	for i := 0; b.Len() < 12<<20; i++ {
+		fmt.Fprintf(&b, "\texample.com/dep%d v1.0.%d\n", i, i%100)
+	}
+	b.WriteString(")\n")
+	good := []byte(b.String())
+	damaged := bytes.Clone(good)
+	damaged[len(damaged)/2] ^= 0x20
+	for _, tc := range []struct {
+		name  string
+		serve [][]byte // the answers, in turn (the last one again after)
+		asked int
+	}{
+		{"the same bytes", [][]byte{good}, 2},
+		{"damaged once", [][]byte{damaged, good}, 3},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var n atomic.Int64
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				if r.URL.Path != "/example.com/m/@v/v1.0.0.mod" {
+					http.NotFound(w, r)
+					return
+				}
+				i := int(n.Add(1)) - 1
+				w.Write(tc.serve[min(i, len(tc.serve)-1)])
+			}))
+			defer srv.Close()
+			f, _ := testFetcher(t, srv.URL, "")
+			f.cfg.Router.Policy = retry.Policy{Initial: time.Millisecond, Max: time.Millisecond, MaxAttempts: 5}
+			runtime.GC()
+			var before, after runtime.MemStats
+			runtime.ReadMemStats(&before)
+			data, err := f.GoMod(context.Background(), module.Version{Path: "example.com/m", Version: "v1.0.0"})
+			runtime.ReadMemStats(&after)
+			if err != nil {
+				t.Fatalf("GoMod: %v", err)
+			}
+			if !bytes.Equal(data, good) {
+				t.Errorf("GoMod returned other bytes than the go.mod served twice")
+			}
+			if got := n.Load(); got != int64(tc.asked) {
+				t.Errorf("asked %d times; want %d", got, tc.asked)
+			}
+			// Each answer is read, hashed and compared (the server's
+			// writes count too): a few times its size, not the parse's
+			// twenty-odd.
+			if alloc, limit := after.TotalAlloc-before.TotalAlloc, uint64(tc.asked)*6*uint64(len(good)); alloc > limit {
+				t.Errorf("GoMod allocated %d MiB for a %d MiB go.mod asked %d times; want at most %d MiB", alloc>>20, len(good)>>20, tc.asked, limit>>20)
 			}
 		})
 	}

@@ -210,7 +210,7 @@ func (f *Fetcher) goModFromProxies(ctx context.Context, mod module.Version) (mod
 				return nil, err
 			}
 			if !f.cfg.Verifier.Vouches(ctx, verify.GoModKey(mod)) {
-				if !wellFormedGoMod(rel, data) && !seen.again(src, digest(data)) {
+				if err := goModForm(rel, data); err != nil && !seen.again(src, digest(data)) {
 					// Nothing to check its hash against (GOSUMDB=off,
 					// GONOSUMDB, no go.sum line), and the first hash
 					// accepted is recorded: damage on the way would
@@ -219,7 +219,7 @@ func (f *Fetcher) goModFromProxies(ctx context.Context, mod module.Version) (mod
 					// most damage; a proxy that serves the same bytes
 					// again has them for its go.mod (some old ones fail
 					// it), and go takes them too.
-					return nil, &badResponse{errors.New("the go.mod served does not parse (damaged on the way?)"), digest(data)}
+					return nil, &badResponse{err, digest(data)}
 				}
 			}
 			if err := f.cfg.Verifier.Check(ctx, verify.GoModKey(mod), h); err != nil {
@@ -302,28 +302,42 @@ type digested interface {
 	Digest() string
 }
 
-// wellFormedGoMod reports whether data parses as a go.mod strictly
-// (modfile.Parse: a replace line that lost its "=>" or a version that is
-// not canonical fails it, not ParseLax) and every module path in it is
-// well-formed (module.CheckPath: a quoted path that took damage parses),
-// its module's and its requirements' (not replace or exclude paths: the
-// go command ignores those lines in a dependency's go.mod, and
-// envoyproxy/go-control-plane/envoy v1.40.0 replaces a "path@version").
-// Of the 1,519 go.mod files of the benchmark's three real projects, all
-// are; of go.mod files damaged by the fault proxy's corrupt (16 bytes
-// flipped), most are not, but damage to a comment is not seen.
-func wellFormedGoMod(file string, data []byte) bool {
+// goModForm reports why data is not a well-formed go.mod, or nil if it is:
+// one that parses strictly (modfile.Parse: a replace line that lost its
+// "=>" or a version that is not canonical fails it, not ParseLax) and
+// where every module path is well-formed (module.CheckPath: a quoted path
+// that took damage parses), its module's and its requirements' (not
+// replace or exclude paths: the go command ignores those lines in a
+// dependency's go.mod, and envoyproxy/go-control-plane/envoy v1.40.0
+// replaces a "path@version"). Of the 1,519 go.mod files of the
+// benchmark's three real projects, all are; of go.mod files damaged by
+// the fault proxy's corrupt (16 bytes flipped), most are not, but damage
+// to a comment is not seen.
+//
+// A go.mod over maxFormGoMod is not parsed, and not shown well-formed: a
+// strict parse of 16 MiB (the most served) costs about a second of CPU
+// and 400 MiB of allocation, once per attempt, and anyone can publish
+// one; taken when the same bytes come twice, it costs one more download.
+func goModForm(file string, data []byte) error {
+	if len(data) > maxFormGoMod {
+		return fmt.Errorf("the go.mod served is too large (%d bytes) to tell damage on the way by its form", len(data))
+	}
+	bad := errors.New("the go.mod served does not parse (damaged on the way?)")
 	f, err := modfile.Parse(file, data, nil)
 	if err != nil || f.Module == nil || module.CheckPath(f.Module.Mod.Path) != nil {
-		return false
+		return bad
 	}
 	for _, r := range f.Require {
 		if module.CheckPath(r.Mod.Path) != nil {
-			return false
+			return bad
 		}
 	}
-	return true
+	return nil
 }
+
+// maxFormGoMod is the largest go.mod goModForm parses: real ones are
+// under 100 KiB.
+const maxFormGoMod = 1 << 20
 
 // again records that src served bytes with the given digest, and reports
 // whether it has now served them sameAnswer times: they are what it

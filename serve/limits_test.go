@@ -1326,3 +1326,101 @@ func TestPrefetchZipShareRun(t *testing.T) {
 		}
 	}
 }
+
+// owedCount counts the prefetches p's clients owe, key by key; owedAll
+// must say the same.
+func owedCount(p *prefetcher) int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	n := 0
+	for _, owed := range p.owed {
+		n += len(owed)
+	}
+	return n
+}
+
+// TestPrefetchOwedByGoneClients: what a client owes is forgiven after
+// recentTTL even if that client never comes back. Before, only the
+// client's own next prefetch forgave it (owedBy): clients that came once
+// (CI runners on addresses of their own, a client that reads go.mod files
+// and never downloads the candidates' zips) left their debts counted in
+// owedAll for good, and once maxOwed were, no prefetch was made for
+// anyone again.
+func TestPrefetchOwedByGoneClients(t *testing.T) {
+	s := New(Config{Prefetch: 4, PrefetchPerClient: 10, Offline: true})
+	p := s.prefetcher
+	noop := func(context.Context) {}
+	const perClient = 10
+	for c := range maxOwed / perClient {
+		client := fmt.Sprintf("10.%d.%d.1", c/256, c%256)
+		for i := range perClient {
+			if !s.spawn(client, fmt.Sprintf("zip example.com/c%d/m%d@v1.0.0", c, i), false, noop) {
+				t.Fatalf("client %d: prefetch %d not made", c, i)
+			}
+		}
+		if c%100 == 99 {
+			s.Wait() // what is queued runs: no prefetch is skipped for a full queue
+		}
+	}
+	s.Wait()
+	p.mu.Lock()
+	all := p.owedAll
+	p.mu.Unlock()
+	if all != maxOwed || owedCount(p) != maxOwed {
+		t.Fatalf("%d prefetches owed (owedAll %d); want %d", owedCount(p), all, maxOwed)
+	}
+	// recentTTL passes; none of those clients comes back.
+	p.mu.Lock()
+	for _, owed := range p.owed {
+		for k := range owed {
+			owed[k] = time.Now().Add(-time.Second)
+		}
+	}
+	p.mu.Unlock()
+	var ran atomic.Bool
+	s.spawn("10.200.0.1", "zip example.com/new@v1.0.0", false, func(context.Context) { ran.Store(true) })
+	s.Wait()
+	if !ran.Load() {
+		t.Errorf("a new client's prefetch was not made while gone clients' debts, all forgiven by now, filled maxOwed")
+	}
+	p.mu.Lock()
+	all = p.owedAll
+	p.mu.Unlock()
+	if n := owedCount(p); all != n {
+		t.Errorf("owedAll = %d; %d owed", all, n)
+	}
+}
+
+// TestPrefetchOwedCountedOnce: a prefetch made again for a client that
+// still owes it (the server forgot it had made it: recent keeps at most
+// 100000 keys and drops any when full) is owed once, and counted once:
+// when the client asks for it, nothing is owed. Before, owedAll counted
+// it twice and kept the second count for good.
+func TestPrefetchOwedCountedOnce(t *testing.T) {
+	st := newSetup(t, func(c *Config) { c.Prefetch = 4; c.PrefetchPerClient = 8 })
+	s, p := st.s, st.s.prefetcher
+	check := func(when string, want int) {
+		t.Helper()
+		p.mu.Lock()
+		all := p.owedAll
+		p.mu.Unlock()
+		if n := owedCount(p); all != n || n != want {
+			t.Errorf("%s: owedAll = %d, %d owed; want %d", when, all, n, want)
+		}
+	}
+	// A zip the client named (spawn), and a zip candidate (candidateZip):
+	// modules upstream has not, so that nothing is cached.
+	named := module.Version{Path: "example.com/named", Version: "v1.0.0"}
+	cand := module.Version{Path: "example.com/cand", Version: "v1.0.0"}
+	p.noteRead("c", cand, false, true) // read unpredicted, below a pruned main module
+	for range 2 {
+		s.spawn("c", "zip "+named.String(), false, func(ctx context.Context) { s.ensureZip(ctx, requester{prefetch: true}, named) })
+		s.candidateZip("c", cand)
+		s.Wait()
+		check("prefetched", 2)
+		p.recent.clear()
+	}
+	s.asked("c", "zip "+named.String())
+	s.asked("c", "zip "+cand.String())
+	check("asked for", 0)
+}

@@ -95,6 +95,7 @@ type prefetcher struct {
 	pendingZips  []prefetchTask                  // then zips, each in the order asked
 	owed         map[string]map[string]time.Time // client → prefetch key → when it is forgiven
 	owedAll      int
+	owedSweep    time.Time                 // owedFull's next pass, not before
 	recent       memory[struct{}]          // keys prefetched lately
 	predicted    memory[struct{}]          // client + " " + "mod <path>@<version>": go.mod files a client will read for its graph
 	askedFor     memory[struct{}]          // client + " " + key: what a client asked for itself (a waiting prefetch of it is dropped)
@@ -422,18 +423,13 @@ func (s *Server) candidateZip(client string, mod module.Version) {
 	case countOwedClass(owed, candPrefix) >= candWindow*p.perClient:
 		s.metrics.prefetch.WithLabelValues("skipped-candidate-budget").Inc()
 		return
-	case p.pending() >= maxPending || p.owedAll >= maxOwed:
+	case p.pending() >= maxPending || p.owedFull():
 		s.metrics.prefetch.WithLabelValues("skipped-queue-full").Inc()
 		return
 	}
 	s.metrics.prefetch.WithLabelValues("candidate-zip").Inc()
 	p.recent.add(key, struct{}{})
-	if owed == nil {
-		owed = map[string]time.Time{}
-		p.owed[client] = owed
-	}
-	owed[candPrefix+key] = time.Now().Add(recentTTL)
-	p.owedAll++
+	p.owe(client, candPrefix+key)
 	p.wg.Add(1)
 	s.runOrQueueLocked(prefetchTask{run: func(ctx context.Context) { s.ensureZip(ctx, requester{prefetch: true}, mod) }, zip: true})
 }
@@ -683,18 +679,13 @@ func (s *Server) spawnLocked(client, key string, isMod bool, fn func(ctx context
 		s.metrics.prefetch.WithLabelValues("skipped-client-budget").Inc()
 		s.limits.note("prefetch-per-client", "a client owes -prefetch-per-client prefetches it has not asked for, and more wait; no more are made for it", client)
 		return false
-	case p.pending() >= maxPending || p.owedAll >= maxOwed:
+	case p.pending() >= maxPending || p.owedFull():
 		s.metrics.prefetch.WithLabelValues("skipped-queue-full").Inc()
 		s.limits.note("prefetch-queue", "the prefetch queue is full; prefetches are skipped", client)
 		return true
 	}
 	p.recent.add(key, struct{}{})
-	if owed == nil {
-		owed = map[string]time.Time{}
-		p.owed[client] = owed
-	}
-	owed[key] = time.Now().Add(recentTTL)
-	p.owedAll++
+	p.owe(client, key)
 	p.wg.Add(1)
 	s.runOrQueueLocked(prefetchTask{run: fn, zip: !isMod})
 	return true
@@ -794,6 +785,60 @@ func (p *prefetcher) owedBy(client string) map[string]time.Time {
 		return nil
 	}
 	return owed
+}
+
+// owe records that client owes key for recentTTL from now. A key it owes
+// already (made again: recent forgot it) is counted once. The caller
+// holds p.mu.
+func (p *prefetcher) owe(client, key string) {
+	owed := p.owed[client]
+	if owed == nil {
+		owed = map[string]time.Time{}
+		p.owed[client] = owed
+	}
+	if _, ok := owed[key]; !ok {
+		p.owedAll++
+	}
+	owed[key] = time.Now().Add(recentTTL)
+}
+
+// owedFull reports whether maxOwed prefetches are owed, after forgiving
+// what any client owed for recentTTL: a client that never comes back
+// (owedBy forgives a client's debts when it asks for more) leaves them
+// counted until then, and with enough such clients no prefetch would be
+// made for anyone again. Such a pass looks at every owed key, so one
+// comes only once something may have expired since the last (owedSweep:
+// the first expiry it left, and at most once a second); it also counts
+// owedAll afresh. The caller holds p.mu.
+func (p *prefetcher) owedFull() bool {
+	if p.owedAll < maxOwed {
+		return false
+	}
+	now := time.Now()
+	if now.Before(p.owedSweep) {
+		return true
+	}
+	var next time.Time
+	n := 0
+	for client, owed := range p.owed {
+		for k, t := range owed {
+			switch {
+			case now.After(t):
+				delete(owed, k)
+			case next.IsZero() || t.Before(next):
+				next = t
+			}
+		}
+		if len(owed) == 0 {
+			delete(p.owed, client)
+		}
+		n += len(owed)
+	}
+	p.owedAll, p.owedSweep = n, now.Add(time.Second)
+	if next.After(p.owedSweep) {
+		p.owedSweep = next
+	}
+	return n >= maxOwed
 }
 
 // sweepDeferred drops the deferred prefetches that expired (each

@@ -489,9 +489,11 @@ func (v *Verifier) Expected(ctx context.Context, mod module.Version) (string, er
 // recorded, and what was downloaded has only its own form to show it is
 // not damaged.
 func (v *Verifier) Vouches(ctx context.Context, mod module.Version) bool {
-	if v.SkipSumDB == nil || !v.SkipSumDB(mod.Path) {
-		return v.DB != nil
+	if (v.SkipSumDB == nil || !v.SkipSumDB(mod.Path)) && v.DB != nil {
+		return true
 	}
+	// A go.sum line decides before any checksum database (Check), with
+	// or without one configured.
 	h, err := v.Expected(ctx, mod)
 	return err == nil && h != ""
 }

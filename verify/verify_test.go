@@ -106,3 +106,40 @@ func TestWriteAddedAsGo(t *testing.T) {
 		t.Errorf("go.sum =\n%s\nwant\n%s", data, want)
 	}
 }
+
+// TestVouches checks that Vouches says whether Check compares a hash with
+// a record it did not just make: a go.sum line vouches for its key
+// whatever decides the rest (no checksum database configured, or the
+// path skips it); without one, a checksum database does, for a path that
+// does not skip it, and nothing else does.
+func TestVouches(t *testing.T) {
+	sums, err := ParseSums("go.sum", []byte("example.com/a v1.0.0/go.mod h1:AMOD=\ncorp.example/a v1.0.0/go.mod h1:CMOD=\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	private := func(p string) bool { return module.MatchPrefixPatterns("corp.example", p) }
+	key := func(path string) module.Version { return module.Version{Path: path, Version: "v1.0.0/go.mod"} }
+	ctx := context.Background()
+	for _, tc := range []struct {
+		name string
+		v    *Verifier
+		path string
+		want bool
+	}{
+		{"go.sum line, no database", &Verifier{Sums: sums, SkipSumDB: private}, "example.com/a", true},
+		{"go.sum line, no database, nothing skipped", &Verifier{Sums: sums}, "example.com/a", true},
+		{"go.sum line, skipped", &Verifier{Sums: sums, SkipSumDB: private}, "corp.example/a", true},
+		{"no line, no database", &Verifier{Sums: sums, SkipSumDB: private}, "example.com/b", false},
+		{"no line, skipped", &Verifier{Sums: sums, SkipSumDB: private}, "corp.example/b", false},
+		{"no line, database", &Verifier{Sums: sums, SkipSumDB: private, DB: FailingSumDB{Err: errors.New("down")}}, "example.com/b", true},
+	} {
+		if got := tc.v.Vouches(ctx, key(tc.path)); got != tc.want {
+			t.Errorf("%s: Vouches(%s) = %v; want %v", tc.name, tc.path, got, tc.want)
+		}
+		// What vouches for a key, Check holds a hash to: one no record
+		// has is refused.
+		if err := tc.v.Check(ctx, key(tc.path), "h1:OTHER="); tc.want && err == nil {
+			t.Errorf("%s: Check(%s) accepted an unknown hash; Vouches says something vouches for it", tc.name, tc.path)
+		}
+	}
+}

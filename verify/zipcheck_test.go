@@ -353,3 +353,142 @@ func TestHashZipMatchesDirhash(t *testing.T) {
 		t.Fatalf("HashZip of a damaged zip = %s, no error", h)
 	}
 }
+
+// TestHashZipDuplicateNames checks that HashZip gives dirhash.HashZip's
+// hash for a zip that names a file twice: dirhash.HashZip keeps the
+// *last* entry of a name (its map of names is written in order), so the
+// hash covers the last entry's bytes, twice. A zip like that never passes
+// CheckZipStructure (x/mod/zip refuses it), but HashZipFile also hashes
+// zips nothing else looked at (a cached zip without its .ziphash, serve's
+// openZip, pack, audit), and its hash is the go command's.
+func TestHashZipDuplicateNames(t *testing.T) {
+	var buf bytes.Buffer
+	w := zip.NewWriter(&buf)
+	for _, f := range []struct{ name, data string }{
+		{"example.com/m@v1.0.0/go.mod", "module example.com/m\n"},
+		{"example.com/m@v1.0.0/m.go", "package m\n\nconst X = 1\n"},
+		{"example.com/m@v1.0.0/m.go", "package m\n\nconst X = 2 // swapped\n"},
+	} {
+		fw, err := w.Create(f.name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.WriteString(fw, f.data)
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	file := filepath.Join(t.TempDir(), "dup.zip")
+	if err := os.WriteFile(file, buf.Bytes(), 0o666); err != nil {
+		t.Fatal(err)
+	}
+	want, err := dirhash.HashZip(file, dirhash.DefaultHash)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, err := HashZip(file); err != nil || got != want {
+		t.Errorf("HashZip = %s, %v; dirhash.HashZip = %s", got, err, want)
+	}
+}
+
+// TestHashZipInflateAgrees checks HashZip (klauspost/compress's flate)
+// against dirhash.HashZip (compress/flate) on deflated entries whose
+// streams are damaged or lie about their sizes: both fail, or both give
+// the same hash, and never a hang or a panic. Entries are written raw
+// with no CRC-32 (0: archive/zip then checks none), so that a stream one
+// decoder reads differently from the other shows as another hash, not as
+// a checksum error that hides it.
+func TestHashZipInflateAgrees(t *testing.T) {
+	dir := t.TempDir()
+	var text bytes.Buffer
+	for i := 0; text.Len() < 3000; i++ {
+		fmt.Fprintf(&text, "line %d: %d\n", i, i*i*7919%1000)
+	}
+	content := text.Bytes()
+	deflate := func(data []byte, level int, final bool) []byte {
+		var b bytes.Buffer
+		fw, _ := flate.NewWriter(&b, level)
+		fw.Write(data)
+		if final {
+			fw.Close()
+		} else {
+			fw.Flush() // a sync flush: no final block
+		}
+		return b.Bytes()
+	}
+	type entry struct {
+		raw       []byte
+		size      uint64
+		crc       uint32
+		directory bool
+	}
+	mkzip := func(entries ...entry) []byte {
+		var buf bytes.Buffer
+		w := zip.NewWriter(&buf)
+		for i, e := range entries {
+			name := fmt.Sprintf("example.com/m@v1.0.0/f%d.go", i)
+			if e.directory {
+				name = fmt.Sprintf("example.com/m@v1.0.0/d%d/", i)
+			}
+			fw, err := w.CreateRaw(&zip.FileHeader{Name: name, Method: zip.Deflate, CRC32: e.crc, CompressedSize64: uint64(len(e.raw)), UncompressedSize64: e.size})
+			if err != nil {
+				t.Fatal(err)
+			}
+			fw.Write(e.raw)
+		}
+		if err := w.Close(); err != nil {
+			t.Fatal(err)
+		}
+		return buf.Bytes()
+	}
+	full := deflate(content, flate.DefaultCompression, true)
+	n := uint64(len(content))
+	cases := map[string]struct {
+		zip     []byte
+		mustErr bool
+	}{
+		"whole":            {mkzip(entry{raw: full, size: n}), false},
+		"truncated":        {mkzip(entry{raw: full[:len(full)/2], size: n}), true},
+		"truncated by one": {mkzip(entry{raw: full[:len(full)-1], size: n}), true},
+		"no data":          {mkzip(entry{size: 0}), false},
+		"no data, size 1":  {mkzip(entry{size: 1}), true},
+		"empty stream":     {mkzip(entry{raw: deflate(nil, flate.DefaultCompression, true), size: 0}), false},
+		"inflates to more": {mkzip(entry{raw: full, size: n - 1}), true},
+		"inflates to less": {mkzip(entry{raw: full, size: n + 1}), true},
+		"trailing bytes":   {mkzip(entry{raw: append(bytes.Clone(full), "trailing garbage"...), size: n}), false},
+		"no final block":   {mkzip(entry{raw: deflate(content, flate.DefaultCompression, false), size: n}), true},
+		"stored blocks":    {mkzip(entry{raw: deflate(content, flate.NoCompression, true), size: n}), false},
+		"huffman only":     {mkzip(entry{raw: deflate(content, flate.HuffmanOnly, true), size: n}), false},
+		"garbage":          {mkzip(entry{raw: bytes.Repeat([]byte{0xff}, 64), size: n}), true},
+		"zeros":            {mkzip(entry{raw: make([]byte, 64), size: n}), true},
+		"directory":        {mkzip(entry{size: 0, directory: true}), false},
+	}
+	// Every byte of a stream of each kind of block flipped, three ways.
+	for _, level := range []int{flate.NoCompression, flate.BestSpeed, flate.DefaultCompression, flate.HuffmanOnly} {
+		raw := deflate(content[:600], level, true)
+		for i := range raw {
+			for _, mask := range []byte{0x01, 0x20, 0xff} {
+				b := bytes.Clone(raw)
+				b[i] ^= mask
+				cases[fmt.Sprintf("level %d, byte %d ^ %#x", level, i, mask)] = struct {
+					zip     []byte
+					mustErr bool
+				}{mkzip(entry{raw: b, size: 600}), false}
+			}
+		}
+	}
+	for name, tc := range cases {
+		file := filepath.Join(dir, "z.zip")
+		if err := os.WriteFile(file, tc.zip, 0o666); err != nil {
+			t.Fatal(err)
+		}
+		want, werr := dirhash.HashZip(file, dirhash.DefaultHash)
+		got, err := HashZip(file)
+		switch {
+		case (err == nil) != (werr == nil) || got != want:
+			t.Errorf("%s: HashZip = %q, %v; dirhash.HashZip = %q, %v", name, got, err, want, werr)
+		case tc.mustErr && err == nil:
+			t.Errorf("%s: HashZip = %s, no error", name, got)
+		}
+	}
+}
