@@ -581,13 +581,32 @@ func (x *fetch) unpack(ctx context.Context, held *modcache.Locked, tmp string) (
 // every file, as much CPU as unpacking, and a server that hashes all its
 // zips at once leaves no CPU for answering its clients. The zips wait in
 // the order their downloads ended, not largest first (size 0): a server
-// prefetches zips in the order its client will ask for them.
+// prefetches zips in the order its client will ask for them. A zip
+// someone waits on (Waited) goes before those no one does yet.
 func (x *fetch) hashZip(ctx context.Context, tmp string) (string, error) {
-	if err := x.f.extract.acquire(ctx, 0); err != nil {
+	var order int64
+	if waited(ctx) {
+		order = 1
+	}
+	if err := x.f.extract.acquire(ctx, order); err != nil {
 		return "", err
 	}
 	defer x.f.extract.release()
 	return verify.HashZip(tmp)
+}
+
+type waitedKey struct{}
+
+// Waited returns a context whose FetchZip is waited on by someone while
+// waiting reports true (a server's client, not its prefetch): its hash
+// goes before those of zips no one waits on yet.
+func Waited(ctx context.Context, waiting func() bool) context.Context {
+	return context.WithValue(ctx, waitedKey{}, waiting)
+}
+
+func waited(ctx context.Context) bool {
+	waiting, ok := ctx.Value(waitedKey{}).(func() bool)
+	return ok && waiting()
 }
 
 // fileSize is the size of file, or 0 if it cannot be read.

@@ -327,3 +327,78 @@ func TestGoModUnvouchedLarge(t *testing.T) {
 		})
 	}
 }
+
+// TestFetchZipWaitedFirst checks that a zip someone waits on (Waited) is
+// hashed before one no one does yet that waits for a slot too: a server's
+// client goes before its prefetches.
+func TestFetchZipWaitedFirst(t *testing.T) {
+	mods := []module.Version{{Path: "example.com/a", Version: "v1.0.0"}, {Path: "example.com/b", Version: "v1.0.0"}}
+	files := map[string][]byte{}
+	for _, m := range mods {
+		gomod := "module " + m.Path + "\n\ngo 1.21\n"
+		files["/"+m.Path+"/@v/v1.0.0.info"] = []byte(`{"Version":"v1.0.0","Time":"2024-01-01T00:00:00Z"}`)
+		files["/"+m.Path+"/@v/v1.0.0.mod"] = []byte(gomod)
+		files["/"+m.Path+"/@v/v1.0.0.zip"] = modtest.Zip(t, m, map[string]string{"go.mod": gomod, "x.go": "package x\n"})
+	}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		data, ok := files[r.URL.Path]
+		if !ok {
+			http.NotFound(w, r)
+			return
+		}
+		w.Write(data)
+	}))
+	defer srv.Close()
+	f, _ := testFetcher(t, srv.URL, "")
+	f.extract = newSizeSlots(1)
+	f.extract.acquire(context.Background(), 0)
+	done := make(chan string, 2)
+	fetch := func(ctx context.Context, m module.Version) {
+		if r := f.FetchZip(ctx, m); r == nil || r.Error != "" {
+			t.Errorf("FetchZip %s: %+v", m, r)
+		}
+		done <- m.Path
+	}
+	// a, no one waiting, queues first; then b, waited on.
+	go fetch(context.Background(), mods[0])
+	waitQueued := func(n int) {
+		t.Helper()
+		for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(time.Millisecond) {
+			f.extract.mu.Lock()
+			q := len(f.extract.waiting)
+			f.extract.mu.Unlock()
+			if q >= n {
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%d zips waiting for the slot; want %d", q, n)
+			}
+		}
+	}
+	waitQueued(1)
+	f.extract.mu.Lock()
+	aSeq := f.extract.waiting[0].seq
+	f.extract.mu.Unlock()
+	go fetch(Waited(context.Background(), func() bool { return true }), mods[1])
+	waitQueued(2)
+	// b, waited on, waits with the higher order: the slot goes to it
+	// first (the slots hand themselves on largest first, then in order
+	// of arrival).
+	f.extract.mu.Lock()
+	orders := map[string]int64{}
+	for _, w := range f.extract.waiting {
+		name := "b"
+		if w.seq == aSeq {
+			name = "a"
+		}
+		orders[name] = w.size
+	}
+	top := f.extract.waiting[0].seq
+	f.extract.mu.Unlock()
+	if orders["b"] <= orders["a"] || top == aSeq {
+		t.Errorf("waiting for the slot: orders %v, a first: %v; want b (waited on) before a", orders, top == aSeq)
+	}
+	f.extract.release()
+	<-done
+	<-done
+}

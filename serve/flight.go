@@ -7,6 +7,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"gomodfetch/download"
 	"gomodfetch/proxy"
 )
 
@@ -187,6 +188,10 @@ func (s *Server) joinFlight(ctx context.Context, who requester, kind opKind, key
 		// to ask next: under faults, its upstream requests go out twice
 		// at once (proxy.Urgent). Not a zip's: both would read it whole.
 		fctx = proxy.Urgent(fctx, func() bool { return !c.isPrefetch() })
+	} else {
+		// A zip a client waits on is hashed before the prefetched ones
+		// waiting for a CPU (download.Waited).
+		fctx = download.Waited(fctx, func() bool { return !c.isPrefetch() })
 	}
 	if s.flights.calls == nil {
 		s.flights.calls = map[string]*flightCall{}
