@@ -377,7 +377,7 @@ func (r *Router) askRun(ctx context.Context, path string, run []Proxy, attempt a
 				var err error
 				v, err = attempt(actx, p.URL)
 				if lctx.Err() == nil {
-					r.outcomes.add(p, err == nil || retry.Classify(err) != retry.Transient)
+					r.outcomes.add(p, err == nil || retry.Classify(err) != retry.Transient || throttled(err))
 				}
 				switch {
 				case err == nil, errors.Is(err, fs.ErrNotExist):
@@ -649,7 +649,9 @@ const (
 // outcomes remembers, per proxy, whether each of its latest attempts got
 // an answer (a "not found" or refusal counts as one) or failed transiently
 // (a 5xx, a reset, a cut or damaged body, a timeout). Attempts cancelled
-// because another won are not counted.
+// because another won are not counted. A proxy asking for time (a 429, or
+// any answer with Retry-After: throttled) answered: asking it twice at
+// once would ask more of it, as the retry at once does not.
 type outcomes struct {
 	mu sync.Mutex
 	m  map[string]*outcomeRing
