@@ -584,11 +584,15 @@ func (x *fetch) unpack(ctx context.Context, held *modcache.Locked, tmp string) (
 // prefetches zips in the order its client will ask for them. A zip
 // someone waits on (Waited) goes before those no one does yet.
 func (x *fetch) hashZip(ctx context.Context, tmp string) (string, error) {
-	var order int64
-	if waited(ctx) {
-		order = 1
+	// Read again at each hand-off: a client may join a prefetch's zip
+	// while its hash waits (or leave it).
+	order := func() int64 {
+		if waited(ctx) {
+			return 1
+		}
+		return 0
 	}
-	if err := x.f.extract.acquire(ctx, order); err != nil {
+	if err := x.f.extract.acquireOrder(ctx, order); err != nil {
 		return "", err
 	}
 	defer x.f.extract.release()

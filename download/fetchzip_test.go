@@ -402,3 +402,93 @@ func TestFetchZipWaitedFirst(t *testing.T) {
 	<-done
 	<-done
 }
+
+// TestFetchZipWaitedLate checks that a zip a client starts waiting on
+// while its hash already waits for a slot (serve: a client joins the
+// prefetch's flight) goes before the zips no one waits on: the order is
+// read when a slot is handed on, not only when the zip queued. Before, it
+// kept its place behind every prefetch, and behind every zip a client
+// waited on from the start, however many came after it.
+func TestFetchZipWaitedLate(t *testing.T) {
+	mods := []module.Version{{Path: "example.com/a", Version: "v1.0.0"}, {Path: "example.com/b", Version: "v1.0.0"}}
+	files := map[string][]byte{}
+	for _, m := range mods {
+		gomod := "module " + m.Path + "\n\ngo 1.21\n"
+		files["/"+m.Path+"/@v/v1.0.0.info"] = []byte(`{"Version":"v1.0.0","Time":"2024-01-01T00:00:00Z"}`)
+		files["/"+m.Path+"/@v/v1.0.0.mod"] = []byte(gomod)
+		files["/"+m.Path+"/@v/v1.0.0.zip"] = modtest.Zip(t, m, map[string]string{"go.mod": gomod, "x.go": "package x\n"})
+	}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		data, ok := files[r.URL.Path]
+		if !ok {
+			http.NotFound(w, r)
+			return
+		}
+		w.Write(data)
+	}))
+	defer srv.Close()
+	f, _ := testFetcher(t, srv.URL, "")
+	f.extract = newSizeSlots(1)
+	f.extract.acquire(context.Background(), 0)
+	done := make(chan string, 2)
+	fetch := func(ctx context.Context, m module.Version) {
+		if r := f.FetchZip(ctx, m); r == nil || r.Error != "" {
+			t.Errorf("FetchZip %s: %+v", m, r)
+		}
+		done <- m.Path
+	}
+	waitQueued := func(n int) {
+		t.Helper()
+		for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(time.Millisecond) {
+			f.extract.mu.Lock()
+			q := len(f.extract.waiting)
+			f.extract.mu.Unlock()
+			if q >= n {
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%d zips waiting for the slot; want %d", q, n)
+			}
+		}
+	}
+	// a, no one waiting, queues first; then b, no one waiting yet.
+	go fetch(context.Background(), mods[0])
+	waitQueued(1)
+	f.extract.mu.Lock()
+	aSeq := f.extract.waiting[0].seq
+	f.extract.mu.Unlock()
+	var bWaited atomic.Bool
+	go fetch(Waited(context.Background(), bWaited.Load), mods[1])
+	waitQueued(2)
+	// A client starts waiting on b; then one more job a client waits on
+	// (the test's own, order 1) queues behind it.
+	bWaited.Store(true)
+	mine := make(chan struct{})
+	go func() {
+		if err := f.extract.acquire(context.Background(), 1); err != nil {
+			t.Error(err)
+		}
+		close(mine)
+	}()
+	waitQueued(3)
+	// The slot goes to b, then to the test's job: a, no one waiting on it,
+	// is left waiting while the test holds the slot.
+	f.extract.release()
+	select {
+	case <-mine:
+	case <-time.After(20 * time.Second):
+		t.Fatal("the test's job never got the slot")
+	}
+	f.extract.mu.Lock()
+	var left []int64
+	for _, w := range f.extract.waiting {
+		left = append(left, w.seq)
+	}
+	f.extract.mu.Unlock()
+	if len(left) != 1 || left[0] != aSeq {
+		t.Errorf("while a job queued after b holds the slot, waiting: %v; want a alone (seq %d): b, waited on, goes first", left, aSeq)
+	}
+	f.extract.release()
+	<-done
+	<-done
+}

@@ -21,7 +21,8 @@ func newSizeSlots(n int) *sizeSlots { return &sizeSlots{free: n} }
 
 type sizeWaiter struct {
 	size  int64
-	seq   int64 // arrival order, for ties
+	order func() int64 // if not nil, size read anew at each hand-off
+	seq   int64        // arrival order, for ties
 	ready chan struct{}
 	index int
 }
@@ -29,6 +30,18 @@ type sizeWaiter struct {
 // acquire waits for a slot for a job of the given size; it fails only if
 // ctx ends first.
 func (s *sizeSlots) acquire(ctx context.Context, size int64) error {
+	return s.acquireBy(ctx, size, nil)
+}
+
+// acquireOrder is acquire for a job whose place may change while it
+// waits: order gives its size now, and again each time a slot is handed
+// on (a zip someone starts waiting on goes before those no one does). It
+// is called with s locked: it must be quick and must not use s.
+func (s *sizeSlots) acquireOrder(ctx context.Context, order func() int64) error {
+	return s.acquireBy(ctx, order(), order)
+}
+
+func (s *sizeSlots) acquireBy(ctx context.Context, size int64, order func() int64) error {
 	s.mu.Lock()
 	if s.free > 0 && len(s.waiting) == 0 {
 		s.free--
@@ -36,7 +49,7 @@ func (s *sizeSlots) acquire(ctx context.Context, size int64) error {
 		return nil
 	}
 	s.seq++
-	w := &sizeWaiter{size: size, seq: s.seq, ready: make(chan struct{})}
+	w := &sizeWaiter{size: size, order: order, seq: s.seq, ready: make(chan struct{})}
 	heap.Push(&s.waiting, w)
 	s.mu.Unlock()
 	select {
@@ -60,11 +73,29 @@ func (s *sizeSlots) release() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if len(s.waiting) > 0 {
+		s.reorder()
 		w := heap.Pop(&s.waiting).(*sizeWaiter)
 		close(w.ready)
 		return
 	}
 	s.free++
+}
+
+// reorder reads again the sizes of the waiters whose place may change
+// (acquireOrder). The caller holds s.mu.
+func (s *sizeSlots) reorder() {
+	changed := false
+	for _, w := range s.waiting {
+		if w.order == nil {
+			continue
+		}
+		if n := w.order(); n != w.size {
+			w.size, changed = n, true
+		}
+	}
+	if changed {
+		heap.Init(&s.waiting)
+	}
 }
 
 // sizeQueue is a max-heap of waiters by size (then arrival).

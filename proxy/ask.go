@@ -377,7 +377,7 @@ func (r *Router) askRun(ctx context.Context, path string, run []Proxy, attempt a
 				var err error
 				v, err = attempt(actx, p.URL)
 				if lctx.Err() == nil {
-					r.outcomes.add(p, err == nil || retry.Classify(err) != retry.Transient)
+					r.outcomes.add(p, err == nil || retry.Classify(err) != retry.Transient || throttled(err))
 				}
 				switch {
 				case err == nil, errors.Is(err, fs.ErrNotExist):
@@ -454,6 +454,10 @@ func (r *Router) askRun(ctx context.Context, path string, run []Proxy, attempt a
 		case res := <-results:
 			pending--
 			p := run[res.i]
+			// Whether the request was still undecided when this result
+			// came: a lane's own "no" ends the others (cancel) but is
+			// still this request's error, counted as such.
+			live := ctx.Err() == nil
 			if same && res.err != nil && winner == nil {
 				switch {
 				case decided:
@@ -482,13 +486,13 @@ func (r *Router) askRun(ctx context.Context, path string, run []Proxy, attempt a
 				continue
 			}
 			errs[res.i] = res.err
-			if winner == nil && ctx.Err() == nil {
+			if winner == nil && live {
 				r.counters.failed(p, res.err)
 			}
 			// A request failed at p if its retries ran out, or if it was
 			// still failing when another proxy answered; not if p was
 			// merely slower, or said "not found".
-			if (winner == nil && ctx.Err() == nil && retry.Classify(res.err) == retry.Transient) || res.failed > 0 {
+			if (winner == nil && live && retry.Classify(res.err) == retry.Transient) || res.failed > 0 {
 				r.event(p, "failure")
 				if r.health.failed(p, r.demoteAfter()) {
 					r.event(p, "demoted")
@@ -645,7 +649,9 @@ const (
 // outcomes remembers, per proxy, whether each of its latest attempts got
 // an answer (a "not found" or refusal counts as one) or failed transiently
 // (a 5xx, a reset, a cut or damaged body, a timeout). Attempts cancelled
-// because another won are not counted.
+// because another won are not counted. A proxy asking for time (a 429, or
+// any answer with Retry-After: throttled) answered: asking it twice at
+// once would ask more of it, as the retry at once does not.
 type outcomes struct {
 	mu sync.Mutex
 	m  map[string]*outcomeRing

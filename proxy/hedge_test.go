@@ -687,3 +687,46 @@ func TestUrgentTwiceOneFails(t *testing.T) {
 		t.Errorf("%d requests; want 2", n)
 	}
 }
+
+// TestUrgentNotWhenThrottled: a proxy whose failures were requests to
+// slow down (429, or any answer with Retry-After) is not asked twice at
+// once for an Urgent request: it asked for time, as the retry at once
+// respects (throttled). A proxy that failed as often with 502s is.
+func TestUrgentNotWhenThrottled(t *testing.T) {
+	for _, tc := range []struct {
+		status int
+		twice  bool
+	}{
+		{429, false},
+		{502, true},
+	} {
+		var trace strings.Builder
+		r := sameRouter(t, time.Minute, retry.Policy{MaxAttempts: 2, Initial: time.Millisecond, Max: time.Millisecond})
+		r.Client.Trace = &trace
+		// faultyAfter requests whose first attempt failed (no one waits).
+		for range faultyAfter {
+			var calls atomic.Int32
+			v, _, err := Ask(askCtx(t), r, "example.com/m", func(ctx context.Context, base *url.URL) (string, error) {
+				if calls.Add(1) == 1 {
+					return "", &HTTPError{Status: "failing", StatusCode: tc.status}
+				}
+				answeredHook(ctx)
+				return "ok", nil
+			}, nil)
+			if err != nil || v != "ok" {
+				t.Fatalf("%d: Ask = %q, %v; want ok", tc.status, v, err)
+			}
+		}
+		before := trace.Len()
+		v, _, err := Ask(Urgent(askCtx(t), func() bool { return true }), r, "example.com/m", func(ctx context.Context, base *url.URL) (string, error) {
+			answeredHook(ctx)
+			return "ok", nil
+		}, nil)
+		if err != nil || v != "ok" {
+			t.Fatalf("%d: urgent Ask = %q, %v; want ok", tc.status, v, err)
+		}
+		if got := strings.Contains(trace.String()[before:], "twice at once"); got != tc.twice {
+			t.Errorf("after %d requests failing once with %d, an urgent request asked twice at once: %v; want %v\n%s", faultyAfter, tc.status, got, tc.twice, trace.String())
+		}
+	}
+}
